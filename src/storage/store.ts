@@ -1,0 +1,86 @@
+/**
+ * @module storage/store
+ * The narrow storage interface every service writes through: named keyspaces of ordered binary keys,
+ * point reads, range scans in both directions, and atomic multi-key writes.
+ *
+ * Keys compare as unsigned bytes (memcmp), so callers encode what they need ordered into the key
+ * (see storage/keys.ts). Nothing outside this folder knows which engine is underneath.
+ *
+ * The interface is synchronous on purpose: the embedded engine (SQLite through better-sqlite3) answers
+ * in microseconds, and a synchronous read-check-write inside `transaction` is atomic on Node's single
+ * thread without locks. A networked ordered store would sit behind an async twin of this interface.
+ */
+export interface ScanOptions {
+  /** Inclusive lower bound (or the first key in reverse). */
+  gte?: Buffer;
+  /** Exclusive lower bound. */
+  gt?: Buffer;
+  /** Inclusive upper bound. */
+  lte?: Buffer;
+  /** Exclusive upper bound. */
+  lt?: Buffer;
+  reverse?: boolean;
+  /** Stop after this many entries. */
+  limit?: number;
+}
+
+export interface Mutation {
+  key: Buffer;
+  /** undefined deletes the key. */
+  value: Buffer | undefined;
+}
+
+export interface Keyspace {
+  readonly name: string;
+  get(key: Buffer): Buffer | undefined;
+  /** Iterates entries in key order (or reverse). Do not write to the same keyspace while iterating. */
+  scan(options?: ScanOptions): IterableIterator<[Buffer, Buffer]>;
+  put(key: Buffer, value: Buffer): void;
+  delete(key: Buffer): void;
+  /** Applies every mutation or none. */
+  write(mutations: Mutation[]): void;
+  /** Deletes every key with this prefix (an empty prefix clears the keyspace). */
+  deletePrefix(prefix: Buffer): void;
+}
+
+export interface Store {
+  keyspace(name: string): Keyspace;
+  /** Runs fn atomically across keyspaces: every write inside commits together or not at all. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+/** The smallest key strictly greater than every key starting with prefix (for prefix scans). */
+export function prefixEnd(prefix: Buffer): Buffer | undefined {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] !== 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return undefined; // prefix is all 0xff: no upper bound
+}
+
+/** JSON documents in a keyspace, keyed by strings: the common case for resource metadata. */
+export class JsonTable<T> {
+  constructor(private readonly space: Keyspace) {}
+  get(key: string): T | undefined {
+    const raw = this.space.get(Buffer.from(key, 'utf8'));
+    return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as T);
+  }
+  put(key: string, value: T): void {
+    this.space.put(Buffer.from(key, 'utf8'), Buffer.from(JSON.stringify(value), 'utf8'));
+  }
+  delete(key: string): void {
+    this.space.delete(Buffer.from(key, 'utf8'));
+  }
+  /** Entries whose key starts with prefix, in key order. */
+  *list(prefix = ''): IterableIterator<[string, T]> {
+    const p = Buffer.from(prefix, 'utf8');
+    const end = prefixEnd(p);
+    for (const [k, v] of this.space.scan({ gte: p, ...(end ? { lt: end } : {}) })) {
+      yield [k.toString('utf8'), JSON.parse(v.toString('utf8')) as T];
+    }
+  }
+}
