@@ -83,8 +83,10 @@ function tsType(model: Json, shapeName: string): string {
   switch (s.type) {
     case 'structure':
       return shapeName;
-    case 'list':
-      return `${tsType(model, s.member.shape)}[]`;
+    case 'list': {
+      const inner = tsType(model, s.member.shape);
+      return inner.includes('|') ? `(${inner})[]` : `${inner}[]`;
+    }
     case 'map':
       return `Record<string, ${tsType(model, s.value.shape)}>`;
     case 'string':

@@ -193,7 +193,7 @@ export interface CacheSubnetGroup {
   VpcId?: string;
   Subnets?: Subnet[];
   ARN?: string;
-  SupportedNetworkTypes?: "ipv4" | "ipv6" | "dual_stack"[];
+  SupportedNetworkTypes?: ("ipv4" | "ipv6" | "dual_stack")[];
 }
 export interface CacheSubnetGroupAlreadyExistsFault {
 }
@@ -615,7 +615,7 @@ export interface DescribeServerlessCachesResponse {
 }
 export interface DescribeServiceUpdatesMessage {
   ServiceUpdateName?: string;
-  ServiceUpdateStatus?: "available" | "cancelled" | "expired"[];
+  ServiceUpdateStatus?: ("available" | "cancelled" | "expired")[];
   MaxRecords?: number;
   Marker?: string;
 }
@@ -637,9 +637,9 @@ export interface DescribeUpdateActionsMessage {
   ReplicationGroupIds?: string[];
   CacheClusterIds?: string[];
   Engine?: string;
-  ServiceUpdateStatus?: "available" | "cancelled" | "expired"[];
+  ServiceUpdateStatus?: ("available" | "cancelled" | "expired")[];
   ServiceUpdateTimeRange?: TimeRangeFilter;
-  UpdateActionStatus?: "not-applied" | "waiting-to-start" | "in-progress" | "stopping" | "stopped" | "complete" | "scheduling" | "scheduled" | "not-applicable"[];
+  UpdateActionStatus?: ("not-applied" | "waiting-to-start" | "in-progress" | "stopping" | "stopped" | "complete" | "scheduling" | "scheduled" | "not-applicable")[];
   ShowNodeLevelUpdateStatus?: boolean;
   MaxRecords?: number;
   Marker?: string;
@@ -1355,7 +1355,7 @@ export interface Subnet {
   SubnetIdentifier?: string;
   SubnetAvailabilityZone?: AvailabilityZone;
   SubnetOutpost?: SubnetOutpost;
-  SupportedNetworkTypes?: "ipv4" | "ipv6" | "dual_stack"[];
+  SupportedNetworkTypes?: ("ipv4" | "ipv6" | "dual_stack")[];
 }
 export interface SubnetInUse {
 }
