@@ -115,7 +115,11 @@ function prefixMatch(attribute: string | undefined, value: string, caseSensitive
   if (attribute === undefined) return false;
   const a = caseSensitive ? attribute : attribute.toLowerCase();
   const v = caseSensitive ? value : value.toLowerCase();
-  return a.startsWith(v) || a.split(NAME_DELIMITERS).some((word) => word.startsWith(v));
+  // A match may start at the beginning or at any word boundary (after a delimiter).
+  for (let i = 0; i < a.length; i++) {
+    if ((i === 0 || NAME_DELIMITERS.test(a[i - 1]!)) && a.startsWith(v, i)) return true;
+  }
+  return false;
 }
 
 function matchesFilters(rec: SecretRecord, filters: api.Filter[] | undefined): boolean {
