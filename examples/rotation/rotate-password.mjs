@@ -9,7 +9,8 @@
  * Exit status 0 means the step succeeded; anything else fails the rotation at that step.
  *
  * The secret is a JSON object; rotation replaces its "password" member with a new random password.
- * `--fail-at=<Step>` makes that step fail, to show (and test) how a failed rotation looks.
+ * `--fail-at=<Step>` makes that step fail, to show (and test) how a failed rotation looks;
+ * with `--unless-file=<path>` it fails only while that file does not exist.
  *
  * Register it in <data-dir>/cellar.json:
  *   { "rotationFunctions": { "arn:aws:lambda:us-east-1:000000000000:function:rotate-password":
@@ -17,7 +18,11 @@
  */
 import { DescribeSecretCommand, GetRandomPasswordCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 
-const failAt = process.argv.find((a) => a.startsWith('--fail-at='))?.slice('--fail-at='.length);
+import { existsSync } from 'node:fs';
+
+const option = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const failAt = option('fail-at');
+const unlessFile = option('unless-file');
 
 async function readEvent() {
   const chunks = [];
@@ -28,7 +33,7 @@ async function readEvent() {
 async function main() {
   const event = await readEvent();
   const { Step: step, SecretId: arn, ClientRequestToken: token, RotationToken: rotationToken } = event;
-  if (failAt === step) throw new Error(`failing ${step} on purpose (--fail-at)`);
+  if (failAt === step && !(unlessFile && existsSync(unlessFile))) throw new Error(`failing ${step} on purpose (--fail-at)`);
   const sm = new SecretsManagerClient({ endpoint: process.env.AWS_ENDPOINT_URL, region: process.env.AWS_REGION, maxAttempts: 2 });
 
   // Make sure the version is staged correctly, as the AWS template does.
@@ -56,8 +61,15 @@ async function main() {
       // A real function sets the new password on the database or service here.
       return;
     case 'testSecret':
-      // A real function logs in with the pending password here.
-      await sm.send(new GetSecretValueCommand({ SecretId: arn, VersionId: token, VersionStage: 'AWSPENDING' }));
+      // A real function logs in with the pending password here. RotateImmediately=false runs this
+      // step alone against an empty AWSPENDING version, to test the configuration: then the
+      // current secret is what must be readable.
+      try {
+        await sm.send(new GetSecretValueCommand({ SecretId: arn, VersionId: token, VersionStage: 'AWSPENDING' }));
+      } catch (e) {
+        if (e.name !== 'ResourceNotFoundException') throw e;
+        await sm.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSCURRENT' }));
+      }
       return;
     case 'finishSecret': {
       const currentVersion = Object.entries(versions).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];

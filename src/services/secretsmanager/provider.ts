@@ -882,7 +882,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
         ...(rec.rotation ?? {}),
         enabled: true,
         lambdaArn,
-        ...(input.RotationRules ? { rules: this.storedRules(input.RotationRules, schedule) } : {}),
+        ...(input.RotationRules && schedule ? { rules: { ...input.RotationRules } } : {}),
       };
       delete rec.rotation.lastFailure;
       if (!rec.versions[token]) rec.versions[token] = { id: token, stages: [], createdMs: now };
@@ -896,13 +896,6 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     });
     void this.runRotation(key);
     return { ARN: rec.arn, Name: rec.name, VersionId: token };
-  }
-
-  /** RotationRules as DescribeSecret reports them back: rate(N days) also reads as AutomaticallyAfterDays. */
-  private storedRules(rules: api.RotationRulesType, schedule: Schedule | undefined): api.RotationRulesType {
-    const out: api.RotationRulesType = { ...rules };
-    if (schedule?.kind === 'days' && out.AutomaticallyAfterDays === undefined) out.AutomaticallyAfterDays = schedule.days;
-    return out;
   }
 
   cancelRotateSecret(input: api.CancelRotateSecretRequest, ctx: RequestContext): api.CancelRotateSecretResponse {
