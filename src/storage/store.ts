@@ -75,12 +75,17 @@ export class JsonTable<T> {
   delete(key: string): void {
     this.space.delete(Buffer.from(key, 'utf8'));
   }
-  /** Entries whose key starts with prefix, in key order. */
-  *list(prefix = ''): IterableIterator<[string, T]> {
+  /**
+   * Entries whose key starts with prefix, in key order. Read into an array, so callers may write to
+   * the table while they walk the result (an open SQLite scan forbids that).
+   */
+  list(prefix = ''): Array<[string, T]> {
     const p = Buffer.from(prefix, 'utf8');
     const end = prefixEnd(p);
+    const out: Array<[string, T]> = [];
     for (const [k, v] of this.space.scan({ gte: p, ...(end ? { lt: end } : {}) })) {
-      yield [k.toString('utf8'), JSON.parse(v.toString('utf8')) as T];
+      out.push([k.toString('utf8'), JSON.parse(v.toString('utf8')) as T]);
     }
+    return out;
   }
 }

@@ -1,0 +1,247 @@
+/**
+ * @module auth/sigv4
+ * Checks AWS Signature Version 4 on every request, in the Authorization header or a presigned query
+ * string. The signature itself is recomputed with @smithy/signature-v4 (the SDKs' own signer) over the
+ * headers the client says it signed, and compared in constant time.
+ *
+ * Default mode accepts any well-formed request, as LocalStack and DynamoDB Local do, but still verifies
+ * the signature of every key Cellar knows. Strict mode accepts only known keys and also enforces the
+ * 15-minute clock skew, presigned expiry and session tokens.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { HttpRequest } from '@smithy/protocol-http';
+import type { WireRequest } from '../protocols/types.js';
+import { accountForUnknownKey, type Credential, type CredentialStore } from './credentials.js';
+import { NodeSha256, sha256Hex } from './hash.js';
+
+export type AuthFailure = 'missing' | 'incomplete' | 'signature' | 'unknownKey' | 'expiredToken' | 'signatureExpired' | 'contentSha';
+
+export class AuthError extends Error {
+  constructor(
+    readonly kind: AuthFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Caller {
+  accessKeyId: string;
+  accountId: string;
+  arn: string;
+  userId: string;
+  /** Region and service from the credential scope. */
+  region: string;
+  service: string;
+  /** true when the signature was verified against a known secret. */
+  verified: boolean;
+}
+
+interface ParsedSignature {
+  accessKeyId: string;
+  date: string; // yyyymmdd
+  region: string;
+  service: string;
+  signedHeaders: string[];
+  signature: string;
+  amzDate: string; // yyyymmddThhmmssZ
+  presigned: boolean;
+  expiresS?: number;
+  securityToken?: string;
+}
+
+const SKEW_MS = 15 * 60 * 1000;
+const MAX_SIGNERS = 1024;
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+function parseCredential(value: string): Pick<ParsedSignature, 'accessKeyId' | 'date' | 'region' | 'service'> {
+  const parts = value.split('/');
+  if (parts.length !== 5 || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1]!) || !parts[0] || !parts[2] || !parts[3]) {
+    throw new AuthError('incomplete', `Credential should be scoped to a valid region. `);
+  }
+  return { accessKeyId: parts[0], date: parts[1]!, region: parts[2], service: parts[3] };
+}
+
+export function parseSignature(req: WireRequest): ParsedSignature | undefined {
+  const header = req.headers['authorization'];
+  if (header !== undefined) {
+    if (!header.startsWith('AWS4-HMAC-SHA256 ')) {
+      throw new AuthError('incomplete', `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${header.split(' ')[0]}`);
+    }
+    const fields = new Map<string, string>();
+    for (const part of header.slice('AWS4-HMAC-SHA256 '.length).split(',')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+    const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((f) => !fields.get(f));
+    if (missing.length) {
+      throw new AuthError('incomplete', missing.map((f) => `Authorization header requires '${f}' parameter.`).join(' ') + ` Authorization=${header}`);
+    }
+    const amzDate = req.headers['x-amz-date'] ?? '';
+    if (!/^\d{8}T\d{6}Z$/.test(amzDate)) {
+      throw new AuthError('incomplete', `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${header}`);
+    }
+    const signedHeaders = fields.get('SignedHeaders')!.split(';');
+    const signature = fields.get('Signature')!;
+    if (!/^[0-9a-f]{64}$/.test(signature)) throw new AuthError('signature', SIGNATURE_MISMATCH);
+    const token = req.headers['x-amz-security-token'];
+    return { ...parseCredential(fields.get('Credential')!), signedHeaders, signature, amzDate, presigned: false, ...(token ? { securityToken: token } : {}) };
+  }
+  if (req.query.has('X-Amz-Signature') || req.query.has('X-Amz-Credential')) {
+    const q = req.query;
+    const missing = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'].filter((k) => !q.get(k));
+    if (missing.length || q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') {
+      throw new AuthError('incomplete', `AWS query-string parameters must include ${missing.map((m) => `'${m}'`).join(', ') || "'X-Amz-Algorithm'"}. Re-examine the query-string parameters.`);
+    }
+    const amzDate = q.get('X-Amz-Date')!;
+    if (!/^\d{8}T\d{6}Z$/.test(amzDate)) throw new AuthError('incomplete', `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`);
+    const expires = Number(q.get('X-Amz-Expires') ?? '900');
+    if (!Number.isInteger(expires) || expires < 1 || expires > 604800) throw new AuthError('incomplete', 'X-Amz-Expires must be non-negative and less than 604800 seconds');
+    const token = q.get('X-Amz-Security-Token');
+    return {
+      ...parseCredential(q.get('X-Amz-Credential')!),
+      signedHeaders: q.get('X-Amz-SignedHeaders')!.split(';'),
+      signature: q.get('X-Amz-Signature')!,
+      amzDate,
+      presigned: true,
+      expiresS: expires,
+      ...(token ? { securityToken: token } : {}),
+    };
+  }
+  return undefined;
+}
+
+function amzDateToMs(amzDate: string): number {
+  const iso = `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`;
+  return Date.parse(iso);
+}
+
+function formatAmzDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+export interface AuthenticatorOptions {
+  strict: boolean;
+  now: () => number;
+}
+
+export class Authenticator {
+  private readonly signers = new Map<string, SignatureV4>();
+
+  constructor(
+    private readonly credentials: CredentialStore,
+    private readonly options: AuthenticatorOptions,
+  ) {}
+
+  /** Authenticates req; throws AuthError. `unsignedAllowed` serves the few operations AWS lets through unsigned. */
+  async authenticate(req: WireRequest): Promise<Caller> {
+    const sig = parseSignature(req);
+    if (!sig) throw new AuthError('missing', 'Request is missing Authentication Token');
+    const now = this.options.now();
+    const signedAtMs = amzDateToMs(sig.amzDate);
+    if (Number.isNaN(signedAtMs)) throw new AuthError('incomplete', `Date must be in ISO-8601 'basic format'. Got '${sig.amzDate}'.`);
+    if (sig.amzDate.slice(0, 8) !== sig.date) throw new AuthError('signature', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${sig.date}' != '${sig.amzDate.slice(0, 8)}', from '${sig.amzDate}'.`);
+    if (!sig.signedHeaders.includes('host')) throw new AuthError('signature', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+
+    const cred = this.credentials.lookup(sig.accessKeyId);
+    if (!cred && this.options.strict) throw new AuthError('unknownKey', 'The security token included in the request is invalid.');
+
+    if (this.options.strict) {
+      if (sig.presigned) {
+        if (now > signedAtMs + sig.expiresS! * 1000) throw new AuthError('signatureExpired', `Request has expired`);
+        if (signedAtMs > now + SKEW_MS) throw new AuthError('signatureExpired', `Signature not yet current: ${sig.amzDate} is still later than ${formatAmzDate(now + SKEW_MS)} (${formatAmzDate(now)} + 15 min.)`);
+      } else if (Math.abs(now - signedAtMs) > SKEW_MS) {
+        throw new AuthError(
+          'signatureExpired',
+          signedAtMs < now
+            ? `Signature expired: ${sig.amzDate} is now earlier than ${formatAmzDate(now - SKEW_MS)} (${formatAmzDate(now)} - 15 min.)`
+            : `Signature not yet current: ${sig.amzDate} is still later than ${formatAmzDate(now + SKEW_MS)} (${formatAmzDate(now)} + 15 min.)`,
+        );
+      }
+    }
+
+    // The body hash a client declares must be the body's, or a replayed signature could carry another body.
+    const declaredSha = req.headers['x-amz-content-sha256'];
+    if (declaredSha !== undefined && declaredSha !== 'UNSIGNED-PAYLOAD') {
+      const actual = req.body.length ? sha256Hex(req.body) : EMPTY_SHA;
+      if (declaredSha !== actual) throw new AuthError('contentSha', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
+
+    if (cred) {
+      if (cred.sessionToken !== undefined) {
+        if (sig.securityToken !== cred.sessionToken) throw new AuthError('unknownKey', 'The security token included in the request is invalid.');
+        if (cred.expiresAtMs !== undefined && now > cred.expiresAtMs) throw new AuthError('expiredToken', 'The security token included in the request is expired');
+      }
+      const expected = await this.computeSignature(req, sig, cred);
+      const a = Buffer.from(expected, 'utf8');
+      const b = Buffer.from(sig.signature, 'utf8');
+      if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AuthError('signature', SIGNATURE_MISMATCH);
+      return { accessKeyId: cred.accessKeyId, accountId: cred.accountId, arn: cred.arn, userId: cred.userId ?? cred.accountId, region: sig.region, service: sig.service, verified: true };
+    }
+    const accountId = accountForUnknownKey(sig.accessKeyId);
+    return { accessKeyId: sig.accessKeyId, accountId, arn: `arn:aws:iam::${accountId}:root`, userId: accountId, region: sig.region, service: sig.service, verified: false };
+  }
+
+  private signerFor(cred: Credential): SignatureV4 {
+    const cacheKey = `${cred.accessKeyId}\n${cred.sessionToken ?? ''}`;
+    let signer = this.signers.get(cacheKey);
+    if (!signer) {
+      if (this.signers.size >= MAX_SIGNERS) this.signers.clear();
+      signer = new SignatureV4({
+        credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, ...(cred.sessionToken ? { sessionToken: cred.sessionToken } : {}) },
+        region: 'us-east-1',
+        service: 'sts',
+        sha256: NodeSha256,
+        uriEscapePath: true,
+        applyChecksum: false,
+      });
+      this.signers.set(cacheKey, signer);
+    }
+    return signer;
+  }
+
+  private async computeSignature(req: WireRequest, sig: ParsedSignature, cred: Credential): Promise<string> {
+    const signed = new Set(sig.signedHeaders);
+    const headers: Record<string, string> = {};
+    for (const name of sig.signedHeaders) {
+      const v = req.headers[name];
+      if (v !== undefined) headers[name] = v;
+    }
+    const query: Record<string, string | string[]> = {};
+    for (const [k, v] of req.query) {
+      if (sig.presigned && k === 'X-Amz-Signature') continue;
+      const prev = query[k];
+      query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    const request = new HttpRequest({
+      method: req.method,
+      protocol: 'http:',
+      hostname: (headers['host'] ?? '').split(':')[0] ?? '',
+      path: req.path,
+      query,
+      headers,
+      body: req.body.length ? req.body : undefined,
+    });
+    const signer = this.signerFor(cred);
+    const signingDate = new Date(amzDateToMs(sig.amzDate));
+    if (sig.presigned) {
+      // Presigned parameters are already in the query; presign recomputes over them.
+      for (const k of ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Security-Token']) delete request.query[k];
+      const out = await signer.presign(request, { signingDate, expiresIn: sig.expiresS!, signableHeaders: signed, signingRegion: sig.region, signingService: sig.service });
+      return String(out.query?.['X-Amz-Signature'] ?? '');
+    }
+    // A declared payload hash is part of what was signed; the signer reads it from the header.
+    const declaredSha = req.headers['x-amz-content-sha256'];
+    const unsignableHeaders = new Set<string>();
+    if (declaredSha !== undefined && !signed.has('x-amz-content-sha256')) {
+      request.headers['x-amz-content-sha256'] = declaredSha;
+      unsignableHeaders.add('x-amz-content-sha256');
+    }
+    const out = await signer.sign(request, { signingDate, signableHeaders: signed, unsignableHeaders, signingRegion: sig.region, signingService: sig.service });
+    const auth = String(out.headers['authorization'] ?? '');
+    return auth.slice(auth.lastIndexOf('Signature=') + 'Signature='.length);
+  }
+}

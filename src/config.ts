@@ -1,0 +1,79 @@
+/**
+ * @module config
+ * Cellar's settings: command-line flags over the config file (`<data-dir>/cellar.json` or --config)
+ * over defaults. Documented in docs/configuration.md.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ConfiguredKey } from './auth/credentials.js';
+
+export interface RotationFunctionConfig {
+  /** A local executable run once per step: argv = [step], stdin = the Lambda-style event as JSON. */
+  command?: string[];
+  /** Or an HTTP endpoint that receives the event as a JSON POST. */
+  url?: string;
+  /** Per-step time limit. */
+  timeoutMs?: number;
+}
+
+export interface CellarConfig {
+  host: string;
+  port: number;
+  /** Absent with --in-memory. */
+  dataDir: string | undefined;
+  inMemory: boolean;
+  strict: boolean;
+  region: string;
+  keys: ConfiguredKey[];
+  /** Lambda ARNs (or function names) that rotation may call, mapped to something local that runs. */
+  rotationFunctions: Record<string, RotationFunctionConfig>;
+  /** Lets tests move the server's clock forward with POST /_cellar/clock. */
+  allowClockControl: boolean;
+  /** Addresses that engines of publicly accessible resources listen on. */
+  publicAddress: string;
+  /** Largest request body accepted. */
+  maxBodyBytes: number;
+  durability: 'process' | 'fsync';
+  /** SQLite page cache for the state store. */
+  cacheMiB: number;
+  logRequests: boolean;
+}
+
+export const DEFAULTS: CellarConfig = {
+  host: '127.0.0.1',
+  port: 4566,
+  dataDir: undefined,
+  inMemory: false,
+  strict: false,
+  region: 'us-east-1',
+  keys: [],
+  rotationFunctions: {},
+  allowClockControl: false,
+  publicAddress: '0.0.0.0',
+  maxBodyBytes: 20 * 1024 * 1024,
+  durability: 'process',
+  cacheMiB: 64,
+  logRequests: true,
+};
+
+export function defaultDataDir(): string {
+  return resolve(process.env.CELLAR_DATA_DIR ?? join(process.cwd(), '.cellar'));
+}
+
+/** Reads the config file, if any, and lays flags over it. */
+export function loadConfig(flags: Partial<CellarConfig> & { configFile?: string }): CellarConfig {
+  const dataDir = flags.inMemory ? undefined : resolve(flags.dataDir ?? defaultDataDir());
+  const file = flags.configFile ?? (dataDir ? join(dataDir, 'cellar.json') : undefined);
+  let fromFile: Partial<CellarConfig> = {};
+  if (file && existsSync(file)) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<CellarConfig>;
+    } catch (e) {
+      throw new Error(`config file ${file} is not valid JSON: ${(e as Error).message}`);
+    }
+  } else if (flags.configFile) {
+    throw new Error(`config file ${flags.configFile} does not exist`);
+  }
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as Partial<CellarConfig>;
+  return { ...DEFAULTS, ...fromFile, ...defined, dataDir, inMemory: Boolean(flags.inMemory) };
+}

@@ -1,0 +1,153 @@
+/**
+ * @module protocols/json
+ * awsJson1_0 and awsJson1_1: POST / with `X-Amz-Target: <prefix>.<Operation>` and a JSON body.
+ * Errors are `{"__type": ..., "message": ...}` with `x-amzn-ErrorType`; DynamoDB adds `x-amz-crc32`.
+ */
+import { crc32 } from 'node:zlib';
+import { ServiceError } from '../core/errors.js';
+import type { Operation, ServiceModel, Shape } from './model.js';
+import type { JsonErrorStyle, Protocol, WireRequest, WireResponse } from './types.js';
+import { formatProblems, TypeMismatch, validateShape, type ValidationProblem } from './validate.js';
+
+/** Which shapes (transitively) hold timestamps, which arrive as epoch seconds and providers see as Date. */
+function hasTimestamps(model: ServiceModel, shapeName: string, memo: Map<string, boolean>, depth = 0): boolean {
+  const known = memo.get(shapeName);
+  if (known !== undefined) return known;
+  memo.set(shapeName, false); // recursion guard (DynamoDB AttributeValue is recursive)
+  const s = model.shape(shapeName);
+  let result = false;
+  if (depth < 64) {
+    if (s.type === 'timestamp') result = true;
+    else if (s.type === 'structure') result = Object.values(s.members ?? {}).some((m) => hasTimestamps(model, m.shape, memo, depth + 1));
+    else if (s.type === 'list') result = hasTimestamps(model, s.member!.shape, memo, depth + 1);
+    else if (s.type === 'map') result = hasTimestamps(model, s.value!.shape, memo, depth + 1);
+  }
+  memo.set(shapeName, result);
+  return result;
+}
+
+function convertTimestamps(model: ServiceModel, shapeName: string, value: unknown, memo: Map<string, boolean>): unknown {
+  if (value === null || value === undefined || !hasTimestamps(model, shapeName, memo)) return value;
+  const s: Shape = model.shape(shapeName);
+  switch (s.type) {
+    case 'timestamp':
+      if (typeof value === 'number') return new Date(value * 1000);
+      if (typeof value === 'string') {
+        const d = /^-?\d+(\.\d+)?$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
+        return d;
+      }
+      return value;
+    case 'structure':
+      if (typeof value === 'object' && !Array.isArray(value)) {
+        const obj = value as Record<string, unknown>;
+        for (const [name, ref] of Object.entries(s.members ?? {})) {
+          if (obj[name] !== undefined) obj[name] = convertTimestamps(model, ref.shape, obj[name], memo);
+        }
+      }
+      return value;
+    case 'list':
+      return Array.isArray(value) ? value.map((v) => convertTimestamps(model, s.member!.shape, v, memo)) : value;
+    case 'map':
+      if (typeof value === 'object' && !Array.isArray(value)) {
+        const obj = value as Record<string, unknown>;
+        for (const k of Object.keys(obj)) obj[k] = convertTimestamps(model, s.value!.shape, obj[k], memo);
+      }
+      return value;
+    default:
+      return value;
+  }
+}
+
+/** JSON.stringify replacer: bytes become base64, dates epoch seconds (the JSON protocols' wire forms). */
+function wireReplacer(this: any, key: string, value: unknown): unknown {
+  const original = this[key];
+  if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64');
+  if (original instanceof Date) return original.getTime() / 1000;
+  return value;
+}
+
+export class JsonProtocol implements Protocol {
+  private readonly timestampMemo = new Map<string, boolean>();
+  private readonly contentType: string;
+
+  constructor(
+    readonly name: 'awsJson1_0' | 'awsJson1_1',
+    private readonly style: JsonErrorStyle,
+  ) {
+    this.contentType = name === 'awsJson1_0' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1';
+  }
+
+  operationName(req: WireRequest, model: ServiceModel): string | undefined {
+    const target = req.headers['x-amz-target'];
+    if (!target) return undefined;
+    const dot = target.lastIndexOf('.');
+    if (dot < 0 || target.slice(0, dot) !== model.metadata.targetPrefix) return undefined;
+    const op = target.slice(dot + 1);
+    return model.operations.has(op) ? op : undefined;
+  }
+
+  parseInput(req: WireRequest, model: ServiceModel, op: Operation): unknown {
+    let input: unknown;
+    const text = req.body.length ? req.body.toString('utf8') : '{}';
+    try {
+      input = JSON.parse(text);
+    } catch {
+      throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
+    }
+    if (!op.input) return {};
+    input = convertTimestamps(model, op.input.shape, input, this.timestampMemo);
+    const problems: ValidationProblem[] = [];
+    try {
+      validateShape(model, op.input.shape, input, '', problems);
+    } catch (e) {
+      if (e instanceof TypeMismatch) throw serializationError(e);
+      throw e;
+    }
+    if (problems.length) throw new ServiceError('ValidationException', formatProblems(problems));
+    return input;
+  }
+
+  serializeOutput(_model: ServiceModel, _op: Operation, output: unknown, requestId: string): WireResponse {
+    const body = Buffer.from(JSON.stringify(output ?? {}, wireReplacer), 'utf8');
+    const headers: Record<string, string> = {
+      'content-type': this.contentType,
+      'x-amzn-requestid': requestId,
+    };
+    if (this.style.crc32) headers['x-amz-crc32'] = String(crc32(body) >>> 0);
+    return { status: 200, headers, body };
+  }
+
+  serializeError(_model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
+    const prefix = errorTypePrefix(err.code, this.style);
+    const payload: Record<string, unknown> = { __type: prefix + err.code, [this.style.messageKey]: err.message };
+    if (err.fields) Object.assign(payload, err.fields);
+    const body = Buffer.from(JSON.stringify(payload, wireReplacer), 'utf8');
+    const headers: Record<string, string> = {
+      'content-type': this.contentType,
+      'x-amzn-requestid': requestId,
+      'x-amzn-errortype': err.code,
+    };
+    if (this.style.crc32) headers['x-amz-crc32'] = String(crc32(body) >>> 0);
+    return { status: err.status, headers, body };
+  }
+}
+
+/** Coral's own errors carry Coral's namespaces, whatever the service. */
+function errorTypePrefix(code: string, style: JsonErrorStyle): string {
+  if (code === 'ValidationException') return style.validationTypePrefix;
+  if (style.typePrefix && (code === 'SerializationException' || code === 'UnknownOperationException' || code === 'MissingAuthenticationTokenException' || code === 'IncompleteSignatureException' || code === 'InvalidSignatureException' || code === 'UnrecognizedClientException' || code === 'AccessDeniedException' || code === 'RequestEntityTooLarge' || code === 'InternalFailure' || code === 'NotImplemented')) {
+    return 'com.amazon.coral.service#';
+  }
+  return style.typePrefix;
+}
+
+function serializationError(e: TypeMismatch): ServiceError {
+  const actual = e.actual;
+  const kind = Array.isArray(actual) ? 'Start of list' : actual === null ? 'null' : typeof actual === 'object' ? 'Start of structure or map' : typeof actual === 'string' ? 'STRING_VALUE' : typeof actual === 'number' ? 'NUMBER_VALUE' : typeof actual === 'boolean' ? 'BOOLEAN_VALUE' : 'Unexpected value';
+  const target: Record<string, string> = { structure: 'a structure', list: 'a list', map: 'a map', string: 'a String', integer: 'an Integer', long: 'a Long', double: 'a Double', float: 'a Float', boolean: 'a Boolean', timestamp: 'a Timestamp', blob: 'a Blob' };
+  const message = kind.startsWith('Start of') ? `${kind} found where not expected.` : `${kind} can not be converted to ${target[e.expected] ?? e.expected}`;
+  return new ServiceError('SerializationException', message);
+}

@@ -1,0 +1,46 @@
+/**
+ * @module protocols/types
+ * The request and response values the protocol layer works on. The gateway turns HTTP into a
+ * WireRequest; a protocol turns it into (operation, input) and turns results and errors back into a
+ * WireResponse. Nothing here touches a socket, so tests can drive the whole chain without one.
+ */
+import type { ServiceError } from '../core/errors.js';
+import type { Operation, ServiceModel } from './model.js';
+
+export interface WireRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: URLSearchParams;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface WireResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | string;
+}
+
+/** Service quirks of a JSON-protocol service's error and validation shapes. */
+export interface JsonErrorStyle {
+  /** Prefix for `__type` of the service's own errors (DynamoDB: `com.amazonaws.dynamodb.v20120810#`). */
+  typePrefix: string;
+  /** Prefix for ValidationException (DynamoDB: `com.amazon.coral.validate#`). */
+  validationTypePrefix: string;
+  /** `message` or `Message`: services differ. */
+  messageKey: 'message' | 'Message';
+  /** DynamoDB clients verify an `x-amz-crc32` header over the body. */
+  crc32: boolean;
+}
+
+export interface Protocol {
+  readonly name: 'awsJson1_0' | 'awsJson1_1' | 'awsQuery';
+  /** The operation the request names, or undefined when it names none of this model's. */
+  operationName(req: WireRequest, model: ServiceModel): string | undefined;
+  /** Parses and validates the input; throws ServiceError with the service's own validation error. */
+  parseInput(req: WireRequest, model: ServiceModel, op: Operation): unknown;
+  serializeOutput(model: ServiceModel, op: Operation, output: unknown, requestId: string): WireResponse;
+  serializeError(model: ServiceModel, err: ServiceError, requestId: string): WireResponse;
+}

@@ -1,0 +1,143 @@
+/**
+ * @module server
+ * Builds a running Cellar from its configuration: opens the state store, loads the root key, builds
+ * every service, and serves them on one HTTP endpoint. `startCellar` is what the CLI and tests call.
+ */
+import { mkdirSync, accessSync, constants as fsConstants, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { OffsetClock } from './core/clock.js';
+import { log } from './core/log.js';
+import { CredentialStore, type Credential } from './auth/credentials.js';
+import { Authenticator } from './auth/sigv4.js';
+import { loadRootKey, SecretBox } from './crypto/rootkey.js';
+import { App, jsonResponse, type InternalRoute } from './gateway/app.js';
+import { createHttpServer } from './gateway/http.js';
+import { JsonTable } from './storage/store.js';
+import { SqliteStore } from './storage/sqlite.js';
+import type { CellarConfig } from './config.js';
+import type { ServiceEnv } from './services/env.js';
+import { methodName, type ServiceDefinition } from './services/registry.js';
+import { SERVICE_FACTORIES } from './services/index.js';
+import { VERSION } from './version.js';
+
+export interface RunningCellar {
+  endpoint: string;
+  port: number;
+  dataDir: string | undefined;
+  app: App;
+  clock: OffsetClock;
+  close(): Promise<void>;
+}
+
+function ensureDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+    // A real write, because access() says yes to root on read-only mounts.
+    const probe = join(dir, '.write-probe');
+    closeSync(openSync(probe, 'w'));
+  } catch (e) {
+    throw new Error(`data directory ${dir} is unusable: ${(e as Error).message}`);
+  }
+}
+
+export async function startCellar(config: CellarConfig): Promise<RunningCellar> {
+  if (config.dataDir) ensureDataDir(config.dataDir);
+  const store = new SqliteStore({ path: config.dataDir ? join(config.dataDir, 'state.db') : ':memory:', durability: config.durability, cacheMiB: config.cacheMiB });
+  const box = new SecretBox(loadRootKey(config.dataDir));
+  const clock = new OffsetClock();
+  const credentials = new CredentialStore(config.keys, new JsonTable<Credential>(store.keyspace('sts_credentials')), box);
+  const env: ServiceEnv = { store, clock, config, credentials, box, built: new Map() };
+  const services: ServiceDefinition[] = [];
+  for (const factory of SERVICE_FACTORIES) {
+    const svc = factory(env);
+    env.built.set(svc.id, svc);
+    services.push(svc);
+  }
+
+  const internalRoutes: Record<string, InternalRoute> = {
+    '/_cellar/health': () =>
+      jsonResponse(200, {
+        version: VERSION,
+        status: 'running',
+        services: Object.fromEntries(
+          services.map((s) => [
+            s.id,
+            {
+              state: 'available',
+              protocol: s.protocol.name,
+              // The operations this Cellar serves; the rest of the model answers NotImplemented.
+              operations: [...s.model.operations.keys()].filter((op) => typeof (s.provider as Record<string, unknown>)[methodName(op)] === 'function'),
+              ...(s.health?.() ?? {}),
+            },
+          ]),
+        ),
+      }),
+  };
+  if (config.allowClockControl) {
+    internalRoutes['/_cellar/clock'] = (req) => {
+      if (req.method === 'POST') {
+        const body = JSON.parse(req.body.toString('utf8') || '{}') as { advanceMs?: number };
+        const advanceMs = Number(body.advanceMs ?? 0);
+        if (!Number.isFinite(advanceMs) || advanceMs < 0 || advanceMs > 10 * 365 * 86400_000) return jsonResponse(400, { error: 'advanceMs must be between 0 and 10 years' });
+        clock.offsetMs += advanceMs;
+      }
+      return jsonResponse(200, { now: new Date(clock.now()).toISOString(), offsetMs: clock.offsetMs });
+    };
+  }
+
+  const authenticator = new Authenticator(credentials, { strict: config.strict, now: () => clock.now() });
+  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests });
+  const server = createHttpServer(app, config.maxBodyBytes);
+  await listen(server, config.port, config.host);
+  const port = (server.address() as AddressInfo).port;
+  for (const svc of services) await svc.start?.();
+  const endpoint = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log('info', 'cellar started', { version: VERSION, endpoint, dataDir: config.dataDir ?? null, inMemory: config.inMemory, strict: config.strict });
+
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    port,
+    dataDir: config.dataDir,
+    app,
+    clock,
+    close() {
+      closing ??= (async () => {
+        for (const svc of [...services].reverse()) {
+          try {
+            await svc.stop?.();
+          } catch (e) {
+            log('error', 'service failed to stop', { service: svc.id, error: (e as Error).message });
+          }
+        }
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (err.code === 'EADDRINUSE') reject(new Error(`port ${port} on ${host} is already in use: is another Cellar (or LocalStack) running? Choose another with --port`));
+      else if (err.code === 'EACCES') reject(new Error(`no permission to listen on ${host}:${port}`));
+      else reject(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}

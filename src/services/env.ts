@@ -1,0 +1,21 @@
+/**
+ * @module services/env
+ * What every service is built from: the durable store, the clock, the configuration, the root-key
+ * box for secrets at rest, and the services built before it (Secrets Manager uses KMS; RDS uses both).
+ */
+import type { Clock } from '../core/clock.js';
+import type { CellarConfig } from '../config.js';
+import type { CredentialStore } from '../auth/credentials.js';
+import type { SecretBox } from '../crypto/rootkey.js';
+import type { Store } from '../storage/store.js';
+import type { ServiceDefinition } from './registry.js';
+
+export interface ServiceEnv {
+  store: Store;
+  clock: Clock;
+  config: CellarConfig;
+  credentials: CredentialStore;
+  box: SecretBox;
+  /** Services already built, by model id. */
+  built: Map<string, ServiceDefinition>;
+}

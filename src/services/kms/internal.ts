@@ -1,0 +1,21 @@
+/**
+ * @module services/kms/internal
+ * What other services (Secrets Manager, RDS) use of KMS in-process, without going over HTTP. The same
+ * rules apply as for the public API: a disabled key or one pending deletion refuses use, and the
+ * encryption context is bound to the ciphertext as additional authenticated data.
+ */
+import type { RequestContext } from '../../core/context.js';
+
+export interface KmsInternal {
+  /**
+   * Resolves keyId (key id, key ARN, alias name or alias ARN) in ctx's account and region. An alias
+   * of the form `alias/aws/<service>` names an AWS-managed key, created on first use as AWS does.
+   * Returns the key ARN, or throws KMS's NotFoundException / DisabledException / KMSInvalidStateException.
+   */
+  resolveKeyArn(ctx: RequestContext, keyId: string): string;
+  encrypt(ctx: RequestContext, keyId: string, plaintext: Buffer, encryptionContext?: Record<string, string>): { ciphertextBlob: Buffer; keyArn: string };
+  /** The key is found from the ciphertext itself, as with KMS Decrypt. */
+  decrypt(ctx: RequestContext, ciphertextBlob: Buffer, encryptionContext?: Record<string, string>): { plaintext: Buffer; keyArn: string };
+  /** 32 random bytes and their ciphertext, as GenerateDataKey with KeySpec AES_256. */
+  generateDataKey(ctx: RequestContext, keyId: string, encryptionContext?: Record<string, string>): { plaintext: Buffer; ciphertextBlob: Buffer; keyArn: string };
+}

@@ -1,0 +1,31 @@
+/**
+ * @module services/registry
+ * What the gateway needs to know about each service: its model, its wire protocol, its provider and
+ * any background work it runs. Adding a service means adding a definition here, nothing in the gateway.
+ */
+import type { ServiceModel } from '../protocols/model.js';
+import type { Protocol } from '../protocols/types.js';
+
+/** A provider has one method per operation it serves, named after the operation in lowerCamelCase. */
+export type Provider = object;
+
+export interface ServiceDefinition {
+  /** Model id (file name under src/models), e.g. `dynamodb`. */
+  id: string;
+  model: ServiceModel;
+  protocol: Protocol;
+  provider: Provider;
+  /** How this service words authentication failures: JSON services and query services differ. */
+  authStyle: 'json' | 'query';
+  /** Operations AWS serves without a signature (STS AssumeRoleWithWebIdentity, for example). */
+  unsignedOperations?: ReadonlySet<string>;
+  /** Background work (schedulers, supervisors): started after the server listens, stopped before it closes. */
+  start?(): void | Promise<void>;
+  stop?(): void | Promise<void>;
+  /** State reported by /_cellar/health. */
+  health?(): Record<string, unknown>;
+}
+
+export function methodName(operation: string): string {
+  return operation.charAt(0).toLowerCase() + operation.slice(1);
+}

@@ -1,0 +1,17 @@
+/** STS service definition: awsQuery, with the web-identity and SAML operations that AWS serves unsigned. */
+import { loadModel } from '../../protocols/model.js';
+import { QueryProtocol } from '../../protocols/query.js';
+import type { ServiceEnv } from '../env.js';
+import type { ServiceDefinition } from '../registry.js';
+import { StsProvider } from './provider.js';
+
+export function stsService(env: ServiceEnv): ServiceDefinition {
+  return {
+    id: 'sts',
+    model: loadModel('sts'),
+    protocol: new QueryProtocol({ validationCode: 'ValidationError' }),
+    provider: new StsProvider(env.credentials),
+    authStyle: 'query',
+    unsignedOperations: new Set(['AssumeRoleWithWebIdentity', 'AssumeRoleWithSAML']),
+  };
+}
