@@ -4,7 +4,8 @@
  */
 import type { ServiceEnv } from './env.js';
 import type { ServiceDefinition } from './registry.js';
+import { dynamodbService } from './dynamodb/index.js';
 import { kmsService } from './kms/index.js';
 import { stsService } from './sts/index.js';
 
-export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition> = [stsService, kmsService];
+export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition> = [stsService, kmsService, dynamodbService];
