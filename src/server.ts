@@ -18,7 +18,7 @@ import { JsonTable } from './storage/store.js';
 import { SqliteStore } from './storage/sqlite.js';
 import type { CellarConfig } from './config.js';
 import type { ServiceEnv } from './services/env.js';
-import type { ServiceDefinition } from './services/registry.js';
+import { methodName, type ServiceDefinition } from './services/registry.js';
 import { SERVICE_FACTORIES } from './services/index.js';
 import { VERSION } from './version.js';
 
@@ -62,7 +62,18 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
       jsonResponse(200, {
         version: VERSION,
         status: 'running',
-        services: Object.fromEntries(services.map((s) => [s.id, { state: 'available', ...(s.health?.() ?? {}) }])),
+        services: Object.fromEntries(
+          services.map((s) => [
+            s.id,
+            {
+              state: 'available',
+              protocol: s.protocol.name,
+              // The operations this Cellar serves; the rest of the model answers NotImplemented.
+              operations: [...s.model.operations.keys()].filter((op) => typeof (s.provider as Record<string, unknown>)[methodName(op)] === 'function'),
+              ...(s.health?.() ?? {}),
+            },
+          ]),
+        ),
       }),
   };
   if (config.allowClockControl) {

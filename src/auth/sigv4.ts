@@ -8,7 +8,7 @@
  * the signature of every key Cellar knows. Strict mode accepts only known keys and also enforces the
  * 15-minute clock skew, presigned expiry and session tokens.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { WireRequest } from '../protocols/types.js';
@@ -175,7 +175,7 @@ export class Authenticator {
         if (sig.securityToken !== cred.sessionToken) throw new AuthError('unknownKey', 'The security token included in the request is invalid.');
         if (cred.expiresAtMs !== undefined && now > cred.expiresAtMs) throw new AuthError('expiredToken', 'The security token included in the request is expired');
       }
-      const expected = await this.computeSignature(req, sig, cred);
+      const expected = this.fastSignature(req, sig, cred) ?? (await this.computeSignature(req, sig, cred));
       const a = Buffer.from(expected, 'utf8');
       const b = Buffer.from(sig.signature, 'utf8');
       if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AuthError('signature', SIGNATURE_MISMATCH);
@@ -183,6 +183,49 @@ export class Authenticator {
     }
     const accountId = accountForUnknownKey(sig.accessKeyId);
     return { accessKeyId: sig.accessKeyId, accountId, arn: `arn:aws:iam::${accountId}:root`, userId: accountId, region: sig.region, service: sig.service, verified: false };
+  }
+
+  private readonly signingKeys = new Map<string, Buffer>();
+
+  /** The derived SigV4 key (date → region → service → aws4_request), cached: it changes once a day. */
+  private signingKey(secret: string, date: string, region: string, service: string): Buffer {
+    const cacheKey = `${secret}\n${date}\n${region}\n${service}`;
+    let key = this.signingKeys.get(cacheKey);
+    if (!key) {
+      if (this.signingKeys.size >= MAX_SIGNERS) this.signingKeys.clear();
+      const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
+      const kRegion = createHmac('sha256', kDate).update(region).digest();
+      const kService = createHmac('sha256', kRegion).update(service).digest();
+      key = createHmac('sha256', kService).update('aws4_request').digest();
+      this.signingKeys.set(cacheKey, key);
+    }
+    return key;
+  }
+
+  /**
+   * The common case computed directly: a header-signed request to `/` with no query string, which is
+   * every awsJson call and every form-POST awsQuery call the SDKs and the CLI make. It builds the same
+   * canonical request as @smithy/signature-v4 (test/unit/sigv4-fastpath.test.ts checks the two agree
+   * on random requests) without the general signer's per-request allocation and promise chain, which
+   * cost more than the rest of a DynamoDB GetItem. Everything else goes through the library.
+   */
+  fastSignature(req: WireRequest, sig: ParsedSignature, cred: Credential): string | undefined {
+    if (sig.presigned || req.path !== '/' || req.query.size !== 0) return undefined;
+    const names = [...sig.signedHeaders].sort();
+    let canonical = `${req.method}\n/\n\n`;
+    for (const name of names) {
+      let value = req.headers[name];
+      if (value === undefined) {
+        if (name === 'x-amz-date') value = sig.amzDate;
+        else return undefined;
+      }
+      canonical += `${name}:${value.trim().replace(/\s+/g, ' ')}\n`;
+    }
+    const payloadHash = req.headers['x-amz-content-sha256'] ?? (req.body.length ? createHash('sha256').update(req.body).digest('hex') : EMPTY_SHA);
+    canonical += `\n${names.join(';')}\n${payloadHash}`;
+    const scope = `${sig.date}/${sig.region}/${sig.service}/aws4_request`;
+    const stringToSign = `AWS4-HMAC-SHA256\n${sig.amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+    return createHmac('sha256', this.signingKey(cred.secretAccessKey, sig.date, sig.region, sig.service)).update(stringToSign).digest('hex');
   }
 
   private signerFor(cred: Credential): SignatureV4 {
@@ -203,7 +246,8 @@ export class Authenticator {
     return signer;
   }
 
-  private async computeSignature(req: WireRequest, sig: ParsedSignature, cred: Credential): Promise<string> {
+  /** The general path, through the SDKs' own signer. Public for the fast path's agreement test. */
+  async computeSignature(req: WireRequest, sig: ParsedSignature, cred: Credential): Promise<string> {
     const signed = new Set(sig.signedHeaders);
     const headers: Record<string, string> = {};
     for (const name of sig.signedHeaders) {

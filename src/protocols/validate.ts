@@ -63,7 +63,12 @@ export function validateShape(model: ServiceModel, shapeName: string, value: unk
       }
       for (const [name, ref] of Object.entries(shape.members ?? {})) {
         const v = obj[name];
-        if (v === undefined || v === null) continue;
+        if (v === null) {
+          // An explicit null means the member is absent, as AWS's JSON parsers read it.
+          delete obj[name];
+          continue;
+        }
+        if (v === undefined) continue;
         validateShape(model, ref.shape, v, memberPath(path, name), problems, depth + 1);
       }
       return;

@@ -1,0 +1,25 @@
+/** DynamoDB service definition: awsJson1_0 (target prefix DynamoDB_20120810), x-amz-crc32 on responses. */
+import { loadModel } from '../../protocols/model.js';
+import { JsonProtocol } from '../../protocols/json.js';
+import type { ServiceEnv } from '../env.js';
+import type { ServiceDefinition } from '../registry.js';
+import { DynamoDBProvider } from './provider.js';
+
+export function dynamodbService(env: ServiceEnv): ServiceDefinition {
+  const provider = new DynamoDBProvider(env.store);
+  return {
+    id: 'dynamodb',
+    model: loadModel('dynamodb'),
+    protocol: new JsonProtocol('awsJson1_0', {
+      typePrefix: 'com.amazonaws.dynamodb.v20120810#',
+      validationTypePrefix: 'com.amazon.coral.validate#',
+      messageKey: 'message',
+      crc32: true,
+    }),
+    provider,
+    authStyle: 'json',
+    stop() {
+      provider.close();
+    },
+  };
+}

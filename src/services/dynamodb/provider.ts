@@ -1,0 +1,1386 @@
+/**
+ * @module services/dynamodb/provider
+ * The DynamoDB service: one method per operation, taking the parsed wire-shaped request and the request
+ * context, returning the wire-shaped response or throwing ServiceError. State is scoped by account and
+ * region. Items live in the store under order-preserving keys (keycodec), secondary index entries in
+ * their own key ranges, written in the same store transaction as the base item, so every acknowledged
+ * write is durable and indexes never disagree with their table.
+ *
+ * Hot path: table metadata is cached in memory (this process owns the store), key validation and
+ * encoding touch only the key attributes, and items are stored as their JSON text behind a 4-byte size
+ * so reads neither re-validate nor re-measure them. Whole tables are never loaded: Query and Scan walk
+ * the store in bounded chunks.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RequestContext } from '../../core/context.js';
+import { ServiceError, validationError } from '../../core/errors.js';
+import type { Keyspace, Store } from '../../storage/store.js';
+import { prefixEnd } from '../../storage/store.js';
+import {
+  type AttributeValue, type Item, MAX_HASH_KEY_BYTES, MAX_ITEM_BYTES, MAX_RANGE_KEY_BYTES, itemSize, keyValueBytes,
+  readUnits, typeOf, validateValue, writeUnits,
+} from './attributes.js';
+import type { Condition, Path, UpdateAction } from './expressions/ast.js';
+import { evalCondition, project } from './expressions/evaluate.js';
+import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
+import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
+import { applyUpdate } from './expressions/update.js';
+import {
+  bucketRange, encodeItemValue, escapeBytes, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
+  segmentOf, withNamespace, type KeyType,
+} from './keycodec.js';
+import {
+  type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
+  checkKeySchema, checkProjection, describe, keyDefOf, projectedNames, tableArn,
+} from './tables.js';
+
+export interface DynamoDBProviderOptions {
+  /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
+  createDelayMs?: number;
+  /** How long UpdateTable leaves a table UPDATING. */
+  updateDelayMs?: number;
+  /** Items copied per backfill step when a GSI is added; steps yield to the event loop. */
+  backfillBatch?: number;
+  /** Address returned by DescribeEndpoints. */
+  endpointAddress?: string;
+}
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const INVALID = 'One or more parameter values were invalid: ';
+const MB = 1024 * 1024;
+/** Entries read from the store per chunk while walking a Query or Scan. */
+const SCAN_CHUNK = 128;
+
+interface IndexState {
+  meta: IndexMeta;
+  key: KeyDef;
+  projected: Set<string> | 'ALL';
+}
+
+interface TableState {
+  meta: TableMeta;
+  key: KeyDef;
+  keyAttrs: string[];
+  indexes: IndexState[];
+  stats: Stats;
+  indexStats: Map<number, Stats>;
+}
+
+function notFound(): ServiceError {
+  return new ServiceError('ResourceNotFoundException', 'Requested resource not found');
+}
+
+function conditionalFailed(item?: Item): ServiceError {
+  return new ServiceError('ConditionalCheckFailedException', 'The conditional request failed', item ? { fields: { Item: item } } : {});
+}
+
+function inUse(message: string): ServiceError {
+  return new ServiceError('ResourceInUseException', message);
+}
+
+interface WriteEffect {
+  tableBytes: number;
+  indexUnits: Map<string, number>;
+}
+
+export class DynamoDBProvider {
+  private readonly items: Keyspace;
+  private readonly meta: Keyspace;
+  private readonly statsSpace: Keyspace;
+  private readonly tables = new Map<string, TableState | null>();
+  private readonly createDelayMs: number;
+  private readonly updateDelayMs: number;
+  private readonly backfillBatch: number;
+  private readonly endpointAddress: string;
+  private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    options: DynamoDBProviderOptions = {},
+  ) {
+    this.items = store.keyspace('ddb_items');
+    this.meta = store.keyspace('ddb_meta');
+    this.statsSpace = store.keyspace('ddb_stats');
+    this.createDelayMs = options.createDelayMs ?? 0;
+    this.updateDelayMs = options.updateDelayMs ?? 0;
+    this.backfillBatch = options.backfillBatch ?? 500;
+    this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
+    this.resumeBackfills();
+  }
+
+  /** Stops background work (index backfills). */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) {
+      clearTimeout(t as NodeJS.Timeout);
+      clearImmediate(t as NodeJS.Immediate);
+    }
+    this.timers.clear();
+  }
+
+  // ------------------------------------------------------------------ metadata
+
+  private metaKey(accountId: string, region: string, name: string): string {
+    return `t\u0000${accountId}\u0000${region}\u0000${name}`;
+  }
+
+  private nextNamespace(): number {
+    const k = Buffer.from('seq');
+    const cur = this.meta.get(k);
+    const next = cur ? cur.readUInt32BE(0) + 1 : 1;
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32BE(next, 0);
+    this.meta.put(k, b);
+    return next;
+  }
+
+  private buildState(meta: TableMeta): TableState {
+    const key = keyDefOf(meta.keySchema, meta.attributeDefinitions);
+    const indexes = meta.indexes.map((m) => {
+      const ik = keyDefOf(m.keySchema, meta.attributeDefinitions);
+      return { meta: m, key: ik, projected: projectedNames(m, key, ik) };
+    });
+    const raw = this.statsSpace.get(namespacePrefix(meta.ns));
+    const parsed = raw ? (JSON.parse(raw.toString('utf8')) as { c: number; b: number; i: [number, number, number][] }) : { c: 0, b: 0, i: [] };
+    const indexStats = new Map<number, Stats>();
+    for (const [ns, c, b] of parsed.i) indexStats.set(ns, { count: c, bytes: b });
+    for (const i of meta.indexes) if (!indexStats.has(i.ns)) indexStats.set(i.ns, { count: 0, bytes: 0 });
+    return { meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes, stats: { count: parsed.c, bytes: parsed.b }, indexStats };
+  }
+
+  private persistStats(t: TableState): void {
+    const body = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
+    this.statsSpace.put(namespacePrefix(t.meta.ns), Buffer.from(JSON.stringify(body)));
+  }
+
+  private saveMeta(meta: TableMeta): void {
+    this.meta.put(Buffer.from(this.metaKey(meta.accountId, meta.region, meta.name)), Buffer.from(JSON.stringify(meta)));
+  }
+
+  /** The table (cached), with CREATING/UPDATING promoted to ACTIVE once their delay has passed. */
+  private lookup(ctx: RequestContext, name: string): TableState | undefined {
+    const k = this.metaKey(ctx.accountId, ctx.region, name);
+    let t = this.tables.get(k);
+    if (t === undefined) {
+      const raw = this.meta.get(Buffer.from(k));
+      t = raw ? this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta) : null;
+      this.tables.set(k, t);
+    }
+    if (!t) return undefined;
+    this.promote(t, ctx.clock.now());
+    return t;
+  }
+
+  private promote(t: TableState, now: number): void {
+    let changed = false;
+    if ((t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') && now >= t.meta.readyAtMs) {
+      t.meta.status = 'ACTIVE';
+      changed = true;
+    }
+    for (const i of t.meta.indexes) {
+      if (i.status === 'CREATING' && !i.backfilling && now >= i.readyAtMs) {
+        i.status = 'ACTIVE';
+        changed = true;
+      }
+    }
+    if (changed) this.saveMeta(t.meta);
+  }
+
+  /** A table that accepts data operations (ACTIVE or UPDATING). */
+  private active(ctx: RequestContext, name: string): TableState {
+    const t = this.lookup(ctx, name);
+    if (!t || t.meta.status === 'CREATING' || t.meta.status === 'DELETING') throw notFound();
+    return t;
+  }
+
+  private tableNotFound(name: string): ServiceError {
+    return new ServiceError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
+  }
+
+  // ------------------------------------------------------------------ tables
+
+  createTable(input: Json, ctx: RequestContext): Json {
+    const name: string = input.TableName;
+    const keySchema: KeySchemaElement[] = input.KeySchema ?? [];
+    const defs: AttributeDefinition[] = input.AttributeDefinitions ?? [];
+    checkKeySchema(keySchema);
+    const defined = new Set<string>();
+    for (const d of defs) {
+      if (defined.has(d.AttributeName)) throw validationError(`${INVALID}Duplicate AttributeName in AttributeDefinitions: ${d.AttributeName}`);
+      defined.add(d.AttributeName);
+    }
+    const lsis: Json[] = input.LocalSecondaryIndexes ?? [];
+    const gsis: Json[] = input.GlobalSecondaryIndexes ?? [];
+    const billingMode: 'PROVISIONED' | 'PAY_PER_REQUEST' = input.BillingMode ?? 'PROVISIONED';
+    const throughput: Throughput | undefined = input.ProvisionedThroughput;
+    if (billingMode === 'PROVISIONED' && !throughput) {
+      throw validationError(`${INVALID}ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED`);
+    }
+    if (billingMode === 'PAY_PER_REQUEST' && throughput) {
+      throw validationError(`${INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST`);
+    }
+    const used = new Set<string>(keySchema.map((k) => k.AttributeName));
+    const missingKeys = (schema: KeySchemaElement[]): string[] => schema.map((k) => k.AttributeName).filter((n) => !defined.has(n));
+    const allSchemas = [keySchema, ...lsis.map((l) => l.KeySchema as KeySchemaElement[]), ...gsis.map((g) => g.KeySchema as KeySchemaElement[])];
+    for (const s of allSchemas) {
+      const missing = missingKeys(s);
+      if (missing.length) {
+        throw validationError(`${INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [${missing.join(', ')}], AttributeDefinitions: [${defs.map((d) => d.AttributeName).join(', ')}]`);
+      }
+    }
+    const names = new Set<string>();
+    const indexes: IndexMeta[] = [];
+    const now = ctx.clock.now();
+    if (lsis.length) {
+      if (keySchema.length < 2) throw validationError(`${INVALID}Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex`);
+      if (lsis.length > 5) throw validationError(`${INVALID}Number of LocalSecondaryIndexes exceeds per-table limit of 5`);
+    }
+    if (gsis.length > 20) throw validationError(`${INVALID}GlobalSecondaryIndex count exceeds the per-table limit of 20`);
+    for (const l of lsis) {
+      const ks = l.KeySchema as KeySchemaElement[];
+      checkKeySchema(ks);
+      if (names.has(l.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${l.IndexName}`);
+      names.add(l.IndexName);
+      if (ks[0]!.AttributeName !== keySchema[0]!.AttributeName) {
+        throw validationError(`${INVALID}Index KeySchema does not have the same leading hash key as table KeySchema for index: ${l.IndexName}. index hash key: ${ks[0]!.AttributeName}, table hash key: ${keySchema[0]!.AttributeName}`);
+      }
+      if (ks.length < 2) throw validationError(`${INVALID}Index KeySchema for a LocalSecondaryIndex must have a range key: ${l.IndexName}`);
+      checkProjection(l.Projection, l.IndexName);
+      ks.forEach((k) => used.add(k.AttributeName));
+      indexes.push({ ns: 0, name: l.IndexName, global: false, keySchema: ks, projection: l.Projection, status: 'ACTIVE', backfilling: false, readyAtMs: now, throughput: undefined });
+    }
+    for (const g of gsis) {
+      const ks = g.KeySchema as KeySchemaElement[];
+      checkKeySchema(ks);
+      if (names.has(g.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${g.IndexName}`);
+      names.add(g.IndexName);
+      checkProjection(g.Projection, g.IndexName);
+      if (billingMode === 'PROVISIONED' && !g.ProvisionedThroughput) throw validationError(`${INVALID}ProvisionedThroughput must be specified for index: ${g.IndexName}`);
+      if (billingMode === 'PAY_PER_REQUEST' && g.ProvisionedThroughput) {
+        throw validationError(`${INVALID}ProvisionedThroughput should not be specified for index: ${g.IndexName} when BillingMode is PAY_PER_REQUEST`);
+      }
+      ks.forEach((k) => used.add(k.AttributeName));
+      indexes.push({ ns: 0, name: g.IndexName, global: true, keySchema: ks, projection: g.Projection, status: 'CREATING', backfilling: false, readyAtMs: now + this.createDelayMs, throughput: g.ProvisionedThroughput });
+    }
+    if (used.size !== defined.size || [...defined].some((d) => !used.has(d))) {
+      throw validationError(`${INVALID}Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions`);
+    }
+    if (this.lookup(ctx, name)) throw inUse(`Table already exists: ${name}`);
+    const meta: TableMeta = {
+      ns: 0,
+      name,
+      accountId: ctx.accountId,
+      region: ctx.region,
+      tableId: randomUUID(),
+      createdMs: now,
+      status: 'CREATING',
+      readyAtMs: now + this.createDelayMs,
+      keySchema,
+      attributeDefinitions: defs,
+      billingMode,
+      billingModeChangedMs: billingMode === 'PAY_PER_REQUEST' ? now : undefined,
+      throughput: throughput ?? {},
+      lastIncreaseMs: undefined,
+      lastDecreaseMs: undefined,
+      decreasesToday: 0,
+      indexes,
+      deletionProtection: input.DeletionProtectionEnabled === true,
+      tableClass: input.TableClass,
+      stream: input.StreamSpecification,
+      tags: {},
+    };
+    for (const t of (input.Tags ?? []) as { Key: string; Value: string }[]) meta.tags[t.Key] = t.Value;
+    this.store.transaction(() => {
+      meta.ns = this.nextNamespace();
+      for (const i of meta.indexes) i.ns = this.nextNamespace();
+      this.saveMeta(meta);
+    });
+    const state = this.buildState(meta);
+    this.tables.set(this.metaKey(ctx.accountId, ctx.region, name), state);
+    const desc = describe(meta, state.stats, state.indexStats);
+    if (this.createDelayMs === 0) {
+      // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
+      meta.status = 'ACTIVE';
+      for (const i of meta.indexes) i.status = 'ACTIVE';
+      this.saveMeta(meta);
+    }
+    return { TableDescription: desc };
+  }
+
+  describeTable(input: Json, ctx: RequestContext): Json {
+    const t = this.lookup(ctx, input.TableName);
+    if (!t) throw this.tableNotFound(input.TableName);
+    return { Table: describe(t.meta, t.stats, t.indexStats) };
+  }
+
+  listTables(input: Json, ctx: RequestContext): Json {
+    const limit: number = input.Limit ?? 100;
+    const start: string | undefined = input.ExclusiveStartTableName;
+    const prefix = Buffer.from(this.metaKey(ctx.accountId, ctx.region, ''));
+    const from = start !== undefined ? Buffer.from(this.metaKey(ctx.accountId, ctx.region, start)) : undefined;
+    const end = prefixEnd(prefix);
+    const names: string[] = [];
+    let more = false;
+    for (const [k] of this.meta.scan({ ...(from ? { gt: from } : { gte: prefix }), ...(end ? { lt: end } : {}), limit: limit + 1 })) {
+      if (names.length === limit) {
+        more = true;
+        break;
+      }
+      names.push(k.subarray(prefix.length).toString('utf8'));
+    }
+    // Names compare as UTF-8 bytes in the store, which for the allowed characters is their sorted order.
+    const out: Json = { TableNames: names };
+    if (more) out.LastEvaluatedTableName = names[names.length - 1];
+    return out;
+  }
+
+  deleteTable(input: Json, ctx: RequestContext): Json {
+    const name: string = input.TableName;
+    const t = this.lookup(ctx, name);
+    if (!t) throw this.tableNotFound(name);
+    if (t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') {
+      throw inUse(`Attempt to change a resource which is still in use: Table is being ${t.meta.status === 'CREATING' ? 'created' : 'updated'}: ${name}`);
+    }
+    if (t.meta.deletionProtection) {
+      throw validationError('Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.');
+    }
+    t.meta.status = 'DELETING';
+    const desc = describe(t.meta, t.stats, t.indexStats);
+    this.store.transaction(() => {
+      this.items.deletePrefix(namespacePrefix(t.meta.ns));
+      for (const i of t.meta.indexes) this.items.deletePrefix(namespacePrefix(i.ns));
+      this.statsSpace.delete(namespacePrefix(t.meta.ns));
+      this.meta.delete(Buffer.from(this.metaKey(ctx.accountId, ctx.region, name)));
+    });
+    this.tables.delete(this.metaKey(ctx.accountId, ctx.region, name));
+    return { TableDescription: desc };
+  }
+
+  updateTable(input: Json, ctx: RequestContext): Json {
+    const name: string = input.TableName;
+    const t = this.lookup(ctx, name);
+    if (!t) throw this.tableNotFound(name);
+    const m = t.meta;
+    const updates: Json[] = input.GlobalSecondaryIndexUpdates ?? [];
+    const hasAny = input.ProvisionedThroughput || input.BillingMode || updates.length || input.DeletionProtectionEnabled !== undefined ||
+      input.StreamSpecification || input.TableClass || input.SSESpecification || input.ReplicaUpdates;
+    if (!hasAny) {
+      throw validationError('At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required');
+    }
+    if (m.status !== 'ACTIVE') throw inUse(`Attempt to change a resource which is still in use: Table is being ${m.status === 'CREATING' ? 'created' : 'updated'}: ${name}`);
+    const creates = updates.filter((u) => u.Create);
+    const deletes = updates.filter((u) => u.Delete);
+    if (creates.length + deletes.length > 1) throw validationError(`${INVALID}Only 1 online index can be created or deleted simultaneously per table`);
+    const now = ctx.clock.now();
+    const billing: 'PROVISIONED' | 'PAY_PER_REQUEST' = input.BillingMode ?? m.billingMode;
+    if (input.ProvisionedThroughput && billing === 'PAY_PER_REQUEST') {
+      throw validationError(`${INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST`);
+    }
+    if (billing === 'PROVISIONED' && m.billingMode === 'PAY_PER_REQUEST' && !input.ProvisionedThroughput) {
+      throw validationError(`${INVALID}ProvisionedThroughput must be specified when BillingMode is PROVISIONED`);
+    }
+    const pt: Throughput | undefined = input.ProvisionedThroughput;
+    if (pt && m.billingMode === 'PROVISIONED' && billing === 'PROVISIONED' && pt.ReadCapacityUnits === m.throughput.ReadCapacityUnits && pt.WriteCapacityUnits === m.throughput.WriteCapacityUnits && !updates.length) {
+      throw validationError(`The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: ${m.throughput.ReadCapacityUnits}. Requested ReadCapacityUnits: ${pt.ReadCapacityUnits}. Current WriteCapacityUnits provisioned for the table: ${m.throughput.WriteCapacityUnits}. Requested WriteCapacityUnits: ${pt.WriteCapacityUnits}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.`);
+    }
+    // Validate everything before changing anything.
+    const newDefs = [...m.attributeDefinitions];
+    for (const d of (input.AttributeDefinitions ?? []) as AttributeDefinition[]) {
+      const existing = newDefs.find((x) => x.AttributeName === d.AttributeName);
+      if (existing && existing.AttributeType !== d.AttributeType) {
+        throw validationError(`${INVALID}Cannot change the type of existing attribute definition: ${d.AttributeName}`);
+      }
+      if (!existing) newDefs.push(d);
+    }
+    for (const u of creates) {
+      const c = u.Create as Json;
+      const ks = c.KeySchema as KeySchemaElement[];
+      checkKeySchema(ks);
+      if (m.indexes.some((i) => i.name === c.IndexName)) throw validationError(`${INVALID}Attempting to create an index which already exists`);
+      const missing = ks.map((k) => k.AttributeName).filter((n) => !newDefs.some((d) => d.AttributeName === n));
+      if (missing.length) {
+        throw validationError(`${INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [${missing.join(', ')}], AttributeDefinitions: [${newDefs.map((d) => d.AttributeName).join(', ')}]`);
+      }
+      checkProjection(c.Projection, c.IndexName);
+      if (billing === 'PROVISIONED' && !c.ProvisionedThroughput) throw validationError(`${INVALID}ProvisionedThroughput must be specified for index: ${c.IndexName}`);
+      if (m.indexes.filter((i) => i.global).length >= 20) throw new ServiceError('LimitExceededException', 'Subscriber limit exceeded: The number of global secondary indexes exceeds the limit of 20');
+    }
+    for (const u of deletes) {
+      const idx = m.indexes.find((i) => i.global && i.name === u.Delete.IndexName);
+      if (!idx) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Requested index ${u.Delete.IndexName} not found`);
+    }
+    for (const u of updates.filter((x) => x.Update)) {
+      const idx = m.indexes.find((i) => i.global && i.name === u.Update.IndexName);
+      if (!idx) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Requested index ${u.Update.IndexName} not found`);
+    }
+    let startBackfill: IndexMeta | undefined;
+    let dropped: IndexMeta | undefined;
+    this.store.transaction(() => {
+      if (pt) {
+        const oldR = m.throughput.ReadCapacityUnits ?? 0;
+        const oldW = m.throughput.WriteCapacityUnits ?? 0;
+        if ((pt.ReadCapacityUnits ?? 0) > oldR || (pt.WriteCapacityUnits ?? 0) > oldW) m.lastIncreaseMs = now;
+        if ((pt.ReadCapacityUnits ?? 0) < oldR || (pt.WriteCapacityUnits ?? 0) < oldW) {
+          m.lastDecreaseMs = now;
+          m.decreasesToday++;
+        }
+        m.throughput = { ReadCapacityUnits: pt.ReadCapacityUnits, WriteCapacityUnits: pt.WriteCapacityUnits };
+      }
+      if (billing !== m.billingMode) {
+        m.billingMode = billing;
+        m.billingModeChangedMs = now;
+      }
+      if (input.DeletionProtectionEnabled !== undefined) m.deletionProtection = input.DeletionProtectionEnabled;
+      if (input.TableClass) m.tableClass = input.TableClass;
+      if (input.StreamSpecification) m.stream = input.StreamSpecification;
+      m.attributeDefinitions = newDefs;
+      for (const u of updates.filter((x) => x.Update)) {
+        const idx = m.indexes.find((i) => i.global && i.name === u.Update.IndexName)!;
+        idx.throughput = u.Update.ProvisionedThroughput ?? idx.throughput;
+      }
+      for (const u of creates) {
+        const c = u.Create as Json;
+        const idx: IndexMeta = {
+          ns: this.nextNamespace(), name: c.IndexName, global: true, keySchema: c.KeySchema, projection: c.Projection,
+          status: 'CREATING', backfilling: true, readyAtMs: now + this.createDelayMs, throughput: c.ProvisionedThroughput,
+        };
+        m.indexes.push(idx);
+        startBackfill = idx;
+      }
+      for (const u of deletes) {
+        dropped = m.indexes.find((i) => i.global && i.name === u.Delete.IndexName)!;
+        m.indexes = m.indexes.filter((i) => i !== dropped);
+        this.items.deletePrefix(namespacePrefix(dropped.ns));
+      }
+      m.status = 'UPDATING';
+      m.readyAtMs = now + this.updateDelayMs;
+      this.saveMeta(m);
+    });
+    const key = this.metaKey(ctx.accountId, ctx.region, name);
+    const state = this.buildState(m);
+    if (dropped) state.indexStats.delete(dropped.ns);
+    this.tables.set(key, state);
+    const out = describe(m, state.stats, state.indexStats);
+    if (dropped) {
+      const arn = tableArn(m);
+      const gs = (out.GlobalSecondaryIndexes as Json[] | undefined) ?? [];
+      gs.push({ IndexName: dropped.name, KeySchema: dropped.keySchema, Projection: dropped.projection, IndexStatus: 'DELETING', ProvisionedThroughput: { NumberOfDecreasesToday: 0, ReadCapacityUnits: 0, WriteCapacityUnits: 0 }, IndexSizeBytes: 0, ItemCount: 0, IndexArn: `${arn}/index/${dropped.name}` });
+      out.GlobalSecondaryIndexes = gs;
+      this.persistStats(state);
+    }
+    if (startBackfill) this.scheduleBackfill(key, startBackfill.ns, undefined);
+    return { TableDescription: out };
+  }
+
+  /** Resumes backfills interrupted by a restart (an index still marked backfilling). */
+  private resumeBackfills(): void {
+    const prefix = Buffer.from('t\u0000');
+    const end = prefixEnd(prefix);
+    const pending: [string, number][] = [];
+    for (const [k, v] of this.meta.scan({ gte: prefix, ...(end ? { lt: end } : {}) })) {
+      const meta = JSON.parse(v.toString('utf8')) as TableMeta;
+      for (const i of meta.indexes) if (i.backfilling) pending.push([k.toString('utf8'), i.ns]);
+    }
+    for (const [key, ns] of pending) this.scheduleBackfill(key, ns, undefined);
+  }
+
+  /**
+   * Copies existing items into a new GSI in bounded batches, one per event-loop turn, so requests keep
+   * being served. Writes that happen meanwhile maintain the index themselves (it is in the table's index
+   * list from the start), and each batch reads current items, so the result is exact.
+   */
+  private scheduleBackfill(tableKey: string, indexNs: number, after: Buffer | undefined): void {
+    if (this.closed) return;
+    const handle = setImmediate(() => {
+      this.timers.delete(handle);
+      let t = this.tables.get(tableKey);
+      if (t === undefined) {
+        const raw = this.meta.get(Buffer.from(tableKey));
+        t = raw ? this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta) : null;
+        this.tables.set(tableKey, t);
+      }
+      if (!t) return;
+      const idx = t.indexes.find((i) => i.meta.ns === indexNs);
+      if (!idx || !idx.meta.backfilling) return;
+      const table = t;
+      const prefix = namespacePrefix(table.meta.ns);
+      const end = prefixEnd(prefix)!;
+      const batch = [...this.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: end, limit: this.backfillBatch })];
+      this.store.transaction(() => {
+        const stats = table.indexStats.get(indexNs) ?? { count: 0, bytes: 0 };
+        table.indexStats.set(indexNs, stats);
+        for (const [k, v] of batch) {
+          const item = JSON.parse(itemValueJson(v)) as Item;
+          const entry = this.indexEntry(table, idx, item, k.subarray(4));
+          if (!entry) continue;
+          if (this.items.get(entry.key) === undefined) {
+            stats.count++;
+            stats.bytes += entry.size;
+          }
+          this.items.put(entry.key, entry.value);
+        }
+        if (batch.length < this.backfillBatch) {
+          idx.meta.backfilling = false;
+          this.saveMeta(table.meta);
+        }
+        this.persistStats(table);
+      });
+      if (idx.meta.backfilling) this.scheduleBackfill(tableKey, indexNs, batch[batch.length - 1]![0]);
+    });
+    this.timers.add(handle);
+  }
+
+  describeLimits(_input: Json, _ctx: RequestContext): Json {
+    return { AccountMaxReadCapacityUnits: 80000, AccountMaxWriteCapacityUnits: 80000, TableMaxReadCapacityUnits: 40000, TableMaxWriteCapacityUnits: 40000 };
+  }
+
+  describeEndpoints(_input: Json, _ctx: RequestContext): Json {
+    return { Endpoints: [{ Address: this.endpointAddress, CachePeriodInMinutes: 1440 }] };
+  }
+
+  // ------------------------------------------------------------------ tags
+
+  private tableByArn(arn: string, ctx: RequestContext): TableState {
+    const missing = new ServiceError('ResourceNotFoundException', `Requested resource not found: ResourcArn: ${arn} not found`);
+    const parts = arn.split(':');
+    if (parts.length < 6 || parts[0] !== 'arn' || parts[2] !== 'dynamodb') throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
+    if (parts[3] !== ctx.region || parts[4] !== ctx.accountId) throw missing;
+    const resource = parts.slice(5).join(':');
+    if (!resource.startsWith('table/')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
+    const t = this.lookup(ctx, resource.slice('table/'.length));
+    if (!t) throw missing;
+    return t;
+  }
+
+  tagResource(input: Json, ctx: RequestContext): Json {
+    const t = this.tableByArn(input.ResourceArn, ctx);
+    const tags = (input.Tags ?? []) as { Key: string; Value: string }[];
+    if (Object.keys(t.meta.tags).length + tags.filter((x) => !(x.Key in t.meta.tags)).length > 50) {
+      throw new ServiceError('LimitExceededException', 'Subscriber limit exceeded: The number of tags on the resource exceeds the limit of 50');
+    }
+    for (const tag of tags) t.meta.tags[tag.Key] = tag.Value;
+    this.saveMeta(t.meta);
+    return {};
+  }
+
+  untagResource(input: Json, ctx: RequestContext): Json {
+    const t = this.tableByArn(input.ResourceArn, ctx);
+    for (const k of (input.TagKeys ?? []) as string[]) delete t.meta.tags[k];
+    this.saveMeta(t.meta);
+    return {};
+  }
+
+  listTagsOfResource(input: Json, ctx: RequestContext): Json {
+    const t = this.tableByArn(input.ResourceArn, ctx);
+    const keys = Object.keys(t.meta.tags).sort();
+    const start = input.NextToken ? Number.parseInt(String(input.NextToken), 10) || 0 : 0;
+    const page = keys.slice(start, start + 10);
+    const out: Json = { Tags: page.map((k) => ({ Key: k, Value: t.meta.tags[k] })) };
+    if (start + 10 < keys.length) out.NextToken = String(start + 10);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ keys and index entries
+
+  /** Validates a Key parameter against the table's schema; returns its encoded item key. */
+  private keyFromKey(t: TableState, key: Json | undefined): Buffer {
+    const k = t.key;
+    if (!key || typeof key !== 'object') throw validationError('The provided key element does not match the schema');
+    let n = 0;
+    for (const name in key) {
+      n++;
+      const msg = validateValue(key[name]);
+      if (msg) throw validationError(msg);
+    }
+    const h = key[k.hashName] as AttributeValue | undefined;
+    const r = k.rangeName ? (key[k.rangeName] as AttributeValue | undefined) : undefined;
+    if (n !== (k.rangeName ? 2 : 1) || !h || (k.rangeName && !r)) throw validationError('The provided key element does not match the schema');
+    if ((h as Json)[k.hashType] === undefined || (r && (r as Json)[k.rangeType!] === undefined)) {
+      throw validationError('The provided key element does not match the schema');
+    }
+    this.checkKeyValue(k.hashName, h, true);
+    if (r) this.checkKeyValue(k.rangeName!, r, false);
+    return withNamespace(t.meta.ns, keyBody(h, k.hashType, r, k.rangeType));
+  }
+
+  private checkKeyValue(name: string, v: AttributeValue, isHash: boolean): void {
+    if (v.S === '' ) throw validationError(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${name}`);
+    if (v.B !== undefined && v.B.length === 0) throw validationError(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty binary value. Key: ${name}`);
+    const bytes = keyValueBytes(v);
+    if (isHash && bytes > MAX_HASH_KEY_BYTES) throw validationError(`${INVALID}Size of hashkey has exceeded the maximum size limit of2048 bytes`);
+    if (!isHash && bytes > MAX_RANGE_KEY_BYTES) throw validationError(`${INVALID}Aggregated size of all range keys has exceeded the size limit of 1024 bytes`);
+  }
+
+  /** Validates a full item's key attributes and index key attributes; returns its encoded key. */
+  private keyFromItem(t: TableState, item: Item): Buffer {
+    const k = t.key;
+    for (const [name, type, isHash] of [[k.hashName, k.hashType, true], [k.rangeName, k.rangeType, false]] as [string | undefined, KeyType | undefined, boolean][]) {
+      if (!name) continue;
+      const v = item[name];
+      if (!v) throw validationError(`${INVALID}Missing the key ${name} in the item`);
+      if ((v as Json)[type!] === undefined) throw validationError(`${INVALID}Type mismatch for key ${name} expected: ${type} actual: ${typeOf(v)}`);
+      this.checkKeyValue(name, v, isHash);
+    }
+    for (const idx of t.indexes) {
+      for (const [name, type] of [[idx.key.hashName, idx.key.hashType], [idx.key.rangeName, idx.key.rangeType]] as [string | undefined, KeyType | undefined][]) {
+        if (!name) continue;
+        const v = item[name];
+        if (!v) continue;
+        if ((v as Json)[type!] === undefined) {
+          throw validationError(`${INVALID}Type mismatch for Index Key ${name} Expected: ${type} Actual: ${typeOf(v)} IndexName: ${idx.meta.name}`);
+        }
+        if (v.S === '' || (v.B !== undefined && v.B.length === 0)) {
+          throw validationError(`One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${v.S === '' ? 'string' : 'binary'} value. IndexName: ${idx.meta.name}, IndexKey: ${name}`);
+        }
+      }
+    }
+    return withNamespace(t.meta.ns, keyBody(item[k.hashName]!, k.hashType, k.rangeName ? item[k.rangeName] : undefined, k.rangeType));
+  }
+
+  private projectForIndex(item: Item, idx: IndexState): Item {
+    if (idx.projected === 'ALL') return item;
+    const out: Item = {};
+    for (const n of idx.projected) if (item[n]) out[n] = item[n];
+    return out;
+  }
+
+  /** The index entry for an item, or undefined when the item lacks the index key (sparse index). */
+  private indexEntry(t: TableState, idx: IndexState, item: Item, itemKeyBody: Buffer): { key: Buffer; value: Buffer; size: number } | undefined {
+    const ik = idx.key;
+    const h = item[ik.hashName];
+    if (!h || (h as Json)[ik.hashType] === undefined) return undefined;
+    const r = ik.rangeName ? item[ik.rangeName] : undefined;
+    if (ik.rangeName && (!r || (r as Json)[ik.rangeType!] === undefined)) return undefined;
+    const projected = this.projectForIndex(item, idx);
+    const size = itemSize(projected);
+    const key = withNamespace(idx.meta.ns, keyBody(h, ik.hashType, r, ik.rangeType), itemKeyBody);
+    void t;
+    return { key, value: encodeItemValue(JSON.stringify(projected), size), size };
+  }
+
+  /**
+   * Writes (or deletes, when next is undefined) an item and keeps its index entries and the table's
+   * counters in step. Must run inside a store transaction.
+   */
+  private writeItem(t: TableState, key: Buffer, old: Item | undefined, oldSize: number, next: Item | undefined, nextSize: number): WriteEffect {
+    const effect: WriteEffect = { tableBytes: Math.max(oldSize, nextSize), indexUnits: new Map() };
+    if (next) this.items.put(key, encodeItemValue(JSON.stringify(next), nextSize));
+    else if (old) this.items.delete(key);
+    if (old && !next) {
+      t.stats.count--;
+      t.stats.bytes -= oldSize;
+    } else if (!old && next) {
+      t.stats.count++;
+      t.stats.bytes += nextSize;
+    } else if (old && next) t.stats.bytes += nextSize - oldSize;
+    if (t.indexes.length) {
+      const body = key.subarray(4);
+      for (const idx of t.indexes) {
+        const before = old ? this.indexEntry(t, idx, old, body) : undefined;
+        const after = next ? this.indexEntry(t, idx, next, body) : undefined;
+        if (!before && !after) continue;
+        const stats = t.indexStats.get(idx.meta.ns)!;
+        let units = 0;
+        if (before && (!after || !before.key.equals(after.key))) {
+          this.items.delete(before.key);
+          stats.count--;
+          stats.bytes -= before.size;
+          units += writeUnits(before.size);
+        }
+        if (after) {
+          if (before && before.key.equals(after.key)) {
+            stats.bytes += after.size - before.size;
+            units += writeUnits(Math.max(before.size, after.size));
+          } else {
+            stats.count++;
+            stats.bytes += after.size;
+            units += writeUnits(after.size);
+          }
+          this.items.put(after.key, after.value);
+        }
+        effect.indexUnits.set(idx.meta.name, units);
+      }
+    }
+    this.persistStats(t);
+    return effect;
+  }
+
+  private readItem(key: Buffer): { item: Item; size: number } | undefined {
+    const raw = this.items.get(key);
+    if (!raw) return undefined;
+    return { item: JSON.parse(itemValueJson(raw)) as Item, size: itemValueSize(raw) };
+  }
+
+  // ------------------------------------------------------------------ capacity and metrics
+
+  private writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Json | undefined {
+    if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
+    const tableUnits = writeUnits(effect?.tableBytes ?? 0);
+    let total = tableUnits;
+    const gsi: Json = {};
+    const lsi: Json = {};
+    if (effect) {
+      for (const [name, units] of effect.indexUnits) {
+        total += units;
+        const global = t.indexes.find((i) => i.meta.name === name)?.meta.global;
+        (global ? gsi : lsi)[name] = { CapacityUnits: units, WriteCapacityUnits: units };
+      }
+    }
+    const out: Json = { TableName: t.meta.name, CapacityUnits: total, WriteCapacityUnits: total };
+    if (mode === 'INDEXES') {
+      out.Table = { CapacityUnits: tableUnits, WriteCapacityUnits: tableUnits };
+      if (Object.keys(gsi).length) out.GlobalSecondaryIndexes = gsi;
+      if (Object.keys(lsi).length) out.LocalSecondaryIndexes = lsi;
+    }
+    return out;
+  }
+
+  private readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Json | undefined {
+    if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
+    const out: Json = { TableName: t.meta.name, CapacityUnits: units, ReadCapacityUnits: units };
+    if (mode === 'INDEXES') {
+      if (indexName) {
+        const global = t.indexes.find((i) => i.meta.name === indexName)?.meta.global;
+        out.Table = { CapacityUnits: 0, ReadCapacityUnits: 0 };
+        out[global ? 'GlobalSecondaryIndexes' : 'LocalSecondaryIndexes'] = { [indexName]: { CapacityUnits: units, ReadCapacityUnits: units } };
+      } else out.Table = { CapacityUnits: units, ReadCapacityUnits: units };
+    }
+    return out;
+  }
+
+  private collectionMetrics(t: TableState, mode: string | undefined, item: Item | undefined): Json | undefined {
+    if (mode !== 'SIZE' || !t.indexes.some((i) => !i.meta.global) || !item) return undefined;
+    return { ItemCollectionKey: { [t.key.hashName]: item[t.key.hashName] }, SizeEstimateRangeGB: [0, 1] };
+  }
+
+  // ------------------------------------------------------------------ expressions for writes
+
+  private writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
+    checkStyleMix(input, ['ConditionExpression', ...extraExpr], ['Expected', ...extraLegacy]);
+    if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
+      throw validationError('ConditionalOperator can only be used when Expected or KeyConditions or QueryFilter or ScanFilter is present');
+    }
+    void opName;
+    checkPlaceholderMaps(input.ExpressionAttributeNames, input.ExpressionAttributeValues, validateValue);
+    const ctx = newContext(input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+    let condition: Condition | undefined;
+    if (input.ConditionExpression !== undefined) condition = parseCondition(input.ConditionExpression, 'ConditionExpression', ctx);
+    else if (input.Expected !== undefined) condition = expectedToCondition(input.Expected as Record<string, LegacyCondition>, input.ConditionalOperator);
+    return { ctx, condition };
+  }
+
+  private checkReturnValuesOnFailure(input: Json, old: Item | undefined): ServiceError {
+    return conditionalFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
+  }
+
+  // ------------------------------------------------------------------ item operations
+
+  putItem(input: Json, ctx: RequestContext): Json {
+    const item = input.Item as Item;
+    const rv: string = input.ReturnValues ?? 'NONE';
+    if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
+    for (const name in item) {
+      const msg = validateValue(item[name]);
+      if (msg) throw validationError(msg);
+    }
+    const { ctx: ectx, condition } = this.writeCondition(input, 'PutItem');
+    checkUnused(ectx);
+    const t = this.active(ctx, input.TableName);
+    const key = this.keyFromItem(t, item);
+    const size = itemSize(item);
+    if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
+    let old: { item: Item; size: number } | undefined;
+    const effect = this.store.transaction(() => {
+      old = this.readItem(key);
+      if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
+      return this.writeItem(t, key, old?.item, old?.size ?? 0, item, size);
+    });
+    const out: Json = {};
+    if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
+    const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
+    if (cc) out.ConsumedCapacity = cc;
+    const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
+    if (icm) out.ItemCollectionMetrics = icm;
+    return out;
+  }
+
+  getItem(input: Json, ctx: RequestContext): Json {
+    let paths: Path[] | undefined;
+    if (input.ProjectionExpression !== undefined || input.AttributesToGet !== undefined || input.ExpressionAttributeNames !== undefined) {
+      checkStyleMix(input, ['ProjectionExpression'], ['AttributesToGet']);
+      checkPlaceholderMaps(input.ExpressionAttributeNames, undefined, validateValue);
+      const ectx = newContext(input.ExpressionAttributeNames, undefined);
+      if (input.ProjectionExpression !== undefined) paths = parseProjection(input.ProjectionExpression, ectx);
+      else if (input.AttributesToGet) paths = attributesToGet(input.AttributesToGet);
+      checkUnused(ectx);
+    }
+    const t = this.active(ctx, input.TableName);
+    const key = this.keyFromKey(t, input.Key);
+    const raw = this.items.get(key);
+    const out: Json = {};
+    let size = 0;
+    if (raw) {
+      size = itemValueSize(raw);
+      const item = JSON.parse(itemValueJson(raw)) as Item;
+      out.Item = paths ? project(item, paths) : item;
+    }
+    if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
+      out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(size, input.ConsistentRead === true));
+    }
+    return out;
+  }
+
+  deleteItem(input: Json, ctx: RequestContext): Json {
+    const rv: string = input.ReturnValues ?? 'NONE';
+    if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
+    const { ctx: ectx, condition } = this.writeCondition(input, 'DeleteItem');
+    checkUnused(ectx);
+    const t = this.active(ctx, input.TableName);
+    const key = this.keyFromKey(t, input.Key);
+    let old: { item: Item; size: number } | undefined;
+    const effect = this.store.transaction(() => {
+      old = this.readItem(key);
+      if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
+      if (!old) return undefined;
+      return this.writeItem(t, key, old.item, old.size, undefined, 0);
+    });
+    const out: Json = {};
+    if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
+    const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
+    if (cc) out.ConsumedCapacity = cc;
+    const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, old?.item ?? (input.Key as Item));
+    if (icm) out.ItemCollectionMetrics = icm;
+    return out;
+  }
+
+  updateItem(input: Json, ctx: RequestContext): Json {
+    const rv: string = input.ReturnValues ?? 'NONE';
+    const { ctx: ectx, condition } = this.writeCondition(input, 'UpdateItem', ['UpdateExpression'], ['AttributeUpdates']);
+    const t0 = this.lookup(ctx, input.TableName);
+    const keyAttrs = t0 ? t0.keyAttrs : [];
+    let actions: UpdateAction[] = [];
+    if (input.UpdateExpression !== undefined) actions = parseUpdate(input.UpdateExpression, ectx, keyAttrs);
+    else if (input.AttributeUpdates !== undefined) actions = attributeUpdatesToActions(input.AttributeUpdates as Record<string, LegacyUpdate>, keyAttrs);
+    checkUnused(ectx);
+    const t = this.active(ctx, input.TableName);
+    const key = this.keyFromKey(t, input.Key);
+    let old: { item: Item; size: number } | undefined;
+    let next: Item | undefined;
+    const effect = this.store.transaction(() => {
+      old = this.readItem(key);
+      if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
+      const base: Item = old ? old.item : { ...(input.Key as Item) };
+      next = applyUpdate(base, actions);
+      this.keyFromItem(t, next); // index key types of the updated item
+      const size = itemSize(next);
+      if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
+      return this.writeItem(t, key, old?.item, old?.size ?? 0, next, size);
+    });
+    const out: Json = {};
+    const paths = actions.map((a) => a.path);
+    switch (rv) {
+      case 'ALL_OLD':
+        if (old) out.Attributes = old.item;
+        break;
+      case 'ALL_NEW':
+        out.Attributes = next;
+        break;
+      case 'UPDATED_OLD':
+        if (old) {
+          const p = project(old.item, paths);
+          if (Object.keys(p).length) out.Attributes = p;
+        }
+        break;
+      case 'UPDATED_NEW': {
+        const p = project(next!, paths);
+        if (Object.keys(p).length) out.Attributes = p;
+        break;
+      }
+    }
+    const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
+    if (cc) out.ConsumedCapacity = cc;
+    const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, next);
+    if (icm) out.ItemCollectionMetrics = icm;
+    return out;
+  }
+
+  batchGetItem(input: Json, ctx: RequestContext): Json {
+    const requests = (input.RequestItems ?? {}) as Record<string, Json>;
+    let total = 0;
+    for (const name in requests) total += (requests[name]!.Keys ?? []).length;
+    if (total > 100) throw validationError('Too many items requested for the BatchGetItem call');
+    const plans: { name: string; t: TableState; keys: Buffer[]; rawKeys: Json[]; paths: Path[] | undefined; consistent: boolean; req: Json }[] = [];
+    for (const name in requests) {
+      const req = requests[name]!;
+      checkStyleMix(req, ['ProjectionExpression'], ['AttributesToGet']);
+      checkPlaceholderMaps(req.ExpressionAttributeNames, undefined, validateValue);
+      const ectx = newContext(req.ExpressionAttributeNames, undefined);
+      let paths: Path[] | undefined;
+      if (req.ProjectionExpression !== undefined) paths = parseProjection(req.ProjectionExpression, ectx);
+      else if (req.AttributesToGet) paths = attributesToGet(req.AttributesToGet);
+      checkUnused(ectx);
+      const t = this.active(ctx, name);
+      const keys: Buffer[] = [];
+      const seen = new Set<string>();
+      for (const k of req.Keys as Json[]) {
+        const enc = this.keyFromKey(t, k);
+        const hex = enc.toString('hex');
+        if (seen.has(hex)) throw validationError('Provided list of item keys contains duplicates');
+        seen.add(hex);
+        keys.push(enc);
+      }
+      plans.push({ name, t, keys, rawKeys: req.Keys, paths, consistent: req.ConsistentRead === true, req });
+    }
+    const responses: Json = {};
+    const unprocessed: Json = {};
+    const capacity: Json[] = [];
+    let bytes = 0;
+    for (const p of plans) {
+      const items: Item[] = [];
+      let units = 0;
+      for (let i = 0; i < p.keys.length; i++) {
+        // 16 MB response limit: the rest is returned as UnprocessedKeys for the caller to retry.
+        if (bytes > 16 * MB) {
+          const u = (unprocessed[p.name] ??= { ...p.req, Keys: [] });
+          u.Keys.push(p.rawKeys[i]);
+          continue;
+        }
+        const raw = this.items.get(p.keys[i]!);
+        const size = raw ? itemValueSize(raw) : 0;
+        units += readUnits(size, p.consistent);
+        if (!raw) continue;
+        bytes += size;
+        const item = JSON.parse(itemValueJson(raw)) as Item;
+        items.push(p.paths ? project(item, p.paths) : item);
+      }
+      responses[p.name] = items;
+      const cc = this.readCapacity(p.t, input.ReturnConsumedCapacity, units);
+      if (cc) capacity.push(cc);
+    }
+    const out: Json = { Responses: responses, UnprocessedKeys: unprocessed };
+    if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;
+    return out;
+  }
+
+  batchWriteItem(input: Json, ctx: RequestContext): Json {
+    const requests = (input.RequestItems ?? {}) as Record<string, Json[]>;
+    let total = 0;
+    for (const name in requests) total += requests[name]!.length;
+    if (total > 25) throw validationError('Too many items requested for the BatchWriteItem call');
+    type Op = { t: TableState; key: Buffer; item: Item | undefined; size: number };
+    const ops: Op[] = [];
+    // Validate the whole batch first: one invalid member rejects everything.
+    for (const name in requests) {
+      for (const w of requests[name]!) {
+        if (w.PutRequest && w.DeleteRequest) throw validationError('Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes');
+        if (w.PutRequest) {
+          const item = w.PutRequest.Item as Item;
+          for (const n in item) {
+            const msg = validateValue(item[n]);
+            if (msg) throw validationError(msg);
+          }
+        } else if (!w.DeleteRequest) throw validationError('Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes');
+      }
+    }
+    for (const name in requests) {
+      const t = this.active(ctx, name);
+      const seen = new Set<string>();
+      for (const w of requests[name]!) {
+        let key: Buffer;
+        let item: Item | undefined;
+        let size = 0;
+        if (w.PutRequest) {
+          item = w.PutRequest.Item as Item;
+          key = this.keyFromItem(t, item);
+          size = itemSize(item);
+          if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
+        } else key = this.keyFromKey(t, w.DeleteRequest.Key);
+        const hex = key.toString('hex');
+        if (seen.has(hex)) throw validationError('Provided list of item keys contains duplicates');
+        seen.add(hex);
+        ops.push({ t, key, item, size });
+      }
+    }
+    const perTable = new Map<TableState, WriteEffect[]>();
+    const metrics = new Map<TableState, Json[]>();
+    this.store.transaction(() => {
+      for (const op of ops) {
+        const old = this.readItem(op.key);
+        if (!op.item && !old) {
+          perTable.set(op.t, [...(perTable.get(op.t) ?? []), { tableBytes: 0, indexUnits: new Map() }]);
+          continue;
+        }
+        const effect = this.writeItem(op.t, op.key, old?.item, old?.size ?? 0, op.item, op.size);
+        perTable.set(op.t, [...(perTable.get(op.t) ?? []), effect]);
+        const icm = this.collectionMetrics(op.t, input.ReturnItemCollectionMetrics, op.item ?? old?.item);
+        if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
+      }
+    });
+    const out: Json = { UnprocessedItems: {} };
+    if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
+      out.ConsumedCapacity = [...perTable].map(([t, effects]) => {
+        const merged: WriteEffect = { tableBytes: 0, indexUnits: new Map() };
+        let tableUnits = 0;
+        for (const e of effects) {
+          tableUnits += writeUnits(e.tableBytes);
+          for (const [n, u] of e.indexUnits) merged.indexUnits.set(n, (merged.indexUnits.get(n) ?? 0) + u);
+        }
+        const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, merged)!;
+        const extra = tableUnits - writeUnits(0);
+        cc.CapacityUnits += extra;
+        cc.WriteCapacityUnits += extra;
+        if (cc.Table) {
+          cc.Table.CapacityUnits += extra;
+          cc.Table.WriteCapacityUnits += extra;
+        }
+        return cc;
+      });
+    }
+    if (input.ReturnItemCollectionMetrics === 'SIZE') {
+      const m: Json = {};
+      for (const [t, list] of metrics) m[t.meta.name] = list;
+      out.ItemCollectionMetrics = m;
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ query and scan
+
+  query(input: Json, ctx: RequestContext): Json {
+    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'], ['AttributesToGet', 'QueryFilter', 'KeyConditions']);
+    if (input.KeyConditions === undefined && input.KeyConditionExpression === undefined) {
+      throw validationError('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
+    }
+    checkPlaceholderMaps(input.ExpressionAttributeNames, input.ExpressionAttributeValues, validateValue);
+    const ectx = newContext(input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+    let keyCond: Condition;
+    if (input.KeyConditionExpression !== undefined) keyCond = parseCondition(input.KeyConditionExpression, 'KeyConditionExpression', ectx);
+    else {
+      const kc = input.KeyConditions as Record<string, LegacyCondition>;
+      const conds = Object.keys(kc).map((a) => comparison(a, kc[a]!.ComparisonOperator ?? '', kc[a]!.AttributeValueList ?? []));
+      keyCond = conds.length ? conds.reduce((l, r) => ({ k: 'and', l, r })) : { k: 'true' };
+    }
+    const { filter, paths } = this.readExpressions(input, ectx, 'QueryFilter');
+    checkUnused(ectx);
+    const t = this.active(ctx, input.TableName);
+    const { target, key } = this.readTarget(t, input, paths);
+    const range = this.keyConditionRange(keyCond, key, input.KeyConditionExpression !== undefined);
+    const ns = target ? target.meta.ns : t.meta.ns;
+    const prefix = withNamespace(ns, keyBody(range.hash, key.hashType));
+    const bounds = this.rangeBounds(prefix, range, key);
+    return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined);
+  }
+
+  scan(input: Json, ctx: RequestContext): Json {
+    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression'], ['AttributesToGet', 'ScanFilter']);
+    const segment: number | undefined = input.Segment;
+    const totalSegments: number | undefined = input.TotalSegments;
+    if (segment !== undefined && totalSegments === undefined) {
+      throw validationError('The TotalSegments parameter is required but was not present in the request when Segment parameter is present');
+    }
+    if (totalSegments !== undefined && segment === undefined) {
+      throw validationError('The Segment parameter is required but was not present in the request when parameter TotalSegments is present');
+    }
+    if (segment !== undefined && totalSegments !== undefined && segment >= totalSegments) {
+      throw validationError(`The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: ${segment} is not less than TotalSegments: ${totalSegments}`);
+    }
+    checkPlaceholderMaps(input.ExpressionAttributeNames, input.ExpressionAttributeValues, validateValue);
+    const ectx = newContext(input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+    const { filter, paths } = this.readExpressions(input, ectx, 'ScanFilter');
+    checkUnused(ectx);
+    const t = this.active(ctx, input.TableName);
+    const { target } = this.readTarget(t, input, paths);
+    const ns = target ? target.meta.ns : t.meta.ns;
+    let bounds: { gte: Buffer; lt: Buffer };
+    if (totalSegments !== undefined) bounds = bucketRange(ns, segment!, totalSegments);
+    else bounds = { gte: namespacePrefix(ns), lt: namespacePrefix(ns + 1) };
+    return this.walk(t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined);
+  }
+
+  private readExpressions(input: Json, ectx: ExpressionContext, legacyFilter: 'QueryFilter' | 'ScanFilter'): { filter: Condition | undefined; paths: Path[] | undefined } {
+    let filter: Condition | undefined;
+    let paths: Path[] | undefined;
+    if (input.FilterExpression !== undefined) filter = parseCondition(input.FilterExpression, 'FilterExpression', ectx);
+    else if (input[legacyFilter] !== undefined) filter = filterToCondition(input[legacyFilter], input.ConditionalOperator);
+    if (input.ConditionalOperator !== undefined && input[legacyFilter] === undefined && input.KeyConditions === undefined) {
+      throw validationError('ConditionalOperator can only be used when Expected or KeyConditions or QueryFilter or ScanFilter is present');
+    }
+    if (input.ProjectionExpression !== undefined) paths = parseProjection(input.ProjectionExpression, ectx);
+    else if (input.AttributesToGet !== undefined) paths = attributesToGet(input.AttributesToGet);
+    const select: string | undefined = input.Select;
+    if (select === 'SPECIFIC_ATTRIBUTES' && !paths) {
+      throw validationError(`${INVALID}Select type SPECIFIC_ATTRIBUTES requires AttributesToGet or ProjectionExpression`);
+    }
+    if (select && select !== 'SPECIFIC_ATTRIBUTES' && paths) {
+      if (input.ProjectionExpression !== undefined) {
+        throw validationError(`${INVALID}Cannot specify the ProjectionExpression when choosing to get ${select}`);
+      }
+      throw validationError(`${INVALID}Cannot specify the AttributesToGet when choosing to get ${select}`);
+    }
+    return { filter, paths };
+  }
+
+  private readTarget(t: TableState, input: Json, paths: Path[] | undefined): { target: IndexState | undefined; key: KeyDef } {
+    if (input.IndexName === undefined) {
+      if (input.Select === 'ALL_PROJECTED_ATTRIBUTES') throw validationError(`${INVALID}Select type ALL_PROJECTED_ATTRIBUTES is not supported for tables`);
+      return { target: undefined, key: t.key };
+    }
+    const idx = t.indexes.find((i) => i.meta.name === input.IndexName);
+    if (!idx) throw validationError(`The table does not have the specified index: ${input.IndexName}`);
+    if (idx.meta.global && input.ConsistentRead === true) throw validationError('Consistent reads are not supported on global secondary indexes');
+    if (idx.meta.status === 'CREATING' && idx.meta.backfilling) throw validationError(`Cannot read from backfilling global secondary index: ${idx.meta.name}`);
+    if (idx.meta.global && input.Select === 'ALL_ATTRIBUTES' && idx.projected !== 'ALL') {
+      throw validationError(`${INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index ${idx.meta.name} because its projection type is not ALL`);
+    }
+    if (idx.meta.global && paths && idx.projected !== 'ALL') {
+      // A GSI cannot fetch from the table: every projected path must be in the index.
+      for (const p of paths) {
+        if (!idx.projected.has(p[0] as string)) {
+          throw validationError(`${INVALID}Global secondary index ${idx.meta.name} does not project attribute ${String(p[0])}`);
+        }
+      }
+    }
+    return { target: idx, key: idx.key };
+  }
+
+  /** Turns a key condition into the hash value and an optional range predicate, with AWS's checks. */
+  private keyConditionRange(cond: Condition, key: KeyDef, isExpression: boolean): { hash: AttributeValue; op?: string; values?: AttributeValue[] } {
+    const parts: Condition[] = [];
+    const flatten = (c: Condition): void => {
+      if (c.k === 'and') {
+        flatten(c.l);
+        flatten(c.r);
+      } else parts.push(c);
+    };
+    flatten(cond);
+    const bad = (m: string): ServiceError => validationError(m);
+    const found = new Map<string, { op: string; values: AttributeValue[] }>();
+    for (const c of parts) {
+      let attr: string | undefined;
+      let op: string;
+      let values: AttributeValue[];
+      const single = (o: { k: string; path?: Path; value?: AttributeValue }): void => {
+        if (o.k !== 'path') return;
+        if (attr !== undefined) throw bad('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+        if (o.path!.length > 1) throw bad('KeyConditionExpressions cannot have conditions on nested attributes');
+        attr = o.path![0] as string;
+      };
+      switch (c.k) {
+        case 'or': case 'not': case 'in':
+          throw bad(`Invalid operator used in KeyConditionExpression: ${c.k.toUpperCase()}`);
+        case 'exists': throw bad('Invalid operator used in KeyConditionExpression: attribute_exists');
+        case 'not_exists': throw bad('Invalid operator used in KeyConditionExpression: attribute_not_exists');
+        case 'type': throw bad('Invalid operator used in KeyConditionExpression: attribute_type');
+        case 'contains': throw bad('Invalid operator used in KeyConditionExpression: contains');
+        case 'true': continue;
+        case 'cmp': {
+          if (c.op === '<>') throw bad('Invalid operator used in KeyConditionExpression: <>');
+          if (c.l.k === 'size' || c.r.k === 'size') throw bad('KeyConditionExpressions cannot contain nested operations');
+          single(c.l);
+          single(c.r);
+          if (attr === undefined) throw bad('Invalid condition in KeyConditionExpression: No key attribute specified');
+          const flip: Record<string, string> = { '=': '=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+          op = c.l.k === 'path' ? c.op : flip[c.op]!;
+          values = [(c.l.k === 'path' ? c.r : c.l) as { k: 'value'; value: AttributeValue }].map((o) => o.value);
+          if (c.l.k === 'path' && c.r.k === 'path') throw bad('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+          break;
+        }
+        case 'between': {
+          if (c.v.k !== 'path') throw bad('Invalid condition in KeyConditionExpression: BETWEEN operator must have the key attribute as its first operand');
+          single(c.v);
+          if (c.lo.k !== 'value' || c.hi.k !== 'value') throw bad('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+          op = 'BETWEEN';
+          values = [c.lo.value, c.hi.value];
+          break;
+        }
+        case 'begins_with': {
+          if (c.v.k !== 'path') throw bad('Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand');
+          single(c.v);
+          if (c.prefix.k !== 'value') throw bad('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+          op = 'BEGINS_WITH';
+          values = [c.prefix.value];
+          break;
+        }
+        default:
+          throw bad('Query key condition not supported');
+      }
+      if (found.has(attr!)) throw bad('KeyConditionExpressions must only contain one condition per key');
+      found.set(attr!, { op, values });
+    }
+    if (!isExpression && (found.size < 1 || found.size > 2)) throw bad('Conditions can be of length 1 or 2 only');
+    const h = found.get(key.hashName);
+    if (!h) throw bad(`Query condition missed key schema element: ${key.hashName}`);
+    for (const name of found.keys()) {
+      if (name !== key.hashName && name !== key.rangeName) throw bad('Query key condition not supported');
+    }
+    if (h.op !== '=') throw bad('Query key condition not supported');
+    const typeOk = (v: AttributeValue, type: KeyType): boolean => (v as Json)[type] !== undefined;
+    if (!typeOk(h.values[0]!, key.hashType)) throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    const r = key.rangeName ? found.get(key.rangeName) : undefined;
+    if (r && !r.values.every((v) => typeOk(v, key.rangeType!))) throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    if (r?.op === 'BEGINS_WITH' && key.rangeType === 'N') throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    return { hash: h.values[0]!, ...(r ? { op: r.op, values: r.values } : {}) };
+  }
+
+  /** Store key bounds for a partition and an optional range predicate. */
+  private rangeBounds(prefix: Buffer, range: { op?: string; values?: AttributeValue[] }, key: KeyDef): { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer } {
+    const end = prefixEnd(prefix)!;
+    if (!range.op) return { gte: prefix, lt: end };
+    const enc = (v: AttributeValue): Buffer => Buffer.concat([prefix, orderedKeyBytes(v, key.rangeType!)]);
+    const after = (v: AttributeValue): Buffer => prefixEnd(enc(v)) ?? end;
+    const v0 = range.values![0]!;
+    switch (range.op) {
+      case '=':
+        return { gte: enc(v0), lt: after(v0) };
+      case '<':
+        return { gte: prefix, lt: enc(v0) };
+      case '<=':
+        return { gte: prefix, lt: after(v0) };
+      case '>':
+        return { gte: after(v0), lt: end };
+      case '>=':
+        return { gte: enc(v0), lt: end };
+      case 'BETWEEN':
+        return { gte: enc(v0), lt: after(range.values![1]!) };
+      default: {
+        // begins_with: every value with this prefix has an encoding starting with the escaped prefix.
+        const raw = rawKeyBytes(v0, key.rangeType!);
+        const p = Buffer.concat([prefix, escapeBytes(raw, false)]);
+        return { gte: p, lt: prefixEnd(p) ?? end };
+      }
+    }
+  }
+
+  /** The store key an ExclusiveStartKey stands for (table key, or index key + table key). */
+  private startKey(t: TableState, target: IndexState | undefined, esk: Json): Buffer {
+    const invalid = (): ServiceError => validationError('The provided starting key is invalid: The provided key element does not match the schema');
+    for (const n in esk) {
+      const msg = validateValue(esk[n]);
+      if (msg) throw validationError(`The provided starting key is invalid: ${msg}`);
+    }
+    const need = new Set(t.keyAttrs);
+    if (target) {
+      need.add(target.key.hashName);
+      if (target.key.rangeName) need.add(target.key.rangeName);
+    }
+    if (Object.keys(esk).length !== need.size) throw invalid();
+    const get = (name: string, type: KeyType): AttributeValue => {
+      const v = esk[name] as AttributeValue | undefined;
+      if (!v || (v as Json)[type] === undefined) throw invalid();
+      return v;
+    };
+    const tk = t.key;
+    const body = keyBody(get(tk.hashName, tk.hashType), tk.hashType, tk.rangeName ? get(tk.rangeName, tk.rangeType!) : undefined, tk.rangeType);
+    if (!target) return withNamespace(t.meta.ns, body);
+    const ik = target.key;
+    return withNamespace(target.meta.ns, keyBody(get(ik.hashName, ik.hashType), ik.hashType, ik.rangeName ? get(ik.rangeName, ik.rangeType!) : undefined, ik.rangeType), body);
+  }
+
+  /**
+   * The common Query/Scan loop: walks store keys in order (or reverse) in bounded chunks, counts every
+   * evaluated item against Limit and the 1 MB page, applies the filter, projects, and reports where it
+   * stopped as LastEvaluatedKey.
+   */
+  private walk(
+    t: TableState, target: IndexState | undefined, input: Json, bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer },
+    filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined,
+  ): Json {
+    const limit: number = input.Limit ?? Number.MAX_SAFE_INTEGER;
+    const select: string = input.Select ?? (paths ? 'SPECIFIC_ATTRIBUTES' : target ? 'ALL_PROJECTED_ATTRIBUTES' : 'ALL_ATTRIBUTES');
+    const consistent = input.ConsistentRead === true;
+    const lo: { gte?: Buffer; gt?: Buffer } = bounds.gt ? { gt: bounds.gt } : { gte: bounds.gte! };
+    const hi: { lt?: Buffer; lte?: Buffer } = bounds.lte ? { lte: bounds.lte } : { lt: bounds.lt! };
+    if (input.ExclusiveStartKey) {
+      const sk = this.startKey(t, target, input.ExclusiveStartKey);
+      if (segment && segmentOf(sk, segment.total) !== segment.segment) {
+        throw validationError('The provided Exclusive start key does not map to the provided segment');
+      }
+      if (reverse) {
+        delete hi.lte;
+        if (!hi.lt || Buffer.compare(sk, hi.lt) < 0) hi.lt = sk;
+      } else {
+        delete lo.gte;
+        lo.gt = sk;
+      }
+    }
+    const items: Item[] = [];
+    let scanned = 0;
+    let count = 0;
+    let bytes = 0;
+    let lastItem: Item | undefined;
+    let stopped = false;
+    // The loop ends when the range is exhausted, Limit items were evaluated, or 1 MB was read; each
+    // chunk advances the cursor past the entries it read.
+    for (;;) {
+      const want = Math.min(SCAN_CHUNK, limit - scanned);
+      if (want <= 0) {
+        stopped = true;
+        break;
+      }
+      const chunk = [...this.items.scan({ ...lo, ...hi, reverse, limit: want })];
+      for (const [k, v] of chunk) {
+        const size = itemValueSize(v);
+        let item = JSON.parse(itemValueJson(v)) as Item;
+        scanned++;
+        bytes += size;
+        lastItem = item;
+        if (target && !target.meta.global && target.projected !== 'ALL' && this.needsFetch(select, paths, target)) {
+          // LSI reads of attributes outside the projection fetch the table item (and pay for it).
+          const tk = t.key;
+          const base = this.readItem(withNamespace(t.meta.ns, keyBody(item[tk.hashName]!, tk.hashType, tk.rangeName ? item[tk.rangeName] : undefined, tk.rangeType)));
+          if (base) {
+            item = base.item;
+            bytes += base.size;
+          }
+        }
+        if (!filter || evalCondition(filter, item)) {
+          count++;
+          if (select !== 'COUNT') items.push(paths ? project(item, paths) : item);
+        }
+        if (reverse) hi.lt = k;
+        else {
+          delete lo.gte;
+          lo.gt = k;
+        }
+        if (bytes >= MB) {
+          stopped = true;
+          break;
+        }
+      }
+      if (stopped) break;
+      if (chunk.length < want) break;
+    }
+    if (scanned >= limit) stopped = true;
+    const out: Json = {};
+    if (select !== 'COUNT') out.Items = items;
+    out.Count = count;
+    out.ScannedCount = scanned;
+    if (stopped && lastItem) out.LastEvaluatedKey = this.keyOf(lastItem, t, target);
+    if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
+      out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(bytes, consistent), target?.meta.name);
+    }
+    return out;
+  }
+
+  private needsFetch(select: string, paths: Path[] | undefined, idx: IndexState): boolean {
+    if (select === 'ALL_ATTRIBUTES') return true;
+    if (select === 'SPECIFIC_ATTRIBUTES' && paths && idx.projected !== 'ALL') {
+      const projected = idx.projected;
+      return paths.some((p) => !projected.has(p[0] as string));
+    }
+    return false;
+  }
+
+  private keyOf(item: Item, t: TableState, target: IndexState | undefined): Item {
+    const out: Item = {};
+    for (const n of t.keyAttrs) if (item[n]) out[n] = item[n];
+    if (target) {
+      const ik = target.key;
+      if (item[ik.hashName]) out[ik.hashName] = item[ik.hashName]!;
+      if (ik.rangeName && item[ik.rangeName]) out[ik.rangeName] = item[ik.rangeName]!;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * @module services/dynamodb/tables
+ * Table and index metadata: the persisted shape, the in-memory view the hot path uses (key names and
+ * types resolved once), CreateTable's semantic validation with AWS's messages, and the
+ * TableDescription wire shape.
+ */
+import { validationError } from '../../core/errors.js';
+import type { KeyType } from './keycodec.js';
+
+export interface KeySchemaElement {
+  AttributeName: string;
+  KeyType: 'HASH' | 'RANGE';
+}
+export interface AttributeDefinition {
+  AttributeName: string;
+  AttributeType: KeyType;
+}
+export interface Projection {
+  ProjectionType?: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  NonKeyAttributes?: string[];
+}
+export interface Throughput {
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+}
+
+export interface IndexMeta {
+  ns: number;
+  name: string;
+  global: boolean;
+  keySchema: KeySchemaElement[];
+  projection: Projection;
+  status: 'CREATING' | 'ACTIVE' | 'DELETING' | 'UPDATING';
+  /** While CREATING: true until the backfill has copied every existing item. */
+  backfilling: boolean;
+  readyAtMs: number;
+  throughput: Throughput | undefined;
+}
+
+export interface TableMeta {
+  ns: number;
+  name: string;
+  accountId: string;
+  region: string;
+  tableId: string;
+  createdMs: number;
+  status: 'CREATING' | 'ACTIVE' | 'DELETING' | 'UPDATING';
+  readyAtMs: number;
+  keySchema: KeySchemaElement[];
+  attributeDefinitions: AttributeDefinition[];
+  billingMode: 'PROVISIONED' | 'PAY_PER_REQUEST';
+  billingModeChangedMs: number | undefined;
+  throughput: Throughput;
+  lastIncreaseMs: number | undefined;
+  lastDecreaseMs: number | undefined;
+  decreasesToday: number;
+  indexes: IndexMeta[];
+  deletionProtection: boolean;
+  tableClass: string | undefined;
+  stream: { StreamEnabled: boolean; StreamViewType?: string } | undefined;
+  tags: Record<string, string>;
+}
+
+/** Resolved key schema of a table or an index. */
+export interface KeyDef {
+  hashName: string;
+  hashType: KeyType;
+  rangeName: string | undefined;
+  rangeType: KeyType | undefined;
+}
+
+export function keyDefOf(schema: KeySchemaElement[], defs: AttributeDefinition[]): KeyDef {
+  const typeOfAttr = (name: string): KeyType => defs.find((d) => d.AttributeName === name)!.AttributeType;
+  const hash = schema.find((k) => k.KeyType === 'HASH')!;
+  const range = schema.find((k) => k.KeyType === 'RANGE');
+  return {
+    hashName: hash.AttributeName,
+    hashType: typeOfAttr(hash.AttributeName),
+    rangeName: range?.AttributeName,
+    rangeType: range ? typeOfAttr(range.AttributeName) : undefined,
+  };
+}
+
+const INVALID = 'One or more parameter values were invalid: ';
+
+/** Checks a KeySchema's shape (HASH first, optional distinct RANGE second). */
+export function checkKeySchema(schema: KeySchemaElement[], what = 'KeySchema'): void {
+  if (schema[0]?.KeyType !== 'HASH') throw validationError(`Invalid ${what}: The first KeySchemaElement is not a HASH key type`);
+  if (schema.length > 1 && schema[1]!.KeyType !== 'RANGE') throw validationError(`Invalid ${what}: The second KeySchemaElement is not a RANGE key type`);
+  if (schema.length > 1 && schema[0]!.AttributeName === schema[1]!.AttributeName) {
+    throw validationError(`Both the Hash Key and the Range Key element in the ${what} have the same name`);
+  }
+}
+
+export function checkProjection(p: Projection | undefined, indexName: string): void {
+  if (!p || !p.ProjectionType) throw validationError(`${INVALID}Unknown ProjectionType: null`);
+  if (p.ProjectionType === 'INCLUDE') {
+    if (!p.NonKeyAttributes || p.NonKeyAttributes.length === 0) {
+      throw validationError(`${INVALID}ProjectionType is INCLUDE, but NonKeyAttributes is not specified`);
+    }
+  } else if (p.NonKeyAttributes !== undefined) {
+    throw validationError(`${INVALID}ProjectionType is ${p.ProjectionType}, but NonKeyAttributes is specified`);
+  }
+  void indexName;
+}
+
+/** The attribute names an index entry carries. */
+export function projectedNames(index: IndexMeta, table: KeyDef, idx: KeyDef): Set<string> | 'ALL' {
+  if (index.projection.ProjectionType === 'ALL') return 'ALL';
+  const names = new Set<string>([table.hashName, idx.hashName]);
+  if (table.rangeName) names.add(table.rangeName);
+  if (idx.rangeName) names.add(idx.rangeName);
+  if (index.projection.ProjectionType === 'INCLUDE') for (const n of index.projection.NonKeyAttributes ?? []) names.add(n);
+  return names;
+}
+
+function seconds(ms: number): number {
+  return ms / 1000;
+}
+
+export function tableArn(meta: Pick<TableMeta, 'accountId' | 'region' | 'name'>): string {
+  return `arn:aws:dynamodb:${meta.region}:${meta.accountId}:table/${meta.name}`;
+}
+
+export interface Stats {
+  count: number;
+  bytes: number;
+}
+
+/** The TableDescription shape DescribeTable, CreateTable, UpdateTable and DeleteTable return. */
+export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, Stats>): Record<string, unknown> {
+  const arn = tableArn(meta);
+  const provisioned = meta.billingMode === 'PROVISIONED';
+  const throughput = (t: Throughput | undefined, withDates: boolean): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    if (withDates && meta.lastIncreaseMs) out.LastIncreaseDateTime = seconds(meta.lastIncreaseMs);
+    if (withDates && meta.lastDecreaseMs) out.LastDecreaseDateTime = seconds(meta.lastDecreaseMs);
+    out.NumberOfDecreasesToday = withDates ? meta.decreasesToday : 0;
+    out.ReadCapacityUnits = provisioned ? (t?.ReadCapacityUnits ?? 0) : 0;
+    out.WriteCapacityUnits = provisioned ? (t?.WriteCapacityUnits ?? 0) : 0;
+    return out;
+  };
+  const desc: Record<string, unknown> = {
+    AttributeDefinitions: meta.attributeDefinitions,
+    TableName: meta.name,
+    KeySchema: meta.keySchema,
+    TableStatus: meta.status,
+    CreationDateTime: seconds(meta.createdMs),
+    ProvisionedThroughput: throughput(meta.throughput, true),
+    TableSizeBytes: stats.bytes,
+    ItemCount: stats.count,
+    TableArn: arn,
+    TableId: meta.tableId,
+  };
+  if (meta.billingMode === 'PAY_PER_REQUEST' || meta.billingModeChangedMs) {
+    desc.BillingModeSummary = {
+      BillingMode: meta.billingMode,
+      ...(meta.billingMode === 'PAY_PER_REQUEST' ? { LastUpdateToPayPerRequestDateTime: seconds(meta.billingModeChangedMs ?? meta.createdMs) } : {}),
+    };
+  }
+  const lsis = meta.indexes.filter((i) => !i.global);
+  const gsis = meta.indexes.filter((i) => i.global);
+  if (lsis.length) {
+    desc.LocalSecondaryIndexes = lsis.map((i) => {
+      const s = indexStats.get(i.ns) ?? { count: 0, bytes: 0 };
+      return { IndexName: i.name, KeySchema: i.keySchema, Projection: i.projection, IndexSizeBytes: s.bytes, ItemCount: s.count, IndexArn: `${arn}/index/${i.name}` };
+    });
+  }
+  if (gsis.length) {
+    desc.GlobalSecondaryIndexes = gsis.map((i) => {
+      const s = indexStats.get(i.ns) ?? { count: 0, bytes: 0 };
+      const g: Record<string, unknown> = {
+        IndexName: i.name,
+        KeySchema: i.keySchema,
+        Projection: i.projection,
+        IndexStatus: i.status,
+      };
+      if (i.status === 'CREATING') g.Backfilling = i.backfilling;
+      g.ProvisionedThroughput = { NumberOfDecreasesToday: 0, ReadCapacityUnits: provisioned ? (i.throughput?.ReadCapacityUnits ?? 0) : 0, WriteCapacityUnits: provisioned ? (i.throughput?.WriteCapacityUnits ?? 0) : 0 };
+      g.IndexSizeBytes = s.bytes;
+      g.ItemCount = s.count;
+      g.IndexArn = `${arn}/index/${i.name}`;
+      return g;
+    });
+  }
+  if (meta.stream?.StreamEnabled) desc.StreamSpecification = meta.stream;
+  if (meta.tableClass) desc.TableClassSummary = { TableClass: meta.tableClass };
+  desc.DeletionProtectionEnabled = meta.deletionProtection;
+  return desc;
+}
