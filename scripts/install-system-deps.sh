@@ -18,8 +18,14 @@ fi
 if [ "$(id -u)" -eq 0 ] && ! id cellar >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin cellar
 fi
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages: reinstalled only when the lock file's content changed since the last install. A
+# node_modules that is a symlink belongs to another checkout (a git worktree sharing it): leave it alone.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -L node_modules ]; then
+  :
+elif [ ! -d node_modules ] || [ "$(cat node_modules/.cellar-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   npm ci --no-audit --no-fund
+  echo "$lock_hash" > node_modules/.cellar-lock-hash
 fi
 # better-sqlite3 is a native module: make sure it really built.
 node -e "require('better-sqlite3')(':memory:').close()" 2>/dev/null || npm rebuild better-sqlite3

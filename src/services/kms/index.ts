@@ -3,6 +3,7 @@ import { loadModel } from '../../protocols/model.js';
 import { JsonProtocol } from '../../protocols/json.js';
 import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
+import { periodic } from '../scheduler.js';
 import { KmsProvider } from './provider.js';
 
 /** How often due rotations and deletions are looked for. */
@@ -10,20 +11,15 @@ const SCHEDULER_INTERVAL_MS = 1000;
 
 export function kmsService(env: ServiceEnv): ServiceDefinition {
   const provider = new KmsProvider(env.store, env.box, env.clock);
-  let timer: NodeJS.Timeout | undefined;
+  const scheduler = periodic('kms', SCHEDULER_INTERVAL_MS, () => provider.tick());
   return {
     id: 'kms',
     model: loadModel('kms'),
     protocol: new JsonProtocol('awsJson1_1', { typePrefix: '', validationTypePrefix: '', messageKey: 'message', crc32: false }),
     provider,
     authStyle: 'json',
-    start() {
-      provider.logTick(); // catch up on what fell due while Cellar was down
-      timer = setInterval(() => provider.logTick(), SCHEDULER_INTERVAL_MS);
-      timer.unref();
-    },
-    stop() {
-      if (timer) clearInterval(timer);
-    },
+    // The first tick catches up on what fell due while Cellar was down.
+    start: () => scheduler.start(),
+    stop: () => scheduler.stop(),
   };
 }

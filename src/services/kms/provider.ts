@@ -8,7 +8,6 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
-import { log } from '../../core/log.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
 import { JsonTable, type Store } from '../../storage/store.js';
 import type * as api from '../../models/kms.js';
@@ -614,12 +613,4 @@ export class KmsProvider implements Partial<api.KMSApi> {
     return this.page(Object.keys(key.policies), input.Marker, input.Limit ?? 100, (n) => n, (n) => n, 'PolicyNames');
   }
 
-  logTick(): void {
-    try {
-      const said = this.tick();
-      if (said) log('info', 'kms scheduler', { decided: said });
-    } catch (e) {
-      log('error', 'kms scheduler failed', { error: (e as Error).message });
-    }
-  }
 }

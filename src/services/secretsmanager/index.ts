@@ -9,6 +9,7 @@ import { JsonProtocol } from '../../protocols/json.js';
 import { loadModel } from '../../protocols/model.js';
 import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
+import { periodic } from '../scheduler.js';
 import { SecretsManagerProvider } from './provider.js';
 
 /** How often due deletions and rotations are looked for. */
@@ -17,15 +18,10 @@ const SCHEDULER_INTERVAL_MS = 500;
 export function secretsManagerService(env: ServiceEnv): ServiceDefinition {
   if (!env.built.has('kms')) throw new Error('Secrets Manager must be built after KMS');
   const provider = new SecretsManagerProvider(env);
-  let timer: NodeJS.Timeout | undefined;
-  const tick = () => {
-    try {
-      const decided = provider.tick();
-      if (decided !== 'nothing due') log('info', 'secretsmanager scheduler', { decided });
-    } catch (e) {
-      log('error', 'secretsmanager scheduler failed', { error: e instanceof Error ? e.message : String(e) });
-    }
-  };
+  const scheduler = periodic('secretsmanager', SCHEDULER_INTERVAL_MS, () => {
+    const decided = provider.tick();
+    return decided === 'nothing due' ? '' : decided;
+  });
   return {
     id: 'secretsmanager',
     model: loadModel('secretsmanager'),
@@ -35,13 +31,9 @@ export function secretsManagerService(env: ServiceEnv): ServiceDefinition {
     start() {
       const resumed = provider.resumeInterrupted();
       if (resumed) log('info', 'secretsmanager resumed interrupted rotations', { resumed });
-      tick();
-      timer = setInterval(tick, SCHEDULER_INTERVAL_MS);
-      timer.unref();
+      scheduler.start();
     },
-    stop() {
-      if (timer) clearInterval(timer);
-    },
+    stop: () => scheduler.stop(),
     health: () => provider.health(),
   };
 }
