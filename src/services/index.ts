@@ -4,6 +4,7 @@
  */
 import type { ServiceEnv } from './env.js';
 import type { ServiceDefinition } from './registry.js';
+import { rdsService } from './rds/index.js';
 import { stsService } from './sts/index.js';
 
-export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition> = [stsService];
+export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition> = [stsService, rdsService];

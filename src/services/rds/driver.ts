@@ -33,18 +33,28 @@ export interface EngineExit {
 export interface RdsEngineDriver {
   /** Versions really installed on this host. */
   installed(): Array<{ kind: EngineKind; version: string; major: string }>;
-  /** Creates the data directory, the master user (RDS-like privileges) and DBName; a no-op when done. */
-  initialise(spec: EngineSpec, master: MasterCredentials): Promise<void>;
+  /**
+   * Brings a new instance up: data directory, engine started with settings, master user (RDS-like
+   * privileges) and DBName. Each step is skipped when already done, so it can be re-run after a crash.
+   */
+  initialise(spec: EngineSpec, master: MasterCredentials, settings: Record<string, string>): Promise<void>;
   /** Starts the engine with these settings and resolves once it accepts connections. */
   start(spec: EngineSpec, settings: Record<string, string>): Promise<void>;
   /** Stops the engine (graceful, then fast, then kill); a no-op when it is not running. */
   stop(spec: EngineSpec): Promise<void>;
+  /**
+   * Takes over an engine a previous Cellar left running on this data directory (after kill -9 of
+   * Cellar): true when one is running and answers.
+   */
+  adopt(spec: EngineSpec): Promise<boolean>;
   /** True while the engine process Cellar started (or adopted) is alive. */
   isRunning(spec: EngineSpec): boolean;
   /** Whether the engine answers a query now. */
   probe(spec: EngineSpec): Promise<boolean>;
   /** Applies dynamic settings to the running engine (and to its configuration for the next start). */
-  applyDynamic(spec: EngineSpec, settings: Record<string, string>, previous: Record<string, string>): Promise<void>;
+  applyDynamic(spec: EngineSpec, dynamic: Record<string, string>, previous: Record<string, string>, all: Record<string, string>): Promise<void>;
+  /** The engine's process id while it runs (reported by /_cellar/health). */
+  pid(spec: EngineSpec): number | undefined;
   /** Changes the master user's password in the running engine. */
   setMasterPassword(spec: EngineSpec, username: string, password: string): Promise<void>;
   /** Bytes the instance occupies on disk (data directory, WAL and logs). */
