@@ -96,6 +96,8 @@ export class RdsSupervisor implements ReconcileTrigger {
       return;
     }
     const run = (async () => {
+      // Yield first: inFlight must hold this run before reconcile can kick the same instance again.
+      await Promise.resolve();
       try {
         const sentence = await this.reconcile(key);
         if (sentence) {
