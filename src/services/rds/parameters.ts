@@ -75,7 +75,7 @@ const my = pg;
 const MARIADB_PARAMETERS: ParameterDef[] = [
   my('innodb_buffer_pool_size', 'static', 'integer', 'The size in bytes of the buffer pool, the memory area where InnoDB caches table and index data.', { rdsDefault: '{DBInstanceClassMemory*3/4}', allowedValues: '5242880-9223372036854775807' }),
   my('max_connections', 'dynamic', 'integer', 'The number of simultaneous client connections allowed.', { rdsDefault: '{DBInstanceClassMemory/12582880}', allowedValues: '1-100000' }),
-  my('innodb_log_file_size', 'static', 'integer', 'Size of each log file in a log group.', { rdsDefault: '134217728', allowedValues: '1048576-512000000000' }),
+  my('innodb_log_file_size', 'static', 'integer', 'Size of each log file in a log group.', { rdsDefault: '16777216', allowedValues: '1048576-512000000000' }),
   my('max_allowed_packet', 'dynamic', 'integer', 'This value by default is small, to catch large (possibly incorrect) packets. Must be increased if using large BLOB columns or long strings.', { allowedValues: '1024-1073741824' }),
   my('wait_timeout', 'dynamic', 'integer', 'The number of seconds the server waits for activity on a non-interactive TCP/IP or UNIX file connection before closing it.', { allowedValues: '1-31536000' }),
   my('interactive_timeout', 'dynamic', 'integer', 'The number of seconds the server waits for activity on an interactive connection before closing it.', { allowedValues: '1-31536000' }),
