@@ -37,6 +37,19 @@ export interface CellarConfig {
   /** SQLite page cache for the state store. */
   cacheMiB: number;
   logRequests: boolean;
+  /** RDS engine settings (docs/rds.md). */
+  rds?: RdsConfig;
+}
+
+export interface RdsConfig {
+  /** Where engine data directories live (default `<data-dir>/rds`). */
+  engineRoot?: string;
+  /** Share of a DB instance class's AWS memory an instance gets here (default 0.25). */
+  memoryScale?: number;
+  /** Bytes one GiB of AllocatedStorage stands for (default 1 GiB; tests make it small to fill it). */
+  storageGiBBytes?: number;
+  /** How often the RDS health loop ticks. */
+  healthIntervalMs?: number;
 }
 
 export const DEFAULTS: CellarConfig = {

@@ -1,0 +1,90 @@
+/**
+ * @module services/rds/index
+ * The RDS service definition: awsQuery with RDS's own validation wording, the provider, and the
+ * supervisor that runs the engines in the background (started after the server listens, stopped
+ * before it closes).
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { loadModel } from '../../protocols/model.js';
+import { QueryProtocol } from '../../protocols/query.js';
+import type { ServiceEnv } from '../env.js';
+import type { ServiceDefinition } from '../registry.js';
+import { DEFAULT_MEMORY_SCALE } from './catalog.js';
+import { blankParameter } from './errors.js';
+import { LocalEngineDriver } from './engine-driver.js';
+import { RdsProvider } from './provider.js';
+import { RdsTables } from './records.js';
+import { InstanceEvents } from './status.js';
+import { RdsSupervisor } from './supervisor.js';
+
+const DEFAULT_HEALTH_INTERVAL_MS = 500;
+
+/**
+ * Where engine data lives: `<data-dir>/rds`, or a temporary directory with --in-memory. The engines
+ * run as an unprivileged user, who must be able to pass through the parent directories (not list
+ * them): when Cellar runs as root, the data directory becomes 0711 and the state files in it 0600.
+ */
+function prepareEngineRoot(env: ServiceEnv): { root: string; temporary: boolean } {
+  const configured = env.config.rds?.engineRoot;
+  const dataDir = env.config.dataDir;
+  const root = configured ?? (dataDir ? join(dataDir, 'rds') : mkdtempSync(join(tmpdir(), 'cellar-rds-')));
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  chmodSync(root, 0o711);
+  if (userInfo().uid === 0 && dataDir && !configured) {
+    chmodSync(dataDir, 0o711);
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'root.key', 'cellar.json']) {
+      const p = join(dataDir, f);
+      if (existsSync(p)) chmodSync(p, 0o600);
+    }
+  }
+  return { root, temporary: !configured && !dataDir };
+}
+
+export function rdsService(env: ServiceEnv): ServiceDefinition {
+  const tables = new RdsTables(env.store);
+  const events = new InstanceEvents(tables);
+  const driver = new LocalEngineDriver();
+  const { root, temporary } = prepareEngineRoot(env);
+  const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
+  const supervisor = new RdsSupervisor({
+    tables,
+    events,
+    driver,
+    box: env.box,
+    clock: env.clock,
+    config: env.config,
+    engineRoot: root,
+    memoryScale,
+    storageGiBBytes: env.config.rds?.storageGiBBytes ?? 1024 ** 3,
+    healthIntervalMs: env.config.rds?.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
+  });
+  const provider = new RdsProvider({
+    tables,
+    events,
+    box: env.box,
+    config: env.config,
+    engineRoot: root,
+    memoryScale,
+    installed: () => driver.installed(),
+    trigger: supervisor,
+  });
+  return {
+    id: 'rds',
+    model: loadModel('rds'),
+    protocol: new QueryProtocol({
+      validationCode: 'InvalidParameterValue',
+      // RDS answers a missing required parameter as a blank one, naming it as the API does.
+      missingParameter: (path) => blankParameter(path.charAt(0).toUpperCase() + path.slice(1)),
+    }),
+    provider,
+    authStyle: 'query',
+    start: () => supervisor.start(),
+    stop: async () => {
+      await supervisor.stop();
+      if (temporary) rmSync(root, { recursive: true, force: true });
+    },
+    health: () => supervisor.health(),
+  };
+}

@@ -1,0 +1,1037 @@
+/**
+ * @module services/rds/provider
+ * RDS: DB instances managed as RDS manages them, backed by real engines (PostgreSQL, MariaDB; `mysql`
+ * is served by MariaDB), plus the resources around them (parameter groups, subnet groups, option
+ * groups, snapshots taken at deletion, events, tags).
+ *
+ * Every write persists the desired state (the record, with its status naming the action in progress)
+ * before it answers, then asks the supervisor to reconcile in the background. The API never waits for
+ * an engine: CreateDBInstance answers `creating` at once.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { RequestContext } from '../../core/context.js';
+import { ServiceError } from '../../core/errors.js';
+import type { CellarConfig } from '../../config.js';
+import type { SecretBox } from '../../crypto/rootkey.js';
+import type * as api from '../../models/rds.js';
+import {
+  ENGINE_KIND,
+  engineVersions,
+  INSTANCE_CLASSES,
+  instanceClass,
+  resolveEngineVersion,
+  STORAGE_LIMITS_GIB,
+  type EngineVersionInfo,
+  type RdsEngine,
+} from './catalog.js';
+import {
+  checkMaxRecords,
+  filterValues,
+  paginate,
+  toDBInstance,
+  toDBParameterGroup,
+  toDBSnapshot,
+  toDBSubnetGroup,
+  toEvent,
+  toOptionGroup,
+} from './describe.js';
+import {
+  blankParameter,
+  dbInstanceAlreadyExists,
+  dbInstanceNotFound,
+  dbParameterGroupAlreadyExists,
+  dbParameterGroupNotFound,
+  dbSecurityGroupNotFound,
+  dbSnapshotAlreadyExists,
+  dbSubnetGroupAlreadyExists,
+  dbSubnetGroupNotFound,
+  invalidDBInstanceState,
+  invalidDBParameterGroupState,
+  invalidDBSubnetGroupState,
+  invalidOptionGroupState,
+  invalidParameterCombination,
+  invalidParameterValue,
+  optionGroupAlreadyExists,
+  optionGroupNotFound,
+} from './errors.js';
+import { availabilityZones, defaultSecurityGroupId, defaultSubnets, defaultVpcId, SECURITY_GROUP_ID, SUBNET_ID, subnetAz } from './network.js';
+import { checkValue, parameterDef, parameterDefs } from './parameters.js';
+import {
+  portKey,
+  scopeKey,
+  type InstanceRecord,
+  type OptionGroupRecord,
+  type ParameterGroupRecord,
+  type RdsTables,
+  type SubnetGroupRecord,
+  type Tag,
+} from './records.js';
+import { instanceSettings, sameSettings } from './settings.js';
+import { InstanceEvents, instanceArn } from './status.js';
+import {
+  checkAllocatedStorage,
+  checkDBName,
+  checkIdentifier,
+  checkMasterPassword,
+  checkMasterUsername,
+  checkPort,
+  checkTags,
+  parseMaintenanceWindow,
+} from './validation.js';
+
+/** What the provider asks of the background side (supervisor.ts). */
+export interface ReconcileTrigger {
+  kick(accountId: string, region: string, id: string): void;
+}
+
+export interface RdsProviderOptions {
+  tables: RdsTables;
+  events: InstanceEvents;
+  box: SecretBox;
+  config: CellarConfig;
+  /** Where engine data directories live. */
+  engineRoot: string;
+  memoryScale: number;
+  installed: () => Array<{ kind: 'postgres' | 'mariadb'; version: string; major: string }>;
+  trigger: ReconcileTrigger;
+  /** Lowest port Cellar hands out when the caller names none and the engine's default is taken. */
+  portRangeStart?: number;
+}
+
+const RDS_ENGINES: readonly RdsEngine[] = ['postgres', 'mariadb', 'mysql'];
+const PARAMETER_GROUP_NAME_MAX = 255;
+const MODIFY_PARAMETERS_MAX = 20;
+const DEFAULT_BACKUP_WINDOW = '07:50-08:20';
+const DEFAULT_MAINTENANCE_WINDOW = 'sun:05:00-sun:05:30';
+const PORT_PROBE_TIMEOUT_MS = 1000;
+
+export const SEAL_AAD = 'rds-master-password';
+
+export class RdsProvider implements Partial<api.RDSApi> {
+  private readonly t: RdsTables;
+  private readonly ev: InstanceEvents;
+
+  constructor(private readonly o: RdsProviderOptions) {
+    this.t = o.tables;
+    this.ev = o.events;
+  }
+
+  private versions(): EngineVersionInfo[] {
+    return engineVersions(this.o.installed());
+  }
+
+  // ---- DB instances ----------------------------------------------------------------------------------
+
+  async createDBInstance(input: api.CreateDBInstanceMessage, ctx: RequestContext): Promise<api.CreateDBInstanceResult> {
+    const id = checkIdentifier('DBInstanceIdentifier', input.DBInstanceIdentifier);
+    const engine = this.checkEngine(input.Engine);
+    const version = resolveEngineVersion(this.versions(), engine, input.EngineVersion);
+    if (!version) {
+      if (input.EngineVersion === undefined) throw invalidParameterCombination(`Cellar has no ${engine} server installed`);
+      throw invalidParameterCombination(`Cannot find version ${input.EngineVersion} for ${engine}`);
+    }
+    this.checkOrderable(input.DBInstanceClass, version);
+    if (input.DBClusterIdentifier) throw invalidParameterCombination('Cellar does not serve DB clusters: create a DB instance without DBClusterIdentifier');
+    if (input.MultiAZ) throw invalidParameterCombination('Cellar does not serve Multi-AZ DB instances yet: create the instance with MultiAZ=false');
+    const storage = checkAllocatedStorage(input.AllocatedStorage);
+    const masterUsername = checkMasterUsername(engine, input.MasterUsername);
+    if (input.ManageMasterUserPassword) throw invalidParameterCombination('Cellar does not manage master user passwords in Secrets Manager yet: set MasterUserPassword');
+    const password = checkMasterPassword(engine, input.MasterUserPassword);
+    const dbName = checkDBName(engine, input.DBName);
+    const port = checkPort(input.Port);
+    const tags = checkTags(input.Tags);
+    if (input.PreferredMaintenanceWindow) parseMaintenanceWindow(input.PreferredMaintenanceWindow);
+    if (input.BackupRetentionPeriod !== undefined && (input.BackupRetentionPeriod < 0 || input.BackupRetentionPeriod > 35)) {
+      throw invalidParameterValue('Invalid backup retention period: must be between 0 and 35 days.');
+    }
+    const pg = this.resolveParameterGroup(ctx, input.DBParameterGroupName, version.family);
+    const og = this.resolveOptionGroup(ctx, input.OptionGroupName, engine, version.major);
+    const subnetGroup = this.resolveSubnetGroup(ctx, input.DBSubnetGroupName);
+    const az = input.AvailabilityZone ?? subnetGroup.subnets[0]?.az ?? availabilityZones(ctx.region)[0]!;
+    if (!subnetGroup.subnets.some((s) => s.az === az)) {
+      throw invalidParameterCombination(`Cannot create a DB instance in availability zone ${az}: DB subnet group ${subnetGroup.name} has no subnet there.`);
+    }
+    const sgIds = input.VpcSecurityGroupIds?.length ? input.VpcSecurityGroupIds : [defaultSecurityGroupId(ctx.accountId, ctx.region)];
+    for (const sg of sgIds) if (!SECURITY_GROUP_ID.test(sg)) throw invalidParameterValue(`Invalid security group , groupId= ${sg}, groupName=.`);
+    if (input.KmsKeyId && !input.StorageEncrypted) throw invalidParameterCombination('Encryption must be enabled when specifying a KMS key (StorageEncrypted).');
+
+    const key = scopeKey(ctx.accountId, ctx.region, id);
+    const now = ctx.clock.now();
+    const dbiResourceId = `db-${randomBytes(16).toString('base64').replace(/[^A-Za-z0-9]/g, '').toUpperCase().slice(0, 26).padEnd(26, 'Q')}`;
+    const allocated = await this.allocatePort(port, version.defaultPort);
+    // Everything below is synchronous: the existence check, the port claim and the record commit
+    // together, so two concurrent creates can neither share an identifier nor a port.
+    return this.t.store.transaction(() => {
+      if (this.t.instances.get(key)) throw dbInstanceAlreadyExists();
+      const portOwner = this.t.ports.get(portKey(allocated));
+      if (portOwner) throw invalidParameterValue(`Port ${allocated} is already used by DB instance ${portOwner.instanceId} on this Cellar host.`);
+      const rec: InstanceRecord = {
+        id,
+        accountId: ctx.accountId,
+        region: ctx.region,
+        engine,
+        engineKind: ENGINE_KIND[engine],
+        engineVersion: version.version,
+        family: version.family,
+        licenseModel: version.licenseModel,
+        instanceClass: input.DBInstanceClass,
+        allocatedStorageGiB: storage,
+        masterUsername,
+        masterPasswordSealed: this.o.box.sealString(password, SEAL_AAD),
+        dbName,
+        port: allocated,
+        parameterGroupName: pg.name,
+        optionGroupName: og.name,
+        vpcSecurityGroupIds: sgIds,
+        subnetGroupName: subnetGroup.name,
+        availabilityZone: az,
+        publiclyAccessible: input.PubliclyAccessible ?? false,
+        storageEncrypted: input.StorageEncrypted ?? false,
+        kmsKeyId: input.StorageEncrypted ? (input.KmsKeyId ?? `arn:aws:kms:${ctx.region}:${ctx.accountId}:alias/aws/rds`) : undefined,
+        deletionProtection: input.DeletionProtection ?? false,
+        backupRetentionPeriod: input.BackupRetentionPeriod ?? 1,
+        preferredBackupWindow: input.PreferredBackupWindow ?? DEFAULT_BACKUP_WINDOW,
+        preferredMaintenanceWindow: (input.PreferredMaintenanceWindow ?? DEFAULT_MAINTENANCE_WINDOW).toLowerCase(),
+        autoMinorVersionUpgrade: input.AutoMinorVersionUpgrade ?? true,
+        copyTagsToSnapshot: input.CopyTagsToSnapshot ?? false,
+        tags,
+        createdAtMs: now,
+        dbiResourceId,
+        status: 'creating',
+        statusSinceMs: now,
+        pending: {},
+        desiredRunning: true,
+        dataDir: join(this.o.engineRoot, ctx.accountId, ctx.region, `${id}-${dbiResourceId.slice(3, 11).toLowerCase()}`),
+        lastMaintenanceCheckMs: now,
+        generation: 1,
+      };
+      this.t.instances.put(key, rec);
+      this.t.ports.put(portKey(allocated), { accountId: ctx.accountId, region: ctx.region, instanceId: id });
+      this.o.trigger.kick(ctx.accountId, ctx.region, id);
+      return { DBInstance: this.describeOne(rec) };
+    });
+  }
+
+  describeDBInstances(input: api.DescribeDBInstancesMessage, ctx: RequestContext): api.DBInstanceMessage {
+    const filters = filterValues(input.Filters, ['db-instance-id', 'engine', 'dbi-resource-id', 'db-cluster-id', 'domain']);
+    checkMaxRecords(input.MaxRecords);
+    let recs = [...this.t.instances.list(scopeKey(ctx.accountId, ctx.region))].map(([, r]) => r);
+    if (input.DBInstanceIdentifier !== undefined) {
+      const id = this.idFromArnOrName(input.DBInstanceIdentifier, 'db');
+      recs = recs.filter((r) => r.id === id);
+      if (!recs.length) throw dbInstanceNotFound(input.DBInstanceIdentifier);
+    }
+    const ids = filters.get('db-instance-id');
+    if (ids) recs = recs.filter((r) => ids.has(r.id) || ids.has(instanceArn(r)));
+    const engines = filters.get('engine');
+    if (engines) recs = recs.filter((r) => engines.has(r.engine));
+    const dbi = filters.get('dbi-resource-id');
+    if (dbi) recs = recs.filter((r) => dbi.has(r.dbiResourceId));
+    if (filters.get('db-cluster-id') || filters.get('domain')) recs = [];
+    const { page, marker } = paginate(recs, (r) => r.id, input.MaxRecords, input.Marker);
+    return { DBInstances: page.map((r) => this.describeOne(r)), Marker: marker };
+  }
+
+  async modifyDBInstance(input: api.ModifyDBInstanceMessage, ctx: RequestContext): Promise<api.ModifyDBInstanceResult> {
+    const rec = this.instance(ctx, input.DBInstanceIdentifier);
+    if (rec.status !== 'available' && rec.status !== 'storage-full') throw invalidDBInstanceState('Database instance is not in available state.');
+    const versions = this.versions();
+    const version = versions.find((v) => v.engine === rec.engine && v.version === rec.engineVersion);
+    if (input.NewDBInstanceIdentifier !== undefined && input.NewDBInstanceIdentifier.toLowerCase() !== rec.id) {
+      throw invalidParameterCombination('Cellar does not rename DB instances (NewDBInstanceIdentifier) yet.');
+    }
+    if (input.EngineVersion !== undefined && input.EngineVersion !== rec.engineVersion) {
+      throw invalidParameterCombination(`Cannot upgrade ${rec.engine} from ${rec.engineVersion} to ${input.EngineVersion}`);
+    }
+    if (input.MultiAZ) throw invalidParameterCombination('Cellar does not serve Multi-AZ DB instances yet.');
+    if (input.ManageMasterUserPassword !== undefined || input.RotateMasterUserPassword) {
+      throw invalidParameterCombination('Cellar does not manage master user passwords in Secrets Manager yet.');
+    }
+    if (input.DBInstanceClass !== undefined && version) this.checkOrderable(input.DBInstanceClass, version);
+    if (input.AllocatedStorage !== undefined) {
+      checkAllocatedStorage(input.AllocatedStorage);
+      if (input.AllocatedStorage < rec.allocatedStorageGiB) throw invalidParameterValue('Invalid storage size: you cannot decrease the allocated storage of a DB instance.');
+      if (input.AllocatedStorage > rec.allocatedStorageGiB && input.AllocatedStorage < Math.ceil(rec.allocatedStorageGiB * 1.1)) {
+        throw invalidParameterValue(`Invalid storage size: the new allocated storage must be at least 10 percent greater than the current ${rec.allocatedStorageGiB} GiB.`);
+      }
+    }
+    const password = input.MasterUserPassword !== undefined ? checkMasterPassword(rec.engine, input.MasterUserPassword) : undefined;
+    const port = checkPort(input.DBPortNumber);
+    if (input.PreferredMaintenanceWindow) parseMaintenanceWindow(input.PreferredMaintenanceWindow);
+    const pg = input.DBParameterGroupName !== undefined ? this.resolveParameterGroup(ctx, input.DBParameterGroupName, rec.family) : undefined;
+    const og = input.OptionGroupName !== undefined ? this.resolveOptionGroup(ctx, input.OptionGroupName, rec.engine, version?.major ?? '') : undefined;
+    if (input.VpcSecurityGroupIds) for (const sg of input.VpcSecurityGroupIds) if (!SECURITY_GROUP_ID.test(sg)) throw invalidParameterValue(`Invalid security group , groupId= ${sg}, groupName=.`);
+    if (input.DBSubnetGroupName !== undefined && input.DBSubnetGroupName !== rec.subnetGroupName) {
+      throw invalidParameterCombination('Cellar does not move DB instances between DB subnet groups yet.');
+    }
+    const newPort = port !== undefined && port !== rec.port ? await this.allocatePort(port, port) : undefined;
+
+    const now = ctx.clock.now();
+    const key = scopeKey(ctx.accountId, ctx.region, rec.id);
+    return this.t.store.transaction(() => {
+      const cur = this.t.instances.get(key);
+      if (!cur || (cur.status !== 'available' && cur.status !== 'storage-full')) throw invalidDBInstanceState('Database instance is not in available state.');
+      if (newPort !== undefined) {
+        const owner = this.t.ports.get(portKey(newPort));
+        if (owner && owner.instanceId !== cur.id) throw invalidParameterValue(`Port ${newPort} is already used by DB instance ${owner.instanceId} on this Cellar host.`);
+      }
+      // Settings that take effect at once, whatever ApplyImmediately says (as on RDS).
+      if (input.DeletionProtection !== undefined) cur.deletionProtection = input.DeletionProtection;
+      if (input.BackupRetentionPeriod !== undefined) cur.backupRetentionPeriod = input.BackupRetentionPeriod;
+      if (input.PreferredBackupWindow !== undefined) cur.preferredBackupWindow = input.PreferredBackupWindow;
+      if (input.PreferredMaintenanceWindow !== undefined) cur.preferredMaintenanceWindow = input.PreferredMaintenanceWindow.toLowerCase();
+      if (input.AutoMinorVersionUpgrade !== undefined) cur.autoMinorVersionUpgrade = input.AutoMinorVersionUpgrade;
+      if (input.CopyTagsToSnapshot !== undefined) cur.copyTagsToSnapshot = input.CopyTagsToSnapshot;
+      if (input.VpcSecurityGroupIds?.length) cur.vpcSecurityGroupIds = input.VpcSecurityGroupIds;
+      if (og) cur.optionGroupName = og.name;
+      if (pg && pg.name !== cur.parameterGroupName) {
+        cur.parameterGroupName = pg.name;
+        // RDS applies a newly associated group at the next reboot; until then it reports pending-reboot.
+        cur.startedWithStatic = undefined;
+        this.ev.emitInstance(cur, 'parameterGroupChanged', now, pg.name);
+      }
+      let restartNow = false;
+      if (input.PubliclyAccessible !== undefined && input.PubliclyAccessible !== cur.publiclyAccessible) {
+        cur.publiclyAccessible = input.PubliclyAccessible;
+        restartNow = true;
+      }
+      if (newPort !== undefined) {
+        // RDS changes the port at once, with a restart, whatever ApplyImmediately says.
+        this.t.ports.delete(portKey(cur.port));
+        this.t.ports.put(portKey(newPort), { accountId: cur.accountId, region: cur.region, instanceId: cur.id });
+        cur.port = newPort;
+        restartNow = true;
+        this.ev.emitInstance(cur, 'portChanged', now, String(newPort));
+      }
+      const changes: InstanceRecord['pending'] = {};
+      if (input.DBInstanceClass !== undefined && input.DBInstanceClass !== cur.instanceClass) changes.DBInstanceClass = input.DBInstanceClass;
+      if (input.AllocatedStorage !== undefined && input.AllocatedStorage !== cur.allocatedStorageGiB) changes.AllocatedStorage = input.AllocatedStorage;
+      const applyNow = input.ApplyImmediately ?? false;
+      if (applyNow) {
+        const applying = { ...cur.pending, ...changes };
+        cur.pending = {};
+        if (applying.DBInstanceClass || applying.AllocatedStorage || restartNow) {
+          cur.applying = applying;
+          this.ev.transition(cur, 'modifying', now);
+        }
+      } else {
+        cur.pending = { ...cur.pending, ...changes };
+        if (restartNow) {
+          cur.applying = {};
+          this.ev.transition(cur, 'modifying', now);
+        }
+      }
+      if (password !== undefined) {
+        // The master password is always changed at once; it shows as pending until the engine has it.
+        cur.pending.MasterUserPasswordSealed = this.o.box.sealString(password, SEAL_AAD);
+        if (cur.status === 'available' || cur.status === 'storage-full') this.ev.transition(cur, 'resetting-master-credentials', now);
+      }
+      cur.generation++;
+      this.t.instances.put(key, cur);
+      this.o.trigger.kick(cur.accountId, cur.region, cur.id);
+      return { DBInstance: this.describeOne(cur) };
+    });
+  }
+
+  rebootDBInstance(input: api.RebootDBInstanceMessage, ctx: RequestContext): api.RebootDBInstanceResult {
+    if (input.ForceFailover) throw invalidParameterCombination('ForceFailover can only be specified for a Multi-AZ DB instance.');
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+      if (!['available', 'storage-full', 'failed'].includes(rec.status)) throw invalidDBInstanceState('Database instance is not in available state.');
+      this.ev.transition(rec, 'rebooting', now);
+    });
+  }
+
+  stopDBInstance(input: api.StopDBInstanceMessage, ctx: RequestContext): api.StopDBInstanceResult {
+    if (input.DBSnapshotIdentifier) throw invalidParameterCombination('Cellar does not take snapshots when stopping a DB instance yet: omit DBSnapshotIdentifier.');
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+      if (rec.status !== 'available' && rec.status !== 'storage-full') throw invalidDBInstanceState(`Instance ${rec.id} is not in available state.`);
+      rec.desiredRunning = false;
+      this.ev.transition(rec, 'stopping', now);
+    });
+  }
+
+  startDBInstance(input: api.StartDBInstanceMessage, ctx: RequestContext): api.StartDBInstanceResult {
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+      if (rec.status !== 'stopped') throw invalidDBInstanceState(`Instance ${rec.id} is not stopped, it cannot be started.`);
+      rec.desiredRunning = true;
+      this.ev.transition(rec, 'starting', now);
+    });
+  }
+
+  deleteDBInstance(input: api.DeleteDBInstanceMessage, ctx: RequestContext): api.DeleteDBInstanceResult {
+    const skip = input.SkipFinalSnapshot ?? false;
+    const finalId = input.FinalDBSnapshotIdentifier;
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+      if (rec.status === 'deleting') throw invalidDBInstanceState(`Instance ${rec.id} is already being deleted.`);
+      if (rec.deletionProtection) throw invalidParameterCombination('Cannot delete protected DB Instance, please disable deletion protection and try again.');
+      if (!skip && !finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.');
+      if (skip && finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier can not be specified when SkipFinalSnapshot is enabled.');
+      if (finalId) {
+        const snapId = checkIdentifier('FinalDBSnapshotIdentifier', finalId, 255);
+        if (this.t.snapshots.get(scopeKey(ctx.accountId, ctx.region, snapId))) throw dbSnapshotAlreadyExists(snapId);
+        if (rec.status === 'creating' || rec.status === 'failed') throw invalidDBInstanceState(`Instance ${rec.id} is not in a state that allows a final snapshot (${rec.status}).`);
+        rec.finalSnapshotId = snapId;
+      }
+      rec.desiredRunning = false;
+      this.ev.transition(rec, 'deleting', now);
+    });
+  }
+
+  /** Reads, checks and changes one instance atomically, then asks for a reconcile. */
+  private mutate(ctx: RequestContext, idOrArn: string, fn: (rec: InstanceRecord, nowMs: number) => void): { DBInstance: api.DBInstance } {
+    return this.t.store.transaction(() => {
+      const rec = this.instance(ctx, idOrArn);
+      fn(rec, ctx.clock.now());
+      rec.generation++;
+      this.t.instances.put(scopeKey(ctx.accountId, ctx.region, rec.id), rec);
+      this.o.trigger.kick(ctx.accountId, ctx.region, rec.id);
+      return { DBInstance: this.describeOne(rec) };
+    });
+  }
+
+  private instance(ctx: RequestContext, idOrArn: string | undefined): InstanceRecord {
+    if (!idOrArn) throw blankParameter('DBInstanceIdentifier');
+    const id = this.idFromArnOrName(idOrArn, 'db');
+    const rec = this.t.instances.get(scopeKey(ctx.accountId, ctx.region, id));
+    if (!rec) throw dbInstanceNotFound(idOrArn);
+    return rec;
+  }
+
+  private idFromArnOrName(value: string, kind: string): string {
+    const m = /^arn:aws[\w-]*:rds:[^:]*:\d{12}:([a-z-]+):(.+)$/.exec(value);
+    if (m) {
+      if (m[1] !== kind) throw invalidParameterValue(`Invalid resource name: ${value}`);
+      return m[2]!.toLowerCase();
+    }
+    return value.toLowerCase();
+  }
+
+  describeOne(rec: InstanceRecord): api.DBInstance {
+    const sg = this.t.subnetGroups.get(scopeKey(rec.accountId, rec.region, rec.subnetGroupName)) ?? this.defaultSubnetGroup(rec.accountId, rec.region);
+    return toDBInstance(rec, { config: this.o.config, subnetGroup: sg, parameterApplyStatus: this.parameterApplyStatus(rec) });
+  }
+
+  /** in-sync, or pending-reboot when the running engine was started with other static settings. */
+  parameterApplyStatus(rec: InstanceRecord): string {
+    if (rec.status === 'creating' || rec.status === 'stopped' || rec.status === 'stopping' || rec.status === 'starting') return 'in-sync';
+    const group = this.t.parameterGroups.get(scopeKey(rec.accountId, rec.region, rec.parameterGroupName));
+    const want = instanceSettings(rec, group, this.o.memoryScale);
+    if (!sameSettings(rec.startedWithStatic, want.staticValues)) return 'pending-reboot';
+    if (!sameSettings(rec.appliedDynamic, want.dynamicValues)) return 'applying';
+    return 'in-sync';
+  }
+
+  private checkEngine(engine: string | undefined): RdsEngine {
+    if (!engine) throw blankParameter('Engine');
+    const e = engine.toLowerCase();
+    if (!(RDS_ENGINES as readonly string[]).includes(e)) throw invalidParameterValue('Invalid DB engine');
+    return e as RdsEngine;
+  }
+
+  private checkOrderable(cls: string | undefined, version: EngineVersionInfo): void {
+    if (!cls) throw blankParameter('DBInstanceClass');
+    if (!instanceClass(cls)) {
+      throw invalidParameterCombination(
+        `RDS does not support creating a DB instance with the following combination: DBInstanceClass=${cls}, Engine=${version.engine}, EngineVersion=${version.version}, LicenseModel=${version.licenseModel}. For supported combinations of instance class and database engine version, see the documentation.`,
+      );
+    }
+  }
+
+  /**
+   * A free port: the one asked for, else the engine's default if nothing holds it, else one the
+   * operating system offers. Checked against Cellar's own allocations and by binding it briefly.
+   */
+  private async allocatePort(requested: number | undefined, defaultPort: number): Promise<number> {
+    const taken = (p: number) => this.t.ports.get(portKey(p)) !== undefined;
+    if (requested !== undefined) {
+      if (taken(requested)) {
+        const owner = this.t.ports.get(portKey(requested))!;
+        throw invalidParameterValue(`Port ${requested} is already used by DB instance ${owner.instanceId} on this Cellar host.`);
+      }
+      if (!(await bindable(requested))) throw invalidParameterValue(`Port ${requested} is already in use on this host by another program.`);
+      return requested;
+    }
+    if (!taken(defaultPort) && (await bindable(defaultPort))) return defaultPort;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const p = await osPort();
+      if (p >= 1150 && !taken(p)) return p;
+    }
+    throw new ServiceError('InsufficientDBInstanceCapacity', 'Cellar could not find a free port for the DB instance.');
+  }
+
+  // ---- engine versions and orderable options ----------------------------------------------------------
+
+  describeDBEngineVersions(input: api.DescribeDBEngineVersionsMessage): api.DBEngineVersionMessage {
+    filterValues(input.Filters, ['engine', 'engine-version', 'engine-mode', 'status', 'db-parameter-group-family']);
+    let list = this.versions();
+    if (input.Engine !== undefined) list = list.filter((v) => v.engine === input.Engine);
+    if (input.EngineVersion !== undefined) list = list.filter((v) => v.version === input.EngineVersion || v.major === input.EngineVersion);
+    if (input.DBParameterGroupFamily !== undefined) list = list.filter((v) => v.family === input.DBParameterGroupFamily);
+    for (const f of input.Filters ?? []) {
+      const vals = new Set(f.Values);
+      if (f.Name === 'engine') list = list.filter((v) => vals.has(v.engine));
+      if (f.Name === 'engine-version') list = list.filter((v) => vals.has(v.version));
+      if (f.Name === 'db-parameter-group-family') list = list.filter((v) => vals.has(v.family));
+      if (f.Name === 'status') list = list.filter(() => vals.has('available'));
+      if (f.Name === 'engine-mode') list = list.filter(() => vals.has('provisioned'));
+    }
+    if (input.DefaultOnly) {
+      const newest = new Map<string, EngineVersionInfo>();
+      for (const v of list) {
+        const cur = newest.get(v.engine);
+        if (!cur || resolveEngineVersion([cur, v], v.engine, undefined) === v) newest.set(v.engine, v);
+      }
+      list = [...newest.values()];
+    }
+    const { page, marker } = paginate(list, (v) => `${v.engine}/${v.version}`, input.MaxRecords, input.Marker);
+    return {
+      DBEngineVersions: page.map((v) => ({
+        Engine: v.engine,
+        EngineVersion: v.version,
+        MajorEngineVersion: v.major,
+        DBParameterGroupFamily: v.family,
+        DBEngineDescription: v.description,
+        DBEngineVersionDescription: v.versionDescription,
+        ValidUpgradeTarget: [],
+        ExportableLogTypes: v.kind === 'postgres' ? ['postgresql'] : ['error', 'general', 'slowquery'],
+        SupportsLogExportsToCloudwatchLogs: false,
+        SupportsReadReplica: false,
+        SupportedEngineModes: ['provisioned'],
+        SupportedFeatureNames: [],
+        Status: 'available',
+        SupportsParallelQuery: false,
+        SupportsGlobalDatabases: false,
+        SupportsBabelfish: false,
+        SupportsCertificateRotationWithoutRestart: true,
+        SupportedCACertificateIdentifiers: ['rds-ca-rsa2048-g1'],
+        SupportsLocalWriteForwarding: false,
+        SupportsIntegrations: false,
+      })),
+      Marker: marker,
+    };
+  }
+
+  describeOrderableDBInstanceOptions(input: api.DescribeOrderableDBInstanceOptionsMessage, ctx: RequestContext): api.OrderableDBInstanceOptionsMessage {
+    filterValues(input.Filters, []);
+    const engine = input.Engine;
+    if (!engine) throw blankParameter('Engine');
+    const versions = this.versions().filter((v) => v.engine === engine && (input.EngineVersion === undefined || v.version === input.EngineVersion || v.major === input.EngineVersion));
+    if (input.LicenseModel !== undefined && versions.every((v) => v.licenseModel !== input.LicenseModel)) return { OrderableDBInstanceOptions: [] };
+    const classes = INSTANCE_CLASSES.filter((c) => input.DBInstanceClass === undefined || c.name === input.DBInstanceClass);
+    if (input.Vpc === false) return { OrderableDBInstanceOptions: [] };
+    const all = versions.flatMap((v) =>
+      classes.map((c) => ({
+        Engine: v.engine,
+        EngineVersion: v.version,
+        DBInstanceClass: c.name,
+        LicenseModel: v.licenseModel,
+        AvailabilityZoneGroup: ctx.region,
+        AvailabilityZones: availabilityZones(ctx.region).map((Name) => ({ Name })),
+        MultiAZCapable: false,
+        ReadReplicaCapable: false,
+        Vpc: true,
+        SupportsStorageEncryption: true,
+        StorageType: 'gp2',
+        SupportsIops: false,
+        SupportsStorageThroughput: false,
+        SupportsEnhancedMonitoring: false,
+        SupportsIAMDatabaseAuthentication: false,
+        SupportsPerformanceInsights: false,
+        MinStorageSize: STORAGE_LIMITS_GIB.min,
+        MaxStorageSize: STORAGE_LIMITS_GIB.max,
+        SupportedEngineModes: ['provisioned'],
+        SupportsStorageAutoscaling: false,
+        SupportsKerberosAuthentication: false,
+        OutpostCapable: false,
+        SupportedActivityStreamModes: [],
+        SupportsGlobalDatabases: false,
+        SupportedNetworkTypes: ['IPV4'],
+        SupportsClusters: false,
+        SupportsDedicatedLogVolume: false,
+      })),
+    );
+    const { page, marker } = paginate(all, (o) => `${o.EngineVersion}/${o.DBInstanceClass}`, input.MaxRecords ?? 100, input.Marker);
+    return { OrderableDBInstanceOptions: page, Marker: marker };
+  }
+
+  // ---- parameter groups -----------------------------------------------------------------------------
+
+  /** The group an instance names, or its family's default (created on first use, as RDS does). */
+  private resolveParameterGroup(ctx: RequestContext, name: string | undefined, family: string): ParameterGroupRecord {
+    if (name === undefined) return this.defaultParameterGroup(ctx.accountId, ctx.region, family);
+    const pg = this.parameterGroup(ctx, name);
+    if (pg.family !== family) {
+      throw invalidParameterCombination(`The parameter group ${pg.name} with DBParameterGroupFamily ${pg.family} can't be used for this instance. Use a parameter group with DBParameterGroupFamily ${family}.`);
+    }
+    return pg;
+  }
+
+  private defaultParameterGroup(accountId: string, region: string, family: string): ParameterGroupRecord {
+    const name = `default.${family}`;
+    const key = scopeKey(accountId, region, name);
+    let pg = this.t.parameterGroups.get(key);
+    if (!pg) {
+      pg = { name, family, description: `Default parameter group for ${family}`, values: {}, tags: [], isDefault: true };
+      this.t.parameterGroups.put(key, pg);
+    }
+    return pg;
+  }
+
+  private parameterGroup(ctx: RequestContext, name: string): ParameterGroupRecord {
+    const n = name.toLowerCase();
+    const m = /^default\.(.+)$/.exec(n);
+    if (m && this.families().includes(m[1]!)) return this.defaultParameterGroup(ctx.accountId, ctx.region, m[1]!);
+    const pg = this.t.parameterGroups.get(scopeKey(ctx.accountId, ctx.region, n));
+    if (!pg) throw dbParameterGroupNotFound(name);
+    return pg;
+  }
+
+  private families(): string[] {
+    return [...new Set(this.versions().map((v) => v.family))];
+  }
+
+  private kindOfFamily(family: string): 'postgres' | 'mariadb' {
+    return family.startsWith('postgres') ? 'postgres' : 'mariadb';
+  }
+
+  createDBParameterGroup(input: api.CreateDBParameterGroupMessage, ctx: RequestContext): api.CreateDBParameterGroupResult {
+    const name = checkIdentifier('DBParameterGroupName', input.DBParameterGroupName, PARAMETER_GROUP_NAME_MAX);
+    if (!input.Description) throw blankParameter('Description');
+    if (!this.families().includes(input.DBParameterGroupFamily)) {
+      throw invalidParameterValue(`ParameterGroupFamily ${input.DBParameterGroupFamily} is not a valid parameter group family`);
+    }
+    const tags = checkTags(input.Tags);
+    return this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, name);
+      if (this.t.parameterGroups.get(key) || name.startsWith('default.')) throw dbParameterGroupAlreadyExists(name);
+      const pg: ParameterGroupRecord = { name, family: input.DBParameterGroupFamily, description: input.Description, values: {}, tags, isDefault: false };
+      this.t.parameterGroups.put(key, pg);
+      return { DBParameterGroup: toDBParameterGroup(pg, ctx.accountId, ctx.region) };
+    });
+  }
+
+  copyDBParameterGroup(input: api.CopyDBParameterGroupMessage, ctx: RequestContext): api.CopyDBParameterGroupResult {
+    const source = this.parameterGroup(ctx, this.idFromArnOrName(input.SourceDBParameterGroupIdentifier, 'pg'));
+    const name = checkIdentifier('TargetDBParameterGroupIdentifier', input.TargetDBParameterGroupIdentifier, PARAMETER_GROUP_NAME_MAX);
+    if (!input.TargetDBParameterGroupDescription) throw blankParameter('TargetDBParameterGroupDescription');
+    const tags = checkTags(input.Tags);
+    return this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, name);
+      if (this.t.parameterGroups.get(key) || name.startsWith('default.')) throw dbParameterGroupAlreadyExists(name);
+      const pg: ParameterGroupRecord = { name, family: source.family, description: input.TargetDBParameterGroupDescription, values: { ...source.values }, tags, isDefault: false };
+      this.t.parameterGroups.put(key, pg);
+      return { DBParameterGroup: toDBParameterGroup(pg, ctx.accountId, ctx.region) };
+    });
+  }
+
+  describeDBParameterGroups(input: api.DescribeDBParameterGroupsMessage, ctx: RequestContext): api.DBParameterGroupsMessage {
+    filterValues(input.Filters, []);
+    checkMaxRecords(input.MaxRecords);
+    for (const f of this.families()) this.defaultParameterGroup(ctx.accountId, ctx.region, f);
+    let groups = [...this.t.parameterGroups.list(scopeKey(ctx.accountId, ctx.region))].map(([, g]) => g);
+    if (input.DBParameterGroupName !== undefined) groups = [this.parameterGroup(ctx, this.idFromArnOrName(input.DBParameterGroupName, 'pg'))];
+    const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
+    return { DBParameterGroups: page.map((g) => toDBParameterGroup(g, ctx.accountId, ctx.region)), Marker: marker };
+  }
+
+  modifyDBParameterGroup(input: api.ModifyDBParameterGroupMessage, ctx: RequestContext): api.DBParameterGroupNameMessage {
+    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
+    if (pg.isDefault) throw invalidParameterValue('Cannot modify a default parameter group.');
+    const params = input.Parameters ?? [];
+    if (!params.length) throw blankParameter('Parameters');
+    if (params.length > MODIFY_PARAMETERS_MAX) throw invalidParameterValue(`You can modify at most ${MODIFY_PARAMETERS_MAX} parameters in one request.`);
+    const kind = this.kindOfFamily(pg.family);
+    const updates: Record<string, string> = {};
+    for (const p of params) {
+      if (!p.ParameterName) throw blankParameter('ParameterName');
+      const def = parameterDef(kind, p.ParameterName);
+      if (!def) throw invalidParameterValue(`Could not find parameter with name: ${p.ParameterName}`);
+      if (!def.modifiable) throw invalidParameterValue(`The parameter ${def.name} cannot be modified.`);
+      if (p.ApplyMethod === undefined) throw invalidParameterValue(`The parameter ApplyMethod must be provided and must not be blank.`);
+      if (def.applyType === 'static' && p.ApplyMethod === 'immediate') throw invalidParameterCombination('cannot use immediate apply method for static parameter');
+      if (p.ParameterValue === undefined) throw invalidParameterValue(`The parameter ParameterValue for ${def.name} must be provided and must not be blank.`);
+      const problem = checkValue(def, p.ParameterValue);
+      if (problem) throw invalidParameterValue(problem);
+      updates[def.name] = p.ParameterValue;
+    }
+    return this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, pg.name);
+      const cur = this.t.parameterGroups.get(key)!;
+      cur.values = { ...cur.values, ...updates };
+      this.t.parameterGroups.put(key, cur);
+      this.kickMembers(ctx, cur.name);
+      return { DBParameterGroupName: cur.name };
+    });
+  }
+
+  resetDBParameterGroup(input: api.ResetDBParameterGroupMessage, ctx: RequestContext): api.DBParameterGroupNameMessage {
+    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
+    if (pg.isDefault) throw invalidParameterValue('Cannot modify a default parameter group.');
+    const kind = this.kindOfFamily(pg.family);
+    if (!input.ResetAllParameters && !input.Parameters?.length) throw invalidParameterCombination('Either ResetAllParameters or Parameters must be specified.');
+    if (input.ResetAllParameters && input.Parameters?.length) throw invalidParameterCombination('ResetAllParameters and Parameters cannot both be specified.');
+    const names = (input.Parameters ?? []).map((p) => {
+      const def = p.ParameterName ? parameterDef(kind, p.ParameterName) : undefined;
+      if (!def) throw invalidParameterValue(`Could not find parameter with name: ${p.ParameterName ?? ''}`);
+      if (def.applyType === 'static' && p.ApplyMethod === 'immediate') throw invalidParameterCombination('cannot use immediate apply method for static parameter');
+      return def.name;
+    });
+    return this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, pg.name);
+      const cur = this.t.parameterGroups.get(key)!;
+      if (input.ResetAllParameters) cur.values = {};
+      else for (const n of names) delete cur.values[n];
+      this.t.parameterGroups.put(key, cur);
+      this.kickMembers(ctx, cur.name);
+      return { DBParameterGroupName: cur.name };
+    });
+  }
+
+  deleteDBParameterGroup(input: api.DeleteDBParameterGroupMessage, ctx: RequestContext): void {
+    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
+    if (pg.isDefault) throw invalidParameterValue('Cannot delete a default parameter group.');
+    this.t.store.transaction(() => {
+      const users = this.members(ctx, (r) => r.parameterGroupName === pg.name);
+      if (users.length) throw invalidDBParameterGroupState(`One or more database instances are still members of this parameter group ${pg.name}, so the group cannot be deleted`);
+      this.t.parameterGroups.delete(scopeKey(ctx.accountId, ctx.region, pg.name));
+    });
+  }
+
+  describeDBParameters(input: api.DescribeDBParametersMessage, ctx: RequestContext): api.DBParameterGroupDetails {
+    filterValues(input.Filters, []);
+    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
+    if (input.Source !== undefined && !['user', 'system', 'engine-default'].includes(input.Source)) {
+      throw invalidParameterValue(`Invalid value for Source: ${input.Source}. Valid values are user, system, engine-default.`);
+    }
+    const params = this.parameterList(pg.family, pg.values).filter((p) => input.Source === undefined || p.Source === input.Source);
+    const { page, marker } = paginate(params, (p) => p.ParameterName!, input.MaxRecords, input.Marker);
+    return { Parameters: page, Marker: marker };
+  }
+
+  describeEngineDefaultParameters(input: api.DescribeEngineDefaultParametersMessage): api.DescribeEngineDefaultParametersResult {
+    filterValues(input.Filters, []);
+    if (!this.families().includes(input.DBParameterGroupFamily)) throw invalidParameterValue(`Invalid DB parameter group family: ${input.DBParameterGroupFamily}`);
+    const params = this.parameterList(input.DBParameterGroupFamily, {});
+    const { page, marker } = paginate(params, (p) => p.ParameterName!, input.MaxRecords, input.Marker);
+    return { EngineDefaults: { DBParameterGroupFamily: input.DBParameterGroupFamily, Parameters: page, Marker: marker } };
+  }
+
+  private parameterList(family: string, values: Record<string, string>): api.Parameter[] {
+    return [...parameterDefs(this.kindOfFamily(family))]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((d) => ({
+        ParameterName: d.name,
+        ParameterValue: values[d.name] ?? d.rdsDefault,
+        Description: d.description,
+        Source: values[d.name] !== undefined ? 'user' : d.rdsDefault !== undefined ? 'system' : 'engine-default',
+        ApplyType: d.applyType,
+        DataType: d.dataType,
+        AllowedValues: d.allowedValues,
+        IsModifiable: d.modifiable,
+        ApplyMethod: d.applyType === 'static' ? ('pending-reboot' as const) : ('immediate' as const),
+      }));
+  }
+
+  private members(ctx: RequestContext, pred: (r: InstanceRecord) => boolean): InstanceRecord[] {
+    return [...this.t.instances.list(scopeKey(ctx.accountId, ctx.region))].map(([, r]) => r).filter(pred);
+  }
+
+  private kickMembers(ctx: RequestContext, groupName: string): void {
+    for (const r of this.members(ctx, (m) => m.parameterGroupName === groupName)) this.o.trigger.kick(r.accountId, r.region, r.id);
+  }
+
+  // ---- subnet groups, security groups, option groups ---------------------------------------------
+
+  private defaultSubnetGroup(accountId: string, region: string): SubnetGroupRecord {
+    return { name: 'default', description: 'default', vpcId: defaultVpcId(accountId, region), subnets: defaultSubnets(accountId, region), tags: [] };
+  }
+
+  private resolveSubnetGroup(ctx: RequestContext, name: string | undefined): SubnetGroupRecord {
+    if (name === undefined || name.toLowerCase() === 'default') return this.defaultSubnetGroup(ctx.accountId, ctx.region);
+    const sg = this.t.subnetGroups.get(scopeKey(ctx.accountId, ctx.region, name.toLowerCase()));
+    if (!sg) throw dbSubnetGroupNotFound(name);
+    return sg;
+  }
+
+  private checkSubnets(ctx: RequestContext, ids: string[] | undefined): Array<{ id: string; az: string }> {
+    if (!ids?.length) throw blankParameter('SubnetIds');
+    const subnets = ids.map((id) => {
+      if (!SUBNET_ID.test(id)) throw new ServiceError('InvalidSubnet', `Some input subnets in :[${ids.join(', ')}] are invalid.`);
+      return { id, az: subnetAz(ctx.accountId, ctx.region, id) };
+    });
+    if (new Set(subnets.map((s) => s.az)).size < 2) {
+      throw new ServiceError('DBSubnetGroupDoesNotCoverEnoughAZs', 'The DB subnet group doesn\'t meet Availability Zone (AZ) coverage requirement. Current AZ coverage: ' + [...new Set(subnets.map((s) => s.az))].join(', ') + '. Add subnets to cover at least 2 AZs.');
+    }
+    return subnets;
+  }
+
+  createDBSubnetGroup(input: api.CreateDBSubnetGroupMessage, ctx: RequestContext): api.CreateDBSubnetGroupResult {
+    const name = input.DBSubnetGroupName?.toLowerCase();
+    if (!name) throw blankParameter('DBSubnetGroupName');
+    if (name === 'default' || !/^[a-z0-9 ._-]{1,255}$/.test(name)) throw invalidParameterValue(`The parameter DBSubnetGroupName is not a valid identifier: ${input.DBSubnetGroupName}`);
+    if (!input.DBSubnetGroupDescription) throw blankParameter('DBSubnetGroupDescription');
+    const subnets = this.checkSubnets(ctx, input.SubnetIds);
+    const tags = checkTags(input.Tags);
+    return this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, name);
+      if (this.t.subnetGroups.get(key)) throw dbSubnetGroupAlreadyExists(name);
+      const sg: SubnetGroupRecord = { name, description: input.DBSubnetGroupDescription, vpcId: defaultVpcId(ctx.accountId, ctx.region), subnets, tags };
+      this.t.subnetGroups.put(key, sg);
+      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.accountId, ctx.region) };
+    });
+  }
+
+  modifyDBSubnetGroup(input: api.ModifyDBSubnetGroupMessage, ctx: RequestContext): api.ModifyDBSubnetGroupResult {
+    const key = scopeKey(ctx.accountId, ctx.region, input.DBSubnetGroupName.toLowerCase());
+    const subnets = this.checkSubnets(ctx, input.SubnetIds);
+    return this.t.store.transaction(() => {
+      const sg = this.t.subnetGroups.get(key);
+      if (!sg) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
+      sg.subnets = subnets;
+      if (input.DBSubnetGroupDescription !== undefined) sg.description = input.DBSubnetGroupDescription;
+      this.t.subnetGroups.put(key, sg);
+      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.accountId, ctx.region) };
+    });
+  }
+
+  deleteDBSubnetGroup(input: api.DeleteDBSubnetGroupMessage, ctx: RequestContext): void {
+    const name = input.DBSubnetGroupName.toLowerCase();
+    if (name === 'default') throw invalidDBSubnetGroupState('Cannot delete default DB subnet group');
+    this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, name);
+      if (!this.t.subnetGroups.get(key)) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
+      if (this.members(ctx, (r) => r.subnetGroupName === name).length) throw invalidDBSubnetGroupState(`Cannot delete the subnet group '${name}' because at least one database instance: is still using it.`);
+      this.t.subnetGroups.delete(key);
+    });
+  }
+
+  describeDBSubnetGroups(input: api.DescribeDBSubnetGroupsMessage, ctx: RequestContext): api.DBSubnetGroupMessage {
+    filterValues(input.Filters, []);
+    let groups = [this.defaultSubnetGroup(ctx.accountId, ctx.region), ...[...this.t.subnetGroups.list(scopeKey(ctx.accountId, ctx.region))].map(([, g]) => g)];
+    if (input.DBSubnetGroupName !== undefined) {
+      const n = input.DBSubnetGroupName.toLowerCase();
+      groups = groups.filter((g) => g.name === n);
+      if (!groups.length) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
+    }
+    const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
+    return { DBSubnetGroups: page.map((g) => toDBSubnetGroup(g, ctx.accountId, ctx.region)), Marker: marker };
+  }
+
+  describeDBSecurityGroups(input: api.DescribeDBSecurityGroupsMessage, ctx: RequestContext): api.DBSecurityGroupMessage {
+    filterValues(input.Filters, []);
+    // A VPC account has one DB security group, `default`, as RDS shows it.
+    const group: api.DBSecurityGroup = {
+      OwnerId: ctx.accountId,
+      DBSecurityGroupName: 'default',
+      DBSecurityGroupDescription: 'default',
+      VpcId: defaultVpcId(ctx.accountId, ctx.region),
+      EC2SecurityGroups: [{ Status: 'authorized', EC2SecurityGroupId: defaultSecurityGroupId(ctx.accountId, ctx.region), EC2SecurityGroupName: 'default', EC2SecurityGroupOwnerId: ctx.accountId }],
+      IPRanges: [],
+      DBSecurityGroupArn: `arn:aws:rds:${ctx.region}:${ctx.accountId}:secgrp:default`,
+    };
+    if (input.DBSecurityGroupName !== undefined && input.DBSecurityGroupName !== 'default') throw dbSecurityGroupNotFound(input.DBSecurityGroupName);
+    return { DBSecurityGroups: [group] };
+  }
+
+  private defaultOptionGroupName(engine: string, major: string): string {
+    return `default:${engine}-${major.replace(/\./g, '-')}`;
+  }
+
+  private resolveOptionGroup(ctx: RequestContext, name: string | undefined, engine: RdsEngine, major: string): OptionGroupRecord {
+    if (name === undefined || name === this.defaultOptionGroupName(engine, major)) return this.defaultOptionGroup(ctx.accountId, ctx.region, engine, major);
+    const og = this.t.optionGroups.get(scopeKey(ctx.accountId, ctx.region, name.toLowerCase()));
+    if (!og) throw optionGroupNotFound(name);
+    if (og.engineName !== engine || og.majorEngineVersion !== major) {
+      throw invalidParameterCombination(`The option group ${og.name} is for ${og.engineName} ${og.majorEngineVersion} and can't be used with ${engine} ${major}.`);
+    }
+    return og;
+  }
+
+  private defaultOptionGroup(accountId: string, region: string, engine: string, major: string): OptionGroupRecord {
+    const name = this.defaultOptionGroupName(engine, major);
+    const key = scopeKey(accountId, region, name);
+    let og = this.t.optionGroups.get(key);
+    if (!og) {
+      og = { name, description: `Default option group for ${engine} ${major}`, engineName: engine, majorEngineVersion: major, tags: [], isDefault: true };
+      this.t.optionGroups.put(key, og);
+    }
+    return og;
+  }
+
+  createOptionGroup(input: api.CreateOptionGroupMessage, ctx: RequestContext): api.CreateOptionGroupResult {
+    const name = checkIdentifier('OptionGroupName', input.OptionGroupName, 255);
+    if (!input.OptionGroupDescription) throw blankParameter('OptionGroupDescription');
+    const engine = this.checkEngine(input.EngineName);
+    if (!this.versions().some((v) => v.engine === engine && v.major === input.MajorEngineVersion)) {
+      throw invalidParameterCombination(`Cannot find major version ${input.MajorEngineVersion} for ${engine}`);
+    }
+    const tags = checkTags(input.Tags);
+    return this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, name);
+      if (this.t.optionGroups.get(key)) throw optionGroupAlreadyExists(name);
+      const og: OptionGroupRecord = { name, description: input.OptionGroupDescription, engineName: engine, majorEngineVersion: input.MajorEngineVersion, tags, isDefault: false };
+      this.t.optionGroups.put(key, og);
+      return { OptionGroup: toOptionGroup(og, ctx.accountId, ctx.region) };
+    });
+  }
+
+  deleteOptionGroup(input: api.DeleteOptionGroupMessage, ctx: RequestContext): void {
+    const name = input.OptionGroupName.toLowerCase();
+    this.t.store.transaction(() => {
+      const key = scopeKey(ctx.accountId, ctx.region, name);
+      const og = this.t.optionGroups.get(key);
+      if (!og) throw optionGroupNotFound(input.OptionGroupName);
+      if (og.isDefault) throw invalidParameterValue('Default option groups cannot be deleted.');
+      if (this.members(ctx, (r) => r.optionGroupName === name).length) throw invalidOptionGroupState(`The option group '${name}' cannot be deleted because it is in use.`);
+      this.t.optionGroups.delete(key);
+    });
+  }
+
+  describeOptionGroups(input: api.DescribeOptionGroupsMessage, ctx: RequestContext): api.OptionGroups {
+    filterValues(input.Filters, []);
+    for (const v of this.versions()) this.defaultOptionGroup(ctx.accountId, ctx.region, v.engine, v.major);
+    let groups = [...this.t.optionGroups.list(scopeKey(ctx.accountId, ctx.region))].map(([, g]) => g);
+    if (input.OptionGroupName !== undefined) {
+      groups = groups.filter((g) => g.name === input.OptionGroupName!.toLowerCase());
+      if (!groups.length) throw optionGroupNotFound(input.OptionGroupName);
+    }
+    if (input.EngineName !== undefined) groups = groups.filter((g) => g.engineName === input.EngineName);
+    if (input.MajorEngineVersion !== undefined) groups = groups.filter((g) => g.majorEngineVersion === input.MajorEngineVersion);
+    const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
+    return { OptionGroupsList: page.map((g) => toOptionGroup(g, ctx.accountId, ctx.region)), Marker: marker };
+  }
+
+  // ---- snapshots (final snapshots taken by DeleteDBInstance) -----------------------------------------
+
+  describeDBSnapshots(input: api.DescribeDBSnapshotsMessage, ctx: RequestContext): api.DBSnapshotMessage {
+    filterValues(input.Filters, ['db-instance-id', 'db-snapshot-id', 'snapshot-type', 'engine', 'dbi-resource-id']);
+    let snaps = [...this.t.snapshots.list(scopeKey(ctx.accountId, ctx.region))].map(([, s]) => s);
+    if (input.DBSnapshotIdentifier !== undefined) {
+      const id = this.idFromArnOrName(input.DBSnapshotIdentifier, 'snapshot');
+      snaps = snaps.filter((s) => s.id === id);
+      if (!snaps.length) throw new ServiceError('DBSnapshotNotFound', `DBSnapshot ${input.DBSnapshotIdentifier} not found.`, { status: 404 });
+    }
+    if (input.DBInstanceIdentifier !== undefined) snaps = snaps.filter((s) => s.instanceId === input.DBInstanceIdentifier!.toLowerCase());
+    if (input.SnapshotType !== undefined && input.SnapshotType !== 'manual') snaps = [];
+    const { page, marker } = paginate(snaps, (s) => s.id, input.MaxRecords, input.Marker);
+    return { DBSnapshots: page.map((s) => toDBSnapshot(s, ctx.accountId, ctx.region)), Marker: marker };
+  }
+
+  // ---- tags -------------------------------------------------------------------------------------------
+
+  /** The stored tags of any RDS resource an ARN names, with a setter; RDS's not-found error otherwise. */
+  private tagged(ctx: RequestContext, arn: string): { get(): Tag[]; set(tags: Tag[]): void } {
+    const m = /^arn:aws[\w-]*:rds:([^:]+):(\d{12}):(db|pg|subgrp|og|snapshot):(.+)$/.exec(arn);
+    if (!m) throw invalidParameterValue(`Invalid resource name: ${arn}`);
+    const [, region, account, kind, rawName] = m;
+    if (region !== ctx.region || account !== ctx.accountId) throw invalidParameterValue(`Invalid resource name: ${arn}`);
+    const name = rawName!.toLowerCase();
+    const key = scopeKey(ctx.accountId, ctx.region, name);
+    const table =
+      kind === 'db'
+        ? this.t.instances
+        : kind === 'pg'
+          ? this.t.parameterGroups
+          : kind === 'subgrp'
+            ? this.t.subnetGroups
+            : kind === 'og'
+              ? this.t.optionGroups
+              : this.t.snapshots;
+    if (kind === 'pg' && name.startsWith('default.')) this.parameterGroup(ctx, name);
+    const rec = (table as { get(k: string): { tags: Tag[] } | undefined }).get(key);
+    if (!rec) {
+      if (kind === 'db') throw dbInstanceNotFound(rawName!);
+      if (kind === 'pg') throw dbParameterGroupNotFound(rawName!);
+      if (kind === 'subgrp') throw dbSubnetGroupNotFound(rawName!);
+      if (kind === 'og') throw optionGroupNotFound(rawName!);
+      throw new ServiceError('DBSnapshotNotFound', `DBSnapshot ${rawName} not found.`, { status: 404 });
+    }
+    return {
+      get: () => rec.tags,
+      set: (tags) => {
+        rec.tags = tags;
+        (table as { put(k: string, v: unknown): void }).put(key, rec);
+      },
+    };
+  }
+
+  addTagsToResource(input: api.AddTagsToResourceMessage, ctx: RequestContext): void {
+    const add = checkTags(input.Tags);
+    this.t.store.transaction(() => {
+      const r = this.tagged(ctx, input.ResourceName);
+      const merged = new Map(r.get().map((t) => [t.Key, t.Value]));
+      for (const t of add) merged.set(t.Key, t.Value);
+      r.set(checkTags([...merged].map(([Key, Value]) => ({ Key, Value }))));
+    });
+  }
+
+  removeTagsFromResource(input: api.RemoveTagsFromResourceMessage, ctx: RequestContext): void {
+    const remove = new Set(input.TagKeys ?? []);
+    this.t.store.transaction(() => {
+      const r = this.tagged(ctx, input.ResourceName);
+      r.set(r.get().filter((t) => !remove.has(t.Key)));
+    });
+  }
+
+  listTagsForResource(input: api.ListTagsForResourceMessage, ctx: RequestContext): api.TagListMessage {
+    filterValues(input.Filters, []);
+    return { TagList: this.tagged(ctx, input.ResourceName).get() };
+  }
+
+  // ---- events -----------------------------------------------------------------------------------------
+
+  describeEvents(input: api.DescribeEventsMessage, ctx: RequestContext): api.EventsMessage {
+    filterValues(input.Filters, []);
+    const now = ctx.clock.now();
+    if (input.Duration !== undefined && (input.Duration < 0 || input.Duration > 20160)) throw invalidParameterValue('Duration must be between 0 and 20160 minutes.');
+    const end = input.EndTime?.getTime() ?? now;
+    const start = input.StartTime?.getTime() ?? (input.EndTime ? end : now) - (input.Duration ?? 60) * 60_000;
+    const categories = input.EventCategories?.length ? new Set(input.EventCategories) : undefined;
+    const sourceId = input.SourceIdentifier?.toLowerCase();
+    const items = [...this.t.events.list(scopeKey(ctx.accountId, ctx.region))]
+      .filter(([, e]) => e.dateMs >= start && e.dateMs <= end)
+      .filter(([, e]) => input.SourceType === undefined || e.sourceType === input.SourceType)
+      .filter(([, e]) => sourceId === undefined || e.sourceId === sourceId)
+      .filter(([, e]) => !categories || e.categories.some((c) => categories.has(c)));
+    const { page, marker } = paginate(items, ([k]) => k, input.MaxRecords, input.Marker);
+    return { Events: page.map(([, e]) => toEvent(e)), Marker: marker };
+  }
+
+  describeEventCategories(input: api.DescribeEventCategoriesMessage): api.EventCategoriesMessage {
+    const instance = ['availability', 'configuration change', 'creation', 'deletion', 'failure', 'low storage', 'notification', 'recovery'];
+    const maps = [{ SourceType: 'db-instance', EventCategories: instance }];
+    return { EventCategoriesMapList: input.SourceType === undefined || input.SourceType === 'db-instance' ? maps : [] };
+  }
+}
+
+/** True when nothing listens on port (on any address), checked by binding it for a moment. */
+export function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    const timer = setTimeout(() => {
+      srv.close();
+      resolve(false);
+    }, PORT_PROBE_TIMEOUT_MS);
+    srv.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    srv.listen({ port, host: '0.0.0.0', exclusive: true }, () => {
+      clearTimeout(timer);
+      srv.close(() => resolve(true));
+    });
+  });
+}
+
+function osPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: '0.0.0.0', exclusive: true }, () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+}

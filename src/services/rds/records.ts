@@ -1,0 +1,187 @@
+/**
+ * @module services/rds/records
+ * What RDS keeps durably, one JSON document per resource in the state store, keyed
+ * `<account>/<region>/<name>` so every table is scoped by account and region. A DB instance record is
+ * both the API's view and the reconciler's desired state: its `status` says which long action is in
+ * progress, so a Cellar that dies mid-action finds the action again on restart and finishes it.
+ */
+import { JsonTable, type Store } from '../../storage/store.js';
+import type { EngineKind, RdsEngine } from './catalog.js';
+
+/** RDS's DB instance statuses that Cellar uses (RDS's own strings). */
+export type InstanceStatus =
+  | 'creating'
+  | 'available'
+  | 'modifying'
+  | 'rebooting'
+  | 'resetting-master-credentials'
+  | 'stopping'
+  | 'stopped'
+  | 'starting'
+  | 'deleting'
+  | 'storage-full'
+  | 'failed';
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+/** Changes waiting for the maintenance window or a reboot (ApplyImmediately=false). */
+export interface PendingChanges {
+  DBInstanceClass?: string;
+  AllocatedStorage?: number;
+  /** Sealed with the root key; only its presence is reported (as `****`). */
+  MasterUserPasswordSealed?: string;
+  Port?: number;
+}
+
+export interface MasterUserSecretRecord {
+  secretArn: string;
+  kmsKeyId: string;
+  status: 'creating' | 'active' | 'rotating' | 'impaired';
+}
+
+export interface InstanceRecord {
+  id: string;
+  accountId: string;
+  region: string;
+  engine: RdsEngine;
+  engineKind: EngineKind;
+  engineVersion: string;
+  family: string;
+  licenseModel: string;
+  instanceClass: string;
+  allocatedStorageGiB: number;
+  masterUsername: string;
+  /** The master password sealed under the root key: never stored in plaintext. */
+  masterPasswordSealed: string;
+  masterUserSecret?: MasterUserSecretRecord;
+  dbName?: string;
+  port: number;
+  parameterGroupName: string;
+  optionGroupName: string;
+  vpcSecurityGroupIds: string[];
+  subnetGroupName: string;
+  availabilityZone: string;
+  publiclyAccessible: boolean;
+  storageEncrypted: boolean;
+  kmsKeyId?: string;
+  deletionProtection: boolean;
+  backupRetentionPeriod: number;
+  preferredBackupWindow: string;
+  preferredMaintenanceWindow: string;
+  autoMinorVersionUpgrade: boolean;
+  copyTagsToSnapshot: boolean;
+  tags: Tag[];
+  createdAtMs: number;
+  dbiResourceId: string;
+  status: InstanceStatus;
+  statusSinceMs: number;
+  pending: PendingChanges;
+  /** Whether the process should run once the current action is done. */
+  desiredRunning: boolean;
+  /** When a StopDBInstance took effect; RDS starts the instance again 7 days later. */
+  stoppedAtMs?: number;
+  /** Modifications being applied right now (status `modifying`), applied in the reconciler. */
+  applying?: PendingChanges;
+  /** Settings the running engine was started with: static parameters differ => pending-reboot. */
+  startedWithStatic?: Record<string, string>;
+  /** Dynamic settings last applied to the running engine. */
+  appliedDynamic?: Record<string, string>;
+  /** Set while the engine is read-only because its data outgrew AllocatedStorage. */
+  storageFull?: boolean;
+  /** The engine data directory, under Cellar's data directory. */
+  dataDir: string;
+  /** Final snapshot requested by DeleteDBInstance (recorded; see docs/rds.md). */
+  finalSnapshotId?: string;
+  /** Last maintenance-window check, so a window is not missed when the clock jumps. */
+  lastMaintenanceCheckMs?: number;
+  /** Bumped by every API write, so a long action can tell that the record moved under it. */
+  generation: number;
+}
+
+export interface ParameterGroupRecord {
+  name: string;
+  family: string;
+  description: string;
+  /** User-set values (ParameterName → value). */
+  values: Record<string, string>;
+  tags: Tag[];
+  isDefault: boolean;
+}
+
+export interface SubnetGroupRecord {
+  name: string;
+  description: string;
+  vpcId: string;
+  subnets: Array<{ id: string; az: string }>;
+  tags: Tag[];
+}
+
+export interface OptionGroupRecord {
+  name: string;
+  description: string;
+  engineName: string;
+  majorEngineVersion: string;
+  tags: Tag[];
+  isDefault: boolean;
+}
+
+export interface EventRecord {
+  sourceId: string;
+  sourceType: 'db-instance' | 'db-parameter-group' | 'db-security-group' | 'db-snapshot';
+  message: string;
+  categories: string[];
+  dateMs: number;
+  sourceArn: string;
+}
+
+export interface SnapshotRecord {
+  id: string;
+  instanceId: string;
+  createdAtMs: number;
+  engine: RdsEngine;
+  engineVersion: string;
+  allocatedStorageGiB: number;
+  masterUsername: string;
+  port: number;
+  availabilityZone: string;
+  tags: Tag[];
+}
+
+/** Port allocation: one row per port Cellar gave an instance, so two instances never share one. */
+export interface PortRecord {
+  accountId: string;
+  region: string;
+  instanceId: string;
+}
+
+export class RdsTables {
+  readonly instances: JsonTable<InstanceRecord>;
+  readonly parameterGroups: JsonTable<ParameterGroupRecord>;
+  readonly subnetGroups: JsonTable<SubnetGroupRecord>;
+  readonly optionGroups: JsonTable<OptionGroupRecord>;
+  readonly events: JsonTable<EventRecord>;
+  readonly snapshots: JsonTable<SnapshotRecord>;
+  readonly ports: JsonTable<PortRecord>;
+
+  constructor(readonly store: Store) {
+    this.instances = new JsonTable(store.keyspace('rds_instances'));
+    this.parameterGroups = new JsonTable(store.keyspace('rds_parameter_groups'));
+    this.subnetGroups = new JsonTable(store.keyspace('rds_subnet_groups'));
+    this.optionGroups = new JsonTable(store.keyspace('rds_option_groups'));
+    this.events = new JsonTable(store.keyspace('rds_events'));
+    this.snapshots = new JsonTable(store.keyspace('rds_snapshots'));
+    this.ports = new JsonTable(store.keyspace('rds_ports'));
+  }
+}
+
+export function scopeKey(accountId: string, region: string, name = ''): string {
+  return `${accountId}/${region}/${name}`;
+}
+
+/** Port keys sort numerically as zero-padded strings. */
+export function portKey(port: number): string {
+  return String(port).padStart(5, '0');
+}

@@ -1,0 +1,513 @@
+/**
+ * @module services/rds/supervisor
+ * One reconciler per DB instance and the health loop that drives them.
+ *
+ * `reconcile` reads the instance's record and takes the step its status asks for (create, restart,
+ * apply modifications, stop, start, delete), then returns a sentence saying what it decided. Steps are
+ * idempotent and the status is persisted before and after each long action, so a Cellar killed mid-way
+ * finds the same status on restart and runs the step again. One action runs at a time per instance;
+ * other instances keep being served.
+ *
+ * The health loop ticks every `healthIntervalMs`: it notices dead engines (at once through the
+ * process exit, and by polling for adopted ones), full storage, maintenance windows and the 7-day
+ * limit on stopped instances, and kicks the reconciler for each.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { log } from '../../core/log.js';
+import type { Clock } from '../../core/clock.js';
+import { withContext } from '../../core/errors.js';
+import type { SecretBox } from '../../crypto/rootkey.js';
+import type { CellarConfig } from '../../config.js';
+import { listenAddress, STOPPED_LIMIT_MS } from './describe.js';
+import type { EngineSpec, RdsEngineDriver } from './driver.js';
+import { SEAL_AAD, type ReconcileTrigger } from './provider.js';
+import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTables } from './records.js';
+import { instanceSettings, sameSettings } from './settings.js';
+import { InstanceEvents, InvalidTransition } from './status.js';
+import { maintenanceWindowStartedBetween } from './validation.js';
+
+export interface SupervisorOptions {
+  tables: RdsTables;
+  events: InstanceEvents;
+  driver: RdsEngineDriver;
+  box: SecretBox;
+  clock: Clock;
+  config: CellarConfig;
+  engineRoot: string;
+  memoryScale: number;
+  /** Bytes one GiB of AllocatedStorage stands for (1 GiB unless configured smaller for tests). */
+  storageGiBBytes: number;
+  healthIntervalMs: number;
+}
+
+const STORAGE_CHECK_EVERY_MS = 2000;
+const PROBE_EVERY_MS = 5000;
+const PROBE_FAILURES_BEFORE_RESTART = 3;
+const RESTART_ATTEMPTS_BEFORE_FAILED = 3;
+const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
+
+class Aborted extends Error {}
+
+export class RdsSupervisor implements ReconcileTrigger {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  /** Instances this Cellar has attached to (adopted or started) since it started. */
+  private readonly attached = new Set<string>();
+  private readonly lastStorageCheckMs = new Map<string, number>();
+  private readonly lastProbeMs = new Map<string, number>();
+  private readonly probeFailures = new Map<string, number>();
+  private readonly restartFailures = new Map<string, number>();
+  private readonly crashed = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  /** The last sentence each instance's reconciler returned (health output, tests). */
+  readonly lastDecision = new Map<string, string>();
+
+  constructor(private readonly o: SupervisorOptions) {
+    o.driver.onUnexpectedExit((exit) => {
+      this.crashed.add(exit.key);
+      log('warn', 'rds engine exited unexpectedly', { key: exit.key, code: exit.code, signal: exit.signal });
+      const [accountId, region, id] = exit.key.split('/');
+      if (accountId && region && id) this.kick(accountId, region, id);
+    });
+  }
+
+  start(): void {
+    // Every instance gets a reconcile now: running ones are adopted or restarted, stopped ones stay stopped.
+    for (const [, rec] of this.o.tables.instances.list()) this.kick(rec.accountId, rec.region, rec.id);
+    this.timer = setInterval(() => this.tick(), this.o.healthIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    const deadline = Date.now() + STOP_WAIT_FOR_ACTIONS_MS;
+    while (this.inFlight.size && Date.now() < deadline) await Promise.race([...this.inFlight.values(), new Promise((r) => setTimeout(r, 100))]);
+    await this.o.driver.stopAll();
+  }
+
+  kick(accountId: string, region: string, id: string): void {
+    if (this.stopping) return;
+    const key = scopeKey(accountId, region, id);
+    if (this.inFlight.has(key)) {
+      this.again.add(key);
+      return;
+    }
+    const run = (async () => {
+      // Yield first: inFlight must hold this run before reconcile can kick the same instance again.
+      await Promise.resolve();
+      try {
+        const sentence = await this.reconcile(key);
+        if (sentence) {
+          const prev = this.lastDecision.get(key);
+          this.lastDecision.set(key, sentence);
+          log(prev === sentence ? 'debug' : 'info', 'rds reconcile', { instance: key, decision: sentence });
+        }
+      } catch (e) {
+        if (!(e instanceof Aborted)) log('error', 'rds reconcile failed', { instance: key, error: (e as Error).message });
+      } finally {
+        this.inFlight.delete(key);
+        if (this.again.delete(key)) this.kick(accountId, region, id);
+      }
+    })();
+    this.inFlight.set(key, run);
+  }
+
+  /** One health tick: every instance not busy gets a reconcile, which checks its health. */
+  private tick(): void {
+    for (const [, rec] of this.o.tables.instances.list()) {
+      const key = scopeKey(rec.accountId, rec.region, rec.id);
+      if (!this.inFlight.has(key)) this.kick(rec.accountId, rec.region, rec.id);
+    }
+  }
+
+  health(): Record<string, unknown> {
+    const instances = [...this.o.tables.instances.list()].map(([, r]) => ({
+      id: r.id,
+      account: r.accountId,
+      region: r.region,
+      status: r.status,
+      pid: this.o.driver.pid(this.spec(r)) ?? null,
+      decision: this.lastDecision.get(scopeKey(r.accountId, r.region, r.id)) ?? null,
+    }));
+    return { instances };
+  }
+
+  spec(rec: InstanceRecord): EngineSpec {
+    return {
+      key: scopeKey(rec.accountId, rec.region, rec.id),
+      kind: rec.engineKind,
+      version: rec.engineVersion,
+      dataDir: rec.dataDir,
+      port: rec.port,
+      listenAddress: listenAddress(rec, this.o.config),
+    };
+  }
+
+  private settings(rec: InstanceRecord) {
+    const group = this.o.tables.parameterGroups.get(scopeKey(rec.accountId, rec.region, rec.parameterGroupName));
+    return instanceSettings(rec, group, this.o.memoryScale);
+  }
+
+  private now(): number {
+    return this.o.clock.now();
+  }
+
+  /**
+   * Changes the stored record if it is still in `expected` status; otherwise the API moved it on
+   * (a delete during a create, say) and this step is abandoned for the next reconcile to handle.
+   */
+  private update(key: string, expected: InstanceStatus | readonly InstanceStatus[], fn: (rec: InstanceRecord) => void): InstanceRecord {
+    return this.o.tables.store.transaction(() => {
+      const cur = this.o.tables.instances.get(key);
+      const ok = typeof expected === 'string' ? cur?.status === expected : cur && expected.includes(cur.status);
+      if (!cur || !ok) throw new Aborted(`instance ${key} moved on to ${cur?.status ?? 'deleted'}`);
+      fn(cur);
+      this.o.tables.instances.put(key, cur);
+      return cur;
+    });
+  }
+
+  private async reconcile(key: string): Promise<string | undefined> {
+    const rec = this.o.tables.instances.get(key);
+    if (!rec) return undefined;
+    try {
+      switch (rec.status) {
+        case 'creating':
+          return await this.create(key, rec);
+        case 'available':
+        case 'storage-full':
+          return await this.keepHealthy(key, rec);
+        case 'modifying':
+          return await this.modify(key, rec);
+        case 'rebooting':
+          return await this.reboot(key, rec);
+        case 'resetting-master-credentials':
+          return await this.resetCredentials(key, rec);
+        case 'stopping':
+          await this.o.driver.stop(this.spec(rec));
+          this.attached.delete(key);
+          this.update(key, 'stopping', (r) => {
+            r.stoppedAtMs = this.now();
+            this.o.events.transition(r, 'stopped', this.now());
+          });
+          return `${rec.id} stopped: engine shut down`;
+        case 'stopped':
+          return await this.keepStopped(key, rec);
+        case 'starting':
+          await this.startEngine(rec, true);
+          this.update(key, 'starting', (r) => {
+            r.stoppedAtMs = undefined;
+            this.o.events.transition(r, r.storageFull ? 'storage-full' : 'available', this.now());
+          });
+          return `${rec.id} started: engine accepting connections on port ${rec.port}`;
+        case 'deleting':
+          return await this.delete(key, rec);
+        case 'failed':
+          return `${rec.id} failed: waiting for a reboot or delete`;
+      }
+    } catch (e) {
+      if (e instanceof Aborted || e instanceof InvalidTransition) throw new Aborted(String(e));
+      return this.fail(key, rec, e);
+    }
+  }
+
+  /** A long action failed: retry a few times from the health loop, then mark the instance failed. */
+  private fail(key: string, rec: InstanceRecord, e: unknown): string {
+    const n = (this.restartFailures.get(key) ?? 0) + 1;
+    this.restartFailures.set(key, n);
+    const err = withContext(`${rec.status} ${rec.id}`, e);
+    log('error', 'rds action failed', { instance: key, attempt: n, error: err.message });
+    if (n >= RESTART_ATTEMPTS_BEFORE_FAILED || rec.status === 'creating') {
+      try {
+        this.update(key, rec.status, (r) => {
+          if (r.status !== 'creating') this.o.events.emitInstance(r, 'restartError', this.now(), r.engineKind, (e as Error).message.slice(0, 200));
+          this.o.events.transition(r, 'failed', this.now());
+        });
+      } catch {
+        // moved on meanwhile
+      }
+      this.restartFailures.delete(key);
+      return `${rec.id} failed: ${err.message}`;
+    }
+    return `${rec.id}: ${err.message}; will retry (attempt ${n} of ${RESTART_ATTEMPTS_BEFORE_FAILED})`;
+  }
+
+  private async create(key: string, rec: InstanceRecord): Promise<string> {
+    this.ensureParents(rec);
+    const s = this.settings(rec);
+    const password = this.o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
+    await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
+    this.attached.add(key);
+    this.crashed.delete(key);
+    this.update(key, 'creating', (r) => {
+      r.startedWithStatic = s.staticValues;
+      r.appliedDynamic = s.dynamicValues;
+      this.o.events.transition(r, 'available', this.now());
+    });
+    return `${rec.id} created: ${rec.engine} ${rec.engineVersion} accepting connections on port ${rec.port}`;
+  }
+
+  /** Engine directories must be reachable by the unprivileged engine user (see docs/rds.md). */
+  private ensureParents(rec: InstanceRecord): void {
+    mkdirSync(join(this.o.engineRoot, rec.accountId, rec.region), { recursive: true, mode: 0o711 });
+  }
+
+  /** Starts the engine with the current desired settings (static ones included) and records them. */
+  private async startEngine(rec: InstanceRecord, restart: boolean): Promise<void> {
+    const spec = this.spec(rec);
+    if (restart) await this.o.driver.stop(spec);
+    const s = this.settings(rec);
+    await this.o.driver.start(spec, s.values);
+    this.attached.add(spec.key);
+    this.crashed.delete(spec.key);
+    this.probeFailures.delete(spec.key);
+    this.restartFailures.delete(spec.key);
+    const key = spec.key;
+    this.o.tables.store.transaction(() => {
+      const cur = this.o.tables.instances.get(key);
+      if (!cur) return;
+      cur.startedWithStatic = s.staticValues;
+      cur.appliedDynamic = s.dynamicValues;
+      this.o.tables.instances.put(key, cur);
+    });
+  }
+
+  private async keepHealthy(key: string, rec: InstanceRecord): Promise<string> {
+    const spec = this.spec(rec);
+    const now = this.now();
+    if (!this.attached.has(key)) {
+      // First look since this Cellar started: take over the engine if it still runs, else start it.
+      if (await this.o.driver.adopt(spec)) {
+        this.attached.add(key);
+        return `${rec.id} ${rec.status}: adopted the engine a previous Cellar started (pid ${this.o.driver.pid(spec)})`;
+      }
+      await this.startEngine(rec, false);
+      return `${rec.id} ${rec.status}: engine was not running after Cellar restarted; started it`;
+    }
+    if (this.crashed.has(key) || !this.o.driver.isRunning(spec)) {
+      this.update(key, ['available', 'storage-full'], (r) => {
+        this.o.events.emitInstance(r, 'shutdown', now);
+        this.o.events.transition(r, 'rebooting', now);
+      });
+      this.crashed.delete(key);
+      this.kick(rec.accountId, rec.region, rec.id);
+      return `${rec.id}: engine process died; restarting it`;
+    }
+    // A hung engine (alive but not answering) is restarted after a few failed probes.
+    if (now - (this.lastProbeMs.get(key) ?? 0) >= PROBE_EVERY_MS) {
+      this.lastProbeMs.set(key, now);
+      if (!(await this.o.driver.probe(spec))) {
+        const n = (this.probeFailures.get(key) ?? 0) + 1;
+        this.probeFailures.set(key, n);
+        if (n >= PROBE_FAILURES_BEFORE_RESTART) {
+          this.update(key, ['available', 'storage-full'], (r) => this.o.events.transition(r, 'rebooting', now));
+          this.kick(rec.accountId, rec.region, rec.id);
+          return `${rec.id}: engine did not answer ${n} probes; restarting it`;
+        }
+        return `${rec.id}: engine did not answer a probe (${n} of ${PROBE_FAILURES_BEFORE_RESTART})`;
+      }
+      this.probeFailures.delete(key);
+    }
+    const storage = await this.checkStorage(key, rec, spec);
+    if (storage) return storage;
+    const applied = await this.applyDynamic(key, rec, spec);
+    if (applied) return applied;
+    // Pending modifications wait for the maintenance window (the injectable clock may jump over it).
+    const last = rec.lastMaintenanceCheckMs ?? now;
+    const hasPending = Boolean(rec.pending.DBInstanceClass || rec.pending.AllocatedStorage);
+    if (hasPending && maintenanceWindowStartedBetween(rec.preferredMaintenanceWindow, last, now)) {
+      this.update(key, ['available', 'storage-full'], (r) => {
+        r.applying = { ...r.pending, MasterUserPasswordSealed: undefined };
+        r.pending = r.pending.MasterUserPasswordSealed ? { MasterUserPasswordSealed: r.pending.MasterUserPasswordSealed } : {};
+        r.lastMaintenanceCheckMs = now;
+        this.o.events.transition(r, 'modifying', now);
+      });
+      this.kick(rec.accountId, rec.region, rec.id);
+      return `${rec.id}: maintenance window ${rec.preferredMaintenanceWindow} began; applying pending modifications`;
+    }
+    if (now - last > 60_000 || !hasPending) {
+      this.update(key, ['available', 'storage-full'], (r) => {
+        r.lastMaintenanceCheckMs = now;
+      });
+    }
+    return `${rec.id} ${rec.status}: engine running (pid ${this.o.driver.pid(spec)}), nothing to do`;
+  }
+
+  /** Full storage makes the engine read-only (status storage-full); more storage lifts it. */
+  private async checkStorage(key: string, rec: InstanceRecord, spec: EngineSpec): Promise<string | undefined> {
+    const now = this.now();
+    if (!rec.storageFull && now - (this.lastStorageCheckMs.get(key) ?? 0) < STORAGE_CHECK_EVERY_MS) return undefined;
+    this.lastStorageCheckMs.set(key, now);
+    const used = await this.o.driver.storageUsedBytes(spec);
+    const limit = rec.allocatedStorageGiB * this.o.storageGiBBytes;
+    const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+    if (!rec.storageFull && used >= limit) {
+      const cur = this.update(key, 'available', (r) => {
+        r.storageFull = true;
+        this.o.events.transition(r, 'storage-full', now);
+      });
+      const s = this.settings(cur);
+      await this.o.driver.applyDynamic(spec, s.dynamicValues, cur.appliedDynamic ?? {}, s.values);
+      this.update(key, 'storage-full', (r) => {
+        r.appliedDynamic = s.dynamicValues;
+      });
+      return `${rec.id}: ${mib(used)} used of ${mib(limit)} allocated; storage full, engine made read-only`;
+    }
+    if (rec.storageFull && used < limit) {
+      const cur = this.update(key, 'storage-full', (r) => {
+        r.storageFull = false;
+      });
+      const s = this.settings(cur);
+      await this.o.driver.applyDynamic(spec, s.dynamicValues, cur.appliedDynamic ?? {}, s.values);
+      this.update(key, 'storage-full', (r) => {
+        r.appliedDynamic = s.dynamicValues;
+        this.o.events.transition(r, 'available', now);
+      });
+      return `${rec.id}: ${mib(used)} used of ${mib(limit)} allocated; writes allowed again`;
+    }
+    return undefined;
+  }
+
+  private async applyDynamic(key: string, rec: InstanceRecord, spec: EngineSpec): Promise<string | undefined> {
+    const s = this.settings(rec);
+    if (sameSettings(rec.appliedDynamic, s.dynamicValues)) return undefined;
+    await this.o.driver.applyDynamic(spec, s.dynamicValues, rec.appliedDynamic ?? {}, s.values);
+    this.update(key, ['available', 'storage-full'], (r) => {
+      r.appliedDynamic = s.dynamicValues;
+      this.o.events.emitInstance(r, 'parameterGroupApplied', this.now());
+    });
+    return `${rec.id}: applied dynamic parameters of ${rec.parameterGroupName}`;
+  }
+
+  private async modify(key: string, rec: InstanceRecord): Promise<string> {
+    const a = rec.applying ?? {};
+    const now = this.now();
+    const did: string[] = [];
+    let cur = rec;
+    if (a.DBInstanceClass && a.DBInstanceClass !== rec.instanceClass) {
+      cur = this.update(key, 'modifying', (r) => {
+        this.o.events.emitInstance(r, 'applyingClass', now);
+        r.instanceClass = a.DBInstanceClass!;
+      });
+      did.push(`class ${a.DBInstanceClass}`);
+    }
+    if (a.AllocatedStorage && a.AllocatedStorage !== rec.allocatedStorageGiB) {
+      cur = this.update(key, 'modifying', (r) => {
+        this.o.events.emitInstance(r, 'applyingStorage', now);
+        r.allocatedStorageGiB = a.AllocatedStorage!;
+      });
+      did.push(`storage ${a.AllocatedStorage} GiB`);
+    }
+    // A class change needs a restart (new memory settings); so do port and public-access changes.
+    const spec = this.spec(cur);
+    const needsRestart = Boolean(a.DBInstanceClass) || !this.o.driver.isRunning(spec) || did.length === 0;
+    if (needsRestart) await this.startEngine(cur, true);
+    this.update(key, 'modifying', (r) => {
+      if (a.DBInstanceClass) this.o.events.emitInstance(r, 'finishedClass', this.now());
+      if (a.AllocatedStorage) this.o.events.emitInstance(r, 'finishedStorage', this.now());
+      r.applying = undefined;
+      this.o.events.transition(r, r.storageFull ? 'storage-full' : 'available', this.now());
+    });
+    // Re-check storage at once: more storage may lift storage-full.
+    this.lastStorageCheckMs.delete(key);
+    this.kick(rec.accountId, rec.region, rec.id);
+    return `${rec.id}: applied ${did.length ? did.join(', ') : 'network settings'}${needsRestart ? ' with a restart' : ''}`;
+  }
+
+  private async reboot(key: string, rec: InstanceRecord): Promise<string> {
+    // Pending modifications are applied at a reboot.
+    const p = rec.pending;
+    const cur =
+      p.DBInstanceClass || p.AllocatedStorage
+        ? this.update(key, 'rebooting', (r) => {
+            if (p.DBInstanceClass) r.instanceClass = p.DBInstanceClass;
+            if (p.AllocatedStorage) r.allocatedStorageGiB = p.AllocatedStorage;
+            r.pending = p.MasterUserPasswordSealed ? { MasterUserPasswordSealed: p.MasterUserPasswordSealed } : {};
+          })
+        : rec;
+    this.ensureParents(cur);
+    await this.startEngine(cur, true);
+    this.update(key, 'rebooting', (r) => this.o.events.transition(r, r.storageFull ? 'storage-full' : 'available', this.now()));
+    this.lastStorageCheckMs.delete(key);
+    return `${rec.id} rebooted: engine restarted on port ${rec.port}`;
+  }
+
+  private async resetCredentials(key: string, rec: InstanceRecord): Promise<string> {
+    const sealed = rec.pending.MasterUserPasswordSealed;
+    const back = rec.storageFull ? 'storage-full' : 'available';
+    if (!sealed) {
+      this.update(key, 'resetting-master-credentials', (r) => this.o.events.transition(r, back, this.now()));
+      return `${rec.id}: no password change pending`;
+    }
+    const spec = this.spec(rec);
+    if (!this.o.driver.isRunning(spec)) await this.startEngine(rec, false);
+    await this.o.driver.setMasterPassword(spec, rec.masterUsername, this.o.box.openString(sealed, SEAL_AAD));
+    this.update(key, 'resetting-master-credentials', (r) => {
+      r.masterPasswordSealed = sealed;
+      delete r.pending.MasterUserPasswordSealed;
+      this.o.events.emitInstance(r, 'resetCredentials', this.now());
+      this.o.events.transition(r, back, this.now());
+    });
+    return `${rec.id}: master password changed`;
+  }
+
+  private async keepStopped(key: string, rec: InstanceRecord): Promise<string> {
+    const spec = this.spec(rec);
+    if (!this.attached.has(key)) {
+      // After a Cellar restart: an engine left running for a stopped instance is stopped.
+      if (await this.o.driver.adopt(spec)) await this.o.driver.stop(spec);
+      this.attached.add(key);
+    }
+    const now = this.now();
+    if (rec.stoppedAtMs !== undefined && now - rec.stoppedAtMs >= STOPPED_LIMIT_MS) {
+      this.update(key, 'stopped', (r) => {
+        this.o.events.emitInstance(r, 'autoStarted', now);
+        r.desiredRunning = true;
+        this.o.events.transition(r, 'starting', now);
+      });
+      this.kick(rec.accountId, rec.region, rec.id);
+      return `${rec.id}: stopped for 7 days; starting it, as RDS does`;
+    }
+    return `${rec.id} stopped: engine not running`;
+  }
+
+  private async delete(key: string, rec: InstanceRecord): Promise<string> {
+    const spec = this.spec(rec);
+    await this.o.driver.stop(spec);
+    let snap = '';
+    if (rec.finalSnapshotId) {
+      const dest = join(this.o.engineRoot, 'snapshots', rec.accountId, rec.region);
+      mkdirSync(dest, { recursive: true, mode: 0o700 });
+      const target = join(dest, `${rec.finalSnapshotId}-${rec.dbiResourceId.slice(3, 11).toLowerCase()}`);
+      await this.o.driver.copyDataDir(spec, target);
+      this.o.tables.snapshots.put(scopeKey(rec.accountId, rec.region, rec.finalSnapshotId), {
+        id: rec.finalSnapshotId,
+        instanceId: rec.id,
+        createdAtMs: this.now(),
+        engine: rec.engine,
+        engineVersion: rec.engineVersion,
+        allocatedStorageGiB: rec.allocatedStorageGiB,
+        masterUsername: rec.masterUsername,
+        port: rec.port,
+        availabilityZone: rec.availabilityZone,
+        tags: rec.copyTagsToSnapshot ? rec.tags : [],
+      });
+      snap = `; final snapshot ${rec.finalSnapshotId} taken`;
+    }
+    await this.o.driver.destroy(spec);
+    this.o.tables.store.transaction(() => {
+      const cur = this.o.tables.instances.get(key);
+      if (!cur || cur.status !== 'deleting') return;
+      this.o.tables.instances.delete(key);
+      const owner = this.o.tables.ports.get(portKey(cur.port));
+      if (owner && owner.instanceId === cur.id && owner.accountId === cur.accountId && owner.region === cur.region) this.o.tables.ports.delete(portKey(cur.port));
+      this.o.events.emitInstance(cur, 'deleted', this.now());
+    });
+    this.attached.delete(key);
+    this.lastDecision.delete(key);
+    return `${rec.id} deleted${snap}`;
+  }
+}
