@@ -77,7 +77,11 @@ export function validateShape(model: ServiceModel, shapeName: string, value: unk
       if (!Array.isArray(value)) throw new TypeMismatch(path, 'list', value);
       checkLength(shape, value.length, value, path, problems);
       value.forEach((item, i) => {
-        if (item === null || item === undefined) return;
+        if (item === null || item === undefined) {
+          // A list cannot hold "absent": providers must never see a null item.
+          problems.push({ path: `${path}.${i + 1}.member`, value: null, constraint: 'Member must not be null' });
+          return;
+        }
         validateShape(model, shape.member!.shape, item, `${path}.${i + 1}.member`, problems, depth + 1);
       });
       return;

@@ -52,8 +52,10 @@ describe('durability and restart', () => {
       assert.equal(statSync(join(cellar.dataDir!, 'root.key')).mode & 0o777, 0o600);
       const secret = Buffer.from(role.Credentials!.SecretAccessKey!);
       const token = Buffer.from(role.Credentials!.SessionToken!);
-      for (const f of readdirSync(cellar.dataDir!)) {
-        const bytes = readFileSync(join(cellar.dataDir!, f));
+      for (const f of readdirSync(cellar.dataDir!, { recursive: true }) as string[]) {
+        const path = join(cellar.dataDir!, f);
+        if (!statSync(path).isFile()) continue;
+        const bytes = readFileSync(path);
         assert.ok(!bytes.includes(secret), `secret access key found in ${f}`);
         assert.ok(!bytes.includes(token), `session token found in ${f}`);
       }
