@@ -65,7 +65,8 @@ export function comparison(attr: string, op: string, values: AttributeValue[]): 
     case 'NULL': return { k: 'not_exists', path };
     case 'NOT_NULL': return { k: 'exists', path };
     case 'CONTAINS': return { k: 'contains', v: p, needle: val(0) };
-    case 'NOT_CONTAINS': return { k: 'not', c: { k: 'contains', v: p, needle: val(0) } };
+    // A missing attribute neither contains nor lacks the value: NOT_CONTAINS is false there (as on AWS).
+    case 'NOT_CONTAINS': return { k: 'and', l: { k: 'exists', path }, r: { k: 'not', c: { k: 'contains', v: p, needle: val(0) } } };
     case 'BEGINS_WITH': return { k: 'begins_with', v: p, prefix: val(0) };
     case 'IN': return { k: 'in', v: p, list: values.map((_, i) => val(i)) };
     default: {
