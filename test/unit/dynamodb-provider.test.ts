@@ -44,7 +44,7 @@ function makeTable(ddb: DynamoDBProvider, ctx: RequestContext, extra: Record<str
   }, ctx);
 }
 
-test('table lifecycle: create → ACTIVE, describe, list, delete', () => {
+test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then gone)', async () => {
   const { ddb, ctx } = setup();
   const created = makeTable(ddb, ctx);
   assert.equal(created.TableDescription.TableStatus, 'CREATING');
@@ -57,7 +57,15 @@ test('table lifecycle: create → ACTIVE, describe, list, delete', () => {
   assert.deepEqual(ddb.listTables({}, ctx), { TableNames: ['things'] });
   assert.deepEqual(ddb.listTables({}, { ...ctx, region: 'eu-west-1' }), { TableNames: [] });
   assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
+  // Until the background removal runs: DescribeTable shows DELETING, data operations find no table,
+  // a second DeleteTable is not an error, CreateTable of the name is refused.
+  assert.equal(ddb.describeTable({ TableName: 'things' }, ctx).Table.TableStatus, 'DELETING');
+  fails(() => ddb.getItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } } }, ctx), 'ResourceNotFoundException', 'Requested resource not found');
+  assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
+  fails(() => makeTable(ddb, ctx), 'ResourceInUseException', 'Table already exists: things');
+  await new Promise((r) => setImmediate(r));
   fails(() => ddb.describeTable({ TableName: 'things' }, ctx), 'ResourceNotFoundException', 'Requested resource not found: Table: things not found');
+  assert.deepEqual(ddb.listTables({}, ctx), { TableNames: [] });
 });
 
 test('createTable semantic validation', () => {
