@@ -231,7 +231,8 @@ export class DynamoDBProvider {
     checkKeySchema(keySchema);
     const defined = new Set<string>();
     for (const d of defs) {
-      if (defined.has(d.AttributeName)) throw validationError(`${INVALID}Duplicate AttributeName in AttributeDefinitions: ${d.AttributeName}`);
+      // AWS's text for this case, reported without the usual "parameter values" prefix.
+      if (defined.has(d.AttributeName)) throw validationError(`Attribute Name is duplicated: ${d.AttributeName}`);
       defined.add(d.AttributeName);
     }
     const lsis: Json[] = input.LocalSecondaryIndexes ?? [];
@@ -245,12 +246,11 @@ export class DynamoDBProvider {
       throw validationError(`${INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST`);
     }
     const used = new Set<string>(keySchema.map((k) => k.AttributeName));
-    const missingKeys = (schema: KeySchemaElement[]): string[] => schema.map((k) => k.AttributeName).filter((n) => !defined.has(n));
     const allSchemas = [keySchema, ...lsis.map((l) => l.KeySchema as KeySchemaElement[]), ...gsis.map((g) => g.KeySchema as KeySchemaElement[])];
     for (const s of allSchemas) {
-      const missing = missingKeys(s);
-      if (missing.length) {
-        throw validationError(`${INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [${missing.join(', ')}], AttributeDefinitions: [${defs.map((d) => d.AttributeName).join(', ')}]`);
+      // AWS lists the whole key schema (not only the undefined names), unquoted.
+      if (s.some((k) => !defined.has(k.AttributeName))) {
+        throw validationError(`${INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [${s.map((k) => k.AttributeName).join(', ')}], AttributeDefinitions: [${defs.map((d) => d.AttributeName).join(', ')}]`);
       }
     }
     const names = new Set<string>();
@@ -266,10 +266,10 @@ export class DynamoDBProvider {
       checkKeySchema(ks);
       if (names.has(l.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${l.IndexName}`);
       names.add(l.IndexName);
+      if (ks.length < 2) throw validationError(`${INVALID}Index KeySchema does not have a range key for index: ${l.IndexName}`);
       if (ks[0]!.AttributeName !== keySchema[0]!.AttributeName) {
         throw validationError(`${INVALID}Index KeySchema does not have the same leading hash key as table KeySchema for index: ${l.IndexName}. index hash key: ${ks[0]!.AttributeName}, table hash key: ${keySchema[0]!.AttributeName}`);
       }
-      if (ks.length < 2) throw validationError(`${INVALID}Index KeySchema for a LocalSecondaryIndex must have a range key: ${l.IndexName}`);
       checkProjection(l.Projection, l.IndexName);
       ks.forEach((k) => used.add(k.AttributeName));
       indexes.push({ ns: 0, name: l.IndexName, global: false, keySchema: ks, projection: l.Projection, status: 'ACTIVE', backfilling: false, readyAtMs: now, throughput: undefined });
