@@ -81,6 +81,14 @@ function inUse(message: string): ServiceError {
   return new ServiceError('ResourceInUseException', message);
 }
 
+/** The ARN of the KMS key a table is encrypted with: the given key (id, alias or ARN) or aws/dynamodb. */
+function kmsKeyArn(keyId: string | undefined, ctx: RequestContext): string {
+  if (keyId?.startsWith('arn:')) return keyId;
+  const prefix = `arn:aws:kms:${ctx.region}:${ctx.accountId}:`;
+  if (!keyId) return `${prefix}alias/aws/dynamodb`;
+  return keyId.startsWith('alias/') ? prefix + keyId : `${prefix}key/${keyId}`;
+}
+
 /** Top-level attribute names a condition reads. */
 function collectPathHeads(c: Condition, out: Set<string>): void {
   const operand = (o: Operand): void => {
@@ -312,6 +320,8 @@ export class DynamoDBProvider {
       deletionProtection: input.DeletionProtectionEnabled === true,
       tableClass: input.TableClass,
       stream: input.StreamSpecification,
+      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: new Date(now).toISOString().replace('Z', '') } : {}),
+      ...(input.SSESpecification?.Enabled ? { sse: { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) } } : {}),
       tags: {},
     };
     for (const t of (input.Tags ?? []) as { Key: string; Value: string }[]) meta.tags[t.Key] = t.Value;
@@ -476,7 +486,14 @@ export class DynamoDBProvider {
       }
       if (input.DeletionProtectionEnabled !== undefined) m.deletionProtection = input.DeletionProtectionEnabled;
       if (input.TableClass) m.tableClass = input.TableClass;
-      if (input.StreamSpecification) m.stream = input.StreamSpecification;
+      if (input.StreamSpecification) {
+        if (input.StreamSpecification.StreamEnabled && !m.stream?.StreamEnabled) m.streamLabel = new Date(now).toISOString().replace('Z', '');
+        m.stream = input.StreamSpecification;
+      }
+      if (input.SSESpecification) {
+        if (input.SSESpecification.Enabled) m.sse = { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) };
+        else delete m.sse;
+      }
       m.attributeDefinitions = newDefs;
       for (const u of updates.filter((x) => x.Update)) {
         const idx = m.indexes.find((i) => i.global && i.name === u.Update.IndexName)!;
