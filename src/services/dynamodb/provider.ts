@@ -81,6 +81,20 @@ function inUse(message: string): ServiceError {
   return new ServiceError('ResourceInUseException', message);
 }
 
+const TABLE_NAME = /^[a-zA-Z0-9_.-]+$/;
+
+/**
+ * The model types TableName as "name or ARN" (1–1024 characters), but DynamoDB still checks a plain
+ * name against the table-name rules and reports it in the model-validation form.
+ */
+function checkTableName(name: string): void {
+  if (name.startsWith('arn:')) return;
+  const problem = name.length > 255 ? 'Member must have length less than or equal to 255'
+    : !TABLE_NAME.test(name) ? 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+'
+      : name.length < 3 ? 'Member must have length greater than or equal to 3' : undefined;
+  if (problem) throw validationError(`1 validation error detected: Value '${name}' at 'tableName' failed to satisfy constraint: ${problem}`);
+}
+
 /** The ARN of the KMS key a table is encrypted with: the given key (id, alias or ARN) or aws/dynamodb. */
 function kmsKeyArn(keyId: string | undefined, ctx: RequestContext): string {
   if (keyId?.startsWith('arn:')) return keyId;
@@ -195,6 +209,7 @@ export class DynamoDBProvider {
     const k = this.metaKey(ctx.accountId, ctx.region, name);
     let t = this.tables.get(k);
     if (t === undefined) {
+      checkTableName(name);
       const raw = this.meta.get(Buffer.from(k));
       t = raw ? this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta) : null;
       this.tables.set(k, t);
@@ -234,6 +249,7 @@ export class DynamoDBProvider {
 
   createTable(input: Json, ctx: RequestContext): Json {
     const name: string = input.TableName;
+    checkTableName(name);
     const keySchema: KeySchemaElement[] = input.KeySchema ?? [];
     const defs: AttributeDefinition[] = input.AttributeDefinitions ?? [];
     checkKeySchema(keySchema);
@@ -821,7 +837,8 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ expressions for writes
 
   private writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
-    checkStyleMix(input, ['ConditionExpression', ...extraExpr], ['Expected', ...extraLegacy]);
+    // AWS lists UpdateItem's parameters as {UpdateExpression, ConditionExpression} / {AttributeUpdates, Expected}.
+    checkStyleMix(input, [...extraExpr, 'ConditionExpression'], [...extraLegacy, 'Expected']);
     if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
       throw validationError('ConditionalOperator can only be used when Expected or KeyConditions or QueryFilter or ScanFilter is present');
     }
@@ -1112,7 +1129,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ query and scan
 
   query(input: Json, ctx: RequestContext): Json {
-    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'], ['AttributesToGet', 'QueryFilter', 'KeyConditions']);
+    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'], ['AttributesToGet', 'QueryFilter', 'ConditionalOperator', 'KeyConditions']);
     if (input.KeyConditions === undefined && input.KeyConditionExpression === undefined) {
       throw validationError('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
     }
@@ -1158,7 +1175,7 @@ export class DynamoDBProvider {
   }
 
   scan(input: Json, ctx: RequestContext): Json {
-    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression'], ['AttributesToGet', 'ScanFilter']);
+    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression'], ['AttributesToGet', 'ScanFilter', 'ConditionalOperator']);
     const segment: number | undefined = input.Segment;
     const totalSegments: number | undefined = input.TotalSegments;
     if (segment !== undefined && totalSegments === undefined) {

@@ -183,7 +183,9 @@ export function attributeUpdatesToActions(updates: Record<string, LegacyUpdate>,
  */
 export function checkStyleMix(input: Record<string, unknown>, expressionParams: string[], legacyParams: string[]): void {
   const usedExpr = expressionParams.filter((p) => input[p] !== undefined && input[p] !== null);
-  const usedLegacy = legacyParams.filter((p) => input[p] !== undefined && input[p] !== null);
+  // KeyConditions alone (without KeyConditionExpression) may go with the other expressions, as on AWS.
+  const keyConditionsAlone = input.KeyConditions !== undefined && input.KeyConditions !== null && (input.KeyConditionExpression === undefined || input.KeyConditionExpression === null);
+  const usedLegacy = legacyParams.filter((p) => input[p] !== undefined && input[p] !== null && !(p === 'KeyConditions' && keyConditionsAlone));
   if (usedExpr.length && usedLegacy.length) {
     throw validationError(`Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {${usedLegacy.join(', ')}} Expression parameters: {${usedExpr.join(', ')}}`);
   }
