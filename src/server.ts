@@ -93,8 +93,9 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   const server = createHttpServer(app, config.maxBodyBytes);
   await listen(server, config.port, config.host);
   const port = (server.address() as AddressInfo).port;
-  for (const svc of services) await svc.start?.();
   const endpoint = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  env.endpoint = endpoint;
+  for (const svc of services) await svc.start?.();
   log('info', 'cellar started', { version: VERSION, endpoint, dataDir: config.dataDir ?? null, inMemory: config.inMemory, strict: config.strict });
 
   let closing: Promise<void> | undefined;

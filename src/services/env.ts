@@ -18,4 +18,6 @@ export interface ServiceEnv {
   box: SecretBox;
   /** Services already built, by model id. */
   built: Map<string, ServiceDefinition>;
+  /** Cellar's own endpoint, set once the server listens (before services start): work that calls back into Cellar uses it. */
+  endpoint?: string;
 }

@@ -18,6 +18,7 @@ import type { KmsInternal } from './internal.js';
 const DAY_MS = 86_400_000;
 const MAX_TAGS = 50;
 const DEFAULT_ROTATION_DAYS = 365;
+const MATERIAL_CACHE_ENTRIES = 4096;
 
 interface KeyRecord {
   keyId: string;
@@ -190,10 +191,24 @@ export class KmsProvider implements Partial<api.KMSApi> {
     };
   }
 
+  /**
+   * Unsealed key material, cached in memory (as an HSM holds its keys) because unsealing costs more than
+   * the encryption it serves. A key version's material never changes, so the cache needs no invalidation;
+   * it is bounded and simply cleared when full.
+   */
+  private readonly materialCache = new Map<string, Buffer>();
+
   private material(key: KeyRecord, index: number): Buffer {
     const m = key.materials[index];
     if (!m) throw new ServiceError('InvalidCiphertextException', '');
-    return Buffer.from(this.box.openString(m.sealed, key.arn), 'base64');
+    const cacheKey = `${key.arn}#${m.id}`;
+    let bytes = this.materialCache.get(cacheKey);
+    if (!bytes) {
+      bytes = Buffer.from(this.box.openString(m.sealed, key.arn), 'base64');
+      if (this.materialCache.size >= MATERIAL_CACHE_ENTRIES) this.materialCache.clear();
+      this.materialCache.set(cacheKey, bytes);
+    }
+    return bytes;
   }
 
   private seal(key: KeyRecord, plaintext: Buffer, ec: Record<string, string> | undefined): Buffer {
