@@ -70,13 +70,13 @@ test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then
 
 test('createTable semantic validation', () => {
   const { ddb, ctx } = setup();
-  fails(() => ddb.createTable({ TableName: 't1', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
     'ValidationException', 'One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED');
-  fails(() => ddb.createTable({ TableName: 't1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }, { AttributeName: 'b', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }, { AttributeName: 'b', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
     'ValidationException', 'One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions');
-  fails(() => ddb.createTable({ TableName: 't1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'x', KeyType: 'HASH' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'x', KeyType: 'HASH' }] }, ctx),
     'ValidationException', 'One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [x], AttributeDefinitions: [a]');
-  fails(() => ddb.createTable({ TableName: 't1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'RANGE' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'RANGE' }] }, ctx),
     'ValidationException', 'Invalid KeySchema: The first KeySchemaElement is not a HASH key type');
   assert.deepEqual(ddb.listTables({}, ctx).TableNames, []);
 });
