@@ -45,7 +45,9 @@ export function formatProblems(problems: ValidationProblem[]): string {
   return head + problems.map((p) => `Value ${render(p.value)} at '${p.path}' failed to satisfy constraint: ${p.constraint}`).join('; ');
 }
 
-const MAX_DEPTH = 64;
+// Deep enough for DynamoDB documents (32 levels, two shapes per level, inside request maps), so its own
+// nesting limit and message apply; still a bound on recursion.
+const MAX_DEPTH = 128;
 
 /**
  * Walks value against shape; pushes constraint problems, throws TypeMismatch on wrong JSON types.

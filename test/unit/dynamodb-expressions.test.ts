@@ -66,7 +66,7 @@ test('IN allows at most 100 operands', () => {
   for (let i = 0; i < 101; i++) values[`:v${i}`] = { N: String(i) };
   const list = Object.keys(values);
   assert.doesNotThrow(() => cond(`a IN (${list.slice(0, 100).join(', ')})`, Object.fromEntries(list.slice(0, 100).map((k) => [k, values[k]!]))));
-  assert.match(err(() => cond(`a IN (${list.join(', ')})`, values)), /too many operands for the IN operator/);
+  assert.equal(err(() => cond(`a IN (${list.join(', ')})`, values)), 'Invalid ConditionExpression: The IN operator is provided with too many operands; number of operands: 101');
 });
 
 test('evaluation: comparisons, functions, precedence', () => {

@@ -38,11 +38,14 @@ test('arithmetic is exact and validated', () => {
   assert.equal(addNumbers('1' + '0'.repeat(37), '0.1'), 'digits');
 });
 
-test('number sizes follow the base-100 formula', () => {
-  assert.equal(numberSize('1'), 3);
-  assert.equal(numberSize('10'), 2);
-  assert.equal(numberSize('12345'), 5);
-  assert.equal(numberSize('0'), 1);
+test('number sizes match the figures measured against AWS (400 KB gate, to the byte)', () => {
+  // [literal, bytes]: measured on AWS by accepting an item of exactly 409,600 bytes and refusing one a byte over.
+  const measured: [string, number][] = [
+    ['0', 1], ['1', 2], ['12', 2], ['123', 3], ['1234', 3], ['12345678901234567890123456789012345678', 20],
+    ['0042', 2], ['100', 2], ['1010', 3], ['0.0000001', 2], ['1E125', 2], ['1E-100', 2], ['1.5', 3], ['15', 2],
+    ['1.2', 3], ['1.200', 3], ['1.234', 4], ['3.14159', 5], ['123456', 4], ['100.5', 4], ['0.15', 2], ['-42', 3], ['-0', 1],
+  ];
+  for (const [literal, bytes] of measured) assert.equal(numberSize(literal), bytes, literal);
 });
 
 // Independent model: exact rationals as BigInt numerator over 10^scale.

@@ -44,7 +44,7 @@ function makeTable(ddb: DynamoDBProvider, ctx: RequestContext, extra: Record<str
   }, ctx);
 }
 
-test('table lifecycle: create → ACTIVE, describe, list, delete', () => {
+test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then gone)', async () => {
   const { ddb, ctx } = setup();
   const created = makeTable(ddb, ctx);
   assert.equal(created.TableDescription.TableStatus, 'CREATING');
@@ -57,18 +57,26 @@ test('table lifecycle: create → ACTIVE, describe, list, delete', () => {
   assert.deepEqual(ddb.listTables({}, ctx), { TableNames: ['things'] });
   assert.deepEqual(ddb.listTables({}, { ...ctx, region: 'eu-west-1' }), { TableNames: [] });
   assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
+  // Until the background removal runs: DescribeTable shows DELETING, data operations find no table,
+  // a second DeleteTable is not an error, CreateTable of the name is refused.
+  assert.equal(ddb.describeTable({ TableName: 'things' }, ctx).Table.TableStatus, 'DELETING');
+  fails(() => ddb.getItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } } }, ctx), 'ResourceNotFoundException', 'Requested resource not found');
+  assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
+  fails(() => makeTable(ddb, ctx), 'ResourceInUseException', 'Table already exists: things');
+  await new Promise((r) => setImmediate(r));
   fails(() => ddb.describeTable({ TableName: 'things' }, ctx), 'ResourceNotFoundException', 'Requested resource not found: Table: things not found');
+  assert.deepEqual(ddb.listTables({}, ctx), { TableNames: [] });
 });
 
 test('createTable semantic validation', () => {
   const { ddb, ctx } = setup();
-  fails(() => ddb.createTable({ TableName: 't1', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
     'ValidationException', 'One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED');
-  fails(() => ddb.createTable({ TableName: 't1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }, { AttributeName: 'b', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }, { AttributeName: 'b', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }] }, ctx),
     'ValidationException', 'One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions');
-  fails(() => ddb.createTable({ TableName: 't1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'x', KeyType: 'HASH' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'x', KeyType: 'HASH' }] }, ctx),
     'ValidationException', 'One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [x], AttributeDefinitions: [a]');
-  fails(() => ddb.createTable({ TableName: 't1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'RANGE' }] }, ctx),
+  fails(() => ddb.createTable({ TableName: 'tb1', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'a', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'a', KeyType: 'RANGE' }] }, ctx),
     'ValidationException', 'Invalid KeySchema: The first KeySchemaElement is not a HASH key type');
   assert.deepEqual(ddb.listTables({}, ctx).TableNames, []);
 });

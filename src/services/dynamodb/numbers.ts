@@ -147,13 +147,20 @@ export function addNumbers(a: string, b: string, subtract = false): string | Num
 }
 
 /**
- * Bytes a number occupies for size accounting: about one byte per two significant digits plus one,
- * aligned on base-100 digit pairs (this is the formula measured against DynamoDB's consumed capacity).
+ * Bytes a number occupies for size accounting. DynamoDB stores the significant digits as base-100
+ * digits aligned on the decimal point, plus one byte of exponent and, for negatives, one terminator
+ * byte: 1 + ceil(integer digits / 2) + ceil(fraction digits / 2) (+ 1 if negative). In terms of the
+ * normalised digits and exponent that is ceil(n / 2) base-100 digits, one more when both n and the
+ * exponent are even (the first digit then sits alone in the low half of a pair and the last one in the
+ * high half of another). Checked against figures measured on AWS's 400 KB gate: "1" → 2, "12" → 2,
+ * "123" → 3, "1.5" → 3, "3.14159" → 5, "123456" → 4, "100.5" → 4, "0.15" → 2, "-42" → 3, "1E125" → 2.
  */
 export function numberSize(text: string): number {
   const num = parseNumber(text);
   if (typeof num === 'string' || num.digits === '') return 1;
-  return Math.ceil(num.digits.length / 2) + (num.exp % 2 !== 0 ? 1 : 2);
+  const n = num.digits.length;
+  const straddle = n % 2 === 0 && Math.abs(num.exp) % 2 === 0 ? 1 : 0;
+  return 1 + Math.ceil(n / 2) + straddle + (num.neg ? 1 : 0);
 }
 
 /**

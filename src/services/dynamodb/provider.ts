@@ -17,10 +17,10 @@ import { ServiceError, validationError } from '../../core/errors.js';
 import type { Keyspace, Store } from '../../storage/store.js';
 import { prefixEnd } from '../../storage/store.js';
 import {
-  type AttributeValue, type Item, MAX_HASH_KEY_BYTES, MAX_ITEM_BYTES, MAX_RANGE_KEY_BYTES, itemSize, keyValueBytes,
+  type AttributeValue, type Item, compareScalars, MAX_HASH_KEY_BYTES, MAX_ITEM_BYTES, MAX_RANGE_KEY_BYTES, itemSize, keyValueBytes,
   readUnits, typeOf, validateValue, writeUnits,
 } from './attributes.js';
-import type { Condition, Path, UpdateAction } from './expressions/ast.js';
+import type { Condition, Operand, Path, UpdateAction } from './expressions/ast.js';
 import { evalCondition, project } from './expressions/evaluate.js';
 import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
@@ -39,6 +39,8 @@ export interface DynamoDBProviderOptions {
   createDelayMs?: number;
   /** How long UpdateTable leaves a table UPDATING. */
   updateDelayMs?: number;
+  /** How long a deleted table stays DELETING before it is gone; 0 = gone on the next event-loop turn. */
+  deleteDelayMs?: number;
   /** Items copied per backfill step when a GSI is added; steps yield to the event loop. */
   backfillBatch?: number;
   /** Address returned by DescribeEndpoints. */
@@ -79,6 +81,47 @@ function inUse(message: string): ServiceError {
   return new ServiceError('ResourceInUseException', message);
 }
 
+const TABLE_NAME = /^[a-zA-Z0-9_.-]+$/;
+
+/**
+ * The model types TableName as "name or ARN" (1–1024 characters), but DynamoDB still checks a plain
+ * name against the table-name rules and reports it in the model-validation form.
+ */
+function checkTableName(name: string): void {
+  if (name.startsWith('arn:')) return;
+  const problem = name.length > 255 ? 'Member must have length less than or equal to 255'
+    : !TABLE_NAME.test(name) ? 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+'
+      : name.length < 3 ? 'Member must have length greater than or equal to 3' : undefined;
+  if (problem) throw validationError(`1 validation error detected: Value '${name}' at 'tableName' failed to satisfy constraint: ${problem}`);
+}
+
+/** The ARN of the KMS key a table is encrypted with: the given key (id, alias or ARN) or aws/dynamodb. */
+function kmsKeyArn(keyId: string | undefined, ctx: RequestContext): string {
+  if (keyId?.startsWith('arn:')) return keyId;
+  const prefix = `arn:aws:kms:${ctx.region}:${ctx.accountId}:`;
+  if (!keyId) return `${prefix}alias/aws/dynamodb`;
+  return keyId.startsWith('alias/') ? prefix + keyId : `${prefix}key/${keyId}`;
+}
+
+/** Top-level attribute names a condition reads. */
+function collectPathHeads(c: Condition, out: Set<string>): void {
+  const operand = (o: Operand): void => {
+    if (o.k === 'path') out.add(o.path[0] as string);
+    else if (o.k === 'size') operand(o.arg);
+  };
+  switch (c.k) {
+    case 'and': case 'or': collectPathHeads(c.l, out); collectPathHeads(c.r, out); break;
+    case 'not': collectPathHeads(c.c, out); break;
+    case 'cmp': operand(c.l); operand(c.r); break;
+    case 'between': operand(c.v); operand(c.lo); operand(c.hi); break;
+    case 'in': operand(c.v); c.list.forEach(operand); break;
+    case 'exists': case 'not_exists': case 'type': out.add(c.path[0] as string); break;
+    case 'begins_with': operand(c.v); operand(c.prefix); break;
+    case 'contains': operand(c.v); operand(c.needle); break;
+    case 'true': break;
+  }
+}
+
 interface WriteEffect {
   tableBytes: number;
   indexUnits: Map<string, number>;
@@ -91,6 +134,7 @@ export class DynamoDBProvider {
   private readonly tables = new Map<string, TableState | null>();
   private readonly createDelayMs: number;
   private readonly updateDelayMs: number;
+  private readonly deleteDelayMs: number;
   private readonly backfillBatch: number;
   private readonly endpointAddress: string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
@@ -105,6 +149,7 @@ export class DynamoDBProvider {
     this.statsSpace = store.keyspace('ddb_stats');
     this.createDelayMs = options.createDelayMs ?? 0;
     this.updateDelayMs = options.updateDelayMs ?? 0;
+    this.deleteDelayMs = options.deleteDelayMs ?? 0;
     this.backfillBatch = options.backfillBatch ?? 500;
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
     this.resumeBackfills();
@@ -164,6 +209,7 @@ export class DynamoDBProvider {
     const k = this.metaKey(ctx.accountId, ctx.region, name);
     let t = this.tables.get(k);
     if (t === undefined) {
+      checkTableName(name);
       const raw = this.meta.get(Buffer.from(k));
       t = raw ? this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta) : null;
       this.tables.set(k, t);
@@ -203,12 +249,14 @@ export class DynamoDBProvider {
 
   createTable(input: Json, ctx: RequestContext): Json {
     const name: string = input.TableName;
+    checkTableName(name);
     const keySchema: KeySchemaElement[] = input.KeySchema ?? [];
     const defs: AttributeDefinition[] = input.AttributeDefinitions ?? [];
     checkKeySchema(keySchema);
     const defined = new Set<string>();
     for (const d of defs) {
-      if (defined.has(d.AttributeName)) throw validationError(`${INVALID}Duplicate AttributeName in AttributeDefinitions: ${d.AttributeName}`);
+      // AWS's text for this case, reported without the usual "parameter values" prefix.
+      if (defined.has(d.AttributeName)) throw validationError(`Attribute Name is duplicated: ${d.AttributeName}`);
       defined.add(d.AttributeName);
     }
     const lsis: Json[] = input.LocalSecondaryIndexes ?? [];
@@ -222,12 +270,11 @@ export class DynamoDBProvider {
       throw validationError(`${INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST`);
     }
     const used = new Set<string>(keySchema.map((k) => k.AttributeName));
-    const missingKeys = (schema: KeySchemaElement[]): string[] => schema.map((k) => k.AttributeName).filter((n) => !defined.has(n));
     const allSchemas = [keySchema, ...lsis.map((l) => l.KeySchema as KeySchemaElement[]), ...gsis.map((g) => g.KeySchema as KeySchemaElement[])];
     for (const s of allSchemas) {
-      const missing = missingKeys(s);
-      if (missing.length) {
-        throw validationError(`${INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [${missing.join(', ')}], AttributeDefinitions: [${defs.map((d) => d.AttributeName).join(', ')}]`);
+      // AWS lists the whole key schema (not only the undefined names), unquoted.
+      if (s.some((k) => !defined.has(k.AttributeName))) {
+        throw validationError(`${INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [${s.map((k) => k.AttributeName).join(', ')}], AttributeDefinitions: [${defs.map((d) => d.AttributeName).join(', ')}]`);
       }
     }
     const names = new Set<string>();
@@ -243,10 +290,10 @@ export class DynamoDBProvider {
       checkKeySchema(ks);
       if (names.has(l.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${l.IndexName}`);
       names.add(l.IndexName);
+      if (ks.length < 2) throw validationError(`${INVALID}Index KeySchema does not have a range key for index: ${l.IndexName}`);
       if (ks[0]!.AttributeName !== keySchema[0]!.AttributeName) {
         throw validationError(`${INVALID}Index KeySchema does not have the same leading hash key as table KeySchema for index: ${l.IndexName}. index hash key: ${ks[0]!.AttributeName}, table hash key: ${keySchema[0]!.AttributeName}`);
       }
-      if (ks.length < 2) throw validationError(`${INVALID}Index KeySchema for a LocalSecondaryIndex must have a range key: ${l.IndexName}`);
       checkProjection(l.Projection, l.IndexName);
       ks.forEach((k) => used.add(k.AttributeName));
       indexes.push({ ns: 0, name: l.IndexName, global: false, keySchema: ks, projection: l.Projection, status: 'ACTIVE', backfilling: false, readyAtMs: now, throughput: undefined });
@@ -289,6 +336,8 @@ export class DynamoDBProvider {
       deletionProtection: input.DeletionProtectionEnabled === true,
       tableClass: input.TableClass,
       stream: input.StreamSpecification,
+      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: new Date(now).toISOString().replace('Z', '') } : {}),
+      ...(input.SSESpecification?.Enabled ? { sse: { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) } } : {}),
       tags: {},
     };
     for (const t of (input.Tags ?? []) as { Key: string; Value: string }[]) meta.tags[t.Key] = t.Value;
@@ -346,16 +395,35 @@ export class DynamoDBProvider {
     if (t.meta.deletionProtection) {
       throw validationError('Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.');
     }
-    t.meta.status = 'DELETING';
-    const desc = describe(t.meta, t.stats, t.indexStats);
-    this.store.transaction(() => {
-      this.items.deletePrefix(namespacePrefix(t.meta.ns));
-      for (const i of t.meta.indexes) this.items.deletePrefix(namespacePrefix(i.ns));
-      this.statsSpace.delete(namespacePrefix(t.meta.ns));
-      this.meta.delete(Buffer.from(this.metaKey(ctx.accountId, ctx.region, name)));
-    });
-    this.tables.delete(this.metaKey(ctx.accountId, ctx.region, name));
-    return { TableDescription: desc };
+    // AWS answers DELETING and removes the table in the background; DescribeTable shows DELETING until
+    // then, data operations already find no table. A second DeleteTable meanwhile is not an error.
+    if (t.meta.status !== 'DELETING') {
+      t.meta.status = 'DELETING';
+      this.saveMeta(t.meta);
+      this.schedulePurge(this.metaKey(ctx.accountId, ctx.region, name));
+    }
+    return { TableDescription: describe(t.meta, t.stats, t.indexStats) };
+  }
+
+  /** Removes a DELETING table's items, index entries, counters and metadata (after deleteDelayMs). */
+  private schedulePurge(tableKey: string): void {
+    if (this.closed) return;
+    const run = (): void => {
+      this.timers.delete(handle);
+      const raw = this.meta.get(Buffer.from(tableKey));
+      if (!raw) return;
+      const meta = JSON.parse(raw.toString('utf8')) as TableMeta;
+      if (meta.status !== 'DELETING') return;
+      this.store.transaction(() => {
+        this.items.deletePrefix(namespacePrefix(meta.ns));
+        for (const i of meta.indexes) this.items.deletePrefix(namespacePrefix(i.ns));
+        this.statsSpace.delete(namespacePrefix(meta.ns));
+        this.meta.delete(Buffer.from(tableKey));
+      });
+      this.tables.delete(tableKey);
+    };
+    const handle: NodeJS.Timeout | NodeJS.Immediate = this.deleteDelayMs > 0 ? setTimeout(run, this.deleteDelayMs) : setImmediate(run);
+    this.timers.add(handle);
   }
 
   updateTable(input: Json, ctx: RequestContext): Json {
@@ -369,7 +437,7 @@ export class DynamoDBProvider {
     if (!hasAny) {
       throw validationError('At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required');
     }
-    if (m.status !== 'ACTIVE') throw inUse(`Attempt to change a resource which is still in use: Table is being ${m.status === 'CREATING' ? 'created' : 'updated'}: ${name}`);
+    if (m.status !== 'ACTIVE') throw inUse(`Attempt to change a resource which is still in use: Table is being ${m.status === 'CREATING' ? 'created' : m.status === 'DELETING' ? 'deleted' : 'updated'}: ${name}`);
     const creates = updates.filter((u) => u.Create);
     const deletes = updates.filter((u) => u.Delete);
     if (creates.length + deletes.length > 1) throw validationError(`${INVALID}Only 1 online index can be created or deleted simultaneously per table`);
@@ -434,7 +502,14 @@ export class DynamoDBProvider {
       }
       if (input.DeletionProtectionEnabled !== undefined) m.deletionProtection = input.DeletionProtectionEnabled;
       if (input.TableClass) m.tableClass = input.TableClass;
-      if (input.StreamSpecification) m.stream = input.StreamSpecification;
+      if (input.StreamSpecification) {
+        if (input.StreamSpecification.StreamEnabled && !m.stream?.StreamEnabled) m.streamLabel = new Date(now).toISOString().replace('Z', '');
+        m.stream = input.StreamSpecification;
+      }
+      if (input.SSESpecification) {
+        if (input.SSESpecification.Enabled) m.sse = { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) };
+        else delete m.sse;
+      }
       m.attributeDefinitions = newDefs;
       for (const u of updates.filter((x) => x.Update)) {
         const idx = m.indexes.find((i) => i.global && i.name === u.Update.IndexName)!;
@@ -474,15 +549,19 @@ export class DynamoDBProvider {
     return { TableDescription: out };
   }
 
-  /** Resumes backfills interrupted by a restart (an index still marked backfilling). */
+  /** Resumes backfills and table deletions interrupted by a restart. */
   private resumeBackfills(): void {
     const prefix = Buffer.from('t\u0000');
     const end = prefixEnd(prefix);
     const pending: [string, number][] = [];
+    const deleting: string[] = [];
     for (const [k, v] of this.meta.scan({ gte: prefix, ...(end ? { lt: end } : {}) })) {
       const meta = JSON.parse(v.toString('utf8')) as TableMeta;
-      for (const i of meta.indexes) if (i.backfilling) pending.push([k.toString('utf8'), i.ns]);
+      if (meta.status === 'DELETING') deleting.push(k.toString('utf8'));
+      else for (const i of meta.indexes) if (i.backfilling) pending.push([k.toString('utf8'), i.ns]);
     }
+    // A DeleteTable acknowledged before a crash still completes.
+    for (const key of deleting) this.schedulePurge(key);
     for (const [key, ns] of pending) this.scheduleBackfill(key, ns, undefined);
   }
 
@@ -758,7 +837,8 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ expressions for writes
 
   private writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
-    checkStyleMix(input, ['ConditionExpression', ...extraExpr], ['Expected', ...extraLegacy]);
+    // AWS lists UpdateItem's parameters as {UpdateExpression, ConditionExpression} / {AttributeUpdates, Expected}.
+    checkStyleMix(input, [...extraExpr, 'ConditionExpression'], [...extraLegacy, 'Expected']);
     if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
       throw validationError('ConditionalOperator can only be used when Expected or KeyConditions or QueryFilter or ScanFilter is present');
     }
@@ -1049,7 +1129,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ query and scan
 
   query(input: Json, ctx: RequestContext): Json {
-    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'], ['AttributesToGet', 'QueryFilter', 'KeyConditions']);
+    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'], ['AttributesToGet', 'QueryFilter', 'ConditionalOperator', 'KeyConditions']);
     if (input.KeyConditions === undefined && input.KeyConditionExpression === undefined) {
       throw validationError('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
     }
@@ -1066,7 +1146,28 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const { target, key } = this.readTarget(t, input, paths);
+    if (input.KeyConditions !== undefined) {
+      for (const a of Object.keys(input.KeyConditions as Json)) {
+        if (['NULL', 'NOT_NULL', 'NE', 'CONTAINS', 'NOT_CONTAINS', 'IN'].includes((input.KeyConditions as Json)[a]?.ComparisonOperator)) {
+          throw validationError('Attempted conditional constraint is not an indexable operation');
+        }
+      }
+    }
     const range = this.keyConditionRange(keyCond, key, input.KeyConditionExpression !== undefined);
+    if (input.ExclusiveStartKey) {
+      this.startKey(t, target, input.ExclusiveStartKey, 'Query');
+      this.checkQueryStart(input.ExclusiveStartKey, key, range);
+    }
+    if (filter) {
+      // A Query filters after the key condition: filtering on the queried key attributes is refused.
+      const heads = new Set<string>();
+      collectPathHeads(filter, heads);
+      for (const k of [key.hashName, key.rangeName]) {
+        if (k && heads.has(k)) {
+          throw validationError(`${input.QueryFilter !== undefined ? 'QueryFilter' : 'Filter Expression'} can only contain non-primary key attributes: Primary key attribute: ${k}`);
+        }
+      }
+    }
     const ns = target ? target.meta.ns : t.meta.ns;
     const prefix = withNamespace(ns, keyBody(range.hash, key.hashType));
     const bounds = this.rangeBounds(prefix, range, key);
@@ -1074,7 +1175,7 @@ export class DynamoDBProvider {
   }
 
   scan(input: Json, ctx: RequestContext): Json {
-    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression'], ['AttributesToGet', 'ScanFilter']);
+    checkStyleMix(input, ['ProjectionExpression', 'FilterExpression'], ['AttributesToGet', 'ScanFilter', 'ConditionalOperator']);
     const segment: number | undefined = input.Segment;
     const totalSegments: number | undefined = input.TotalSegments;
     if (segment !== undefined && totalSegments === undefined) {
@@ -1109,24 +1210,30 @@ export class DynamoDBProvider {
     }
     if (input.ProjectionExpression !== undefined) paths = parseProjection(input.ProjectionExpression, ectx);
     else if (input.AttributesToGet !== undefined) paths = attributesToGet(input.AttributesToGet);
+    // Select against the projection parameters, with AWS's messages (no "parameter values" prefix).
     const select: string | undefined = input.Select;
-    if (select === 'SPECIFIC_ATTRIBUTES' && !paths) {
-      throw validationError(`${INVALID}Select type SPECIFIC_ATTRIBUTES requires AttributesToGet or ProjectionExpression`);
-    }
-    if (select && select !== 'SPECIFIC_ATTRIBUTES' && paths) {
-      if (input.ProjectionExpression !== undefined) {
-        throw validationError(`${INVALID}Cannot specify the ProjectionExpression when choosing to get ${select}`);
-      }
-      throw validationError(`${INVALID}Cannot specify the AttributesToGet when choosing to get ${select}`);
+    const what = input.AttributesToGet !== undefined ? 'AttributesToGet' : 'ProjectionExpression';
+    switch (select) {
+      case 'ALL_ATTRIBUTES':
+      case 'ALL_PROJECTED_ATTRIBUTES':
+        if (paths) throw validationError(`Cannot specify the ${what} when choosing to get ${select}`);
+        // AWS says "Querying" here on Scan too.
+        if (select === 'ALL_PROJECTED_ATTRIBUTES' && input.IndexName === undefined) {
+          throw validationError('ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName');
+        }
+        break;
+      case 'COUNT':
+        if (paths) throw validationError(`Cannot specify the ${what} when choosing to get only the Count`);
+        break;
+      case 'SPECIFIC_ATTRIBUTES':
+        if (!paths) throw validationError('Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES');
+        break;
     }
     return { filter, paths };
   }
 
   private readTarget(t: TableState, input: Json, paths: Path[] | undefined): { target: IndexState | undefined; key: KeyDef } {
-    if (input.IndexName === undefined) {
-      if (input.Select === 'ALL_PROJECTED_ATTRIBUTES') throw validationError(`${INVALID}Select type ALL_PROJECTED_ATTRIBUTES is not supported for tables`);
-      return { target: undefined, key: t.key };
-    }
+    if (input.IndexName === undefined) return { target: undefined, key: t.key };
     const idx = t.indexes.find((i) => i.meta.name === input.IndexName);
     if (!idx) throw validationError(`The table does not have the specified index: ${input.IndexName}`);
     if (idx.meta.global && input.ConsistentRead === true) throw validationError('Consistent reads are not supported on global secondary indexes');
@@ -1253,22 +1360,37 @@ export class DynamoDBProvider {
     }
   }
 
-  /** The store key an ExclusiveStartKey stands for (table key, or index key + table key). */
-  private startKey(t: TableState, target: IndexState | undefined, esk: Json): Buffer {
-    const invalid = (): ServiceError => validationError('The provided starting key is invalid: The provided key element does not match the schema');
+  /**
+   * The store key an ExclusiveStartKey stands for (table key, or index key + table key), checked with
+   * AWS's messages: a wrong attribute count or a missing index key attribute is "The provided starting
+   * key is invalid" (a Scan of the table itself adds the schema message), a wrong index key type is the
+   * bare schema message, and a wrong table key is prefixed.
+   */
+  private startKey(t: TableState, target: IndexState | undefined, esk: Json, op: 'Query' | 'Scan'): Buffer {
+    const bare = 'The provided starting key is invalid';
+    const schema = 'The provided key element does not match the schema';
     for (const n in esk) {
       const msg = validateValue(esk[n]);
-      if (msg) throw validationError(`The provided starting key is invalid: ${msg}`);
+      if (msg) throw validationError(/contains duplicates|number set|numeric value|significant digits|number with magnitude/.test(msg) ? msg : `${bare}: ${msg}`);
     }
     const need = new Set(t.keyAttrs);
     if (target) {
       need.add(target.key.hashName);
       if (target.key.rangeName) need.add(target.key.rangeName);
     }
-    if (Object.keys(esk).length !== need.size) throw invalid();
+    if (Object.keys(esk).length !== need.size) throw validationError(op === 'Scan' && !target ? `${bare}: ${schema}` : bare);
+    if (target) {
+      const ik = target.key;
+      for (const [name, type] of [[ik.hashName, ik.hashType], [ik.rangeName, ik.rangeType]] as [string | undefined, KeyType | undefined][]) {
+        if (!name) continue;
+        const v = esk[name] as Json | undefined;
+        if (!v) throw validationError(bare);
+        if (v[type!] === undefined) throw validationError(schema);
+      }
+    }
     const get = (name: string, type: KeyType): AttributeValue => {
       const v = esk[name] as AttributeValue | undefined;
-      if (!v || (v as Json)[type] === undefined) throw invalid();
+      if (!v || (v as Json)[type] === undefined) throw validationError(`${bare}: ${schema}`);
       return v;
     };
     const tk = t.key;
@@ -1276,6 +1398,33 @@ export class DynamoDBProvider {
     if (!target) return withNamespace(t.meta.ns, body);
     const ik = target.key;
     return withNamespace(target.meta.ns, keyBody(get(ik.hashName, ik.hashType), ik.hashType, ik.rangeName ? get(ik.rangeName, ik.rangeType!) : undefined, ik.rangeType), body);
+  }
+
+  /**
+   * A Query's ExclusiveStartKey must lie in the queried partition and satisfy the range condition, with
+   * AWS's (distinct) messages for each case.
+   */
+  private checkQueryStart(esk: Json, key: KeyDef, range: { hash: AttributeValue; op?: string; values?: AttributeValue[] }): void {
+    const h = esk[key.hashName] as AttributeValue;
+    const samePartition = compareScalars(h, range.hash) === 0;
+    if (!range.op) {
+      if (!samePartition) throw validationError('The provided starting key is outside query boundaries based on provided conditions');
+      return;
+    }
+    const r = esk[key.rangeName!] as AttributeValue;
+    const c = (i: number): number => compareScalars(r, range.values![i]!) ?? Number.NaN;
+    let ok: boolean;
+    switch (range.op) {
+      case '=': ok = c(0) === 0; break;
+      case '<': ok = c(0) < 0; break;
+      case '<=': ok = c(0) <= 0; break;
+      case '>': ok = c(0) > 0; break;
+      case '>=': ok = c(0) >= 0; break;
+      case 'BETWEEN': ok = c(0) >= 0 && c(1) <= 0; break;
+      default: ok = evalCondition({ k: 'begins_with', v: { k: 'value', value: r }, prefix: { k: 'value', value: range.values![0]! } }, {});
+    }
+    if (!ok) throw validationError('The provided starting key does not match the range key predicate');
+    if (!samePartition) throw validationError('The query can return at most one row and cannot be restarted');
   }
 
   /**
@@ -1293,9 +1442,9 @@ export class DynamoDBProvider {
     const lo: { gte?: Buffer; gt?: Buffer } = bounds.gt ? { gt: bounds.gt } : { gte: bounds.gte! };
     const hi: { lt?: Buffer; lte?: Buffer } = bounds.lte ? { lte: bounds.lte } : { lt: bounds.lt! };
     if (input.ExclusiveStartKey) {
-      const sk = this.startKey(t, target, input.ExclusiveStartKey);
+      const sk = this.startKey(t, target, input.ExclusiveStartKey, input.KeyConditionExpression === undefined && input.KeyConditions === undefined ? 'Scan' : 'Query');
       if (segment && segmentOf(sk, segment.total) !== segment.segment) {
-        throw validationError('The provided Exclusive start key does not map to the provided segment');
+        throw validationError(`The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: ${segment.total} Segment: ${segment.segment}`);
       }
       if (reverse) {
         delete hi.lte;

@@ -58,6 +58,10 @@ export interface TableMeta {
   deletionProtection: boolean;
   tableClass: string | undefined;
   stream: { StreamEnabled: boolean; StreamViewType?: string } | undefined;
+  /** When streams were last enabled: names the stream (LatestStreamLabel / LatestStreamArn). */
+  streamLabel?: string;
+  /** Present when SSESpecification.Enabled was true: server-side encryption with a KMS key. */
+  sse?: { kmsKeyArn: string };
   tags: Record<string, string>;
 }
 
@@ -183,7 +187,15 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
       return g;
     });
   }
-  if (meta.stream?.StreamEnabled) desc.StreamSpecification = meta.stream;
+  if (meta.stream?.StreamEnabled) {
+    desc.StreamSpecification = meta.stream;
+    if (meta.streamLabel) {
+      desc.LatestStreamLabel = meta.streamLabel;
+      desc.LatestStreamArn = `${arn}/stream/${meta.streamLabel}`;
+    }
+  }
+  // Tables encrypted with an AWS owned key (the default) have no SSEDescription, as on AWS.
+  if (meta.sse) desc.SSEDescription = { Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: meta.sse.kmsKeyArn };
   if (meta.tableClass) desc.TableClassSummary = { TableClass: meta.tableClass };
   desc.DeletionProtectionEnabled = meta.deletionProtection;
   return desc;

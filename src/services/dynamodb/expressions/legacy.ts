@@ -65,7 +65,8 @@ export function comparison(attr: string, op: string, values: AttributeValue[]): 
     case 'NULL': return { k: 'not_exists', path };
     case 'NOT_NULL': return { k: 'exists', path };
     case 'CONTAINS': return { k: 'contains', v: p, needle: val(0) };
-    case 'NOT_CONTAINS': return { k: 'not', c: { k: 'contains', v: p, needle: val(0) } };
+    // A missing attribute neither contains nor lacks the value: NOT_CONTAINS is false there (as on AWS).
+    case 'NOT_CONTAINS': return { k: 'and', l: { k: 'exists', path }, r: { k: 'not', c: { k: 'contains', v: p, needle: val(0) } } };
     case 'BEGINS_WITH': return { k: 'begins_with', v: p, prefix: val(0) };
     case 'IN': return { k: 'in', v: p, list: values.map((_, i) => val(i)) };
     default: {
@@ -182,7 +183,9 @@ export function attributeUpdatesToActions(updates: Record<string, LegacyUpdate>,
  */
 export function checkStyleMix(input: Record<string, unknown>, expressionParams: string[], legacyParams: string[]): void {
   const usedExpr = expressionParams.filter((p) => input[p] !== undefined && input[p] !== null);
-  const usedLegacy = legacyParams.filter((p) => input[p] !== undefined && input[p] !== null);
+  // KeyConditions alone (without KeyConditionExpression) may go with the other expressions, as on AWS.
+  const keyConditionsAlone = input.KeyConditions !== undefined && input.KeyConditions !== null && (input.KeyConditionExpression === undefined || input.KeyConditionExpression === null);
+  const usedLegacy = legacyParams.filter((p) => input[p] !== undefined && input[p] !== null && !(p === 'KeyConditions' && keyConditionsAlone));
   if (usedExpr.length && usedLegacy.length) {
     throw validationError(`Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {${usedLegacy.join(', ')}} Expression parameters: {${usedExpr.join(', ')}}`);
   }

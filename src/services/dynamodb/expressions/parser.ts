@@ -94,7 +94,7 @@ class Parser {
   /** Throws the highest-priority semantic error, if any was noted. */
   finish(order: readonly ErrorClass[]): void {
     if (this.operators > MAX_OPERATORS) {
-      this.note('limit', `The expression contains too many operators; operator count: ${this.operators}, max: ${MAX_OPERATORS}`);
+      this.note('limit', `The expression contains too many operators; operator count: ${this.operators}`);
     }
     for (const cls of order) {
       const msg = this.errors.get(cls);
@@ -334,7 +334,7 @@ class Parser {
         const v = this.toOperand(n.v);
         const list = n.list.map((x) => this.toOperand(x));
         if (list.length > MAX_IN_OPERANDS) {
-          this.note('limit', `The expression contains too many operands for the IN operator; operand count: ${list.length}, max: ${MAX_IN_OPERANDS}`);
+          this.note('limit', `The IN operator is provided with too many operands; number of operands: ${list.length}`);
         }
         return { k: 'in', v, list };
       }
