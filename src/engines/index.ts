@@ -1,0 +1,16 @@
+/**
+ * @module engines
+ * Entry point for the RDS/ElastiCache services: builds the adapter for a spec. See ./adapter.ts for the interface.
+ */
+import type { EngineAdapter, EngineSpec } from './adapter.js';
+import type { Host } from './host.js';
+import { PostgresEngine } from './postgres/adapter.js';
+
+export function createEngine(host: Host, spec: EngineSpec): EngineAdapter {
+  switch (spec.engine) {
+    case 'postgres':
+      return new PostgresEngine(host, spec);
+    default:
+      throw new Error(`engine ${spec.engine} is not supported yet`);
+  }
+}
