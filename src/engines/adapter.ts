@@ -34,7 +34,7 @@ import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import { withContext } from '../core/errors.js';
 import { log } from '../core/log.js';
-import { delay, type ExitStatus, type Host, type HostProcess } from './host.js';
+import { delay, settlesWithin, type ExitStatus, type Host, type HostProcess } from './host.js';
 
 export type EngineName = 'postgres' | 'mariadb' | 'mysql' | 'redis';
 
@@ -169,6 +169,8 @@ export function validateSpec(spec: EngineSpec): void {
  */
 export abstract class ProcessEngine implements EngineAdapter {
   protected proc: HostProcess | undefined;
+  /** Durations of the last initialise() steps, for logs and benchmarks. */
+  lastInitialisePhasesMs: Record<string, number> = {};
   private stopping = false;
   private readonly exitListeners = new Set<(status: ExitStatus) => void>();
   readonly spec: Readonly<EngineSpec>;
@@ -277,11 +279,11 @@ export abstract class ProcessEngine implements EngineAdapter {
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
       }
-      await Promise.race([delay(PROBE_INTERVAL_MS), proc.exited]);
+      await settlesWithin(proc.exited, PROBE_INTERVAL_MS);
     }
     // Not ready in time: take it down so we do not leave a half-started engine behind.
     proc.signal('SIGKILL', { group: true });
-    await Promise.race([proc.exited, delay(5000)]);
+    await settlesWithin(proc.exited, 5000);
     throw new Error(`not ready within the start timeout (last probe error: ${lastError})`);
   }
 
@@ -317,7 +319,7 @@ export abstract class ProcessEngine implements EngineAdapter {
       // which shuts its children down in order.
       proc.signal(step.signal, { group: step.mode === 'kill' });
       const timeoutMs = step.mode === 'kill' ? step.timeoutMs : (options.stepTimeoutMs ?? step.timeoutMs);
-      const exited = await Promise.race([proc.exited.then(() => true), delay(timeoutMs).then(() => false)]);
+      const exited = await settlesWithin(proc.exited, timeoutMs);
       if (exited) {
         if (step.mode === 'kill') proc.signal('SIGKILL', { group: true });
         return { stoppedBy: step.mode, elapsedMs: Date.now() - started };
@@ -381,6 +383,17 @@ export abstract class ProcessEngine implements EngineAdapter {
       }
     }
     throw new Error(`leftover engine process ${pid} did not exit`);
+  }
+}
+
+/** Records how long each step of a multi-step action took (for logs and the floor benchmark). */
+export class PhaseTimer {
+  private last = Date.now();
+  readonly phasesMs: Record<string, number> = {};
+  mark(phase: string): void {
+    const now = Date.now();
+    this.phasesMs[phase] = now - this.last;
+    this.last = now;
   }
 }
 

@@ -202,10 +202,7 @@ export class LocalHost implements Host {
     const status = await proc.exited;
     clearTimeout(timer);
     // Streams may still hold buffered output after 'exit'; wait for them, briefly.
-    await Promise.race([
-      Promise.all([streamClosed(child.stdout), streamClosed(child.stderr)]),
-      delay(1000),
-    ]);
+    await settlesWithin(Promise.all([streamClosed(child.stdout), streamClosed(child.stderr)]), 1000);
     return { ...status, stdout: out.text(), stderr: err.text(), timedOut };
   }
 
@@ -411,6 +408,24 @@ function streamClosed(s: NodeJS.ReadableStream | null): Promise<void> {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits for `p` at most `timeoutMs`; true if it settled in time. The timer is cleared, so it never holds the process open. */
+export async function settlesWithin(p: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function fsyncPath(p: string): Promise<void> {

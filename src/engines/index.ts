@@ -4,12 +4,16 @@
  */
 import type { EngineAdapter, EngineSpec } from './adapter.js';
 import type { Host } from './host.js';
+import { MariadbEngine } from './mariadb/adapter.js';
 import { PostgresEngine } from './postgres/adapter.js';
 
 export function createEngine(host: Host, spec: EngineSpec): EngineAdapter {
   switch (spec.engine) {
     case 'postgres':
       return new PostgresEngine(host, spec);
+    case 'mariadb':
+    case 'mysql':
+      return new MariadbEngine(host, spec);
     default:
       throw new Error(`engine ${spec.engine} is not supported yet`);
   }

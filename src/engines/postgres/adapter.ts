@@ -14,9 +14,11 @@
 import * as path from 'node:path';
 import pg from 'pg';
 import { withContext } from '../../core/errors.js';
+import { log } from '../../core/log.js';
 import type { Host } from '../host.js';
 import {
   instanceLayout,
+  PhaseTimer,
   ProcessEngine,
   quoteIdent,
   withTimeout,
@@ -59,6 +61,7 @@ export class PostgresEngine extends ProcessEngine {
   async initialise(): Promise<void> {
     if (await this.isInitialised()) return;
     const L = this.layout;
+    const phases = new PhaseTimer();
     try {
       await this.host.ensureDir(L.root);
       // No marker means no instance was ever reported: whatever a crashed earlier attempt left is safe to discard.
@@ -73,6 +76,7 @@ export class PostgresEngine extends ProcessEngine {
       });
       if (initdb.code !== 0) throw new Error(`initdb failed (${initdb.timedOut ? 'timed out' : `exit ${initdb.code}`}): ${initdb.stderr.trim().slice(-2000)}`);
 
+      phases.mark('initdb');
       const major = Number(((await this.host.readFile(path.join(L.data, 'PG_VERSION'))) ?? '').trim());
       if (!Number.isInteger(major) || major < 13) throw new Error(`unsupported PostgreSQL major version ${major}`);
       await this.writeConfigFiles();
@@ -95,8 +99,13 @@ export class PostgresEngine extends ProcessEngine {
       if (single.code !== 0 || /^(ERROR|FATAL|PANIC):/m.test(single.stderr)) {
         throw new Error(`bootstrap in single-user mode failed (${single.timedOut ? 'timed out' : `exit ${single.code}`}): ${single.stderr.trim().slice(-2000)}`);
       }
+      phases.mark('bootstrap');
       await this.host.syncTree(L.root);
+      phases.mark('sync');
       await this.writeMarker({ binDir: this.binDir, major });
+      phases.mark('marker');
+      this.lastInitialisePhasesMs = phases.phasesMs;
+      log('info', 'engine initialised', { engine: this.spec.engine, name: this.spec.name, phasesMs: phases.phasesMs });
     } catch (err) {
       throw withContext(`initialising ${this.label} in ${L.root}`, err);
     }
