@@ -6,6 +6,7 @@ import type { EngineAdapter, EngineSpec } from './adapter.js';
 import type { Host } from './host.js';
 import { MariadbEngine } from './mariadb/adapter.js';
 import { PostgresEngine } from './postgres/adapter.js';
+import { RedisEngine } from './redis/adapter.js';
 
 export function createEngine(host: Host, spec: EngineSpec): EngineAdapter {
   switch (spec.engine) {
@@ -14,6 +15,8 @@ export function createEngine(host: Host, spec: EngineSpec): EngineAdapter {
     case 'mariadb':
     case 'mysql':
       return new MariadbEngine(host, spec);
+    case 'redis':
+      return new RedisEngine(host, spec);
     default:
       throw new Error(`engine ${spec.engine} is not supported yet`);
   }
