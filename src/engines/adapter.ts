@@ -288,6 +288,10 @@ export abstract class ProcessEngine implements EngineAdapter {
   }
 
   private handleExit(proc: HostProcess, status: ExitStatus): void {
+    // Whatever is left of the engine's process group (PostgreSQL backends whose postmaster died) is doomed anyway;
+    // killing it now frees shared memory and ports, so a restart needs no retry. The group id cannot be reused while
+    // any member lives, so this reaches only the engine's own processes.
+    this.host.signalPid(-proc.pid, 'SIGKILL');
     if (proc !== this.proc) return;
     const expected = this.stopping;
     log(expected ? 'info' : 'warn', expected ? 'engine stopped' : 'engine exited unexpectedly', {
