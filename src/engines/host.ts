@@ -208,9 +208,15 @@ export class LocalHost implements Host {
 
   async ensureDir(dir: string, mode = 0o700): Promise<void> {
     try {
-      await fs.mkdir(dir, { recursive: true, mode });
-      if (this.switchUser) await fs.chown(dir, this.engineUser.uid, this.engineUser.gid);
-      await fs.chmod(dir, mode);
+      // Every directory we create (not only the last) belongs to the engine user: a root-owned 0700 parent made by
+      // `mkdir -p` would lock the engine out of its own tree.
+      const missing: string[] = [];
+      for (let d = path.resolve(dir); !(await this.exists(d)); d = path.dirname(d)) missing.unshift(d);
+      for (const d of missing.length > 0 ? missing : [path.resolve(dir)]) {
+        await fs.mkdir(d, { recursive: true, mode });
+        if (this.switchUser) await fs.chown(d, this.engineUser.uid, this.engineUser.gid);
+        await fs.chmod(d, mode);
+      }
       if (this.switchUser) await this.checkTraversable(path.dirname(path.resolve(dir)));
     } catch (err) {
       throw withContext(`preparing directory ${dir} for engine user ${this.engineUser.name}`, err);

@@ -160,7 +160,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => boolean | P
 }
 
 const only = process.env.CELLAR_ENGINES?.split(',');
-const harnesses = [pgHarness, mariadbHarness('mariadb'), redisHarness].filter((h) => !only || only.includes(h.engine));
+const harnesses = [pgHarness, mariadbHarness('mariadb'), mariadbHarness('mysql'), redisHarness].filter((h) => !only || only.includes(h.engine));
 
 for (const h of harnesses) {
   describe(`engine contract: ${h.engine}`, { timeout: 15 * 60_000 }, () => {
