@@ -232,7 +232,17 @@ export abstract class ProcessEngine implements EngineAdapter {
     return () => this.exitListeners.delete(listener);
   }
 
-  async start(options: { timeoutMs?: number } = {}): Promise<void> {
+  private starting: Promise<void> | undefined;
+
+  /** Concurrent callers (a reconciler step and the supervisor, say) share one start attempt. */
+  start(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.starting ??= this.startOnce(options).finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async startOnce(options: { timeoutMs?: number }): Promise<void> {
     if (this.isRunning()) return;
     const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
