@@ -62,6 +62,10 @@ const pgHarness: Harness = {
         assert.equal((await c.query('SHOW is_superuser')).rows[0].is_superuser, 'off');
         await assert.rejects(c.query("COPY (SELECT 1) TO PROGRAM 'true'"), /permission denied|must be superuser/);
         await assert.rejects(c.query("ALTER SYSTEM SET work_mem = '1MB'"), /permission denied|must be superuser/);
+        // CREATEROLE must not open a way to the host (run programs or read files as the engine's OS user).
+        for (const role of ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files']) {
+          await assert.rejects(c.query(`GRANT ${role} TO current_user`), /must be superuser|permission denied/, role);
+        }
         // It can do what RDS's master can: read everything, create roles and databases.
         await c.query('SELECT count(*) FROM pg_stat_activity');
         await c.query('CREATE ROLE contract_app_role NOLOGIN');

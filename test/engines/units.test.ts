@@ -85,9 +85,11 @@ describe('postgres config', () => {
     assert.match(s15[1]!, /pg_checkpoint/);
     assert.doesNotMatch(s15[1]!, /pg_create_subscription|pg_maintain/);
     assert.equal(s15[2], `CREATE ROLE "Admin" LOGIN CREATEDB CREATEROLE PASSWORD 'SCRAM-SHA-256$4096:a$b:c' IN ROLE rds_superuser`);
-    assert.equal(s15[3], 'CREATE DATABASE "app" OWNER "Admin"');
+    assert.equal(s15[3], "UPDATE pg_authid SET rolsuper = true WHERE rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')");
+    assert.equal(s15[4], 'CREATE DATABASE "app" OWNER "Admin"');
     assert.doesNotMatch(pgc.bootstrapStatements({ major: 13, masterUsername: 'a', masterVerifier: 'v' })[1]!, /pg_read_all_data/);
-    assert.equal(pgc.bootstrapStatements({ major: 13, masterUsername: 'a', masterVerifier: 'v' }).length, 3);
+    assert.equal(pgc.bootstrapStatements({ major: 13, masterUsername: 'a', masterVerifier: 'v' }).length, 4);
+    assert.equal(pgc.bootstrapStatements({ major: 16, masterUsername: 'a', masterVerifier: 'v' }).length, 3, 'CREATEROLE is fixed upstream in 16');
   });
 
   it('refuses reserved master usernames', () => {

@@ -120,6 +120,9 @@ const PREDEFINED_ROLES: ReadonlyArray<[string, number]> = [
   ['pg_maintain', 17],
 ];
 
+/** Predefined roles that reach the host (programs, files) as the engine's OS user. */
+export const SERVER_ACCESS_ROLES: readonly string[] = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'];
+
 export function validateMasterUsername(name: string): void {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid master username ${JSON.stringify(name)}: 1-63 letters, digits or _, starting with a letter`);
   const lower = name.toLowerCase();
@@ -141,6 +144,14 @@ export function bootstrapStatements(input: { major: number; masterUsername: stri
     `GRANT ${roles.join(', ')} TO ${RDS_SUPERUSER_ROLE} WITH ADMIN OPTION`,
     `CREATE ROLE ${master} LOGIN CREATEDB CREATEROLE PASSWORD ${sqlLiteral(input.masterVerifier)} IN ROLE ${RDS_SUPERUSER_ROLE}`,
   ];
+  if (input.major <= 15) {
+    // Before 16, CREATEROLE may grant membership in any non-superuser role, so the master could grant itself
+    // pg_execute_server_program and run programs as the engine's OS user (RDS patches this away). Marking these
+    // NOLOGIN predefined roles as superuser roles puts them out of CREATEROLE's reach ("must be superuser to alter
+    // superusers"); the attribute is never inherited by members, so nothing else changes. ALTER ROLE refuses
+    // reserved names, hence the catalog update (bootstrap superuser, single-user mode).
+    statements.push(`UPDATE pg_authid SET rolsuper = true WHERE rolname IN (${SERVER_ACCESS_ROLES.map(sqlLiteral).join(', ')})`);
+  }
   if (input.dbName) statements.push(`CREATE DATABASE ${quoteIdent(input.dbName)} OWNER ${master}`);
   return statements;
 }
