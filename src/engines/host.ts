@@ -96,7 +96,7 @@ export interface Host {
   remove(p: string): Promise<void>;
   /** Bytes allocated on disk under `dir` (like `du`), bounded by `maxEntries`. */
   diskUsageBytes(dir: string, maxEntries?: number): Promise<number>;
-  /** fsyncs every file and directory under `dir` (and `dir`'s parent entry), so a crash cannot lose them. */
+  /** Makes every file and directory under `dir` (and `dir`'s own entry) durable, so a crash cannot lose them. */
   syncTree(dir: string, maxEntries?: number): Promise<void>;
   isPortFree(port: number, address: string): Promise<boolean>;
   /** A port the kernel just handed out on `address`. Racy by nature: the engine's own bind is the real check. */
@@ -284,7 +284,19 @@ export class LocalHost implements Host {
     return total;
   }
 
+  /**
+   * One syncfs(2) of the filesystem holding `dir` (coreutils `sync -f`): about 65 ms here after an initdb, against
+   * about 400 ms for fsyncing its ~1000 files one by one, each of which commits the journal. The price is flushing
+   * whatever else is dirty on that filesystem too. Falls back to the per-file walk if `sync -f` is unavailable.
+   */
   async syncTree(dir: string, maxEntries = DEFAULT_MAX_ENTRIES): Promise<void> {
+    const r = await this.run({ command: 'sync', args: ['-f', dir], asEngineUser: false, timeoutMs: 120_000 });
+    if (r.code === 0) return;
+    await this.syncTreeByWalk(dir, maxEntries);
+  }
+
+  /** fsyncs every file, then every directory deepest first, then the parent of `dir`. */
+  async syncTreeByWalk(dir: string, maxEntries = DEFAULT_MAX_ENTRIES): Promise<void> {
     const paths: string[] = [];
     await walk(dir, maxEntries, async (p, st) => {
       if (st.isFile() || st.isDirectory()) paths.push(p);

@@ -103,6 +103,7 @@ describe('LocalHost', () => {
     assert.deepEqual(fs.readdirSync(path.dirname(f)).filter((n) => n.includes('.tmp-')), []);
     assert.ok((await host.diskUsageBytes(base)) > 0);
     await host.syncTree(base);
+    await host.syncTreeByWalk(base);
   });
 
   it('finds free ports and notices taken ones', async () => {
