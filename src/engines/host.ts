@@ -74,6 +74,12 @@ export interface HostProcess {
   signal(sig: NodeJS.Signals, options?: { group?: boolean }): boolean;
 }
 
+export interface WriteFileOptions {
+  mode?: number;
+  ownedByCellar?: boolean;
+  durable?: boolean;
+}
+
 export interface ProcessInfo {
   /** 'running' covers every live state; 'zombie' is dead but not yet reaped by its parent. */
   state: 'running' | 'zombie' | 'gone';
@@ -90,8 +96,11 @@ export interface Host {
   run(spec: RunSpec): Promise<RunResult>;
   /** Creates a directory (and parents) owned by the engine user with `mode`; checks the engine user can reach it. */
   ensureDir(dir: string, mode?: number): Promise<void>;
-  /** Writes a file atomically (temp file + rename + fsync), owned by the engine user unless `ownedByCellar`. */
-  writeFile(file: string, content: string, options?: { mode?: number; ownedByCellar?: boolean }): Promise<void>;
+  /**
+   * Writes a file atomically (temp file + rename), owned by the engine user unless `ownedByCellar`. Durable (file and
+   * directory fsynced) unless `durable: false`, for files regenerated before every use or covered by a syncTree.
+   */
+  writeFile(file: string, content: string, options?: WriteFileOptions): Promise<void>;
   readFile(file: string): Promise<string | undefined>;
   exists(p: string): Promise<boolean>;
   remove(p: string): Promise<void>;
@@ -258,7 +267,7 @@ export class LocalHost implements Host {
     }
   }
 
-  async writeFile(file: string, content: string, options: { mode?: number; ownedByCellar?: boolean } = {}): Promise<void> {
+  async writeFile(file: string, content: string, options: WriteFileOptions = {}): Promise<void> {
     const mode = options.mode ?? 0o600;
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     // O_EXCL creates a new file and never follows a symlink (the directory may belong to the engine user); owner and
@@ -268,12 +277,12 @@ export class LocalHost implements Host {
       await handle.writeFile(content);
       if (this.switchUser && !options.ownedByCellar) await handle.chown(this.engineUser.uid, this.engineUser.gid);
       await handle.chmod(mode);
-      await handle.sync();
+      if (options.durable !== false) await handle.sync();
     } finally {
       await handle.close();
     }
     await fs.rename(tmp, file);
-    await fsyncPath(path.dirname(file));
+    if (options.durable !== false) await fsyncPath(path.dirname(file));
   }
 
   async readFile(file: string): Promise<string | undefined> {

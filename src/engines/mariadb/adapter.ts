@@ -64,7 +64,8 @@ export class MariadbEngine extends ProcessEngine {
       await this.host.ensureDir(L.root);
       await this.host.remove(L.data); // no marker: leftovers of an interrupted attempt, never reported
       for (const d of [L.data, L.run, L.conf, L.logDir, path.join(L.root, 'tmp')]) await this.host.ensureDir(d);
-      await this.host.writeFile(this.paramsFile, JSON.stringify(this.spec.params ?? {}, null, 2) + '\n');
+      // Not fsynced one by one: the syncTree after install-db covers them.
+      await this.host.writeFile(this.paramsFile, JSON.stringify(this.spec.params ?? {}, null, 2) + '\n', { durable: false });
       await this.host.writeFile(
         extraFile,
         bootstrapSql({
@@ -72,6 +73,7 @@ export class MariadbEngine extends ProcessEngine {
           masterPasswordHash: mysqlNativePasswordHash(this.spec.masterPassword),
           dbName: this.spec.dbName,
         }),
+        { durable: false },
       );
       const args = [
         '--no-defaults',
