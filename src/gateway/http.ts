@@ -8,12 +8,15 @@ import type { App } from './app.js';
 import type { WireRequest, WireResponse } from '../protocols/types.js';
 import { log } from '../core/log.js';
 
+const MAX_CONNECTIONS = 4096;
 const TOO_LARGE = JSON.stringify({ __type: 'com.amazon.coral.service#RequestEntityTooLarge', message: 'Request entity too large' });
 
 export function createHttpServer(app: App, maxBodyBytes: number): Server {
   const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, requestTimeout: 120_000, headersTimeout: 60_000, maxHeaderSize: 64 * 1024 }, (req, res) => {
     onRequest(app, maxBodyBytes, req, res);
   });
+  // Bounded: past this many open connections new ones are refused, not queued without end.
+  server.maxConnections = MAX_CONNECTIONS;
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy(err);
