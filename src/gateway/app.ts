@@ -135,6 +135,7 @@ export class App {
         operation: operation.name,
         clock: this.options.clock,
       };
+      if (service.protocol.acceptsRawJson) ctx.rawJson = true;
       const output = method.call(service.provider, input, ctx);
       if (output instanceof Promise) {
         return output.then(

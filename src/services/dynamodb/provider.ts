@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError, validationError } from '../../core/errors.js';
 import type { Keyspace, Store } from '../../storage/store.js';
+import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
 import {
   type AttributeValue, type Item, MAX_HASH_KEY_BYTES, MAX_ITEM_BYTES, MAX_RANGE_KEY_BYTES, itemSize, keyValueBytes,
@@ -73,6 +74,16 @@ function notFound(): ServiceError {
 
 function conditionalFailed(item?: Item): ServiceError {
   return new ServiceError('ConditionalCheckFailedException', 'The conditional request failed', item ? { fields: { Item: item } } : {});
+}
+
+/**
+ * A stored item (or index entry) as the response's value: its JSON text as it is when the caller
+ * serializes to JSON (stored text is JSON.stringify's output, so it is exactly what re-serializing the
+ * parsed item would give), the parsed item otherwise.
+ */
+function storedItem(value: Buffer, ctx: RequestContext): Item | RawJson {
+  const text = itemValueJson(value);
+  return ctx.rawJson ? new RawJson(text) : (JSON.parse(text) as Item);
 }
 
 function inUse(message: string): ServiceError {
@@ -823,8 +834,7 @@ export class DynamoDBProvider {
     let size = 0;
     if (raw) {
       size = itemValueSize(raw);
-      const item = JSON.parse(itemValueJson(raw)) as Item;
-      out.Item = paths ? project(item, paths) : item;
+      out.Item = paths ? project(JSON.parse(itemValueJson(raw)) as Item, paths) : storedItem(raw, ctx);
     }
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(size, input.ConsistentRead === true));
@@ -938,7 +948,7 @@ export class DynamoDBProvider {
     const capacity: Json[] = [];
     let bytes = 0;
     for (const p of plans) {
-      const items: Item[] = [];
+      const items: (Item | RawJson)[] = [];
       let units = 0;
       for (let i = 0; i < p.keys.length; i++) {
         // 16 MB response limit: the rest is returned as UnprocessedKeys for the caller to retry.
@@ -952,8 +962,7 @@ export class DynamoDBProvider {
         units += readUnits(size, p.consistent);
         if (!raw) continue;
         bytes += size;
-        const item = JSON.parse(itemValueJson(raw)) as Item;
-        items.push(p.paths ? project(item, p.paths) : item);
+        items.push(p.paths ? project(JSON.parse(itemValueJson(raw)) as Item, p.paths) : storedItem(raw, ctx));
       }
       responses[p.name] = items;
       const cc = this.readCapacity(p.t, input.ReturnConsumedCapacity, units);
@@ -1070,7 +1079,7 @@ export class DynamoDBProvider {
     const ns = target ? target.meta.ns : t.meta.ns;
     const prefix = withNamespace(ns, keyBody(range.hash, key.hashType));
     const bounds = this.rangeBounds(prefix, range, key);
-    return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined);
+    return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
   }
 
   scan(input: Json, ctx: RequestContext): Json {
@@ -1096,7 +1105,7 @@ export class DynamoDBProvider {
     let bounds: { gte: Buffer; lt: Buffer };
     if (totalSegments !== undefined) bounds = bucketRange(ns, segment!, totalSegments);
     else bounds = { gte: namespacePrefix(ns), lt: namespacePrefix(ns + 1) };
-    return this.walk(t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined);
+    return this.walk(t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined, ctx);
   }
 
   private readExpressions(input: Json, ectx: ExpressionContext, legacyFilter: 'QueryFilter' | 'ScanFilter'): { filter: Condition | undefined; paths: Path[] | undefined } {
@@ -1285,7 +1294,7 @@ export class DynamoDBProvider {
    */
   private walk(
     t: TableState, target: IndexState | undefined, input: Json, bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer },
-    filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined,
+    filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined, ctx: RequestContext,
   ): Json {
     const limit: number = input.Limit ?? Number.MAX_SAFE_INTEGER;
     const select: string = input.Select ?? (paths ? 'SPECIFIC_ATTRIBUTES' : target ? 'ALL_PROJECTED_ATTRIBUTES' : 'ALL_ATTRIBUTES');
@@ -1305,12 +1314,14 @@ export class DynamoDBProvider {
         lo.gt = sk;
       }
     }
-    const items: Item[] = [];
+    const items: (Item | RawJson)[] = [];
     let scanned = 0;
     let count = 0;
     let bytes = 0;
-    let lastItem: Item | undefined;
+    let last: Buffer | undefined;
     let stopped = false;
+    // LSI reads of attributes outside the projection fetch the table item (and pay for it).
+    const fetch = target !== undefined && !target.meta.global && target.projected !== 'ALL' && this.needsFetch(select, paths, target);
     // The loop ends when the range is exhausted, Limit items were evaluated, or 1 MB was read; each
     // chunk advances the cursor past the entries it read.
     for (;;) {
@@ -1322,22 +1333,27 @@ export class DynamoDBProvider {
       const chunk = [...this.items.scan({ ...lo, ...hi, reverse, limit: want })];
       for (const [k, v] of chunk) {
         const size = itemValueSize(v);
-        let item = JSON.parse(itemValueJson(v)) as Item;
         scanned++;
         bytes += size;
-        lastItem = item;
-        if (target && !target.meta.global && target.projected !== 'ALL' && this.needsFetch(select, paths, target)) {
-          // LSI reads of attributes outside the projection fetch the table item (and pay for it).
-          const tk = t.key;
-          const base = this.readItem(withNamespace(t.meta.ns, keyBody(item[tk.hashName]!, tk.hashType, tk.rangeName ? item[tk.rangeName] : undefined, tk.rangeType)));
-          if (base) {
-            item = base.item;
-            bytes += base.size;
-          }
-        }
-        if (!filter || evalCondition(filter, item)) {
+        last = v;
+        if (!fetch && !filter && !paths) {
+          // The entry as stored is the answer.
           count++;
-          if (select !== 'COUNT') items.push(paths ? project(item, paths) : item);
+          if (select !== 'COUNT') items.push(storedItem(v, ctx));
+        } else {
+          let item = JSON.parse(itemValueJson(v)) as Item;
+          if (fetch) {
+            const tk = t.key;
+            const base = this.readItem(withNamespace(t.meta.ns, keyBody(item[tk.hashName]!, tk.hashType, tk.rangeName ? item[tk.rangeName] : undefined, tk.rangeType)));
+            if (base) {
+              item = base.item;
+              bytes += base.size;
+            }
+          }
+          if (!filter || evalCondition(filter, item)) {
+            count++;
+            if (select !== 'COUNT') items.push(paths ? project(item, paths) : item);
+          }
         }
         if (reverse) hi.lt = k;
         else {
@@ -1357,7 +1373,7 @@ export class DynamoDBProvider {
     if (select !== 'COUNT') out.Items = items;
     out.Count = count;
     out.ScannedCount = scanned;
-    if (stopped && lastItem) out.LastEvaluatedKey = this.keyOf(lastItem, t, target);
+    if (stopped && last) out.LastEvaluatedKey = this.keyOf(JSON.parse(itemValueJson(last)) as Item, t, target);
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(bytes, consistent), target?.meta.name);
     }
