@@ -24,7 +24,7 @@ export interface SqliteStoreOptions {
 const KEYSPACE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
 class SqliteKeyspace implements Keyspace {
-  private readonly getStmt: Database.Statement<[Buffer], { v: Buffer }>;
+  private readonly getStmt: Database.Statement<[Buffer], Buffer>;
   private readonly putStmt: Database.Statement<[Buffer, Buffer]>;
   private readonly delStmt: Database.Statement<[Buffer]>;
   private readonly scanCache = new Map<string, Database.Statement>();
@@ -32,15 +32,16 @@ class SqliteKeyspace implements Keyspace {
   constructor(
     private readonly db: Database.Database,
     readonly name: string,
+    private readonly inTransaction: <T>(fn: () => T) => T,
   ) {
     db.prepare(`CREATE TABLE IF NOT EXISTS "kv_${name}" (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`).run();
-    this.getStmt = db.prepare(`SELECT v FROM "kv_${name}" WHERE k = ?`);
+    this.getStmt = db.prepare<[Buffer], Buffer>(`SELECT v FROM "kv_${name}" WHERE k = ?`).pluck(true);
     this.putStmt = db.prepare(`INSERT INTO "kv_${name}" (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`);
     this.delStmt = db.prepare(`DELETE FROM "kv_${name}" WHERE k = ?`);
   }
 
   get(key: Buffer): Buffer | undefined {
-    return this.getStmt.get(key)?.v;
+    return this.getStmt.get(key);
   }
 
   put(key: Buffer, value: Buffer): void {
@@ -52,13 +53,12 @@ class SqliteKeyspace implements Keyspace {
   }
 
   write(mutations: Mutation[]): void {
-    const apply = this.db.transaction((ms: Mutation[]) => {
-      for (const m of ms) {
+    this.inTransaction(() => {
+      for (const m of mutations) {
         if (m.value === undefined) this.delStmt.run(m.key);
         else this.putStmt.run(m.key, m.value);
       }
     });
-    apply(mutations);
   }
 
   deletePrefix(prefix: Buffer): void {
@@ -109,6 +109,9 @@ class SqliteKeyspace implements Keyspace {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly spaces = new Map<string, SqliteKeyspace>();
+  private readonly beginStmt: Database.Statement;
+  private readonly commitStmt: Database.Statement;
+  private readonly rollbackStmt: Database.Statement;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -118,21 +121,37 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     // Bounds the WAL: checkpoints run automatically every ~4 MiB of log.
     this.db.pragma('wal_autocheckpoint = 1000');
+    this.beginStmt = this.db.prepare('BEGIN');
+    this.commitStmt = this.db.prepare('COMMIT');
+    this.rollbackStmt = this.db.prepare('ROLLBACK');
   }
 
   keyspace(name: string): Keyspace {
     if (!KEYSPACE_NAME.test(name)) throw new Error(`invalid keyspace name ${JSON.stringify(name)}`);
     let space = this.spaces.get(name);
     if (!space) {
-      space = new SqliteKeyspace(this.db, name);
+      space = new SqliteKeyspace(this.db, name, (fn) => this.transaction(fn));
       this.spaces.set(name, space);
     }
     return space;
   }
 
+  /**
+   * BEGIN … COMMIT around fn (ROLLBACK if it throws); inside an open transaction fn simply runs.
+   * The statements are prepared once: better-sqlite3's db.transaction(fn) wraps fn anew on every call.
+   */
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn)();
+    this.beginStmt.run();
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      if (this.db.inTransaction) this.rollbackStmt.run();
+      throw e;
+    }
+    this.commitStmt.run();
+    return result;
   }
 
   close(): void {
