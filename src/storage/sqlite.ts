@@ -44,6 +44,56 @@ class SqliteKeyspace implements Keyspace {
     return this.getStmt.get(key);
   }
 
+  private readonly textStmts = new Map<string, Database.Statement>();
+
+  private textColumn(headerBytes: number): string {
+    return headerBytes > 0 ? `hex(substr(v, 1, ${headerBytes})) || CAST(substr(v, ${headerBytes + 1}) AS TEXT)` : 'CAST(v AS TEXT)';
+  }
+
+  getText(key: Buffer, headerBytes: number): string | undefined {
+    const id = `g${headerBytes}`;
+    let stmt = this.textStmts.get(id);
+    if (!stmt) {
+      stmt = this.db.prepare(`SELECT ${this.textColumn(headerBytes)} FROM "kv_${this.name}" WHERE k = ?`).pluck(true);
+      this.textStmts.set(id, stmt);
+    }
+    return stmt.get(key) as string | undefined;
+  }
+
+  scanText(options: ScanOptions, headerBytes: number): string[] {
+    const { where, args, shape } = this.range(options);
+    const id = `${shape}t${headerBytes}`;
+    let stmt = this.textStmts.get(id);
+    if (!stmt) {
+      stmt = this.db.prepare(this.rangeSql(this.textColumn(headerBytes), where, options)).pluck(true);
+      this.textStmts.set(id, stmt);
+    }
+    return stmt.all(...args) as string[];
+  }
+
+  private range(options: ScanOptions): { where: string[]; args: (Buffer | number)[]; shape: string } {
+    const where: string[] = [];
+    const args: (Buffer | number)[] = [];
+    let shape = '';
+    if (options.gte) { where.push('k >= ?'); args.push(options.gte); shape += 'a'; }
+    if (options.gt) { where.push('k > ?'); args.push(options.gt); shape += 'b'; }
+    if (options.lte) { where.push('k <= ?'); args.push(options.lte); shape += 'c'; }
+    if (options.lt) { where.push('k < ?'); args.push(options.lt); shape += 'd'; }
+    const limited = options.limit !== undefined;
+    shape += (options.reverse ? 'r' : 'f') + (limited ? 'l' : '');
+    if (limited) args.push(Math.max(0, Math.floor(options.limit!)));
+    return { where, args, shape };
+  }
+
+  private rangeSql(columns: string, where: string[], options: ScanOptions): string {
+    return (
+      `SELECT ${columns} FROM "kv_${this.name}"` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY k ${options.reverse ? 'DESC' : 'ASC'}` +
+      (options.limit !== undefined ? ' LIMIT ?' : '')
+    );
+  }
+
   put(key: Buffer, value: Buffer): void {
     this.putStmt.run(key, value);
   }
@@ -78,30 +128,14 @@ class SqliteKeyspace implements Keyspace {
   }
 
   scan(options: ScanOptions = {}): IterableIterator<[Buffer, Buffer]> {
-    const where: string[] = [];
-    const args: (Buffer | number)[] = [];
-    let shape = '';
-    if (options.gte) { where.push('k >= ?'); args.push(options.gte); shape += 'a'; }
-    if (options.gt) { where.push('k > ?'); args.push(options.gt); shape += 'b'; }
-    if (options.lte) { where.push('k <= ?'); args.push(options.lte); shape += 'c'; }
-    if (options.lt) { where.push('k < ?'); args.push(options.lt); shape += 'd'; }
-    const limited = options.limit !== undefined;
-    shape += (options.reverse ? 'r' : 'f') + (limited ? 'l' : '');
+    const { where, args, shape } = this.range(options);
     let stmt = this.scanCache.get(shape);
     if (!stmt) {
-      const sql =
-        `SELECT k, v FROM "kv_${this.name}"` +
-        (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-        ` ORDER BY k ${options.reverse ? 'DESC' : 'ASC'}` +
-        (limited ? ' LIMIT ?' : '');
-      stmt = this.db.prepare(sql).raw(true);
+      stmt = this.db.prepare(this.rangeSql('k, v', where, options)).raw(true);
       this.scanCache.set(shape, stmt);
     }
-    if (limited) {
-      // A bounded read is fetched in one call: far cheaper per row than stepping an iterator.
-      args.push(Math.max(0, Math.floor(options.limit!)));
-      return (stmt.all(...args) as [Buffer, Buffer][])[Symbol.iterator]();
-    }
+    // A bounded read is fetched in one call: far cheaper per row than stepping an iterator.
+    if (options.limit !== undefined) return (stmt.all(...args) as [Buffer, Buffer][])[Symbol.iterator]();
     return stmt.iterate(...args) as IterableIterator<[Buffer, Buffer]>;
   }
 }

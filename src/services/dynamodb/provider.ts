@@ -27,8 +27,8 @@ import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, 
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
 import {
-  bucketRange, encodeItemValue, escapeBytes, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
-  segmentOf, withNamespace, type KeyType,
+  bucketRange, encodeItemValue, escapeBytes, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
+  segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
 } from './keycodec.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
@@ -81,9 +81,8 @@ function conditionalFailed(item?: Item): ServiceError {
  * serializes to JSON (stored text is JSON.stringify's output, so it is exactly what re-serializing the
  * parsed item would give), the parsed item otherwise.
  */
-function storedItem(value: Buffer, ctx: RequestContext): Item | RawJson {
-  const text = itemValueJson(value);
-  return ctx.rawJson ? new RawJson(text) : (JSON.parse(text) as Item);
+function storedItem(json: string, ctx: RequestContext): Item | RawJson {
+  return ctx.rawJson ? new RawJson(json) : (JSON.parse(json) as Item);
 }
 
 function inUse(message: string): ServiceError {
@@ -719,9 +718,9 @@ export class DynamoDBProvider {
   }
 
   private readItem(key: Buffer): { item: Item; size: number } | undefined {
-    const raw = this.items.get(key);
-    if (!raw) return undefined;
-    return { item: JSON.parse(itemValueJson(raw)) as Item, size: itemValueSize(raw) };
+    const text = this.items.getText(key, ITEM_HEADER_BYTES);
+    if (text === undefined) return undefined;
+    return { item: JSON.parse(textValueJson(text)) as Item, size: textValueSize(text) };
   }
 
   // ------------------------------------------------------------------ capacity and metrics
@@ -829,12 +828,13 @@ export class DynamoDBProvider {
     }
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
-    const raw = this.items.get(key);
+    const text = this.items.getText(key, ITEM_HEADER_BYTES);
     const out: Json = {};
     let size = 0;
-    if (raw) {
-      size = itemValueSize(raw);
-      out.Item = paths ? project(JSON.parse(itemValueJson(raw)) as Item, paths) : storedItem(raw, ctx);
+    if (text !== undefined) {
+      size = textValueSize(text);
+      const json = textValueJson(text);
+      out.Item = paths ? project(JSON.parse(json) as Item, paths) : storedItem(json, ctx);
     }
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(size, input.ConsistentRead === true));
@@ -957,12 +957,13 @@ export class DynamoDBProvider {
           u.Keys.push(p.rawKeys[i]);
           continue;
         }
-        const raw = this.items.get(p.keys[i]!);
-        const size = raw ? itemValueSize(raw) : 0;
+        const text = this.items.getText(p.keys[i]!, ITEM_HEADER_BYTES);
+        const size = text !== undefined ? textValueSize(text) : 0;
         units += readUnits(size, p.consistent);
-        if (!raw) continue;
+        if (text === undefined) continue;
         bytes += size;
-        items.push(p.paths ? project(JSON.parse(itemValueJson(raw)) as Item, p.paths) : storedItem(raw, ctx));
+        const json = textValueJson(text);
+        items.push(p.paths ? project(JSON.parse(json) as Item, p.paths) : storedItem(json, ctx));
       }
       responses[p.name] = items;
       const cc = this.readCapacity(p.t, input.ReturnConsumedCapacity, units);
@@ -1318,7 +1319,7 @@ export class DynamoDBProvider {
     let scanned = 0;
     let count = 0;
     let bytes = 0;
-    let last: Buffer | undefined;
+    let last: string | undefined;
     let stopped = false;
     // LSI reads of attributes outside the projection fetch the table item (and pay for it).
     const fetch = target !== undefined && !target.meta.global && target.projected !== 'ALL' && this.needsFetch(select, paths, target);
@@ -1330,18 +1331,19 @@ export class DynamoDBProvider {
         stopped = true;
         break;
       }
-      const chunk = [...this.items.scan({ ...lo, ...hi, reverse, limit: want })];
-      for (const [k, v] of chunk) {
-        const size = itemValueSize(v);
+      const chunk = this.items.scanText({ ...lo, ...hi, reverse, limit: want }, ITEM_HEADER_BYTES);
+      for (const v of chunk) {
+        const size = textValueSize(v);
+        const json = textValueJson(v);
         scanned++;
         bytes += size;
-        last = v;
+        last = json;
         if (!fetch && !filter && !paths) {
           // The entry as stored is the answer.
           count++;
-          if (select !== 'COUNT') items.push(storedItem(v, ctx));
+          if (select !== 'COUNT') items.push(storedItem(json, ctx));
         } else {
-          let item = JSON.parse(itemValueJson(v)) as Item;
+          let item = JSON.parse(json) as Item;
           if (fetch) {
             const tk = t.key;
             const base = this.readItem(withNamespace(t.meta.ns, keyBody(item[tk.hashName]!, tk.hashType, tk.rangeName ? item[tk.rangeName] : undefined, tk.rangeType)));
@@ -1355,11 +1357,6 @@ export class DynamoDBProvider {
             if (select !== 'COUNT') items.push(paths ? project(item, paths) : item);
           }
         }
-        if (reverse) hi.lt = k;
-        else {
-          delete lo.gte;
-          lo.gt = k;
-        }
         if (bytes >= MB) {
           stopped = true;
           break;
@@ -1367,13 +1364,21 @@ export class DynamoDBProvider {
       }
       if (stopped) break;
       if (chunk.length < want) break;
+      // The next chunk starts after the last entry read: its store key, rebuilt from its key
+      // attributes exactly as an ExclusiveStartKey would be.
+      const k = this.startKey(t, target, this.keyOf(JSON.parse(last!) as Item, t, target));
+      if (reverse) hi.lt = k;
+      else {
+        delete lo.gte;
+        lo.gt = k;
+      }
     }
     if (scanned >= limit) stopped = true;
     const out: Json = {};
     if (select !== 'COUNT') out.Items = items;
     out.Count = count;
     out.ScannedCount = scanned;
-    if (stopped && last) out.LastEvaluatedKey = this.keyOf(JSON.parse(itemValueJson(last)) as Item, t, target);
+    if (stopped && last) out.LastEvaluatedKey = this.keyOf(JSON.parse(last) as Item, t, target);
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(bytes, consistent), target?.meta.name);
     }
