@@ -9,8 +9,7 @@
  * 15-minute clock skew, presigned expiry and session tokens.
  */
 import { createHmac } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { HttpRequest } from '@smithy/protocol-http';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { WireRequest } from '../protocols/types.js';
 import { accountForUnknownKey, type Credential, type CredentialStore } from './credentials.js';
 import { NodeSha256, sha256Hex } from './hash.js';
@@ -303,7 +302,18 @@ export class Authenticator {
     return createHmac('sha256', this.signingKey(cred.secretAccessKey, sig.date, sig.region, sig.service)).update(stringToSign).digest('hex');
   }
 
-  private signerFor(cred: Credential): SignatureV4 {
+  /**
+   * @smithy/signature-v4 and @smithy/protocol-http, imported on first use: together they take about
+   * 150 ms to load, half of Cellar's startup budget, and the fast path serves most requests without them.
+   */
+  private smithy: Promise<{ SignatureV4: typeof import('@smithy/signature-v4').SignatureV4; HttpRequest: typeof import('@smithy/protocol-http').HttpRequest }> | undefined;
+
+  private loadSmithy(): NonNullable<Authenticator['smithy']> {
+    this.smithy ??= Promise.all([import('@smithy/signature-v4'), import('@smithy/protocol-http')]).then(([s, p]) => ({ SignatureV4: s.SignatureV4, HttpRequest: p.HttpRequest }));
+    return this.smithy;
+  }
+
+  private signerFor(cred: Credential, SignatureV4: typeof import('@smithy/signature-v4').SignatureV4): SignatureV4 {
     const cacheKey = `${cred.accessKeyId}\n${cred.sessionToken ?? ''}`;
     let signer = this.signers.get(cacheKey);
     if (!signer) {
@@ -323,6 +333,7 @@ export class Authenticator {
 
   /** The general path, through the SDKs' own signer. Public for the fast path's agreement test. */
   async computeSignature(req: WireRequest, sig: ParsedSignature, cred: Credential): Promise<string> {
+    const { SignatureV4, HttpRequest } = await this.loadSmithy();
     const signed = new Set(sig.signedHeaders);
     const headers: Record<string, string> = {};
     for (const name of sig.signedHeaders) {
@@ -344,7 +355,7 @@ export class Authenticator {
       headers,
       body: req.body.length ? req.body : undefined,
     });
-    const signer = this.signerFor(cred);
+    const signer = this.signerFor(cred, SignatureV4);
     const signingDate = new Date(amzDateToMs(sig.amzDate));
     if (sig.presigned) {
       // Presigned parameters are already in the query; presign recomputes over them.
