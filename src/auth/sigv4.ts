@@ -8,9 +8,8 @@
  * the signature of every key Cellar knows. Strict mode accepts only known keys and also enforces the
  * 15-minute clock skew, presigned expiry and session tokens.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { HttpRequest } from '@smithy/protocol-http';
+import { createHmac } from 'node:crypto';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { WireRequest } from '../protocols/types.js';
 import { accountForUnknownKey, type Credential, type CredentialStore } from './credentials.js';
 import { NodeSha256, sha256Hex } from './hash.js';
@@ -58,12 +57,33 @@ const SIGNATURE_MISMATCH =
 const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 function parseCredential(value: string): Pick<ParsedSignature, 'accessKeyId' | 'date' | 'region' | 'service'> {
-  const parts = value.split('/');
-  if (parts.length !== 5 || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1]!) || !parts[0] || !parts[2] || !parts[3]) {
+  // access/yyyymmdd/region/service/aws4_request, read with indexOf: this runs on every request.
+  const a = value.indexOf('/');
+  const b = a < 0 ? -1 : value.indexOf('/', a + 1);
+  const c = b < 0 ? -1 : value.indexOf('/', b + 1);
+  const d = c < 0 ? -1 : value.indexOf('/', c + 1);
+  if (a <= 0 || b < 0 || c < 0 || d < 0 || value.indexOf('/', d + 1) >= 0 || !value.endsWith('/aws4_request') || d + 13 !== value.length || b - a !== 9 || !isDigits(value, a + 1, b) || c === b + 1 || d === c + 1) {
     throw new AuthError('incomplete', `Credential should be scoped to a valid region. `);
   }
-  return { accessKeyId: parts[0], date: parts[1]!, region: parts[2], service: parts[3] };
+  return { accessKeyId: value.slice(0, a), date: value.slice(a + 1, b), region: value.slice(b + 1, c), service: value.slice(c + 1, d) };
 }
+
+function isDigits(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch < 48 || ch > 57) return false;
+  }
+  return true;
+}
+
+/** yyyymmddThhmmssZ */
+function isAmzDate(s: string): boolean {
+  return s.length === 16 && s.charCodeAt(8) === 84 && s.charCodeAt(15) === 90 && isDigits(s, 0, 8) && isDigits(s, 9, 15);
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+/** A header value that SigV4 canonicalisation changes: edge whitespace, runs, or whitespace other than ' '. */
+const NEEDS_CANONICAL = /^\s|\s$|\s\s|[^\S ]/;
 
 export function parseSignature(req: WireRequest): ParsedSignature | undefined {
   const header = req.headers['authorization'];
@@ -71,24 +91,42 @@ export function parseSignature(req: WireRequest): ParsedSignature | undefined {
     if (!header.startsWith('AWS4-HMAC-SHA256 ')) {
       throw new AuthError('incomplete', `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${header.split(' ')[0]}`);
     }
-    const fields = new Map<string, string>();
-    for (const part of header.slice('AWS4-HMAC-SHA256 '.length).split(',')) {
-      const eq = part.indexOf('=');
-      if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    // One pass over "Credential=…, SignedHeaders=…, Signature=…" (any order; the last of a name wins).
+    let credential: string | undefined;
+    let signedHeaderList: string | undefined;
+    let signature: string | undefined;
+    const start = 'AWS4-HMAC-SHA256 '.length;
+    for (let from = start; from <= header.length; ) {
+      let comma = header.indexOf(',', from);
+      if (comma < 0) comma = header.length;
+      const eq = header.indexOf('=', from);
+      if (eq > from && eq < comma) {
+        const name = header.slice(from, eq).trim();
+        // An empty name (a part starting with '=') is skipped, as is a part without '='.
+        if (name.length) {
+          const value = header.slice(eq + 1, comma).trim();
+          if (name === 'Credential') credential = value;
+          else if (name === 'SignedHeaders') signedHeaderList = value;
+          else if (name === 'Signature') signature = value;
+        }
+      }
+      from = comma + 1;
     }
-    const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((f) => !fields.get(f));
-    if (missing.length) {
+    if (!credential || !signature || !signedHeaderList) {
+      const missing = [['Credential', credential], ['Signature', signature], ['SignedHeaders', signedHeaderList]].filter(([, v]) => !v).map(([f]) => f);
       throw new AuthError('incomplete', missing.map((f) => `Authorization header requires '${f}' parameter.`).join(' ') + ` Authorization=${header}`);
     }
     const amzDate = req.headers['x-amz-date'] ?? '';
-    if (!/^\d{8}T\d{6}Z$/.test(amzDate)) {
+    if (!isAmzDate(amzDate)) {
       throw new AuthError('incomplete', `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${header}`);
     }
-    const signedHeaders = fields.get('SignedHeaders')!.split(';');
-    const signature = fields.get('Signature')!;
-    if (!/^[0-9a-f]{64}$/.test(signature)) throw new AuthError('signature', SIGNATURE_MISMATCH);
+    const signedHeaders = signedHeaderList.split(';');
+    if (!HEX64.test(signature)) throw new AuthError('signature', SIGNATURE_MISMATCH);
     const token = req.headers['x-amz-security-token'];
-    return { ...parseCredential(fields.get('Credential')!), signedHeaders, signature, amzDate, presigned: false, ...(token ? { securityToken: token } : {}) };
+    const cred = parseCredential(credential);
+    const parsed: ParsedSignature = { accessKeyId: cred.accessKeyId, date: cred.date, region: cred.region, service: cred.service, signedHeaders, signature, amzDate, presigned: false };
+    if (token) parsed.securityToken = token;
+    return parsed;
   }
   if (req.query.has('X-Amz-Signature') || req.query.has('X-Amz-Credential')) {
     const q = req.query;
@@ -97,7 +135,7 @@ export function parseSignature(req: WireRequest): ParsedSignature | undefined {
       throw new AuthError('incomplete', `AWS query-string parameters must include ${missing.map((m) => `'${m}'`).join(', ') || "'X-Amz-Algorithm'"}. Re-examine the query-string parameters.`);
     }
     const amzDate = q.get('X-Amz-Date')!;
-    if (!/^\d{8}T\d{6}Z$/.test(amzDate)) throw new AuthError('incomplete', `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`);
+    if (!isAmzDate(amzDate)) throw new AuthError('incomplete', `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`);
     const expires = Number(q.get('X-Amz-Expires') ?? '900');
     if (!Number.isInteger(expires) || expires < 1 || expires > 604800) throw new AuthError('incomplete', 'X-Amz-Expires must be non-negative and less than 604800 seconds');
     const token = q.get('X-Amz-Security-Token');
@@ -114,13 +152,38 @@ export function parseSignature(req: WireRequest): ParsedSignature | undefined {
   return undefined;
 }
 
+/** ms since the epoch of a yyyymmddThhmmssZ date, NaN where Date.parse of its ISO form is NaN. */
 function amzDateToMs(amzDate: string): number {
-  const iso = `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`;
-  return Date.parse(iso);
+  const num = (from: number, to: number): number => {
+    let n = 0;
+    for (let i = from; i < to; i++) n = n * 10 + amzDate.charCodeAt(i) - 48;
+    return n;
+  };
+  const month = num(4, 6);
+  const day = num(6, 8);
+  const hour = num(9, 11);
+  const minute = num(11, 13);
+  const second = num(13, 15);
+  // V8's ISO parser: month 1-12, day 1-31 (rolling over within the next month), 24:00:00 allowed.
+  if (month < 1 || month > 12 || day < 1 || day > 31 || minute > 59 || second > 59 || hour > 24 || (hour === 24 && (minute || second))) return NaN;
+  return Date.UTC(num(0, 4), month - 1, day, hour, minute, second);
 }
 
 function formatAmzDate(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+/** Compares in time independent of where the strings differ (both are 64 hex digits when they can match). */
+function sameSignature(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+function verified(expected: string, sig: ParsedSignature, cred: Credential): Caller {
+  if (!sameSignature(expected, sig.signature)) throw new AuthError('signature', SIGNATURE_MISMATCH);
+  return { accessKeyId: cred.accessKeyId, accountId: cred.accountId, arn: cred.arn, userId: cred.userId ?? cred.accountId, region: sig.region, service: sig.service, verified: true };
 }
 
 export interface AuthenticatorOptions {
@@ -138,12 +201,20 @@ export class Authenticator {
 
   /** Authenticates req; throws AuthError. `unsignedAllowed` serves the few operations AWS lets through unsigned. */
   async authenticate(req: WireRequest): Promise<Caller> {
+    return this.check(req);
+  }
+
+  /**
+   * authenticate without a promise where it can: the header-signed POST / that every JSON-protocol
+   * call makes is answered synchronously; anything else returns a Promise. Throws AuthError.
+   */
+  check(req: WireRequest): Caller | Promise<Caller> {
     const sig = parseSignature(req);
     if (!sig) throw new AuthError('missing', 'Request is missing Authentication Token');
     const now = this.options.now();
     const signedAtMs = amzDateToMs(sig.amzDate);
     if (Number.isNaN(signedAtMs)) throw new AuthError('incomplete', `Date must be in ISO-8601 'basic format'. Got '${sig.amzDate}'.`);
-    if (sig.amzDate.slice(0, 8) !== sig.date) throw new AuthError('signature', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${sig.date}' != '${sig.amzDate.slice(0, 8)}', from '${sig.amzDate}'.`);
+    if (!sig.amzDate.startsWith(sig.date)) throw new AuthError('signature', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${sig.date}' != '${sig.amzDate.slice(0, 8)}', from '${sig.amzDate}'.`);
     if (!sig.signedHeaders.includes('host')) throw new AuthError('signature', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
 
     const cred = this.credentials.lookup(sig.accessKeyId);
@@ -175,11 +246,9 @@ export class Authenticator {
         if (sig.securityToken !== cred.sessionToken) throw new AuthError('unknownKey', 'The security token included in the request is invalid.');
         if (cred.expiresAtMs !== undefined && now > cred.expiresAtMs) throw new AuthError('expiredToken', 'The security token included in the request is expired');
       }
-      const expected = this.fastSignature(req, sig, cred) ?? (await this.computeSignature(req, sig, cred));
-      const a = Buffer.from(expected, 'utf8');
-      const b = Buffer.from(sig.signature, 'utf8');
-      if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AuthError('signature', SIGNATURE_MISMATCH);
-      return { accessKeyId: cred.accessKeyId, accountId: cred.accountId, arn: cred.arn, userId: cred.userId ?? cred.accountId, region: sig.region, service: sig.service, verified: true };
+      const expected = this.fastSignature(req, sig, cred);
+      if (expected === undefined) return this.computeSignature(req, sig, cred).then((general) => verified(general, sig, cred));
+      return verified(expected, sig, cred);
     }
     const accountId = accountForUnknownKey(sig.accessKeyId);
     return { accessKeyId: sig.accessKeyId, accountId, arn: `arn:aws:iam::${accountId}:root`, userId: accountId, region: sig.region, service: sig.service, verified: false };
@@ -211,7 +280,13 @@ export class Authenticator {
    */
   fastSignature(req: WireRequest, sig: ParsedSignature, cred: Credential): string | undefined {
     if (sig.presigned || req.path !== '/' || req.query.size !== 0) return undefined;
-    const names = [...sig.signedHeaders].sort();
+    let names = sig.signedHeaders;
+    for (let i = 1; i < names.length; i++) {
+      if (names[i - 1]! > names[i]!) {
+        names = [...names].sort();
+        break;
+      }
+    }
     let canonical = `${req.method}\n/\n\n`;
     for (const name of names) {
       let value = req.headers[name];
@@ -219,16 +294,26 @@ export class Authenticator {
         if (name === 'x-amz-date') value = sig.amzDate;
         else return undefined;
       }
-      canonical += `${name}:${value.trim().replace(/\s+/g, ' ')}\n`;
+      canonical += `${name}:${NEEDS_CANONICAL.test(value) ? value.trim().replace(/\s+/g, ' ') : value}\n`;
     }
-    const payloadHash = req.headers['x-amz-content-sha256'] ?? (req.body.length ? createHash('sha256').update(req.body).digest('hex') : EMPTY_SHA);
+    const payloadHash = req.headers['x-amz-content-sha256'] ?? (req.body.length ? sha256Hex(req.body) : EMPTY_SHA);
     canonical += `\n${names.join(';')}\n${payloadHash}`;
-    const scope = `${sig.date}/${sig.region}/${sig.service}/aws4_request`;
-    const stringToSign = `AWS4-HMAC-SHA256\n${sig.amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+    const stringToSign = `AWS4-HMAC-SHA256\n${sig.amzDate}\n${sig.date}/${sig.region}/${sig.service}/aws4_request\n${sha256Hex(canonical)}`;
     return createHmac('sha256', this.signingKey(cred.secretAccessKey, sig.date, sig.region, sig.service)).update(stringToSign).digest('hex');
   }
 
-  private signerFor(cred: Credential): SignatureV4 {
+  /**
+   * @smithy/signature-v4 and @smithy/protocol-http, imported on first use: together they take about
+   * 150 ms to load, half of Cellar's startup budget, and the fast path serves most requests without them.
+   */
+  private smithy: Promise<{ SignatureV4: typeof import('@smithy/signature-v4').SignatureV4; HttpRequest: typeof import('@smithy/protocol-http').HttpRequest }> | undefined;
+
+  private loadSmithy(): NonNullable<Authenticator['smithy']> {
+    this.smithy ??= Promise.all([import('@smithy/signature-v4'), import('@smithy/protocol-http')]).then(([s, p]) => ({ SignatureV4: s.SignatureV4, HttpRequest: p.HttpRequest }));
+    return this.smithy;
+  }
+
+  private signerFor(cred: Credential, SignatureV4: typeof import('@smithy/signature-v4').SignatureV4): SignatureV4 {
     const cacheKey = `${cred.accessKeyId}\n${cred.sessionToken ?? ''}`;
     let signer = this.signers.get(cacheKey);
     if (!signer) {
@@ -248,6 +333,7 @@ export class Authenticator {
 
   /** The general path, through the SDKs' own signer. Public for the fast path's agreement test. */
   async computeSignature(req: WireRequest, sig: ParsedSignature, cred: Credential): Promise<string> {
+    const { SignatureV4, HttpRequest } = await this.loadSmithy();
     const signed = new Set(sig.signedHeaders);
     const headers: Record<string, string> = {};
     for (const name of sig.signedHeaders) {
@@ -269,7 +355,7 @@ export class Authenticator {
       headers,
       body: req.body.length ? req.body : undefined,
     });
-    const signer = this.signerFor(cred);
+    const signer = this.signerFor(cred, SignatureV4);
     const signingDate = new Date(amzDateToMs(sig.amzDate));
     if (sig.presigned) {
       // Presigned parameters are already in the query; presign recomputes over them.

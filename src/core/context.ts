@@ -17,6 +17,12 @@ export interface RequestContext {
   service: string;
   operation: string;
   clock: Clock;
+  /**
+   * The result goes straight to a JSON serializer that writes RawJson values (protocols/wirejson.ts)
+   * as they are, so a provider may return JSON text it already holds instead of parsed objects.
+   * Absent when a caller (a test, another service) wants plain values.
+   */
+  rawJson?: boolean;
 }
 
 /** Partition for ARNs; Cellar always answers as the commercial `aws` partition. */

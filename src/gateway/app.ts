@@ -19,6 +19,16 @@ import { VERSION } from '../version.js';
 /** A handler for paths under /_cellar/ (health, clock control). */
 export type InternalRoute = (req: WireRequest) => WireResponse | Promise<WireResponse>;
 
+type ProviderMethod = (input: unknown, ctx: RequestContext) => unknown;
+
+/** What the steps of one request have learnt so far, for its response and its log line. */
+interface Pending {
+  requestId: string;
+  started: bigint;
+  routed: Routed | undefined;
+  accountId: string | undefined;
+}
+
 interface Routed {
   service: ServiceDefinition;
   operation: Operation | undefined;
@@ -62,72 +72,137 @@ export class App {
   }
 
   async handle(req: WireRequest): Promise<WireResponse> {
-    const started = process.hrtime.bigint();
+    return this.respond(req);
+  }
+
+  /**
+   * handle, without a promise where none is needed: a request whose signature, provider and
+   * serialization are synchronous (every DynamoDB item call) is answered in the same turn, with no
+   * microtask hops. Never throws: failures become the protocol's error response.
+   */
+  respond(req: WireRequest): WireResponse | Promise<WireResponse> {
+    const started = this.options.logRequests ? process.hrtime.bigint() : 0n;
     const requestId = randomUUID();
-    let routed: Routed | undefined;
-    let response: WireResponse;
-    let errorCode: string | undefined;
-    let accountId: string | undefined;
+    const state: Pending = { requestId, started, routed: undefined, accountId: undefined };
     try {
       const internal = this.internal(req);
-      if (internal) return await internal(req);
-      routed = this.route(req);
+      if (internal) {
+        const out = internal(req);
+        return out instanceof Promise ? out.catch((e: unknown) => this.failed(state, e)) : out;
+      }
+      const routed = this.route(req);
+      state.routed = routed;
       const { service, operation } = routed;
-      let caller: Caller;
+      let caller: Caller | Promise<Caller>;
       if (operation && service.unsignedOperations?.has(operation.name) && !req.headers['authorization'] && !req.query.has('X-Amz-Signature')) {
         caller = { accessKeyId: '', accountId: '000000000000', arn: '', userId: '', region: this.options.defaultRegion, service: service.model.signingName, verified: false };
       } else {
-        try {
-          caller = await this.options.authenticator.authenticate(req);
-        } catch (e) {
-          if (e instanceof AuthError) {
-            const [code, status] = AUTH_ERRORS[e.kind][service.authStyle];
-            throw new ServiceError(code, e.message, { status });
-          }
-          throw e;
-        }
+        caller = this.options.authenticator.check(req);
       }
-      accountId = caller.accountId;
+      if (caller instanceof Promise) {
+        return caller.then(
+          (c) => this.afterAuth(req, state, c),
+          (e: unknown) => this.failed(state, e),
+        );
+      }
+      return this.afterAuth(req, state, caller);
+    } catch (e) {
+      return this.failed(state, e);
+    }
+  }
+
+  private afterAuth(req: WireRequest, state: Pending, caller: Caller): WireResponse | Promise<WireResponse> {
+    try {
+      const { service, operation, requested } = state.routed!;
+      state.accountId = caller.accountId;
       if (!operation) {
         throw service.authStyle === 'json'
-          ? new ServiceError('UnknownOperationException', `Unknown operation ${routed.requested ?? ''}`.trim())
-          : new ServiceError('InvalidAction', `The action ${routed.requested ?? ''} is not valid for this web service.`);
+          ? new ServiceError('UnknownOperationException', `Unknown operation ${requested ?? ''}`.trim())
+          : new ServiceError('InvalidAction', `The action ${requested ?? ''} is not valid for this web service.`);
       }
       const input = service.protocol.parseInput(req, service.model, operation);
-      const method = (service.provider as Record<string, unknown>)[methodName(operation.name)];
-      if (typeof method !== 'function') {
+      const method = this.method(service, operation.name);
+      if (!method) {
         throw new ServiceError('NotImplemented', `Cellar does not implement ${service.model.metadata.serviceId} ${operation.name} yet`, { status: 501 });
       }
       const ctx: RequestContext = {
         accountId: caller.accountId,
         region: caller.region || this.options.defaultRegion,
-        requestId,
+        requestId: state.requestId,
         accessKeyId: caller.accessKeyId,
         callerArn: caller.arn,
         service: service.id,
         operation: operation.name,
         clock: this.options.clock,
       };
-      const output = await (method as (i: unknown, c: RequestContext) => unknown).call(service.provider, input, ctx);
-      response = service.protocol.serializeOutput(service.model, operation, output, requestId);
+      if (service.protocol.acceptsRawJson) ctx.rawJson = true;
+      const output = method.call(service.provider, input, ctx);
+      if (output instanceof Promise) {
+        return output.then(
+          (o: unknown) => this.succeeded(state, o),
+          (e: unknown) => this.failed(state, e),
+        );
+      }
+      return this.succeeded(state, output);
     } catch (e) {
-      const err = this.asServiceError(e, routed, requestId);
-      errorCode = err.code;
-      response = this.serializeError(routed, err, requestId);
+      return this.failed(state, e);
     }
-    if (this.options.logRequests) {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log('info', 'request', {
-        requestId,
-        service: routed?.service.id ?? null,
-        operation: routed?.operation?.name ?? routed?.requested ?? null,
-        status: response.status,
-        ...(errorCode ? { error: errorCode } : {}),
-        ...(accountId ? { account: accountId } : {}),
-        latencyMs: Math.round(ms * 1000) / 1000,
-      });
+  }
+
+  private succeeded(state: Pending, output: unknown): WireResponse {
+    const { service, operation } = state.routed!;
+    let response: WireResponse;
+    try {
+      response = service.protocol.serializeOutput(service.model, operation!, output, state.requestId);
+    } catch (e) {
+      return this.failed(state, e);
     }
+    if (this.options.logRequests) this.logRequest(state, response, undefined);
     return response;
+  }
+
+  private failed(state: Pending, e: unknown): WireResponse {
+    const routed = state.routed;
+    if (e instanceof AuthError && routed) {
+      const [code, status] = AUTH_ERRORS[e.kind][routed.service.authStyle];
+      e = new ServiceError(code, e.message, { status });
+    }
+    const err = this.asServiceError(e, routed, state.requestId);
+    const response = this.serializeError(routed, err, state.requestId);
+    if (this.options.logRequests) this.logRequest(state, response, err.code);
+    return response;
+  }
+
+  private logRequest(state: Pending, response: WireResponse, errorCode: string | undefined): void {
+    const ms = Number(process.hrtime.bigint() - state.started) / 1e6;
+    const routed = state.routed;
+    log('info', 'request', {
+      requestId: state.requestId,
+      service: routed?.service.id ?? null,
+      operation: routed?.operation?.name ?? routed?.requested ?? null,
+      status: response.status,
+      ...(errorCode ? { error: errorCode } : {}),
+      ...(state.accountId ? { account: state.accountId } : {}),
+      latencyMs: Math.round(ms * 1000) / 1000,
+    });
+  }
+
+  private readonly methods = new Map<ServiceDefinition, Map<string, ProviderMethod | null>>();
+
+  /** The provider's method for an operation, looked up once. */
+  private method(service: ServiceDefinition, operation: string): ProviderMethod | undefined {
+    let byOp = this.methods.get(service);
+    if (!byOp) {
+      byOp = new Map();
+      this.methods.set(service, byOp);
+    }
+    let m = byOp.get(operation);
+    if (m === undefined) {
+      const found = (service.provider as Record<string, unknown>)[methodName(operation)];
+      m = typeof found === 'function' ? (found as ProviderMethod) : null;
+      byOp.set(operation, m);
+    }
+    return m ?? undefined;
   }
 
   private internal(req: WireRequest): InternalRoute | undefined {

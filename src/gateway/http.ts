@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { App } from './app.js';
-import type { WireRequest } from '../protocols/types.js';
+import type { WireRequest, WireResponse } from '../protocols/types.js';
 import { log } from '../core/log.js';
 
 const MAX_CONNECTIONS = 4096;
@@ -52,29 +52,51 @@ function onRequest(app: App, maxBodyBytes: number, req: IncomingMessage, res: Se
     if (aborted) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
     const wire: WireRequest = {
       method: req.method ?? 'GET',
       path: q >= 0 ? url.slice(0, q) : url,
-      query: new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''),
-      headers,
+      query: q >= 0 ? new URLSearchParams(url.slice(q + 1)) : new URLSearchParams(),
+      headers: headersOf(req),
       body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
     };
-    app.handle(wire).then(
-      (out) => reply(res, out.status, out.headers, out.body),
-      (err: unknown) => {
-        log('error', 'request failed outside the handler chain', { error: err instanceof Error ? err.stack : String(err) });
-        reply(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ __type: 'InternalFailure', message: 'internal error' }));
-      },
-    );
+    let out: WireResponse | Promise<WireResponse>;
+    try {
+      out = app.respond(wire);
+    } catch (err) {
+      out = Promise.reject(err);
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (o) => reply(res, o.status, o.headers, o.body),
+        (err: unknown) => {
+          log('error', 'request failed outside the handler chain', { error: err instanceof Error ? err.stack : String(err) });
+          reply(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ __type: 'InternalFailure', message: 'internal error' }));
+        },
+      );
+    } else reply(res, out.status, out.headers, out.body);
   });
+}
+
+/**
+ * Node's parsed headers, as the WireRequest's lower-case name → value record. Node already joins
+ * repeated headers with ', ' except set-cookie, the one header it keeps as an array; only then is a
+ * copy needed.
+ */
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const h = req.headers;
+  if (h['set-cookie'] === undefined) return h as Record<string, string>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
 }
 
 function reply(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
   if (res.headersSent || res.destroyed) return;
   const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  headers['content-length'] = String(buf.length);
-  res.writeHead(status, headers);
+  // A flat [name, value, …] list: node:http writes it without building its own header map.
+  const flat: string[] = [];
+  for (const name in headers) flat.push(name, headers[name]!);
+  flat.push('content-length', String(buf.length));
+  res.writeHead(status, flat);
   res.end(buf);
 }

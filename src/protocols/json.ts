@@ -7,6 +7,7 @@ import { crc32 } from 'node:zlib';
 import { ServiceError } from '../core/errors.js';
 import type { Operation, ServiceModel, Shape } from './model.js';
 import type { JsonErrorStyle, Protocol, WireRequest, WireResponse } from './types.js';
+import { stringifyWire } from './wirejson.js';
 import { formatProblems, TypeMismatch, validateShape, type ValidationProblem } from './validate.js';
 
 /** Which shapes (transitively) hold timestamps, which arrive as epoch seconds and providers see as Date. */
@@ -58,15 +59,8 @@ function convertTimestamps(model: ServiceModel, shapeName: string, value: unknow
   }
 }
 
-/** JSON.stringify replacer: bytes become base64, dates epoch seconds (the JSON protocols' wire forms). */
-function wireReplacer(this: any, key: string, value: unknown): unknown {
-  const original = this[key];
-  if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64');
-  if (original instanceof Date) return original.getTime() / 1000;
-  return value;
-}
-
 export class JsonProtocol implements Protocol {
+  readonly acceptsRawJson = true;
   private readonly timestampMemo = new Map<string, boolean>();
   private readonly contentType: string;
 
@@ -111,7 +105,7 @@ export class JsonProtocol implements Protocol {
   }
 
   serializeOutput(_model: ServiceModel, _op: Operation, output: unknown, requestId: string): WireResponse {
-    const body = Buffer.from(JSON.stringify(output ?? {}, wireReplacer), 'utf8');
+    const body = Buffer.from(stringifyWire(output ?? {}), 'utf8');
     const headers: Record<string, string> = {
       'content-type': this.contentType,
       'x-amzn-requestid': requestId,
@@ -124,7 +118,7 @@ export class JsonProtocol implements Protocol {
     const prefix = errorTypePrefix(err.code, this.style);
     const payload: Record<string, unknown> = { __type: prefix + err.code, [this.style.messageKey]: err.message };
     if (err.fields) Object.assign(payload, err.fields);
-    const body = Buffer.from(JSON.stringify(payload, wireReplacer), 'utf8');
+    const body = Buffer.from(stringifyWire(payload), 'utf8');
     const headers: Record<string, string> = {
       'content-type': this.contentType,
       'x-amzn-requestid': requestId,

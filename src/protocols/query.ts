@@ -3,7 +3,8 @@
  * awsQuery (RDS, ElastiCache, STS): form-encoded parameters (`Action`, `Version`, flattened members
  * such as `Tags.Tag.1.Key`) in, XML out. Errors are `<ErrorResponse><Error><Type/><Code/><Message/>`.
  */
-import { XMLBuilder } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type { XMLBuilder } from 'fast-xml-parser';
 import { ServiceError } from '../core/errors.js';
 import type { MemberRef, Operation, ServiceModel, Shape } from './model.js';
 import type { Protocol, WireRequest, WireResponse } from './types.js';
@@ -177,7 +178,20 @@ function toXmlValue(model: ServiceModel, shapeName: string, value: unknown, dept
   }
 }
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true, format: false });
+/**
+ * The XML builder, loaded on first use: fast-xml-parser takes about 100 ms to import, which is a third
+ * of Cellar's startup budget, and a server that only serves JSON protocols never needs it.
+ */
+let xmlBuilder: XMLBuilder | undefined;
+const builder = {
+  build(value: unknown): string {
+    if (!xmlBuilder) {
+      const { XMLBuilder: Builder } = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
+      xmlBuilder = new Builder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true, format: false });
+    }
+    return xmlBuilder.build(value) as string;
+  },
+};
 
 export class QueryProtocol implements Protocol {
   readonly name = 'awsQuery' as const;

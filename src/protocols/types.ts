@@ -37,6 +37,8 @@ export interface JsonErrorStyle {
 
 export interface Protocol {
   readonly name: 'awsJson1_0' | 'awsJson1_1' | 'awsQuery';
+  /** serializeOutput writes RawJson values (protocols/wirejson.ts) as they are. */
+  readonly acceptsRawJson?: boolean;
   /** The operation the request names, or undefined when it names none of this model's. */
   operationName(req: WireRequest, model: ServiceModel): string | undefined;
   /** Parses and validates the input; throws ServiceError with the service's own validation error. */

@@ -49,88 +49,174 @@ export function formatProblems(problems: ValidationProblem[]): string {
 // nesting limit and message apply; still a bound on recursion.
 const MAX_DEPTH = 128;
 
+/** Validates one value of one shape; see validateShape. */
+type Validator = (value: unknown, path: string, problems: ValidationProblem[], depth: number) => void;
+
+const compiled = new WeakMap<ServiceModel, Map<string, Validator>>();
+
 /**
  * Walks value against shape; pushes constraint problems, throws TypeMismatch on wrong JSON types.
  * Unknown members are ignored, as AWS ignores them.
+ *
+ * Each shape is compiled once per model into a closure that knows its members, constraints and
+ * lower-camel path names, and finds its children's closures on first use (shapes are recursive:
+ * DynamoDB's AttributeValue holds maps and lists of itself). The walk, and so the order of problems
+ * and which type mismatch is reported first, is exactly the generic walk's.
  */
 export function validateShape(model: ServiceModel, shapeName: string, value: unknown, path: string, problems: ValidationProblem[], depth = 0): void {
-  if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+  validatorFor(model, shapeName)(value, path, problems, depth);
+}
+
+function validatorFor(model: ServiceModel, shapeName: string): Validator {
+  let byName = compiled.get(model);
+  if (!byName) {
+    byName = new Map();
+    compiled.set(model, byName);
+  }
+  let v = byName.get(shapeName);
+  if (!v) {
+    v = compile(model, shapeName);
+    byName.set(shapeName, v);
+  }
+  return v;
+}
+
+function lowerFirst(name: string): string {
+  return name.charAt(0).toLowerCase() + name.slice(1);
+}
+
+/** Unicode code points in s, counted only when the UTF-16 length cannot settle a min/max check. */
+function needsCodePoints(shape: Shape, length: number): boolean {
+  return (shape.max !== undefined && length > shape.max) || (shape.min !== undefined && length < 2 * shape.min);
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+function compile(model: ServiceModel, shapeName: string): Validator {
   const shape: Shape = model.shape(shapeName);
   switch (shape.type) {
     case 'structure': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeMismatch(path, 'structure', value);
-      const obj = value as Record<string, unknown>;
-      for (const req of shape.required ?? []) {
-        if (obj[req] === undefined || obj[req] === null) problems.push({ path: memberPath(path, req), value: null, constraint: 'Member must not be null' });
-      }
-      for (const [name, ref] of Object.entries(shape.members ?? {})) {
-        const v = obj[name];
-        if (v === null) {
-          // An explicit null means the member is absent, as AWS's JSON parsers read it.
-          delete obj[name];
-          continue;
+      const required = (shape.required ?? []).map((name) => ({ name, lc: lowerFirst(name) }));
+      const members = Object.entries(shape.members ?? {}).map(([name, ref]) => ({ name, lc: lowerFirst(name), shape: ref.shape, v: undefined as Validator | undefined }));
+      return (value, path, problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeMismatch(path, 'structure', value);
+        const obj = value as Record<string, unknown>;
+        for (const req of required) {
+          if (obj[req.name] === undefined || obj[req.name] === null) problems.push({ path: path ? `${path}.${req.lc}` : req.lc, value: null, constraint: 'Member must not be null' });
         }
-        if (v === undefined) continue;
-        validateShape(model, ref.shape, v, memberPath(path, name), problems, depth + 1);
-      }
-      return;
+        for (const m of members) {
+          const v = obj[m.name];
+          if (v === undefined) continue;
+          if (v === null) {
+            // An explicit null means the member is absent, as AWS's JSON parsers read it.
+            delete obj[m.name];
+            continue;
+          }
+          (m.v ??= validatorFor(model, m.shape))(v, path ? `${path}.${m.lc}` : m.lc, problems, depth + 1);
+        }
+      };
     }
     case 'list': {
-      if (!Array.isArray(value)) throw new TypeMismatch(path, 'list', value);
-      checkLength(shape, value.length, value, path, problems);
-      value.forEach((item, i) => {
-        if (item === null || item === undefined) {
-          // A list cannot hold "absent": providers must never see a null item.
-          problems.push({ path: `${path}.${i + 1}.member`, value: null, constraint: 'Member must not be null' });
-          return;
+      const memberShape = shape.member!.shape;
+      let member: Validator | undefined;
+      return (value, path, problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (!Array.isArray(value)) throw new TypeMismatch(path, 'list', value);
+        checkLength(shape, value.length, value, path, problems);
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (item === null || item === undefined) {
+            // A list cannot hold "absent": providers must never see a null item.
+            problems.push({ path: `${path}.${i + 1}.member`, value: null, constraint: 'Member must not be null' });
+            continue;
+          }
+          (member ??= validatorFor(model, memberShape))(item, `${path}.${i + 1}.member`, problems, depth + 1);
         }
-        validateShape(model, shape.member!.shape, item, `${path}.${i + 1}.member`, problems, depth + 1);
-      });
-      return;
+      };
     }
     case 'map': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeMismatch(path, 'map', value);
-      const entries = Object.entries(value as Record<string, unknown>);
-      checkLength(shape, entries.length, value, path, problems);
-      for (const [k, v] of entries) {
-        validateShape(model, shape.key!.shape, k, `${path}.key`, problems, depth + 1);
-        if (v !== null && v !== undefined) validateShape(model, shape.value!.shape, v, `${path}.${k}.member`, problems, depth + 1);
-      }
-      return;
+      const keyShape = shape.key!.shape;
+      const valueShape = shape.value!.shape;
+      let key: Validator | undefined;
+      let val: Validator | undefined;
+      return (value, path, problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeMismatch(path, 'map', value);
+        const obj = value as Record<string, unknown>;
+        const keys = Object.keys(obj);
+        checkLength(shape, keys.length, value, path, problems);
+        if (!keys.length) return;
+        key ??= validatorFor(model, keyShape);
+        const keyPath = `${path}.key`;
+        for (const k of keys) {
+          key(k, keyPath, problems, depth + 1);
+          const v = obj[k];
+          if (v !== null && v !== undefined) (val ??= validatorFor(model, valueShape))(v, `${path}.${k}.member`, problems, depth + 1);
+        }
+      };
     }
     case 'string': {
-      if (typeof value !== 'string') throw new TypeMismatch(path, 'string', value);
-      if (shape.enum && !shape.enum.includes(value)) {
-        problems.push({ path, value, constraint: `Member must satisfy enum value set: [${shape.enum.join(', ')}]` });
-        return;
-      }
-      checkLength(shape, [...value].length, value, path, problems);
+      const enumValues = shape.enum ? new Set(shape.enum) : undefined;
+      const enumMessage = shape.enum ? `Member must satisfy enum value set: [${shape.enum.join(', ')}]` : '';
       const re = shape.pattern ? model.pattern(shapeName) : null;
-      if (re && !re.test(value)) problems.push({ path, value, constraint: `Member must satisfy regular expression pattern: ${shape.pattern}` });
-      return;
+      const patternMessage = `Member must satisfy regular expression pattern: ${shape.pattern}`;
+      const limited = shape.min !== undefined || shape.max !== undefined;
+      return (value, path, problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (typeof value !== 'string') throw new TypeMismatch(path, 'string', value);
+        if (enumValues && !enumValues.has(value)) {
+          problems.push({ path, value, constraint: enumMessage });
+          return;
+        }
+        if (limited && needsCodePoints(shape, value.length)) checkLength(shape, codePoints(value), value, path, problems);
+        if (re && !re.test(value)) problems.push({ path, value, constraint: patternMessage });
+      };
     }
     case 'integer':
     case 'long':
     case 'double':
     case 'float': {
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeMismatch(path, shape.type, value);
-      if ((shape.type === 'integer' || shape.type === 'long') && !Number.isInteger(value)) throw new TypeMismatch(path, shape.type, value);
-      if (shape.min !== undefined && value < shape.min) problems.push({ path, value, constraint: `Member must have value greater than or equal to ${shape.min}` });
-      if (shape.max !== undefined && value > shape.max) problems.push({ path, value, constraint: `Member must have value less than or equal to ${shape.max}` });
-      return;
+      const integral = shape.type === 'integer' || shape.type === 'long';
+      return (value, path, problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeMismatch(path, shape.type, value);
+        if (integral && !Number.isInteger(value)) throw new TypeMismatch(path, shape.type, value);
+        if (shape.min !== undefined && value < shape.min) problems.push({ path, value, constraint: `Member must have value greater than or equal to ${shape.min}` });
+        if (shape.max !== undefined && value > shape.max) problems.push({ path, value, constraint: `Member must have value less than or equal to ${shape.max}` });
+      };
     }
     case 'boolean':
-      if (typeof value !== 'boolean') throw new TypeMismatch(path, 'boolean', value);
-      return;
+      return (value, path, _problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (typeof value !== 'boolean') throw new TypeMismatch(path, 'boolean', value);
+      };
     case 'timestamp':
-      if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new TypeMismatch(path, 'timestamp', value);
-      return;
+      return (value, path, _problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new TypeMismatch(path, 'timestamp', value);
+      };
     case 'blob': {
-      if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value);
-      const len = typeof value === 'string' ? Buffer.byteLength(value, 'base64') : value.length;
-      checkLength(shape, len, value, path, problems);
-      return;
+      const limited = shape.min !== undefined || shape.max !== undefined;
+      return (value, path, problems, depth) => {
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
+        if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value);
+        if (limited) checkLength(shape, typeof value === 'string' ? Buffer.byteLength(value, 'base64') : value.length, value, path, problems);
+      };
     }
+    default:
+      return () => undefined;
   }
 }
 

@@ -35,6 +35,14 @@ export interface Keyspace {
   get(key: Buffer): Buffer | undefined;
   /** Iterates entries in key order (or reverse). Do not write to the same keyspace while iterating. */
   scan(options?: ScanOptions): IterableIterator<[Buffer, Buffer]>;
+  /**
+   * getText and scanText read values laid out as a binary header of `headerBytes` bytes followed by
+   * UTF-8 text, as one string each: the header as upper-case hex digits, then the text. A string costs
+   * a fraction of the Buffer a binary read allocates, which dominates bulk reads. scanText returns
+   * values only, in key order; callers that continue a scan derive the cursor from the last value.
+   */
+  getText(key: Buffer, headerBytes: number): string | undefined;
+  scanText(options: ScanOptions, headerBytes: number): string[];
   put(key: Buffer, value: Buffer): void;
   delete(key: Buffer): void;
   /** Applies every mutation or none. */

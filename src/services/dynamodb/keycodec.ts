@@ -131,3 +131,15 @@ export function itemValueSize(value: Buffer): number {
 export function itemValueJson(value: Buffer): string {
   return value.toString('utf8', 4);
 }
+
+/** Bytes before an item value's JSON: the u32 size. */
+export const ITEM_HEADER_BYTES = 4;
+
+/** An item value read as text (Keyspace.getText/scanText with ITEM_HEADER_BYTES): 8 hex digits of size, then the JSON. */
+export function textValueSize(value: string): number {
+  return Number.parseInt(value.slice(0, 8), 16);
+}
+
+export function textValueJson(value: string): string {
+  return value.slice(8);
+}

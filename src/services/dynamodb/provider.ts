@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError, validationError } from '../../core/errors.js';
 import type { Keyspace, Store } from '../../storage/store.js';
+import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
 import {
   type AttributeValue, type Item, compareScalars, MAX_HASH_KEY_BYTES, MAX_ITEM_BYTES, MAX_RANGE_KEY_BYTES, itemSize, keyValueBytes,
@@ -26,8 +27,8 @@ import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, 
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
 import {
-  bucketRange, encodeItemValue, escapeBytes, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
-  segmentOf, withNamespace, type KeyType,
+  bucketRange, encodeItemValue, escapeBytes, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
+  segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
 } from './keycodec.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
@@ -75,6 +76,15 @@ function notFound(): ServiceError {
 
 function conditionalFailed(item?: Item): ServiceError {
   return new ServiceError('ConditionalCheckFailedException', 'The conditional request failed', item ? { fields: { Item: item } } : {});
+}
+
+/**
+ * A stored item (or index entry) as the response's value: its JSON text as it is when the caller
+ * serializes to JSON (stored text is JSON.stringify's output, so it is exactly what re-serializing the
+ * parsed item would give), the parsed item otherwise.
+ */
+function storedItem(json: string, ctx: RequestContext): Item | RawJson {
+  return ctx.rawJson ? new RawJson(json) : (JSON.parse(json) as Item);
 }
 
 function inUse(message: string): ServiceError {
@@ -787,9 +797,9 @@ export class DynamoDBProvider {
   }
 
   private readItem(key: Buffer): { item: Item; size: number } | undefined {
-    const raw = this.items.get(key);
-    if (!raw) return undefined;
-    return { item: JSON.parse(itemValueJson(raw)) as Item, size: itemValueSize(raw) };
+    const text = this.items.getText(key, ITEM_HEADER_BYTES);
+    if (text === undefined) return undefined;
+    return { item: JSON.parse(textValueJson(text)) as Item, size: textValueSize(text) };
   }
 
   // ------------------------------------------------------------------ capacity and metrics
@@ -898,13 +908,13 @@ export class DynamoDBProvider {
     }
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
-    const raw = this.items.get(key);
+    const text = this.items.getText(key, ITEM_HEADER_BYTES);
     const out: Json = {};
     let size = 0;
-    if (raw) {
-      size = itemValueSize(raw);
-      const item = JSON.parse(itemValueJson(raw)) as Item;
-      out.Item = paths ? project(item, paths) : item;
+    if (text !== undefined) {
+      size = textValueSize(text);
+      const json = textValueJson(text);
+      out.Item = paths ? project(JSON.parse(json) as Item, paths) : storedItem(json, ctx);
     }
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(size, input.ConsistentRead === true));
@@ -1018,7 +1028,7 @@ export class DynamoDBProvider {
     const capacity: Json[] = [];
     let bytes = 0;
     for (const p of plans) {
-      const items: Item[] = [];
+      const items: (Item | RawJson)[] = [];
       let units = 0;
       for (let i = 0; i < p.keys.length; i++) {
         // 16 MB response limit: the rest is returned as UnprocessedKeys for the caller to retry.
@@ -1027,13 +1037,13 @@ export class DynamoDBProvider {
           u.Keys.push(p.rawKeys[i]);
           continue;
         }
-        const raw = this.items.get(p.keys[i]!);
-        const size = raw ? itemValueSize(raw) : 0;
+        const text = this.items.getText(p.keys[i]!, ITEM_HEADER_BYTES);
+        const size = text !== undefined ? textValueSize(text) : 0;
         units += readUnits(size, p.consistent);
-        if (!raw) continue;
+        if (text === undefined) continue;
         bytes += size;
-        const item = JSON.parse(itemValueJson(raw)) as Item;
-        items.push(p.paths ? project(item, p.paths) : item);
+        const json = textValueJson(text);
+        items.push(p.paths ? project(JSON.parse(json) as Item, p.paths) : storedItem(json, ctx));
       }
       responses[p.name] = items;
       const cc = this.readCapacity(p.t, input.ReturnConsumedCapacity, units);
@@ -1171,7 +1181,7 @@ export class DynamoDBProvider {
     const ns = target ? target.meta.ns : t.meta.ns;
     const prefix = withNamespace(ns, keyBody(range.hash, key.hashType));
     const bounds = this.rangeBounds(prefix, range, key);
-    return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined);
+    return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
   }
 
   scan(input: Json, ctx: RequestContext): Json {
@@ -1197,7 +1207,7 @@ export class DynamoDBProvider {
     let bounds: { gte: Buffer; lt: Buffer };
     if (totalSegments !== undefined) bounds = bucketRange(ns, segment!, totalSegments);
     else bounds = { gte: namespacePrefix(ns), lt: namespacePrefix(ns + 1) };
-    return this.walk(t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined);
+    return this.walk(t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined, ctx);
   }
 
   private readExpressions(input: Json, ectx: ExpressionContext, legacyFilter: 'QueryFilter' | 'ScanFilter'): { filter: Condition | undefined; paths: Path[] | undefined } {
@@ -1434,7 +1444,7 @@ export class DynamoDBProvider {
    */
   private walk(
     t: TableState, target: IndexState | undefined, input: Json, bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer },
-    filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined,
+    filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined, ctx: RequestContext,
   ): Json {
     const limit: number = input.Limit ?? Number.MAX_SAFE_INTEGER;
     const select: string = input.Select ?? (paths ? 'SPECIFIC_ATTRIBUTES' : target ? 'ALL_PROJECTED_ATTRIBUTES' : 'ALL_ATTRIBUTES');
@@ -1454,12 +1464,14 @@ export class DynamoDBProvider {
         lo.gt = sk;
       }
     }
-    const items: Item[] = [];
+    const items: (Item | RawJson)[] = [];
     let scanned = 0;
     let count = 0;
     let bytes = 0;
-    let lastItem: Item | undefined;
+    let last: string | undefined;
     let stopped = false;
+    // LSI reads of attributes outside the projection fetch the table item (and pay for it).
+    const fetch = target !== undefined && !target.meta.global && target.projected !== 'ALL' && this.needsFetch(select, paths, target);
     // The loop ends when the range is exhausted, Limit items were evaluated, or 1 MB was read; each
     // chunk advances the cursor past the entries it read.
     for (;;) {
@@ -1468,30 +1480,31 @@ export class DynamoDBProvider {
         stopped = true;
         break;
       }
-      const chunk = [...this.items.scan({ ...lo, ...hi, reverse, limit: want })];
-      for (const [k, v] of chunk) {
-        const size = itemValueSize(v);
-        let item = JSON.parse(itemValueJson(v)) as Item;
+      const chunk = this.items.scanText({ ...lo, ...hi, reverse, limit: want }, ITEM_HEADER_BYTES);
+      for (const v of chunk) {
+        const size = textValueSize(v);
+        const json = textValueJson(v);
         scanned++;
         bytes += size;
-        lastItem = item;
-        if (target && !target.meta.global && target.projected !== 'ALL' && this.needsFetch(select, paths, target)) {
-          // LSI reads of attributes outside the projection fetch the table item (and pay for it).
-          const tk = t.key;
-          const base = this.readItem(withNamespace(t.meta.ns, keyBody(item[tk.hashName]!, tk.hashType, tk.rangeName ? item[tk.rangeName] : undefined, tk.rangeType)));
-          if (base) {
-            item = base.item;
-            bytes += base.size;
-          }
-        }
-        if (!filter || evalCondition(filter, item)) {
+        last = json;
+        if (!fetch && !filter && !paths) {
+          // The entry as stored is the answer.
           count++;
-          if (select !== 'COUNT') items.push(paths ? project(item, paths) : item);
-        }
-        if (reverse) hi.lt = k;
-        else {
-          delete lo.gte;
-          lo.gt = k;
+          if (select !== 'COUNT') items.push(storedItem(json, ctx));
+        } else {
+          let item = JSON.parse(json) as Item;
+          if (fetch) {
+            const tk = t.key;
+            const base = this.readItem(withNamespace(t.meta.ns, keyBody(item[tk.hashName]!, tk.hashType, tk.rangeName ? item[tk.rangeName] : undefined, tk.rangeType)));
+            if (base) {
+              item = base.item;
+              bytes += base.size;
+            }
+          }
+          if (!filter || evalCondition(filter, item)) {
+            count++;
+            if (select !== 'COUNT') items.push(paths ? project(item, paths) : item);
+          }
         }
         if (bytes >= MB) {
           stopped = true;
@@ -1500,13 +1513,21 @@ export class DynamoDBProvider {
       }
       if (stopped) break;
       if (chunk.length < want) break;
+      // The next chunk starts after the last entry read: its store key, rebuilt from its key
+      // attributes exactly as an ExclusiveStartKey would be.
+      const k = this.startKey(t, target, this.keyOf(JSON.parse(last!) as Item, t, target));
+      if (reverse) hi.lt = k;
+      else {
+        delete lo.gte;
+        lo.gt = k;
+      }
     }
     if (scanned >= limit) stopped = true;
     const out: Json = {};
     if (select !== 'COUNT') out.Items = items;
     out.Count = count;
     out.ScannedCount = scanned;
-    if (stopped && lastItem) out.LastEvaluatedKey = this.keyOf(lastItem, t, target);
+    if (stopped && last) out.LastEvaluatedKey = this.keyOf(JSON.parse(last) as Item, t, target);
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = this.readCapacity(t, input.ReturnConsumedCapacity, readUnits(bytes, consistent), target?.meta.name);
     }

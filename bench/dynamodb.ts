@@ -1,0 +1,340 @@
+/**
+ * The DynamoDB benchmark: Cellar against dynalite and the bare-HTTP ceiling, with the neutral generators
+ * from ../shared/bench/ run as they are, all in one run.
+ *
+ *   - ddb-wrk.mjs put, get, query and mixed at 16 connections against ceiling.mjs, dynalite
+ *     (node_modules/.bin/dynalite, in memory) and Cellar --in-memory; every server pinned to CPU 0,
+ *     wrk to CPU 1. Servers are measured workload by workload, one after another, so drift in the
+ *     machine's load hits them alike.
+ *   - Cellar with a data directory: the default store (WAL, synchronous=NORMAL), durability 'fsync'
+ *     (synchronous=FULL) and a page cache 10x smaller than the table being read (cacheMiB in
+ *     <data-dir>/cellar.json) next to a large pre-loaded table.
+ *   - ddb-bench.mjs against Cellar: every response body checked, under load.
+ *   - Peak RSS (VmHWM) of every server, and startup time: spawn to the first successful signed request.
+ *
+ * Usage: npx tsc -p . && node dist/bench/dynamodb.js [--seconds 10] [--quick]
+ * Writes bench/results/dynamodb.json and bench/results/dynamodb.md and prints the table. Needs wrk and
+ * taskset. `shared/` must sit beside the repository checkout (or set CELLAR_SHARED to it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHARED = resolve(process.env.CELLAR_SHARED ?? join(ROOT, '..', 'shared'));
+const BENCH = join(SHARED, 'bench');
+const DYNALITE = join(ROOT, 'node_modules', '.bin', 'dynalite');
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+}
+const QUICK = process.argv.includes('--quick');
+const SECONDS = Number(arg('seconds', QUICK ? '3' : '10'));
+const CONNECTIONS = 16;
+const WORKLOADS = ['put', 'get', 'query', 'mixed'] as const;
+/** Items pre-loaded into another table of the small-cache run, so the database is large as well. */
+const BIG_TABLE_ITEMS = QUICK ? 20_000 : 200_000;
+/** SQLite page cache of the small-cache run: the get table (10,000 items of ~250 bytes) is over 10x this. */
+const SMALL_CACHE_MIB = 0.25;
+
+interface WrkResult {
+  workload: string;
+  ops: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  serverCpuS: number | null;
+  otherCpuS: number | null;
+}
+
+interface Row extends WrkResult {
+  server: string;
+  cpuPerOpUs: number | null;
+}
+
+interface Server {
+  name: string;
+  proc: ChildProcess;
+  endpoint: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const freePort = (): number => 20000 + Math.floor(Math.random() * 20000);
+
+// ---------------------------------------------------------------- signing (as the generators sign)
+
+function signedHeaders(endpoint: string, target: string, body: string): Record<string, string> {
+  const host = new URL(endpoint).host;
+  const amzDate = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
+  const day = amzDate.slice(0, 8);
+  const hash = createHash('sha256').update(body).digest('hex');
+  const amzTarget = `DynamoDB_20120810.${target}`;
+  const names = 'content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target';
+  const canonical = `POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:${host}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\nx-amz-target:${amzTarget}\n\n${names}\n${hash}`;
+  const scope = `${day}/us-east-1/dynamodb/aws4_request`;
+  let key = createHmac('sha256', 'AWS4test').update(day).digest();
+  for (const part of ['us-east-1', 'dynamodb', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  return {
+    'content-type': 'application/x-amz-json-1.0',
+    'x-amz-content-sha256': hash,
+    'x-amz-date': amzDate,
+    'x-amz-target': amzTarget,
+    authorization: `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=${names}, Signature=${createHmac('sha256', key).update(sts).digest('hex')}`,
+  };
+}
+
+async function ddb(endpoint: string, target: string, payload: unknown): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify(payload);
+  const res = await fetch(endpoint, { method: 'POST', headers: signedHeaders(endpoint, target, body), body });
+  return { status: res.status, body: await res.text() };
+}
+
+// ---------------------------------------------------------------- processes
+
+function startProcess(name: string, argv: string[], endpoint: string): Server {
+  const proc = spawn('taskset', ['-c', '0', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (b: Buffer) => {
+    if (stderr.length < 4000) stderr += b.toString();
+  });
+  proc.on('exit', (code) => {
+    if (code && code !== 143) console.error(`${name} exited ${code}: ${stderr}`);
+  });
+  return { name, proc, endpoint };
+}
+
+async function waitReady(s: Server): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await ddb(s.endpoint, 'ListTables', {});
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`${s.name} did not start`);
+}
+
+function peakRssMiB(pid: number): number | null {
+  try {
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    return Math.round(kb / 102.4) / 10;
+  } catch {
+    return null;
+  }
+}
+
+async function stop(s: Server): Promise<void> {
+  if (s.proc.exitCode !== null) return;
+  const done = new Promise((r) => s.proc.once('exit', r));
+  s.proc.kill('SIGTERM');
+  await Promise.race([done, sleep(10_000)]);
+  if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+}
+
+function cellar(name: string, dataDir?: string): Server {
+  const port = freePort();
+  const where = dataDir ? ['--data-dir', dataDir] : ['--in-memory'];
+  return startProcess(name, [process.execPath, join(ROOT, 'bin', 'cellar.js'), 'start', '--port', String(port), ...where, '--quiet'], `http://127.0.0.1:${port}`);
+}
+
+function dataDir(config: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cellar-bench-ddb-'));
+  writeFileSync(join(dir, 'cellar.json'), JSON.stringify(config));
+  return dir;
+}
+
+// ---------------------------------------------------------------- generators
+
+function runNode(script: string, args: string[], timeoutS: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutS * 1000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+async function wrk(s: Server, workload: string): Promise<Row> {
+  const r = await runNode(join(BENCH, 'ddb-wrk.mjs'), ['--endpoint', s.endpoint, '--workload', workload, '--connections', String(CONNECTIONS), '--seconds', String(SECONDS), '--cpus-client', '1', '--cpus-server', '0', '--server-pid', String(s.proc.pid)], SECONDS + 240);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !line.startsWith('{')) throw new Error(`ddb-wrk ${workload} against ${s.name} failed (${r.code}): ${r.stderr.slice(-2000)}`);
+  const w = JSON.parse(line) as WrkResult;
+  const row: Row = { server: s.name, workload, ops: w.ops, opsPerSec: w.opsPerSec, p50Ms: w.p50Ms, p99Ms: w.p99Ms, errors: w.errors, serverCpuS: w.serverCpuS, otherCpuS: w.otherCpuS, cpuPerOpUs: w.serverCpuS !== null && w.ops ? Math.round((w.serverCpuS * 1e6) / w.ops) : null };
+  console.error(`  ${s.name.padEnd(26)} ${workload.padEnd(6)} ${String(row.opsPerSec).padStart(9)} ops/s  p99 ${row.p99Ms} ms  errors ${row.errors}  cpu/op ${row.cpuPerOpUs} µs  other ${row.otherCpuS}`);
+  return row;
+}
+
+async function correctness(s: Server): Promise<Array<{ workload: string; ops: number; errors: number; p99Ms: number }>> {
+  const out = [];
+  for (const workload of WORKLOADS) {
+    const r = await runNode(join(BENCH, 'ddb-bench.mjs'), ['--endpoint', s.endpoint, '--workload', workload, '--connections', String(CONNECTIONS), '--seconds', String(Math.max(3, Math.round(SECONDS / 2)))], SECONDS + 240);
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.code !== 0 || !line.startsWith('{')) throw new Error(`ddb-bench ${workload} failed (${r.code}): ${r.stderr.slice(-2000)}`);
+    const j = JSON.parse(line) as { ops: number; errors: number; p99Ms: number };
+    console.error(`  ddb-bench ${workload.padEnd(6)} ops ${j.ops} errors ${j.errors}`);
+    out.push({ workload, ops: j.ops, errors: j.errors, p99Ms: j.p99Ms });
+  }
+  return out;
+}
+
+/** Fills a table with n items of ~250 bytes through BatchWriteItem, 8 requests in flight. */
+async function preload(endpoint: string, table: string, n: number): Promise<void> {
+  const created = await ddb(endpoint, 'CreateTable', { TableName: table, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' });
+  if (created.status !== 200) throw new Error(`CreateTable ${table}: ${created.body}`);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const from = next;
+      next += 25;
+      const items = [];
+      for (let i = from; i < Math.min(from + 25, n); i++) items.push({ PutRequest: { Item: { pk: { S: `big-${i}` }, data: { S: randomBytes(123).toString('base64') } } } });
+      const r = await ddb(endpoint, 'BatchWriteItem', { RequestItems: { [table]: items } });
+      if (r.status !== 200) throw new Error(`BatchWriteItem: ${r.body}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/**
+ * Milliseconds from spawn to the first successful signed request; the median of `runs`. `ceiling`
+ * measures ceiling.mjs the same way: what node itself takes to start an HTTP server on this machine.
+ */
+async function startupMs(dir: string | undefined, runs: number, ceiling = false): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const port = freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    const t0 = process.hrtime.bigint();
+    const argv = ceiling ? [join(BENCH, 'ceiling.mjs'), '--port', String(port)] : [join(ROOT, 'bin', 'cellar.js'), 'start', '--port', String(port), ...(dir ? ['--data-dir', dir] : ['--in-memory']), '--quiet'];
+    const proc = spawn(process.execPath, argv, { stdio: 'ignore' });
+    for (let tries = 0; ; tries++) {
+      if (tries > 5000) throw new Error('cellar did not start');
+      try {
+        if ((await ddb(endpoint, 'ListTables', {})).status === 200) break;
+      } catch {
+        await sleep(2);
+      }
+    }
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  }
+  times.sort((a, b) => a - b);
+  return Math.round(times[Math.floor(times.length / 2)]!);
+}
+
+function dirMiB(dir: string): number {
+  let bytes = 0;
+  for (const f of ['state.db', 'state.db-wal']) if (existsSync(join(dir, f))) bytes += statSync(join(dir, f)).size;
+  return Math.round(bytes / 104857.6) / 10;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  if (!existsSync(join(BENCH, 'ddb-wrk.mjs'))) throw new Error(`no generators in ${BENCH}: shared/ must sit beside the repository (or set CELLAR_SHARED)`);
+  if (!existsSync(DYNALITE)) throw new Error(`no dynalite at ${DYNALITE}`);
+  const rows: Row[] = [];
+  const memory: Record<string, number | null> = {};
+  const started = new Date().toISOString();
+
+  console.error('main comparison: ceiling, dynalite, cellar (in memory)');
+  const ceilingPort = freePort();
+  const servers = [
+    startProcess('ceiling', [process.execPath, join(BENCH, 'ceiling.mjs'), '--port', String(ceilingPort)], `http://127.0.0.1:${ceilingPort}`),
+    (() => {
+      const port = freePort();
+      return startProcess('dynalite', [DYNALITE, '--port', String(port)], `http://127.0.0.1:${port}`);
+    })(),
+    cellar('cellar'),
+  ];
+  try {
+    for (const s of servers) await waitReady(s);
+    for (const w of WORKLOADS) for (const s of servers) rows.push(await wrk(s, w));
+    for (const s of servers) memory[s.name] = peakRssMiB(s.proc.pid!);
+    console.error('correctness under load (ddb-bench.mjs) against cellar');
+    var checked = await correctness(servers[2]!); // eslint-disable-line no-var
+  } finally {
+    for (const s of servers) await stop(s);
+  }
+
+  const dirs: string[] = [];
+  const runDir = async (name: string, config: Record<string, unknown>, workloads: readonly string[], before?: (s: Server) => Promise<void>): Promise<string> => {
+    const dir = dataDir(config);
+    dirs.push(dir);
+    console.error(`${name}: ${JSON.stringify(config)}`);
+    const s = cellar(name, dir);
+    try {
+      await waitReady(s);
+      if (before) await before(s);
+      for (const w of workloads) rows.push(await wrk(s, w));
+      memory[name] = peakRssMiB(s.proc.pid!);
+    } finally {
+      await stop(s);
+    }
+    return dir;
+  };
+  let bigDirMiB = 0;
+  let bigDir = '';
+  try {
+    await runDir('cellar data-dir', {}, ['put', 'get', 'mixed']);
+    await runDir('cellar data-dir fsync', { durability: 'fsync' }, ['put', 'mixed']);
+    bigDir = await runDir(`cellar data-dir cache ${SMALL_CACHE_MIB} MiB`, { cacheMiB: SMALL_CACHE_MIB }, ['get', 'mixed'], async (s) => {
+      const t0 = Date.now();
+      await preload(s.endpoint, 'big', BIG_TABLE_ITEMS);
+      console.error(`  pre-loaded ${BIG_TABLE_ITEMS} items in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+    bigDirMiB = dirMiB(bigDir);
+    console.error('startup');
+    await startupMs(undefined, 1, true); // warms the page cache and this process's fetch
+    var startup = { ceilingMs: await startupMs(undefined, 5, true), inMemoryMs: await startupMs(undefined, 5), dataDirMs: await startupMs(bigDir, 5) }; // eslint-disable-line no-var
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+
+  const get = (server: string, w: string) => rows.find((r) => r.server === server && r.workload === w);
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '');
+  const lines = [
+    `DynamoDB, ${CONNECTIONS} connections, ${SECONDS} s per run, server on CPU 0, wrk on CPU 1 (${started}).`,
+    '',
+    '| server | workload | ops/s | vs dynalite | vs ceiling | p50 ms | p99 ms | dynalite p99 ms | errors | server CPU µs/op |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const d = get('dynalite', r.workload);
+    const c = get('ceiling', r.workload);
+    lines.push(`| ${r.server} | ${r.workload} | ${Math.round(r.opsPerSec)} | ${r.server === 'dynalite' ? '' : ratio(r.opsPerSec, d?.opsPerSec)} | ${r.server === 'ceiling' ? '' : ratio(r.opsPerSec, c?.opsPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${d?.p99Ms ?? ''} | ${r.errors} | ${r.cpuPerOpUs ?? ''} |`);
+  }
+  lines.push('', '| server | peak RSS MiB |', '|---|---:|');
+  for (const [k, v] of Object.entries(memory)) lines.push(`| ${k} | ${v ?? ''} |`);
+  lines.push('', `Small-cache run: page cache ${SMALL_CACHE_MIB} MiB; the database held ${BIG_TABLE_ITEMS} pre-loaded items plus the generator's table (${bigDirMiB} MiB on disk at the end).`);
+  lines.push('', `Startup, spawn to the first successful signed request (median of 5): Cellar in memory ${startup!.inMemoryMs} ms; Cellar on a data directory of ${bigDirMiB} MiB ${startup!.dataDirMs} ms; ceiling.mjs (bare node:http, for reference) ${startup!.ceilingMs} ms.`);
+  lines.push('', '| ddb-bench.mjs against cellar | ops | errors (bad status or wrong body) | p99 ms |', '|---|---:|---:|---:|');
+  for (const c of checked!) lines.push(`| ${c.workload} | ${c.ops} | ${c.errors} | ${c.p99Ms} |`);
+  const table = lines.join('\n');
+  console.log(table);
+  const machine = { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results', 'dynamodb.md'), table + '\n');
+  writeFileSync(join(ROOT, 'bench', 'results', 'dynamodb.json'), JSON.stringify({ started, seconds: SECONDS, connections: CONNECTIONS, machine, rows, memory, startup: startup!, checked: checked!, smallCache: { cacheMiB: SMALL_CACHE_MIB, preloadedItems: BIG_TABLE_ITEMS, dataMiB: bigDirMiB } }, null, 2) + '\n');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

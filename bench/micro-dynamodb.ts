@@ -1,0 +1,97 @@
+/**
+ * In-process micro-benchmark of the DynamoDB request path without a socket: signs requests the way
+ * ../shared/bench/ddb-wrk.mjs does, then times App.handle and each step on its own (authenticate,
+ * parse+validate, provider, serialize), in CPU time per call. A tool for finding where the time goes, not a test.
+ *
+ *   npx tsc -p . && node dist/bench/micro-dynamodb.js [iterations]
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { loadConfig } from '../src/config.js';
+import { startCellar } from '../src/server.js';
+import type { WireRequest } from '../src/protocols/types.js';
+
+const N = Number(process.argv[2] ?? 50_000);
+const HOST = '127.0.0.1:1';
+
+function signed(target: string, payload: unknown, amzDate: string): WireRequest {
+  const body = JSON.stringify(payload);
+  const day = amzDate.slice(0, 8);
+  const hash = createHash('sha256').update(body).digest('hex');
+  const amzTarget = `DynamoDB_20120810.${target}`;
+  const canonical = `POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:${HOST}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\nx-amz-target:${amzTarget}\n\ncontent-type;host;x-amz-content-sha256;x-amz-date;x-amz-target\n${hash}`;
+  const scope = `${day}/us-east-1/dynamodb/aws4_request`;
+  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  let k = createHmac('sha256', 'AWS4test').update(day).digest();
+  for (const part of ['us-east-1', 'dynamodb', 'aws4_request']) k = createHmac('sha256', k).update(part).digest();
+  const signature = createHmac('sha256', k).update(sts).digest('hex');
+  return {
+    method: 'POST',
+    path: '/',
+    query: new URLSearchParams(),
+    headers: {
+      host: HOST,
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-content-sha256': hash,
+      'x-amz-date': amzDate,
+      'x-amz-target': amzTarget,
+      authorization: `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target, Signature=${signature}`,
+      'content-length': String(Buffer.byteLength(body)),
+    },
+    body: Buffer.from(body),
+  };
+}
+
+const amzDate = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
+const cellar = await startCellar(loadConfig({ inMemory: true, port: 0, logRequests: false }));
+const app = cellar.app;
+const must = async (req: WireRequest): Promise<void> => {
+  const r = await app.handle(req);
+  if (r.status !== 200) throw new Error(`${req.headers['x-amz-target']}: ${r.status} ${String(r.body)}`);
+};
+await must(signed('CreateTable', { TableName: 't', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }, amzDate));
+await must(signed('CreateTable', { TableName: 'q', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }], BillingMode: 'PAY_PER_REQUEST' }, amzDate));
+const filler = randomBytes(123).toString('base64');
+const keys: string[] = [];
+for (let i = 0; i < 2000; i++) {
+  keys.push(randomBytes(16).toString('hex'));
+  await must(signed('PutItem', { TableName: 't', Item: { pk: { S: keys[i] }, data: { S: filler } } }, amzDate));
+}
+for (let i = 0; i < 100; i++) await must(signed('PutItem', { TableName: 'q', Item: { pk: { S: 'p' }, sk: { N: String(i) }, data: { S: filler } } }, amzDate));
+
+const pools: Record<string, WireRequest[]> = {
+  get: keys.map((k) => signed('GetItem', { TableName: 't', Key: { pk: { S: k } } }, amzDate)),
+  put: Array.from({ length: 2000 }, () => signed('PutItem', { TableName: 't', Item: { pk: { S: randomBytes(16).toString('hex') }, data: { S: filler } } }, amzDate)),
+  query: [signed('Query', { TableName: 'q', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } } }, amzDate)],
+};
+
+const dynamodb = app.services.find((s) => s.id === 'dynamodb')!;
+const provider = dynamodb.provider as unknown as Record<string, (i: unknown, c: unknown) => unknown>;
+const auth = (app as unknown as { options: { authenticator: { authenticate(r: WireRequest): Promise<unknown> } } }).options.authenticator;
+
+async function time(label: string, n: number, fn: (i: number) => unknown): Promise<void> {
+  for (let i = 0; i < Math.min(n, 5000); i++) await fn(i);
+  // CPU time, not wall time: the machine is shared, and CPU time is what a request costs.
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) await fn(i);
+  const c = process.cpuUsage(c0);
+  const us = (c.user + c.system) / n;
+  console.log(`${label.padEnd(28)} ${us.toFixed(2).padStart(8)} µs CPU`);
+}
+
+for (const [w, pool] of Object.entries(pools)) {
+  const n = w === 'query' ? Math.ceil(N / 10) : N;
+  const op = pool[0]!.headers['x-amz-target']!.split('.')[1]!;
+  const opDef = dynamodb.model.operations.get(op)!;
+  const ctx = { accountId: '000000000000', region: 'us-east-1', requestId: 'x', accessKeyId: 'test', callerArn: '', service: 'dynamodb', operation: op, clock: cellar.clock };
+  const method = op.charAt(0).toLowerCase() + op.slice(1);
+  await time(`${w}: App.handle`, n, (i) => app.handle(pool[i % pool.length]!));
+  await time(`${w}:   authenticate`, n, (i) => auth.authenticate(pool[i % pool.length]!));
+  await time(`${w}:   parse+validate`, n, (i) => dynamodb.protocol.parseInput(pool[i % pool.length]!, dynamodb.model, opDef));
+  const inputs = pool.map((r) => dynamodb.protocol.parseInput(r, dynamodb.model, opDef));
+  await time(`${w}:   JSON.parse only`, n, (i) => JSON.parse(pool[i % pool.length]!.body.toString('utf8')));
+  await time(`${w}:   provider`, n, (i) => provider[method]!.call(provider, structuredClone(inputs[i % inputs.length]), ctx));
+  await time(`${w}:   (structuredClone)`, n, (i) => structuredClone(inputs[i % inputs.length]));
+  const out = provider[method]!.call(provider, structuredClone(inputs[0]), ctx);
+  await time(`${w}:   serialize`, n, () => dynamodb.protocol.serializeOutput(dynamodb.model, opDef, out, 'req'));
+}
+await cellar.close();
