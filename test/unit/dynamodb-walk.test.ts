@@ -17,16 +17,16 @@ function setup() {
   const ddb = new DynamoDBProvider(new SqliteStore({ path: ':memory:' }));
   const ctx: RequestContext = { accountId: '000000000000', region: 'us-east-1', requestId: 'r', accessKeyId: 'AKID', callerArn: 'arn:aws:iam::000000000000:root', service: 'dynamodb', operation: 'x', clock: new ManualClock() };
   ddb.createTable({
-    TableName: 't',
+    TableName: 'walk',
     AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }, { AttributeName: 'g', AttributeType: 'S' }, { AttributeName: 'l', AttributeType: 'S' }],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
     GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
     LocalSecondaryIndexes: [{ IndexName: 'byL', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'l', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } }],
     BillingMode: 'PAY_PER_REQUEST',
   }, ctx);
-  ddb.describeTable({ TableName: 't' }, ctx);
+  ddb.describeTable({ TableName: 'walk' }, ctx);
   for (let i = 0; i < N; i++) {
-    ddb.putItem({ TableName: 't', Item: { pk: { S: 'p' }, sk: { N: String(i - 150) }, g: { S: 'same' }, l: { S: `l${String(N - i).padStart(4, '0')}` }, v: { S: `v${i}` } } }, ctx);
+    ddb.putItem({ TableName: 'walk', Item: { pk: { S: 'p' }, sk: { N: String(i - 150) }, g: { S: 'same' }, l: { S: `l${String(N - i).padStart(4, '0')}` }, v: { S: `v${i}` } } }, ctx);
   }
   return { ddb, ctx };
 }
@@ -36,13 +36,13 @@ const range = (from: number, n: number, step = 1) => Array.from({ length: n }, (
 
 test(`Query, Scan and index queries return all ${N} entries in order across store chunks`, () => {
   const { ddb, ctx } = setup();
-  const q = { TableName: 't', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } } };
+  const q = { TableName: 'walk', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } } };
   assert.deepEqual(sks(ddb.query(q, ctx).Items), range(-150, N));
   assert.deepEqual(sks(ddb.query({ ...q, ScanIndexForward: false }, ctx).Items), range(149, N, -1));
-  assert.deepEqual(sks(ddb.scan({ TableName: 't' }, ctx).Items), range(-150, N));
-  const g = ddb.query({ TableName: 't', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'same' } } }, ctx);
+  assert.deepEqual(sks(ddb.scan({ TableName: 'walk' }, ctx).Items), range(-150, N));
+  const g = ddb.query({ TableName: 'walk', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'same' } } }, ctx);
   assert.deepEqual(sks(g.Items), range(-150, N));
-  const l = ddb.query({ TableName: 't', IndexName: 'byL', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } }, Select: 'ALL_ATTRIBUTES' }, ctx);
+  const l = ddb.query({ TableName: 'walk', IndexName: 'byL', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } }, Select: 'ALL_ATTRIBUTES' }, ctx);
   assert.deepEqual(sks(l.Items), range(149, N, -1));
   assert.equal(l.Items[0].v.S, 'v299');
   const limited = ddb.query({ ...q, Limit: 200, ScanIndexForward: false }, ctx);
@@ -55,11 +55,11 @@ test(`Query, Scan and index queries return all ${N} entries in order across stor
 test('stored items written as raw JSON serialize exactly as the parsed items do', () => {
   const { ddb, ctx } = setup();
   const raw = { ...ctx, rawJson: true };
-  const q = { TableName: 't', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } } };
+  const q = { TableName: 'walk', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } } };
   assert.equal(stringifyWire(ddb.query(q, raw)), stringifyWire(ddb.query(q, ctx)));
-  assert.equal(stringifyWire(ddb.scan({ TableName: 't', Limit: 150 }, raw)), stringifyWire(ddb.scan({ TableName: 't', Limit: 150 }, ctx)));
+  assert.equal(stringifyWire(ddb.scan({ TableName: 'walk', Limit: 150 }, raw)), stringifyWire(ddb.scan({ TableName: 'walk', Limit: 150 }, ctx)));
   const key = { pk: { S: 'p' }, sk: { N: '7' } };
-  assert.equal(stringifyWire(ddb.getItem({ TableName: 't', Key: key }, raw)), stringifyWire(ddb.getItem({ TableName: 't', Key: key }, ctx)));
-  const batch = { RequestItems: { t: { Keys: [key, { pk: { S: 'p' }, sk: { N: '8' } }] } } };
+  assert.equal(stringifyWire(ddb.getItem({ TableName: 'walk', Key: key }, raw)), stringifyWire(ddb.getItem({ TableName: 'walk', Key: key }, ctx)));
+  const batch = { RequestItems: { walk: { Keys: [key, { pk: { S: 'p' }, sk: { N: '8' } }] } } };
   assert.equal(stringifyWire(ddb.batchGetItem(batch, raw)), stringifyWire(ddb.batchGetItem(batch, ctx)));
 });

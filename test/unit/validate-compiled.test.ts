@@ -46,7 +46,10 @@ function referenceValidate(model: ServiceModel, shapeName: string, value: unknow
       if (!Array.isArray(value)) throw new TypeMismatch(path, 'list', value);
       checkLength(shape, value.length, value, path, problems);
       value.forEach((item, i) => {
-        if (item === null || item === undefined) return;
+        if (item === null || item === undefined) {
+          problems.push({ path: `${path}.${i + 1}.member`, value: null, constraint: 'Member must not be null' });
+          return;
+        }
         referenceValidate(model, shape.member!.shape, item, `${path}.${i + 1}.member`, problems, depth + 1);
       });
       return;

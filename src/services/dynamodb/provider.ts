@@ -1515,7 +1515,7 @@ export class DynamoDBProvider {
       if (chunk.length < want) break;
       // The next chunk starts after the last entry read: its store key, rebuilt from its key
       // attributes exactly as an ExclusiveStartKey would be.
-      const k = this.startKey(t, target, this.keyOf(JSON.parse(last!) as Item, t, target));
+      const k = this.startKey(t, target, this.keyOf(JSON.parse(last!) as Item, t, target), 'Scan');
       if (reverse) hi.lt = k;
       else {
         delete lo.gte;
