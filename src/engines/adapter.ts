@@ -1,0 +1,434 @@
+/**
+ * @module engines/adapter
+ * The one interface every engine adapter (postgres, mariadb/mysql, redis) implements, the spec it is built from,
+ * and `ProcessEngine`, the shared base that runs one supervised engine process through a `Host`.
+ *
+ * How a reconciler uses an adapter (each call idempotent, each bounded in time):
+ *
+ *   const engine = createEngine(host, { engine: 'postgres', name: 'db-1', dataDir, port: 5432,
+ *                                       masterUsername: 'admin', masterPassword, dbName: 'app', params: {} });
+ *   if (!(await engine.isInitialised())) await engine.initialise();   // durable once it resolves
+ *   await engine.start();                                               // resolves when a real query succeeds
+ *   await engine.healthProbe();                                         // { ok, latencyMs, reason? }
+ *   await engine.configure({ work_mem: '8MB' });                        // { appliedLive, pendingRestart }
+ *   await engine.setMasterPassword('admin', newPassword);
+ *   await engine.stop('fast');                                          // escalates to immediate, then kill
+ *
+ * The spec's `dataDir` is the instance's own directory; the adapter owns everything inside it:
+ *   <dataDir>/data/   the engine's data (PGDATA, MariaDB datadir, Redis dir)
+ *   <dataDir>/run/    Unix sockets and pid files (a short directory under the system temp dir if the path would
+ *                     exceed the 107-byte socket path limit)
+ *   <dataDir>/conf/   configuration Cellar renders, Cellar's internal credentials (0600)
+ *   <dataDir>/log/    the engine's stdout/stderr
+ *   <dataDir>/cellar-engine.json   written last by initialise(): the instance exists once this file does
+ *
+ * The master user is like RDS's: it can do nearly everything an application needs, but it is not a superuser.
+ * Cellar administers through its own internal account (`rdsadmin`, as on RDS), reachable only through the Unix
+ * socket inside the instance's directory.
+ *
+ * Backup, restore, promote and follow are not part of this interface yet (see the report in the commit history);
+ * they will be added as separate methods when they exist, never as stubs.
+ */
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import * as os from 'node:os';
+import { withContext } from '../core/errors.js';
+import { log } from '../core/log.js';
+import { delay, settlesWithin, type ExitStatus, type Host, type HostProcess } from './host.js';
+
+export type EngineName = 'postgres' | 'mariadb' | 'mysql' | 'redis';
+
+export interface EngineSpec {
+  engine: EngineName;
+  /** Identifier used in logs and reports (e.g. the DB instance identifier). Not a secret. */
+  name: string;
+  /** Directory holding the engine binaries; each adapter has a default for the Debian packages. */
+  binDir?: string;
+  /** The instance's own directory; see the layout in the module header. */
+  dataDir: string;
+  port: number;
+  /** Addresses to listen on; default loopback only. */
+  listenAddresses?: string[];
+  masterUsername: string;
+  masterPassword: string;
+  /** Initial database created and owned by the master user (not used by redis). */
+  dbName?: string;
+  /** Engine parameters rendered into the configuration at initialise (e.g. shared_buffers, max_connections). */
+  params?: Record<string, string>;
+}
+
+/**
+ * How hard to stop. `stop(mode)` starts at that step and escalates through the later ones, each with a timeout:
+ * graceful (let clients finish) → fast (disconnect clients, clean shutdown) → immediate (no shutdown checkpoint,
+ * crash recovery on next start) → kill (SIGKILL to the whole process group).
+ */
+export type StopMode = 'graceful' | 'fast' | 'immediate' | 'kill';
+export const STOP_MODES: readonly StopMode[] = ['graceful', 'fast', 'immediate', 'kill'];
+
+export interface StopOutcome {
+  /** The step at which the engine actually went away ('none' if it was not running). */
+  stoppedBy: StopMode | 'none';
+  elapsedMs: number;
+}
+
+export type ProbeResult = { ok: true; latencyMs: number } | { ok: false; latencyMs: number; reason: string };
+
+export interface ConfigureResult {
+  /** Parameters in effect now (for new sessions at least). */
+  appliedLive: string[];
+  /** Parameters stored for the next restart (RDS's "pending-reboot"). */
+  pendingRestart: string[];
+}
+
+export interface EngineAdapter {
+  readonly spec: Readonly<EngineSpec>;
+  /** Where clients connect: the first listen address and the port. */
+  endpoint(): { address: string; port: number };
+  /** True once initialise() has completed (the instance directory holds a complete, durable instance). */
+  isInitialised(): Promise<boolean>;
+  /** Creates the data directory, runs the engine's own initialisation, creates the master user and database. */
+  initialise(): Promise<void>;
+  /** Starts the engine and resolves once a real query succeeds. A no-op if already running. */
+  start(options?: { timeoutMs?: number }): Promise<void>;
+  stop(mode?: StopMode, options?: { stepTimeoutMs?: number }): Promise<StopOutcome>;
+  isRunning(): boolean;
+  /** Pid of the engine's main process while running. */
+  pid(): number | undefined;
+  /** Called when the engine exits without stop() having been asked. Returns an unsubscribe function. */
+  onUnexpectedExit(listener: (status: ExitStatus) => void): () => void;
+  /** A real query (or PING) through Cellar's admin account, bounded by `timeoutMs`. Never throws. */
+  healthProbe(timeoutMs?: number): Promise<ProbeResult>;
+  /** Applies parameters: dynamic ones live, static ones stored for the next restart. Engine must be running. */
+  configure(params: Record<string, string>): Promise<ConfigureResult>;
+  /** Sets a user's password (normally the master user's). Engine must be running. */
+  setMasterPassword(username: string, password: string): Promise<void>;
+  /** Bytes allocated on disk by the whole instance directory. */
+  storageUsedBytes(): Promise<number>;
+}
+
+/** A stop step: the signal that asks for it and how long to wait before escalating. */
+export interface StopStep {
+  mode: StopMode;
+  signal: NodeJS.Signals;
+  timeoutMs: number;
+}
+
+export const DEFAULT_START_TIMEOUT_MS = 60_000;
+const PROBE_INTERVAL_MS = 10;
+const MAX_START_ATTEMPTS = 3;
+const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
+/** sun_path is 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+export interface InstanceLayout {
+  root: string;
+  data: string;
+  run: string;
+  conf: string;
+  logDir: string;
+  logFile: string;
+  marker: string;
+}
+
+/** Lays out the instance directory. `longestSocketName` is the engine's socket file name (e.g. `.s.PGSQL.65535`). */
+export function instanceLayout(root: string, logName: string, longestSocketName: string): InstanceLayout {
+  const abs = path.resolve(root);
+  let run = path.join(abs, 'run');
+  if (Buffer.byteLength(path.join(run, longestSocketName)) > MAX_SOCKET_PATH_BYTES) {
+    // Too deep for a Unix socket: use a short private directory named after the instance path instead.
+    run = path.join(os.tmpdir(), 'cellar-' + createHash('sha256').update(abs).digest('hex').slice(0, 16));
+  }
+  return {
+    root: abs,
+    data: path.join(abs, 'data'),
+    run,
+    conf: path.join(abs, 'conf'),
+    logDir: path.join(abs, 'log'),
+    logFile: path.join(abs, 'log', logName),
+    marker: path.join(abs, 'cellar-engine.json'),
+  };
+}
+
+/** Quotes an SQL identifier the standard way (PostgreSQL). */
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
+export function validateSpec(spec: EngineSpec): void {
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw new Error(`invalid port ${spec.port} for ${spec.name}`);
+  if (!path.isAbsolute(spec.dataDir)) throw new Error(`dataDir must be absolute for ${spec.name}: ${spec.dataDir}`);
+  if (!spec.masterUsername) throw new Error(`masterUsername is required for ${spec.name}`);
+  for (const a of spec.listenAddresses ?? []) {
+    if (!/^[0-9a-fA-F:.*]+$/.test(a) && a !== 'localhost') throw new Error(`invalid listen address ${a} for ${spec.name}`);
+  }
+}
+
+/**
+ * The shared process lifecycle: start with readiness polling and bounded retries, exit watching, escalating stop.
+ * Subclasses say how to build the command line, how to probe, and how to recognise leftovers of a previous run.
+ */
+export abstract class ProcessEngine implements EngineAdapter {
+  protected proc: HostProcess | undefined;
+  /** Durations of the last initialise() steps, for logs and benchmarks. */
+  lastInitialisePhasesMs: Record<string, number> = {};
+  private stopping = false;
+  private readonly exitListeners = new Set<(status: ExitStatus) => void>();
+  readonly spec: Readonly<EngineSpec>;
+
+  protected constructor(
+    protected readonly host: Host,
+    spec: EngineSpec,
+    readonly layout: InstanceLayout,
+  ) {
+    validateSpec(spec);
+    this.spec = Object.freeze({ ...spec, listenAddresses: spec.listenAddresses ?? ['127.0.0.1'], params: { ...spec.params } });
+  }
+
+  /** e.g. "postgres db-1". */
+  protected get label(): string {
+    return `${this.spec.engine} ${this.spec.name}`;
+  }
+
+  protected abstract command(): { command: string; args: string[]; env?: Record<string, string> };
+  protected abstract stopSteps(): StopStep[];
+  /** One probe attempt; throws on failure. */
+  protected abstract probeOnce(timeoutMs: number): Promise<void>;
+  /** Stops or clears what a previous Cellar may have left (orphan engine, stale lock). Called before spawning. */
+  protected abstract clearLeftovers(): Promise<void>;
+  /** Whether an early exit looks like a leftover still going away (worth a bounded retry). */
+  protected abstract isTransientStartFailure(logTail: string): boolean;
+  abstract initialise(): Promise<void>;
+  abstract configure(params: Record<string, string>): Promise<ConfigureResult>;
+  abstract setMasterPassword(username: string, password: string): Promise<void>;
+
+  endpoint(): { address: string; port: number } {
+    const first = this.spec.listenAddresses![0]!;
+    return { address: first === '*' || first === '0.0.0.0' ? '127.0.0.1' : first === '::' ? '::1' : first, port: this.spec.port };
+  }
+
+  async isInitialised(): Promise<boolean> {
+    return this.host.exists(this.layout.marker);
+  }
+
+  /** Writes the marker last: after it, the instance exists. */
+  protected async writeMarker(details: Record<string, unknown>): Promise<void> {
+    await this.host.writeFile(
+      this.layout.marker,
+      JSON.stringify({ engine: this.spec.engine, name: this.spec.name, createdAt: new Date().toISOString(), ...details }, null, 2) + '\n',
+      { mode: 0o600 },
+    );
+  }
+
+  isRunning(): boolean {
+    return this.proc !== undefined && this.proc.exitStatus() === undefined;
+  }
+
+  pid(): number | undefined {
+    return this.isRunning() ? this.proc!.pid : undefined;
+  }
+
+  onUnexpectedExit(listener: (status: ExitStatus) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  private starting: Promise<void> | undefined;
+
+  /** Concurrent callers (a reconciler step and the supervisor, say) share one start attempt. */
+  start(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.starting ??= this.startOnce(options).finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async startOnce(options: { timeoutMs?: number }): Promise<void> {
+    if (this.isRunning()) return;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    if (!(await this.isInitialised())) throw new Error(`while starting ${this.label}: ${this.layout.root} is not initialised`);
+    try {
+      await this.clearLeftovers();
+      for (const address of this.spec.listenAddresses!) {
+        const bindable = address === '*' ? '0.0.0.0' : address;
+        if (!(await this.host.isPortFree(this.spec.port, bindable))) throw new Error(`port ${this.spec.port} on ${bindable} is already in use`);
+      }
+      await this.rotateLog();
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await this.spawnAndWait(deadline);
+        if (outcome === 'ready') return;
+        const tail = await this.logTail(4000);
+        if (attempt < MAX_START_ATTEMPTS && Date.now() < deadline && this.isTransientStartFailure(tail)) {
+          log('warn', 'engine start failed on a leftover; retrying', { engine: this.spec.engine, name: this.spec.name, attempt });
+          await delay(Math.min(300 * attempt, Math.max(0, deadline - Date.now())));
+          await this.clearLeftovers();
+          continue;
+        }
+        throw new Error(`${outcome}; last log lines:\n${lastLines(tail, 15)}`);
+      }
+    } catch (err) {
+      throw withContext(`starting ${this.label} in ${this.layout.root}`, err);
+    }
+  }
+
+  /** Spawns the engine and polls until it answers, exits, or the deadline passes. */
+  private async spawnAndWait(deadline: number): Promise<'ready' | string> {
+    const { command, args, env } = this.command();
+    const started = Date.now();
+    const proc = this.host.spawn({ command, args, env: env ?? {}, cwd: this.layout.root, logFile: this.layout.logFile });
+    this.proc = proc;
+    this.stopping = false;
+    void proc.exited.then((status) => this.handleExit(proc, status));
+    let lastError = '';
+    while (Date.now() < deadline) {
+      if (proc.exitStatus()) return `engine exited during startup (${describeExit(proc.exitStatus()!)})`;
+      try {
+        await this.probeOnce(Math.max(100, Math.min(2000, deadline - Date.now())));
+        log('info', 'engine ready', { engine: this.spec.engine, name: this.spec.name, pid: proc.pid, startMs: Date.now() - started });
+        return 'ready';
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+      await settlesWithin(proc.exited, PROBE_INTERVAL_MS);
+    }
+    // Not ready in time: take it down so we do not leave a half-started engine behind.
+    proc.signal('SIGKILL', { group: true });
+    await settlesWithin(proc.exited, 5000);
+    throw new Error(`not ready within the start timeout (last probe error: ${lastError})`);
+  }
+
+  private handleExit(proc: HostProcess, status: ExitStatus): void {
+    // Whatever is left of the engine's process group (PostgreSQL backends whose postmaster died) is doomed anyway;
+    // killing it now frees shared memory and ports, so a restart needs no retry. The group id cannot be reused while
+    // any member lives, so this reaches only the engine's own processes.
+    this.host.signalPid(-proc.pid, 'SIGKILL');
+    if (proc !== this.proc) return;
+    const expected = this.stopping;
+    log(expected ? 'info' : 'warn', expected ? 'engine stopped' : 'engine exited unexpectedly', {
+      engine: this.spec.engine,
+      name: this.spec.name,
+      pid: proc.pid,
+      code: status.code,
+      signal: status.signal,
+    });
+    if (expected) return;
+    for (const listener of this.exitListeners) {
+      try {
+        listener(status);
+      } catch (err) {
+        log('error', 'exit listener failed', { engine: this.spec.engine, name: this.spec.name, error: String(err) });
+      }
+    }
+  }
+
+  async stop(mode: StopMode = 'fast', options: { stepTimeoutMs?: number } = {}): Promise<StopOutcome> {
+    const started = Date.now();
+    const proc = this.proc;
+    if (!proc || proc.exitStatus()) return { stoppedBy: 'none', elapsedMs: 0 };
+    this.stopping = true;
+    const steps = this.stopSteps().filter((s) => STOP_MODES.indexOf(s.mode) >= STOP_MODES.indexOf(mode));
+    steps.push({ mode: 'kill', signal: 'SIGKILL', timeoutMs: 10_000 });
+    for (const step of steps) {
+      // SIGKILL goes to the whole group so no backend outlives its postmaster; the others only to the main process,
+      // which shuts its children down in order.
+      proc.signal(step.signal, { group: step.mode === 'kill' });
+      const timeoutMs = step.mode === 'kill' ? step.timeoutMs : (options.stepTimeoutMs ?? step.timeoutMs);
+      const exited = await settlesWithin(proc.exited, timeoutMs);
+      if (exited) {
+        if (step.mode === 'kill') proc.signal('SIGKILL', { group: true });
+        return { stoppedBy: step.mode, elapsedMs: Date.now() - started };
+      }
+      log('warn', 'engine did not stop in time; escalating', { engine: this.spec.engine, name: this.spec.name, step: step.mode, timeoutMs });
+    }
+    throw new Error(`while stopping ${this.label}: process ${proc.pid} survived SIGKILL`);
+  }
+
+  async healthProbe(timeoutMs = 2000): Promise<ProbeResult> {
+    const started = Date.now();
+    if (!this.isRunning()) return { ok: false, latencyMs: 0, reason: `${this.label} is not running` };
+    try {
+      await withTimeout(this.probeOnce(timeoutMs), timeoutMs, 'health probe');
+      return { ok: true, latencyMs: Date.now() - started };
+    } catch (err) {
+      return { ok: false, latencyMs: Date.now() - started, reason: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async storageUsedBytes(): Promise<number> {
+    return this.host.diskUsageBytes(this.layout.root);
+  }
+
+  protected requireRunning(what: string): void {
+    if (!this.isRunning()) throw new Error(`while ${what} on ${this.label}: the engine is not running`);
+  }
+
+  /** The end of the engine's log, for error messages. */
+  async logTail(maxBytes: number): Promise<string> {
+    const text = (await this.host.readFile(this.layout.logFile)) ?? '';
+    return text.slice(-maxBytes);
+  }
+
+  /** One previous log kept; bounds the log to about twice LOG_ROTATE_BYTES. */
+  private async rotateLog(): Promise<void> {
+    const current = await this.host.readFile(this.layout.logFile);
+    if (current !== undefined && Buffer.byteLength(current) > LOG_ROTATE_BYTES) {
+      await this.host.remove(this.layout.logFile + '.1');
+      await this.host.writeFile(this.layout.logFile + '.1', current);
+      await this.host.remove(this.layout.logFile);
+    }
+  }
+
+  /**
+   * Stops an engine a previous Cellar left running (recognised by pid and command line), bounded in time.
+   * Returns what the pid turned out to be.
+   */
+  protected async stopLeftover(pid: number, isOurs: (cmdline: string[]) => boolean, signal: NodeJS.Signals): Promise<'stopped' | 'gone' | 'zombie' | 'not-ours'> {
+    const info = await this.host.processInfo(pid);
+    if (info.state !== 'running') return info.state;
+    if (this.proc && this.proc.pid === pid && this.isRunning()) throw new Error(`pid ${pid} is our own running engine`);
+    if (!isOurs(info.cmdline)) return 'not-ours';
+    log('warn', 'stopping an engine left running by a previous Cellar', { engine: this.spec.engine, name: this.spec.name, pid });
+    for (const [sig, waitMs] of [[signal, 15_000], ['SIGKILL', 5_000]] as const) {
+      this.host.signalPid(pid, sig);
+      const until = Date.now() + waitMs;
+      while (Date.now() < until) {
+        if ((await this.host.processInfo(pid)).state !== 'running') return 'stopped';
+        await delay(20);
+      }
+    }
+    throw new Error(`leftover engine process ${pid} did not exit`);
+  }
+}
+
+/** Records how long each step of a multi-step action took (for logs and the floor benchmark). */
+export class PhaseTimer {
+  private last = Date.now();
+  readonly phasesMs: Record<string, number> = {};
+  mark(phase: string): void {
+    const now = Date.now();
+    this.phasesMs[phase] = now - this.last;
+    this.last = now;
+  }
+}
+
+export function describeExit(status: ExitStatus): string {
+  return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trimEnd().split('\n').slice(-n).join('\n');
+}
+
+export async function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

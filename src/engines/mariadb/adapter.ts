@@ -1,0 +1,221 @@
+/**
+ * @module engines/mariadb/adapter
+ * MariaDB as an RDS instance, for both the `mariadb` and the `mysql` engine (the latter served by the MariaDB
+ * server: same adapter, different engine name in the spec).
+ *
+ * - mariadb-install-db with --no-defaults and --auth-root-authentication-method=socket: MariaDB's root (and the
+ *   account named after Cellar's own OS user) log in only over the Unix socket as that OS user. That socket lives in
+ *   the instance's private run directory, so Cellar's admin access needs no password at all.
+ * - The master user 'name'@'%' gets RDS's master privileges (see MASTER_PRIVILEGES), not SUPER.
+ * - Parameters: SET GLOBAL for dynamic ones; every parameter also goes to conf/params.json, rendered as
+ *   `--name=value` on the next start (MariaDB has no SET PERSIST).
+ * - `spec.binDir` is MariaDB's installation prefix (default /usr): mariadbd is in sbin/, install-db in bin/.
+ */
+import * as path from 'node:path';
+import mysql from 'mysql2/promise';
+import { withContext } from '../../core/errors.js';
+import { log } from '../../core/log.js';
+import type { Host } from '../host.js';
+import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineSpec, type StopStep } from '../adapter.js';
+import { mysqlNativePasswordHash } from '../secrets.js';
+import {
+  bootstrapSql,
+  checkParamName,
+  mariadbdArgs,
+  setGlobalValue,
+  validateDbName,
+  validateMasterUsername,
+} from './config.js';
+
+export const DEFAULT_MARIADB_PREFIX = '/usr';
+const INSTALL_DB_TIMEOUT_MS = 180_000;
+/** MySQL error numbers we act on. */
+const ER_INCORRECT_GLOBAL_LOCAL_VAR = 1238; // "Variable ... is a read only variable"
+
+export class MariadbEngine extends ProcessEngine {
+  readonly prefix: string;
+  private readonly socket: string;
+  private readonly pidFile: string;
+  private readonly paramsFile: string;
+
+  constructor(host: Host, spec: EngineSpec) {
+    super(host, spec, instanceLayout(spec.dataDir, 'mariadb.log', 'mysqld.sock'));
+    if (spec.engine !== 'mariadb' && spec.engine !== 'mysql') throw new Error(`MariadbEngine cannot run engine ${spec.engine}`);
+    validateMasterUsername(spec.masterUsername);
+    if (spec.dbName !== undefined) validateDbName(spec.dbName);
+    for (const name of Object.keys(spec.params ?? {})) checkParamName(name);
+    this.prefix = spec.binDir ?? DEFAULT_MARIADB_PREFIX;
+    this.socket = path.join(this.layout.run, 'mysqld.sock');
+    this.pidFile = path.join(this.layout.run, 'mariadbd.pid');
+    this.paramsFile = path.join(this.layout.conf, 'params.json');
+  }
+
+  /** The MariaDB account Cellar administers through: the one named after Cellar's OS user (root when root). */
+  private get adminUser(): string {
+    return this.host.cellarUser;
+  }
+
+  async initialise(): Promise<void> {
+    if (await this.isInitialised()) return;
+    const L = this.layout;
+    const extraFile = path.join(L.conf, 'bootstrap.sql');
+    const phases = new PhaseTimer();
+    try {
+      await this.host.ensureDir(L.root);
+      await this.host.remove(L.data); // no marker: leftovers of an interrupted attempt, never reported
+      for (const d of [L.data, L.run, L.conf, L.logDir, path.join(L.root, 'tmp')]) await this.host.ensureDir(d);
+      await this.host.writeFile(this.paramsFile, JSON.stringify(this.spec.params ?? {}, null, 2) + '\n');
+      await this.host.writeFile(
+        extraFile,
+        bootstrapSql({
+          masterUsername: this.spec.masterUsername,
+          masterPasswordHash: mysqlNativePasswordHash(this.spec.masterPassword),
+          dbName: this.spec.dbName,
+        }),
+      );
+      const args = [
+        '--no-defaults',
+        `--datadir=${L.data}`,
+        '--auth-root-authentication-method=socket',
+        `--auth-root-socket-user=${this.adminUser}`,
+        '--skip-test-db',
+        '--skip-name-resolve',
+        `--extra-file=${extraFile}`,
+        `--tmpdir=${path.join(L.root, 'tmp')}`,
+      ];
+      phases.mark('prepare');
+      const r = await this.host.run({
+        command: path.join(this.prefix, 'bin', 'mariadb-install-db'),
+        args,
+        cwd: L.root,
+        env: { PATH: `${path.join(this.prefix, 'bin')}:${path.join(this.prefix, 'sbin')}:/usr/bin:/bin` },
+        timeoutMs: INSTALL_DB_TIMEOUT_MS,
+      });
+      if (r.code !== 0) {
+        throw new Error(`mariadb-install-db failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${(r.stderr + r.stdout).trim().slice(-2000)}`);
+      }
+      phases.mark('installDb');
+      await this.host.remove(extraFile);
+      await this.host.syncTree(L.root);
+      phases.mark('sync');
+      await this.writeMarker({ prefix: this.prefix });
+      phases.mark('marker');
+      this.lastInitialisePhasesMs = phases.phasesMs;
+      log('info', 'engine initialised', { engine: this.spec.engine, name: this.spec.name, phasesMs: phases.phasesMs });
+    } catch (err) {
+      await this.host.remove(extraFile).catch(() => {});
+      throw withContext(`initialising ${this.label} in ${L.root}`, err);
+    }
+  }
+
+  private async storedParams(): Promise<Record<string, string>> {
+    const text = await this.host.readFile(this.paramsFile);
+    return text ? (JSON.parse(text) as Record<string, string>) : {};
+  }
+
+  private paramsForStart: Record<string, string> = {};
+
+  protected command() {
+    const args = mariadbdArgs({
+      dataDir: this.layout.data,
+      socket: this.socket,
+      pidFile: this.pidFile,
+      tmpDir: path.join(this.layout.root, 'tmp'),
+      port: this.spec.port,
+      listenAddresses: this.spec.listenAddresses!,
+      params: this.paramsForStart,
+    });
+    return { command: path.join(this.prefix, 'sbin', 'mariadbd'), args };
+  }
+
+  protected stopSteps(): StopStep[] {
+    // mariadbd has one clean shutdown (SIGTERM: disconnect clients, flush, exit); no "smart" or "immediate"
+    // variant. InnoDB is crash-safe, so the SIGKILL step that follows is the immediate equivalent.
+    return [
+      { mode: 'graceful', signal: 'SIGTERM', timeoutMs: 30_000 },
+      { mode: 'fast', signal: 'SIGTERM', timeoutMs: 30_000 },
+    ];
+  }
+
+  protected async clearLeftovers(): Promise<void> {
+    const L = this.layout;
+    await this.host.ensureDir(L.run);
+    await this.host.ensureDir(path.join(L.root, 'tmp'));
+    this.paramsForStart = await this.storedParams();
+    const text = await this.host.readFile(this.pidFile);
+    if (text === undefined) return;
+    const pid = Number(text.trim());
+    if (Number.isInteger(pid) && pid > 0) {
+      await this.stopLeftover(pid, (cmd) => cmd.length > 0 && path.basename(cmd[0]!) === 'mariadbd' && cmd.includes(`--datadir=${L.data}`), 'SIGTERM');
+    }
+    await this.host.remove(this.pidFile);
+  }
+
+  protected isTransientStartFailure(logTail: string): boolean {
+    return /Unable to lock|Can't start server: Bind on TCP\/IP port/.test(logTail);
+  }
+
+  private async withAdmin<T>(timeoutMs: number, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+    const connection = await withTimeout(
+      mysql.createConnection({ socketPath: this.socket, user: this.adminUser, connectTimeout: timeoutMs }),
+      timeoutMs,
+      'connecting as admin',
+    );
+    connection.on('error', () => {});
+    try {
+      return await withTimeout(fn(connection), timeoutMs, 'admin query');
+    } finally {
+      connection.destroy();
+    }
+  }
+
+  protected async probeOnce(timeoutMs: number): Promise<void> {
+    await this.withAdmin(timeoutMs, async (c) => {
+      await c.query('SELECT 1');
+    });
+  }
+
+  async configure(params: Record<string, string>): Promise<ConfigureResult> {
+    this.requireRunning('configuring parameters');
+    const entries = Object.entries(params).map(([k, v]) => [checkParamName(k), v] as const);
+    const result: ConfigureResult = { appliedLive: [], pendingRestart: [] };
+    const accepted: Record<string, string> = {};
+    try {
+      await this.withAdmin(10_000, async (c) => {
+        for (const [name, value] of entries) {
+          try {
+            await c.query(`SET GLOBAL ${name} = ${setGlobalValue(value)}`);
+            result.appliedLive.push(name);
+          } catch (err) {
+            if ((err as { errno?: number }).errno !== ER_INCORRECT_GLOBAL_LOCAL_VAR) throw err;
+            result.pendingRestart.push(name);
+          }
+          accepted[name] = value;
+        }
+      });
+      return result;
+    } catch (err) {
+      throw withContext(`configuring ${entries.map(([n]) => n).join(', ')} on ${this.label}`, err);
+    } finally {
+      // Whatever was accepted (live or for later) must survive a restart, even if a later parameter failed.
+      if (Object.keys(accepted).length > 0) {
+        const merged = { ...(await this.storedParams()), ...accepted };
+        await this.host.writeFile(this.paramsFile, JSON.stringify(merged, null, 2) + '\n');
+      }
+    }
+  }
+
+  async setMasterPassword(username: string, password: string): Promise<void> {
+    this.requireRunning('setting a password');
+    validateMasterUsername(username);
+    try {
+      await this.withAdmin(10_000, async (c) => {
+        const [rows] = await c.query<mysql.RowDataPacket[]>("SELECT 1 FROM mysql.global_priv WHERE User = ? AND Host = '%'", [username]);
+        if (rows.length === 0) throw new Error(`user '${username}'@'%' does not exist`);
+        await c.query("ALTER USER ?@'%' IDENTIFIED BY PASSWORD ?", [username, mysqlNativePasswordHash(password)]);
+      });
+    } catch (err) {
+      throw withContext(`setting the password of ${username} on ${this.label}`, err);
+    }
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * @module engines/postgres/config
+ * Pure rendering of what Cellar writes into a PostgreSQL data directory: the managed settings file
+ * (`cellar.conf`, included from initdb's postgresql.conf), pg_hba.conf, pg_ident.conf and the bootstrap SQL that
+ * creates the RDS-like roles. No I/O, so every rule here is unit-tested.
+ */
+import { quoteIdent } from '../adapter.js';
+
+/** Cellar's internal superuser, named as on RDS. Only reachable over the Unix socket, with peer authentication. */
+export const ADMIN_ROLE = 'rdsadmin';
+/** The non-superuser role RDS grants to the master user. */
+export const RDS_SUPERUSER_ROLE = 'rds_superuser';
+export const IDENT_MAP = 'cellar';
+
+/** Settings Cellar owns: they follow from the spec (port, addresses, layout) and cannot be set as parameters. */
+export const MANAGED_PARAMS: ReadonlySet<string> = new Set([
+  'listen_addresses',
+  'port',
+  'unix_socket_directories',
+  'unix_socket_group',
+  'unix_socket_permissions',
+  'data_directory',
+  'config_file',
+  'hba_file',
+  'ident_file',
+  'external_pid_file',
+  'logging_collector',
+  'log_destination',
+  'password_encryption',
+]);
+
+/** Defaults for a small machine; a reconciler passes instance-class sizing through `params`. */
+export const DEFAULT_PARAMS: Readonly<Record<string, string>> = {
+  shared_buffers: '128MB',
+  max_connections: '100',
+  // Standbys notice a promoted or restarted primary within 100 ms instead of 5 s (see /work/shared/ENGINES.md).
+  wal_retrieve_retry_interval: '100ms',
+};
+
+export function checkParamName(name: string): void {
+  if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new Error(`invalid parameter name ${JSON.stringify(name)}`);
+  if (MANAGED_PARAMS.has(name.toLowerCase())) throw new Error(`parameter ${name} is managed by Cellar and cannot be changed`);
+}
+
+/** A value for postgresql.conf: single-quoted, with quotes doubled and backslashes escaped; no newlines. */
+export function confValue(value: string): string {
+  if (/[\r\n\0]/.test(value)) throw new Error('parameter values cannot contain line breaks or NUL');
+  return "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "''") + "'";
+}
+
+/** An SQL string literal (standard_conforming_strings is on in every supported version). */
+export function sqlLiteral(value: string): string {
+  if (value.includes('\0')) throw new Error('SQL literals cannot contain NUL');
+  return "'" + value.replace(/'/g, "''") + "'";
+}
+
+export interface PostgresConfInput {
+  name: string;
+  port: number;
+  listenAddresses: readonly string[];
+  socketDir: string;
+  params: Readonly<Record<string, string>>;
+}
+
+export function renderCellarConf(input: PostgresConfInput): string {
+  const params = { ...DEFAULT_PARAMS, ...input.params };
+  for (const name of Object.keys(input.params)) checkParamName(name);
+  const lines = [
+    '# Managed by Cellar: rewritten from the instance spec. Change parameters through the RDS API',
+    '# (they are applied with ALTER SYSTEM and land in postgresql.auto.conf, which takes precedence).',
+    `listen_addresses = ${confValue(input.listenAddresses.join(','))}`,
+    `port = ${input.port}`,
+    `unix_socket_directories = ${confValue(input.socketDir)}`,
+    // The socket is for Cellar's own administration; its directory is private too.
+    `unix_socket_permissions = 0700`,
+    `password_encryption = 'scram-sha-256'`,
+    `logging_collector = off`,
+    `log_destination = 'stderr'`,
+    `log_line_prefix = '%m [%p] %q%u@%d '`,
+    `cluster_name = ${confValue(input.name)}`,
+  ];
+  for (const [k, v] of Object.entries(params)) lines.push(`${k} = ${confValue(v)}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Authentication: the admin role only over the socket with peer authentication (mapped from Cellar's and the
+ * engine's OS users); everyone else with a password. `md5` accepts SCRAM verifiers (it then runs SCRAM), which is
+ * how RDS configures it and what old clients need.
+ */
+export function renderHba(): string {
+  return [
+    '# Managed by Cellar.',
+    '# TYPE  DATABASE  USER  ADDRESS  METHOD',
+    `local   all       ${ADMIN_ROLE}  peer map=${IDENT_MAP}`,
+    'local   all       all            scram-sha-256',
+    `host    all       ${ADMIN_ROLE}  all  reject`,
+    'host    all       all            all  md5',
+    '',
+  ].join('\n');
+}
+
+export function renderIdent(osUsers: readonly string[]): string {
+  const unique = [...new Set(osUsers)];
+  return ['# Managed by Cellar: OS users allowed to act as ' + ADMIN_ROLE, ...unique.map((u) => `${IDENT_MAP}  ${u}  ${ADMIN_ROLE}`), ''].join('\n');
+}
+
+/** Predefined roles granted to rds_superuser, with the major version that introduced each. */
+const PREDEFINED_ROLES: ReadonlyArray<[string, number]> = [
+  ['pg_monitor', 10],
+  ['pg_signal_backend', 9],
+  ['pg_read_all_settings', 10],
+  ['pg_read_all_stats', 10],
+  ['pg_stat_scan_tables', 10],
+  ['pg_read_all_data', 14],
+  ['pg_write_all_data', 14],
+  ['pg_checkpoint', 15],
+  ['pg_create_subscription', 16],
+  ['pg_use_reserved_connections', 16],
+  ['pg_maintain', 17],
+];
+
+/** Predefined roles that reach the host (programs, files) as the engine's OS user. */
+export const SERVER_ACCESS_ROLES: readonly string[] = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'];
+
+export function validateMasterUsername(name: string): void {
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid master username ${JSON.stringify(name)}: 1-63 letters, digits or _, starting with a letter`);
+  const lower = name.toLowerCase();
+  if (lower === ADMIN_ROLE || lower === RDS_SUPERUSER_ROLE || lower.startsWith('pg_') || lower === 'postgres' || lower === 'public') {
+    throw new Error(`master username ${name} is reserved`);
+  }
+}
+
+/**
+ * Statements run once in single-user mode right after initdb. Separated by blank lines because single-user mode
+ * runs with `-j` (a statement ends at a semicolon followed by an empty line). The password arrives as a SCRAM
+ * verifier, never as plaintext.
+ */
+export function bootstrapStatements(input: { major: number; masterUsername: string; masterVerifier: string; dbName?: string }): string[] {
+  const roles = PREDEFINED_ROLES.filter(([, since]) => input.major >= since).map(([r]) => r);
+  const master = quoteIdent(input.masterUsername);
+  const statements = [
+    `CREATE ROLE ${RDS_SUPERUSER_ROLE} NOLOGIN CREATEDB CREATEROLE`,
+    `GRANT ${roles.join(', ')} TO ${RDS_SUPERUSER_ROLE} WITH ADMIN OPTION`,
+    `CREATE ROLE ${master} LOGIN CREATEDB CREATEROLE PASSWORD ${sqlLiteral(input.masterVerifier)} IN ROLE ${RDS_SUPERUSER_ROLE}`,
+  ];
+  if (input.major <= 15) {
+    // Before 16, CREATEROLE may grant membership in any non-superuser role, so the master could grant itself
+    // pg_execute_server_program and run programs as the engine's OS user (RDS patches this away). Marking these
+    // NOLOGIN predefined roles as superuser roles puts them out of CREATEROLE's reach ("must be superuser to alter
+    // superusers"); the attribute is never inherited by members, so nothing else changes. ALTER ROLE refuses
+    // reserved names, hence the catalog update (bootstrap superuser, single-user mode).
+    statements.push(`UPDATE pg_authid SET rolsuper = true WHERE rolname IN (${SERVER_ACCESS_ROLES.map(sqlLiteral).join(', ')})`);
+  }
+  if (input.dbName) statements.push(`CREATE DATABASE ${quoteIdent(input.dbName)} OWNER ${master}`);
+  return statements;
+}
+
+/** Parses `postgres --version` output, e.g. "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)". */
+export function parsePostgresVersion(output: string): { major: number; version: string; full: string } | undefined {
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(output);
+  if (!m) return undefined;
+  const major = Number(m[1]);
+  // Before 10 the major version had two parts (9.6.24); we only support 10+, where it has one.
+  const version = [m[1], m[2], m[3]].filter((x) => x !== undefined).join('.');
+  return { major, version, full: output.trim() };
+}

