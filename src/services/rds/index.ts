@@ -13,7 +13,8 @@ import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
 import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { blankParameter } from './errors.js';
-import { LocalEngineDriver } from './engine-driver.js';
+import { LocalHost } from '../../engines/host.js';
+import { EnginesDriver } from './driver.js';
 import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
@@ -42,10 +43,11 @@ function prepareEngineRoot(env: ServiceEnv): { root: string; temporary: boolean 
   return { root, temporary: !configured && !dataDir };
 }
 
-export function rdsService(env: ServiceEnv): ServiceDefinition {
+export async function rdsService(env: ServiceEnv): Promise<ServiceDefinition> {
   const tables = new RdsTables(env.store);
   const events = new InstanceEvents(tables);
-  const driver = new LocalEngineDriver();
+  // Engines run through the engine layer's host (as the unprivileged `cellar` user when Cellar is root).
+  const driver = await EnginesDriver.create(await LocalHost.create());
   const { root, temporary } = prepareEngineRoot(env);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
   const supervisor = new RdsSupervisor({
