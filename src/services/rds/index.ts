@@ -15,6 +15,10 @@ import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { blankParameter } from './errors.js';
 import { LocalHost } from '../../engines/host.js';
 import { EnginesDriver } from './driver.js';
+import type { KmsInternal } from '../kms/internal.js';
+import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
+import { endpointAddress } from './describe.js';
+import { MasterSecrets, ROTATION_FUNCTION } from './master-secret.js';
 import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
@@ -50,7 +54,12 @@ export async function rdsService(env: ServiceEnv): Promise<ServiceDefinition> {
   const driver = await EnginesDriver.create(await LocalHost.create());
   const { root, temporary } = prepareEngineRoot(env);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
-  const supervisor = new RdsSupervisor({
+  const internalOf = <T>(id: string): T | undefined => (env.built.get(id)?.provider as unknown as { internal?: T } | undefined)?.internal;
+  const sm = internalOf<SecretsManagerInternal>('secretsmanager');
+  const kms = internalOf<KmsInternal>('kms');
+  let secrets: MasterSecrets | undefined;
+  const supervisor: RdsSupervisor = new RdsSupervisor({
+    deleteSecret: (rec, arn) => secrets?.delete(rec, arn),
     tables,
     events,
     driver,
@@ -62,7 +71,23 @@ export async function rdsService(env: ServiceEnv): Promise<ServiceDefinition> {
     storageGiBBytes: env.config.rds?.storageGiBBytes ?? 1024 ** 3,
     healthIntervalMs: env.config.rds?.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
   });
+  if (sm && kms) {
+    secrets = new MasterSecrets({
+      sm,
+      kms,
+      tables,
+      events,
+      box: env.box,
+      clock: env.clock,
+      driver,
+      spec: (rec) => supervisor.spec(rec),
+      clientAddress: (rec) => endpointAddress(rec, env.config),
+    });
+    // Registered before Cellar serves, so rotations that fell due while Cellar was down find it at start.
+    sm.registerBuiltinRotation(ROTATION_FUNCTION, secrets.handler());
+  }
   const provider = new RdsProvider({
+    secrets,
     tables,
     events,
     box: env.box,

@@ -41,6 +41,8 @@ export interface SupervisorOptions {
   /** Bytes one GiB of AllocatedStorage stands for (1 GiB unless configured smaller for tests). */
   storageGiBBytes: number;
   healthIntervalMs: number;
+  /** Deletes an instance's managed master secret when the instance goes (undefined without Secrets Manager). */
+  deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
 }
 
 const STORAGE_CHECK_EVERY_MS = 2000;
@@ -275,6 +277,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
     this.attached.add(key);
     this.update(key, 'creating', (r) => {
+      if (r.masterUserSecret) r.masterUserSecret.status = 'active';
       r.startedWithStatic = s.staticValues;
       r.appliedDynamic = s.dynamicValues;
       this.o.events.transition(r, 'available', this.now());
@@ -480,6 +483,8 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.update(key, 'resetting-master-credentials', (r) => {
       r.masterPasswordSealed = sealed;
       delete r.pending.MasterUserPasswordSealed;
+      // A secret made by ModifyDBInstance ManageMasterUserPassword=true is in use once the engine has its password.
+      if (r.masterUserSecret?.status === 'creating') r.masterUserSecret.status = 'active';
       this.o.events.emitInstance(r, 'resetCredentials', this.now());
       this.o.events.transition(r, back, this.now());
     });
@@ -540,6 +545,16 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     this.attached.delete(key);
     this.lastDecision.delete(key);
-    return `${rec.id} deleted${snap}`;
+    // RDS deletes the managed master secret with the instance.
+    let secret = '';
+    if (rec.masterUserSecret && this.o.deleteSecret) {
+      try {
+        this.o.deleteSecret(rec, rec.masterUserSecret.secretArn);
+        secret = '; its master user secret deleted';
+      } catch (e) {
+        log('error', 'rds master user secret not deleted', { instance: key, secret: rec.masterUserSecret.secretArn, error: (e as Error).message });
+      }
+    }
+    return `${rec.id} deleted${snap}${secret}`;
   }
 }
