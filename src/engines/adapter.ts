@@ -399,9 +399,10 @@ export abstract class ProcessEngine implements EngineAdapter {
     return text === undefined ? undefined : (JSON.parse(text) as Record<string, string>);
   }
 
-  protected async storeParams(params: Record<string, string>): Promise<void> {
+  /** `durable: false` only where a syncTree follows (initialise); applyParams and configure need it durable. */
+  protected async storeParams(params: Record<string, string>, options: { durable?: boolean } = {}): Promise<void> {
     await this.host.ensureDir(this.layout.conf);
-    await this.host.writeFile(this.layout.paramsFile, JSON.stringify(params, null, 2) + '\n');
+    await this.host.writeFile(this.layout.paramsFile, JSON.stringify(params, null, 2) + '\n', options);
   }
 
   protected requireRunning(what: string): void {

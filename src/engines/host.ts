@@ -22,6 +22,7 @@ import * as fs from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { withContext } from '../core/errors.js';
 
 export interface ExitStatus {
@@ -73,6 +74,12 @@ export interface HostProcess {
   signal(sig: NodeJS.Signals, options?: { group?: boolean }): boolean;
 }
 
+export interface WriteFileOptions {
+  mode?: number;
+  ownedByCellar?: boolean;
+  durable?: boolean;
+}
+
 export interface ProcessInfo {
   /** 'running' covers every live state; 'zombie' is dead but not yet reaped by its parent. */
   state: 'running' | 'zombie' | 'gone';
@@ -89,8 +96,11 @@ export interface Host {
   run(spec: RunSpec): Promise<RunResult>;
   /** Creates a directory (and parents) owned by the engine user with `mode`; checks the engine user can reach it. */
   ensureDir(dir: string, mode?: number): Promise<void>;
-  /** Writes a file atomically (temp file + rename + fsync), owned by the engine user unless `ownedByCellar`. */
-  writeFile(file: string, content: string, options?: { mode?: number; ownedByCellar?: boolean }): Promise<void>;
+  /**
+   * Writes a file atomically (temp file + rename), owned by the engine user unless `ownedByCellar`. Durable (file and
+   * directory fsynced) unless `durable: false`, for files regenerated before every use or covered by a syncTree.
+   */
+  writeFile(file: string, content: string, options?: WriteFileOptions): Promise<void>;
   readFile(file: string): Promise<string | undefined>;
   exists(p: string): Promise<boolean>;
   remove(p: string): Promise<void>;
@@ -175,7 +185,9 @@ export class LocalHost implements Host {
 
   spawn(spec: SpawnSpec): HostProcess {
     let fd: number | undefined;
-    if (spec.logFile) fd = openSync(spec.logFile, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT, 0o600);
+    // O_NOFOLLOW: the log directory belongs to the engine user, and a symlink planted there must not make root open
+    // some other file and hand it to the engine as its stdout.
+    if (spec.logFile) fd = openSync(spec.logFile, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
     let child: ChildProcess;
     try {
       child = this.startChild(spec, fd ?? 'ignore');
@@ -214,12 +226,29 @@ export class LocalHost implements Host {
       for (let d = path.resolve(dir); !(await this.exists(d)); d = path.dirname(d)) missing.unshift(d);
       for (const d of missing.length > 0 ? missing : [path.resolve(dir)]) {
         await fs.mkdir(d, { recursive: true, mode });
-        if (this.switchUser) await fs.chown(d, this.engineUser.uid, this.engineUser.gid);
-        await fs.chmod(d, mode);
+        await this.takeDir(d, mode);
       }
       if (this.switchUser) await this.checkTraversable(path.dirname(path.resolve(dir)));
     } catch (err) {
       throw withContext(`preparing directory ${dir} for engine user ${this.engineUser.name}`, err);
+    }
+  }
+
+  /**
+   * Gives a directory to the engine user through a descriptor opened with O_NOFOLLOW, so a symlink planted at that
+   * path (the socket fallback lives in the shared temp dir) can never redirect a root chown/chmod elsewhere. A
+   * directory that already belongs to somebody else is refused rather than taken.
+   */
+  private async takeDir(d: string, mode: number): Promise<void> {
+    const handle = await fs.open(d, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    try {
+      const st = await handle.stat();
+      const mine = [process.getuid?.() ?? -1, this.engineUser.uid];
+      if (!mine.includes(st.uid)) throw new Error(`${d} belongs to uid ${st.uid}, not to Cellar or the engine user; refusing to use it`);
+      if (this.switchUser) await handle.chown(this.engineUser.uid, this.engineUser.gid);
+      await handle.chmod(mode);
+    } finally {
+      await handle.close();
     }
   }
 
@@ -238,28 +267,36 @@ export class LocalHost implements Host {
     }
   }
 
-  async writeFile(file: string, content: string, options: { mode?: number; ownedByCellar?: boolean } = {}): Promise<void> {
+  async writeFile(file: string, content: string, options: WriteFileOptions = {}): Promise<void> {
     const mode = options.mode ?? 0o600;
-    const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-    const handle = await fs.open(tmp, 'w', mode);
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    // O_EXCL creates a new file and never follows a symlink (the directory may belong to the engine user); owner and
+    // mode are set through the descriptor; rename replaces the directory entry, never a link's target.
+    const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
     try {
       await handle.writeFile(content);
-      await handle.sync();
+      if (this.switchUser && !options.ownedByCellar) await handle.chown(this.engineUser.uid, this.engineUser.gid);
+      await handle.chmod(mode);
+      if (options.durable !== false) await handle.sync();
     } finally {
       await handle.close();
     }
-    if (this.switchUser && !options.ownedByCellar) await fs.chown(tmp, this.engineUser.uid, this.engineUser.gid);
-    await fs.chmod(tmp, mode);
     await fs.rename(tmp, file);
-    await fsyncPath(path.dirname(file));
+    if (options.durable !== false) await fsyncPath(path.dirname(file));
   }
 
   async readFile(file: string): Promise<string | undefined> {
+    let handle;
     try {
-      return await fs.readFile(file, 'utf8');
+      handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
+    }
+    try {
+      return await handle.readFile('utf8');
+    } finally {
+      await handle.close();
     }
   }
 

@@ -93,6 +93,36 @@ describe('LocalHost', () => {
     }
   });
 
+  it('never follows a symlink planted where a directory should be', async () => {
+    const target = path.join(base, 'target');
+    fs.mkdirSync(target, { mode: 0o755 });
+    const link = path.join(base, 'planted');
+    fs.symlinkSync(target, link);
+    await assert.rejects(host.ensureDir(link), /ELOOP|ENOTDIR|symbolic/);
+    assert.equal(fs.statSync(target).mode & 0o777, 0o755, 'target untouched');
+    assert.equal(fs.statSync(target).uid, process.getuid?.());
+  });
+
+  it('never reads, writes or logs through a planted symlink', async () => {
+    const dir = path.join(base, 'links');
+    await host.ensureDir(dir);
+    const secret = path.join(base, 'secret.txt');
+    fs.writeFileSync(secret, 'root only', { mode: 0o600 });
+    fs.symlinkSync(secret, path.join(dir, 'engine.log'));
+    await assert.rejects(host.readFile(path.join(dir, 'engine.log')), /ELOOP/);
+    assert.throws(() => host.spawn({ command: 'true', args: [], logFile: path.join(dir, 'engine.log') }), /ELOOP/);
+    await host.writeFile(path.join(dir, 'engine.log'), 'replaced');
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'root only', 'the link target is untouched');
+    assert.equal(fs.lstatSync(path.join(dir, 'engine.log')).isFile(), true, 'the link itself was replaced');
+  });
+
+  it('refuses a directory that belongs to another user', { skip: process.getuid?.() !== 0 ? 'needs root to create it' : false }, async () => {
+    const foreign = path.join(base, 'foreign');
+    fs.mkdirSync(foreign);
+    fs.chownSync(foreign, 65534, 65534);
+    await assert.rejects(host.ensureDir(foreign), /belongs to uid 65534/);
+  });
+
   it('writes files atomically with owner and mode', async () => {
     const f = path.join(base, 'a', 'f.conf');
     await host.writeFile(f, 'one');

@@ -63,7 +63,8 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
       await this.host.ensureDir(L.root);
       await this.host.remove(L.data); // no marker: leftovers of an interrupted attempt, never reported
       for (const d of [L.data, L.run, L.conf, L.logDir, path.join(L.root, 'tmp')]) await this.host.ensureDir(d);
-      await this.storeParams({ ...(this.spec.params ?? {}) });
+      // Not fsynced one by one: the syncTree after install-db covers them.
+      await this.storeParams({ ...(this.spec.params ?? {}) }, { durable: false });
       await this.host.writeFile(
         extraFile,
         bootstrapSql({
@@ -71,6 +72,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
           masterPasswordHash: mysqlNativePasswordHash(this.spec.masterPassword),
           dbName: this.spec.dbName,
         }),
+        { durable: false },
       );
       const args = [
         '--no-defaults',

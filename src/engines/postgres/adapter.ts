@@ -82,10 +82,11 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
       phases.mark('initdb');
       const major = Number(((await this.host.readFile(path.join(L.data, 'PG_VERSION'))) ?? '').trim());
       if (!Number.isInteger(major) || major < 13) throw new Error(`unsupported PostgreSQL major version ${major}`);
-      await this.storeParams({ ...(this.spec.params ?? {}) });
+      // Not fsynced one by one: the syncTree below covers it.
+      await this.storeParams({ ...(this.spec.params ?? {}) }, { durable: false });
       await this.writeConfigFiles();
       const conf = path.join(L.data, 'postgresql.conf');
-      await this.host.writeFile(conf, ((await this.host.readFile(conf)) ?? '') + "\ninclude = 'cellar.conf'\n");
+      await this.host.writeFile(conf, ((await this.host.readFile(conf)) ?? '') + "\ninclude = 'cellar.conf'\n", { durable: false });
 
       const statements = bootstrapStatements({
         major,
@@ -130,9 +131,11 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
       socketDir: L.run,
       params: (await this.storedParams()) ?? this.spec.params ?? {},
     });
-    await this.host.writeFile(path.join(L.data, 'cellar.conf'), conf);
-    await this.host.writeFile(path.join(L.data, 'pg_hba.conf'), renderHba());
-    await this.host.writeFile(path.join(L.data, 'pg_ident.conf'), renderIdent([this.host.cellarUser, this.host.engineUser.name]));
+    // Not fsynced: regenerated before every start, and initialise() syncs the whole instance afterwards.
+    const quick = { durable: false };
+    await this.host.writeFile(path.join(L.data, 'cellar.conf'), conf, quick);
+    await this.host.writeFile(path.join(L.data, 'pg_hba.conf'), renderHba(), quick);
+    await this.host.writeFile(path.join(L.data, 'pg_ident.conf'), renderIdent([this.host.cellarUser, this.host.engineUser.name]), quick);
   }
 
   protected command() {
