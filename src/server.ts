@@ -52,7 +52,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   const env: ServiceEnv = { store, clock, config, credentials, box, built: new Map() };
   const services: ServiceDefinition[] = [];
   for (const factory of SERVICE_FACTORIES) {
-    const svc = factory(env);
+    const svc = await factory(env);
     env.built.set(svc.id, svc);
     services.push(svc);
   }

@@ -104,6 +104,25 @@ export interface EngineAdapter {
   setMasterPassword(username: string, password: string): Promise<void>;
   /** Bytes allocated on disk by the whole instance directory. */
   storageUsedBytes(): Promise<number>;
+  /**
+   * Removes the whole instance: its directory and, when the socket path forced it elsewhere, its run directory.
+   * The engine must be stopped (stop() first). Irreversible.
+   */
+  destroy(): Promise<void>;
+}
+
+/**
+ * The relational engines (postgres, mariadb/mysql) also take a whole parameter set at once, which is how RDS
+ * drives them: a DB parameter group is the complete list of what differs from the defaults, so a parameter that
+ * leaves the group must go back to its default, and static ones must wait for the next start.
+ */
+export interface RelationalEngineAdapter extends EngineAdapter {
+  /**
+   * Makes `params` the instance's complete parameter set. It is stored (conf/params.json) and used by every later
+   * start; while the engine runs, dynamic parameters take effect now and parameters no longer in the set return
+   * to their defaults. Works on a stopped engine too (then it only stores). `configure()` merges instead.
+   */
+  applyParams(params: Record<string, string>): Promise<ConfigureResult>;
 }
 
 /** A stop step: the signal that asks for it and how long to wait before escalating. */
@@ -128,6 +147,8 @@ export interface InstanceLayout {
   logDir: string;
   logFile: string;
   marker: string;
+  /** The parameter set last given to initialise/configure/applyParams, used at each start. */
+  paramsFile: string;
 }
 
 /** Lays out the instance directory. `longestSocketName` is the engine's socket file name (e.g. `.s.PGSQL.65535`). */
@@ -146,6 +167,7 @@ export function instanceLayout(root: string, logName: string, longestSocketName:
     logDir: path.join(abs, 'log'),
     logFile: path.join(abs, 'log', logName),
     marker: path.join(abs, 'cellar-engine.json'),
+    paramsFile: path.join(abs, 'conf', 'params.json'),
   };
 }
 
@@ -324,7 +346,13 @@ export abstract class ProcessEngine implements EngineAdapter {
   async stop(mode: StopMode = 'fast', options: { stepTimeoutMs?: number } = {}): Promise<StopOutcome> {
     const started = Date.now();
     const proc = this.proc;
-    if (!proc || proc.exitStatus()) return { stoppedBy: 'none', elapsedMs: 0 };
+    if (!proc || proc.exitStatus()) {
+      // Not started by this process: an engine a previous Cellar left running (it died while stopping or deleting
+      // the instance) must not survive a stop either. clearLeftovers recognises it by pid file and command line.
+      if (!this.isRunning() && (await this.isInitialised())) await this.clearLeftovers();
+      // elapsedMs counts the stop of this adapter's own engine; there was none.
+      return { stoppedBy: 'none', elapsedMs: 0 };
+    }
     this.stopping = true;
     const steps = this.stopSteps().filter((s) => STOP_MODES.indexOf(s.mode) >= STOP_MODES.indexOf(mode));
     steps.push({ mode: 'kill', signal: 'SIGKILL', timeoutMs: 10_000 });
@@ -356,6 +384,25 @@ export abstract class ProcessEngine implements EngineAdapter {
 
   async storageUsedBytes(): Promise<number> {
     return this.host.diskUsageBytes(this.layout.root);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.isRunning()) throw new Error(`while destroying ${this.label}: the engine is still running; stop it first`);
+    // The run directory sits outside the instance only when the socket path was too long (see instanceLayout).
+    if (!this.layout.run.startsWith(this.layout.root + path.sep)) await this.host.remove(this.layout.run);
+    await this.host.remove(this.layout.root);
+  }
+
+  /** The stored parameter set (conf/params.json), or undefined before one was stored. */
+  protected async storedParams(): Promise<Record<string, string> | undefined> {
+    const text = await this.host.readFile(this.layout.paramsFile);
+    return text === undefined ? undefined : (JSON.parse(text) as Record<string, string>);
+  }
+
+  /** `durable: false` only where a syncTree follows (initialise); applyParams and configure need it durable. */
+  protected async storeParams(params: Record<string, string>, options: { durable?: boolean } = {}): Promise<void> {
+    await this.host.ensureDir(this.layout.conf);
+    await this.host.writeFile(this.layout.paramsFile, JSON.stringify(params, null, 2) + '\n', options);
   }
 
   protected requireRunning(what: string): void {

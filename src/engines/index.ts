@@ -2,7 +2,7 @@
  * @module engines
  * Entry point for the RDS/ElastiCache services: builds the adapter for a spec. See ./adapter.ts for the interface.
  */
-import type { EngineAdapter, EngineSpec } from './adapter.js';
+import type { EngineAdapter, EngineSpec, RelationalEngineAdapter } from './adapter.js';
 import type { Host } from './host.js';
 import { MariadbEngine } from './mariadb/adapter.js';
 import { PostgresEngine } from './postgres/adapter.js';
@@ -19,5 +19,18 @@ export function createEngine(host: Host, spec: EngineSpec): EngineAdapter {
       return new RedisEngine(host, spec);
     default:
       throw new Error(`engine ${spec.engine} is not supported yet`);
+  }
+}
+
+/** The relational engines (what RDS runs): postgres, mariadb, and mysql served by MariaDB. */
+export function createRelationalEngine(host: Host, spec: EngineSpec): RelationalEngineAdapter {
+  switch (spec.engine) {
+    case 'postgres':
+      return new PostgresEngine(host, spec);
+    case 'mariadb':
+    case 'mysql':
+      return new MariadbEngine(host, spec);
+    default:
+      throw new Error(`${spec.engine} is not a relational engine`);
   }
 }

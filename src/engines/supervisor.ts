@@ -37,6 +37,10 @@ export interface SupervisorOptions {
   report?: (sentence: string) => void;
   /** Called once when the supervisor gives up (e.g. to mark the instance `failed`). */
   onGiveUp?: (sentence: string) => void;
+  /** Called on each unexpected exit, before any restart (e.g. to report the instance `rebooting`). */
+  onExit?: (status: ExitStatus, sentence: string) => void;
+  /** Called when a restart brought the engine back (e.g. to report the instance `available` again). */
+  onRestarted?: (sentence: string) => void;
 }
 
 export type SupervisorState = 'watching' | 'restarting' | 'gave-up' | 'stopped';
@@ -104,11 +108,13 @@ export class EngineSupervisor {
     if (this.current !== 'watching') return;
     const now = this.clock.now();
     this.restartTimesMs = this.restartTimesMs.filter((t) => now - t < this.windowMs);
+    const exited = `${this.label} exited unexpectedly (${describeExit(status)})`;
+    this.notify(() => this.options.onExit?.(status, exited));
     if (this.restartTimesMs.length >= this.maxRestarts) {
-      this.giveUp(`${this.label} exited unexpectedly (${describeExit(status)}); not restarting: already restarted ${this.restartTimesMs.length} times within ${Math.round(this.windowMs / 1000)} s`);
+      this.giveUp(`${exited}; not restarting: already restarted ${this.restartTimesMs.length} times within ${Math.round(this.windowMs / 1000)} s`);
       return;
     }
-    this.scheduleRestart(`${this.label} exited unexpectedly (${describeExit(status)})`);
+    this.scheduleRestart(exited);
   }
 
   private scheduleRestart(reason: string): void {
@@ -130,7 +136,9 @@ export class EngineSupervisor {
       await this.engine.start({ timeoutMs: this.startTimeoutMs });
       if (this.current !== 'restarting') return; // stopped meanwhile
       this.current = 'watching';
-      this.say(`restarted ${this.label} in ${this.clock.now() - started} ms (attempt ${attempt})`);
+      const sentence = `restarted ${this.label} in ${this.clock.now() - started} ms (attempt ${attempt})`;
+      this.say(sentence);
+      this.notify(() => this.options.onRestarted?.(sentence));
     } catch (err) {
       if (this.current !== 'restarting') return;
       const message = err instanceof Error ? err.message : String(err);
@@ -141,6 +149,15 @@ export class EngineSupervisor {
         return;
       }
       this.scheduleRestart(`restart ${attempt} of ${this.label} failed (${firstLine(message)})`);
+    }
+  }
+
+  /** A listener's failure is logged, never allowed to stop the supervision itself. */
+  private notify(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      log('error', 'supervisor listener failed', { engine: this.engine.spec.engine, name: this.engine.spec.name, error: String(err) });
     }
   }
 

@@ -11,4 +11,5 @@ import { rdsService } from './rds/index.js';
 import { secretsManagerService } from './secretsmanager/index.js';
 import { stsService } from './sts/index.js';
 
-export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition> = [stsService, kmsService, secretsManagerService, dynamodbService, rdsService];
+/** A factory may be async (RDS finds its engine user and installed engines before it serves). */
+export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition | Promise<ServiceDefinition>> = [stsService, kmsService, secretsManagerService, dynamodbService, rdsService];

@@ -13,7 +13,7 @@ import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { LocalHost, settlesWithin } from '../../src/engines/host.js';
 import { createEngine } from '../../src/engines/index.js';
-import type { EngineAdapter, EngineName, EngineSpec } from '../../src/engines/adapter.js';
+import type { EngineAdapter, EngineName, EngineSpec, RelationalEngineAdapter } from '../../src/engines/adapter.js';
 import { EngineSupervisor } from '../../src/engines/supervisor.js';
 import { RespClient, RespError } from '../../src/engines/redis/resp.js';
 
@@ -359,6 +359,36 @@ for (const h of harnesses) {
       assert.equal(engine.isRunning(), false);
       assert.ok(await settlesWithin(waitFor('pid to disappear', 5000, async () => (await host.processInfo(pid)).state === 'gone'), 6000));
       assert.deepEqual(await engine.stop('fast'), { stoppedBy: 'none', elapsedMs: 0 });
+    });
+
+    it('takes a whole parameter set: stored while stopped, live while running, dropped ones back to default', { timeout: STEP_TIMEOUT_MS, skip: h.engine === 'redis' ? 'relational engines only' : false }, async () => {
+      const relational = engine as RelationalEngineAdapter;
+      const { name, value, shows } = h.dynamicParam;
+      // Stopped: the empty set replaces what configure() stored earlier, so the start runs with defaults.
+      assert.deepEqual(await relational.applyParams({}), { appliedLive: [], pendingRestart: [] });
+      await engine.start();
+      const seen = async () => {
+        const s = await h.connect(spec.port, h.masterUsername, password, 'appdb');
+        try {
+          return await s.setting(name);
+        } finally {
+          await s.close();
+        }
+      };
+      assert.notEqual(await seen(), shows, 'configure()d value gone with the new set');
+      assert.deepEqual(await relational.applyParams({ [name]: value }), { appliedLive: [name], pendingRestart: [] });
+      assert.equal(await seen(), shows);
+      await relational.applyParams({});
+      assert.notEqual(await seen(), shows, 'a parameter that left the set is back to its default');
+    });
+
+    it('is destroyed once stopped, and refuses while running', { timeout: STEP_TIMEOUT_MS }, async () => {
+      if (!engine.isRunning()) await engine.start();
+      await assert.rejects(engine.destroy(), /still running/);
+      await engine.stop('fast');
+      await engine.destroy();
+      assert.equal(fs.existsSync(spec.dataDir), false);
+      assert.equal(await engine.isInitialised(), false);
     });
   });
 }

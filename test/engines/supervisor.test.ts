@@ -134,3 +134,32 @@ describe('engine supervisor', () => {
     assert.equal(timers.pending.length, 0);
   });
 });
+
+describe('EngineSupervisor listeners', () => {
+  it('reports each exit before the restart and each successful restart; a throwing listener changes nothing', async () => {
+    const clock = new ManualClock();
+    const timers = new ManualTimers(clock);
+    const engine = new FakeEngine();
+    const calls: string[] = [];
+    const sup = new EngineSupervisor(engine, {
+      clock,
+      timers,
+      initialBackoffMs: 100,
+      maxRestarts: 3,
+      onExit: (status, sentence) => {
+        calls.push(`exit ${status.signal}: ${sentence}`);
+        throw new Error('listener bug');
+      },
+      onRestarted: (sentence) => calls.push(`restarted: ${sentence}`),
+    });
+    sup.watch();
+    engine.crash();
+    assert.deepEqual(calls, ['exit SIGKILL: postgres db-1 exited unexpectedly (signal SIGKILL)']);
+    assert.equal(sup.state, 'restarting');
+    await timers.fire();
+    assert.equal(calls.length, 2);
+    assert.match(calls[1]!, /^restarted: restarted postgres db-1 in \d+ ms \(attempt 1\)$/);
+    assert.equal(sup.state, 'watching');
+    sup.stop();
+  });
+});

@@ -120,6 +120,8 @@ describe('mariadb config', () => {
     }
     assert.ok(args.includes('--innodb_buffer_pool_size=64M'));
     assert.ok(args.includes('--innodb_buffer_pool_size=128M'), 'default rendered first');
+    // tx_isolation is a variable whose command-line option has another name in 10.11.
+    assert.deepEqual(myc.paramArgs({ tx_isolation: 'READ-COMMITTED' }), ['--transaction_isolation=READ-COMMITTED']);
     assert.ok(args.lastIndexOf('--innodb_buffer_pool_size=64M') > args.indexOf('--innodb_buffer_pool_size=128M'), 'the given value wins (last)');
   });
 

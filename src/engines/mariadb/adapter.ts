@@ -16,12 +16,13 @@ import mysql from 'mysql2/promise';
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import type { Host } from '../host.js';
-import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineSpec, type StopStep } from '../adapter.js';
+import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineSpec, type RelationalEngineAdapter, type StopStep } from '../adapter.js';
 import { mysqlNativePasswordHash } from '../secrets.js';
 import {
   bootstrapSql,
   checkParamName,
   mariadbdArgs,
+  paramArgs,
   setGlobalValue,
   validateDbName,
   validateMasterUsername,
@@ -32,11 +33,10 @@ const INSTALL_DB_TIMEOUT_MS = 180_000;
 /** MySQL error numbers we act on. */
 const ER_INCORRECT_GLOBAL_LOCAL_VAR = 1238; // "Variable ... is a read only variable"
 
-export class MariadbEngine extends ProcessEngine {
+export class MariadbEngine extends ProcessEngine implements RelationalEngineAdapter {
   readonly prefix: string;
   private readonly socket: string;
   private readonly pidFile: string;
-  private readonly paramsFile: string;
 
   constructor(host: Host, spec: EngineSpec) {
     super(host, spec, instanceLayout(spec.dataDir, 'mariadb.log', 'mysqld.sock'));
@@ -47,7 +47,6 @@ export class MariadbEngine extends ProcessEngine {
     this.prefix = spec.binDir ?? DEFAULT_MARIADB_PREFIX;
     this.socket = path.join(this.layout.run, 'mysqld.sock');
     this.pidFile = path.join(this.layout.run, 'mariadbd.pid');
-    this.paramsFile = path.join(this.layout.conf, 'params.json');
   }
 
   /** The MariaDB account Cellar administers through: the one named after Cellar's OS user (root when root). */
@@ -65,7 +64,7 @@ export class MariadbEngine extends ProcessEngine {
       await this.host.remove(L.data); // no marker: leftovers of an interrupted attempt, never reported
       for (const d of [L.data, L.run, L.conf, L.logDir, path.join(L.root, 'tmp')]) await this.host.ensureDir(d);
       // Not fsynced one by one: the syncTree after install-db covers them.
-      await this.host.writeFile(this.paramsFile, JSON.stringify(this.spec.params ?? {}, null, 2) + '\n', { durable: false });
+      await this.storeParams({ ...(this.spec.params ?? {}) }, { durable: false });
       await this.host.writeFile(
         extraFile,
         bootstrapSql({
@@ -84,6 +83,9 @@ export class MariadbEngine extends ProcessEngine {
         '--skip-name-resolve',
         `--extra-file=${extraFile}`,
         `--tmpdir=${path.join(L.root, 'tmp')}`,
+        // install-db hands unknown options to the bootstrap server, which creates the InnoDB files: sizes fixed at
+        // creation (innodb_log_file_size, innodb_page_size...) then follow the spec from the first byte.
+        ...paramArgs(this.spec.params ?? {}),
       ];
       phases.mark('prepare');
       const r = await this.host.run({
@@ -108,11 +110,6 @@ export class MariadbEngine extends ProcessEngine {
       await this.host.remove(extraFile).catch(() => {});
       throw withContext(`initialising ${this.label} in ${L.root}`, err);
     }
-  }
-
-  private async storedParams(): Promise<Record<string, string>> {
-    const text = await this.host.readFile(this.paramsFile);
-    return text ? (JSON.parse(text) as Record<string, string>) : {};
   }
 
   private paramsForStart: Record<string, string> = {};
@@ -143,7 +140,7 @@ export class MariadbEngine extends ProcessEngine {
     const L = this.layout;
     await this.host.ensureDir(L.run);
     await this.host.ensureDir(path.join(L.root, 'tmp'));
-    this.paramsForStart = await this.storedParams();
+    this.paramsForStart = (await this.storedParams()) ?? {};
     const text = await this.host.readFile(this.pidFile);
     if (text === undefined) return;
     const pid = Number(text.trim());
@@ -201,9 +198,43 @@ export class MariadbEngine extends ProcessEngine {
     } finally {
       // Whatever was accepted (live or for later) must survive a restart, even if a later parameter failed.
       if (Object.keys(accepted).length > 0) {
-        const merged = { ...(await this.storedParams()), ...accepted };
-        await this.host.writeFile(this.paramsFile, JSON.stringify(merged, null, 2) + '\n');
+        await this.storeParams({ ...((await this.storedParams()) ?? {}), ...accepted });
       }
+    }
+  }
+
+  /**
+   * Stores the set for the next start; while running, SET GLOBAL for each value that changed and `= DEFAULT` (the
+   * compiled-in default) for each parameter that left the set. Unchanged ones are not touched: SET GLOBAL on a
+   * read-only variable fails even with its current value, which would report it pending for nothing.
+   */
+  async applyParams(params: Record<string, string>): Promise<ConfigureResult> {
+    const entries = Object.entries(params).map(([k, v]) => [checkParamName(k), v] as const);
+    const result: ConfigureResult = { appliedLive: [], pendingRestart: [] };
+    try {
+      const previous = Object.fromEntries(Object.entries((await this.storedParams()) ?? {}).map(([k, v]) => [checkParamName(k), v]));
+      await this.storeParams(Object.fromEntries(entries));
+      if (!this.isRunning()) return { appliedLive: [], pendingRestart: entries.map(([n]) => n) };
+      const next = new Map(entries);
+      await this.withAdmin(10_000, async (c) => {
+        const set = async (name: string, value: string | undefined): Promise<void> => {
+          try {
+            await c.query(`SET GLOBAL ${name} = ${value === undefined ? 'DEFAULT' : setGlobalValue(value)}`);
+            if (value !== undefined) result.appliedLive.push(name);
+          } catch (err) {
+            if ((err as { errno?: number }).errno !== ER_INCORRECT_GLOBAL_LOCAL_VAR) throw err;
+            if (value !== undefined) result.pendingRestart.push(name);
+          }
+        };
+        for (const [name, value] of entries) {
+          if (previous[name] === value) result.appliedLive.push(name);
+          else await set(name, value);
+        }
+        for (const name of Object.keys(previous)) if (!next.has(name)) await set(name, undefined);
+      });
+      return result;
+    } catch (err) {
+      throw withContext(`applying parameters ${entries.map(([n]) => n).join(', ') || '(none)'} on ${this.label}`, err);
     }
   }
 

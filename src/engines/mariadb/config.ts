@@ -44,6 +44,21 @@ function checkValue(value: string): void {
   if (/[\r\n\0]/.test(value)) throw new Error('parameter values cannot contain line breaks or NUL');
 }
 
+/**
+ * System variables whose command-line option has another name (MariaDB 10.11: `tx_isolation` is set with
+ * `--transaction-isolation`; `--tx-isolation` is refused as an unknown option). SET GLOBAL keeps the variable name.
+ */
+const OPTION_NAMES: Readonly<Record<string, string>> = { tx_isolation: 'transaction_isolation' };
+
+/** `--name=value` for each parameter, checked, with the command-line spelling of its name. */
+export function paramArgs(params: Readonly<Record<string, string>>): string[] {
+  return Object.entries(params).map(([k, v]) => {
+    const n = checkParamName(k);
+    checkValue(v);
+    return `--${OPTION_NAMES[n] ?? n}=${v}`;
+  });
+}
+
 export interface MariadbArgsInput {
   dataDir: string;
   socket: string;
@@ -71,12 +86,8 @@ export function mariadbdArgs(input: MariadbArgsInput): string[] {
     // Grants are by IP; a DNS lookup per connection only adds latency and failure modes.
     '--skip-name-resolve',
   ];
-  const params = { ...DEFAULT_PARAMS, ...input.params };
-  for (const [k, v] of Object.entries(params)) {
-    checkParamName(k);
-    checkValue(v);
-    args.push(`--${normaliseOptionName(k)}=${v}`);
-  }
+  // Defaults first: mariadbd takes the last occurrence of an option, so a parameter overrides its default.
+  args.push(...paramArgs({ ...DEFAULT_PARAMS, ...input.params }));
   return args;
 }
 

@@ -1,14 +1,27 @@
 /**
  * @module services/rds/driver
- * What the RDS reconciler needs from the engine layer, stated in RDS's terms. The implementation
- * (engine-driver.ts) binds it to the engine adapters and the host interface in src/engines/; tests of
- * the reconciler could bind it to a fake. Nothing in the RDS service calls child_process itself.
+ * What the RDS reconciler needs from the engine layer, in RDS's terms, and its one binding to src/engines/: the
+ * relational engine adapters (postgres, mariadb serving `mariadb` and `mysql`), the host interface they run
+ * through, and one EngineSupervisor per running instance for crash restarts. Nothing here starts, signals or
+ * watches a process itself; tests of the reconciler could bind the interface to a fake.
+ *
+ * Instance directories follow the adapters' layout (src/engines/adapter.ts): data/, run/, conf/, log/ and the
+ * cellar-engine.json marker, all owned by the unprivileged engine user.
  */
-import type { EngineKind } from './catalog.js';
+import { join } from 'node:path';
+import type { ConfigureResult, RelationalEngineAdapter } from '../../engines/adapter.js';
+import type { ExitStatus, Host } from '../../engines/host.js';
+import { createRelationalEngine } from '../../engines/index.js';
+import { EngineSupervisor } from '../../engines/supervisor.js';
+import { listPostgresInstallations, mariadbVersion } from '../../engines/versions.js';
+import { log } from '../../core/log.js';
+import type { EngineKind, RdsEngine } from './catalog.js';
 
 export interface EngineSpec {
   /** Stable, unique per instance (account/region/id): names processes and logs. */
   key: string;
+  /** The RDS engine name (`mysql` is served by MariaDB). */
+  engine: RdsEngine;
   kind: EngineKind;
   /** Exact engine version that must run (never swapped for another). */
   version: string;
@@ -16,6 +29,7 @@ export interface EngineSpec {
   port: number;
   /** 127.0.0.1 unless the instance is publicly accessible. */
   listenAddress: string;
+  masterUsername: string;
 }
 
 export interface MasterCredentials {
@@ -24,47 +38,222 @@ export interface MasterCredentials {
   dbName?: string;
 }
 
-export interface EngineExit {
-  key: string;
-  code: number | null;
-  signal: string | null;
+/** What the engine supervisor decided about an instance's engine, for the reconciler's status and events. */
+export type EngineEvent =
+  | { key: string; kind: 'exited'; status: ExitStatus; sentence: string }
+  | { key: string; kind: 'restarted'; sentence: string }
+  | { key: string; kind: 'gave-up'; sentence: string };
+
+export interface InstalledEngine {
+  kind: EngineKind;
+  version: string;
+  major: string;
 }
 
 export interface RdsEngineDriver {
   /** Versions really installed on this host. */
-  installed(): Array<{ kind: EngineKind; version: string; major: string }>;
+  installed(): InstalledEngine[];
   /**
-   * Brings a new instance up: data directory, engine started with settings, master user (RDS-like
-   * privileges) and DBName. Each step is skipped when already done, so it can be re-run after a crash.
+   * Brings a new instance up: the engine's own initialisation with the master user (RDS-like privileges) and
+   * DBName, then a start with `settings`. Re-runnable after a crash: a half-made directory is discarded.
    */
   initialise(spec: EngineSpec, master: MasterCredentials, settings: Record<string, string>): Promise<void>;
-  /** Starts the engine with these settings and resolves once it accepts connections. */
-  start(spec: EngineSpec, settings: Record<string, string>): Promise<void>;
-  /** Stops the engine (graceful, then fast, then kill); a no-op when it is not running. */
-  stop(spec: EngineSpec): Promise<void>;
   /**
-   * Takes over an engine a previous Cellar left running on this data directory (after kill -9 of
-   * Cellar): true when one is running and answers.
+   * Starts the engine with `settings` (its complete parameter set) and resolves once a real query succeeds; an
+   * engine a previous Cellar left running is stopped and started again. A no-op when already running.
    */
-  adopt(spec: EngineSpec): Promise<boolean>;
-  /** True while the engine process Cellar started (or adopted) is alive. */
+  start(spec: EngineSpec, settings: Record<string, string>): Promise<void>;
+  /** Stops the engine (escalating fast → immediate → kill), also one a previous Cellar left running. */
+  stop(spec: EngineSpec): Promise<void>;
   isRunning(spec: EngineSpec): boolean;
-  /** Whether the engine answers a query now. */
+  /** True while the engine supervisor is bringing a crashed engine back (the reconciler leaves it alone). */
+  isRestarting(spec: EngineSpec): boolean;
+  /** Whether the engine answers a real query now. */
   probe(spec: EngineSpec): Promise<boolean>;
-  /** Applies dynamic settings to the running engine (and to its configuration for the next start). */
-  applyDynamic(spec: EngineSpec, dynamic: Record<string, string>, previous: Record<string, string>, all: Record<string, string>): Promise<void>;
+  /** Makes `settings` the complete parameter set: dynamic ones now, static ones at the next start. */
+  applySettings(spec: EngineSpec, settings: Record<string, string>): Promise<ConfigureResult>;
   /** The engine's process id while it runs (reported by /_cellar/health). */
   pid(spec: EngineSpec): number | undefined;
   /** Changes the master user's password in the running engine. */
   setMasterPassword(spec: EngineSpec, username: string, password: string): Promise<void>;
-  /** Bytes the instance occupies on disk (data directory, WAL and logs). */
+  /** Bytes the instance occupies on disk (data, WAL, logs). */
   storageUsedBytes(spec: EngineSpec): Promise<number>;
-  /** Copies the (stopped) data directory to dest, for a final snapshot. */
+  /** Copies the (stopped) engine data directory to dest, for a final snapshot. */
   copyDataDir(spec: EngineSpec, dest: string): Promise<void>;
-  /** Removes the data directory; the engine must be stopped. */
+  /** Stops the engine and removes the instance directory. */
   destroy(spec: EngineSpec): Promise<void>;
-  /** Called when an engine process exits without being asked to. */
-  onUnexpectedExit(listener: (exit: EngineExit) => void): void;
-  /** Stops every engine this driver started (Cellar shutting down). */
+  onEngineEvent(listener: (event: EngineEvent) => void): void;
+  /** Stops every engine this driver runs (Cellar shutting down). */
   stopAll(): Promise<void>;
+}
+
+/** Crash restarts allowed per instance within the window before the instance is `failed`. */
+const MAX_CRASH_RESTARTS = 3;
+const CRASH_WINDOW_MS = 10 * 60_000;
+const PROBE_TIMEOUT_MS = 2000;
+const COPY_TIMEOUT_MS = 10 * 60_000;
+
+interface Running {
+  engine: RelationalEngineAdapter;
+  supervisor: EngineSupervisor;
+}
+
+/** Binds RdsEngineDriver to the engine layer on one host. Build it with `EnginesDriver.create`. */
+export class EnginesDriver implements RdsEngineDriver {
+  private readonly instances = new Map<string, Running>();
+  private readonly listeners: Array<(e: EngineEvent) => void> = [];
+
+  private constructor(
+    private readonly host: Host,
+    private readonly versions: Array<InstalledEngine & { binDir?: string }>,
+  ) {}
+
+  /** Finds the installed engines through the engine layer's own discovery (exact versions from the binaries). */
+  static async create(host: Host): Promise<EnginesDriver> {
+    const found: Array<InstalledEngine & { binDir?: string }> = [];
+    for (const p of await listPostgresInstallations(host)) {
+      // Two installations of one version (Debian and embedded): the first, Debian's, wins.
+      if (!found.some((f) => f.kind === 'postgres' && f.version === p.version)) found.push({ kind: 'postgres', version: p.version, major: String(p.major), binDir: p.binDir });
+    }
+    const m = await mariadbVersion(host);
+    if (m) found.push({ kind: 'mariadb', version: m.version, major: m.major });
+    return new EnginesDriver(host, found);
+  }
+
+  installed(): InstalledEngine[] {
+    return this.versions.map(({ kind, version, major }) => ({ kind, version, major }));
+  }
+
+  /**
+   * The adapter for an instance. Specs are fixed per adapter, so a changed port or address (ModifyDBInstance)
+   * gets a new adapter once the old engine has stopped.
+   */
+  private entry(spec: EngineSpec, master?: MasterCredentials, settings: Record<string, string> = {}): Running {
+    const cur = this.instances.get(spec.key);
+    if (cur) {
+      const s = cur.engine.spec;
+      const same = s.port === spec.port && s.listenAddresses?.[0] === spec.listenAddress && s.dataDir === spec.dataDir;
+      if (same && !master) return cur;
+      if (cur.engine.isRunning()) {
+        if (same) return cur;
+        throw new Error(`the engine of ${spec.key} must be stopped before its port or address changes`);
+      }
+      cur.supervisor.stop();
+    }
+    const installed = this.versions.find((v) => v.kind === spec.kind && v.version === spec.version);
+    if (!installed) throw new Error(`${spec.kind} ${spec.version} is not installed on this host`);
+    const engine = createRelationalEngine(this.host, {
+      engine: spec.engine,
+      name: spec.key,
+      binDir: installed.binDir,
+      dataDir: spec.dataDir,
+      port: spec.port,
+      listenAddresses: [spec.listenAddress],
+      masterUsername: master?.username ?? spec.masterUsername,
+      // Only initialise() reads the password; later adapters of the instance never need it.
+      masterPassword: master?.password ?? '',
+      dbName: master?.dbName,
+      params: settings,
+    });
+    const emit = (e: EngineEvent) => {
+      for (const l of this.listeners) l(e);
+    };
+    const supervisor = new EngineSupervisor(engine, {
+      maxRestarts: MAX_CRASH_RESTARTS,
+      windowMs: CRASH_WINDOW_MS,
+      onExit: (status, sentence) => emit({ key: spec.key, kind: 'exited', status, sentence }),
+      onRestarted: (sentence) => emit({ key: spec.key, kind: 'restarted', sentence }),
+      onGiveUp: (sentence) => emit({ key: spec.key, kind: 'gave-up', sentence }),
+    });
+    const entry = { engine, supervisor };
+    this.instances.set(spec.key, entry);
+    return entry;
+  }
+
+  async initialise(spec: EngineSpec, master: MasterCredentials, settings: Record<string, string>): Promise<void> {
+    const { engine, supervisor } = this.entry(spec, master, settings);
+    if (!(await engine.isInitialised())) await engine.initialise();
+    await engine.applyParams(settings);
+    await engine.start();
+    supervisor.watch();
+  }
+
+  async start(spec: EngineSpec, settings: Record<string, string>): Promise<void> {
+    const { engine, supervisor } = this.entry(spec);
+    if (!engine.isRunning()) {
+      await engine.applyParams(settings);
+      await engine.start();
+    }
+    supervisor.watch();
+  }
+
+  async stop(spec: EngineSpec): Promise<void> {
+    const cur = this.instances.get(spec.key) ?? this.entry(spec);
+    // The supervisor first, so that the exit we cause is not taken for a crash and restarted.
+    cur.supervisor.stop();
+    await cur.engine.stop('fast');
+  }
+
+  isRunning(spec: EngineSpec): boolean {
+    return this.instances.get(spec.key)?.engine.isRunning() ?? false;
+  }
+
+  isRestarting(spec: EngineSpec): boolean {
+    return this.instances.get(spec.key)?.supervisor.state === 'restarting';
+  }
+
+  async probe(spec: EngineSpec): Promise<boolean> {
+    const cur = this.instances.get(spec.key);
+    return cur ? (await cur.engine.healthProbe(PROBE_TIMEOUT_MS)).ok : false;
+  }
+
+  async applySettings(spec: EngineSpec, settings: Record<string, string>): Promise<ConfigureResult> {
+    return this.entry(spec).engine.applyParams(settings);
+  }
+
+  pid(spec: EngineSpec): number | undefined {
+    return this.instances.get(spec.key)?.engine.pid();
+  }
+
+  async setMasterPassword(spec: EngineSpec, username: string, password: string): Promise<void> {
+    await this.entry(spec).engine.setMasterPassword(username, password);
+  }
+
+  async storageUsedBytes(spec: EngineSpec): Promise<number> {
+    return this.entry(spec).engine.storageUsedBytes();
+  }
+
+  async copyDataDir(spec: EngineSpec, dest: string): Promise<void> {
+    if (this.isRunning(spec)) throw new Error('the engine must be stopped before its data directory is copied');
+    // A partial copy never carries the final name: copied aside, then renamed.
+    const partial = `${dest}.partial`;
+    await this.host.remove(partial);
+    const r = await this.host.run({ command: 'cp', args: ['-a', join(spec.dataDir, 'data'), partial], asEngineUser: false, timeoutMs: COPY_TIMEOUT_MS });
+    if (r.code !== 0) throw new Error(`copying the data directory failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.stderr.trim().slice(-500)}`);
+    const mv = await this.host.run({ command: 'mv', args: ['-T', partial, dest], asEngineUser: false, timeoutMs: COPY_TIMEOUT_MS });
+    if (mv.code !== 0) throw new Error(`naming the snapshot copy failed: ${mv.stderr.trim().slice(-500)}`);
+  }
+
+  async destroy(spec: EngineSpec): Promise<void> {
+    await this.stop(spec);
+    await this.instances.get(spec.key)!.engine.destroy();
+    this.instances.delete(spec.key);
+  }
+
+  onEngineEvent(listener: (event: EngineEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.instances.values()].map(async ({ engine, supervisor }) => {
+        supervisor.stop();
+        try {
+          await engine.stop('fast');
+        } catch (e) {
+          log('error', 'rds engine did not stop', { engine: engine.spec.name, error: (e as Error).message });
+        }
+      }),
+    );
+  }
 }

@@ -13,7 +13,12 @@ import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
 import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { blankParameter } from './errors.js';
-import { LocalEngineDriver } from './engine-driver.js';
+import { LocalHost } from '../../engines/host.js';
+import { EnginesDriver } from './driver.js';
+import type { KmsInternal } from '../kms/internal.js';
+import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
+import { endpointAddress } from './describe.js';
+import { MasterSecrets, ROTATION_FUNCTION } from './master-secret.js';
 import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
@@ -42,13 +47,19 @@ function prepareEngineRoot(env: ServiceEnv): { root: string; temporary: boolean 
   return { root, temporary: !configured && !dataDir };
 }
 
-export function rdsService(env: ServiceEnv): ServiceDefinition {
+export async function rdsService(env: ServiceEnv): Promise<ServiceDefinition> {
   const tables = new RdsTables(env.store);
   const events = new InstanceEvents(tables);
-  const driver = new LocalEngineDriver();
+  // Engines run through the engine layer's host (as the unprivileged `cellar` user when Cellar is root).
+  const driver = await EnginesDriver.create(await LocalHost.create());
   const { root, temporary } = prepareEngineRoot(env);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
-  const supervisor = new RdsSupervisor({
+  const internalOf = <T>(id: string): T | undefined => (env.built.get(id)?.provider as unknown as { internal?: T } | undefined)?.internal;
+  const sm = internalOf<SecretsManagerInternal>('secretsmanager');
+  const kms = internalOf<KmsInternal>('kms');
+  let secrets: MasterSecrets | undefined;
+  const supervisor: RdsSupervisor = new RdsSupervisor({
+    deleteSecret: (rec, arn) => secrets?.delete(rec, arn),
     tables,
     events,
     driver,
@@ -60,7 +71,23 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
     storageGiBBytes: env.config.rds?.storageGiBBytes ?? 1024 ** 3,
     healthIntervalMs: env.config.rds?.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
   });
+  if (sm && kms) {
+    secrets = new MasterSecrets({
+      sm,
+      kms,
+      tables,
+      events,
+      box: env.box,
+      clock: env.clock,
+      driver,
+      spec: (rec) => supervisor.spec(rec),
+      clientAddress: (rec) => endpointAddress(rec, env.config),
+    });
+    // Registered before Cellar serves, so rotations that fell due while Cellar was down find it at start.
+    sm.registerBuiltinRotation(ROTATION_FUNCTION, secrets.handler());
+  }
   const provider = new RdsProvider({
+    secrets,
     tables,
     events,
     box: env.box,

@@ -65,7 +65,6 @@ const POSTGRES_PARAMETERS: ParameterDef[] = [
   pg('timezone', 'dynamic', 'string', 'Sets the time zone for displaying and interpreting time stamps.', { rdsDefault: 'UTC' }),
   pg('search_path', 'dynamic', 'string', 'Sets the schema search order for names that are not schema-qualified.'),
   pg('client_encoding', 'dynamic', 'string', "Sets the client's character set encoding.", { allowedValues: 'SQL_ASCII,UTF8,LATIN1,WIN1252' }),
-  pg('password_encryption', 'dynamic', 'string', 'Chooses the algorithm for encrypting passwords.', { rdsDefault: 'scram-sha-256', allowedValues: 'md5,scram-sha-256' }),
   pg('jit', 'dynamic', 'boolean', 'Allow JIT compilation.', { allowedValues: '0,1' }),
 ];
 

@@ -56,6 +56,7 @@ import {
   optionGroupAlreadyExists,
   optionGroupNotFound,
 } from './errors.js';
+import { generateMasterPassword, type MasterSecrets } from './master-secret.js';
 import { availabilityZones, defaultSecurityGroupId, defaultSubnets, defaultVpcId, SECURITY_GROUP_ID, SUBNET_ID, subnetAz } from './network.js';
 import { checkValue, parameterDef, parameterDefs } from './parameters.js';
 import {
@@ -96,6 +97,8 @@ export interface RdsProviderOptions {
   memoryScale: number;
   installed: () => Array<{ kind: 'postgres' | 'mariadb'; version: string; major: string }>;
   trigger: ReconcileTrigger;
+  /** ManageMasterUserPassword through Secrets Manager (absent: the parameter is refused). */
+  secrets?: MasterSecrets;
   /** Lowest port Cellar hands out when the caller names none and the engine's default is taken. */
   portRangeStart?: number;
 }
@@ -108,6 +111,8 @@ const DEFAULT_MAINTENANCE_WINDOW = 'sun:05:00-sun:05:30';
 const PORT_PROBE_TIMEOUT_MS = 1000;
 
 export const SEAL_AAD = 'rds-master-password';
+const MANAGED_AND_PASSWORD = "You can't specify MasterUserPassword when ManageMasterUserPassword is turned on: RDS generates the password and stores it in AWS Secrets Manager.";
+const KMS_KEY_WITHOUT_MANAGE = 'You can specify MasterUserSecretKmsKeyId only when ManageMasterUserPassword is turned on.';
 
 export class RdsProvider implements Partial<api.RDSApi> {
   private readonly t: RdsTables;
@@ -137,8 +142,12 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (input.MultiAZ) throw invalidParameterCombination('Cellar does not serve Multi-AZ DB instances yet: create the instance with MultiAZ=false');
     const storage = checkAllocatedStorage(input.AllocatedStorage);
     const masterUsername = checkMasterUsername(engine, input.MasterUsername);
-    if (input.ManageMasterUserPassword) throw invalidParameterCombination('Cellar does not manage master user passwords in Secrets Manager yet: set MasterUserPassword');
-    const password = checkMasterPassword(engine, input.MasterUserPassword);
+    const manage = input.ManageMasterUserPassword ?? false;
+    if (manage && input.MasterUserPassword !== undefined) throw invalidParameterCombination(MANAGED_AND_PASSWORD);
+    if (!manage && input.MasterUserSecretKmsKeyId !== undefined) throw invalidParameterCombination(KMS_KEY_WITHOUT_MANAGE);
+    const secrets = manage ? this.secretsOrRefuse() : undefined;
+    const password = manage ? generateMasterPassword() : checkMasterPassword(engine, input.MasterUserPassword);
+    const secretKmsArn = secrets ? secrets.resolveKmsKey(ctx, input.MasterUserSecretKmsKeyId) : undefined;
     const dbName = checkDBName(engine, input.DBName);
     const port = checkPort(input.Port);
     const tags = checkTags(input.Tags);
@@ -160,7 +169,44 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const key = scopeKey(ctx.accountId, ctx.region, id);
     const now = ctx.clock.now();
     const dbiResourceId = `db-${randomBytes(16).toString('base64').replace(/[^A-Za-z0-9]/g, '').toUpperCase().slice(0, 26).padEnd(26, 'Q')}`;
+    if (this.t.instances.get(key)) throw dbInstanceAlreadyExists();
     const allocated = await this.allocatePort(port, version.defaultPort);
+    // The secret exists before the instance does (RDS reports it with the `creating` instance); if the instance
+    // record cannot be committed after all, the secret goes again, so a refused create leaves nothing behind.
+    const masterUserSecret = secrets ? await secrets.create({ accountId: ctx.accountId, region: ctx.region, id, masterUsername }, password, secretKmsArn!, input.MasterUserSecretKmsKeyId) : undefined;
+    try {
+      return this.commitCreate(ctx, input, { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret });
+    } catch (e) {
+      if (secrets && masterUserSecret) secrets.delete(ctx, masterUserSecret.secretArn);
+      throw e;
+    }
+  }
+
+  private commitCreate(
+    ctx: RequestContext,
+    input: api.CreateDBInstanceMessage,
+    v: {
+      key: string;
+      id: string;
+      engine: RdsEngine;
+      version: EngineVersionInfo;
+      storage: number;
+      masterUsername: string;
+      password: string;
+      dbName: string | undefined;
+      allocated: number;
+      pg: ParameterGroupRecord;
+      og: OptionGroupRecord;
+      subnetGroup: SubnetGroupRecord;
+      az: string;
+      sgIds: string[];
+      tags: Tag[];
+      now: number;
+      dbiResourceId: string;
+      masterUserSecret: InstanceRecord['masterUserSecret'];
+    },
+  ): api.CreateDBInstanceResult {
+    const { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret } = v;
     // Everything below is synchronous: the existence check, the port claim and the record commit
     // together, so two concurrent creates can neither share an identifier nor a port.
     return this.t.store.transaction(() => {
@@ -180,6 +226,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
         allocatedStorageGiB: storage,
         masterUsername,
         masterPasswordSealed: this.o.box.sealString(password, SEAL_AAD),
+        ...(masterUserSecret ? { masterUserSecret } : {}),
         dbName,
         port: allocated,
         parameterGroupName: pg.name,
@@ -246,9 +293,22 @@ export class RdsProvider implements Partial<api.RDSApi> {
       throw invalidParameterCombination(`Cannot upgrade ${rec.engine} from ${rec.engineVersion} to ${input.EngineVersion}`);
     }
     if (input.MultiAZ) throw invalidParameterCombination('Cellar does not serve Multi-AZ DB instances yet.');
-    if (input.ManageMasterUserPassword !== undefined || input.RotateMasterUserPassword) {
-      throw invalidParameterCombination('Cellar does not manage master user passwords in Secrets Manager yet.');
+    const managed = rec.masterUserSecret !== undefined;
+    const manage = input.ManageMasterUserPassword;
+    if (manage === true && input.MasterUserPassword !== undefined) throw invalidParameterCombination(MANAGED_AND_PASSWORD);
+    if (input.MasterUserSecretKmsKeyId !== undefined && manage !== true) throw invalidParameterCombination(KMS_KEY_WITHOUT_MANAGE);
+    if (manage === false && managed && input.MasterUserPassword === undefined) {
+      throw invalidParameterCombination('You must specify MasterUserPassword when you turn off ManageMasterUserPassword for a DB instance that manages the master user password with AWS Secrets Manager.');
     }
+    if (manage === undefined && managed && input.MasterUserPassword !== undefined) {
+      throw invalidParameterCombination("You can't specify MasterUserPassword for a DB instance that manages the master user password with AWS Secrets Manager. Turn off ManageMasterUserPassword to set a password.");
+    }
+    if (input.RotateMasterUserPassword) {
+      if (!managed || manage === false) throw invalidParameterCombination("You can't rotate the master user password of a DB instance that doesn't manage it with AWS Secrets Manager.");
+      if (!input.ApplyImmediately) throw invalidParameterCombination('You must specify ApplyImmediately when you rotate the master user password.');
+    }
+    const secrets = manage === true || input.RotateMasterUserPassword ? this.secretsOrRefuse() : undefined;
+    const newSecretKmsArn = manage === true && (!managed || input.MasterUserSecretKmsKeyId !== undefined) ? secrets!.resolveKmsKey(ctx, input.MasterUserSecretKmsKeyId) : undefined;
     if (input.DBInstanceClass !== undefined && version) this.checkOrderable(input.DBInstanceClass, version);
     if (input.AllocatedStorage !== undefined) {
       checkAllocatedStorage(input.AllocatedStorage);
@@ -268,8 +328,51 @@ export class RdsProvider implements Partial<api.RDSApi> {
     }
     const newPort = port !== undefined && port !== rec.port ? await this.allocatePort(port, port) : undefined;
 
+    // Secret work that can fail (KMS, Secrets Manager) happens before anything of the instance changes.
+    let generated: string | undefined;
+    let createdSecret: InstanceRecord['masterUserSecret'];
+    if (manage === true && !managed) {
+      generated = generateMasterPassword();
+      createdSecret = await secrets!.create(rec, generated, newSecretKmsArn!, input.MasterUserSecretKmsKeyId);
+    } else if (manage === true && managed && input.MasterUserSecretKmsKeyId !== undefined) {
+      secrets!.changeKmsKey(rec, rec.masterUserSecret!.secretArn, input.MasterUserSecretKmsKeyId);
+    }
+    if (input.RotateMasterUserPassword) {
+      try {
+        secrets!.rotateNow(rec, rec.masterUserSecret!.secretArn);
+      } catch (e) {
+        if (e instanceof ServiceError) throw invalidDBInstanceState(`The master user password of DB instance ${rec.id} can't be rotated now: ${e.message}`);
+        throw e;
+      }
+    }
+    let droppedSecret: string | undefined;
+    try {
+      const result = this.commitModify(ctx, input, { newPort, pg, og, password: generated ?? password, createdSecret, newSecretKmsArn, onDropSecret: (arn) => (droppedSecret = arn) });
+      // Turning management off deletes the secret, as RDS does; only once the instance no longer refers to it.
+      if (droppedSecret) this.o.secrets?.delete(rec, droppedSecret);
+      return result;
+    } catch (e) {
+      if (createdSecret) secrets!.delete(rec, createdSecret.secretArn);
+      throw e;
+    }
+  }
+
+  private commitModify(
+    ctx: RequestContext,
+    input: api.ModifyDBInstanceMessage,
+    v: {
+      newPort: number | undefined;
+      pg: ParameterGroupRecord | undefined;
+      og: OptionGroupRecord | undefined;
+      password: string | undefined;
+      createdSecret: InstanceRecord['masterUserSecret'];
+      newSecretKmsArn: string | undefined;
+      onDropSecret: (arn: string) => void;
+    },
+  ): api.ModifyDBInstanceResult {
+    const { newPort, pg, og, password } = v;
     const now = ctx.clock.now();
-    const key = scopeKey(ctx.accountId, ctx.region, rec.id);
+    const key = scopeKey(ctx.accountId, ctx.region, this.idFromArnOrName(input.DBInstanceIdentifier, 'db'));
     return this.t.store.transaction(() => {
       const cur = this.t.instances.get(key);
       if (!cur || (cur.status !== 'available' && cur.status !== 'storage-full')) throw invalidDBInstanceState('Database instance is not in available state.');
@@ -322,6 +425,12 @@ export class RdsProvider implements Partial<api.RDSApi> {
           cur.applying = {};
           this.ev.transition(cur, 'modifying', now);
         }
+      }
+      if (v.createdSecret) cur.masterUserSecret = v.createdSecret;
+      else if (cur.masterUserSecret && v.newSecretKmsArn) cur.masterUserSecret.kmsKeyId = v.newSecretKmsArn;
+      if (input.ManageMasterUserPassword === false && cur.masterUserSecret) {
+        v.onDropSecret(cur.masterUserSecret.secretArn);
+        cur.masterUserSecret = undefined;
       }
       if (password !== undefined) {
         // The master password is always changed at once; it shows as pending until the engine has it.
@@ -410,7 +519,15 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   describeOne(rec: InstanceRecord): api.DBInstance {
     const sg = this.t.subnetGroups.get(scopeKey(rec.accountId, rec.region, rec.subnetGroupName)) ?? this.defaultSubnetGroup(rec.accountId, rec.region);
-    return toDBInstance(rec, { config: this.o.config, subnetGroup: sg, parameterApplyStatus: this.parameterApplyStatus(rec) });
+    const d = toDBInstance(rec, { config: this.o.config, subnetGroup: sg, parameterApplyStatus: this.parameterApplyStatus(rec) });
+    // The secret's status is Secrets Manager's to say (a rotation in progress, a deleted secret).
+    if (d.MasterUserSecret && this.o.secrets) d.MasterUserSecret.SecretStatus = this.o.secrets.status(rec);
+    return d;
+  }
+
+  private secretsOrRefuse(): MasterSecrets {
+    if (!this.o.secrets) throw invalidParameterCombination('This Cellar serves RDS without Secrets Manager, so ManageMasterUserPassword is not available: set MasterUserPassword.');
+    return this.o.secrets;
   }
 
   /** in-sync, or pending-reboot when the running engine was started with other static settings. */

@@ -8,9 +8,11 @@
  * finds the same status on restart and runs the step again. One action runs at a time per instance;
  * other instances keep being served.
  *
- * The health loop ticks every `healthIntervalMs`: it notices dead engines (at once through the
- * process exit, and by polling for adopted ones), full storage, maintenance windows and the 7-day
- * limit on stopped instances, and kicks the reconciler for each.
+ * The health loop ticks every `healthIntervalMs`: it notices hung engines (failed probes), full
+ * storage, maintenance windows and the 7-day limit on stopped instances, and kicks the reconciler for
+ * each. Crashed engines are restarted by the engine layer's EngineSupervisor (bounded restarts, see
+ * driver.ts); its decisions arrive here as events that move the status (available → rebooting →
+ * available, or failed when it gives up) with RDS's events.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +22,7 @@ import { withContext } from '../../core/errors.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
 import type { CellarConfig } from '../../config.js';
 import { listenAddress, STOPPED_LIMIT_MS } from './describe.js';
-import type { EngineSpec, RdsEngineDriver } from './driver.js';
+import type { EngineEvent, EngineSpec, RdsEngineDriver } from './driver.js';
 import { SEAL_AAD, type ReconcileTrigger } from './provider.js';
 import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTables } from './records.js';
 import { instanceSettings, sameSettings } from './settings.js';
@@ -39,11 +41,14 @@ export interface SupervisorOptions {
   /** Bytes one GiB of AllocatedStorage stands for (1 GiB unless configured smaller for tests). */
   storageGiBBytes: number;
   healthIntervalMs: number;
+  /** Deletes an instance's managed master secret when the instance goes (undefined without Secrets Manager). */
+  deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
 }
 
 const STORAGE_CHECK_EVERY_MS = 2000;
 const PROBE_EVERY_MS = 5000;
 const PROBE_FAILURES_BEFORE_RESTART = 3;
+/** Failed long actions (a start that does not come up, say) retried from the health loop before `failed`. */
 const RESTART_ATTEMPTS_BEFORE_FAILED = 3;
 const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
 
@@ -58,19 +63,47 @@ export class RdsSupervisor implements ReconcileTrigger {
   private readonly lastProbeMs = new Map<string, number>();
   private readonly probeFailures = new Map<string, number>();
   private readonly restartFailures = new Map<string, number>();
-  private readonly crashed = new Set<string>();
+  /** Instances whose engine crashed and is being brought back by the engine supervisor. */
+  private readonly crashRestarting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   /** The last sentence each instance's reconciler returned (health output, tests). */
   readonly lastDecision = new Map<string, string>();
 
   constructor(private readonly o: SupervisorOptions) {
-    o.driver.onUnexpectedExit((exit) => {
-      this.crashed.add(exit.key);
-      log('warn', 'rds engine exited unexpectedly', { key: exit.key, code: exit.code, signal: exit.signal });
-      const [accountId, region, id] = exit.key.split('/');
-      if (accountId && region && id) this.kick(accountId, region, id);
-    });
+    o.driver.onEngineEvent((e) => this.onEngineEvent(e));
+  }
+
+  /** The engine supervisor's decisions become RDS statuses and events (RDS-EVENT-0004, 0006, 0022, 0031). */
+  private onEngineEvent(e: EngineEvent): void {
+    const now = this.now();
+    this.lastDecision.set(e.key, e.sentence);
+    try {
+      this.o.tables.store.transaction(() => {
+        const rec = this.o.tables.instances.get(e.key);
+        if (!rec) return;
+        if (e.kind === 'exited') {
+          this.crashRestarting.add(e.key);
+          if (rec.status !== 'available' && rec.status !== 'storage-full') return;
+          this.o.events.emitInstance(rec, 'shutdown', now);
+          this.o.events.transition(rec, 'rebooting', now);
+        } else if (e.kind === 'restarted') {
+          this.crashRestarting.delete(e.key);
+          if (rec.status !== 'rebooting') return;
+          // The engine came back with its stored parameter set, static ones included: that is a restart.
+          rec.startedWithStatic = this.settings(rec).staticValues;
+          this.o.events.transition(rec, rec.storageFull ? 'storage-full' : 'available', now);
+        } else {
+          this.crashRestarting.delete(e.key);
+          if (rec.status === 'deleting' || rec.status === 'failed') return;
+          this.o.events.emitInstance(rec, 'restartError', now, rec.engineKind, e.sentence.slice(0, 200));
+          this.o.events.transition(rec, 'failed', now);
+        }
+        this.o.tables.instances.put(e.key, rec);
+      });
+    } catch (err) {
+      log('error', 'rds engine event not recorded', { instance: e.key, event: e.kind, error: (err as Error).message });
+    }
   }
 
   start(): void {
@@ -138,6 +171,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   spec(rec: InstanceRecord): EngineSpec {
     return {
       key: scopeKey(rec.accountId, rec.region, rec.id),
+      engine: rec.engine,
+      masterUsername: rec.masterUsername,
       kind: rec.engineKind,
       version: rec.engineVersion,
       dataDir: rec.dataDir,
@@ -241,8 +276,8 @@ export class RdsSupervisor implements ReconcileTrigger {
     const password = this.o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
     await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
     this.attached.add(key);
-    this.crashed.delete(key);
     this.update(key, 'creating', (r) => {
+      if (r.masterUserSecret) r.masterUserSecret.status = 'active';
       r.startedWithStatic = s.staticValues;
       r.appliedDynamic = s.dynamicValues;
       this.o.events.transition(r, 'available', this.now());
@@ -262,7 +297,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     const s = this.settings(rec);
     await this.o.driver.start(spec, s.values);
     this.attached.add(spec.key);
-    this.crashed.delete(spec.key);
+    this.crashRestarting.delete(spec.key);
     this.probeFailures.delete(spec.key);
     this.restartFailures.delete(spec.key);
     const key = spec.key;
@@ -279,22 +314,20 @@ export class RdsSupervisor implements ReconcileTrigger {
     const spec = this.spec(rec);
     const now = this.now();
     if (!this.attached.has(key)) {
-      // First look since this Cellar started: take over the engine if it still runs, else start it.
-      if (await this.o.driver.adopt(spec)) {
-        this.attached.add(key);
-        return `${rec.id} ${rec.status}: adopted the engine a previous Cellar started (pid ${this.o.driver.pid(spec)})`;
-      }
+      // First look since this Cellar started: the engine layer stops an engine a previous Cellar left running
+      // (recognised by pid file and command line) and starts it again under this Cellar's supervision.
       await this.startEngine(rec, false);
-      return `${rec.id} ${rec.status}: engine was not running after Cellar restarted; started it`;
+      return `${rec.id} ${rec.status}: engine started under this Cellar (pid ${this.o.driver.pid(spec)})`;
     }
-    if (this.crashed.has(key) || !this.o.driver.isRunning(spec)) {
+    if (this.o.driver.isRestarting(spec)) return `${rec.id}: engine crashed; the engine supervisor is restarting it`;
+    if (!this.o.driver.isRunning(spec)) {
+      // Not running and nobody bringing it back (its supervisor stopped watching): restart it as a reboot.
       this.update(key, ['available', 'storage-full'], (r) => {
         this.o.events.emitInstance(r, 'shutdown', now);
         this.o.events.transition(r, 'rebooting', now);
       });
-      this.crashed.delete(key);
       this.kick(rec.accountId, rec.region, rec.id);
-      return `${rec.id}: engine process died; restarting it`;
+      return `${rec.id}: engine not running; restarting it`;
     }
     // A hung engine (alive but not answering) is restarted after a few failed probes.
     if (now - (this.lastProbeMs.get(key) ?? 0) >= PROBE_EVERY_MS) {
@@ -350,7 +383,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         this.o.events.transition(r, 'storage-full', now);
       });
       const s = this.settings(cur);
-      await this.o.driver.applyDynamic(spec, s.dynamicValues, cur.appliedDynamic ?? {}, s.values);
+      await this.o.driver.applySettings(spec, s.values);
       this.update(key, 'storage-full', (r) => {
         r.appliedDynamic = s.dynamicValues;
       });
@@ -361,7 +394,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         r.storageFull = false;
       });
       const s = this.settings(cur);
-      await this.o.driver.applyDynamic(spec, s.dynamicValues, cur.appliedDynamic ?? {}, s.values);
+      await this.o.driver.applySettings(spec, s.values);
       this.update(key, 'storage-full', (r) => {
         r.appliedDynamic = s.dynamicValues;
         this.o.events.transition(r, 'available', now);
@@ -374,7 +407,7 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async applyDynamic(key: string, rec: InstanceRecord, spec: EngineSpec): Promise<string | undefined> {
     const s = this.settings(rec);
     if (sameSettings(rec.appliedDynamic, s.dynamicValues)) return undefined;
-    await this.o.driver.applyDynamic(spec, s.dynamicValues, rec.appliedDynamic ?? {}, s.values);
+    await this.o.driver.applySettings(spec, s.values);
     this.update(key, ['available', 'storage-full'], (r) => {
       r.appliedDynamic = s.dynamicValues;
       this.o.events.emitInstance(r, 'parameterGroupApplied', this.now());
@@ -418,6 +451,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   }
 
   private async reboot(key: string, rec: InstanceRecord): Promise<string> {
+    // After a crash the engine supervisor brings the engine back and reports it (onEngineEvent).
+    if (this.crashRestarting.has(key) || this.o.driver.isRestarting(this.spec(rec))) return `${rec.id} rebooting: the engine supervisor is restarting the crashed engine`;
     // Pending modifications are applied at a reboot.
     const p = rec.pending;
     const cur =
@@ -448,6 +483,8 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.update(key, 'resetting-master-credentials', (r) => {
       r.masterPasswordSealed = sealed;
       delete r.pending.MasterUserPasswordSealed;
+      // A secret made by ModifyDBInstance ManageMasterUserPassword=true is in use once the engine has its password.
+      if (r.masterUserSecret?.status === 'creating') r.masterUserSecret.status = 'active';
       this.o.events.emitInstance(r, 'resetCredentials', this.now());
       this.o.events.transition(r, back, this.now());
     });
@@ -457,8 +494,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async keepStopped(key: string, rec: InstanceRecord): Promise<string> {
     const spec = this.spec(rec);
     if (!this.attached.has(key)) {
-      // After a Cellar restart: an engine left running for a stopped instance is stopped.
-      if (await this.o.driver.adopt(spec)) await this.o.driver.stop(spec);
+      // After a Cellar restart: an engine a previous Cellar left running for a stopped instance is stopped.
+      await this.o.driver.stop(spec);
       this.attached.add(key);
     }
     const now = this.now();
@@ -508,6 +545,16 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     this.attached.delete(key);
     this.lastDecision.delete(key);
-    return `${rec.id} deleted${snap}`;
+    // RDS deletes the managed master secret with the instance.
+    let secret = '';
+    if (rec.masterUserSecret && this.o.deleteSecret) {
+      try {
+        this.o.deleteSecret(rec, rec.masterUserSecret.secretArn);
+        secret = '; its master user secret deleted';
+      } catch (e) {
+        log('error', 'rds master user secret not deleted', { instance: key, secret: rec.masterUserSecret.secretArn, error: (e as Error).message });
+      }
+    }
+    return `${rec.id} deleted${snap}${secret}`;
   }
 }

@@ -36,7 +36,7 @@ const MAX_DUE_PER_TICK = 100;
 const MAX_CONCURRENT_ROTATIONS = 4;
 /** While a rotation runs its due entry is pushed this far out, so one interrupted by a crash is resumed. */
 const ROTATION_RESUME_AFTER_MS = 15 * 60_000;
-const NAME_PATTERN = /^[A-Za-z0-9/_+=.@-]+$/;
+const NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]+$/; // '!' too, as AWS's own message says (RDS's secrets are rds!db-…)
 const NAME_DELIMITERS = /[/_+=.@\- ]/;
 
 const ERR = {
@@ -59,8 +59,24 @@ interface SecretValue {
 export interface SecretsManagerInternal {
   /** Makes a rotation function ARN (or bare function name) run in-process. Used by RDS for managed master passwords. */
   registerBuiltinRotation(arnOrName: string, handler: BuiltinRotationHandler): void;
-  /** CreateSecret on behalf of another service: the secret reports that service as OwningService. */
+  /**
+   * CreateSecret on behalf of another service: the secret reports that service as OwningService, and may carry the
+   * `aws:` tags AWS services set on the secrets they own (e.g. `aws:rds:primaryDBInstanceArn`).
+   */
   createSecretOwnedBy(ctx: RequestContext, owningService: string, input: api.CreateSecretRequest): Promise<api.CreateSecretResponse>;
+  /**
+   * Turns on managed rotation for a secret the service owns: its built-in function (registered with
+   * registerBuiltinRotation) on `rules`, first rotation at the first window; nothing runs now.
+   */
+  enableManagedRotation(ctx: RequestContext, owningService: string, secretId: string, lambdaArn: string, rules: api.RotationRulesType): void;
+  /** Deletes a secret the service owns at once (no recovery window), as AWS services delete their own secrets. */
+  deleteOwnedSecret(ctx: RequestContext, owningService: string, secretId: string): void;
+  /** DescribeSecret, or undefined when there is no such secret. */
+  describe(ctx: RequestContext, secretId: string): api.DescribeSecretResponse | undefined;
+  /** RotateSecret now with the configured function (what RDS's RotateMasterUserPassword does). */
+  rotateNow(ctx: RequestContext, secretId: string): api.RotateSecretResponse;
+  /** UpdateSecret's KmsKeyId: re-encrypts the labelled versions under another key. */
+  changeKmsKey(ctx: RequestContext, secretId: string, kmsKeyId: string): void;
 }
 
 function blobBytes(v: api.Blob): Buffer {
@@ -167,7 +183,48 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     this.internal = {
       registerBuiltinRotation: (arnOrName, handler) => this.functions.register(arnOrName, handler),
       createSecretOwnedBy: async (ctx, owningService, input) => this.create(input, ctx, owningService),
+      enableManagedRotation: (ctx, owningService, secretId, lambdaArn, rules) => this.enableManagedRotation(ctx, owningService, secretId, lambdaArn, rules),
+      deleteOwnedSecret: (ctx, owningService, secretId) => {
+        const rec = this.ownedBy(ctx, owningService, secretId);
+        if (rec) this.deleteSecret({ SecretId: rec.arn, ForceDeleteWithoutRecovery: true }, ctx);
+      },
+      describe: (ctx, secretId) => {
+        try {
+          return this.describeSecret({ SecretId: secretId }, ctx);
+        } catch (e) {
+          if (e instanceof ServiceError && e.code === 'ResourceNotFoundException') return undefined;
+          throw e;
+        }
+      },
+      rotateNow: (ctx, secretId) => this.rotateSecret({ SecretId: secretId }, ctx),
+      changeKmsKey: (ctx, secretId, kmsKeyId) => void this.updateSecret({ SecretId: secretId, KmsKeyId: kmsKeyId }, ctx),
     };
+  }
+
+  /** The secret if it exists and `owningService` owns it; a secret owned by someone else is never touched. */
+  private ownedBy(ctx: RequestContext, owningService: string, secretId: string): SecretRecord | undefined {
+    let rec: SecretRecord;
+    try {
+      rec = this.find(ctx, secretId);
+    } catch (e) {
+      if (e instanceof ServiceError && e.code === 'ResourceNotFoundException') return undefined;
+      throw e;
+    }
+    if (rec.owningService !== owningService) throw new Error(`secret ${rec.arn} is not owned by ${owningService}`);
+    return rec;
+  }
+
+  private enableManagedRotation(ctx: RequestContext, owningService: string, secretId: string, lambdaArn: string, rules: api.RotationRulesType): void {
+    const rec = this.ownedBy(ctx, owningService, secretId);
+    if (!rec) throw ERR.notFound();
+    if (!this.functions.resolve(lambdaArn)) throw new Error(`rotation function ${lambdaArn} is not registered`);
+    if (!parseRotationRules(rules)) throw new ServiceError('InvalidParameterException', 'The rotation schedule is invalid.');
+    this.repo.store.transaction(() => {
+      rec.rotation = { ...(rec.rotation ?? {}), enabled: true, managed: true, lambdaArn, rules: { ...rules } };
+      this.scheduleNext(rec, this.now());
+      rec.lastChangedMs = this.now();
+      this.commit(rec);
+    });
   }
 
   // ---- plumbing --------------------------------------------------------------------------------
@@ -348,7 +405,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       ...(r
         ? {
             RotationEnabled: r.enabled,
-            ...(r.lambdaArn ? { RotationLambdaARN: r.lambdaArn } : {}),
+            ...(r.lambdaArn && !r.managed ? { RotationLambdaARN: r.lambdaArn } : {}),
             ...(r.rules ? { RotationRules: r.rules } : {}),
             ...(r.lastRotatedMs !== undefined ? { LastRotatedDate: new Date(r.lastRotatedMs) } : {}),
             ...(r.enabled && r.nextReportedMs !== undefined ? { NextRotationDate: new Date(r.nextReportedMs) } : {}),
@@ -392,7 +449,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     if (!NAME_PATTERN.test(input.Name)) throw new ServiceError('InvalidParameterException', 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
     const value = valueOf(input);
     if (value && input.ClientRequestToken === undefined) throw ERR.needToken();
-    this.validateTags(input.Tags ?? []);
+    this.validateTags(input.Tags ?? [], owningService !== undefined);
     const replicaRequests = input.AddReplicaRegions ?? [];
     this.validateReplicaRegions(ctx.region, replicaRequests);
     const existing = this.repo.get(ctx.accountId, ctx.region, input.Name);
@@ -672,10 +729,11 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
 
   // ---- tags ------------------------------------------------------------------------------------
 
-  private validateTags(tags: api.Tag[]): void {
+  /** `aws:` keys are reserved for AWS: only a service creating its own secret sets them. */
+  private validateTags(tags: api.Tag[], allowAwsKeys = false): void {
     for (const t of tags) {
       if (t.Key === undefined) throw new ServiceError('InvalidParameterException', 'A tag must have a Key.');
-      if (t.Key.toLowerCase().startsWith('aws:')) throw new ServiceError('InvalidParameterException', 'Tag keys beginning with aws: are reserved for AWS use.');
+      if (!allowAwsKeys && t.Key.toLowerCase().startsWith('aws:')) throw new ServiceError('InvalidParameterException', 'Tag keys beginning with aws: are reserved for AWS use.');
     }
     if (new Set(tags.map((t) => t.Key)).size > MAX_TAGS) throw new ServiceError('InvalidParameterException', `A secret can have at most ${MAX_TAGS} tags.`);
   }

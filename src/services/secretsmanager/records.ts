@@ -39,6 +39,11 @@ export interface RotationState {
   nextReportedMs?: number;
   pending?: PendingRotation;
   lastFailure?: { step: string; message: string; atMs: number };
+  /**
+   * Managed rotation: the owning service rotates the secret through its own built-in function, which AWS does not
+   * report as a RotationLambdaARN.
+   */
+  managed?: boolean;
 }
 
 export interface ReplicaState {
