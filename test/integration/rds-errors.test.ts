@@ -28,7 +28,7 @@ import {
   RemoveTagsFromResourceCommand,
   type CreateDBInstanceCommandInput,
 } from '@aws-sdk/client-rds';
-import { awsCli, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { awsCli, freePort, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const base: CreateDBInstanceCommandInput = {
   DBInstanceIdentifier: 'ok-id',
@@ -101,7 +101,7 @@ describe('RDS errors, catalog and groups', () => {
   });
 
   it('duplicate identifiers are refused and deleting needs a final snapshot or SkipFinalSnapshot', async () => {
-    await rds.send(new CreateDBInstanceCommand({ ...base, DBInstanceIdentifier: 'taken' }));
+    await rds.send(new CreateDBInstanceCommand({ ...base, DBInstanceIdentifier: 'taken', Port: await freePort() }));
     await refuses({ DBInstanceIdentifier: 'TAKEN' }, 'DBInstanceAlreadyExists', 'DB instance already exists');
     await assert.rejects(rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'taken' })), (e: any) => {
       assert.equal(e.Code ?? e.name, 'InvalidParameterCombination');

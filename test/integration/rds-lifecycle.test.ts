@@ -25,7 +25,7 @@ import {
 } from '@aws-sdk/client-rds';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
-import { advanceClock, awsCli, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { advanceClock, awsCli, freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 /** AllocatedStorage 20 stands for 20 x 6 MiB = 120 MiB here, so a test can fill it. */
 const STORAGE_GIB_BYTES = 6 * 1024 * 1024;
@@ -72,11 +72,12 @@ describe('RDS DB instances on real engines', () => {
           AllocatedStorage: 20,
           MasterUsername: 'master',
           MasterUserPassword: PASSWORD,
+          Port: await freePort(),
           DBName: 'app',
           Tags: [{ Key: 'team', Value: 'orders' }],
         }),
       ),
-      rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'orders-my', Engine: 'mysql', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin', MasterUserPassword: PASSWORD, DBName: 'app' })),
+      rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'orders-my', Engine: 'mysql', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin', MasterUserPassword: PASSWORD, DBName: 'app', Port: await freePort() })),
     ]);
     assert.equal(p.DBInstance!.DBInstanceStatus, 'creating');
     assert.equal(p.DBInstance!.DBInstanceIdentifier, 'orders-pg', 'RDS stores identifiers lower-cased');

@@ -8,7 +8,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   RDSClient,
@@ -20,23 +19,12 @@ import {
 } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import { advanceClock, awsCli, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { advanceClock, awsCli, freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const ID = 'vault-pg';
 const CREATE_TIMEOUT_MS = 60_000;
 const ROTATION_TIMEOUT_MS = 20_000;
 
-/**
- * A port the kernel hands out now. Test files run two at a time, each with its own Cellar: left to the engine
- * default, two instances could both be given 5432 before either engine binds it.
- */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('RDS managed master user password (Secrets Manager)', () => {
   let dataDir: string;
