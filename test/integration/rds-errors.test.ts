@@ -124,12 +124,15 @@ describe('RDS errors, catalog and groups', () => {
     const v = await rds.send(new DescribeDBEngineVersionsCommand({}));
     const engines = new Set(v.DBEngineVersions!.map((x) => x.Engine));
     assert.deepEqual([...engines].sort(), ['mariadb', 'mysql', 'postgres']);
-    const pgv = v.DBEngineVersions!.find((x) => x.Engine === 'postgres')!;
-    assert.match(pgv.EngineVersion!, /^15\.\d+$/);
+    const pgs = v.DBEngineVersions!.filter((x) => x.Engine === 'postgres');
+    const pgv = pgs.find((x) => x.EngineVersion!.startsWith('15.'))!;
+    assert.match(pgv.EngineVersion!, /^15\.\d+$/, "Debian's PostgreSQL 15");
     assert.equal(pgv.DBParameterGroupFamily, 'postgres15');
+    // The default (no EngineVersion) is the system's packaged PostgreSQL.
+    const dflt = await rds.send(new DescribeDBEngineVersionsCommand({ Engine: 'postgres', DefaultOnly: true }));
+    assert.deepEqual(dflt.DBEngineVersions!.map((x) => x.EngineVersion), [pgv.EngineVersion]);
     const o = await rds.send(new DescribeOrderableDBInstanceOptionsCommand({ Engine: 'postgres', DBInstanceClass: 'db.t3.micro' }));
-    assert.equal(o.OrderableDBInstanceOptions!.length, 1);
-    assert.equal(o.OrderableDBInstanceOptions![0]!.EngineVersion, pgv.EngineVersion);
+    assert.deepEqual(o.OrderableDBInstanceOptions!.map((x) => x.EngineVersion).sort(), pgs.map((x) => x.EngineVersion).sort());
     const none = await rds.send(new DescribeOrderableDBInstanceOptionsCommand({ Engine: 'postgres', DBInstanceClass: 'db.x9.huge' }));
     assert.equal(none.OrderableDBInstanceOptions!.length, 0);
   });

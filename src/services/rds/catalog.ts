@@ -23,6 +23,8 @@ export interface InstalledEngine {
   version: string;
   /** Major version as RDS spells it: `15`, `10.11`. */
   major: string;
+  /** The system's own packaged engine (Debian's): the default when a request names no EngineVersion. */
+  preferred?: boolean;
 }
 
 export interface EngineVersionInfo {
@@ -35,6 +37,8 @@ export interface EngineVersionInfo {
   defaultPort: number;
   licenseModel: string;
   kind: EngineKind;
+  /** The default version when a request names none. */
+  preferred: boolean;
 }
 
 export function familyOf(kind: EngineKind, major: string): string {
@@ -56,6 +60,7 @@ export function engineVersions(installed: readonly InstalledEngine[]): EngineVer
         defaultPort: 5432,
         licenseModel: 'postgresql-license',
         kind: 'postgres',
+        preferred: Boolean(e.preferred),
       });
     } else {
       out.push({
@@ -68,6 +73,7 @@ export function engineVersions(installed: readonly InstalledEngine[]): EngineVer
         defaultPort: 3306,
         licenseModel: 'general-public-license',
         kind: 'mariadb',
+        preferred: Boolean(e.preferred),
       });
       out.push({
         engine: 'mysql',
@@ -79,6 +85,7 @@ export function engineVersions(installed: readonly InstalledEngine[]): EngineVer
         defaultPort: 3306,
         licenseModel: 'general-public-license',
         kind: 'mariadb',
+        preferred: Boolean(e.preferred),
       });
     }
   }
@@ -91,7 +98,9 @@ export function engineVersions(installed: readonly InstalledEngine[]): EngineVer
  */
 export function resolveEngineVersion(all: readonly EngineVersionInfo[], engine: RdsEngine, requested: string | undefined): EngineVersionInfo | undefined {
   const mine = all.filter((v) => v.engine === engine).sort((a, b) => compareVersions(b.version, a.version));
-  if (requested === undefined) return mine[0];
+  // With no version asked for, the system's packaged engine (Debian's) is the default, as RDS has a
+  // default version per engine; other installed majors are there for those who name them.
+  if (requested === undefined) return mine.find((v) => v.preferred) ?? mine[0];
   return mine.find((v) => v.version === requested) ?? mine.find((v) => v.major === requested);
 }
 

@@ -48,6 +48,8 @@ export interface InstalledEngine {
   kind: EngineKind;
   version: string;
   major: string;
+  /** The system's own packaged engine (Debian's): the default when a request names no EngineVersion. */
+  preferred?: boolean;
 }
 
 export interface RdsEngineDriver {
@@ -113,15 +115,15 @@ export class EnginesDriver implements RdsEngineDriver {
     const found: Array<InstalledEngine & { binDir?: string }> = [];
     for (const p of await listPostgresInstallations(host)) {
       // Two installations of one version (Debian and embedded): the first, Debian's, wins.
-      if (!found.some((f) => f.kind === 'postgres' && f.version === p.version)) found.push({ kind: 'postgres', version: p.version, major: String(p.major), binDir: p.binDir });
+      if (!found.some((f) => f.kind === 'postgres' && f.version === p.version)) found.push({ kind: 'postgres', version: p.version, major: String(p.major), binDir: p.binDir, preferred: p.source === 'debian' });
     }
     const m = await mariadbVersion(host);
-    if (m) found.push({ kind: 'mariadb', version: m.version, major: m.major });
+    if (m) found.push({ kind: 'mariadb', version: m.version, major: m.major, preferred: true });
     return new EnginesDriver(host, found);
   }
 
   installed(): InstalledEngine[] {
-    return this.versions.map(({ kind, version, major }) => ({ kind, version, major }));
+    return this.versions.map(({ kind, version, major, preferred }) => ({ kind, version, major, ...(preferred ? { preferred } : {}) }));
   }
 
   /**
