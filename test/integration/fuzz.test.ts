@@ -9,21 +9,12 @@ import assert from 'node:assert/strict';
 import { loadModel, type ServiceModel } from '../../src/protocols/model.js';
 import { removeDir, startCellar, type CellarProcess } from '../helpers/cellar.js';
 import { jsonCall, queryCall } from '../helpers/sign.js';
+import { prng } from '../helpers/random.js';
 
 const ITERATIONS_PER_OPERATION = Number(process.env.FUZZ_ITERATIONS ?? 12);
 /** Operations that would start real engine processes when handed a valid input: fuzzed only with broken input. */
 const HEAVY = /^(Create|Restore|Start|Reboot|Promote|Failover|Modify|Copy|Purchase|Increase|Decrease|Test)/;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WEIRD_STRINGS = ['', ' ', 'a', '\u0000', '💥', 'x'.repeat(3000), '../../etc/passwd', '{"a":1}', 'alias/aws/x', 'arn:aws:kms:us-east-1:000000000000:key/x', '-1', 'NaN', '<a>&amp;</a>', "'; DROP TABLE x; --", '#name', ':val'];
 const WEIRD_NUMBERS = [0, -1, 1, 2 ** 31, -(2 ** 53), 1e308, 0.5, 7, 30, 1025];
@@ -114,7 +105,7 @@ describe('fuzz: random and mutated bodies to every served operation', () => {
   });
 
   it(`finds no 5xx and no crash (seed ${seed})`, async () => {
-    const rnd = mulberry32(seed);
+    const rnd = prng(seed);
     const health = (await (await fetch(`${cellar.endpoint}/_cellar/health`)).json()) as any;
     const failures: string[] = [];
     let sent = 0;

@@ -10,6 +10,7 @@ import { applyUpdate } from '../../src/services/dynamodb/expressions/update.js';
 import { isReservedWord, RESERVED_WORD_COUNT } from '../../src/services/dynamodb/expressions/reserved.js';
 import type { AttributeValue, Item } from '../../src/services/dynamodb/attributes.js';
 import { ServiceError } from '../../src/core/errors.js';
+import { prng } from '../helpers/random.js';
 
 function cond(src: string, values: Record<string, AttributeValue> = {}, names?: Record<string, string>) {
   return parseCondition(src, 'ConditionExpression', newContext(names, Object.keys(values).length ? values : undefined));
@@ -135,16 +136,6 @@ test('projection keeps nested structure', () => {
 
 // ---- property test: evaluator vs an independent model on random conditions ----
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type ModelVal = { t: 'N'; v: number } | { t: 'S'; v: string };
 type ModelCond = { op: 'cmp'; attr: string; cmp: string; val: ModelVal } | { op: 'and' | 'or'; l: ModelCond; r: ModelCond } | { op: 'not'; c: ModelCond } | { op: 'exists'; attr: string };

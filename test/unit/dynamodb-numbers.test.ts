@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { normalizeNumber, parseNumber, encodeNumberKey, decodeNumberKey, compareNumbers, addNumbers, numberSize, formatNumber } from '../../src/services/dynamodb/numbers.js';
+import { prng } from '../helpers/random.js';
 
 test('normalises as DynamoDB returns numbers', () => {
   const cases: [string, string][] = [
@@ -67,16 +68,6 @@ function modelCompare(a: string, b: string): number {
   return xn < yn ? -1 : xn > yn ? 1 : 0;
 }
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomNumber(rnd: () => number): string {
   const len = 1 + Math.floor(rnd() * 38);

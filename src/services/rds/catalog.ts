@@ -8,6 +8,7 @@
  * version that really runs, so a client asking for MySQL 8.0 is refused rather than silently given
  * MariaDB under a MySQL version number.
  */
+import { compareVersions } from '../../engines/versions.js';
 import { totalmem } from 'node:os';
 
 /** The engine names RDS accepts that Cellar serves. */
@@ -104,15 +105,7 @@ export function resolveEngineVersion(all: readonly EngineVersionInfo[], engine: 
   return mine.find((v) => v.version === requested) ?? mine.find((v) => v.major === requested);
 }
 
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+export { compareVersions };
 
 // ---- instance classes ------------------------------------------------------------------------------
 
