@@ -3,14 +3,18 @@
  * ../shared/bench/ddb-wrk.mjs does, then times App.handle and each step on its own (authenticate,
  * parse+validate, provider, serialize), in CPU time per call. A tool for finding where the time goes, not a test.
  *
- *   npx tsc -p . && node dist/bench/micro-dynamodb.js [iterations]
+ *   npx tsc -p . && node dist/bench/micro-dynamodb.js [iterations] [--log]
+ *
+ * --log turns the per-request log line on (as `cellar start` without --quiet does); the lines go to
+ * stdout and the timings to stderr, so run it as `... --log | cat > /dev/null` to time writing them to a pipe.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config.js';
 import { startCellar } from '../src/server.js';
 import type { WireRequest } from '../src/protocols/types.js';
 
-const N = Number(process.argv[2] ?? 50_000);
+const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 50_000);
+const LOG = process.argv.includes('--log');
 const HOST = '127.0.0.1:1';
 
 function signed(target: string, payload: unknown, amzDate: string): WireRequest {
@@ -42,26 +46,26 @@ function signed(target: string, payload: unknown, amzDate: string): WireRequest 
 }
 
 const amzDate = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
-const cellar = await startCellar(loadConfig({ inMemory: true, port: 0, logRequests: false }));
+const cellar = await startCellar(loadConfig({ inMemory: true, port: 0, logRequests: LOG }));
 const app = cellar.app;
 const must = async (req: WireRequest): Promise<void> => {
   const r = await app.handle(req);
   if (r.status !== 200) throw new Error(`${req.headers['x-amz-target']}: ${r.status} ${String(r.body)}`);
 };
-await must(signed('CreateTable', { TableName: 't', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }, amzDate));
-await must(signed('CreateTable', { TableName: 'q', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }], BillingMode: 'PAY_PER_REQUEST' }, amzDate));
+await must(signed('CreateTable', { TableName: 'bench', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }, amzDate));
+await must(signed('CreateTable', { TableName: 'benchq', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }], BillingMode: 'PAY_PER_REQUEST' }, amzDate));
 const filler = randomBytes(123).toString('base64');
 const keys: string[] = [];
 for (let i = 0; i < 2000; i++) {
   keys.push(randomBytes(16).toString('hex'));
-  await must(signed('PutItem', { TableName: 't', Item: { pk: { S: keys[i] }, data: { S: filler } } }, amzDate));
+  await must(signed('PutItem', { TableName: 'bench', Item: { pk: { S: keys[i] }, data: { S: filler } } }, amzDate));
 }
-for (let i = 0; i < 100; i++) await must(signed('PutItem', { TableName: 'q', Item: { pk: { S: 'p' }, sk: { N: String(i) }, data: { S: filler } } }, amzDate));
+for (let i = 0; i < 100; i++) await must(signed('PutItem', { TableName: 'benchq', Item: { pk: { S: 'p' }, sk: { N: String(i) }, data: { S: filler } } }, amzDate));
 
 const pools: Record<string, WireRequest[]> = {
-  get: keys.map((k) => signed('GetItem', { TableName: 't', Key: { pk: { S: k } } }, amzDate)),
-  put: Array.from({ length: 2000 }, () => signed('PutItem', { TableName: 't', Item: { pk: { S: randomBytes(16).toString('hex') }, data: { S: filler } } }, amzDate)),
-  query: [signed('Query', { TableName: 'q', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } } }, amzDate)],
+  get: keys.map((k) => signed('GetItem', { TableName: 'bench', Key: { pk: { S: k } } }, amzDate)),
+  put: Array.from({ length: 2000 }, () => signed('PutItem', { TableName: 'bench', Item: { pk: { S: randomBytes(16).toString('hex') }, data: { S: filler } } }, amzDate)),
+  query: [signed('Query', { TableName: 'benchq', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'p' } } }, amzDate)],
 };
 
 const dynamodb = app.services.find((s) => s.id === 'dynamodb')!;
@@ -75,7 +79,7 @@ async function time(label: string, n: number, fn: (i: number) => unknown): Promi
   for (let i = 0; i < n; i++) await fn(i);
   const c = process.cpuUsage(c0);
   const us = (c.user + c.system) / n;
-  console.log(`${label.padEnd(28)} ${us.toFixed(2).padStart(8)} µs CPU`);
+  process.stderr.write(`${label.padEnd(28)} ${us.toFixed(2).padStart(8)} µs CPU\n`);
 }
 
 for (const [w, pool] of Object.entries(pools)) {

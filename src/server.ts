@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OffsetClock } from './core/clock.js';
-import { log } from './core/log.js';
+import { flushLogs, log } from './core/log.js';
 import { CredentialStore, type Credential } from './auth/credentials.js';
 import { Authenticator } from './auth/sigv4.js';
 import { loadRootKey, SecretBox } from './crypto/rootkey.js';
@@ -119,6 +119,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
           server.closeAllConnections();
         });
         store.close();
+        flushLogs();
       })();
       return closing;
     },

@@ -2,21 +2,104 @@
  * @module core/log
  * Structured JSON logging, one line per event. Never pass secret material to these functions:
  * callers log identifiers and outcomes, not payloads.
+ *
+ * Lines written to stdout are buffered and written once per event-loop turn (or as soon as the
+ * buffer passes BUFFER_BYTES), not one write() per line: with a line per request, the syscall was
+ * most of the logging's cost. `flushLogs()` writes what is pending; it runs when the process exits
+ * (process.exit included) and when the server closes. A SIGKILL can lose the lines of the turn it
+ * interrupts, at most BUFFER_BYTES of them; never data, which is committed before a response is built.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 let threshold: LogLevel = (process.env.CELLAR_LOG_LEVEL as LogLevel) in order ? (process.env.CELLAR_LOG_LEVEL as LogLevel) : 'info';
-let sink: (line: string) => void = (line) => process.stdout.write(line + '\n');
+
+/** Past this many pending characters the buffer is written at once, without waiting for the turn to end. */
+const BUFFER_BYTES = 64 * 1024;
+let pending = '';
+let scheduled = false;
+let exitHooked = false;
+
+/** Writes the buffered lines to stdout now. */
+export function flushLogs(): void {
+  scheduled = false;
+  if (pending === '') return;
+  const out = pending;
+  pending = '';
+  process.stdout.write(out);
+}
+
+function onImmediate(): void {
+  if (scheduled) flushLogs();
+}
+
+function stdoutSink(line: string): void {
+  pending += line + '\n';
+  if (pending.length >= BUFFER_BYTES) flushLogs();
+  else if (!scheduled) {
+    scheduled = true;
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', flushLogs);
+    }
+    setImmediate(onImmediate);
+  }
+}
+
+let sink: (line: string) => void = stdoutSink;
 
 export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }
-export function setLogSink(fn: (line: string) => void): void {
-  sink = fn;
+/** Sends lines to fn instead of (buffered) stdout; without fn, back to stdout. */
+export function setLogSink(fn?: (line: string) => void): void {
+  flushLogs();
+  sink = fn ?? stdoutSink;
 }
 
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   if (order[level] < order[threshold]) return;
   sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+}
+
+/** Printable ASCII other than `"` and `\`: a string of these is its own JSON encoding between quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** JSON.stringify(s), without the generic walk for the usual plain strings. */
+export function jsonString(s: string): string {
+  return PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
+}
+
+let isoMs = -1;
+let isoText = '';
+/** new Date(ms).toISOString(), reused within a millisecond. */
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
+/**
+ * The per-request line: the same text as log('info', 'request', {requestId, service, operation,
+ * status, error?, account?, latencyMs}), built without a generic stringify.
+ */
+export function logRequestLine(requestId: string, service: string | null, operation: string | null, status: number, error: string | undefined, account: string | undefined, latencyMs: number): void {
+  if (order.info < order[threshold]) return;
+  let line =
+    '{"time":"' +
+    isoTime(Date.now()) +
+    '","level":"info","msg":"request","requestId":' +
+    jsonString(requestId) +
+    ',"service":' +
+    (service === null ? 'null' : jsonString(service)) +
+    ',"operation":' +
+    (operation === null ? 'null' : jsonString(operation)) +
+    ',"status":' +
+    JSON.stringify(status);
+  if (error) line += ',"error":' + jsonString(error);
+  if (account) line += ',"account":' + jsonString(account);
+  line += ',"latencyMs":' + JSON.stringify(latencyMs) + '}';
+  sink(line);
 }

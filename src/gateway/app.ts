@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { ServiceError } from '../core/errors.js';
-import { log } from '../core/log.js';
+import { log, logRequestLine } from '../core/log.js';
 import { AuthError, type Authenticator, type AuthFailure, type Caller } from '../auth/sigv4.js';
 import type { Operation } from '../protocols/model.js';
 import { parseQueryParams } from '../protocols/query.js';
@@ -176,15 +176,7 @@ export class App {
   private logRequest(state: Pending, response: WireResponse, errorCode: string | undefined): void {
     const ms = Number(process.hrtime.bigint() - state.started) / 1e6;
     const routed = state.routed;
-    log('info', 'request', {
-      requestId: state.requestId,
-      service: routed?.service.id ?? null,
-      operation: routed?.operation?.name ?? routed?.requested ?? null,
-      status: response.status,
-      ...(errorCode ? { error: errorCode } : {}),
-      ...(state.accountId ? { account: state.accountId } : {}),
-      latencyMs: Math.round(ms * 1000) / 1000,
-    });
+    logRequestLine(state.requestId, routed?.service.id ?? null, routed?.operation?.name ?? routed?.requested ?? null, response.status, errorCode, state.accountId, Math.round(ms * 1000) / 1000);
   }
 
   private readonly methods = new Map<ServiceDefinition, Map<string, ProviderMethod | null>>();

@@ -92,11 +92,11 @@ function headersOf(req: IncomingMessage): Record<string, string> {
 
 function reply(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
   if (res.headersSent || res.destroyed) return;
-  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   // A flat [name, value, …] list: node:http writes it without building its own header map.
   const flat: string[] = [];
   for (const name in headers) flat.push(name, headers[name]!);
-  flat.push('content-length', String(buf.length));
+  flat.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length));
   res.writeHead(status, flat);
-  res.end(buf);
+  // A string body goes out in the same write() as the headers; a Buffer in a second iovec.
+  res.end(body);
 }

@@ -105,7 +105,8 @@ export class JsonProtocol implements Protocol {
   }
 
   serializeOutput(_model: ServiceModel, _op: Operation, output: unknown, requestId: string): WireResponse {
-    const body = Buffer.from(stringifyWire(output ?? {}), 'utf8');
+    // A string: node:http then sends headers and body in one write. crc32 hashes its UTF-8 bytes.
+    const body = stringifyWire(output ?? {});
     const headers: Record<string, string> = {
       'content-type': this.contentType,
       'x-amzn-requestid': requestId,

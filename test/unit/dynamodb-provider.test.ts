@@ -334,3 +334,14 @@ test('deletion protection and durability across reopen', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('names of missing tables are remembered only up to a bound, and a table created later is found', () => {
+  const { ddb, ctx } = setup();
+  for (let i = 0; i < 5000; i++) fails(() => ddb.getItem({ TableName: `missing-${i}`, Key: { pk: { S: 'a' } } }, ctx), 'ResourceNotFoundException');
+  assert.ok((ddb as unknown as { missing: Set<string> }).missing.size <= 1024);
+  for (const name of ['missing-0', 'missing-4999']) {
+    ddb.createTable({ TableName: name, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }, ctx);
+    ddb.putItem({ TableName: name, Item: { pk: { S: 'a' } } }, ctx);
+    assert.deepEqual(ddb.getItem({ TableName: name, Key: { pk: { S: 'a' } } }, ctx), { Item: { pk: { S: 'a' } } });
+  }
+});

@@ -70,6 +70,9 @@ interface TableState {
   indexStats: Map<number, Stats>;
 }
 
+/** How many names of tables that do not exist are remembered, so that lookups of them skip the store. */
+const MISSING_CACHED = 1024;
+
 function notFound(): ServiceError {
   return new ServiceError('ResourceNotFoundException', 'Requested resource not found');
 }
@@ -141,7 +144,10 @@ export class DynamoDBProvider {
   private readonly items: Keyspace;
   private readonly meta: Keyspace;
   private readonly statsSpace: Keyspace;
-  private readonly tables = new Map<string, TableState | null>();
+  /** Tables read from the store, by metaKey. */
+  private readonly tables = new Map<string, TableState>();
+  /** Names looked up and not found (bounded: the oldest is forgotten past MISSING_CACHED). */
+  private readonly missing = new Set<string>();
   private readonly createDelayMs: number;
   private readonly updateDelayMs: number;
   private readonly deleteDelayMs: number;
@@ -219,14 +225,32 @@ export class DynamoDBProvider {
     const k = this.metaKey(ctx.accountId, ctx.region, name);
     let t = this.tables.get(k);
     if (t === undefined) {
+      if (this.missing.has(k)) return undefined;
       checkTableName(name);
-      const raw = this.meta.get(Buffer.from(k));
-      t = raw ? this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta) : null;
-      this.tables.set(k, t);
+      t = this.load(k);
     }
     if (!t) return undefined;
     this.promote(t, ctx.clock.now());
     return t;
+  }
+
+  /** Reads a table's state from the store into the cache, or remembers (bounded) that it has none. */
+  private load(k: string): TableState | undefined {
+    const raw = this.meta.get(Buffer.from(k));
+    if (!raw) {
+      if (this.missing.size >= MISSING_CACHED) this.missing.delete(this.missing.values().next().value!);
+      this.missing.add(k);
+      return undefined;
+    }
+    const t = this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta);
+    this.tables.set(k, t);
+    return t;
+  }
+
+  /** Caches a table's state (created, updated). */
+  private cache(k: string, t: TableState): void {
+    this.missing.delete(k);
+    this.tables.set(k, t);
   }
 
   private promote(t: TableState, now: number): void {
@@ -357,7 +381,7 @@ export class DynamoDBProvider {
       this.saveMeta(meta);
     });
     const state = this.buildState(meta);
-    this.tables.set(this.metaKey(ctx.accountId, ctx.region, name), state);
+    this.cache(this.metaKey(ctx.accountId, ctx.region, name), state);
     const desc = describe(meta, state.stats, state.indexStats);
     if (this.createDelayMs === 0) {
       // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
@@ -546,7 +570,7 @@ export class DynamoDBProvider {
     const key = this.metaKey(ctx.accountId, ctx.region, name);
     const state = this.buildState(m);
     if (dropped) state.indexStats.delete(dropped.ns);
-    this.tables.set(key, state);
+    this.cache(key, state);
     const out = describe(m, state.stats, state.indexStats);
     if (dropped) {
       const arn = tableArn(m);
@@ -584,12 +608,7 @@ export class DynamoDBProvider {
     if (this.closed) return;
     const handle = setImmediate(() => {
       this.timers.delete(handle);
-      let t = this.tables.get(tableKey);
-      if (t === undefined) {
-        const raw = this.meta.get(Buffer.from(tableKey));
-        t = raw ? this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta) : null;
-        this.tables.set(tableKey, t);
-      }
+      const t = this.tables.get(tableKey) ?? this.load(tableKey);
       if (!t) return;
       const idx = t.indexes.find((i) => i.meta.ns === indexNs);
       if (!idx || !idx.meta.backfilling) return;
