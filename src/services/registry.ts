@@ -19,6 +19,11 @@ export interface ServiceDefinition {
   authStyle: 'json' | 'query';
   /** Operations AWS serves without a signature (STS AssumeRoleWithWebIdentity, for example). */
   unsignedOperations?: ReadonlySet<string>;
+  /**
+   * Set when the service finishes setting itself up after Cellar starts serving (RDS finds its engines):
+   * its requests wait for it, other services' requests do not.
+   */
+  ready?: Promise<void>;
   /** Background work (schedulers, supervisors): started after the server listens, stopped before it closes. */
   start?(): void | Promise<void>;
   stop?(): void | Promise<void>;

@@ -12,7 +12,10 @@
  * - `spec.binDir` is MariaDB's installation prefix (default /usr): mariadbd is in sbin/, install-db in bin/.
  */
 import * as path from 'node:path';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+
+/** The client library loads on first use: it costs ~60 ms of startup that a Cellar serving no RDS needs not pay. */
+const loadMysql = async () => (await import('mysql2/promise')).default;
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import type { Host } from '../host.js';
@@ -156,7 +159,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
 
   private async withAdmin<T>(timeoutMs: number, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
     const connection = await withTimeout(
-      mysql.createConnection({ socketPath: this.socket, user: this.adminUser, connectTimeout: timeoutMs }),
+      (await loadMysql()).createConnection({ socketPath: this.socket, user: this.adminUser, connectTimeout: timeoutMs }),
       timeoutMs,
       'connecting as admin',
     );

@@ -12,7 +12,10 @@
  * only in the page cache, and after start() everything else goes through PostgreSQL's own WAL with fsync on.
  */
 import * as path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+
+/** The client library loads on first use: it costs ~50 ms of startup that a Cellar serving no RDS needs not pay. */
+const loadPg = async () => (await import('pg')).default;
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import type { Host } from '../host.js';
@@ -174,7 +177,7 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
 
   /** A fresh admin connection over the Unix socket; always closed. */
   private async withAdmin<T>(timeoutMs: number, fn: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
-    const client = new pg.Client({
+    const client = new (await loadPg()).Client({
       host: this.layout.run,
       port: this.spec.port,
       user: ADMIN_ROLE,

@@ -113,11 +113,11 @@ export class EnginesDriver implements RdsEngineDriver {
   /** Finds the installed engines through the engine layer's own discovery (exact versions from the binaries). */
   static async create(host: Host): Promise<EnginesDriver> {
     const found: Array<InstalledEngine & { binDir?: string }> = [];
-    for (const p of await listPostgresInstallations(host)) {
+    const [postgres, m] = await Promise.all([listPostgresInstallations(host), mariadbVersion(host)]);
+    for (const p of postgres) {
       // Two installations of one version (Debian and embedded): the first, Debian's, wins.
       if (!found.some((f) => f.kind === 'postgres' && f.version === p.version)) found.push({ kind: 'postgres', version: p.version, major: String(p.major), binDir: p.binDir, preferred: p.source === 'debian' });
     }
-    const m = await mariadbVersion(host);
     if (m) found.push({ kind: 'mariadb', version: m.version, major: m.major, preferred: true });
     return new EnginesDriver(host, found);
   }

@@ -19,6 +19,7 @@ import type { KmsInternal } from '../kms/internal.js';
 import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
 import { endpointAddress } from './describe.js';
 import { MasterSecrets, ROTATION_FUNCTION } from './master-secret.js';
+import type { BuiltinRotationHandler } from '../secretsmanager/rotation.js';
 import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
@@ -47,16 +48,88 @@ function prepareEngineRoot(env: ServiceEnv): { root: string; temporary: boolean 
   return { root, temporary: !configured && !dataDir };
 }
 
-export async function rdsService(env: ServiceEnv): Promise<ServiceDefinition> {
+/**
+ * Finding the engine user and the installed engines takes process starts (~100-200 ms); Cellar serves
+ * every other service meanwhile. RDS requests wait for it (ServiceDefinition.ready), and so does start().
+ */
+export function rdsService(env: ServiceEnv): ServiceDefinition {
+  const sm = internalOf<SecretsManagerInternal>(env, 'secretsmanager');
+  let built: Built | undefined;
+  const ready = build(env, sm).then((b) => {
+    built = b;
+  });
+  // Rotations that fell due while Cellar was down must find the handler when Secrets Manager starts.
+  if (sm) sm.registerBuiltinRotation(ROTATION_FUNCTION, lazyHandler(ready, () => built?.secrets?.handler()));
+  // One method per RDS operation, delegating to the provider once it is built (the gateway awaits `ready`).
+  const provider = new Proxy(
+    {},
+    {
+      get(_target, name) {
+        if (typeof name !== 'string' || name === 'constructor') return undefined;
+        const method = (RdsProvider.prototype as unknown as Record<string, unknown>)[name];
+        if (typeof method !== 'function') return undefined;
+        return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(built!.provider, args);
+      },
+    },
+  );
+  return {
+    id: 'rds',
+    model: loadModel('rds'),
+    protocol: new QueryProtocol({
+      validationCode: 'InvalidParameterValue',
+      // RDS answers a missing required parameter as a blank one, naming it as the API does.
+      missingParameter: (path) => blankParameter(path.charAt(0).toUpperCase() + path.slice(1)),
+    }),
+    provider,
+    authStyle: 'query',
+    ready,
+    start: async () => {
+      await ready;
+      await built!.supervisor.start();
+    },
+    stop: async () => {
+      await ready.catch(() => undefined);
+      if (!built) return;
+      await built.supervisor.stop();
+      if (built.temporary) rmSync(built.root, { recursive: true, force: true });
+    },
+    health: () => (built ? built.supervisor.health() : { state: 'starting' }),
+  };
+}
+
+interface Built {
+  provider: RdsProvider;
+  supervisor: RdsSupervisor;
+  secrets: MasterSecrets | undefined;
+  root: string;
+  temporary: boolean;
+}
+
+function internalOf<T>(env: ServiceEnv, id: string): T | undefined {
+  return (env.built.get(id)?.provider as unknown as { internal?: T } | undefined)?.internal;
+}
+
+/** The managed-password rotation handler, usable before the engines are found: each step waits for them. */
+function lazyHandler(ready: Promise<void>, handler: () => BuiltinRotationHandler | undefined): BuiltinRotationHandler {
+  const step =
+    (name: keyof BuiltinRotationHandler) =>
+    async (...args: Parameters<BuiltinRotationHandler['createSecret']>): Promise<void> => {
+      await ready;
+      const h = handler();
+      if (!h) throw new Error('RDS managed passwords need Secrets Manager and KMS');
+      await h[name](...args);
+    };
+  return { createSecret: step('createSecret'), setSecret: step('setSecret'), testSecret: step('testSecret'), finishSecret: step('finishSecret') };
+}
+
+async function build(env: ServiceEnv, sm: SecretsManagerInternal | undefined): Promise<Built> {
   const tables = new RdsTables(env.store);
   const events = new InstanceEvents(tables);
   // Engines run through the engine layer's host (as the unprivileged `cellar` user when Cellar is root).
   const driver = await EnginesDriver.create(await LocalHost.create());
   const { root, temporary } = prepareEngineRoot(env);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
-  const internalOf = <T>(id: string): T | undefined => (env.built.get(id)?.provider as unknown as { internal?: T } | undefined)?.internal;
-  const sm = internalOf<SecretsManagerInternal>('secretsmanager');
-  const kms = internalOf<KmsInternal>('kms');
+  const kms = internalOf<KmsInternal>(env, 'kms');
   let secrets: MasterSecrets | undefined;
   const supervisor: RdsSupervisor = new RdsSupervisor({
     deleteSecret: (rec, arn) => secrets?.delete(rec, arn),
@@ -83,8 +156,6 @@ export async function rdsService(env: ServiceEnv): Promise<ServiceDefinition> {
       spec: (rec) => supervisor.spec(rec),
       clientAddress: (rec) => endpointAddress(rec, env.config),
     });
-    // Registered before Cellar serves, so rotations that fell due while Cellar was down find it at start.
-    sm.registerBuiltinRotation(ROTATION_FUNCTION, secrets.handler());
   }
   const provider = new RdsProvider({
     secrets,
@@ -97,21 +168,5 @@ export async function rdsService(env: ServiceEnv): Promise<ServiceDefinition> {
     installed: () => driver.installed(),
     trigger: supervisor,
   });
-  return {
-    id: 'rds',
-    model: loadModel('rds'),
-    protocol: new QueryProtocol({
-      validationCode: 'InvalidParameterValue',
-      // RDS answers a missing required parameter as a blank one, naming it as the API does.
-      missingParameter: (path) => blankParameter(path.charAt(0).toUpperCase() + path.slice(1)),
-    }),
-    provider,
-    authStyle: 'query',
-    start: () => supervisor.start(),
-    stop: async () => {
-      await supervisor.stop();
-      if (temporary) rmSync(root, { recursive: true, force: true });
-    },
-    health: () => supervisor.health(),
-  };
+  return { provider, supervisor, secrets, root, temporary };
 }

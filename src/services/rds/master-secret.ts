@@ -14,8 +14,9 @@
  * the root key in the instance record; never in logs or plain files.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import pg from 'pg';
-import mysql from 'mysql2/promise';
+// Client libraries load on first use (startup cost a Cellar serving no RDS needs not pay).
+const loadPg = async () => (await import('pg')).default;
+const loadMysql = async () => (await import('mysql2/promise')).default;
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
@@ -160,7 +161,7 @@ export class MasterSecrets {
   private async login(rec: InstanceRecord, username: string, password: string): Promise<void> {
     const host = this.o.clientAddress(rec);
     if (rec.engineKind === 'postgres') {
-      const c = new pg.Client({ host, port: rec.port, user: username, password, database: 'postgres', connectionTimeoutMillis: LOGIN_TIMEOUT_MS });
+      const c = new (await loadPg()).Client({ host, port: rec.port, user: username, password, database: 'postgres', connectionTimeoutMillis: LOGIN_TIMEOUT_MS });
       c.on('error', () => undefined);
       try {
         await c.connect();
@@ -170,7 +171,7 @@ export class MasterSecrets {
       }
       return;
     }
-    const c = await mysql.createConnection({ host, port: rec.port, user: username, password, connectTimeout: LOGIN_TIMEOUT_MS });
+    const c = await (await loadMysql()).createConnection({ host, port: rec.port, user: username, password, connectTimeout: LOGIN_TIMEOUT_MS });
     try {
       await c.query('SELECT 1');
     } finally {
