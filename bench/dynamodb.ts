@@ -12,7 +12,7 @@
  *   - ddb-bench.mjs against Cellar: every response body checked, under load.
  *   - Peak RSS (VmHWM) of every server, and startup time: spawn to the first successful signed request.
  *
- * Usage: npx tsc -p . && node dist/bench/dynamodb.js [--seconds 10] [--quick]
+ * Usage: npx tsc -p . && node dist/bench/dynamodb.js [--seconds 10] [--quick] [--startup-only]
  * Writes bench/results/dynamodb.json and bench/results/dynamodb.md and prints the table. Needs wrk and
  * taskset. `shared/` must sit beside the repository checkout (or set CELLAR_SHARED to it).
  */
@@ -247,6 +247,12 @@ function dirMiB(dir: string): number {
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--startup-only')) {
+    // Startup alone (nothing else measured, results files untouched): in memory and ceiling.mjs, median of 5.
+    await startupMs(undefined, 1, true);
+    console.log(JSON.stringify({ ceilingMs: await startupMs(undefined, 5, true), inMemoryMs: await startupMs(undefined, 5) }));
+    return;
+  }
   if (!existsSync(join(BENCH, 'ddb-wrk.mjs'))) throw new Error(`no generators in ${BENCH}: shared/ must sit beside the repository (or set CELLAR_SHARED)`);
   if (!existsSync(DYNALITE)) throw new Error(`no dynalite at ${DYNALITE}`);
   const rows: Row[] = [];

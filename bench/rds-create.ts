@@ -7,7 +7,7 @@
  * Run: npx tsc -p . && node dist/bench/rds-create.js [runs]   (on a quiet machine)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, chownSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, chownSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -81,6 +81,7 @@ async function floorMariadb(port: number): Promise<number> {
 /** The engine layer alone, with the settings RDS gives a db.t3.micro (memory formulas left to the defaults). */
 async function engineLayer(host: LocalHost, engine: 'postgres' | 'mariadb', port: number): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), `layer-${engine}-`));
+  chmodSync(root, 0o711); // the engine user must pass through to its instance directory
   const adapter = createRelationalEngine(host, {
     engine,
     name: `bench-${engine}`,
