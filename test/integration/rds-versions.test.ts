@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import mysql from 'mysql2/promise';
 import { RDSClient, CreateDBInstanceCommand, DescribeDBEngineVersionsCommand, DescribeDBInstancesCommand, DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
 import { freePort, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
@@ -13,7 +14,7 @@ describe('RDS PostgreSQL versions', () => {
     rds = new RDSClient(sdkConfig(cellar.endpoint));
   });
   after(async () => {
-    await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'pg-seventeen', SkipFinalSnapshot: true })).catch(() => undefined);
+    for (const id of ['pg-seventeen', 'maria']) await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id, SkipFinalSnapshot: true })).catch(() => undefined);
     await cellar.stop();
     removeDir(cellar.dataDir);
   });
@@ -39,6 +40,23 @@ describe('RDS PostgreSQL versions', () => {
       assert.equal((await client.query("SELECT rolsuper FROM pg_roles WHERE rolname = 'master'")).rows[0].rolsuper, false);
     } finally {
       await client.end();
+    }
+  });
+
+  it('engine mariadb: a real MariaDB the master user writes to and reads from with mysql2', async () => {
+    const port = await freePort();
+    const created = await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'maria', Engine: 'mariadb', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin', MasterUserPassword: 'Maria-pass-123', DBName: 'shop', Port: port }));
+    assert.match(created.DBInstance!.EngineVersion!, /^10\.11\.\d+$/);
+    await waitFor(async () => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'maria' }))).DBInstances![0]!.DBInstanceStatus === 'available', 'maria available', 60_000, 100);
+    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'admin', password: 'Maria-pass-123', database: 'shop' });
+    try {
+      await c.query('CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))');
+      await c.query("INSERT INTO items VALUES (1, 'cheese')");
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT name, @@version AS v FROM items');
+      assert.equal(rows[0]!.name, 'cheese');
+      assert.match(String(rows[0]!.v), new RegExp(`^${created.DBInstance!.EngineVersion!.replace(/\./g, '\\.')}-MariaDB`));
+    } finally {
+      await c.end();
     }
   });
 
