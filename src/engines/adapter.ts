@@ -212,7 +212,17 @@ export abstract class ProcessEngine implements EngineAdapter {
   }
 
   protected abstract command(): { command: string; args: string[]; env?: Record<string, string> };
-  protected abstract stopSteps(): StopStep[];
+  /**
+   * How stop escalates before the final SIGKILL. The default suits engines with one clean shutdown
+   * (SIGTERM: mariadbd flushes and exits, redis fsyncs its AOF); PostgreSQL overrides it with its
+   * smart/fast/immediate modes.
+   */
+  protected stopSteps(): StopStep[] {
+    return [
+      { mode: 'graceful', signal: 'SIGTERM', timeoutMs: 30_000 },
+      { mode: 'fast', signal: 'SIGTERM', timeoutMs: 30_000 },
+    ];
+  }
   /** One probe attempt; throws on failure. */
   protected abstract probeOnce(timeoutMs: number): Promise<void>;
   /** Stops or clears what a previous Cellar may have left (orphan engine, stale lock). Called before spawning. */

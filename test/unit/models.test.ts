@@ -4,15 +4,25 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cellar.js';
+import { generateTypes, SERVICES } from '../../scripts/generate-models.js';
+
+const modelPath = (id: string, ext: 'json' | 'ts') => join(REPO_ROOT, 'src', 'models', `${id}.${ext}`);
 
 describe('generated API layer', () => {
-  it('matches what the generator makes from the installed botocore models (no drift)', (t) => {
-    const generatedFrom = (JSON.parse(readFileSync(join(REPO_ROOT, 'src', 'models', 'sts.json'), 'utf8')) as { generatedFrom: string }).generatedFrom;
+  it('the committed types are what the generator makes from the committed models', () => {
+    for (const svc of SERVICES) {
+      const trimmed = JSON.parse(readFileSync(modelPath(svc.id, 'json'), 'utf8'));
+      assert.equal(generateTypes(trimmed, svc.typeName), readFileSync(modelPath(svc.id, 'ts'), 'utf8'), `src/models/${svc.id}.ts drifted`);
+    }
+  });
+
+  it('the committed models are what the generator makes from botocore (where this machine has the same botocore)', (t) => {
+    const generatedFrom = (JSON.parse(readFileSync(modelPath('sts', 'json'), 'utf8')) as { generatedFrom: string }).generatedFrom;
     const probe = spawnSync('python3', ['-c', 'import botocore; print(botocore.__version__)'], { encoding: 'utf8' });
     const here = probe.status === 0 ? `botocore ${probe.stdout.trim()}` : 'no botocore';
     if (here !== generatedFrom) {
-      // Other model versions differ for reasons that are not drift; the skip is reported in the summary.
-      t.skip(`the committed models are from ${generatedFrom}; this machine has ${here}`);
+      // Other botocore versions differ for reasons that are not drift; the test above still checks the generator.
+      t.diagnostic(`models are from ${generatedFrom}; this machine has ${here}: compared the generated types only`);
       return;
     }
     const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'scripts', 'generate-models.js'), '--check'], { encoding: 'utf8' });

@@ -19,7 +19,7 @@ const loadMysql = async () => (await import('mysql2/promise')).default;
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import type { Host } from '../host.js';
-import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineSpec, type RelationalEngineAdapter, type StopStep } from '../adapter.js';
+import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineSpec, type RelationalEngineAdapter } from '../adapter.js';
 import { mysqlNativePasswordHash } from '../secrets.js';
 import {
   bootstrapSql,
@@ -128,15 +128,6 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
       params: this.paramsForStart,
     });
     return { command: path.join(this.prefix, 'sbin', 'mariadbd'), args };
-  }
-
-  protected stopSteps(): StopStep[] {
-    // mariadbd has one clean shutdown (SIGTERM: disconnect clients, flush, exit); no "smart" or "immediate"
-    // variant. InnoDB is crash-safe, so the SIGKILL step that follows is the immediate equivalent.
-    return [
-      { mode: 'graceful', signal: 'SIGTERM', timeoutMs: 30_000 },
-      { mode: 'fast', signal: 'SIGTERM', timeoutMs: 30_000 },
-    ];
   }
 
   protected async clearLeftovers(): Promise<void> {

@@ -145,7 +145,7 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     return { command: this.bin('postgres'), args: ['-D', this.layout.data] };
   }
 
-  protected stopSteps(): StopStep[] {
+  protected override stopSteps(): StopStep[] {
     // PostgreSQL's own shutdown modes: smart (SIGTERM), fast (SIGINT), immediate (SIGQUIT).
     return [
       { mode: 'graceful', signal: 'SIGTERM', timeoutMs: 30_000 },

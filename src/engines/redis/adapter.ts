@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import type { Host } from '../host.js';
-import { instanceLayout, PhaseTimer, ProcessEngine, type ConfigureResult, type EngineSpec, type StopStep } from '../adapter.js';
+import { instanceLayout, PhaseTimer, ProcessEngine, type ConfigureResult, type EngineSpec } from '../adapter.js';
 import { generateSecret, redisAclPasswordRule } from '../secrets.js';
 import { ADMIN_USER, checkDirective, checkValue, renderRedisConf, userRule, validateUsername } from './config.js';
 import { RespClient, RespError } from './resp.js';
@@ -94,14 +94,6 @@ export class RedisEngine extends ProcessEngine {
 
   protected command() {
     return { command: path.join(this.binDir, 'redis-server'), args: [this.configFile] };
-  }
-
-  protected stopSteps(): StopStep[] {
-    // SIGTERM: Redis fsyncs the AOF and exits. There is no gentler or harsher variant short of SIGKILL.
-    return [
-      { mode: 'graceful', signal: 'SIGTERM', timeoutMs: 30_000 },
-      { mode: 'fast', signal: 'SIGTERM', timeoutMs: 30_000 },
-    ];
   }
 
   protected async clearLeftovers(): Promise<void> {
