@@ -5,7 +5,6 @@
  */
 import { mkdirSync, accessSync, constants as fsConstants, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OffsetClock } from './core/clock.js';
 import { flushLogs, log } from './core/log.js';
@@ -13,7 +12,7 @@ import { CredentialStore, type Credential } from './auth/credentials.js';
 import { Authenticator } from './auth/sigv4.js';
 import { loadRootKey, SecretBox } from './crypto/rootkey.js';
 import { App, jsonResponse, type InternalRoute } from './gateway/app.js';
-import { createHttpServer } from './gateway/http.js';
+import { createHttpServer, type HttpServer } from './gateway/http.js';
 import { JsonTable } from './storage/store.js';
 import { SqliteStore } from './storage/sqlite.js';
 import type { CellarConfig } from './config.js';
@@ -126,7 +125,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   };
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);

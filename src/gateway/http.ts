@@ -1,102 +1,226 @@
 /**
  * @module gateway/http
- * The socket side of the gateway: reads a bounded request body, hands a WireRequest to the App and
- * writes the WireResponse. Everything else happens in gateway/app.ts.
+ * The socket side of the gateway: HTTP/1.1 over `net`, framed by gateway/http1.ts, handing each request to
+ * the App as a WireRequest and writing its WireResponse in one write. Everything else happens in
+ * gateway/app.ts.
+ *
+ * Per connection, requests are answered strictly in order (pipelining works); while one is being answered
+ * asynchronously the next are held, and reading stops once a bounded amount is held. Keep-alive follows
+ * HTTP/1.1 (and `Connection: keep-alive` for 1.0). Bounds: MAX_CONNECTIONS open connections, headers within
+ * HEADERS_TIMEOUT_MS, a whole request within REQUEST_TIMEOUT_MS, idle connections closed after
+ * KEEP_ALIVE_TIMEOUT_MS (the same numbers node:http was configured with before).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import * as net from 'node:net';
 import type { App } from './app.js';
 import type { WireRequest, WireResponse } from '../protocols/types.js';
 import { log } from '../core/log.js';
+import { HttpFramingError, RequestParser, responseHead, type HttpLimits, type ParsedRequest } from './http1.js';
 
 const MAX_CONNECTIONS = 4096;
+const MAX_HEADER_BYTES = 64 * 1024;
+const HEADERS_TIMEOUT_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 120_000;
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const SWEEP_INTERVAL_MS = 5_000;
+/** After an error response the connection lingers this long, discarding input, so the client can read it. */
+const LINGER_MS = 2_000;
+/** Requests taken off one connection's bytes in one go before yielding to other connections. */
+const MAX_REQUESTS_PER_TURN = 64;
 const TOO_LARGE = JSON.stringify({ __type: 'com.amazon.coral.service#RequestEntityTooLarge', message: 'Request entity too large' });
+const EMPTY_QUERY = new URLSearchParams();
 
-export function createHttpServer(app: App, maxBodyBytes: number): Server {
-  const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, requestTimeout: 120_000, headersTimeout: 60_000, maxHeaderSize: 64 * 1024 }, (req, res) => {
-    onRequest(app, maxBodyBytes, req, res);
-  });
+export interface HttpServer extends net.Server {
+  /** Closes every open connection at once (after `close()`, for shutdown). */
+  closeAllConnections(): void;
+}
+
+export function createHttpServer(app: App, maxBodyBytes: number): HttpServer {
+  const limits: HttpLimits = { maxHeaderBytes: MAX_HEADER_BYTES, maxBodyBytes };
+  const connections = new Set<Connection>();
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    const conn = new Connection(socket, app, limits, connections);
+    connections.add(conn);
+  }) as HttpServer;
   // Bounded: past this many open connections new ones are refused, not queued without end.
   server.maxConnections = MAX_CONNECTIONS;
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy(err);
-  });
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const c of connections) c.sweep(now);
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+  server.on('close', () => clearInterval(sweeper));
+  server.closeAllConnections = () => {
+    for (const c of connections) c.destroy();
+  };
   return server;
 }
 
-function onRequest(app: App, maxBodyBytes: number, req: IncomingMessage, res: ServerResponse): void {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBodyBytes) {
-    reply(res, 413, { 'content-type': 'application/x-amz-json-1.0', connection: 'close' }, TOO_LARGE);
-    req.resume();
-    return;
+let dateSecond = -1;
+let dateText = '';
+/** The Date header, formatted once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let aborted = false;
-  req.on('data', (chunk: Buffer) => {
-    if (aborted) return;
-    size += chunk.length;
-    if (size > maxBodyBytes) {
-      aborted = true;
-      reply(res, 413, { 'content-type': 'application/x-amz-json-1.0', connection: 'close' }, TOO_LARGE);
-      req.destroy();
+  return dateText;
+}
+
+class Connection {
+  private readonly parser: RequestParser;
+  /** A request is being answered asynchronously; later ones wait. */
+  private busy = false;
+  /** No more requests are read: an error was answered or `Connection: close` was honoured. */
+  private done = false;
+  private lastActive = Date.now();
+  /** When the request now arriving started to arrive (0: none is). */
+  private requestStarted = 0;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly app: App,
+    private readonly limits: HttpLimits,
+    connections: Set<Connection>,
+  ) {
+    this.parser = new RequestParser(limits);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => connections.delete(this));
+    socket.on('drain', () => {
+      if (!this.busy && !this.done) socket.resume();
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Closes connections that idle or dawdle past their bounds. */
+  sweep(now: number): void {
+    if (this.busy) return;
+    if (this.requestStarted) {
+      const limit = this.parser.headParsed ? REQUEST_TIMEOUT_MS : HEADERS_TIMEOUT_MS;
+      if (now - this.requestStarted > limit) this.fail(408, 'request timeout');
+    } else if (now - this.lastActive > KEEP_ALIVE_TIMEOUT_MS) this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) return; // lingering after an error or a close: input is discarded
+    this.lastActive = Date.now();
+    this.parser.push(chunk);
+    if (this.busy) {
+      // Held until the answer in flight is written; past a bound, stop reading (TCP pushes back).
+      if (this.parser.buffered > this.limits.maxHeaderBytes + this.limits.maxBodyBytes) this.socket.pause();
       return;
     }
-    chunks.push(chunk);
-  });
-  req.on('error', () => {
-    aborted = true;
-  });
-  req.on('end', () => {
-    if (aborted) return;
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
+    this.drain();
+  }
+
+  /** Answers every complete request held, in order, until one goes asynchronous. */
+  private drain(): void {
+    const socket = this.socket;
+    socket.cork();
+    try {
+      for (let n = 0; n < MAX_REQUESTS_PER_TURN; n++) {
+        if (this.busy || this.done || socket.destroyed) return;
+        let req: ParsedRequest | undefined;
+        try {
+          req = this.parser.next();
+        } catch (e) {
+          if (e instanceof HttpFramingError) this.fail(e.status, e.message);
+          else {
+            log('error', 'HTTP framing failed', { error: e instanceof Error ? e.stack : String(e) });
+            this.fail(500, 'internal error');
+          }
+          return;
+        }
+        if (!req) {
+          if (this.parser.takeContinue()) socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+          this.requestStarted = this.parser.midRequest ? this.requestStarted || Date.now() : 0;
+          return;
+        }
+        this.requestStarted = 0;
+        this.dispatch(req);
+      }
+      // More may be held: carry on after other connections have had their turn.
+      if (!this.busy && !this.done && this.parser.buffered > 0) setImmediate(() => this.drain());
+    } finally {
+      socket.uncork();
+    }
+  }
+
+  private dispatch(req: ParsedRequest): void {
+    const target = req.target;
+    const q = target.indexOf('?');
     const wire: WireRequest = {
-      method: req.method ?? 'GET',
-      path: q >= 0 ? url.slice(0, q) : url,
-      query: q >= 0 ? new URLSearchParams(url.slice(q + 1)) : new URLSearchParams(),
-      headers: headersOf(req),
-      body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+      method: req.method,
+      path: q >= 0 ? target.slice(0, q) : target,
+      query: q >= 0 ? new URLSearchParams(target.slice(q + 1)) : EMPTY_QUERY,
+      headers: req.headers,
+      body: req.body,
     };
     let out: WireResponse | Promise<WireResponse>;
     try {
-      out = app.respond(wire);
+      out = this.app.respond(wire);
     } catch (err) {
       out = Promise.reject(err);
     }
-    if (out instanceof Promise) {
-      out.then(
-        (o) => reply(res, o.status, o.headers, o.body),
-        (err: unknown) => {
-          log('error', 'request failed outside the handler chain', { error: err instanceof Error ? err.stack : String(err) });
-          reply(res, 500, { 'content-type': 'application/json' }, JSON.stringify({ __type: 'InternalFailure', message: 'internal error' }));
-        },
-      );
-    } else reply(res, out.status, out.headers, out.body);
-  });
-}
+    if (!(out instanceof Promise)) {
+      this.write(req, out);
+      return;
+    }
+    this.busy = true;
+    out
+      .catch((err: unknown): WireResponse => {
+        log('error', 'request failed outside the handler chain', { error: err instanceof Error ? err.stack : String(err) });
+        return { status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ __type: 'InternalFailure', message: 'internal error' }) };
+      })
+      .then((o) => {
+        this.busy = false;
+        this.lastActive = Date.now();
+        this.write(req, o);
+        if (this.done || this.socket.destroyed) return;
+        this.socket.resume();
+        this.drain();
+      });
+  }
 
-/**
- * Node's parsed headers, as the WireRequest's lower-case name → value record. Node already joins
- * repeated headers with ', ' except set-cookie, the one header it keeps as an array; only then is a
- * copy needed.
- */
-function headersOf(req: IncomingMessage): Record<string, string> {
-  const h = req.headers;
-  if (h['set-cookie'] === undefined) return h as Record<string, string>;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
-  return out;
-}
+  private write(req: ParsedRequest, out: WireResponse): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    const keepAlive = req.keepAlive;
+    const body = out.body;
+    const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+    const head = responseHead(out.status, out.headers, length, httpDate(), keepAlive ? (req.minor === 0 ? 'keep-alive' : undefined) : 'close');
+    let flushed: boolean;
+    if (req.method === 'HEAD' || length === 0) flushed = socket.write(head, 'latin1');
+    // Header values are ASCII, so head and a string body go out as one UTF-8 write.
+    else if (typeof body === 'string') flushed = socket.write(head + body, 'utf8');
+    else {
+      socket.write(head, 'latin1');
+      flushed = socket.write(body);
+    }
+    if (!keepAlive) {
+      this.done = true;
+      socket.end();
+    } else if (!flushed) socket.pause(); // resumed on 'drain'
+  }
 
-function reply(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
-  if (res.headersSent || res.destroyed) return;
-  // A flat [name, value, …] list: node:http writes it without building its own header map.
-  const flat: string[] = [];
-  for (const name in headers) flat.push(name, headers[name]!);
-  flat.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length));
-  res.writeHead(status, flat);
-  // A string body goes out in the same write() as the headers; a Buffer in a second iovec.
-  res.end(body);
+  /** Answers a request that cannot be framed (or timed out) and closes the connection. */
+  private fail(status: number, reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    const socket = this.socket;
+    if (!socket.destroyed && socket.writable) {
+      const body = status === 413 ? TOO_LARGE : '';
+      const headers: Record<string, string> = status === 413 ? { 'content-type': 'application/x-amz-json-1.0' } : {};
+      socket.write(responseHead(status, headers, Buffer.byteLength(body), httpDate(), 'close') + body, 'utf8');
+      socket.end();
+    }
+    // Linger, discarding what the client still sends, so it can read the answer; then close for good.
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    void reason;
+  }
 }
