@@ -121,9 +121,14 @@ class Connection {
   /** Answers every complete request held, in order, until one goes asynchronous. */
   private drain(): void {
     const socket = this.socket;
-    socket.cork();
+    let corked = false;
     try {
       for (let n = 0; n < MAX_REQUESTS_PER_TURN; n++) {
+        if (n === 1) {
+          // Pipelined requests: their responses leave in one write.
+          socket.cork();
+          corked = true;
+        }
         if (this.busy || this.done || socket.destroyed) return;
         let req: ParsedRequest | undefined;
         try {
@@ -147,7 +152,7 @@ class Connection {
       // More may be held: carry on after other connections have had their turn.
       if (!this.busy && !this.done && this.parser.buffered > 0) setImmediate(() => this.drain());
     } finally {
-      socket.uncork();
+      if (corked) socket.uncork();
     }
   }
 

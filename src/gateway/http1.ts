@@ -47,8 +47,14 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_CHUNK_LINE = 4096;
 /** RFC 9110 token characters, for methods and header names. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible ASCII, obs-text, space and tab; no CR, LF or NUL. */
-const BAD_VALUE = /[\0\r\n]/;
+/** NUL, a CR not followed by LF, or an LF not preceded by CR. */
+const FORBIDDEN_IN_HEAD = /\0|\r(?!\n)|(?<!\r)\n/;
+/** The spellings clients use for common header names, lower-cased once (checked tokens by construction). */
+const LOWER_NAMES = new Map<string, string>();
+for (const name of ['Host', 'Content-Type', 'Content-Length', 'Authorization', 'X-Amz-Date', 'X-Amz-Target', 'X-Amz-Content-Sha256', 'X-Amz-Security-Token', 'User-Agent', 'Accept', 'Accept-Encoding', 'Connection', 'Expect', 'Transfer-Encoding', 'Amz-Sdk-Invocation-Id', 'Amz-Sdk-Request', 'X-Amz-User-Agent']) {
+  LOWER_NAMES.set(name, name.toLowerCase());
+  LOWER_NAMES.set(name.toLowerCase(), name.toLowerCase());
+}
 /** Headers of which node:http keeps only the first occurrence; everything else is joined with ", ". */
 const SINGLE_VALUED = new Set([
   'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since',
@@ -318,6 +324,8 @@ export function parseHead(text: string): Head {
     if (target[0] !== '/') target = '/' + target;
   }
 
+  // One scan for what no head may hold anywhere: NUL, and CR or LF other than as a CRLF pair.
+  if (FORBIDDEN_IN_HEAD.test(text)) throw new HttpFramingError(400, 'malformed header field value');
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
@@ -327,15 +335,20 @@ export function parseHead(text: string): Head {
   while (pos < text.length) {
     let eol = text.indexOf('\r\n', pos);
     if (eol < 0) eol = text.length;
-    const line = text.slice(pos, eol);
+    const colon = text.indexOf(':', pos);
+    if (colon <= pos || colon >= eol) throw new HttpFramingError(400, text[pos] === ' ' || text[pos] === '\t' ? 'obsolete line folding' : 'malformed header field');
+    const rawName = text.slice(pos, colon);
+    let name = LOWER_NAMES.get(rawName);
+    if (name === undefined) {
+      if (!TOKEN.test(rawName)) throw new HttpFramingError(400, 'malformed header field name');
+      name = rawName.toLowerCase();
+    }
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+    while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+    const value = text.slice(vs, ve);
     pos = eol + 2;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HttpFramingError(400, line[0] === ' ' || line[0] === '\t' ? 'obsolete line folding' : 'malformed header field');
-    const rawName = line.slice(0, colon);
-    if (!TOKEN.test(rawName)) throw new HttpFramingError(400, 'malformed header field name');
-    const value = line.slice(colon + 1).trim();
-    if (BAD_VALUE.test(value)) throw new HttpFramingError(400, 'malformed header field value');
-    const name = rawName.toLowerCase();
     if (name === 'content-length') {
       if (contentLength !== undefined && contentLength !== value) throw new HttpFramingError(400, 'conflicting Content-Length');
       contentLength = value;

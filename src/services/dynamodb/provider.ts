@@ -1271,12 +1271,10 @@ export class DynamoDBProvider {
       throw validationError(`${INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index ${idx.meta.name} because its projection type is not ALL`);
     }
     if (idx.meta.global && paths && idx.projected !== 'ALL') {
-      // A GSI cannot fetch from the table: every projected path must be in the index.
-      for (const p of paths) {
-        if (!idx.projected.has(p[0] as string)) {
-          throw validationError(`${INVALID}Global secondary index ${idx.meta.name} does not project attribute ${String(p[0])}`);
-        }
-      }
+      // A GSI cannot fetch from the table: every projected path must be in the index. AWS names the
+      // missing attributes as a bracketed list ("... does not project [a, b]").
+      const missing = [...new Set(paths.map((p) => String(p[0])).filter((name) => !(idx.projected as Set<string>).has(name)))];
+      if (missing.length > 0) throw validationError(`${INVALID}Global secondary index ${idx.meta.name} does not project [${missing.join(', ')}]`);
     }
     return { target: idx, key: idx.key };
   }

@@ -1,0 +1,88 @@
+/**
+ * In-process micro-benchmark of one GetItem/PutItem as the HTTP layer sees it, without a socket: the raw
+ * bytes ddb-wrk.mjs sends (same header names and order) are framed by gateway/http1.ts, answered by the
+ * App, and the response head built and encoded as gateway/http.ts writes it. Times each stage in CPU time
+ * per request. A tool for finding where the time goes, not a test.
+ *
+ *   npx tsc -p . && node dist/bench/micro-http.js [iterations]
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { loadConfig } from '../src/config.js';
+import { startCellar } from '../src/server.js';
+import { RequestParser, responseHead } from '../src/gateway/http1.js';
+import type { WireRequest, WireResponse } from '../src/protocols/types.js';
+
+const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 50_000);
+const HOST = '127.0.0.1:4566';
+
+function raw(target: string, payload: unknown, amzDate: string): Buffer {
+  const body = JSON.stringify(payload);
+  const day = amzDate.slice(0, 8);
+  const hash = createHash('sha256').update(body).digest('hex');
+  const amzTarget = `DynamoDB_20120810.${target}`;
+  const signed = 'content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target';
+  const canonical = `POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:${HOST}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\nx-amz-target:${amzTarget}\n\n${signed}\n${hash}`;
+  const scope = `${day}/us-east-1/dynamodb/aws4_request`;
+  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  let k = createHmac('sha256', 'AWS4test').update(day).digest();
+  for (const part of ['us-east-1', 'dynamodb', 'aws4_request']) k = createHmac('sha256', k).update(part).digest();
+  const signature = createHmac('sha256', k).update(sts).digest('hex');
+  const headers: Array<[string, string]> = [
+    ['Host', HOST],
+    ['Content-Type', 'application/x-amz-json-1.0'],
+    ['X-Amz-Content-Sha256', hash],
+    ['X-Amz-Date', amzDate],
+    ['X-Amz-Target', amzTarget],
+    ['Authorization', `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=${signed}, Signature=${signature}`],
+    ['Content-Length', String(Buffer.byteLength(body))],
+  ];
+  return Buffer.from(`POST / HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n${body}`);
+}
+
+const amzDate = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
+const cellar = await startCellar(loadConfig({ inMemory: true, port: 0, logRequests: false }));
+const app = cellar.app;
+const parser = new RequestParser({ maxHeaderBytes: 65536, maxBodyBytes: 20 * 1024 * 1024 });
+function frame(bytes: Buffer): WireRequest {
+  parser.push(bytes);
+  const r = parser.next()!;
+  const q = r.target.indexOf('?');
+  return { method: r.method, path: q >= 0 ? r.target.slice(0, q) : r.target, query: new URLSearchParams(), headers: r.headers, body: r.body };
+}
+function answer(bytes: Buffer): WireResponse {
+  const out = app.respond(frame(bytes));
+  if (out instanceof Promise) throw new Error('expected a synchronous answer');
+  return out;
+}
+const must = (bytes: Buffer): void => {
+  const out = answer(bytes);
+  if (out.status !== 200) throw new Error(`${out.status} ${String(out.body)}`);
+};
+must(raw('CreateTable', { TableName: 'bench', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }, amzDate));
+const filler = randomBytes(123).toString('base64');
+const keys = Array.from({ length: 2000 }, () => randomBytes(16).toString('hex'));
+for (const k of keys) must(raw('PutItem', { TableName: 'bench', Item: { pk: { S: k }, data: { S: filler } } }, amzDate));
+
+const pools: Record<string, Buffer[]> = {
+  get: keys.map((k) => raw('GetItem', { TableName: 'bench', Key: { pk: { S: k } } }, amzDate)),
+  put: Array.from({ length: 2000 }, () => raw('PutItem', { TableName: 'bench', Item: { pk: { S: randomBytes(16).toString('hex') }, data: { S: filler } } }, amzDate)),
+};
+
+function time(label: string, fn: (i: number) => unknown): void {
+  for (let i = 0; i < Math.min(N, 5000); i++) fn(i);
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < N; i++) fn(i);
+  const c = process.cpuUsage(c0);
+  process.stderr.write(`${label.padEnd(34)} ${((c.user + c.system) / N).toFixed(2).padStart(8)} µs CPU\n`);
+}
+
+for (const [w, pool] of Object.entries(pools)) {
+  time(`${w}: frame`, (i) => frame(pool[i % pool.length]!));
+  time(`${w}: frame + App.respond`, (i) => answer(pool[i % pool.length]!));
+  time(`${w}: frame + respond + head + encode`, (i) => {
+    const out = answer(pool[i % pool.length]!);
+    const body = out.body as string;
+    return Buffer.from(responseHead(out.status, out.headers, Buffer.byteLength(body), 'Wed, 25 Nov 2026 00:00:00 GMT', undefined) + body);
+  });
+}
+await cellar.close();
