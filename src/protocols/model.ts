@@ -61,6 +61,11 @@ export class ServiceModel {
   readonly metadata: ServiceMetadata;
   readonly operations: Map<string, Operation>;
   readonly shapes: Record<string, Shape>;
+  /**
+   * Structures whose members the service checks in an order other than the model's (DynamoDB's "N
+   * validation errors detected" lists follow the service's own field order): shape name → member names.
+   */
+  memberOrder: Readonly<Record<string, readonly string[]>> = {};
   /** Compiled patterns, cached per shape; null where JS cannot express the model's regex. */
   private readonly patterns = new Map<string, RegExp | null>();
 
@@ -103,7 +108,7 @@ export class ServiceModel {
 }
 
 const cache = new Map<string, ServiceModel>();
-const modelsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src', 'models');
+export const modelsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src', 'models');
 
 export function loadModel(serviceId: string): ServiceModel {
   let model = cache.get(serviceId);

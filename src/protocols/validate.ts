@@ -107,21 +107,30 @@ function compile(model: ServiceModel, shapeName: string): Validator {
   const shape: Shape = model.shape(shapeName);
   switch (shape.type) {
     case 'structure': {
+      const requiredNames = new Set(shape.required ?? []);
       const required = (shape.required ?? []).map((name) => ({ name, lc: lowerFirst(name) }));
-      const members = Object.entries(shape.members ?? {}).map(([name, ref]) => ({ name, lc: lowerFirst(name), shape: ref.shape, v: undefined as Validator | undefined }));
+      const members = Object.entries(shape.members ?? {}).map(([name, ref]) => ({ name, lc: lowerFirst(name), shape: ref.shape, required: requiredNames.has(name), v: undefined as Validator | undefined }));
+      const order = model.memberOrder[shapeName];
+      if (order) {
+        // The service's own order: each member is checked (for presence too) where that order puts it.
+        const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+        members.sort((a, b) => rank(a.name) - rank(b.name));
+      }
       return (value, path, problems, depth) => {
         if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeMismatch(path, 'structure', value);
         const obj = value as Record<string, unknown>;
-        for (const req of required) {
-          if (obj[req.name] === undefined || obj[req.name] === null) problems.push({ path: path ? `${path}.${req.lc}` : req.lc, value: null, constraint: 'Member must not be null' });
+        if (!order) {
+          for (const req of required) {
+            if (obj[req.name] === undefined || obj[req.name] === null) problems.push({ path: path ? `${path}.${req.lc}` : req.lc, value: null, constraint: 'Member must not be null' });
+          }
         }
         for (const m of members) {
           const v = obj[m.name];
-          if (v === undefined) continue;
-          if (v === null) {
+          if (v === undefined || v === null) {
+            if (order && m.required) problems.push({ path: path ? `${path}.${m.lc}` : m.lc, value: null, constraint: 'Member must not be null' });
             // An explicit null means the member is absent, as AWS's JSON parsers read it.
-            delete obj[m.name];
+            if (v === null) delete obj[m.name];
             continue;
           }
           (m.v ??= validatorFor(model, m.shape))(v, path ? `${path}.${m.lc}` : m.lc, problems, depth + 1);

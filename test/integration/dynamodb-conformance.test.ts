@@ -143,9 +143,9 @@ describe('DynamoDB conformance (SDK, DocumentClient, CLI, raw)', () => {
     const gsi21 = Array.from({ length: 21 }, (_, i) => ({ IndexName: `gsi${i}`, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }));
     await rejects('CreateTable', { ...base, GlobalSecondaryIndexes: gsi21 }, 'ValidationException', 'One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of 20');
     await rejects('CreateTable', { ...base, GlobalSecondaryIndexes: [{ IndexName: 'gsi', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY', NonKeyAttributes: ['a'] } }] }, 'ValidationException', 'One or more parameter values were invalid: ProjectionType is KEYS_ONLY, but NonKeyAttributes is specified');
-    // Model validation: several problems reported together, in member order.
+    // Model validation: several problems reported together, in DynamoDB's own member order (not the model's).
     await rejects('CreateTable', { TableName: 'abc', KeySchema: [], AttributeDefinitions: [], BillingMode: 'SOMETIMES' }, 'ValidationException',
-      "2 validation errors detected: Value '[]' at 'keySchema' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'SOMETIMES' at 'billingMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]");
+      "2 validation errors detected: Value 'SOMETIMES' at 'billingMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]; Value '[]' at 'keySchema' failed to satisfy constraint: Member must have length greater than or equal to 1");
     assert.deepEqual((await client.send(new ListTablesCommand({}))).TableNames?.includes('bad'), false);
     await create({ TableName: 'dup' });
     await rejects('CreateTable', { ...base, TableName: 'dup' }, 'ResourceInUseException', 'Table already exists: dup');
@@ -705,6 +705,9 @@ describe('DynamoDB conformance (SDK, DocumentClient, CLI, raw)', () => {
     // Several model violations are reported together (in the member order AWS uses for these two).
     await rejects('PutItem', {}, 'ValidationException',
       "2 validation errors detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null; Value null at 'item' failed to satisfy constraint: Member must not be null");
+    // DynamoDB's order interleaves presence checks with the rest: Scan checks totalSegments, tableName, segment, limit in that order.
+    await rejects('Scan', { Limit: 0, Segment: -1, TotalSegments: 0 }, 'ValidationException',
+      "4 validation errors detected: Value '0' at 'totalSegments' failed to satisfy constraint: Member must have value greater than or equal to 1; Value null at 'tableName' failed to satisfy constraint: Member must not be null; Value '-1' at 'segment' failed to satisfy constraint: Member must have value greater than or equal to 0; Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1");
     await rejects('Query', { TableName: 'missing', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'x' } } }, 'ResourceNotFoundException', 'Requested resource not found');
     const r = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.GetItem', '{"TableName": 5}');
     assert.equal(r.status, 400);

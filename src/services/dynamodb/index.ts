@@ -4,12 +4,15 @@ import { JsonProtocol } from '../../protocols/json.js';
 import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
 import { DynamoDBProvider } from './provider.js';
+import { validationOrder } from './validation-order.js';
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const provider = new DynamoDBProvider(env.store);
+  const model = loadModel('dynamodb');
+  model.memberOrder = validationOrder();
   return {
     id: 'dynamodb',
-    model: loadModel('dynamodb'),
+    model,
     protocol: new JsonProtocol('awsJson1_0', {
       typePrefix: 'com.amazonaws.dynamodb.v20120810#',
       validationTypePrefix: 'com.amazon.coral.validate#',
