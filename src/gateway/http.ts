@@ -37,7 +37,8 @@ export interface HttpServer extends net.Server {
 export function createHttpServer(app: App, maxBodyBytes: number): HttpServer {
   const limits: HttpLimits = { maxHeaderBytes: MAX_HEADER_BYTES, maxBodyBytes };
   const connections = new Set<Connection>();
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  // allowHalfOpen: a client that half-closes after its request still gets its answer, then the close.
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     const conn = new Connection(socket, app, limits, connections);
     connections.add(conn);
   }) as HttpServer;
@@ -74,6 +75,7 @@ class Connection {
   private busy = false;
   /** No more requests are read: an error was answered or `Connection: close` was honoured. */
   private done = false;
+  private peerEnded = false;
   private lastActive = Date.now();
   /** When the request now arriving started to arrive (0: none is). */
   private requestStarted = 0;
@@ -87,6 +89,15 @@ class Connection {
     this.parser = new RequestParser(limits);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => socket.destroy());
+    socket.on('end', () => {
+      // The client sent all it will: answer what is complete, then close our side.
+      this.peerEnded = true;
+      if (!this.busy) this.drain();
+      if (!this.busy && !this.done) {
+        this.done = true;
+        socket.end();
+      }
+    });
     socket.on('close', () => connections.delete(this));
     socket.on('drain', () => {
       if (!this.busy && !this.done) socket.resume();
@@ -187,6 +198,14 @@ class Connection {
         this.lastActive = Date.now();
         this.write(req, o);
         if (this.done || this.socket.destroyed) return;
+        if (this.peerEnded) {
+          this.drain();
+          if (!this.busy && !this.done) {
+            this.done = true;
+            this.socket.end();
+          }
+          return;
+        }
         this.socket.resume();
         this.drain();
       });

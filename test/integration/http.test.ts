@@ -76,8 +76,9 @@ function exchange(port: number, chunks: Array<string | Buffer>, count: number, o
 }
 
 /** A signed DynamoDB request as raw HTTP/1.1 head lines plus its body. */
-async function signed(endpoint: string, target: string, body: string): Promise<{ head: string[]; body: string }> {
-  const req = await signedRequest(endpoint, body, { service: 'dynamodb', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${target}` } });
+async function signed(endpoint: string, target: string, body: string, service = 'dynamodb'): Promise<{ head: string[]; body: string }> {
+  const amzTarget = service === 'dynamodb' ? `DynamoDB_20120810.${target}` : `${service}.${target}`;
+  const req = await signedRequest(endpoint, body, { service, headers: { 'content-type': `application/x-amz-json-1.${service === 'dynamodb' ? 0 : 1}`, 'x-amz-target': amzTarget } });
   const head = [`POST / HTTP/1.1`];
   req.headers.forEach((v, k) => {
     if (k !== 'content-length') head.push(`${k}: ${v}`);
@@ -173,6 +174,22 @@ describe('HTTP/1.1 over sockets', () => {
       assert.equal(after.replies[0]!.status, 200);
     });
   }
+
+  it('answers a client that half-closes after its requests, then closes', async () => {
+    const list = await signed(cellar.endpoint, 'ListSecrets', '{}', 'secretsmanager');
+    const tables = await signed(cellar.endpoint, 'ListTables', '{}');
+    const replies = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.end(withLength(list) + withLength(tables)));
+      let raw = '';
+      socket.on('data', (d) => (raw += d.toString('latin1')));
+      socket.on('close', () => resolve(raw));
+      socket.on('error', reject);
+      setTimeout(() => reject(new Error(`no close; got ${raw}`)), 10_000).unref();
+    });
+    assert.equal(replies.split("HTTP/1.1 200 OK").length - 1, 2, replies);
+    assert.match(replies, /"SecretList"/);
+    assert.match(replies, /"TableNames"/);
+  });
 
   it('keeps serving other connections while one sends its request a byte at a time', async () => {
     const r = await signed(cellar.endpoint, 'ListTables', '{}');
