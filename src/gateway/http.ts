@@ -100,7 +100,9 @@ class Connection {
     });
     socket.on('close', () => connections.delete(this));
     socket.on('drain', () => {
-      if (!this.busy && !this.done) socket.resume();
+      if (this.busy || this.done) return;
+      socket.resume();
+      this.drain();
     });
   }
 
@@ -121,12 +123,14 @@ class Connection {
     if (this.done) return; // lingering after an error or a close: input is discarded
     this.lastActive = Date.now();
     this.parser.push(chunk);
-    if (this.busy) {
-      // Held until the answer in flight is written; past a bound, stop reading (TCP pushes back).
-      if (this.parser.buffered > this.limits.maxHeaderBytes + this.limits.maxBodyBytes) this.socket.pause();
-      return;
-    }
-    this.drain();
+    // Held while an answer is in flight or the client is not reading its answers; past a bound, stop
+    // reading (TCP pushes back) until those are done.
+    if (this.parser.buffered > this.holdLimit) this.socket.pause();
+    if (!this.busy) this.drain();
+  }
+
+  private get holdLimit(): number {
+    return this.limits.maxHeaderBytes + this.limits.maxBodyBytes;
   }
 
   /** Answers every complete request held, in order, until one goes asynchronous. */
@@ -140,7 +144,8 @@ class Connection {
           socket.cork();
           corked = true;
         }
-        if (this.busy || this.done || socket.destroyed) return;
+        // A client that does not read its answers gets no more until it has (resumed on 'drain').
+        if (this.busy || this.done || socket.destroyed || socket.writableNeedDrain) return;
         let req: ParsedRequest | undefined;
         try {
           req = this.parser.next();
@@ -161,9 +166,12 @@ class Connection {
         this.dispatch(req);
       }
       // More may be held: carry on after other connections have had their turn.
-      if (!this.busy && !this.done && this.parser.buffered > 0) setImmediate(() => this.drain());
+      if (!this.busy && !this.done && this.parser.buffered > 0) setImmediate(() => {
+        if (!this.busy && !this.done) this.drain();
+      });
     } finally {
       if (corked) socket.uncork();
+      if (socket.isPaused() && !this.busy && !this.done && !socket.writableNeedDrain && this.parser.buffered <= this.holdLimit) socket.resume();
     }
   }
 

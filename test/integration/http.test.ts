@@ -118,6 +118,18 @@ describe('HTTP/1.1 over sockets', () => {
     }
   });
 
+  it('answers 500 pipelined requests sent in one write, in order', async () => {
+    const list = withLength(await signed(cellar.endpoint, 'ListTables', '{}'));
+    const health = 'GET /_cellar/health HTTP/1.1\r\nHost: x\r\n\r\n';
+    const all = Array.from({ length: 500 }, (_, i) => (i % 2 ? health : list)).join('');
+    const { replies } = await exchange(port, [all], 500);
+    assert.equal(replies.length, 500);
+    replies.forEach((r, i) => {
+      assert.equal(r.status, 200);
+      assert.equal('TableNames' in JSON.parse(r.body), i % 2 === 0, `reply ${i}`);
+    });
+  });
+
   it('reads a chunked body, cut anywhere across writes', async () => {
     const r = await signed(cellar.endpoint, 'ListTables', '{"Limit":5}');
     const head = [...r.head, 'transfer-encoding: chunked'].join('\r\n') + '\r\n\r\n';
