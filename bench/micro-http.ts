@@ -4,7 +4,7 @@
  * App, and the response head built and encoded as gateway/http.ts writes it. Times each stage in CPU time
  * per request. A tool for finding where the time goes, not a test.
  *
- *   npx tsc -p . && node dist/bench/micro-http.js [iterations]
+ *   npx tsc -p . && node dist/bench/micro-http.js [iterations] [--only=get|put]
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config.js';
@@ -76,7 +76,9 @@ function time(label: string, fn: (i: number) => unknown): void {
   process.stderr.write(`${label.padEnd(34)} ${((c.user + c.system) / N).toFixed(2).padStart(8)} µs CPU\n`);
 }
 
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 for (const [w, pool] of Object.entries(pools)) {
+  if (only && w !== only) continue;
   time(`${w}: frame`, (i) => frame(pool[i % pool.length]!));
   time(`${w}: frame + App.respond`, (i) => answer(pool[i % pool.length]!));
   time(`${w}: frame + respond + head + encode`, (i) => {
