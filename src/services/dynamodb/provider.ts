@@ -10,6 +10,15 @@
  * encoding touch only the key attributes, and items are stored as their JSON text behind a 4-byte size
  * so reads neither re-validate nor re-measure them. Whole tables are never loaded: Query and Scan walk
  * the store in bounded chunks.
+ *
+ * Writes go through the store's group commit (Store.grouped): the item writes of one event-loop turn
+ * share a commit, each atomic on its own, and each response is built once that commit is durable.
+ *
+ * Table counters (ItemCount, TableSizeBytes, index sizes) live in memory and are not written by each
+ * write. Their stored record says whether it is exact: before the first write after the record was
+ * last stored exact, a record marked dirty is committed on its own; every STATS_FLUSH_MS, and on close,
+ * the exact counts are stored again (clean). A table whose record is dirty when it is loaded (Cellar
+ * stopped without closing) has its counters recounted from its items and index entries.
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
@@ -68,6 +77,21 @@ interface TableState {
   indexes: IndexState[];
   stats: Stats;
   indexStats: Map<number, Stats>;
+  /** True once a dirty record is committed: the in-memory counters may differ from the stored ones. */
+  statsMarked: boolean;
+}
+
+/** How often counters changed by writes are stored (exact, clean) again. */
+const STATS_FLUSH_MS = 1000;
+/** Entries read per step when recounting a table's counters. */
+const RECOUNT_CHUNK = 1000;
+
+/** The stored counters: c/b for the table, i for [index ns, count, bytes]; d=1 while not exact. */
+interface StoredStats {
+  c: number;
+  b: number;
+  i: [number, number, number][];
+  d?: 1;
 }
 
 /** How many names of tables that do not exist are remembered, so that lookups of them skip the store. */
@@ -154,6 +178,7 @@ export class DynamoDBProvider {
   private readonly backfillBatch: number;
   private readonly endpointAddress: string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
+  private readonly statsTimer: NodeJS.Timeout;
   private closed = false;
 
   constructor(
@@ -169,11 +194,16 @@ export class DynamoDBProvider {
     this.backfillBatch = options.backfillBatch ?? 500;
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
     this.resumeBackfills();
+    this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
+    this.statsTimer.unref();
   }
 
-  /** Stops background work (index backfills). */
+  /** Stops background work (index backfills) and stores the exact counters. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    clearInterval(this.statsTimer);
+    this.flushStats();
     for (const t of this.timers) {
       clearTimeout(t as NodeJS.Timeout);
       clearImmediate(t as NodeJS.Immediate);
@@ -197,23 +227,102 @@ export class DynamoDBProvider {
     return next;
   }
 
-  private buildState(meta: TableMeta): TableState {
+  /**
+   * A table's in-memory state. The counters come from prev (the cached state: they are the exact ones),
+   * else from the stored record, recounted from the data if that record is dirty.
+   */
+  private buildState(meta: TableMeta, prev?: TableState): TableState {
     const key = keyDefOf(meta.keySchema, meta.attributeDefinitions);
     const indexes = meta.indexes.map((m) => {
       const ik = keyDefOf(m.keySchema, meta.attributeDefinitions);
       return { meta: m, key: ik, projected: projectedNames(m, key, ik) };
     });
-    const raw = this.statsSpace.get(namespacePrefix(meta.ns));
-    const parsed = raw ? (JSON.parse(raw.toString('utf8')) as { c: number; b: number; i: [number, number, number][] }) : { c: 0, b: 0, i: [] };
-    const indexStats = new Map<number, Stats>();
-    for (const [ns, c, b] of parsed.i) indexStats.set(ns, { count: c, bytes: b });
-    for (const i of meta.indexes) if (!indexStats.has(i.ns)) indexStats.set(i.ns, { count: 0, bytes: 0 });
-    return { meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes, stats: { count: parsed.c, bytes: parsed.b }, indexStats };
+    const t: TableState = {
+      meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes,
+      stats: prev?.stats ?? { count: 0, bytes: 0 }, indexStats: prev?.indexStats ?? new Map(), statsMarked: prev?.statsMarked ?? false,
+    };
+    if (!prev) {
+      const raw = this.statsSpace.get(namespacePrefix(meta.ns));
+      const parsed: StoredStats = raw ? (JSON.parse(raw.toString('utf8')) as StoredStats) : { c: 0, b: 0, i: [] };
+      t.stats = { count: parsed.c, bytes: parsed.b };
+      for (const [ns, c, b] of parsed.i) t.indexStats.set(ns, { count: c, bytes: b });
+      if (parsed.d) {
+        this.recount(t);
+        // The record stays dirty until the next flush stores the recount: same state as after a write.
+        t.statsMarked = true;
+      }
+    }
+    for (const i of meta.indexes) if (!t.indexStats.has(i.ns)) t.indexStats.set(i.ns, { count: 0, bytes: 0 });
+    return t;
   }
 
-  private persistStats(t: TableState): void {
-    const body = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
+  /** Stores a table's counters: exact (clean), or marked dirty (the in-memory ones are about to move on). */
+  private persistStats(t: TableState, dirty = false): void {
+    const body: StoredStats = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
+    if (dirty) body.d = 1;
     this.statsSpace.put(namespacePrefix(t.meta.ns), Buffer.from(JSON.stringify(body)));
+    t.statsMarked = dirty;
+  }
+
+  /**
+   * Before a write changes a table's in-memory counters: unless already done, commits a dirty record
+   * on its own (committing any open write group first). Committed before the write, it cannot be lost
+   * with the write's group: if Cellar dies at any later point, the record says to recount.
+   */
+  private markStats(t: TableState): void {
+    if (t.statsMarked) return;
+    this.store.transaction(() => this.persistStats(t, true));
+  }
+
+  /** Stores the exact counters of every table written since they were last stored. */
+  private flushStats(): void {
+    const marked = [...this.tables.values()].filter((t) => t.statsMarked && this.tables.get(this.metaKey(t.meta.accountId, t.meta.region, t.meta.name)) === t);
+    if (marked.length === 0) return;
+    try {
+      this.store.transaction(() => {
+        for (const t of marked) this.persistStats(t, false);
+      });
+    } catch {
+      // The records stay dirty (and marked): a restart recounts, the next flush tries again.
+      for (const t of marked) t.statsMarked = true;
+    }
+  }
+
+  /** Recomputes a table's counters from its items and index entries (a walk of each, RECOUNT_CHUNK at a time). */
+  private recount(t: TableState): void {
+    const count = (ns: number): Stats => {
+      const s: Stats = { count: 0, bytes: 0 };
+      const end = namespacePrefix(ns + 1);
+      let after: Buffer | undefined;
+      for (;;) {
+        const chunk = [...this.items.scan({ ...(after ? { gt: after } : { gte: namespacePrefix(ns) }), lt: end, limit: RECOUNT_CHUNK })];
+        for (const [, v] of chunk) {
+          s.count++;
+          s.bytes += itemValueSize(v);
+        }
+        if (chunk.length < RECOUNT_CHUNK) return s;
+        after = chunk[chunk.length - 1]![0];
+      }
+    };
+    t.stats = count(t.meta.ns);
+    t.indexStats = new Map(t.meta.indexes.map((i) => [i.ns, count(i.ns)]));
+  }
+
+  /**
+   * After a write failed in the store itself (not a ServiceError: an I/O error, a full disk, a failed
+   * group commit), the in-memory counters may include writes that were rolled back: recount them.
+   */
+  private writeFailed(tables: Iterable<TableState>, e: unknown): never {
+    if (!(e instanceof ServiceError)) {
+      for (const t of new Set(tables)) {
+        try {
+          this.recount(t);
+        } catch {
+          // The stored record is dirty (marked before the write): the next restart recounts.
+        }
+      }
+    }
+    throw e;
   }
 
   private saveMeta(meta: TableMeta): void {
@@ -568,7 +677,7 @@ export class DynamoDBProvider {
       this.saveMeta(m);
     });
     const key = this.metaKey(ctx.accountId, ctx.region, name);
-    const state = this.buildState(m);
+    const state = this.buildState(m, t);
     if (dropped) state.indexStats.delete(dropped.ns);
     this.cache(key, state);
     const out = describe(m, state.stats, state.indexStats);
@@ -770,7 +879,8 @@ export class DynamoDBProvider {
 
   /**
    * Writes (or deletes, when next is undefined) an item and keeps its index entries and the table's
-   * counters in step. Must run inside a store transaction.
+   * in-memory counters in step. Must run inside a store transaction (or a grouped op), after
+   * markStats(t).
    */
   private writeItem(t: TableState, key: Buffer, old: Item | undefined, oldSize: number, next: Item | undefined, nextSize: number): WriteEffect {
     const effect: WriteEffect = { tableBytes: Math.max(oldSize, nextSize), indexUnits: new Map() };
@@ -811,7 +921,6 @@ export class DynamoDBProvider {
         effect.indexUnits.set(idx.meta.name, units);
       }
     }
-    this.persistStats(t);
     return effect;
   }
 
@@ -886,7 +995,7 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ item operations
 
-  putItem(input: Json, ctx: RequestContext): Json {
+  putItem(input: Json, ctx: RequestContext): Promise<Json> {
     const item = input.Item as Item;
     const rv: string = input.ReturnValues ?? 'NONE';
     if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
@@ -901,18 +1010,20 @@ export class DynamoDBProvider {
     const size = itemSize(item);
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
     let old: { item: Item; size: number } | undefined;
-    const effect = this.store.transaction(() => {
+    this.markStats(t);
+    return this.store.grouped(() => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       return this.writeItem(t, key, old?.item, old?.size ?? 0, item, size);
-    });
-    const out: Json = {};
-    if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
-    const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
-    if (cc) out.ConsumedCapacity = cc;
-    const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
-    if (icm) out.ItemCollectionMetrics = icm;
-    return out;
+    }).then((effect) => {
+      const out: Json = {};
+      if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
+      const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
+      if (cc) out.ConsumedCapacity = cc;
+      const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
+      if (icm) out.ItemCollectionMetrics = icm;
+      return out;
+    }, (e: unknown) => this.writeFailed([t], e));
   }
 
   getItem(input: Json, ctx: RequestContext): Json {
@@ -941,7 +1052,7 @@ export class DynamoDBProvider {
     return out;
   }
 
-  deleteItem(input: Json, ctx: RequestContext): Json {
+  deleteItem(input: Json, ctx: RequestContext): Promise<Json> {
     const rv: string = input.ReturnValues ?? 'NONE';
     if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
     const { ctx: ectx, condition } = this.writeCondition(input, 'DeleteItem');
@@ -949,22 +1060,24 @@ export class DynamoDBProvider {
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
     let old: { item: Item; size: number } | undefined;
-    const effect = this.store.transaction(() => {
+    this.markStats(t);
+    return this.store.grouped(() => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       if (!old) return undefined;
       return this.writeItem(t, key, old.item, old.size, undefined, 0);
-    });
-    const out: Json = {};
-    if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
-    const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
-    if (cc) out.ConsumedCapacity = cc;
-    const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, old?.item ?? (input.Key as Item));
-    if (icm) out.ItemCollectionMetrics = icm;
-    return out;
+    }).then((effect) => {
+      const out: Json = {};
+      if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
+      const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
+      if (cc) out.ConsumedCapacity = cc;
+      const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, old?.item ?? (input.Key as Item));
+      if (icm) out.ItemCollectionMetrics = icm;
+      return out;
+    }, (e: unknown) => this.writeFailed([t], e));
   }
 
-  updateItem(input: Json, ctx: RequestContext): Json {
+  updateItem(input: Json, ctx: RequestContext): Promise<Json> {
     const rv: string = input.ReturnValues ?? 'NONE';
     const { ctx: ectx, condition } = this.writeCondition(input, 'UpdateItem', ['UpdateExpression'], ['AttributeUpdates']);
     const t0 = this.lookup(ctx, input.TableName);
@@ -977,7 +1090,8 @@ export class DynamoDBProvider {
     const key = this.keyFromKey(t, input.Key);
     let old: { item: Item; size: number } | undefined;
     let next: Item | undefined;
-    const effect = this.store.transaction(() => {
+    this.markStats(t);
+    return this.store.grouped(() => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       const base: Item = old ? old.item : { ...(input.Key as Item) };
@@ -986,7 +1100,10 @@ export class DynamoDBProvider {
       const size = itemSize(next);
       if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
       return this.writeItem(t, key, old?.item, old?.size ?? 0, next, size);
-    });
+    }).then((effect) => this.updateOutput(t, input, rv, actions, old, next, effect), (e: unknown) => this.writeFailed([t], e));
+  }
+
+  private updateOutput(t: TableState, input: Json, rv: string, actions: UpdateAction[], old: { item: Item; size: number } | undefined, next: Item | undefined, effect: WriteEffect): Json {
     const out: Json = {};
     const paths = actions.map((a) => a.path);
     switch (rv) {
@@ -1073,7 +1190,7 @@ export class DynamoDBProvider {
     return out;
   }
 
-  batchWriteItem(input: Json, ctx: RequestContext): Json {
+  batchWriteItem(input: Json, ctx: RequestContext): Promise<Json> {
     const requests = (input.RequestItems ?? {}) as Record<string, Json[]>;
     let total = 0;
     for (const name in requests) total += requests[name]!.length;
@@ -1114,7 +1231,8 @@ export class DynamoDBProvider {
     }
     const perTable = new Map<TableState, WriteEffect[]>();
     const metrics = new Map<TableState, Json[]>();
-    this.store.transaction(() => {
+    for (const op of ops) this.markStats(op.t);
+    return this.store.grouped(() => {
       for (const op of ops) {
         const old = this.readItem(op.key);
         if (!op.item && !old) {
@@ -1126,7 +1244,10 @@ export class DynamoDBProvider {
         const icm = this.collectionMetrics(op.t, input.ReturnItemCollectionMetrics, op.item ?? old?.item);
         if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
       }
-    });
+    }).then(() => this.batchWriteOutput(input, perTable, metrics), (e: unknown) => this.writeFailed(ops.map((op) => op.t), e));
+  }
+
+  private batchWriteOutput(input: Json, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Json[]>): Json {
     const out: Json = { UnprocessedItems: {} };
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = [...perTable].map(([t, effects]) => {
