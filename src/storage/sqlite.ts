@@ -346,6 +346,10 @@ export class SqliteStore implements Store {
     return g.done.then(() => result);
   }
 
+  sync(): void {
+    if (this.groupState.open && !this.groupState.inOp) this.commitGroup();
+  }
+
   private openGroup(): WriteGroup {
     const slots = this.checkpointSlots;
     if (slots !== undefined && Atomics.load(slots, SLOT_PAUSE_REQUEST) === 1) {

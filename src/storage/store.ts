@@ -62,6 +62,8 @@ export interface Store {
    * open commits it first, so no other caller sees a write before it is durable.
    */
   grouped<T>(fn: () => T): Promise<T>;
+  /** Commits the open write group, if any, now (before answering from state that includes it). */
+  sync(): void;
   close(): void;
 }
 

@@ -359,3 +359,30 @@ test('names of missing tables are remembered only up to a bound, and a table cre
     assert.deepEqual(ddb.getItem({ TableName: name, Key: { pk: { S: 'a' } } }, ctx), { Item: { pk: { S: 'a' } } });
   }
 });
+
+test('group commit: writes of one turn share a commit; a failing write leaves the others intact', async () => {
+  const { ddb, ctx } = setup();
+  makeTable(ddb, ctx, { defs: [{ AttributeName: 'g', AttributeType: 'S' }], GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }] });
+  ddb.describeTable({ TableName: 'things' }, ctx);
+  await ddb.putItem({ TableName: 'things', Item: { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'kept' }, g: { S: 'x' } } }, ctx);
+  // All issued in the same event-loop turn: one group.
+  const results = await Promise.allSettled([
+    ddb.putItem({ TableName: 'things', Item: { pk: { S: 'a' }, sk: { N: '1' }, g: { S: 'x' } } }, ctx),
+    ddb.putItem({ TableName: 'things', Item: { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'overwritten' }, g: { S: 'y' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx),
+    ddb.updateItem({ TableName: 'things', Key: { pk: { S: 'old' }, sk: { N: '0' } }, UpdateExpression: 'SET v = :v', ConditionExpression: 'v = :other', ExpressionAttributeValues: { ':v': { S: 'changed' }, ':other': { S: 'nope' } } }, ctx),
+    ddb.deleteItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx),
+    ddb.batchWriteItem({ RequestItems: { things: [{ PutRequest: { Item: { pk: { S: 'b' }, sk: { N: '2' }, g: { S: 'x' } } } }, { PutRequest: { Item: { pk: { S: 'c' }, sk: { N: '3' } } } }] } }, ctx),
+    ddb.updateItem({ TableName: 'things', Key: { pk: { S: 'd' }, sk: { N: '4' } }, UpdateExpression: 'SET g = :g', ExpressionAttributeValues: { ':g': { S: 'x' } } }, ctx),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+  for (const r of results.slice(1, 4)) assert.equal(((r as PromiseRejectedResult).reason as ServiceError).code, 'ConditionalCheckFailedException');
+  assert.deepEqual(ddb.getItem({ TableName: 'things', Key: { pk: { S: 'old' }, sk: { N: '0' } } }, ctx).Item, { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'kept' }, g: { S: 'x' } });
+  for (const [pk, sk] of [['a', '1'], ['b', '2'], ['c', '3'], ['d', '4']]) {
+    assert.ok(ddb.getItem({ TableName: 'things', Key: { pk: { S: pk! }, sk: { N: sk! } } }, ctx).Item, `${pk} written`);
+  }
+  const byG = ddb.query({ TableName: 'things', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'x' } } }, ctx);
+  assert.deepEqual(byG.Items.map((i: Record<string, { S: string }>) => i.pk!.S).sort(), ['a', 'b', 'd', 'old']);
+  const d = ddb.describeTable({ TableName: 'things' }, ctx).Table;
+  assert.equal(d.ItemCount, 5);
+  assert.equal(d.GlobalSecondaryIndexes[0].ItemCount, 4);
+});

@@ -504,6 +504,8 @@ export class DynamoDBProvider {
   describeTable(input: Json, ctx: RequestContext): Json {
     const t = this.lookup(ctx, input.TableName);
     if (!t) throw this.tableNotFound(input.TableName);
+    // The in-memory counters include the open write group: commit it before showing them.
+    this.store.sync();
     return { Table: describe(t.meta, t.stats, t.indexStats) };
   }
 
