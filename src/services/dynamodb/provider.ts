@@ -159,6 +159,15 @@ function collectPathHeads(c: Condition, out: Set<string>): void {
   }
 }
 
+/** An item read from the store: its size at once, the parsed item only when someone asks for it. */
+class StoredItem {
+  private parsed: Item | undefined;
+  constructor(readonly json: string, readonly size: number) {}
+  get item(): Item {
+    return (this.parsed ??= JSON.parse(this.json) as Item);
+  }
+}
+
 interface WriteEffect {
   tableBytes: number;
   indexUnits: Map<string, number>;
@@ -884,17 +893,21 @@ export class DynamoDBProvider {
    * in-memory counters in step. Must run inside a store transaction (or a grouped op), after
    * markStats(t).
    */
-  private writeItem(t: TableState, key: Buffer, old: Item | undefined, oldSize: number, next: Item | undefined, nextSize: number): WriteEffect {
+  private writeItem(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextSize: number): WriteEffect {
+    const oldSize = stored?.size ?? 0;
+    // Parsed only when index entries depend on it (a plain overwrite needs only its size).
+    const old = stored !== undefined && t.indexes.length ? stored.item : undefined;
+    const existed = stored !== undefined;
     const effect: WriteEffect = { tableBytes: Math.max(oldSize, nextSize), indexUnits: new Map() };
     if (next) this.items.put(key, encodeItemValue(JSON.stringify(next), nextSize));
-    else if (old) this.items.delete(key);
-    if (old && !next) {
+    else if (existed) this.items.delete(key);
+    if (existed && !next) {
       t.stats.count--;
       t.stats.bytes -= oldSize;
-    } else if (!old && next) {
+    } else if (!existed && next) {
       t.stats.count++;
       t.stats.bytes += nextSize;
-    } else if (old && next) t.stats.bytes += nextSize - oldSize;
+    } else if (existed && next) t.stats.bytes += nextSize - oldSize;
     if (t.indexes.length) {
       const body = key.subarray(4);
       for (const idx of t.indexes) {
@@ -926,10 +939,10 @@ export class DynamoDBProvider {
     return effect;
   }
 
-  private readItem(key: Buffer): { item: Item; size: number } | undefined {
+  private readItem(key: Buffer): StoredItem | undefined {
     const text = this.items.getText(key, ITEM_HEADER_BYTES);
     if (text === undefined) return undefined;
-    return { item: JSON.parse(textValueJson(text)) as Item, size: textValueSize(text) };
+    return new StoredItem(textValueJson(text), textValueSize(text));
   }
 
   // ------------------------------------------------------------------ capacity and metrics
@@ -1011,15 +1024,15 @@ export class DynamoDBProvider {
     const key = this.keyFromItem(t, item);
     const size = itemSize(item);
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
-    let old: { item: Item; size: number } | undefined;
+    let old: StoredItem | undefined;
     this.markStats(t);
     return this.store.grouped(() => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
-      return this.writeItem(t, key, old?.item, old?.size ?? 0, item, size);
+      return this.writeItem(t, key, old, item, size);
     }).then((effect) => {
       const out: Json = {};
-      if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
+      if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
       const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
       if (cc) out.ConsumedCapacity = cc;
       const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
@@ -1061,19 +1074,19 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
-    let old: { item: Item; size: number } | undefined;
+    let old: StoredItem | undefined;
     this.markStats(t);
     return this.store.grouped(() => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       if (!old) return undefined;
-      return this.writeItem(t, key, old.item, old.size, undefined, 0);
+      return this.writeItem(t, key, old, undefined, 0);
     }).then((effect) => {
       const out: Json = {};
-      if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
+      if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
       const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
       if (cc) out.ConsumedCapacity = cc;
-      const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, old?.item ?? (input.Key as Item));
+      const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(t, 'SIZE', old?.item ?? (input.Key as Item)) : undefined;
       if (icm) out.ItemCollectionMetrics = icm;
       return out;
     }, (e: unknown) => this.writeFailed([t], e));
@@ -1090,7 +1103,7 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
-    let old: { item: Item; size: number } | undefined;
+    let old: StoredItem | undefined;
     let next: Item | undefined;
     this.markStats(t);
     return this.store.grouped(() => {
@@ -1101,11 +1114,11 @@ export class DynamoDBProvider {
       this.keyFromItem(t, next); // index key types of the updated item
       const size = itemSize(next);
       if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
-      return this.writeItem(t, key, old?.item, old?.size ?? 0, next, size);
+      return this.writeItem(t, key, old, next, size);
     }).then((effect) => this.updateOutput(t, input, rv, actions, old, next, effect), (e: unknown) => this.writeFailed([t], e));
   }
 
-  private updateOutput(t: TableState, input: Json, rv: string, actions: UpdateAction[], old: { item: Item; size: number } | undefined, next: Item | undefined, effect: WriteEffect): Json {
+  private updateOutput(t: TableState, input: Json, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Json {
     const out: Json = {};
     const paths = actions.map((a) => a.path);
     switch (rv) {
@@ -1241,9 +1254,9 @@ export class DynamoDBProvider {
           perTable.set(op.t, [...(perTable.get(op.t) ?? []), { tableBytes: 0, indexUnits: new Map() }]);
           continue;
         }
-        const effect = this.writeItem(op.t, op.key, old?.item, old?.size ?? 0, op.item, op.size);
+        const effect = this.writeItem(op.t, op.key, old, op.item, op.size);
         perTable.set(op.t, [...(perTable.get(op.t) ?? []), effect]);
-        const icm = this.collectionMetrics(op.t, input.ReturnItemCollectionMetrics, op.item ?? old?.item);
+        const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(op.t, 'SIZE', op.item ?? old?.item) : undefined;
         if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
       }
     }).then(() => this.batchWriteOutput(input, perTable, metrics), (e: unknown) => this.writeFailed(ops.map((op) => op.t), e));
