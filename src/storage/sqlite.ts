@@ -205,10 +205,12 @@ export class SqliteStore implements Store {
   private current: WriteGroup | undefined;
   private checkpointer: Worker | undefined;
   private checkpointSlots: Int32Array | undefined;
+  readonly groupsCommits: boolean;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
     const onDisk = options.path !== ':memory:';
+    this.groupsCommits = onDisk;
     const synchronous = options.durability === 'fsync' ? 'FULL' : 'NORMAL';
     if (onDisk) this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${synchronous}`);

@@ -62,6 +62,11 @@ export interface Store {
    * open commits it first, so no other caller sees a write before it is durable.
    */
   grouped<T>(fn: () => T): Promise<T>;
+  /**
+   * Whether grouping pays: true when a commit costs I/O (a data directory). An in-memory store commits
+   * in well under a microsecond, so its callers run single transactions and answer at once.
+   */
+  readonly groupsCommits: boolean;
   /** Commits the open write group, if any, now (before answering from state that includes it). */
   sync(): void;
   close(): void;

@@ -3,6 +3,9 @@
  * request context (no HTTP).
  */
 import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { DynamoDBProvider } from '../../src/services/dynamodb/provider.js';
@@ -10,8 +13,9 @@ import { ServiceError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { RequestContext } from '../../src/core/context.js';
 
-function setup(options = {}) {
-  const store = new SqliteStore({ path: ':memory:' });
+/** An in-memory store by default; `path` for a file store (group commit). */
+function setup(options = {}, path = ':memory:') {
+  const store = new SqliteStore({ path });
   const ddb = new DynamoDBProvider(store, options);
   const clock = new ManualClock();
   const ctx: RequestContext = {
@@ -361,28 +365,36 @@ test('names of missing tables are remembered only up to a bound, and a table cre
 });
 
 test('group commit: writes of one turn share a commit; a failing write leaves the others intact', async () => {
-  const { ddb, ctx } = setup();
-  makeTable(ddb, ctx, { defs: [{ AttributeName: 'g', AttributeType: 'S' }], GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }] });
-  ddb.describeTable({ TableName: 'things' }, ctx);
-  await ddb.putItem({ TableName: 'things', Item: { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'kept' }, g: { S: 'x' } } }, ctx);
-  // All issued in the same event-loop turn: one group.
-  const results = await Promise.allSettled([
-    ddb.putItem({ TableName: 'things', Item: { pk: { S: 'a' }, sk: { N: '1' }, g: { S: 'x' } } }, ctx),
-    ddb.putItem({ TableName: 'things', Item: { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'overwritten' }, g: { S: 'y' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx),
-    ddb.updateItem({ TableName: 'things', Key: { pk: { S: 'old' }, sk: { N: '0' } }, UpdateExpression: 'SET v = :v', ConditionExpression: 'v = :other', ExpressionAttributeValues: { ':v': { S: 'changed' }, ':other': { S: 'nope' } } }, ctx),
-    ddb.deleteItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx),
-    ddb.batchWriteItem({ RequestItems: { things: [{ PutRequest: { Item: { pk: { S: 'b' }, sk: { N: '2' }, g: { S: 'x' } } } }, { PutRequest: { Item: { pk: { S: 'c' }, sk: { N: '3' } } } }] } }, ctx),
-    ddb.updateItem({ TableName: 'things', Key: { pk: { S: 'd' }, sk: { N: '4' } }, UpdateExpression: 'SET g = :g', ExpressionAttributeValues: { ':g': { S: 'x' } } }, ctx),
-  ]);
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
-  for (const r of results.slice(1, 4)) assert.equal(((r as PromiseRejectedResult).reason as ServiceError).code, 'ConditionalCheckFailedException');
-  assert.deepEqual(ddb.getItem({ TableName: 'things', Key: { pk: { S: 'old' }, sk: { N: '0' } } }, ctx).Item, { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'kept' }, g: { S: 'x' } });
-  for (const [pk, sk] of [['a', '1'], ['b', '2'], ['c', '3'], ['d', '4']]) {
-    assert.ok(ddb.getItem({ TableName: 'things', Key: { pk: { S: pk! }, sk: { N: sk! } } }, ctx).Item, `${pk} written`);
+  const dir = mkdtempSync(join(tmpdir(), 'cellar-ddb-'));
+  const { ddb, ctx, store } = setup({}, join(dir, 'state.db'));
+  assert.equal(store.groupsCommits, true);
+  try {
+    makeTable(ddb, ctx, { defs: [{ AttributeName: 'g', AttributeType: 'S' }], GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }] });
+    ddb.describeTable({ TableName: 'things' }, ctx);
+    await ddb.putItem({ TableName: 'things', Item: { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'kept' }, g: { S: 'x' } } }, ctx);
+    // All issued in the same event-loop turn: one group.
+    const results = await Promise.allSettled([
+      ddb.putItem({ TableName: 'things', Item: { pk: { S: 'a' }, sk: { N: '1' }, g: { S: 'x' } } }, ctx),
+      ddb.putItem({ TableName: 'things', Item: { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'overwritten' }, g: { S: 'y' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx),
+      ddb.updateItem({ TableName: 'things', Key: { pk: { S: 'old' }, sk: { N: '0' } }, UpdateExpression: 'SET v = :v', ConditionExpression: 'v = :other', ExpressionAttributeValues: { ':v': { S: 'changed' }, ':other': { S: 'nope' } } }, ctx),
+      ddb.deleteItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx),
+      ddb.batchWriteItem({ RequestItems: { things: [{ PutRequest: { Item: { pk: { S: 'b' }, sk: { N: '2' }, g: { S: 'x' } } } }, { PutRequest: { Item: { pk: { S: 'c' }, sk: { N: '3' } } } }] } }, ctx),
+      ddb.updateItem({ TableName: 'things', Key: { pk: { S: 'd' }, sk: { N: '4' } }, UpdateExpression: 'SET g = :g', ExpressionAttributeValues: { ':g': { S: 'x' } } }, ctx),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    for (const r of results.slice(1, 4)) assert.equal(((r as PromiseRejectedResult).reason as ServiceError).code, 'ConditionalCheckFailedException');
+    assert.deepEqual(ddb.getItem({ TableName: 'things', Key: { pk: { S: 'old' }, sk: { N: '0' } } }, ctx).Item, { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'kept' }, g: { S: 'x' } });
+    for (const [pk, sk] of [['a', '1'], ['b', '2'], ['c', '3'], ['d', '4']]) {
+      assert.ok(ddb.getItem({ TableName: 'things', Key: { pk: { S: pk! }, sk: { N: sk! } } }, ctx).Item, `${pk} written`);
+    }
+    const byG = ddb.query({ TableName: 'things', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'x' } } }, ctx);
+    assert.deepEqual(byG.Items.map((i: Record<string, { S: string }>) => i.pk!.S).sort(), ['a', 'b', 'd', 'old']);
+    const d = ddb.describeTable({ TableName: 'things' }, ctx).Table;
+    assert.equal(d.ItemCount, 5);
+    assert.equal(d.GlobalSecondaryIndexes[0].ItemCount, 4);
+  } finally {
+    ddb.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  const byG = ddb.query({ TableName: 'things', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'x' } } }, ctx);
-  assert.deepEqual(byG.Items.map((i: Record<string, { S: string }>) => i.pk!.S).sort(), ['a', 'b', 'd', 'old']);
-  const d = ddb.describeTable({ TableName: 'things' }, ctx).Table;
-  assert.equal(d.ItemCount, 5);
-  assert.equal(d.GlobalSecondaryIndexes[0].ItemCount, 4);
 });

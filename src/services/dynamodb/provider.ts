@@ -318,6 +318,21 @@ export class DynamoDBProvider {
   }
 
   /**
+   * Runs an item write: through the store's group commit when it has one (the answer, built by `answer`,
+   * comes once the group is durable), else as a plain transaction answered at once.
+   */
+  private write<T>(tables: TableState[], fn: () => T, answer: (v: T) => Json): Json | Promise<Json> {
+    if (this.store.groupsCommits) return this.store.grouped(fn).then(answer, (e: unknown) => this.writeFailed(tables, e));
+    let v: T;
+    try {
+      v = this.store.transaction(fn);
+    } catch (e) {
+      return this.writeFailed(tables, e);
+    }
+    return answer(v);
+  }
+
+  /**
    * After a write failed in the store itself (not a ServiceError: an I/O error, a full disk, a failed
    * group commit), the in-memory counters may include writes that were rolled back: recount them.
    */
@@ -1010,7 +1025,7 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ item operations
 
-  putItem(input: Json, ctx: RequestContext): Promise<Json> {
+  putItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const item = input.Item as Item;
     const rv: string = input.ReturnValues ?? 'NONE';
     if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
@@ -1026,11 +1041,11 @@ export class DynamoDBProvider {
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
     let old: StoredItem | undefined;
     this.markStats(t);
-    return this.store.grouped(() => {
+    return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       return this.writeItem(t, key, old, item, size);
-    }).then((effect) => {
+    }, (effect) => {
       const out: Json = {};
       if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
       const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
@@ -1038,7 +1053,7 @@ export class DynamoDBProvider {
       const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
       if (icm) out.ItemCollectionMetrics = icm;
       return out;
-    }, (e: unknown) => this.writeFailed([t], e));
+    });
   }
 
   getItem(input: Json, ctx: RequestContext): Json {
@@ -1067,7 +1082,7 @@ export class DynamoDBProvider {
     return out;
   }
 
-  deleteItem(input: Json, ctx: RequestContext): Promise<Json> {
+  deleteItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const rv: string = input.ReturnValues ?? 'NONE';
     if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
     const { ctx: ectx, condition } = this.writeCondition(input, 'DeleteItem');
@@ -1076,12 +1091,12 @@ export class DynamoDBProvider {
     const key = this.keyFromKey(t, input.Key);
     let old: StoredItem | undefined;
     this.markStats(t);
-    return this.store.grouped(() => {
+    return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       if (!old) return undefined;
       return this.writeItem(t, key, old, undefined, 0);
-    }).then((effect) => {
+    }, (effect) => {
       const out: Json = {};
       if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
       const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
@@ -1089,10 +1104,10 @@ export class DynamoDBProvider {
       const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(t, 'SIZE', old?.item ?? (input.Key as Item)) : undefined;
       if (icm) out.ItemCollectionMetrics = icm;
       return out;
-    }, (e: unknown) => this.writeFailed([t], e));
+    });
   }
 
-  updateItem(input: Json, ctx: RequestContext): Promise<Json> {
+  updateItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const rv: string = input.ReturnValues ?? 'NONE';
     const { ctx: ectx, condition } = this.writeCondition(input, 'UpdateItem', ['UpdateExpression'], ['AttributeUpdates']);
     const t0 = this.lookup(ctx, input.TableName);
@@ -1106,7 +1121,7 @@ export class DynamoDBProvider {
     let old: StoredItem | undefined;
     let next: Item | undefined;
     this.markStats(t);
-    return this.store.grouped(() => {
+    return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       const base: Item = old ? old.item : { ...(input.Key as Item) };
@@ -1115,7 +1130,7 @@ export class DynamoDBProvider {
       const size = itemSize(next);
       if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
       return this.writeItem(t, key, old, next, size);
-    }).then((effect) => this.updateOutput(t, input, rv, actions, old, next, effect), (e: unknown) => this.writeFailed([t], e));
+    }, (effect) => this.updateOutput(t, input, rv, actions, old, next, effect));
   }
 
   private updateOutput(t: TableState, input: Json, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Json {
@@ -1205,7 +1220,7 @@ export class DynamoDBProvider {
     return out;
   }
 
-  batchWriteItem(input: Json, ctx: RequestContext): Promise<Json> {
+  batchWriteItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const requests = (input.RequestItems ?? {}) as Record<string, Json[]>;
     let total = 0;
     for (const name in requests) total += requests[name]!.length;
@@ -1247,7 +1262,7 @@ export class DynamoDBProvider {
     const perTable = new Map<TableState, WriteEffect[]>();
     const metrics = new Map<TableState, Json[]>();
     for (const op of ops) this.markStats(op.t);
-    return this.store.grouped(() => {
+    return this.write(ops.map((op) => op.t), () => {
       for (const op of ops) {
         const old = this.readItem(op.key);
         if (!op.item && !old) {
@@ -1259,7 +1274,7 @@ export class DynamoDBProvider {
         const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(op.t, 'SIZE', op.item ?? old?.item) : undefined;
         if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
       }
-    }).then(() => this.batchWriteOutput(input, perTable, metrics), (e: unknown) => this.writeFailed(ops.map((op) => op.t), e));
+    }, () => this.batchWriteOutput(input, perTable, metrics));
   }
 
   private batchWriteOutput(input: Json, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Json[]>): Json {
