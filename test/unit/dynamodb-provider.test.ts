@@ -52,6 +52,13 @@ async function failsAsync(fn: () => unknown, code: string, message?: string | Re
   assert.fail(`expected ${code}`);
 }
 
+/** DescribeTable, answered at once (no recount is running in these tests). */
+function describeNow(ddb: DynamoDBProvider, input: Record<string, unknown>, ctx: RequestContext): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = ddb.describeTable(input, ctx);
+  assert.ok(!(r instanceof Promise));
+  return r;
+}
+
 function makeTable(ddb: DynamoDBProvider, ctx: RequestContext, extra: Record<string, unknown> = {}) {
   return ddb.createTable({
     TableName: 'things',
@@ -67,7 +74,7 @@ test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then
   const created = makeTable(ddb, ctx);
   assert.equal(created.TableDescription.TableStatus, 'CREATING');
   assert.equal(created.TableDescription.TableArn, 'arn:aws:dynamodb:us-east-1:000000000000:table/things');
-  const d = ddb.describeTable({ TableName: 'things' }, ctx).Table;
+  const d = describeNow(ddb, { TableName: 'things' }, ctx).Table;
   assert.equal(d.TableStatus, 'ACTIVE');
   assert.equal(d.ItemCount, 0);
   assert.deepEqual(d.BillingModeSummary.BillingMode, 'PAY_PER_REQUEST');
@@ -77,12 +84,12 @@ test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then
   assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
   // Until the background removal runs: DescribeTable shows DELETING, data operations find no table,
   // a second DeleteTable is not an error, CreateTable of the name is refused.
-  assert.equal(ddb.describeTable({ TableName: 'things' }, ctx).Table.TableStatus, 'DELETING');
+  assert.equal(describeNow(ddb, { TableName: 'things' }, ctx).Table.TableStatus, 'DELETING');
   fails(() => ddb.getItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } } }, ctx), 'ResourceNotFoundException', 'Requested resource not found');
   assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
   fails(() => makeTable(ddb, ctx), 'ResourceInUseException', 'Table already exists: things');
   await new Promise((r) => setImmediate(r));
-  fails(() => ddb.describeTable({ TableName: 'things' }, ctx), 'ResourceNotFoundException', 'Requested resource not found: Table: things not found');
+  fails(() => describeNow(ddb, { TableName: 'things' }, ctx), 'ResourceNotFoundException', 'Requested resource not found: Table: things not found');
   assert.deepEqual(ddb.listTables({}, ctx), { TableNames: [] });
 });
 
@@ -123,7 +130,7 @@ test('put/get/delete with conditions, ReturnValues and capacity', async () => {
   const del = await ddb.deleteItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } }, ReturnValues: 'ALL_OLD' }, ctx);
   assert.deepEqual(del.Attributes.v, { S: 'y' });
   assert.deepEqual(ddb.getItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } } }, ctx), {});
-  assert.equal(ddb.describeTable({ TableName: 'things' }, ctx).Table.ItemCount, 0);
+  assert.equal(describeNow(ddb, { TableName: 'things' }, ctx).Table.ItemCount, 0);
 });
 
 test('key validation messages', async () => {
@@ -139,7 +146,7 @@ test('key validation messages', async () => {
   fails(() => ddb.getItem({ TableName: 'nope', Key: { pk: { S: 'a' }, sk: { N: '1' } } }, ctx), 'ResourceNotFoundException', 'Requested resource not found');
   await failsAsync(() => ddb.putItem({ TableName: 'things', Item: { pk: { S: 'a' }, sk: { N: '1' } }, ConditionExpression: 'a = :v', Expected: { a: { Exists: false } } }, ctx),
     'ValidationException', 'Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}');
-  assert.equal(ddb.describeTable({ TableName: 'things' }, ctx).Table.ItemCount, 0, 'bad input changes nothing');
+  assert.equal(describeNow(ddb, { TableName: 'things' }, ctx).Table.ItemCount, 0, 'bad input changes nothing');
 });
 
 test('updateItem: upsert, expressions, ReturnValues, legacy AttributeUpdates', async () => {
@@ -235,7 +242,7 @@ test('GSI (sparse) and LSI maintained atomically with the table', async () => {
   assert.deepEqual(g1.Items.map((i: any) => i.v.N), ['4', '7', '10']);
   await ddb.deleteItem({ TableName: 'things', Key: { pk: { S: 'even' }, sk: { N: '-5' } } }, ctx);
   assert.equal(ddb.scan({ TableName: 'things', IndexName: 'bySparse' }, ctx).Count, 2);
-  const d = ddb.describeTable({ TableName: 'things' }, ctx).Table;
+  const d = describeNow(ddb, { TableName: 'things' }, ctx).Table;
   assert.equal(d.ItemCount, 11);
   assert.equal(d.GlobalSecondaryIndexes.find((i: any) => i.IndexName === 'bySparse').ItemCount, 2);
   fails(() => ddb.query({ TableName: 'things', IndexName: 'byG', ConsistentRead: true, KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'g1' } } }, ctx), 'ValidationException', 'Consistent reads are not supported on global secondary indexes');
@@ -252,12 +259,12 @@ test('UpdateTable adds a GSI with backfill (CREATING → ACTIVE) and deletes it'
   fails(() => ddb.query({ TableName: 'things', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'g0' } } }, ctx), 'ValidationException', 'Cannot read from backfilling global secondary index: byG');
   await ddb.putItem({ TableName: 'things', Item: { pk: { S: 'new' }, sk: { N: '0' }, g: { S: 'g0' } } }, ctx);
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-  const d = ddb.describeTable({ TableName: 'things' }, ctx).Table;
+  const d = describeNow(ddb, { TableName: 'things' }, ctx).Table;
   assert.equal(d.GlobalSecondaryIndexes[0].IndexStatus, 'ACTIVE');
   const q = ddb.query({ TableName: 'things', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'g0' } } }, ctx);
   assert.equal(q.Count, 5);
   ddb.updateTable({ TableName: 'things', GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: 'byG' } }] }, ctx);
-  assert.equal(ddb.describeTable({ TableName: 'things' }, ctx).Table.GlobalSecondaryIndexes, undefined);
+  assert.equal(describeNow(ddb, { TableName: 'things' }, ctx).Table.GlobalSecondaryIndexes, undefined);
   ddb.close();
 });
 
@@ -345,7 +352,7 @@ test('deletion protection and durability across reopen', async () => {
     store = new SqliteStore({ path: join(dir, 'db.sqlite') });
     ddb = new DynamoDBProvider(store);
     assert.deepEqual(ddb.getItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } } }, ctx).Item?.v, { S: 'kept' });
-    assert.equal(ddb.describeTable({ TableName: 'things' }, ctx).Table.ItemCount, 1);
+    assert.equal(describeNow(ddb, { TableName: 'things' }, ctx).Table.ItemCount, 1);
     ddb.close();
     store.close();
   } finally {
@@ -370,7 +377,7 @@ test('group commit: writes of one turn share a commit; a failing write leaves th
   assert.equal(store.groupsCommits, true);
   try {
     makeTable(ddb, ctx, { defs: [{ AttributeName: 'g', AttributeType: 'S' }], GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }] });
-    ddb.describeTable({ TableName: 'things' }, ctx);
+    describeNow(ddb, { TableName: 'things' }, ctx);
     await ddb.putItem({ TableName: 'things', Item: { pk: { S: 'old' }, sk: { N: '0' }, v: { S: 'kept' }, g: { S: 'x' } } }, ctx);
     // All issued in the same event-loop turn: one group.
     const results = await Promise.allSettled([
@@ -389,9 +396,55 @@ test('group commit: writes of one turn share a commit; a failing write leaves th
     }
     const byG = ddb.query({ TableName: 'things', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'x' } } }, ctx);
     assert.deepEqual(byG.Items.map((i: Record<string, { S: string }>) => i.pk!.S).sort(), ['a', 'b', 'd', 'old']);
-    const d = ddb.describeTable({ TableName: 'things' }, ctx).Table;
+    const d = describeNow(ddb, { TableName: 'things' }, ctx).Table;
     assert.equal(d.ItemCount, 5);
     assert.equal(d.GlobalSecondaryIndexes[0].ItemCount, 4);
+  } finally {
+    ddb.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('counters found dirty are recounted in the background while writes go on, and come out exact', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cellar-ddb-'));
+  const path = join(dir, 'state.db');
+  const item = (i: number) => ({ pk: { S: `p${i % 3}` }, sk: { N: String(i) }, pad: { S: 'x'.repeat(i % 40) }, ...(i % 2 ? { g: { S: `g${i % 4}` } } : {}) });
+  const first = setup({}, path);
+  makeTable(first.ddb, first.ctx, { defs: [{ AttributeName: 'g', AttributeType: 'S' }], GlobalSecondaryIndexes: [{ IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }] });
+  describeNow(first.ddb, { TableName: 'things' }, first.ctx);
+  await Promise.all(Array.from({ length: 200 }, (_, i) => first.ddb.putItem({ TableName: 'things', Item: item(i) }, first.ctx)));
+  // An unclean stop: the store goes away before the provider could store its counters.
+  first.store.close();
+  first.ddb.close();
+  const { ddb, ctx, store } = setup({ recountChunk: 7 }, path);
+  try {
+    // The first use loads the table, finds its counters dirty and starts recounting them, 7 entries a turn.
+    const described = ddb.describeTable({ TableName: 'things' }, ctx);
+    assert.ok(described instanceof Promise, 'DescribeTable waits for the recount');
+    // Writes during the recount: new items, deletes, size changes and index moves, spread over turns.
+    for (let turn = 0; turn < 20; turn++) {
+      const ops: Promise<unknown>[] = [];
+      for (let j = 0; j < 5; j++) {
+        const i = turn * 10 + j;
+        ops.push(Promise.resolve(ddb.putItem({ TableName: 'things', Item: item(1000 + i) }, ctx)));
+        ops.push(Promise.resolve(ddb.deleteItem({ TableName: 'things', Key: { pk: { S: `p${i % 3}` }, sk: { N: String(i) } } }, ctx)));
+        ops.push(Promise.resolve(ddb.updateItem({ TableName: 'things', Key: { pk: { S: `p${(i + 5) % 3}` }, sk: { N: String(i + 5) } }, UpdateExpression: 'SET g = :g, #p = :p', ExpressionAttributeNames: { '#p': 'pad' }, ExpressionAttributeValues: { ':g': { S: `moved${turn}` }, ':p': { S: 'y'.repeat(turn) } } }, ctx)));
+      }
+      await Promise.all(ops);
+    }
+    const after = (await described).Table;
+    // The oracle: a synchronous recount of everything now.
+    const t = (ddb as unknown as { tables: Map<string, { stats: unknown; indexStats: Map<number, unknown> }> }).tables.values().next().value!;
+    (ddb as unknown as { recount(x: unknown): void }).recount(t);
+    const exact = describeNow(ddb, { TableName: 'things' }, ctx).Table;
+    assert.equal(after.ItemCount, exact.ItemCount);
+    assert.equal(after.TableSizeBytes, exact.TableSizeBytes);
+    assert.equal(after.GlobalSecondaryIndexes[0].ItemCount, exact.GlobalSecondaryIndexes[0].ItemCount);
+    assert.equal(after.GlobalSecondaryIndexes[0].IndexSizeBytes, exact.GlobalSecondaryIndexes[0].IndexSizeBytes);
+    // 200 items, 100 new, 100 of the first deleted (the updates of deleted keys recreate some).
+    const scanned = ddb.scan({ TableName: 'things', Select: 'COUNT' }, ctx);
+    assert.equal(exact.ItemCount, scanned.Count);
   } finally {
     ddb.close();
     store.close();

@@ -18,7 +18,10 @@
  * write. Their stored record says whether it is exact: before the first write after the record was
  * last stored exact, a record marked dirty is committed on its own; every STATS_FLUSH_MS, and on close,
  * the exact counts are stored again (clean). A table whose record is dirty when it is loaded (Cellar
- * stopped without closing) has its counters recounted from its items and index entries.
+ * stopped without closing) has its counters recounted from its items and index entries, in the
+ * background, RECOUNT_CHUNK entries per event-loop turn; DescribeTable waits for the recount. Writes
+ * meanwhile go on: a write's change to a counter goes into the recount when its key is at or before the
+ * recount's position (already counted), and is left to the recount otherwise (it will count the result).
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
@@ -55,6 +58,8 @@ export interface DynamoDBProviderOptions {
   backfillBatch?: number;
   /** Address returned by DescribeEndpoints. */
   endpointAddress?: string;
+  /** Entries counted per step when a table's counters are recounted after an unclean stop. */
+  recountChunk?: number;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -83,8 +88,22 @@ interface TableState {
 
 /** How often counters changed by writes are stored (exact, clean) again. */
 const STATS_FLUSH_MS = 1000;
-/** Entries read per step when recounting a table's counters. */
+/** Entries read per step (one per event-loop turn) when recounting a table's counters. */
 const RECOUNT_CHUNK = 1000;
+
+/** A recount of one namespace (the table's items, or one index's entries) in progress. */
+interface NamespaceRecount {
+  /** The last key counted; undefined before the first step. */
+  after: Buffer | undefined;
+  counted: Stats;
+}
+
+/** A table's counters being recounted: namespaces still to finish, and who waits for them. */
+interface Recount {
+  pending: Map<number, NamespaceRecount>;
+  done: Promise<void>;
+  finish(): void;
+}
 
 /** The stored counters: c/b for the table, i for [index ns, count, bytes]; d=1 while not exact. */
 interface StoredStats {
@@ -188,6 +207,9 @@ export class DynamoDBProvider {
   private readonly endpointAddress: string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
   private readonly statsTimer: NodeJS.Timeout;
+  /** Recounts in progress, by table namespace. */
+  private readonly recounts = new Map<number, Recount>();
+  private readonly recountChunk: number;
   private closed = false;
 
   constructor(
@@ -201,6 +223,7 @@ export class DynamoDBProvider {
     this.updateDelayMs = options.updateDelayMs ?? 0;
     this.deleteDelayMs = options.deleteDelayMs ?? 0;
     this.backfillBatch = options.backfillBatch ?? 500;
+    this.recountChunk = options.recountChunk ?? RECOUNT_CHUNK;
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
@@ -256,9 +279,9 @@ export class DynamoDBProvider {
       t.stats = { count: parsed.c, bytes: parsed.b };
       for (const [ns, c, b] of parsed.i) t.indexStats.set(ns, { count: c, bytes: b });
       if (parsed.d) {
-        this.recount(t);
-        // The record stays dirty until the next flush stores the recount: same state as after a write.
+        // The record stays dirty until a flush after the recount stores it: same state as after a write.
         t.statsMarked = true;
+        this.startRecount(t);
       }
     }
     for (const i of meta.indexes) if (!t.indexStats.has(i.ns)) t.indexStats.set(i.ns, { count: 0, bytes: 0 });
@@ -266,7 +289,9 @@ export class DynamoDBProvider {
   }
 
   /** Stores a table's counters: exact (clean), or marked dirty (the in-memory ones are about to move on). */
-  private persistStats(t: TableState, dirty = false): void {
+  private persistStats(t: TableState, requestDirty = false): void {
+    // Counters being recounted are not exact yet: stored, they stay dirty.
+    const dirty = requestDirty || this.recounts.has(t.meta.ns);
     const body: StoredStats = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
     if (dirty) body.d = 1;
     this.statsSpace.put(namespacePrefix(t.meta.ns), Buffer.from(JSON.stringify(body)));
@@ -283,9 +308,9 @@ export class DynamoDBProvider {
     this.store.transaction(() => this.persistStats(t, true));
   }
 
-  /** Stores the exact counters of every table written since they were last stored. */
+  /** Stores the exact counters of every table written since they were last stored (not those being recounted). */
   private flushStats(): void {
-    const marked = [...this.tables.values()].filter((t) => t.statsMarked && this.tables.get(this.metaKey(t.meta.accountId, t.meta.region, t.meta.name)) === t);
+    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta.accountId, t.meta.region, t.meta.name)) === t);
     if (marked.length === 0) return;
     try {
       this.store.transaction(() => {
@@ -297,8 +322,75 @@ export class DynamoDBProvider {
     }
   }
 
-  /** Recomputes a table's counters from its items and index entries (a walk of each, RECOUNT_CHUNK at a time). */
+  /**
+   * Applies a write's change to one counter: the table's (ns = the table's) or an index's. While that
+   * namespace is being recounted, the change goes into the recount if key was already counted, and is
+   * dropped otherwise (the recount will count the entry as it is then).
+   */
+  private addStats(t: TableState, ns: number, key: Buffer, count: number, bytes: number): void {
+    const r = this.recounts.get(t.meta.ns)?.pending.get(ns);
+    if (r !== undefined) {
+      if (r.after !== undefined && Buffer.compare(key, r.after) <= 0) {
+        r.counted.count += count;
+        r.counted.bytes += bytes;
+      }
+      return;
+    }
+    const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
+    if (s === undefined) return;
+    s.count += count;
+    s.bytes += bytes;
+  }
+
+  /**
+   * Recounts a table's counters in the background, one chunk of entries per event-loop turn (see the
+   * module header). The counters shown until it is done are the stored ones; DescribeTable waits.
+   */
+  private startRecount(t: TableState): void {
+    if (this.recounts.has(t.meta.ns)) return;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const pending = new Map<number, NamespaceRecount>();
+    for (const ns of [t.meta.ns, ...t.meta.indexes.map((i) => i.ns)]) pending.set(ns, { after: undefined, counted: { count: 0, bytes: 0 } });
+    const recount: Recount = { pending, done, finish };
+    this.recounts.set(t.meta.ns, recount);
+    const step = (): void => {
+      this.timers.delete(handle);
+      if (this.recounts.get(t.meta.ns) !== recount) return; // replaced by a synchronous recount
+      const [ns, r] = pending.entries().next().value as [number, NamespaceRecount];
+      const chunk = [...this.items.scan({ ...(r.after ? { gt: r.after } : { gte: namespacePrefix(ns) }), lt: namespacePrefix(ns + 1), limit: this.recountChunk })];
+      for (const [, v] of chunk) {
+        r.counted.count++;
+        r.counted.bytes += itemValueSize(v);
+      }
+      if (chunk.length > 0) r.after = chunk[chunk.length - 1]![0];
+      if (chunk.length < this.recountChunk) {
+        pending.delete(ns);
+        const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
+        if (s) Object.assign(s, r.counted);
+      }
+      if (pending.size === 0) {
+        this.recounts.delete(t.meta.ns);
+        finish();
+        return;
+      }
+      if (this.closed) {
+        // Stopping: the stored record stays dirty, and the next start recounts.
+        this.recounts.delete(t.meta.ns);
+        finish();
+        return;
+      }
+      handle = setImmediate(step);
+      this.timers.add(handle);
+    };
+    let handle = setImmediate(step);
+    this.timers.add(handle);
+  }
+
+  /** Recomputes a table's counters from its items and index entries at once (a walk of each, RECOUNT_CHUNK at a time). */
   private recount(t: TableState): void {
+    const pending = this.recounts.get(t.meta.ns);
+    this.recounts.delete(t.meta.ns);
     const count = (ns: number): Stats => {
       const s: Stats = { count: 0, bytes: 0 };
       const end = namespacePrefix(ns + 1);
@@ -313,8 +405,13 @@ export class DynamoDBProvider {
         after = chunk[chunk.length - 1]![0];
       }
     };
-    t.stats = count(t.meta.ns);
-    t.indexStats = new Map(t.meta.indexes.map((i) => [i.ns, count(i.ns)]));
+    Object.assign(t.stats, count(t.meta.ns));
+    for (const i of t.meta.indexes) {
+      const s = t.indexStats.get(i.ns);
+      if (s) Object.assign(s, count(i.ns));
+      else t.indexStats.set(i.ns, count(i.ns));
+    }
+    pending?.finish();
   }
 
   /**
@@ -525,9 +622,11 @@ export class DynamoDBProvider {
     return { TableDescription: desc };
   }
 
-  describeTable(input: Json, ctx: RequestContext): Json {
+  describeTable(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const t = this.lookup(ctx, input.TableName);
     if (!t) throw this.tableNotFound(input.TableName);
+    const recount = this.recounts.get(t.meta.ns);
+    if (recount) return recount.done.then(() => this.describeTable(input, ctx));
     // The in-memory counters include the open write group: commit it before showing them.
     this.store.sync();
     return { Table: describe(t.meta, t.stats, t.indexStats) };
@@ -752,16 +851,12 @@ export class DynamoDBProvider {
       const end = prefixEnd(prefix)!;
       const batch = [...this.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: end, limit: this.backfillBatch })];
       this.store.transaction(() => {
-        const stats = table.indexStats.get(indexNs) ?? { count: 0, bytes: 0 };
-        table.indexStats.set(indexNs, stats);
+        if (!table.indexStats.has(indexNs)) table.indexStats.set(indexNs, { count: 0, bytes: 0 });
         for (const [k, v] of batch) {
           const item = JSON.parse(itemValueJson(v)) as Item;
           const entry = this.indexEntry(table, idx, item, k.subarray(4));
           if (!entry) continue;
-          if (this.items.get(entry.key) === undefined) {
-            stats.count++;
-            stats.bytes += entry.size;
-          }
+          if (this.items.get(entry.key) === undefined) this.addStats(table, indexNs, entry.key, 1, entry.size);
           this.items.put(entry.key, entry.value);
         }
         if (batch.length < this.backfillBatch) {
@@ -916,34 +1011,28 @@ export class DynamoDBProvider {
     const effect: WriteEffect = { tableBytes: Math.max(oldSize, nextSize), indexUnits: new Map() };
     if (next) this.items.put(key, encodeItemValue(JSON.stringify(next), nextSize));
     else if (existed) this.items.delete(key);
-    if (existed && !next) {
-      t.stats.count--;
-      t.stats.bytes -= oldSize;
-    } else if (!existed && next) {
-      t.stats.count++;
-      t.stats.bytes += nextSize;
-    } else if (existed && next) t.stats.bytes += nextSize - oldSize;
+    if (existed && !next) this.addStats(t, t.meta.ns, key, -1, -oldSize);
+    else if (!existed && next) this.addStats(t, t.meta.ns, key, 1, nextSize);
+    else if (existed && next) this.addStats(t, t.meta.ns, key, 0, nextSize - oldSize);
     if (t.indexes.length) {
       const body = key.subarray(4);
       for (const idx of t.indexes) {
         const before = old ? this.indexEntry(t, idx, old, body) : undefined;
         const after = next ? this.indexEntry(t, idx, next, body) : undefined;
         if (!before && !after) continue;
-        const stats = t.indexStats.get(idx.meta.ns)!;
+        const ns = idx.meta.ns;
         let units = 0;
         if (before && (!after || !before.key.equals(after.key))) {
           this.items.delete(before.key);
-          stats.count--;
-          stats.bytes -= before.size;
+          this.addStats(t, ns, before.key, -1, -before.size);
           units += writeUnits(before.size);
         }
         if (after) {
           if (before && before.key.equals(after.key)) {
-            stats.bytes += after.size - before.size;
+            this.addStats(t, ns, after.key, 0, after.size - before.size);
             units += writeUnits(Math.max(before.size, after.size));
           } else {
-            stats.count++;
-            stats.bytes += after.size;
+            this.addStats(t, ns, after.key, 1, after.size);
             units += writeUnits(after.size);
           }
           this.items.put(after.key, after.value);
