@@ -7,8 +7,18 @@
  * the call returns, so an acknowledged write survives `kill -9` of Cellar (it is in the WAL file, which
  * the OS holds even if the process dies). `durability: 'fsync'` (synchronous=FULL) also fsyncs each
  * commit, which survives power loss at the cost of about 100 µs per commit on this disk.
+ *
+ * Group commit (`grouped`): the writes that arrive in one event-loop turn share one transaction, each in
+ * its own SAVEPOINT, and one COMMIT at the end of the turn (setImmediate); each one's promise settles only
+ * after that COMMIT returned. Anything else that touches the store while a group is open (a read, a plain
+ * put, a transaction) commits the group first, so nothing outside the group ever sees its uncommitted writes.
+ *
+ * Checkpoints run on a worker thread with its own connection (storage/checkpointer-worker), never inside
+ * a commit on the main thread; a clean close checkpoints and truncates the WAL.
  */
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { type CheckpointerData, SLOT_ERRORS, SLOT_PASSIVE, SLOT_PAUSE_REQUEST, SLOT_PAUSED, SLOT_RESTART, SLOT_STOPPED, SLOTS } from './checkpointer-worker.js';
 import type { Keyspace, Mutation, ScanOptions, Store } from './store.js';
 
 export type Durability = 'process' | 'fsync';
@@ -19,6 +29,27 @@ export interface SqliteStoreOptions {
   durability?: Durability;
   /** Page cache size in MiB: bounds memory whatever the data size. */
   cacheMiB?: number;
+  /** How often the checkpointer runs a passive checkpoint (data directories only). */
+  checkpointIntervalMs?: number;
+  /** Past this WAL size the checkpointer restarts the log (bounded wait for the writer). */
+  walLimitBytes?: number;
+}
+
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 100;
+const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+/** How long the checkpointer's RESTART waits for the writer, and close() for the checkpointer to stop. */
+const CHECKPOINTER_WAIT_MS = 1000;
+/** The longest the main thread pauses for a RESTART checkpoint the checkpointer asked for. */
+const MAX_PAUSE_MS = 2000;
+/** Ops per write group: past this the group commits at once and a new one begins. */
+const MAX_GROUP_OPS = 256;
+
+/** What the keyspaces share with their store: whether a write group is open and an op of it is running. */
+interface GroupState {
+  open: boolean;
+  inOp: boolean;
+  /** Commits the open group (called before anything that is not one of its ops touches the store). */
+  flush(): void;
 }
 
 const KEYSPACE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
@@ -33,6 +64,7 @@ class SqliteKeyspace implements Keyspace {
     private readonly db: Database.Database,
     readonly name: string,
     private readonly inTransaction: <T>(fn: () => T) => T,
+    private readonly group: GroupState,
   ) {
     db.prepare(`CREATE TABLE IF NOT EXISTS "kv_${name}" (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`).run();
     this.getStmt = db.prepare<[Buffer], Buffer>(`SELECT v FROM "kv_${name}" WHERE k = ?`).pluck(true);
@@ -41,6 +73,7 @@ class SqliteKeyspace implements Keyspace {
   }
 
   get(key: Buffer): Buffer | undefined {
+    if (this.group.open && !this.group.inOp) this.group.flush();
     return this.getStmt.get(key);
   }
 
@@ -51,6 +84,7 @@ class SqliteKeyspace implements Keyspace {
   }
 
   getText(key: Buffer, headerBytes: number): string | undefined {
+    if (this.group.open && !this.group.inOp) this.group.flush();
     const id = `g${headerBytes}`;
     let stmt = this.textStmts.get(id);
     if (!stmt) {
@@ -61,6 +95,7 @@ class SqliteKeyspace implements Keyspace {
   }
 
   scanText(options: ScanOptions, headerBytes: number): string[] {
+    if (this.group.open && !this.group.inOp) this.group.flush();
     const { where, args, shape } = this.range(options);
     const id = `${shape}t${headerBytes}`;
     let stmt = this.textStmts.get(id);
@@ -95,10 +130,12 @@ class SqliteKeyspace implements Keyspace {
   }
 
   put(key: Buffer, value: Buffer): void {
+    if (this.group.open && !this.group.inOp) this.group.flush();
     this.putStmt.run(key, value);
   }
 
   delete(key: Buffer): void {
+    if (this.group.open && !this.group.inOp) this.group.flush();
     this.delStmt.run(key);
   }
 
@@ -112,6 +149,7 @@ class SqliteKeyspace implements Keyspace {
   }
 
   deletePrefix(prefix: Buffer): void {
+    if (this.group.open && !this.group.inOp) this.group.flush();
     if (prefix.length === 0) {
       this.db.prepare(`DELETE FROM "kv_${this.name}"`).run();
       return;
@@ -128,6 +166,7 @@ class SqliteKeyspace implements Keyspace {
   }
 
   scan(options: ScanOptions = {}): IterableIterator<[Buffer, Buffer]> {
+    if (this.group.open && !this.group.inOp) this.group.flush();
     const { where, args, shape } = this.range(options);
     let stmt = this.scanCache.get(shape);
     if (!stmt) {
@@ -140,31 +179,103 @@ class SqliteKeyspace implements Keyspace {
   }
 }
 
+interface WriteGroup {
+  done: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+  ops: number;
+}
+
+export interface CheckpointStats {
+  passive: number;
+  restart: number;
+  errors: number;
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly spaces = new Map<string, SqliteKeyspace>();
   private readonly beginStmt: Database.Statement;
   private readonly commitStmt: Database.Statement;
   private readonly rollbackStmt: Database.Statement;
+  private readonly savepointStmt: Database.Statement;
+  private readonly releaseStmt: Database.Statement;
+  private readonly rollbackToStmt: Database.Statement;
+  private readonly groupState: GroupState;
+  private current: WriteGroup | undefined;
+  private checkpointer: Worker | undefined;
+  private checkpointSlots: Int32Array | undefined;
+  readonly groupsCommits: boolean;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
-    if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+    const onDisk = options.path !== ':memory:';
+    this.groupsCommits = onDisk;
+    const synchronous = options.durability === 'fsync' ? 'FULL' : 'NORMAL';
+    if (onDisk) this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${synchronous}`);
     this.db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`);
     this.db.pragma('busy_timeout = 5000');
-    // Bounds the WAL: checkpoints run automatically every ~4 MiB of log.
-    this.db.pragma('wal_autocheckpoint = 1000');
-    this.beginStmt = this.db.prepare('BEGIN');
+    // IMMEDIATE: the write lock is taken at BEGIN, where a busy wait applies. A deferred transaction that
+    // read first and then writes while the checkpointer holds the lock (RESTART) fails at once with
+    // SQLITE_BUSY: SQLite does not wait inside a read transaction.
+    this.beginStmt = this.db.prepare('BEGIN IMMEDIATE');
     this.commitStmt = this.db.prepare('COMMIT');
     this.rollbackStmt = this.db.prepare('ROLLBACK');
+    this.savepointStmt = this.db.prepare('SAVEPOINT op');
+    this.releaseStmt = this.db.prepare('RELEASE op');
+    this.rollbackToStmt = this.db.prepare('ROLLBACK TO op');
+    this.groupState = { open: false, inOp: false, flush: () => this.commitGroup() };
+    if (onDisk) this.startCheckpointer(options, synchronous);
+  }
+
+  /**
+   * Checkpoints move to a worker thread: the main connection's auto-checkpoint (which ran a checkpoint,
+   * with its fsyncs, inside whichever commit crossed 1000 pages of WAL) is turned off. If the worker
+   * cannot start, auto-checkpoint stays on, as before.
+   */
+  private startCheckpointer(options: SqliteStoreOptions, synchronous: 'NORMAL' | 'FULL'): void {
+    const walLimitBytes = options.walLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES;
+    this.db.pragma('wal_autocheckpoint = 1000');
+    // When the log restarts, its file is truncated back to this size.
+    this.db.pragma(`journal_size_limit = ${walLimitBytes}`);
+    const shared = new SharedArrayBuffer(SLOTS * 4);
+    const data: CheckpointerData = {
+      path: options.path,
+      synchronous,
+      intervalMs: options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
+      walLimitBytes,
+      busyTimeoutMs: CHECKPOINTER_WAIT_MS,
+      shared,
+    };
+    try {
+      const worker = new Worker(new URL('./checkpointer-worker.js', import.meta.url), { workerData: data });
+      worker.unref();
+      worker.on('error', () => {
+        // The worker died: checkpoint on the main thread again rather than let the WAL grow.
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+        this.checkpointer = undefined;
+      });
+      this.checkpointer = worker;
+      this.checkpointSlots = new Int32Array(shared);
+      this.db.pragma('wal_autocheckpoint = 0');
+    } catch {
+      this.checkpointer = undefined;
+    }
+  }
+
+  /** How many checkpoints the worker ran (for tests and diagnostics). */
+  checkpointStats(): CheckpointStats {
+    const s = this.checkpointSlots;
+    if (!s) return { passive: 0, restart: 0, errors: 0 };
+    return { passive: Atomics.load(s, SLOT_PASSIVE), restart: Atomics.load(s, SLOT_RESTART), errors: Atomics.load(s, SLOT_ERRORS) };
   }
 
   keyspace(name: string): Keyspace {
     if (!KEYSPACE_NAME.test(name)) throw new Error(`invalid keyspace name ${JSON.stringify(name)}`);
     let space = this.spaces.get(name);
     if (!space) {
-      space = new SqliteKeyspace(this.db, name, (fn) => this.transaction(fn));
+      space = new SqliteKeyspace(this.db, name, (fn) => this.transaction(fn), this.groupState);
       this.spaces.set(name, space);
     }
     return space;
@@ -173,8 +284,10 @@ export class SqliteStore implements Store {
   /**
    * BEGIN … COMMIT around fn (ROLLBACK if it throws); inside an open transaction fn simply runs.
    * The statements are prepared once: better-sqlite3's db.transaction(fn) wraps fn anew on every call.
+   * An open write group is committed first (unless fn runs inside one of its ops).
    */
   transaction<T>(fn: () => T): T {
+    if (this.groupState.open && !this.groupState.inOp) this.commitGroup();
     if (this.db.inTransaction) return fn();
     this.beginStmt.run();
     let result: T;
@@ -188,7 +301,130 @@ export class SqliteStore implements Store {
     return result;
   }
 
+  /**
+   * Runs fn as one op of the current write group (see the module header): atomically on its own (a
+   * SAVEPOINT; if fn throws, only its writes are rolled back), committed with the group at the end of
+   * this event-loop turn. The promise settles with fn's result or error once that COMMIT returned; if
+   * the COMMIT fails, it rejects with the commit's error, for every op of the group.
+   */
+  grouped<T>(fn: () => T): Promise<T> {
+    const gs = this.groupState;
+    if (gs.inOp || (this.db.inTransaction && !gs.open)) {
+      // Nested in an op or in someone's transaction: its own commit covers fn.
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    let g = this.current;
+    if (g !== undefined && g.ops >= MAX_GROUP_OPS) {
+      this.commitGroup();
+      g = undefined;
+    }
+    if (g === undefined) g = this.openGroup();
+    g.ops++;
+    this.savepointStmt.run();
+    gs.inOp = true;
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      gs.inOp = false;
+      if (this.db.inTransaction) {
+        this.rollbackToStmt.run();
+        this.releaseStmt.run();
+      } else {
+        // SQLite rolled the whole transaction back (an I/O error, a full disk): the group is lost.
+        this.abortGroup(e);
+      }
+      const err = e;
+      return g.done.then(() => {
+        throw err;
+      });
+    }
+    gs.inOp = false;
+    this.releaseStmt.run();
+    return g.done.then(() => result);
+  }
+
+  sync(): void {
+    if (this.groupState.open && !this.groupState.inOp) this.commitGroup();
+  }
+
+  private openGroup(): WriteGroup {
+    const slots = this.checkpointSlots;
+    if (slots !== undefined && Atomics.load(slots, SLOT_PAUSE_REQUEST) === 1) {
+      // The WAL is past its limit: hold the next group (outside any transaction) while the
+      // checkpointer restarts the log. Its RESTART copies only what its last passive checkpoint missed.
+      Atomics.store(slots, SLOT_PAUSED, 1);
+      Atomics.notify(slots, SLOT_PAUSED);
+      Atomics.wait(slots, SLOT_PAUSE_REQUEST, 1, MAX_PAUSE_MS);
+      Atomics.store(slots, SLOT_PAUSED, 0);
+    }
+    this.beginStmt.run();
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Nobody may be listening yet (an op's .then is attached right after); a failed group must not be
+    // reported as an unhandled rejection.
+    done.catch(() => undefined);
+    const g: WriteGroup = { done, resolve, reject, ops: 0 };
+    this.current = g;
+    this.groupState.open = true;
+    setImmediate(() => {
+      if (this.current === g) this.commitGroup();
+    });
+    return g;
+  }
+
+  private commitGroup(): void {
+    const g = this.current;
+    if (g === undefined) return;
+    this.current = undefined;
+    this.groupState.open = false;
+    try {
+      this.commitStmt.run();
+    } catch (e) {
+      if (this.db.inTransaction) this.rollbackStmt.run();
+      g.reject(e);
+      return;
+    }
+    g.resolve();
+  }
+
+  private abortGroup(e: unknown): void {
+    const g = this.current;
+    if (g === undefined) return;
+    this.current = undefined;
+    this.groupState.open = false;
+    if (this.db.inTransaction) this.rollbackStmt.run();
+    g.reject(e);
+  }
+
+  /**
+   * Commits the open write group, stops the checkpointer (waiting at most CHECKPOINTER_WAIT_MS), then
+   * checkpoints and truncates the WAL: a cleanly closed database is one file.
+   */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.commitGroup();
+    const worker = this.checkpointer;
+    const slots = this.checkpointSlots;
+    if (worker && slots) {
+      this.checkpointer = undefined;
+      worker.postMessage('stop');
+      Atomics.wait(slots, SLOT_STOPPED, 0, CHECKPOINTER_WAIT_MS);
+      void worker.terminate();
+    }
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Busy past busy_timeout: the WAL stays and is replayed on the next open, which is safe.
+    }
+    this.db.close();
   }
 }

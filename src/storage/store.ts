@@ -55,6 +55,20 @@ export interface Store {
   keyspace(name: string): Keyspace;
   /** Runs fn atomically across keyspaces: every write inside commits together or not at all. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Runs fn atomically as one op of a write group: the ops of one event-loop turn share one commit (and
+   * one fsync), and the promise settles with fn's result or error only once that commit is durable. A
+   * throwing fn rolls back its own writes only. Anything else that touches the store while a group is
+   * open commits it first, so no other caller sees a write before it is durable.
+   */
+  grouped<T>(fn: () => T): Promise<T>;
+  /**
+   * Whether grouping pays: true when a commit costs I/O (a data directory). An in-memory store commits
+   * in well under a microsecond, so its callers run single transactions and answer at once.
+   */
+  readonly groupsCommits: boolean;
+  /** Commits the open write group, if any, now (before answering from state that includes it). */
+  sync(): void;
   close(): void;
 }
 

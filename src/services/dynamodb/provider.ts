@@ -10,6 +10,18 @@
  * encoding touch only the key attributes, and items are stored as their JSON text behind a 4-byte size
  * so reads neither re-validate nor re-measure them. Whole tables are never loaded: Query and Scan walk
  * the store in bounded chunks.
+ *
+ * Writes go through the store's group commit (Store.grouped): the item writes of one event-loop turn
+ * share a commit, each atomic on its own, and each response is built once that commit is durable.
+ *
+ * Table counters (ItemCount, TableSizeBytes, index sizes) live in memory and are not written by each
+ * write. Their stored record says whether it is exact: before the first write after the record was
+ * last stored exact, a record marked dirty is committed on its own; every STATS_FLUSH_MS, and on close,
+ * the exact counts are stored again (clean). A table whose record is dirty when it is loaded (Cellar
+ * stopped without closing) has its counters recounted from its items and index entries, in the
+ * background, RECOUNT_CHUNK entries per event-loop turn; DescribeTable waits for the recount. Writes
+ * meanwhile go on: a write's change to a counter goes into the recount when its key is at or before the
+ * recount's position (already counted), and is left to the recount otherwise (it will count the result).
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
@@ -46,6 +58,8 @@ export interface DynamoDBProviderOptions {
   backfillBatch?: number;
   /** Address returned by DescribeEndpoints. */
   endpointAddress?: string;
+  /** Entries counted per step when a table's counters are recounted after an unclean stop. */
+  recountChunk?: number;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -68,6 +82,35 @@ interface TableState {
   indexes: IndexState[];
   stats: Stats;
   indexStats: Map<number, Stats>;
+  /** True once a dirty record is committed: the in-memory counters may differ from the stored ones. */
+  statsMarked: boolean;
+}
+
+/** How often counters changed by writes are stored (exact, clean) again. */
+const STATS_FLUSH_MS = 1000;
+/** Entries read per step (one per event-loop turn) when recounting a table's counters. */
+const RECOUNT_CHUNK = 1000;
+
+/** A recount of one namespace (the table's items, or one index's entries) in progress. */
+interface NamespaceRecount {
+  /** The last key counted; undefined before the first step. */
+  after: Buffer | undefined;
+  counted: Stats;
+}
+
+/** A table's counters being recounted: namespaces still to finish, and who waits for them. */
+interface Recount {
+  pending: Map<number, NamespaceRecount>;
+  done: Promise<void>;
+  finish(): void;
+}
+
+/** The stored counters: c/b for the table, i for [index ns, count, bytes]; d=1 while not exact. */
+interface StoredStats {
+  c: number;
+  b: number;
+  i: [number, number, number][];
+  d?: 1;
 }
 
 /** How many names of tables that do not exist are remembered, so that lookups of them skip the store. */
@@ -135,6 +178,15 @@ function collectPathHeads(c: Condition, out: Set<string>): void {
   }
 }
 
+/** An item read from the store: its size at once, the parsed item only when someone asks for it. */
+class StoredItem {
+  private parsed: Item | undefined;
+  constructor(readonly json: string, readonly size: number) {}
+  get item(): Item {
+    return (this.parsed ??= JSON.parse(this.json) as Item);
+  }
+}
+
 interface WriteEffect {
   tableBytes: number;
   indexUnits: Map<string, number>;
@@ -154,6 +206,10 @@ export class DynamoDBProvider {
   private readonly backfillBatch: number;
   private readonly endpointAddress: string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
+  private readonly statsTimer: NodeJS.Timeout;
+  /** Recounts in progress, by table namespace. */
+  private readonly recounts = new Map<number, Recount>();
+  private readonly recountChunk: number;
   private closed = false;
 
   constructor(
@@ -167,13 +223,19 @@ export class DynamoDBProvider {
     this.updateDelayMs = options.updateDelayMs ?? 0;
     this.deleteDelayMs = options.deleteDelayMs ?? 0;
     this.backfillBatch = options.backfillBatch ?? 500;
+    this.recountChunk = options.recountChunk ?? RECOUNT_CHUNK;
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
     this.resumeBackfills();
+    this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
+    this.statsTimer.unref();
   }
 
-  /** Stops background work (index backfills). */
+  /** Stops background work (index backfills) and stores the exact counters. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    clearInterval(this.statsTimer);
+    this.flushStats();
     for (const t of this.timers) {
       clearTimeout(t as NodeJS.Timeout);
       clearImmediate(t as NodeJS.Immediate);
@@ -197,23 +259,191 @@ export class DynamoDBProvider {
     return next;
   }
 
-  private buildState(meta: TableMeta): TableState {
+  /**
+   * A table's in-memory state. The counters come from prev (the cached state: they are the exact ones),
+   * else from the stored record, recounted from the data if that record is dirty.
+   */
+  private buildState(meta: TableMeta, prev?: TableState): TableState {
     const key = keyDefOf(meta.keySchema, meta.attributeDefinitions);
     const indexes = meta.indexes.map((m) => {
       const ik = keyDefOf(m.keySchema, meta.attributeDefinitions);
       return { meta: m, key: ik, projected: projectedNames(m, key, ik) };
     });
-    const raw = this.statsSpace.get(namespacePrefix(meta.ns));
-    const parsed = raw ? (JSON.parse(raw.toString('utf8')) as { c: number; b: number; i: [number, number, number][] }) : { c: 0, b: 0, i: [] };
-    const indexStats = new Map<number, Stats>();
-    for (const [ns, c, b] of parsed.i) indexStats.set(ns, { count: c, bytes: b });
-    for (const i of meta.indexes) if (!indexStats.has(i.ns)) indexStats.set(i.ns, { count: 0, bytes: 0 });
-    return { meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes, stats: { count: parsed.c, bytes: parsed.b }, indexStats };
+    const t: TableState = {
+      meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes,
+      stats: prev?.stats ?? { count: 0, bytes: 0 }, indexStats: prev?.indexStats ?? new Map(), statsMarked: prev?.statsMarked ?? false,
+    };
+    if (!prev) {
+      const raw = this.statsSpace.get(namespacePrefix(meta.ns));
+      const parsed: StoredStats = raw ? (JSON.parse(raw.toString('utf8')) as StoredStats) : { c: 0, b: 0, i: [] };
+      t.stats = { count: parsed.c, bytes: parsed.b };
+      for (const [ns, c, b] of parsed.i) t.indexStats.set(ns, { count: c, bytes: b });
+      if (parsed.d) {
+        // The record stays dirty until a flush after the recount stores it: same state as after a write.
+        t.statsMarked = true;
+        this.startRecount(t);
+      }
+    }
+    for (const i of meta.indexes) if (!t.indexStats.has(i.ns)) t.indexStats.set(i.ns, { count: 0, bytes: 0 });
+    return t;
   }
 
-  private persistStats(t: TableState): void {
-    const body = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
+  /** Stores a table's counters: exact (clean), or marked dirty (the in-memory ones are about to move on). */
+  private persistStats(t: TableState, requestDirty = false): void {
+    // Counters being recounted are not exact yet: stored, they stay dirty.
+    const dirty = requestDirty || this.recounts.has(t.meta.ns);
+    const body: StoredStats = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
+    if (dirty) body.d = 1;
     this.statsSpace.put(namespacePrefix(t.meta.ns), Buffer.from(JSON.stringify(body)));
+    t.statsMarked = dirty;
+  }
+
+  /**
+   * Before a write changes a table's in-memory counters: unless already done, commits a dirty record
+   * on its own (committing any open write group first). Committed before the write, it cannot be lost
+   * with the write's group: if Cellar dies at any later point, the record says to recount.
+   */
+  private markStats(t: TableState): void {
+    if (t.statsMarked) return;
+    this.store.transaction(() => this.persistStats(t, true));
+  }
+
+  /** Stores the exact counters of every table written since they were last stored (not those being recounted). */
+  private flushStats(): void {
+    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta.accountId, t.meta.region, t.meta.name)) === t);
+    if (marked.length === 0) return;
+    try {
+      this.store.transaction(() => {
+        for (const t of marked) this.persistStats(t, false);
+      });
+    } catch {
+      // The records stay dirty (and marked): a restart recounts, the next flush tries again.
+      for (const t of marked) t.statsMarked = true;
+    }
+  }
+
+  /**
+   * Applies a write's change to one counter: the table's (ns = the table's) or an index's. While that
+   * namespace is being recounted, the change goes into the recount if key was already counted, and is
+   * dropped otherwise (the recount will count the entry as it is then).
+   */
+  private addStats(t: TableState, ns: number, key: Buffer, count: number, bytes: number): void {
+    const r = this.recounts.get(t.meta.ns)?.pending.get(ns);
+    if (r !== undefined) {
+      if (r.after !== undefined && Buffer.compare(key, r.after) <= 0) {
+        r.counted.count += count;
+        r.counted.bytes += bytes;
+      }
+      return;
+    }
+    const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
+    if (s === undefined) return;
+    s.count += count;
+    s.bytes += bytes;
+  }
+
+  /**
+   * Recounts a table's counters in the background, one chunk of entries per event-loop turn (see the
+   * module header). The counters shown until it is done are the stored ones; DescribeTable waits.
+   */
+  private startRecount(t: TableState): void {
+    if (this.recounts.has(t.meta.ns)) return;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const pending = new Map<number, NamespaceRecount>();
+    for (const ns of [t.meta.ns, ...t.meta.indexes.map((i) => i.ns)]) pending.set(ns, { after: undefined, counted: { count: 0, bytes: 0 } });
+    const recount: Recount = { pending, done, finish };
+    this.recounts.set(t.meta.ns, recount);
+    const step = (): void => {
+      this.timers.delete(handle);
+      if (this.recounts.get(t.meta.ns) !== recount) return; // replaced by a synchronous recount
+      const [ns, r] = pending.entries().next().value as [number, NamespaceRecount];
+      const chunk = [...this.items.scan({ ...(r.after ? { gt: r.after } : { gte: namespacePrefix(ns) }), lt: namespacePrefix(ns + 1), limit: this.recountChunk })];
+      for (const [, v] of chunk) {
+        r.counted.count++;
+        r.counted.bytes += itemValueSize(v);
+      }
+      if (chunk.length > 0) r.after = chunk[chunk.length - 1]![0];
+      if (chunk.length < this.recountChunk) {
+        pending.delete(ns);
+        const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
+        if (s) Object.assign(s, r.counted);
+      }
+      if (pending.size === 0) {
+        this.recounts.delete(t.meta.ns);
+        finish();
+        return;
+      }
+      if (this.closed) {
+        // Stopping: the stored record stays dirty, and the next start recounts.
+        this.recounts.delete(t.meta.ns);
+        finish();
+        return;
+      }
+      handle = setImmediate(step);
+      this.timers.add(handle);
+    };
+    let handle = setImmediate(step);
+    this.timers.add(handle);
+  }
+
+  /** Recomputes a table's counters from its items and index entries at once (a walk of each, RECOUNT_CHUNK at a time). */
+  private recount(t: TableState): void {
+    const pending = this.recounts.get(t.meta.ns);
+    this.recounts.delete(t.meta.ns);
+    const count = (ns: number): Stats => {
+      const s: Stats = { count: 0, bytes: 0 };
+      const end = namespacePrefix(ns + 1);
+      let after: Buffer | undefined;
+      for (;;) {
+        const chunk = [...this.items.scan({ ...(after ? { gt: after } : { gte: namespacePrefix(ns) }), lt: end, limit: RECOUNT_CHUNK })];
+        for (const [, v] of chunk) {
+          s.count++;
+          s.bytes += itemValueSize(v);
+        }
+        if (chunk.length < RECOUNT_CHUNK) return s;
+        after = chunk[chunk.length - 1]![0];
+      }
+    };
+    Object.assign(t.stats, count(t.meta.ns));
+    for (const i of t.meta.indexes) {
+      const s = t.indexStats.get(i.ns);
+      if (s) Object.assign(s, count(i.ns));
+      else t.indexStats.set(i.ns, count(i.ns));
+    }
+    pending?.finish();
+  }
+
+  /**
+   * Runs an item write: through the store's group commit when it has one (the answer, built by `answer`,
+   * comes once the group is durable), else as a plain transaction answered at once.
+   */
+  private write<T>(tables: TableState[], fn: () => T, answer: (v: T) => Json): Json | Promise<Json> {
+    if (this.store.groupsCommits) return this.store.grouped(fn).then(answer, (e: unknown) => this.writeFailed(tables, e));
+    let v: T;
+    try {
+      v = this.store.transaction(fn);
+    } catch (e) {
+      return this.writeFailed(tables, e);
+    }
+    return answer(v);
+  }
+
+  /**
+   * After a write failed in the store itself (not a ServiceError: an I/O error, a full disk, a failed
+   * group commit), the in-memory counters may include writes that were rolled back: recount them.
+   */
+  private writeFailed(tables: Iterable<TableState>, e: unknown): never {
+    if (!(e instanceof ServiceError)) {
+      for (const t of new Set(tables)) {
+        try {
+          this.recount(t);
+        } catch {
+          // The stored record is dirty (marked before the write): the next restart recounts.
+        }
+      }
+    }
+    throw e;
   }
 
   private saveMeta(meta: TableMeta): void {
@@ -392,9 +622,13 @@ export class DynamoDBProvider {
     return { TableDescription: desc };
   }
 
-  describeTable(input: Json, ctx: RequestContext): Json {
+  describeTable(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const t = this.lookup(ctx, input.TableName);
     if (!t) throw this.tableNotFound(input.TableName);
+    const recount = this.recounts.get(t.meta.ns);
+    if (recount) return recount.done.then(() => this.describeTable(input, ctx));
+    // The in-memory counters include the open write group: commit it before showing them.
+    this.store.sync();
     return { Table: describe(t.meta, t.stats, t.indexStats) };
   }
 
@@ -568,7 +802,7 @@ export class DynamoDBProvider {
       this.saveMeta(m);
     });
     const key = this.metaKey(ctx.accountId, ctx.region, name);
-    const state = this.buildState(m);
+    const state = this.buildState(m, t);
     if (dropped) state.indexStats.delete(dropped.ns);
     this.cache(key, state);
     const out = describe(m, state.stats, state.indexStats);
@@ -617,16 +851,12 @@ export class DynamoDBProvider {
       const end = prefixEnd(prefix)!;
       const batch = [...this.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: end, limit: this.backfillBatch })];
       this.store.transaction(() => {
-        const stats = table.indexStats.get(indexNs) ?? { count: 0, bytes: 0 };
-        table.indexStats.set(indexNs, stats);
+        if (!table.indexStats.has(indexNs)) table.indexStats.set(indexNs, { count: 0, bytes: 0 });
         for (const [k, v] of batch) {
           const item = JSON.parse(itemValueJson(v)) as Item;
           const entry = this.indexEntry(table, idx, item, k.subarray(4));
           if (!entry) continue;
-          if (this.items.get(entry.key) === undefined) {
-            stats.count++;
-            stats.bytes += entry.size;
-          }
+          if (this.items.get(entry.key) === undefined) this.addStats(table, indexNs, entry.key, 1, entry.size);
           this.items.put(entry.key, entry.value);
         }
         if (batch.length < this.backfillBatch) {
@@ -770,40 +1000,39 @@ export class DynamoDBProvider {
 
   /**
    * Writes (or deletes, when next is undefined) an item and keeps its index entries and the table's
-   * counters in step. Must run inside a store transaction.
+   * in-memory counters in step. Must run inside a store transaction (or a grouped op), after
+   * markStats(t).
    */
-  private writeItem(t: TableState, key: Buffer, old: Item | undefined, oldSize: number, next: Item | undefined, nextSize: number): WriteEffect {
+  private writeItem(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextSize: number): WriteEffect {
+    const oldSize = stored?.size ?? 0;
+    // Parsed only when index entries depend on it (a plain overwrite needs only its size).
+    const old = stored !== undefined && t.indexes.length ? stored.item : undefined;
+    const existed = stored !== undefined;
     const effect: WriteEffect = { tableBytes: Math.max(oldSize, nextSize), indexUnits: new Map() };
     if (next) this.items.put(key, encodeItemValue(JSON.stringify(next), nextSize));
-    else if (old) this.items.delete(key);
-    if (old && !next) {
-      t.stats.count--;
-      t.stats.bytes -= oldSize;
-    } else if (!old && next) {
-      t.stats.count++;
-      t.stats.bytes += nextSize;
-    } else if (old && next) t.stats.bytes += nextSize - oldSize;
+    else if (existed) this.items.delete(key);
+    if (existed && !next) this.addStats(t, t.meta.ns, key, -1, -oldSize);
+    else if (!existed && next) this.addStats(t, t.meta.ns, key, 1, nextSize);
+    else if (existed && next) this.addStats(t, t.meta.ns, key, 0, nextSize - oldSize);
     if (t.indexes.length) {
       const body = key.subarray(4);
       for (const idx of t.indexes) {
         const before = old ? this.indexEntry(t, idx, old, body) : undefined;
         const after = next ? this.indexEntry(t, idx, next, body) : undefined;
         if (!before && !after) continue;
-        const stats = t.indexStats.get(idx.meta.ns)!;
+        const ns = idx.meta.ns;
         let units = 0;
         if (before && (!after || !before.key.equals(after.key))) {
           this.items.delete(before.key);
-          stats.count--;
-          stats.bytes -= before.size;
+          this.addStats(t, ns, before.key, -1, -before.size);
           units += writeUnits(before.size);
         }
         if (after) {
           if (before && before.key.equals(after.key)) {
-            stats.bytes += after.size - before.size;
+            this.addStats(t, ns, after.key, 0, after.size - before.size);
             units += writeUnits(Math.max(before.size, after.size));
           } else {
-            stats.count++;
-            stats.bytes += after.size;
+            this.addStats(t, ns, after.key, 1, after.size);
             units += writeUnits(after.size);
           }
           this.items.put(after.key, after.value);
@@ -811,14 +1040,13 @@ export class DynamoDBProvider {
         effect.indexUnits.set(idx.meta.name, units);
       }
     }
-    this.persistStats(t);
     return effect;
   }
 
-  private readItem(key: Buffer): { item: Item; size: number } | undefined {
+  private readItem(key: Buffer): StoredItem | undefined {
     const text = this.items.getText(key, ITEM_HEADER_BYTES);
     if (text === undefined) return undefined;
-    return { item: JSON.parse(textValueJson(text)) as Item, size: textValueSize(text) };
+    return new StoredItem(textValueJson(text), textValueSize(text));
   }
 
   // ------------------------------------------------------------------ capacity and metrics
@@ -886,7 +1114,7 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ item operations
 
-  putItem(input: Json, ctx: RequestContext): Json {
+  putItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const item = input.Item as Item;
     const rv: string = input.ReturnValues ?? 'NONE';
     if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
@@ -900,19 +1128,21 @@ export class DynamoDBProvider {
     const key = this.keyFromItem(t, item);
     const size = itemSize(item);
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
-    let old: { item: Item; size: number } | undefined;
-    const effect = this.store.transaction(() => {
+    let old: StoredItem | undefined;
+    this.markStats(t);
+    return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
-      return this.writeItem(t, key, old?.item, old?.size ?? 0, item, size);
+      return this.writeItem(t, key, old, item, size);
+    }, (effect) => {
+      const out: Json = {};
+      if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
+      const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
+      if (cc) out.ConsumedCapacity = cc;
+      const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
+      if (icm) out.ItemCollectionMetrics = icm;
+      return out;
     });
-    const out: Json = {};
-    if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
-    const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
-    if (cc) out.ConsumedCapacity = cc;
-    const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
-    if (icm) out.ItemCollectionMetrics = icm;
-    return out;
   }
 
   getItem(input: Json, ctx: RequestContext): Json {
@@ -941,30 +1171,32 @@ export class DynamoDBProvider {
     return out;
   }
 
-  deleteItem(input: Json, ctx: RequestContext): Json {
+  deleteItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const rv: string = input.ReturnValues ?? 'NONE';
     if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
     const { ctx: ectx, condition } = this.writeCondition(input, 'DeleteItem');
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
-    let old: { item: Item; size: number } | undefined;
-    const effect = this.store.transaction(() => {
+    let old: StoredItem | undefined;
+    this.markStats(t);
+    return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       if (!old) return undefined;
-      return this.writeItem(t, key, old.item, old.size, undefined, 0);
+      return this.writeItem(t, key, old, undefined, 0);
+    }, (effect) => {
+      const out: Json = {};
+      if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
+      const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
+      if (cc) out.ConsumedCapacity = cc;
+      const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(t, 'SIZE', old?.item ?? (input.Key as Item)) : undefined;
+      if (icm) out.ItemCollectionMetrics = icm;
+      return out;
     });
-    const out: Json = {};
-    if (rv === 'ALL_OLD' && old) out.Attributes = old.item;
-    const cc = this.writeCapacity(t, input.ReturnConsumedCapacity, effect);
-    if (cc) out.ConsumedCapacity = cc;
-    const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, old?.item ?? (input.Key as Item));
-    if (icm) out.ItemCollectionMetrics = icm;
-    return out;
   }
 
-  updateItem(input: Json, ctx: RequestContext): Json {
+  updateItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const rv: string = input.ReturnValues ?? 'NONE';
     const { ctx: ectx, condition } = this.writeCondition(input, 'UpdateItem', ['UpdateExpression'], ['AttributeUpdates']);
     const t0 = this.lookup(ctx, input.TableName);
@@ -975,9 +1207,10 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
-    let old: { item: Item; size: number } | undefined;
+    let old: StoredItem | undefined;
     let next: Item | undefined;
-    const effect = this.store.transaction(() => {
+    this.markStats(t);
+    return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       const base: Item = old ? old.item : { ...(input.Key as Item) };
@@ -985,8 +1218,11 @@ export class DynamoDBProvider {
       this.keyFromItem(t, next); // index key types of the updated item
       const size = itemSize(next);
       if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
-      return this.writeItem(t, key, old?.item, old?.size ?? 0, next, size);
-    });
+      return this.writeItem(t, key, old, next, size);
+    }, (effect) => this.updateOutput(t, input, rv, actions, old, next, effect));
+  }
+
+  private updateOutput(t: TableState, input: Json, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Json {
     const out: Json = {};
     const paths = actions.map((a) => a.path);
     switch (rv) {
@@ -1073,7 +1309,7 @@ export class DynamoDBProvider {
     return out;
   }
 
-  batchWriteItem(input: Json, ctx: RequestContext): Json {
+  batchWriteItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const requests = (input.RequestItems ?? {}) as Record<string, Json[]>;
     let total = 0;
     for (const name in requests) total += requests[name]!.length;
@@ -1114,19 +1350,23 @@ export class DynamoDBProvider {
     }
     const perTable = new Map<TableState, WriteEffect[]>();
     const metrics = new Map<TableState, Json[]>();
-    this.store.transaction(() => {
+    for (const op of ops) this.markStats(op.t);
+    return this.write(ops.map((op) => op.t), () => {
       for (const op of ops) {
         const old = this.readItem(op.key);
         if (!op.item && !old) {
           perTable.set(op.t, [...(perTable.get(op.t) ?? []), { tableBytes: 0, indexUnits: new Map() }]);
           continue;
         }
-        const effect = this.writeItem(op.t, op.key, old?.item, old?.size ?? 0, op.item, op.size);
+        const effect = this.writeItem(op.t, op.key, old, op.item, op.size);
         perTable.set(op.t, [...(perTable.get(op.t) ?? []), effect]);
-        const icm = this.collectionMetrics(op.t, input.ReturnItemCollectionMetrics, op.item ?? old?.item);
+        const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(op.t, 'SIZE', op.item ?? old?.item) : undefined;
         if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
       }
-    });
+    }, () => this.batchWriteOutput(input, perTable, metrics));
+  }
+
+  private batchWriteOutput(input: Json, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Json[]>): Json {
     const out: Json = { UnprocessedItems: {} };
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       out.ConsumedCapacity = [...perTable].map(([t, effects]) => {
