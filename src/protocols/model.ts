@@ -57,17 +57,55 @@ export interface ServiceMetadata {
   uid: string;
 }
 
+interface RawModel {
+  metadata: ServiceMetadata;
+  operations: Record<string, Omit<Operation, 'name'>>;
+  shapes: Record<string, Shape>;
+}
+
 export class ServiceModel {
   readonly metadata: ServiceMetadata;
-  readonly operations: Map<string, Operation>;
-  readonly shapes: Record<string, Shape>;
   /** Compiled patterns, cached per shape; null where JS cannot express the model's regex. */
   private readonly patterns = new Map<string, RegExp | null>();
+  private parsed: { operations: Map<string, Operation>; shapes: Record<string, Shape> } | undefined;
+  private source: (() => RawModel) | undefined;
 
-  constructor(raw: { metadata: ServiceMetadata; operations: Record<string, Omit<Operation, 'name'>>; shapes: Record<string, Shape> }) {
-    this.metadata = raw.metadata;
-    this.shapes = raw.shapes;
-    this.operations = new Map(Object.entries(raw.operations).map(([name, op]) => [name, { name, ...op }]));
+  /**
+   * From a parsed model, or lazily: `metadata` now, and a `source` parsed the first time operations or shapes are
+   * asked for (RDS's model is ~240 KB of JSON, several milliseconds of parsing Cellar's startup need not wait for).
+   */
+  constructor(raw: RawModel);
+  constructor(metadata: ServiceMetadata, source: () => RawModel);
+  constructor(rawOrMetadata: RawModel | ServiceMetadata, source?: () => RawModel) {
+    if (source) {
+      this.metadata = rawOrMetadata as ServiceMetadata;
+      this.source = source;
+    } else {
+      const raw = rawOrMetadata as RawModel;
+      this.metadata = raw.metadata;
+      this.parsed = ServiceModel.index(raw);
+    }
+  }
+
+  private static index(raw: RawModel): { operations: Map<string, Operation>; shapes: Record<string, Shape> } {
+    return { shapes: raw.shapes, operations: new Map(Object.entries(raw.operations).map(([name, op]) => [name, { name, ...op }])) };
+  }
+
+  /** Parses a lazily loaded model now (so that its first request does not). */
+  prepare(): this {
+    if (!this.parsed) {
+      this.parsed = ServiceModel.index(this.source!());
+      this.source = undefined;
+    }
+    return this;
+  }
+
+  get operations(): Map<string, Operation> {
+    return (this.parsed ?? this.prepare().parsed!).operations;
+  }
+
+  get shapes(): Record<string, Shape> {
+    return (this.parsed ?? this.prepare().parsed!).shapes;
   }
 
   get signingName(): string {
@@ -105,11 +143,80 @@ export class ServiceModel {
 const cache = new Map<string, ServiceModel>();
 const modelsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src', 'models');
 
+/**
+ * The model of a service, loaded once. The file is read now, but parsed only when its operations or shapes are first
+ * needed: the metadata (what routing needs) is read from the head of the file.
+ */
 export function loadModel(serviceId: string): ServiceModel {
   let model = cache.get(serviceId);
   if (!model) {
-    model = new ServiceModel(JSON.parse(readFileSync(join(modelsDir, `${serviceId}.json`), 'utf8')));
+    const text = readFileSync(join(modelsDir, `${serviceId}.json`), 'utf8');
+    const metadata = topLevelMember(text, 'metadata') as ServiceMetadata | undefined;
+    model = metadata ? new ServiceModel(metadata, () => JSON.parse(text) as RawModel) : new ServiceModel(JSON.parse(text) as RawModel);
     cache.set(serviceId, model);
   }
   return model;
+}
+
+/**
+ * One member of the top-level object of a JSON text, parsed alone; undefined if it is absent or the text is not a
+ * JSON object (the caller then parses the whole text). Only the members before it are scanned (skipped, not parsed).
+ */
+export function topLevelMember(text: string, name: string): unknown {
+  let i = skipSpace(text, 0);
+  if (text[i] !== '{') return undefined;
+  i = skipSpace(text, i + 1);
+  while (i < text.length && text[i] === '"') {
+    const keyEnd = skipString(text, i);
+    if (keyEnd < 0) return undefined;
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipSpace(text, keyEnd);
+    if (text[i] !== ':') return undefined;
+    const start = skipSpace(text, i + 1);
+    const end = skipValue(text, start);
+    if (end < 0) return undefined;
+    if (key === name) {
+      try {
+        return JSON.parse(text.slice(start, end));
+      } catch {
+        return undefined;
+      }
+    }
+    i = skipSpace(text, end);
+    if (text[i] !== ',') return undefined;
+    i = skipSpace(text, i + 1);
+  }
+  return undefined;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  return i;
+}
+
+/** Index just past the string starting at `i` (a '"'), or -1. */
+function skipString(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    if (text[j] === '\\') j++;
+    else if (text[j] === '"') return j + 1;
+  }
+  return -1;
+}
+
+/** Index just past the value starting at `i`, or -1 (the value is only delimited here; JSON.parse checks it). */
+function skipValue(text: string, i: number): number {
+  if (text[i] === '"') return skipString(text, i);
+  let depth = 0;
+  for (let j = i; j < text.length; j++) {
+    const c = text[j];
+    if (c === '"') {
+      j = skipString(text, j) - 1;
+      if (j < 0) return -1;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (depth === 0) return j; // the end of the enclosing object: a scalar value ended here
+      if (--depth === 0) return j + 1;
+    } else if (depth === 0 && c === ',') return j;
+  }
+  return depth === 0 ? text.length : -1;
 }

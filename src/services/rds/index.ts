@@ -67,9 +67,10 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
       },
     },
   );
+  const model = loadModel('rds');
   return {
     id: 'rds',
-    model: loadModel('rds'),
+    model,
     protocol: new QueryProtocol({
       validationCode: 'InvalidParameterValue',
       // RDS answers a missing required parameter as a blank one, naming it as the API does.
@@ -79,7 +80,10 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
     authStyle: 'query',
     ready,
     start: async () => {
-      await (await assembled()).supervisor.start();
+      const rds = await assembled();
+      // Parsed now rather than by the first RDS request (loadModel reads only the metadata up front).
+      model.prepare();
+      await rds.supervisor.start();
     },
     stop: async () => {
       if (!begun) return;
