@@ -22,10 +22,18 @@ import type { AssembledRds } from './assemble.js';
 import { ROTATION_FUNCTION } from './records.js';
 
 /**
+ * How long after the server listens RDS begins to assemble. Loading RDS's modules and finding its engines is tens of
+ * milliseconds of main-thread work (more on a first start, when the engines' version probes are not cached yet);
+ * clients usually connect in the first moments after Cellar starts, and their first requests should not queue
+ * behind it. RDS requests arriving meanwhile wait for it as they would anyway.
+ */
+const ASSEMBLY_DELAY_MS = 25;
+
+/**
  * RDS requests wait for RDS to be assembled (ServiceDefinition.ready), and so does start(); every other service is
- * served meanwhile. Assembly begins when start() is called, right after the server listens (or earlier, if a
- * managed-password rotation needs RDS first). Until then /_cellar/health reports RDS as `starting`, with no
- * operations.
+ * served meanwhile. Assembly begins ASSEMBLY_DELAY_MS after start() is called, right after the server listens (at
+ * once if a managed-password rotation needs RDS before that). Until then /_cellar/health reports RDS as `starting`,
+ * with no operations.
  */
 export function rdsService(env: ServiceEnv): ServiceDefinition {
   const sm = internalOf<SecretsManagerInternal>(env, 'secretsmanager');
@@ -80,6 +88,7 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
     authStyle: 'query',
     ready,
     start: async () => {
+      await new Promise((resolve) => setTimeout(resolve, ASSEMBLY_DELAY_MS));
       const rds = await assembled();
       // Parsed now rather than by the first RDS request (loadModel reads only the metadata up front).
       model.prepare();
