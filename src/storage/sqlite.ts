@@ -8,7 +8,8 @@
  * the OS holds even if the process dies). `durability: 'fsync'` (synchronous=FULL) also fsyncs each
  * commit, which survives power loss at the cost of about 100 µs per commit on this disk.
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import type { Keyspace, Mutation, ScanOptions, Store } from './store.js';
 
 export type Durability = 'process' | 'fsync';
@@ -148,7 +149,7 @@ export class SqliteStore implements Store {
   private readonly rollbackStmt: Database.Statement;
 
   constructor(options: SqliteStoreOptions) {
-    this.db = new Database(options.path);
+    this.db = openDatabase(options.path);
     if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma(`cache_size = -${(options.cacheMiB ?? 64) * 1024}`);
@@ -191,4 +192,21 @@ export class SqliteStore implements Store {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * better-sqlite3 through require rather than import: an ESM import of a CommonJS package first runs the lexer Node
+ * uses to find its named exports (a few ms of Cellar's startup). The addon is given by path when it is where
+ * better-sqlite3 builds it, so that `bindings` does not search a dozen places for it.
+ */
+function openDatabase(path: string): Database.Database {
+  const require = createRequire(import.meta.url);
+  const Sqlite = require('better-sqlite3') as typeof Database;
+  let nativeBinding: string | undefined;
+  try {
+    nativeBinding = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+  } catch {
+    nativeBinding = undefined; // built elsewhere: `bindings` finds it
+  }
+  return new Sqlite(path, nativeBinding ? { nativeBinding } : {});
 }
