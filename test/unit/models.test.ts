@@ -51,5 +51,9 @@ describe('model loading', () => {
     assert.equal(topLevelMember('[{"metadata": 1}]', 'metadata'), undefined);
     assert.equal(topLevelMember('{"a": "unterminated', 'metadata'), undefined);
     assert.equal(topLevelMember('{"a": 1 "metadata": 2}', 'metadata'), undefined);
+    // The head of a file: a member running to the end of the text may be cut short, so it is not taken.
+    assert.equal(topLevelMember('{"metadata": 12', 'metadata'), undefined);
+    assert.equal(topLevelMember('{"metadata": {"a": "b', 'metadata'), undefined);
+    assert.deepEqual(topLevelMember('{"metadata": {"a": "b"}, "operations": {"x', 'metadata'), { a: 'b' });
   });
 });
