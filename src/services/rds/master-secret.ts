@@ -26,12 +26,11 @@ import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
 import type { BuiltinRotationHandler, InProcessSecretsManager, RotationEvent } from '../secretsmanager/rotation.js';
 import type { EngineSpec, RdsEngineDriver } from './driver.js';
 import { kmsKeyNotAccessible } from './errors.js';
-import { scopeKey, type InstanceRecord, type MasterUserSecretRecord, type RdsTables } from './records.js';
+import { ROTATION_FUNCTION, scopeKey, type InstanceRecord, type MasterUserSecretRecord, type RdsTables } from './records.js';
 import { SEAL_AAD } from './provider.js';
 import { InstanceEvents, instanceArn } from './status.js';
 
-/** The built-in rotation function's name (`arn:aws:lambda:<region>:<account>:function:<name>` resolves to it). */
-export const ROTATION_FUNCTION = 'cellar-rds-master-user-password-rotation';
+export { ROTATION_FUNCTION };
 export const OWNING_SERVICE = 'rds';
 export const DEFAULT_SECRET_KMS_KEY = 'alias/aws/secretsmanager';
 /** RDS rotates managed master passwords every 7 days unless the secret's schedule is changed. */

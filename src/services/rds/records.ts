@@ -8,6 +8,13 @@
 import { JsonTable, type Store } from '../../storage/store.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
 
+/**
+ * The built-in rotation function of managed master passwords (`arn:aws:lambda:<region>:<account>:function:<name>`
+ * resolves to it). Here rather than in master-secret.ts so that the service definition can register it with
+ * Secrets Manager without loading the RDS provider.
+ */
+export const ROTATION_FUNCTION = 'cellar-rds-master-user-password-rotation';
+
 /** RDS's DB instance statuses that Cellar uses (RDS's own strings). */
 export type InstanceStatus =
   | 'creating'

@@ -10,7 +10,6 @@
  * rotation script written for the AWS SDK or CLI works unchanged. Exit status 0 is success. The
  * executable does not inherit Cellar's own environment (which may hold CELLAR_ROOT_KEY).
  */
-import { spawn } from 'node:child_process';
 import type { RotationFunctionConfig } from '../../config.js';
 import type * as api from '../../models/secretsmanager.js';
 
@@ -124,7 +123,9 @@ async function withTimeout(work: Promise<void>, timeoutMs: number, step: string)
   }
 }
 
-function runCommand(command: string[], event: RotationEvent, cb: CallbackEnvironment, timeoutMs: number): Promise<void> {
+async function runCommand(command: string[], event: RotationEvent, cb: CallbackEnvironment, timeoutMs: number): Promise<void> {
+  // Loaded on first use: node:child_process is a few milliseconds of Cellar's startup, and most never rotate by command.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,

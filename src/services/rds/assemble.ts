@@ -1,0 +1,101 @@
+/**
+ * @module services/rds/assemble
+ * Puts RDS together once Cellar serves: finds the engine user and the installed engines, prepares the engine root,
+ * and builds the supervisor, the managed master secrets and the provider. services/rds/index.ts loads this module
+ * with `import()` after the server listens, so none of RDS's internals (nor the engine layer) is loaded, compiled or
+ * run before the first request of another service can be answered.
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { ServiceEnv } from '../env.js';
+import type { KmsInternal } from '../kms/internal.js';
+import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
+import { LocalHost } from '../../engines/host.js';
+import { DEFAULT_MEMORY_SCALE } from './catalog.js';
+import { endpointAddress } from './describe.js';
+import { EnginesDriver } from './driver.js';
+import { MasterSecrets } from './master-secret.js';
+import { RdsProvider } from './provider.js';
+import { RdsTables } from './records.js';
+import { InstanceEvents } from './status.js';
+import { RdsSupervisor } from './supervisor.js';
+
+const DEFAULT_HEALTH_INTERVAL_MS = 500;
+
+export interface AssembledRds {
+  provider: RdsProvider;
+  supervisor: RdsSupervisor;
+  secrets: MasterSecrets | undefined;
+  root: string;
+  temporary: boolean;
+}
+
+/**
+ * Where engine data lives: `<data-dir>/rds`, or a temporary directory with --in-memory. The engines
+ * run as an unprivileged user, who must be able to pass through the parent directories (not list
+ * them): when Cellar runs as root, the data directory becomes 0711 and the state files in it 0600.
+ */
+function prepareEngineRoot(env: ServiceEnv): { root: string; temporary: boolean } {
+  const configured = env.config.rds?.engineRoot;
+  const dataDir = env.config.dataDir;
+  const root = configured ?? (dataDir ? join(dataDir, 'rds') : mkdtempSync(join(tmpdir(), 'cellar-rds-')));
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  chmodSync(root, 0o711);
+  if (userInfo().uid === 0 && dataDir && !configured) {
+    chmodSync(dataDir, 0o711);
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'root.key', 'cellar.json']) {
+      const p = join(dataDir, f);
+      if (existsSync(p)) chmodSync(p, 0o600);
+    }
+  }
+  return { root, temporary: !configured && !dataDir };
+}
+
+export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | undefined, kms: KmsInternal | undefined): Promise<AssembledRds> {
+  const tables = new RdsTables(env.store);
+  const events = new InstanceEvents(tables);
+  // Engines run through the engine layer's host (as the unprivileged `cellar` user when Cellar is root).
+  const driver = await EnginesDriver.create(await LocalHost.create());
+  const { root, temporary } = prepareEngineRoot(env);
+  const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
+  let secrets: MasterSecrets | undefined;
+  const supervisor: RdsSupervisor = new RdsSupervisor({
+    deleteSecret: (rec, arn) => secrets?.delete(rec, arn),
+    tables,
+    events,
+    driver,
+    box: env.box,
+    clock: env.clock,
+    config: env.config,
+    engineRoot: root,
+    memoryScale,
+    storageGiBBytes: env.config.rds?.storageGiBBytes ?? 1024 ** 3,
+    healthIntervalMs: env.config.rds?.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
+  });
+  if (sm && kms) {
+    secrets = new MasterSecrets({
+      sm,
+      kms,
+      tables,
+      events,
+      box: env.box,
+      clock: env.clock,
+      driver,
+      spec: (rec) => supervisor.spec(rec),
+      clientAddress: (rec) => endpointAddress(rec, env.config),
+    });
+  }
+  const provider = new RdsProvider({
+    secrets,
+    tables,
+    events,
+    box: env.box,
+    config: env.config,
+    engineRoot: root,
+    memoryScale,
+    installed: () => driver.installed(),
+    trigger: supervisor,
+  });
+  return { provider, supervisor, secrets, root, temporary };
+}
