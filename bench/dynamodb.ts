@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = resolve(process.env.CELLAR_SHARED ?? join(ROOT, '..', 'shared'));
@@ -64,7 +65,14 @@ interface Server {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const freePort = (): number => 20000 + Math.floor(Math.random() * 20000);
+/** A port nobody listens on now: the kernel's pick, not a random guess that can collide with a connection's own port. */
+async function freePort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
 
 // ---------------------------------------------------------------- signing (as the generators sign)
 
@@ -139,8 +147,8 @@ async function stop(s: Server): Promise<void> {
   if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
 }
 
-function cellar(name: string, dataDir?: string): Server {
-  const port = freePort();
+async function cellar(name: string, dataDir?: string): Promise<Server> {
+  const port = await freePort();
   const where = dataDir ? ['--data-dir', dataDir] : ['--in-memory'];
   return startProcess(name, [process.execPath, join(ROOT, 'bin', 'cellar.js'), 'start', '--port', String(port), ...where, '--quiet'], `http://127.0.0.1:${port}`);
 }
@@ -216,18 +224,22 @@ async function preload(endpoint: string, table: string, n: number): Promise<void
 async function startupMs(dir: string | undefined, runs: number, ceiling = false): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const port = freePort();
+    const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     const t0 = process.hrtime.bigint();
     const argv = ceiling ? [join(BENCH, 'ceiling.mjs'), '--port', String(port)] : [join(ROOT, 'bin', 'cellar.js'), 'start', '--port', String(port), ...(dir ? ['--data-dir', dir] : ['--in-memory']), '--quiet'];
     const proc = spawn(process.execPath, argv, { stdio: 'ignore' });
+    let last = 'no answer';
     for (let tries = 0; ; tries++) {
-      if (tries > 5000) throw new Error('cellar did not start');
+      if (tries > 5000) throw new Error(`${ceiling ? 'ceiling.mjs' : 'cellar'} did not start on port ${port}: ${last}`);
       try {
-        if ((await ddb(endpoint, 'ListTables', {})).status === 200) break;
-      } catch {
-        await sleep(2);
+        const r = await ddb(endpoint, 'ListTables', {});
+        if (r.status === 200) break;
+        last = `${r.status} ${r.body.slice(0, 200)}`;
+      } catch (e) {
+        last = (e as Error).message;
       }
+      await sleep(2);
     }
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     const exited = new Promise((r) => proc.once('exit', r));
@@ -260,14 +272,12 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
 
   console.error('main comparison: ceiling, dynalite, cellar (in memory)');
-  const ceilingPort = freePort();
+  const ceilingPort = await freePort();
+  const dynalitePort = await freePort();
   const servers = [
     startProcess('ceiling', [process.execPath, join(BENCH, 'ceiling.mjs'), '--port', String(ceilingPort)], `http://127.0.0.1:${ceilingPort}`),
-    (() => {
-      const port = freePort();
-      return startProcess('dynalite', [DYNALITE, '--port', String(port)], `http://127.0.0.1:${port}`);
-    })(),
-    cellar('cellar'),
+    startProcess('dynalite', [DYNALITE, '--port', String(dynalitePort)], `http://127.0.0.1:${dynalitePort}`),
+    await cellar('cellar'),
   ];
   try {
     for (const s of servers) await waitReady(s);
@@ -284,7 +294,7 @@ async function main(): Promise<void> {
     const dir = dataDir(config);
     dirs.push(dir);
     console.error(`${name}: ${JSON.stringify(config)}`);
-    const s = cellar(name, dir);
+    const s = await cellar(name, dir);
     try {
       await waitReady(s);
       if (before) await before(s);
