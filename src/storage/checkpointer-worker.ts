@@ -23,28 +23,11 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-
-export const SLOT_STOPPED = 0;
-export const SLOT_PASSIVE = 1;
-export const SLOT_RESTART = 2;
-export const SLOT_ERRORS = 3;
-/** Set to 1 by the worker while it wants the writer paused; cleared (and notified) when it is done. */
-export const SLOT_PAUSE_REQUEST = 4;
-/** Set to 1 by the main thread while it is paused outside any transaction. */
-export const SLOT_PAUSED = 5;
-export const SLOTS = 6;
+import { type CheckpointerData, SLOT_ERRORS, SLOT_PASSIVE, SLOT_PAUSE_REQUEST, SLOT_PAUSED, SLOT_RESTART, SLOT_STOPPED } from './checkpointer-slots.js';
 
 /** How long the worker waits for the main thread to acknowledge a pause. */
 const PAUSE_ACK_WAIT_MS = 100;
 
-export interface CheckpointerData {
-  path: string;
-  synchronous: 'NORMAL' | 'FULL';
-  intervalMs: number;
-  walLimitBytes: number;
-  busyTimeoutMs: number;
-  shared: SharedArrayBuffer;
-}
 
 function run(data: CheckpointerData): void {
   const slots = new Int32Array(data.shared);

@@ -16,10 +16,12 @@
  * Checkpoints run on a worker thread with its own connection (storage/checkpointer-worker), never inside
  * a commit on the main thread; a clean close checkpoints and truncates the WAL.
  */
+import { join } from 'node:path';
+import { ROOT } from '../root.js';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { type CheckpointerData, SLOT_ERRORS, SLOT_PASSIVE, SLOT_PAUSE_REQUEST, SLOT_PAUSED, SLOT_RESTART, SLOT_STOPPED, SLOTS } from './checkpointer-worker.js';
+import { type CheckpointerData, SLOT_ERRORS, SLOT_PASSIVE, SLOT_PAUSE_REQUEST, SLOT_PAUSED, SLOT_RESTART, SLOT_STOPPED, SLOTS } from './checkpointer-slots.js';
 import type { Keyspace, Mutation, ScanOptions, Store } from './store.js';
 
 export type Durability = 'process' | 'fsync';
@@ -250,7 +252,7 @@ export class SqliteStore implements Store {
       shared,
     };
     try {
-      const worker = new Worker(new URL('./checkpointer-worker.js', import.meta.url), { workerData: data });
+      const worker = new Worker(join(ROOT, 'dist', 'src', 'storage', 'checkpointer-worker.js'), { workerData: data });
       worker.unref();
       worker.on('error', () => {
         // The worker died: checkpoint on the main thread again rather than let the WAL grow.
