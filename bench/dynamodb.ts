@@ -17,12 +17,12 @@
  * taskset. `shared/` must sit beside the repository checkout (or set CELLAR_SHARED to it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { freePort, signDynamoDb } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = resolve(process.env.CELLAR_SHARED ?? join(ROOT, '..', 'shared'));
@@ -65,36 +65,12 @@ interface Server {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** A port nobody listens on now: the kernel's pick, not a random guess that can collide with a connection's own port. */
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 // ---------------------------------------------------------------- signing (as the generators sign)
 
 function signedHeaders(endpoint: string, target: string, body: string): Record<string, string> {
-  const host = new URL(endpoint).host;
-  const amzDate = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
-  const day = amzDate.slice(0, 8);
-  const hash = createHash('sha256').update(body).digest('hex');
-  const amzTarget = `DynamoDB_20120810.${target}`;
-  const names = 'content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target';
-  const canonical = `POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:${host}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\nx-amz-target:${amzTarget}\n\n${names}\n${hash}`;
-  const scope = `${day}/us-east-1/dynamodb/aws4_request`;
-  let key = createHmac('sha256', 'AWS4test').update(day).digest();
-  for (const part of ['us-east-1', 'dynamodb', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-  return {
-    'content-type': 'application/x-amz-json-1.0',
-    'x-amz-content-sha256': hash,
-    'x-amz-date': amzDate,
-    'x-amz-target': amzTarget,
-    authorization: `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=${names}, Signature=${createHmac('sha256', key).update(sts).digest('hex')}`,
-  };
+  // fetch sets Host and Content-Length itself.
+  return Object.fromEntries(signDynamoDb(new URL(endpoint).host, target, body).filter(([n]) => n !== 'Host' && n !== 'Content-Length'));
 }
 
 async function ddb(endpoint: string, target: string, payload: unknown): Promise<{ status: number; body: string }> {

@@ -11,12 +11,13 @@
  * The put pool holds fresh keys (inserts into a growing table, as ddb-wrk's put does); "put x16" hands
  * App.handle 16 puts at once before awaiting them, as 16 connections do in one event-loop turn.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { startCellar } from '../src/server.js';
+import { amzDateNow, signDynamoDb } from './common.js';
 import type { WireRequest } from '../src/protocols/types.js';
 
 const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 50_000);
@@ -27,33 +28,11 @@ const HOST = '127.0.0.1:1';
 
 function signed(target: string, payload: unknown, amzDate: string): WireRequest {
   const body = JSON.stringify(payload);
-  const day = amzDate.slice(0, 8);
-  const hash = createHash('sha256').update(body).digest('hex');
-  const amzTarget = `DynamoDB_20120810.${target}`;
-  const canonical = `POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:${HOST}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\nx-amz-target:${amzTarget}\n\ncontent-type;host;x-amz-content-sha256;x-amz-date;x-amz-target\n${hash}`;
-  const scope = `${day}/us-east-1/dynamodb/aws4_request`;
-  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-  let k = createHmac('sha256', 'AWS4test').update(day).digest();
-  for (const part of ['us-east-1', 'dynamodb', 'aws4_request']) k = createHmac('sha256', k).update(part).digest();
-  const signature = createHmac('sha256', k).update(sts).digest('hex');
-  return {
-    method: 'POST',
-    path: '/',
-    query: new URLSearchParams(),
-    headers: {
-      host: HOST,
-      'content-type': 'application/x-amz-json-1.0',
-      'x-amz-content-sha256': hash,
-      'x-amz-date': amzDate,
-      'x-amz-target': amzTarget,
-      authorization: `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target, Signature=${signature}`,
-      'content-length': String(Buffer.byteLength(body)),
-    },
-    body: Buffer.from(body),
-  };
+  const headers = Object.fromEntries(signDynamoDb(HOST, target, body, amzDate).map(([n, v]) => [n.toLowerCase(), v]));
+  return { method: 'POST', path: '/', query: new URLSearchParams(), headers, body: Buffer.from(body) };
 }
 
-const amzDate = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
+const amzDate = amzDateNow();
 const cellar = await startCellar(loadConfig(DATA_DIR ? { dataDir: DATA_DIR, durability: FSYNC ? 'fsync' : 'process', port: 0, logRequests: LOG } : { inMemory: true, port: 0, logRequests: LOG }));
 process.stderr.write(`${DATA_DIR ? `data directory, durability ${FSYNC ? 'fsync' : 'process'}` : 'in memory'}, ${N} iterations\n`);
 const app = cellar.app;

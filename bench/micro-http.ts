@@ -6,10 +6,11 @@
  *
  *   npx tsc -p . && node dist/bench/micro-http.js [iterations] [--only=get|put]
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config.js';
 import { startCellar } from '../src/server.js';
 import { RequestParser, responseHead } from '../src/gateway/http1.js';
+import { amzDateNow, signDynamoDb } from './common.js';
 import type { WireRequest, WireResponse } from '../src/protocols/types.js';
 
 const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 50_000);
@@ -17,29 +18,11 @@ const HOST = '127.0.0.1:4566';
 
 function raw(target: string, payload: unknown, amzDate: string): Buffer {
   const body = JSON.stringify(payload);
-  const day = amzDate.slice(0, 8);
-  const hash = createHash('sha256').update(body).digest('hex');
-  const amzTarget = `DynamoDB_20120810.${target}`;
-  const signed = 'content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target';
-  const canonical = `POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:${HOST}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\nx-amz-target:${amzTarget}\n\n${signed}\n${hash}`;
-  const scope = `${day}/us-east-1/dynamodb/aws4_request`;
-  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-  let k = createHmac('sha256', 'AWS4test').update(day).digest();
-  for (const part of ['us-east-1', 'dynamodb', 'aws4_request']) k = createHmac('sha256', k).update(part).digest();
-  const signature = createHmac('sha256', k).update(sts).digest('hex');
-  const headers: Array<[string, string]> = [
-    ['Host', HOST],
-    ['Content-Type', 'application/x-amz-json-1.0'],
-    ['X-Amz-Content-Sha256', hash],
-    ['X-Amz-Date', amzDate],
-    ['X-Amz-Target', amzTarget],
-    ['Authorization', `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=${signed}, Signature=${signature}`],
-    ['Content-Length', String(Buffer.byteLength(body))],
-  ];
+  const headers = signDynamoDb(HOST, target, body, amzDate);
   return Buffer.from(`POST / HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n${body}`);
 }
 
-const amzDate = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
+const amzDate = amzDateNow();
 const cellar = await startCellar(loadConfig({ inMemory: true, port: 0, logRequests: false }));
 const app = cellar.app;
 const parser = new RequestParser({ maxHeaderBytes: 65536, maxBodyBytes: 20 * 1024 * 1024 });

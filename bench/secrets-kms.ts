@@ -19,6 +19,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { KMSClient, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { NodeSha256 } from '../src/auth/hash.js';
+import { freePort } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = [resolve(ROOT, '..', 'shared'), '/work/shared'].find((d) => existsSync(join(d, 'bench', 'ceiling.mjs')));
@@ -50,9 +51,6 @@ async function startServer(args: string[], readyPattern: RegExp): Promise<{ proc
   return { proc, port };
 }
 
-function freePort(): number {
-  return 20000 + Math.floor(Math.random() * 20000);
-}
 
 async function signedLua(endpoint: string, service: string, target: string, body: string, version: '1.0' | '1.1'): Promise<string> {
   const url = new URL(endpoint);
@@ -91,9 +89,9 @@ function runWrk(endpoint: string, lua: string, server: string, workload: string)
 async function main(): Promise<void> {
   if (!SHARED) throw new Error('cannot find shared/bench/ceiling.mjs beside the repository');
   const results: Result[] = [];
-  const cellarPort = freePort();
+  const cellarPort = await freePort();
   const cellar = await startServer([join(ROOT, 'bin', 'cellar.js'), 'start', '--port', String(cellarPort), '--in-memory', '--quiet'], /serving AWS APIs at http:\/\/[^:]+:(\d+)/);
-  const ceilingPort = freePort();
+  const ceilingPort = await freePort();
   const ceiling = await startServer([join(SHARED, 'bench', 'ceiling.mjs'), '--port', String(ceilingPort)], /listening on http:\/\/[^:]+:(\d+)/);
   try {
     const cellarUrl = `http://127.0.0.1:${cellar.port}`;
