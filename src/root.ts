@@ -8,13 +8,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-function findRoot(): string {
+function findRoot(): { dir: string; version: string } {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cellar') return dir;
+        const { name, version } = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; version?: string };
+        if (name === 'cellar') return { dir, version: version ?? '0.0.0' };
       } catch {
         // not ours: keep walking
       }
@@ -24,4 +25,7 @@ function findRoot(): string {
   throw new Error(`cannot find Cellar's package.json above ${fileURLToPath(import.meta.url)}`);
 }
 
-export const ROOT: string = findRoot();
+const found = findRoot();
+export const ROOT: string = found.dir;
+/** package.json's version, read while finding ROOT. */
+export const PACKAGE_VERSION: string = found.version;

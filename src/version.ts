@@ -1,6 +1,2 @@
-/** Cellar's version, read once from package.json. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT } from './root.js';
-
-export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** Cellar's version, from package.json (read once, by root.ts). */
+export { PACKAGE_VERSION as VERSION } from './root.js';

@@ -243,6 +243,17 @@ export abstract class ProcessEngine implements EngineAdapter {
   }
 
   /** Writes the marker last: after it, the instance exists. */
+  /**
+   * The start of every initialise(): the instance's directories, with any data directory discarded. There is no
+   * marker yet, so no instance was ever reported: whatever a crashed earlier attempt left is safe to discard.
+   */
+  protected async freshDirectories(extra: string[] = []): Promise<void> {
+    const L = this.layout;
+    await this.host.ensureDir(L.root);
+    await this.host.remove(L.data);
+    for (const d of [L.data, L.run, L.conf, L.logDir, ...extra]) await this.host.ensureDir(d);
+  }
+
   protected async writeMarker(details: Record<string, unknown>): Promise<void> {
     await this.host.writeFile(
       this.layout.marker,

@@ -9,17 +9,7 @@ import { PostgresEngine } from './postgres/adapter.js';
 import { RedisEngine } from './redis/adapter.js';
 
 export function createEngine(host: Host, spec: EngineSpec): EngineAdapter {
-  switch (spec.engine) {
-    case 'postgres':
-      return new PostgresEngine(host, spec);
-    case 'mariadb':
-    case 'mysql':
-      return new MariadbEngine(host, spec);
-    case 'redis':
-      return new RedisEngine(host, spec);
-    default:
-      throw new Error(`engine ${spec.engine} is not supported yet`);
-  }
+  return spec.engine === 'redis' ? new RedisEngine(host, spec) : createRelationalEngine(host, spec);
 }
 
 /** The relational engines (what RDS runs): postgres, mariadb, and mysql served by MariaDB. */
@@ -31,6 +21,6 @@ export function createRelationalEngine(host: Host, spec: EngineSpec): Relational
     case 'mysql':
       return new MariadbEngine(host, spec);
     default:
-      throw new Error(`${spec.engine} is not a relational engine`);
+      throw new Error(`engine ${spec.engine} is not supported yet`);
   }
 }

@@ -129,7 +129,7 @@ class Connection {
     if (this.busy) return;
     if (this.requestStarted) {
       const limit = this.parser.headParsed ? REQUEST_TIMEOUT_MS : HEADERS_TIMEOUT_MS;
-      if (now - this.requestStarted > limit) this.fail(408, 'request timeout');
+      if (now - this.requestStarted > limit) this.fail(408);
     } else if (now - this.lastActive > KEEP_ALIVE_TIMEOUT_MS) this.socket.destroy();
   }
 
@@ -164,10 +164,10 @@ class Connection {
         try {
           req = this.parser.next();
         } catch (e) {
-          if (e instanceof HttpFramingError) this.fail(e.status, e.message);
+          if (e instanceof HttpFramingError) this.fail(e.status);
           else {
             log('error', 'HTTP framing failed', { error: e instanceof Error ? e.stack : String(e) });
-            this.fail(500, 'internal error');
+            this.fail(500);
           }
           return;
         }
@@ -260,7 +260,7 @@ class Connection {
   }
 
   /** Answers a request that cannot be framed (or timed out) and closes the connection. */
-  private fail(status: number, reason: string): void {
+  private fail(status: number): void {
     if (this.done) return;
     this.done = true;
     const socket = this.socket;
@@ -272,6 +272,5 @@ class Connection {
     }
     // Linger, discarding what the client still sends, so it can read the answer; then close for good.
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
-    void reason;
   }
 }

@@ -63,9 +63,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     const extraFile = path.join(L.conf, 'bootstrap.sql');
     const phases = new PhaseTimer();
     try {
-      await this.host.ensureDir(L.root);
-      await this.host.remove(L.data); // no marker: leftovers of an interrupted attempt, never reported
-      for (const d of [L.data, L.run, L.conf, L.logDir, path.join(L.root, 'tmp')]) await this.host.ensureDir(d);
+      await this.freshDirectories([path.join(L.root, 'tmp')]);
       // Not fsynced one by one: the syncTree after install-db covers them.
       await this.storeParams({ ...(this.spec.params ?? {}) }, { durable: false });
       await this.host.writeFile(

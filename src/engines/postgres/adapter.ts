@@ -69,10 +69,7 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     const L = this.layout;
     const phases = new PhaseTimer();
     try {
-      await this.host.ensureDir(L.root);
-      // No marker means no instance was ever reported: whatever a crashed earlier attempt left is safe to discard.
-      await this.host.remove(L.data);
-      for (const d of [L.data, L.run, L.conf, L.logDir]) await this.host.ensureDir(d);
+      await this.freshDirectories();
 
       const initdb = await this.host.run({
         command: this.bin('initdb'),

@@ -57,9 +57,7 @@ export class RedisEngine extends ProcessEngine {
     const L = this.layout;
     const phases = new PhaseTimer();
     try {
-      await this.host.ensureDir(L.root);
-      await this.host.remove(L.data);
-      for (const d of [L.data, L.run, L.conf, L.logDir]) await this.host.ensureDir(d);
+      await this.freshDirectories();
       // Not fsynced one by one: the syncTree below covers them all before the marker.
       const quick = { durable: false };
       await this.host.writeFile(this.adminSecretFile, generateSecret(), { ownedByCellar: true, durable: false });
