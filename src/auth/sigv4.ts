@@ -12,7 +12,7 @@ import { createHmac } from 'node:crypto';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import type { WireRequest } from '../protocols/types.js';
 import { accountForUnknownKey, type Credential, type CredentialStore } from './credentials.js';
-import { NodeSha256, sha256Hex } from './hash.js';
+import { HmacSha256, NodeSha256, sha256Hex } from './hash.js';
 
 export type AuthFailure = 'missing' | 'incomplete' | 'signature' | 'unknownKey' | 'expiredToken' | 'signatureExpired' | 'contentSha';
 
@@ -81,7 +81,15 @@ function isAmzDate(s: string): boolean {
   return s.length === 16 && s.charCodeAt(8) === 84 && s.charCodeAt(15) === 90 && isDigits(s, 0, 8) && isDigits(s, 9, 15);
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
+/** 64 lower-case hex digits, checked with a loop: a regular expression costs several times more, on every request. */
+function isHex64(s: string): boolean {
+  if (s.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const ch = s.charCodeAt(i);
+    if (!((ch >= 48 && ch <= 57) || (ch >= 97 && ch <= 102))) return false;
+  }
+  return true;
+}
 /** A header value that SigV4 canonicalisation changes: edge whitespace, runs, or whitespace other than ' '. */
 const NEEDS_CANONICAL = /^\s|\s$|\s\s|[^\S ]/;
 
@@ -121,7 +129,7 @@ export function parseSignature(req: WireRequest): ParsedSignature | undefined {
       throw new AuthError('incomplete', `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${header}`);
     }
     const signedHeaders = signedHeaderList.split(';');
-    if (!HEX64.test(signature)) throw new AuthError('signature', SIGNATURE_MISMATCH);
+    if (!isHex64(signature)) throw new AuthError('signature', SIGNATURE_MISMATCH);
     const token = req.headers['x-amz-security-token'];
     const cred = parseCredential(credential);
     const parsed: ParsedSignature = { accessKeyId: cred.accessKeyId, date: cred.date, region: cred.region, service: cred.service, signedHeaders, signature, amzDate, presigned: false };
@@ -254,10 +262,14 @@ export class Authenticator {
     return { accessKeyId: sig.accessKeyId, accountId, arn: `arn:aws:iam::${accountId}:root`, userId: accountId, region: sig.region, service: sig.service, verified: false };
   }
 
-  private readonly signingKeys = new Map<string, Buffer>();
+  private readonly signingKeys = new Map<string, HmacSha256>();
+  private lastSigningKey: { secret: string; date: string; region: string; service: string; key: HmacSha256 } | undefined;
 
   /** The derived SigV4 key (date → region → service → aws4_request), cached: it changes once a day. */
-  private signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  private signingKey(secret: string, date: string, region: string, service: string): HmacSha256 {
+    // Consecutive requests nearly always share a scope: compare it before building the map's key.
+    const last = this.lastSigningKey;
+    if (last && last.secret === secret && last.date === date && last.region === region && last.service === service) return last.key;
     const cacheKey = `${secret}\n${date}\n${region}\n${service}`;
     let key = this.signingKeys.get(cacheKey);
     if (!key) {
@@ -265,9 +277,10 @@ export class Authenticator {
       const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
       const kRegion = createHmac('sha256', kDate).update(region).digest();
       const kService = createHmac('sha256', kRegion).update(service).digest();
-      key = createHmac('sha256', kService).update('aws4_request').digest();
+      key = new HmacSha256(createHmac('sha256', kService).update('aws4_request').digest());
       this.signingKeys.set(cacheKey, key);
     }
+    this.lastSigningKey = { secret, date, region, service, key };
     return key;
   }
 
@@ -299,7 +312,7 @@ export class Authenticator {
     const payloadHash = req.headers['x-amz-content-sha256'] ?? (req.body.length ? sha256Hex(req.body) : EMPTY_SHA);
     canonical += `\n${names.join(';')}\n${payloadHash}`;
     const stringToSign = `AWS4-HMAC-SHA256\n${sig.amzDate}\n${sig.date}/${sig.region}/${sig.service}/aws4_request\n${sha256Hex(canonical)}`;
-    return createHmac('sha256', this.signingKey(cred.secretAccessKey, sig.date, sig.region, sig.service)).update(stringToSign).digest('hex');
+    return this.signingKey(cred.secretAccessKey, sig.date, sig.region, sig.service).hex(stringToSign);
   }
 
   /**

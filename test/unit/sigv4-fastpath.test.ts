@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
-import { NodeSha256 } from '../../src/auth/hash.js';
+import { HmacSha256, NodeSha256 } from '../../src/auth/hash.js';
 import { Authenticator, parseSignature } from '../../src/auth/sigv4.js';
 import { CredentialStore } from '../../src/auth/credentials.js';
 import { SecretBox } from '../../src/crypto/rootkey.js';
@@ -59,3 +59,20 @@ function require_sha(body: string): string {
   h.update(body);
   return Buffer.from(h.digestSync()).toString('hex');
 }
+
+describe('HmacSha256', () => {
+  it('agrees with createHmac for keys shorter than, equal to and longer than a block, on ASCII, non-ASCII and long messages', () => {
+    const seed = Number(process.env.SEED ?? Date.now() % 100000);
+    const r = rng(seed);
+    for (const keyLength of [0, 1, 32, 63, 64, 65, 200]) {
+      const key = randomBytes(keyLength);
+      const hmac = new HmacSha256(key);
+      for (let i = 0; i < 40; i++) {
+        const length = Math.floor(r() * (i % 5 === 0 ? 5000 : 300));
+        let message = '';
+        for (let j = 0; j < length; j++) message += String.fromCharCode(r() < 0.9 ? 32 + Math.floor(r() * 95) : Math.floor(r() * 0xd7ff));
+        assert.equal(hmac.hex(message), createHmac('sha256', key).update(message).digest('hex'), `seed ${seed}, key length ${keyLength}, message length ${length}`);
+      }
+    }
+  });
+});
