@@ -127,3 +127,76 @@ test('checkpointer: the WAL stays bounded under sustained writes, and a clean cl
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('text cache: point reads see every committed write and never a rolled-back one', async () => {
+  for (const path of [':memory:', tempDb().path]) {
+    const store = new SqliteStore({ path });
+    try {
+      const t = store.keyspace('t');
+      const value = (s: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
+      const k = Buffer.from('key');
+      t.put(k, value('one'));
+      assert.equal(t.getText(k, 4), '00000003one');
+      assert.equal(t.getText(k, 4), '00000003one'); // now from the cache
+      t.put(k, value('two!'));
+      assert.equal(t.getText(k, 4), '00000004two!', 'a plain put replaces the cached value');
+
+      // Read inside a transaction that is rolled back: the uncommitted value must not be cached.
+      assert.throws(() =>
+        store.transaction(() => {
+          t.put(k, value('bad'));
+          assert.equal(t.getText(k, 4), '00000003bad');
+          throw new Error('roll back');
+        }),
+      );
+      assert.equal(t.getText(k, 4), '00000004two!', 'the rolled-back value is not served');
+
+      // A group op that fails: its write is rolled back, and so is what it read.
+      await assert.rejects(
+        store.grouped(() => {
+          t.put(k, value('nope'));
+          assert.equal(t.getText(k, 4), '00000004nope');
+          throw new Error('fail the op');
+        }),
+      );
+      assert.equal(t.getText(k, 4), '00000004two!');
+      // A group op that succeeds: the next read (which commits the group) sees its write.
+      const ok = store.grouped(() => t.put(k, value('three')));
+      assert.equal(t.getText(k, 4), '00000005three');
+      await ok;
+
+      t.write([{ key: k, value: value('four') }]);
+      assert.equal(t.getText(k, 4), '00000004four', 'a batch write replaces the cached value');
+      t.delete(k);
+      assert.equal(t.getText(k, 4), undefined, 'a deleted key is not served from the cache');
+      t.put(k, value('five'));
+      assert.equal(t.getText(k, 4), '00000004five');
+      t.deletePrefix(Buffer.from('k'));
+      assert.equal(t.getText(k, 4), undefined, 'deletePrefix drops cached values');
+      // Another header size reads past the cache.
+      t.put(k, value('six'));
+      assert.equal(t.getText(k, 4), '00000003six');
+      assert.equal(t.getText(k, 0), '\u0000\u0000\u0000\u0003six');
+    } finally {
+      store.close();
+    }
+  }
+});
+
+test('text cache: stays within its share of cacheMiB however many values are read', () => {
+  const store = new SqliteStore({ path: ':memory:', cacheMiB: 0.25 });
+  try {
+    const t = store.keyspace('t');
+    const filler = 'x'.repeat(200);
+    for (let i = 0; i < 3000; i++) t.put(Buffer.from(`k${i}`), Buffer.concat([Buffer.from([0, 0, 0, 200]), Buffer.from(filler)]));
+    for (let i = 0; i < 3000; i++) assert.equal(t.getText(Buffer.from(`k${i}`), 4), `000000C8${filler}`);
+    const { usedBytes, limitBytes } = store.textCacheStats();
+    assert.equal(limitBytes, 0.25 * 1024 * 1024 / 4);
+    assert.ok(usedBytes > limitBytes / 2 && usedBytes <= limitBytes, `used ${usedBytes} of ${limitBytes}`);
+    // Re-reading every key still gives every value (evicted ones come from SQLite again).
+    for (let i = 2999; i >= 0; i--) assert.equal(t.getText(Buffer.from(`k${i}`), 4), `000000C8${filler}`);
+    assert.ok(store.textCacheStats().usedBytes <= limitBytes);
+  } finally {
+    store.close();
+  }
+});
