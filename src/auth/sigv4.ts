@@ -42,7 +42,7 @@ interface ParsedSignature {
   date: string; // yyyymmdd
   region: string;
   service: string;
-  signedHeaders: string[];
+  signedHeaders: readonly string[];
   signature: string;
   amzDate: string; // yyyymmddThhmmssZ
   presigned: boolean;
@@ -56,8 +56,20 @@ const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-function parseCredential(value: string): Pick<ParsedSignature, 'accessKeyId' | 'date' | 'region' | 'service'> {
-  // access/yyyymmdd/region/service/aws4_request, read with indexOf: this runs on every request.
+type CredentialScope = Pick<ParsedSignature, 'accessKeyId' | 'date' | 'region' | 'service'>;
+
+/**
+ * Small caches of what a client sends unchanged on every request (its credential scope, its signed
+ * header list): parsing them anew was a measurable part of each request. Cleared when full.
+ */
+const MAX_PARSED = 256;
+const parsedScopes = new Map<string, Readonly<CredentialScope>>();
+const parsedHeaderLists = new Map<string, readonly string[]>();
+
+function parseCredential(value: string): Readonly<CredentialScope> {
+  const cached = parsedScopes.get(value);
+  if (cached !== undefined) return cached;
+  // access/yyyymmdd/region/service/aws4_request, read with indexOf.
   const a = value.indexOf('/');
   const b = a < 0 ? -1 : value.indexOf('/', a + 1);
   const c = b < 0 ? -1 : value.indexOf('/', b + 1);
@@ -65,7 +77,20 @@ function parseCredential(value: string): Pick<ParsedSignature, 'accessKeyId' | '
   if (a <= 0 || b < 0 || c < 0 || d < 0 || value.indexOf('/', d + 1) >= 0 || !value.endsWith('/aws4_request') || d + 13 !== value.length || b - a !== 9 || !isDigits(value, a + 1, b) || c === b + 1 || d === c + 1) {
     throw new AuthError('incomplete', `Credential should be scoped to a valid region. `);
   }
-  return { accessKeyId: value.slice(0, a), date: value.slice(a + 1, b), region: value.slice(b + 1, c), service: value.slice(c + 1, d) };
+  const scope = Object.freeze({ accessKeyId: value.slice(0, a), date: value.slice(a + 1, b), region: value.slice(b + 1, c), service: value.slice(c + 1, d) });
+  if (parsedScopes.size >= MAX_PARSED) parsedScopes.clear();
+  parsedScopes.set(value, scope);
+  return scope;
+}
+
+function splitSignedHeaders(list: string): readonly string[] {
+  let names = parsedHeaderLists.get(list);
+  if (names === undefined) {
+    names = Object.freeze(list.split(';'));
+    if (parsedHeaderLists.size >= MAX_PARSED) parsedHeaderLists.clear();
+    parsedHeaderLists.set(list, names);
+  }
+  return names;
 }
 
 function isDigits(s: string, from: number, to: number): boolean {
@@ -128,7 +153,7 @@ export function parseSignature(req: WireRequest): ParsedSignature | undefined {
     if (!isAmzDate(amzDate)) {
       throw new AuthError('incomplete', `Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=${header}`);
     }
-    const signedHeaders = signedHeaderList.split(';');
+    const signedHeaders = splitSignedHeaders(signedHeaderList);
     if (!isHex64(signature)) throw new AuthError('signature', SIGNATURE_MISMATCH);
     const token = req.headers['x-amz-security-token'];
     const cred = parseCredential(credential);
@@ -149,7 +174,7 @@ export function parseSignature(req: WireRequest): ParsedSignature | undefined {
     const token = q.get('X-Amz-Security-Token');
     return {
       ...parseCredential(q.get('X-Amz-Credential')!),
-      signedHeaders: q.get('X-Amz-SignedHeaders')!.split(';'),
+      signedHeaders: splitSignedHeaders(q.get('X-Amz-SignedHeaders')!),
       signature: q.get('X-Amz-Signature')!,
       amzDate,
       presigned: true,
@@ -160,21 +185,32 @@ export function parseSignature(req: WireRequest): ParsedSignature | undefined {
   return undefined;
 }
 
+function digitsAt(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + s.charCodeAt(i) - 48;
+  return n;
+}
+
+/** The last date converted: requests signed in the same second share it. */
+let lastAmzDate = '';
+let lastAmzDateMs = NaN;
+
 /** ms since the epoch of a yyyymmddThhmmssZ date, NaN where Date.parse of its ISO form is NaN. */
 function amzDateToMs(amzDate: string): number {
-  const num = (from: number, to: number): number => {
-    let n = 0;
-    for (let i = from; i < to; i++) n = n * 10 + amzDate.charCodeAt(i) - 48;
-    return n;
-  };
-  const month = num(4, 6);
-  const day = num(6, 8);
-  const hour = num(9, 11);
-  const minute = num(11, 13);
-  const second = num(13, 15);
+  if (amzDate === lastAmzDate) return lastAmzDateMs;
+  const month = digitsAt(amzDate, 4, 6);
+  const day = digitsAt(amzDate, 6, 8);
+  const hour = digitsAt(amzDate, 9, 11);
+  const minute = digitsAt(amzDate, 11, 13);
+  const second = digitsAt(amzDate, 13, 15);
   // V8's ISO parser: month 1-12, day 1-31 (rolling over within the next month), 24:00:00 allowed.
-  if (month < 1 || month > 12 || day < 1 || day > 31 || minute > 59 || second > 59 || hour > 24 || (hour === 24 && (minute || second))) return NaN;
-  return Date.UTC(num(0, 4), month - 1, day, hour, minute, second);
+  const ms =
+    month < 1 || month > 12 || day < 1 || day > 31 || minute > 59 || second > 59 || hour > 24 || (hour === 24 && (minute || second))
+      ? NaN
+      : Date.UTC(digitsAt(amzDate, 0, 4), month - 1, day, hour, minute, second);
+  lastAmzDate = amzDate;
+  lastAmzDateMs = ms;
+  return ms;
 }
 
 function formatAmzDate(ms: number): string {
