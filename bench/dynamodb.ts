@@ -4,15 +4,20 @@
  *
  *   - ddb-wrk.mjs put, get, query and mixed at 16 connections against ceiling.mjs, dynalite
  *     (node_modules/.bin/dynalite, in memory) and Cellar --in-memory; every server pinned to CPU 0,
- *     wrk to CPU 1. Servers are measured workload by workload, one after another, so drift in the
- *     machine's load hits them alike.
- *   - Cellar with a data directory: the default store (WAL, synchronous=NORMAL), durability 'fsync'
- *     (synchronous=FULL) and a page cache 10x smaller than the table being read (cacheMiB in
- *     <data-dir>/cellar.json) next to a large pre-loaded table.
+ *     wrk to CPU 1.
+ *   - On disk: dynalite with --path (LevelDB, writes not synced: it survives a crash of the process,
+ *     like Cellar's default) against Cellar with a data directory: the default store (WAL,
+ *     synchronous=NORMAL), durability 'fsync' (synchronous=FULL, which no peer offers) and a cache 10x
+ *     smaller than the table being read (cacheMiB in <data-dir>/cellar.json) next to a large
+ *     pre-loaded table.
+ *   - Rounds: each workload is run --rounds times (default 3) against every server of its group, in
+ *     an order that rotates each round, so drift in the machine's speed hits every server alike. Each
+ *     round's ratio compares runs a few seconds apart; the table gives the median of those ratios and
+ *     their range, and each server's median ops/s and p99.
  *   - ddb-bench.mjs against Cellar: every response body checked, under load.
  *   - Peak RSS (VmHWM) of every server, and startup time: spawn to the first successful signed request.
  *
- * Usage: npx tsc -p . && node dist/bench/dynamodb.js [--seconds 10] [--quick] [--startup-only]
+ * Usage: npx tsc -p . && node dist/bench/dynamodb.js [--seconds 10] [--rounds 3] [--quick] [--startup-only]
  * Writes bench/results/dynamodb.json and bench/results/dynamodb.md and prints the table. Needs wrk and
  * taskset. `shared/` must sit beside the repository checkout (or set CELLAR_SHARED to it).
  */
@@ -35,6 +40,7 @@ function arg(name: string, def: string): string {
 }
 const QUICK = process.argv.includes('--quick');
 const SECONDS = Number(arg('seconds', QUICK ? '3' : '10'));
+const ROUNDS = Math.max(1, Math.min(9, Number(arg('rounds', QUICK ? '1' : '3'))));
 const CONNECTIONS = 16;
 const WORKLOADS = ['put', 'get', 'query', 'mixed'] as const;
 /** Items pre-loaded into another table of the small-cache run, so the database is large as well. */
@@ -55,6 +61,7 @@ interface WrkResult {
 
 interface Row extends WrkResult {
   server: string;
+  round: number;
   cpuPerOpUs: number | null;
 }
 
@@ -152,13 +159,13 @@ function runNode(script: string, args: string[], timeoutS: number): Promise<{ co
   });
 }
 
-async function wrk(s: Server, workload: string): Promise<Row> {
+async function wrk(s: Server, workload: string, round: number): Promise<Row> {
   const r = await runNode(join(BENCH, 'ddb-wrk.mjs'), ['--endpoint', s.endpoint, '--workload', workload, '--connections', String(CONNECTIONS), '--seconds', String(SECONDS), '--cpus-client', '1', '--cpus-server', '0', '--server-pid', String(s.proc.pid)], SECONDS + 240);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.code !== 0 || !line.startsWith('{')) throw new Error(`ddb-wrk ${workload} against ${s.name} failed (${r.code}): ${r.stderr.slice(-2000)}`);
   const w = JSON.parse(line) as WrkResult;
-  const row: Row = { server: s.name, workload, ops: w.ops, opsPerSec: w.opsPerSec, p50Ms: w.p50Ms, p99Ms: w.p99Ms, errors: w.errors, serverCpuS: w.serverCpuS, otherCpuS: w.otherCpuS, cpuPerOpUs: w.serverCpuS !== null && w.ops ? Math.round((w.serverCpuS * 1e6) / w.ops) : null };
-  console.error(`  ${s.name.padEnd(26)} ${workload.padEnd(6)} ${String(row.opsPerSec).padStart(9)} ops/s  p99 ${row.p99Ms} ms  errors ${row.errors}  cpu/op ${row.cpuPerOpUs} µs  other ${row.otherCpuS}`);
+  const row: Row = { server: s.name, round, workload, ops: w.ops, opsPerSec: w.opsPerSec, p50Ms: w.p50Ms, p99Ms: w.p99Ms, errors: w.errors, serverCpuS: w.serverCpuS, otherCpuS: w.otherCpuS, cpuPerOpUs: w.serverCpuS !== null && w.ops ? Math.round((w.serverCpuS * 1e6) / w.ops) : null };
+  console.error(`  r${round} ${s.name.padEnd(26)} ${workload.padEnd(6)} ${String(row.opsPerSec).padStart(9)} ops/s  p99 ${row.p99Ms} ms  errors ${row.errors}  cpu/op ${row.cpuPerOpUs} µs  other ${row.otherCpuS}`);
   return row;
 }
 
@@ -234,6 +241,70 @@ function dirMiB(dir: string): number {
 
 // ---------------------------------------------------------------- main
 
+/**
+ * Runs every workload against every server, ROUNDS times, the servers' order rotating each round (a
+ * server measured first in one round is measured last in the next).
+ */
+async function rounds(servers: Server[], workloads: readonly string[], rows: Row[]): Promise<void> {
+  for (const w of workloads) {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const shift = (round - 1) % servers.length;
+      for (const s of [...servers.slice(shift), ...servers.slice(0, shift)]) rows.push(await wrk(s, w, round));
+    }
+  }
+}
+
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+interface Summary {
+  server: string;
+  workload: string;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  cpuPerOpUs: number | null;
+  /** Median and range of the per-round ratios of this server's ops/s to the peer's. */
+  vsPeer?: { peer: string; median: number; min: number; max: number };
+  vsCeiling?: { median: number; min: number; max: number };
+  /** The peer's median p99, for the p99 comparison. */
+  peerP99Ms?: number;
+}
+
+function summarise(rows: Row[], server: string, workload: string, peer: string | undefined, ceiling: string | undefined): Summary | undefined {
+  const mine = rows.filter((r) => r.server === server && r.workload === workload);
+  if (mine.length === 0) return undefined;
+  const ratioTo = (other: string) => {
+    const ratios = mine.flatMap((r) => {
+      const o = rows.find((x) => x.server === other && x.workload === workload && x.round === r.round);
+      return o && o.opsPerSec > 0 ? [r.opsPerSec / o.opsPerSec] : [];
+    });
+    return ratios.length ? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } : undefined;
+  };
+  const cpu = mine.flatMap((r) => (r.cpuPerOpUs === null ? [] : [r.cpuPerOpUs]));
+  const out: Summary = {
+    server,
+    workload,
+    opsPerSec: median(mine.map((r) => r.opsPerSec)),
+    p50Ms: median(mine.map((r) => r.p50Ms)),
+    p99Ms: median(mine.map((r) => r.p99Ms)),
+    errors: mine.reduce((n, r) => n + r.errors, 0),
+    cpuPerOpUs: cpu.length ? Math.round(median(cpu)) : null,
+  };
+  if (peer && peer !== server) {
+    const v = ratioTo(peer);
+    if (v) out.vsPeer = { peer, ...v };
+    const peerRows = rows.filter((r) => r.server === peer && r.workload === workload);
+    if (peerRows.length) out.peerP99Ms = median(peerRows.map((r) => r.p99Ms));
+  }
+  if (ceiling && ceiling !== server) out.vsCeiling = ratioTo(ceiling);
+  return out;
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--startup-only')) {
     // Startup alone (nothing else measured, results files untouched): in memory and ceiling.mjs, median of 5.
@@ -247,7 +318,7 @@ async function main(): Promise<void> {
   const memory: Record<string, number | null> = {};
   const started = new Date().toISOString();
 
-  console.error('main comparison: ceiling, dynalite, cellar (in memory)');
+  console.error(`in memory: ceiling, dynalite, cellar; ${ROUNDS} round(s)`);
   const ceilingPort = await freePort();
   const dynalitePort = await freePort();
   const servers = [
@@ -257,7 +328,7 @@ async function main(): Promise<void> {
   ];
   try {
     for (const s of servers) await waitReady(s);
-    for (const w of WORKLOADS) for (const s of servers) rows.push(await wrk(s, w));
+    await rounds(servers, WORKLOADS, rows);
     for (const s of servers) memory[s.name] = peakRssMiB(s.proc.pid!);
     console.error('correctness under load (ddb-bench.mjs) against cellar');
     var checked = await correctness(servers[2]!); // eslint-disable-line no-var
@@ -265,56 +336,58 @@ async function main(): Promise<void> {
     for (const s of servers) await stop(s);
   }
 
+  const DISK_PEER = 'dynalite data-dir';
+  const SMALL = `cellar data-dir cache ${SMALL_CACHE_MIB} MiB`;
+  console.error(`on disk: dynalite --path, cellar data-dir (default, fsync, small cache); ${ROUNDS} round(s)`);
   const dirs: string[] = [];
-  const runDir = async (name: string, config: Record<string, unknown>, workloads: readonly string[], before?: (s: Server) => Promise<void>): Promise<string> => {
-    const dir = dataDir(config);
-    dirs.push(dir);
-    console.error(`${name}: ${JSON.stringify(config)}`);
-    const s = await cellar(name, dir);
-    try {
-      await waitReady(s);
-      if (before) await before(s);
-      for (const w of workloads) rows.push(await wrk(s, w));
-      memory[name] = peakRssMiB(s.proc.pid!);
-    } finally {
-      await stop(s);
-    }
-    return dir;
-  };
   let bigDirMiB = 0;
   let bigDir = '';
+  const disk: Server[] = [];
   try {
-    await runDir('cellar data-dir', {}, ['put', 'get', 'mixed']);
-    await runDir('cellar data-dir fsync', { durability: 'fsync' }, ['put', 'mixed']);
-    bigDir = await runDir(`cellar data-dir cache ${SMALL_CACHE_MIB} MiB`, { cacheMiB: SMALL_CACHE_MIB }, ['get', 'mixed'], async (s) => {
-      const t0 = Date.now();
-      await preload(s.endpoint, 'big', BIG_TABLE_ITEMS);
-      console.error(`  pre-loaded ${BIG_TABLE_ITEMS} items in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    });
+    const levelDir = mkdtempSync(join(tmpdir(), 'cellar-bench-dynalite-'));
+    dirs.push(levelDir);
+    const levelPort = await freePort();
+    disk.push(startProcess(DISK_PEER, [DYNALITE, '--port', String(levelPort), '--path', levelDir], `http://127.0.0.1:${levelPort}`));
+    for (const [name, config] of [['cellar data-dir', {}], ['cellar data-dir fsync', { durability: 'fsync' }], [SMALL, { cacheMiB: SMALL_CACHE_MIB }]] as const) {
+      const dir = dataDir(config);
+      dirs.push(dir);
+      if (name === SMALL) bigDir = dir;
+      disk.push(await cellar(name, dir));
+    }
+    for (const s of disk) await waitReady(s);
+    const t0 = Date.now();
+    await preload(disk.find((s) => s.name === SMALL)!.endpoint, 'big', BIG_TABLE_ITEMS);
+    console.error(`  pre-loaded ${BIG_TABLE_ITEMS} items into the small-cache server in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await rounds(disk, ['put', 'get', 'mixed'], rows);
+    for (const s of disk) memory[s.name] = peakRssMiB(s.proc.pid!);
+    for (const s of disk) await stop(s);
     bigDirMiB = dirMiB(bigDir);
     console.error('startup');
     await startupMs(undefined, 1, true); // warms the page cache and this process's fetch
     var startup = { ceilingMs: await startupMs(undefined, 5, true), inMemoryMs: await startupMs(undefined, 5), dataDirMs: await startupMs(bigDir, 5) }; // eslint-disable-line no-var
   } finally {
+    for (const s of disk) await stop(s);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 
-  const get = (server: string, w: string) => rows.find((r) => r.server === server && r.workload === w);
-  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '');
+  const summaries: Summary[] = [];
+  for (const w of WORKLOADS) for (const name of ['ceiling', 'dynalite', 'cellar']) summaries.push(summarise(rows, name, w, 'dynalite', 'ceiling')!);
+  for (const w of ['put', 'get', 'mixed']) for (const s of disk) summaries.push(summarise(rows, s.name, w, DISK_PEER, undefined)!);
+  const fmt = (v: { median: number; min: number; max: number } | undefined) => (v ? `${v.median.toFixed(2)} (${v.min.toFixed(2)}–${v.max.toFixed(2)})` : '');
   const lines = [
-    `DynamoDB, ${CONNECTIONS} connections, ${SECONDS} s per run, server on CPU 0, wrk on CPU 1 (${started}).`,
+    `DynamoDB, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} round(s), server on CPU 0, wrk on CPU 1 (${started}).`,
+    '',
+    'Ratios are the median of the per-round ratios (in brackets: lowest–highest); ops/s, p50 and p99 are medians over the rounds. In-memory servers are compared with dynalite in memory; data-directory servers with dynalite on LevelDB (--path).',
     '',
     '| server | workload | ops/s | vs dynalite | vs ceiling | p50 ms | p99 ms | dynalite p99 ms | errors | server CPU µs/op |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const r of rows) {
-    const d = get('dynalite', r.workload);
-    const c = get('ceiling', r.workload);
-    lines.push(`| ${r.server} | ${r.workload} | ${Math.round(r.opsPerSec)} | ${r.server === 'dynalite' ? '' : ratio(r.opsPerSec, d?.opsPerSec)} | ${r.server === 'ceiling' ? '' : ratio(r.opsPerSec, c?.opsPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${d?.p99Ms ?? ''} | ${r.errors} | ${r.cpuPerOpUs ?? ''} |`);
+  for (const r of summaries) {
+    lines.push(`| ${r.server} | ${r.workload} | ${Math.round(r.opsPerSec)} | ${fmt(r.vsPeer)} | ${fmt(r.vsCeiling)} | ${r.p50Ms} | ${r.p99Ms} | ${r.peerP99Ms ?? ''} | ${r.errors} | ${r.cpuPerOpUs ?? ''} |`);
   }
   lines.push('', '| server | peak RSS MiB |', '|---|---:|');
   for (const [k, v] of Object.entries(memory)) lines.push(`| ${k} | ${v ?? ''} |`);
-  lines.push('', `Small-cache run: page cache ${SMALL_CACHE_MIB} MiB; the database held ${BIG_TABLE_ITEMS} pre-loaded items plus the generator's table (${bigDirMiB} MiB on disk at the end).`);
+  lines.push('', `Small-cache server: cacheMiB ${SMALL_CACHE_MIB} (page cache and value cache together); its database held ${BIG_TABLE_ITEMS} pre-loaded items plus the generator's table (${bigDirMiB} MiB on disk at the end).`);
   lines.push('', `Startup, spawn to the first successful signed request (median of 5): Cellar in memory ${startup!.inMemoryMs} ms; Cellar on a data directory of ${bigDirMiB} MiB ${startup!.dataDirMs} ms; ceiling.mjs (bare node:http, for reference) ${startup!.ceilingMs} ms.`);
   lines.push('', '| ddb-bench.mjs against cellar | ops | errors (bad status or wrong body) | p99 ms |', '|---|---:|---:|---:|');
   for (const c of checked!) lines.push(`| ${c.workload} | ${c.ops} | ${c.errors} | ${c.p99Ms} |`);
@@ -323,7 +396,7 @@ async function main(): Promise<void> {
   const machine = { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'dynamodb.md'), table + '\n');
-  writeFileSync(join(ROOT, 'bench', 'results', 'dynamodb.json'), JSON.stringify({ started, seconds: SECONDS, connections: CONNECTIONS, machine, rows, memory, startup: startup!, checked: checked!, smallCache: { cacheMiB: SMALL_CACHE_MIB, preloadedItems: BIG_TABLE_ITEMS, dataMiB: bigDirMiB } }, null, 2) + '\n');
+  writeFileSync(join(ROOT, 'bench', 'results', 'dynamodb.json'), JSON.stringify({ started, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, machine, summaries, rows, memory, startup: startup!, checked: checked!, smallCache: { cacheMiB: SMALL_CACHE_MIB, preloadedItems: BIG_TABLE_ITEMS, dataMiB: bigDirMiB } }, null, 2) + '\n');
 }
 
 main().catch((e) => {
