@@ -73,6 +73,9 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     storageGiBBytes: env.config.rds?.storageGiBBytes ?? 1024 ** 3,
     healthIntervalMs: env.config.rds?.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
   });
+  // Before the first RDS request is answered: an instance is never reported available while its engine is not yet
+  // this Cellar's (see RdsSupervisor.takeOver).
+  supervisor.takeOver();
   if (sm && kms) {
     secrets = new MasterSecrets({
       sm,

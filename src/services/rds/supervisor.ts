@@ -13,6 +13,9 @@
  * each. Crashed engines are restarted by the engine layer's EngineSupervisor (bounded restarts, see
  * driver.ts); its decisions arrive here as events that move the status (available → rebooting →
  * available, or failed when it gives up) with RDS's events.
+ *
+ * `available` means an engine this Cellar runs accepts connections: after a Cellar restart, instances read
+ * `rebooting` until then (see takeOver).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +27,7 @@ import type { CellarConfig } from '../../config.js';
 import { listenAddress, STOPPED_LIMIT_MS } from './describe.js';
 import type { EngineEvent, EngineSpec, RdsEngineDriver } from './driver.js';
 import { SEAL_AAD, type ReconcileTrigger } from './provider.js';
-import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTables } from './records.js';
+import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type PendingChanges, type RdsTables } from './records.js';
 import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, InvalidTransition } from './status.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
@@ -106,8 +109,46 @@ export class RdsSupervisor implements ReconcileTrigger {
     }
   }
 
+  /**
+   * Called once, before this Cellar answers any RDS request (assemble.ts). An instance the store says is available
+   * (or storage-full) has no engine under this Cellar yet: either none runs (the previous Cellar stopped its engines
+   * with it) or the previous Cellar died and left its engine running, which the engine layer stops and starts again
+   * under this Cellar. Reported `available` meanwhile, the instance would take connections to that leftover and then
+   * end them (57P01, "terminating connection due to administrator command"), or refuse them while it restarts; RDS
+   * never does that to an available instance. So until this Cellar's own engine accepts connections, the instance is
+   * `rebooting` (what RDS shows while it restarts an instance, for a customer or for its own reasons), and "DB
+   * instance restarted" marks the end, as for any reboot.
+   *
+   * Why restart rather than adopt the leftover (which would spare the restart): it is not this Cellar's child, so its
+   * exit could only be noticed by polling and its exit status never known, and once it dies PID 1 reaps it late,
+   * leaving its lock behind (docs/engines.md); and the previous Cellar may have died between storing a configuration
+   * and applying it, so what the leftover runs with is not known for sure. A restart under supervision is the one
+   * path every other action already takes, and the status tells clients the truth while it happens.
+   */
+  takeOver(): void {
+    const now = this.now();
+    const taken = this.o.tables.store.transaction(() => {
+      const keys: string[] = [];
+      for (const [, rec] of this.o.tables.instances.list()) {
+        if (rec.status !== 'available' && rec.status !== 'storage-full') continue;
+        const key = scopeKey(rec.accountId, rec.region, rec.id);
+        this.beginTakeover(rec, now);
+        this.o.tables.instances.put(key, rec);
+        keys.push(key);
+      }
+      return keys;
+    });
+    if (taken.length) log('info', 'rds instances rebooting until this Cellar runs their engines', { instances: taken });
+  }
+
+  /** Marks rec `rebooting` until an engine of this Cellar serves it (takeOver); the caller persists. */
+  private beginTakeover(rec: InstanceRecord, now: number): void {
+    rec.rebootCause = 'cellar-restart';
+    this.o.events.transition(rec, 'rebooting', now);
+  }
+
   start(): void {
-    // Every instance gets a reconcile now: running ones are adopted or restarted, stopped ones stay stopped.
+    // Every instance gets a reconcile now: taken-over ones are restarted under this Cellar, stopped ones stay stopped.
     for (const [, rec] of this.o.tables.instances.list()) this.kick(rec.accountId, rec.region, rec.id);
     this.timer = setInterval(() => this.tick(), this.o.healthIntervalMs);
     this.timer.unref();
@@ -314,10 +355,12 @@ export class RdsSupervisor implements ReconcileTrigger {
     const spec = this.spec(rec);
     const now = this.now();
     if (!this.attached.has(key)) {
-      // First look since this Cellar started: the engine layer stops an engine a previous Cellar left running
-      // (recognised by pid file and command line) and starts it again under this Cellar's supervision.
-      await this.startEngine(rec, false);
-      return `${rec.id} ${rec.status}: engine started under this Cellar (pid ${this.o.driver.pid(spec)})`;
+      // Available without an engine of this Cellar (takeOver covers the instances there were at startup; an action
+      // that ends in `available` without starting the engine can bring one here): never served as available like
+      // that, it is taken over the same way.
+      this.update(key, ['available', 'storage-full'], (r) => this.beginTakeover(r, now));
+      this.kick(rec.accountId, rec.region, rec.id);
+      return `${rec.id}: engine not yet under this Cellar; rebooting to take it over`;
     }
     if (this.o.driver.isRestarting(spec)) return `${rec.id}: engine crashed; the engine supervisor is restarting it`;
     if (!this.o.driver.isRunning(spec)) {
@@ -453,8 +496,9 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async reboot(key: string, rec: InstanceRecord): Promise<string> {
     // After a crash the engine supervisor brings the engine back and reports it (onEngineEvent).
     if (this.crashRestarting.has(key) || this.o.driver.isRestarting(this.spec(rec))) return `${rec.id} rebooting: the engine supervisor is restarting the crashed engine`;
-    // Pending modifications are applied at a reboot.
-    const p = rec.pending;
+    // Pending modifications are applied at a reboot the customer asked for, not when Cellar takes the engine over.
+    const takeover = rec.rebootCause === 'cellar-restart';
+    const p: PendingChanges = takeover ? {} : rec.pending;
     const cur =
       p.DBInstanceClass || p.AllocatedStorage
         ? this.update(key, 'rebooting', (r) => {
@@ -467,6 +511,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     await this.startEngine(cur, true);
     this.update(key, 'rebooting', (r) => this.o.events.transition(r, r.storageFull ? 'storage-full' : 'available', this.now()));
     this.lastStorageCheckMs.delete(key);
+    if (takeover) return `${rec.id} taken over: engine restarted under this Cellar on port ${rec.port} (pid ${this.o.driver.pid(this.spec(cur))})`;
     return `${rec.id} rebooted: engine restarted on port ${rec.port}`;
   }
 
