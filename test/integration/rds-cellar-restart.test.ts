@@ -4,7 +4,8 @@
  * reports the instance `available`, a client can connect and its session is not ended afterwards: the new Cellar
  * takes the engine over (stopping the leftover and starting its own) before it says `available`, as RDS does.
  * That restart is Cellar's own, not a RebootDBInstance: a class change waiting for the maintenance window keeps
- * waiting.
+ * waiting. So it does through a RebootDBInstance: RDS applies queued modifications in the maintenance window (or
+ * with a later ApplyImmediately), not at a reboot.
  *
  * Sessions are opened at every `available` observation until the new Cellar's own engine is running, then all of
  * them must still answer. Before the fix, the status read `available` from the first request while the new
@@ -18,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RDSClient, CreateDBInstanceCommand, DescribeDBInstancesCommand, DescribeEventsCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
+import { RDSClient, CreateDBInstanceCommand, DescribeDBInstancesCommand, DescribeEventsCommand, ModifyDBInstanceCommand, RebootDBInstanceCommand } from '@aws-sdk/client-rds';
 import pg from 'pg';
 import { freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
@@ -137,5 +138,19 @@ describe('RDS: a Cellar restart does not drop sessions opened once the instance 
     assert.equal(after.PendingModifiedValues?.DBInstanceClass, 'db.t3.small', 'the takeover does not apply pending modifications');
     const events = (await rds.send(new DescribeEventsCommand({ SourceIdentifier: ID, SourceType: 'db-instance', Duration: 60 }))).Events!.map((e) => e.Message);
     assert.ok(events.includes('DB instance restarted'), `events: ${events.join('; ')}`);
+  });
+
+  it('given a class change queued for the maintenance window, when the instance is rebooted, then the engine restarts and the change stays queued', async () => {
+    const before = await describeOne();
+    assert.equal(before.PendingModifiedValues?.DBInstanceClass, 'db.t3.small');
+    const oldPid = (await health()).pid as number;
+    await rds.send(new RebootDBInstanceCommand({ DBInstanceIdentifier: ID }));
+    assert.equal((await describeOne()).DBInstanceStatus, 'rebooting');
+    await waitFor(async () => (await describeOne()).DBInstanceStatus === 'available', `${ID} to be available after the reboot`, TAKEOVER_TIMEOUT_MS, 50);
+    const pid = (await health()).pid as number;
+    assert.ok(pid > 0 && pid !== oldPid, `the engine restarted (pid ${oldPid} -> ${pid})`);
+    const after = await describeOne();
+    assert.equal(after.DBInstanceClass, 'db.t3.micro');
+    assert.equal(after.PendingModifiedValues?.DBInstanceClass, 'db.t3.small', 'a reboot does not apply modifications queued for the maintenance window');
   });
 });

@@ -98,8 +98,8 @@ export interface InstanceRecord {
   appliedDynamic?: Record<string, string>;
   /**
    * Why the instance is `rebooting` when it is not a RebootDBInstance: `cellar-restart` when a new Cellar takes the
-   * engine over (see RdsSupervisor.takeOver), which restarts it without applying pending modifications. Cleared
-   * when the instance leaves `rebooting`.
+   * engine over (see RdsSupervisor.takeOver); it names the restart in the supervisor's log. Cleared when the
+   * instance leaves `rebooting`.
    */
   rebootCause?: 'cellar-restart';
   /** Set while the engine is read-only because its data outgrew AllocatedStorage. */

@@ -27,7 +27,7 @@ import type { CellarConfig } from '../../config.js';
 import { listenAddress, STOPPED_LIMIT_MS } from './describe.js';
 import type { EngineEvent, EngineSpec, RdsEngineDriver } from './driver.js';
 import { SEAL_AAD, type ReconcileTrigger } from './provider.js';
-import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type PendingChanges, type RdsTables } from './records.js';
+import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTables } from './records.js';
 import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, InvalidTransition } from './status.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
@@ -496,22 +496,16 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async reboot(key: string, rec: InstanceRecord): Promise<string> {
     // After a crash the engine supervisor brings the engine back and reports it (onEngineEvent).
     if (this.crashRestarting.has(key) || this.o.driver.isRestarting(this.spec(rec))) return `${rec.id} rebooting: the engine supervisor is restarting the crashed engine`;
-    // Pending modifications are applied at a reboot the customer asked for, not when Cellar takes the engine over.
+    // A reboot restarts the engine with the instance's current settings (so static parameters waiting for it take
+    // effect) and leaves modifications queued for the maintenance window queued: RDS applies those in the window, or
+    // at once when a later ModifyDBInstance says ApplyImmediately, never because of a reboot. The same holds for the
+    // restart by which a new Cellar takes an engine over (takeOver).
     const takeover = rec.rebootCause === 'cellar-restart';
-    const p: PendingChanges = takeover ? {} : rec.pending;
-    const cur =
-      p.DBInstanceClass || p.AllocatedStorage
-        ? this.update(key, 'rebooting', (r) => {
-            if (p.DBInstanceClass) r.instanceClass = p.DBInstanceClass;
-            if (p.AllocatedStorage) r.allocatedStorageGiB = p.AllocatedStorage;
-            r.pending = p.MasterUserPasswordSealed ? { MasterUserPasswordSealed: p.MasterUserPasswordSealed } : {};
-          })
-        : rec;
-    this.ensureParents(cur);
-    await this.startEngine(cur, true);
+    this.ensureParents(rec);
+    await this.startEngine(rec, true);
     this.update(key, 'rebooting', (r) => this.o.events.transition(r, r.storageFull ? 'storage-full' : 'available', this.now()));
     this.lastStorageCheckMs.delete(key);
-    if (takeover) return `${rec.id} taken over: engine restarted under this Cellar on port ${rec.port} (pid ${this.o.driver.pid(this.spec(cur))})`;
+    if (takeover) return `${rec.id} taken over: engine restarted under this Cellar on port ${rec.port} (pid ${this.o.driver.pid(this.spec(rec))})`;
     return `${rec.id} rebooted: engine restarted on port ${rec.port}`;
   }
 
