@@ -96,12 +96,6 @@ export interface InstanceRecord {
   startedWithStatic?: Record<string, string>;
   /** Dynamic settings last applied to the running engine. */
   appliedDynamic?: Record<string, string>;
-  /**
-   * Why the instance is `rebooting` when it is not a RebootDBInstance: `cellar-restart` when a new Cellar takes the
-   * engine over (see RdsSupervisor.takeOver); it names the restart in the supervisor's log. Cleared when the
-   * instance leaves `rebooting`.
-   */
-  rebootCause?: 'cellar-restart';
   /** Set while the engine is read-only because its data outgrew AllocatedStorage. */
   storageFull?: boolean;
   /** The engine data directory, under Cellar's data directory. */

@@ -99,8 +99,6 @@ export class InstanceEvents {
     if (!ALLOWED[from].includes(to)) throw new InvalidTransition(`DB instance ${rec.id} cannot go from ${from} to ${to}`);
     rec.status = to;
     rec.statusSinceMs = nowMs;
-    // A reboot's cause ends with the reboot.
-    if (from === 'rebooting') delete rec.rebootCause;
     const ev = arrivalEvent(from, to);
     if (ev) this.emitInstance(rec, ev, nowMs);
     // A restart out of storage-full into available after more storage: RDS reports recovery.

@@ -132,19 +132,13 @@ export class RdsSupervisor implements ReconcileTrigger {
       for (const [, rec] of this.o.tables.instances.list()) {
         if (rec.status !== 'available' && rec.status !== 'storage-full') continue;
         const key = scopeKey(rec.accountId, rec.region, rec.id);
-        this.beginTakeover(rec, now);
+        this.o.events.transition(rec, 'rebooting', now);
         this.o.tables.instances.put(key, rec);
         keys.push(key);
       }
       return keys;
     });
     if (taken.length) log('info', 'rds instances rebooting until this Cellar runs their engines', { instances: taken });
-  }
-
-  /** Marks rec `rebooting` until an engine of this Cellar serves it (takeOver); the caller persists. */
-  private beginTakeover(rec: InstanceRecord, now: number): void {
-    rec.rebootCause = 'cellar-restart';
-    this.o.events.transition(rec, 'rebooting', now);
   }
 
   start(): void {
@@ -358,7 +352,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       // Available without an engine of this Cellar (takeOver covers the instances there were at startup; an action
       // that ends in `available` without starting the engine can bring one here): never served as available like
       // that, it is taken over the same way.
-      this.update(key, ['available', 'storage-full'], (r) => this.beginTakeover(r, now));
+      this.update(key, ['available', 'storage-full'], (r) => this.o.events.transition(r, 'rebooting', now));
       this.kick(rec.accountId, rec.region, rec.id);
       return `${rec.id}: engine not yet under this Cellar; rebooting to take it over`;
     }
@@ -500,12 +494,10 @@ export class RdsSupervisor implements ReconcileTrigger {
     // effect) and leaves modifications queued for the maintenance window queued: RDS applies those in the window, or
     // at once when a later ModifyDBInstance says ApplyImmediately, never because of a reboot. The same holds for the
     // restart by which a new Cellar takes an engine over (takeOver).
-    const takeover = rec.rebootCause === 'cellar-restart';
     this.ensureParents(rec);
     await this.startEngine(rec, true);
     this.update(key, 'rebooting', (r) => this.o.events.transition(r, r.storageFull ? 'storage-full' : 'available', this.now()));
     this.lastStorageCheckMs.delete(key);
-    if (takeover) return `${rec.id} taken over: engine restarted under this Cellar on port ${rec.port} (pid ${this.o.driver.pid(this.spec(rec))})`;
     return `${rec.id} rebooted: engine restarted on port ${rec.port}`;
   }
 
