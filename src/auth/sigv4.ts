@@ -59,16 +59,25 @@ const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 type CredentialScope = Pick<ParsedSignature, 'accessKeyId' | 'date' | 'region' | 'service'>;
 
 /**
- * Small caches of what a client sends unchanged on every request (its credential scope, its signed
- * header list): parsing them anew was a measurable part of each request. Cleared when full.
+ * Stores value under key in a bounded cache and returns it. A full cache is cleared: these caches hold what clients
+ * repeat on every request (scopes, header lists, signing keys), so filling one means churn, not a working set.
  */
+function remember<V>(cache: Map<string, V>, max: number, key: string, value: V): V {
+  if (cache.size >= max) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
+/** Credential scopes and signed-header lists, parsed once per distinct value: parsing them anew was a measurable part of each request. */
 const MAX_PARSED = 256;
 const parsedScopes = new Map<string, Readonly<CredentialScope>>();
 const parsedHeaderLists = new Map<string, readonly string[]>();
 
 function parseCredential(value: string): Readonly<CredentialScope> {
-  const cached = parsedScopes.get(value);
-  if (cached !== undefined) return cached;
+  return parsedScopes.get(value) ?? remember(parsedScopes, MAX_PARSED, value, parseScope(value));
+}
+
+function parseScope(value: string): Readonly<CredentialScope> {
   // access/yyyymmdd/region/service/aws4_request, read with indexOf.
   const a = value.indexOf('/');
   const b = a < 0 ? -1 : value.indexOf('/', a + 1);
@@ -77,20 +86,11 @@ function parseCredential(value: string): Readonly<CredentialScope> {
   if (a <= 0 || b < 0 || c < 0 || d < 0 || value.indexOf('/', d + 1) >= 0 || !value.endsWith('/aws4_request') || d + 13 !== value.length || b - a !== 9 || !isDigits(value, a + 1, b) || c === b + 1 || d === c + 1) {
     throw new AuthError('incomplete', `Credential should be scoped to a valid region. `);
   }
-  const scope = Object.freeze({ accessKeyId: value.slice(0, a), date: value.slice(a + 1, b), region: value.slice(b + 1, c), service: value.slice(c + 1, d) });
-  if (parsedScopes.size >= MAX_PARSED) parsedScopes.clear();
-  parsedScopes.set(value, scope);
-  return scope;
+  return Object.freeze({ accessKeyId: value.slice(0, a), date: value.slice(a + 1, b), region: value.slice(b + 1, c), service: value.slice(c + 1, d) });
 }
 
 function splitSignedHeaders(list: string): readonly string[] {
-  let names = parsedHeaderLists.get(list);
-  if (names === undefined) {
-    names = Object.freeze(list.split(';'));
-    if (parsedHeaderLists.size >= MAX_PARSED) parsedHeaderLists.clear();
-    parsedHeaderLists.set(list, names);
-  }
-  return names;
+  return parsedHeaderLists.get(list) ?? remember(parsedHeaderLists, MAX_PARSED, list, Object.freeze(list.split(';')));
 }
 
 function isDigits(s: string, from: number, to: number): boolean {
@@ -309,12 +309,10 @@ export class Authenticator {
     const cacheKey = `${secret}\n${date}\n${region}\n${service}`;
     let key = this.signingKeys.get(cacheKey);
     if (!key) {
-      if (this.signingKeys.size >= MAX_SIGNERS) this.signingKeys.clear();
       const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
       const kRegion = createHmac('sha256', kDate).update(region).digest();
       const kService = createHmac('sha256', kRegion).update(service).digest();
-      key = new HmacSha256(createHmac('sha256', kService).update('aws4_request').digest());
-      this.signingKeys.set(cacheKey, key);
+      key = remember(this.signingKeys, MAX_SIGNERS, cacheKey, new HmacSha256(createHmac('sha256', kService).update('aws4_request').digest()));
     }
     this.lastSigningKey = { secret, date, region, service, key };
     return key;
@@ -364,20 +362,22 @@ export class Authenticator {
 
   private signerFor(cred: Credential, SignatureV4: typeof import('@smithy/signature-v4').SignatureV4): SignatureV4 {
     const cacheKey = `${cred.accessKeyId}\n${cred.sessionToken ?? ''}`;
-    let signer = this.signers.get(cacheKey);
-    if (!signer) {
-      if (this.signers.size >= MAX_SIGNERS) this.signers.clear();
-      signer = new SignatureV4({
-        credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, ...(cred.sessionToken ? { sessionToken: cred.sessionToken } : {}) },
-        region: 'us-east-1',
-        service: 'sts',
-        sha256: NodeSha256,
-        uriEscapePath: true,
-        applyChecksum: false,
-      });
-      this.signers.set(cacheKey, signer);
-    }
-    return signer;
+    return (
+      this.signers.get(cacheKey) ??
+      remember(
+        this.signers,
+        MAX_SIGNERS,
+        cacheKey,
+        new SignatureV4({
+          credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, ...(cred.sessionToken ? { sessionToken: cred.sessionToken } : {}) },
+          region: 'us-east-1',
+          service: 'sts',
+          sha256: NodeSha256,
+          uriEscapePath: true,
+          applyChecksum: false,
+        }),
+      )
+    );
   }
 
   /** The general path, through the SDKs' own signer. Public for the fast path's agreement test. */
