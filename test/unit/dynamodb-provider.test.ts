@@ -25,14 +25,19 @@ function setup(options = {}, path = ':memory:') {
   return { store, ddb, ctx, clock };
 }
 
+/** Asserts that e is the ServiceError expected (code, and the message when given). */
+function expectServiceError(e: unknown, code: string, message?: string | RegExp): void {
+  assert.ok(e instanceof ServiceError, String(e));
+  assert.equal(e.code, code, e.message);
+  if (typeof message === 'string') assert.equal(e.message, message);
+  else if (message) assert.match(e.message, message);
+}
+
 function fails(fn: () => unknown, code: string, message?: string | RegExp): void {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof ServiceError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
+    expectServiceError(e, code, message);
     return;
   }
   assert.fail(`expected ${code}`);
@@ -43,10 +48,7 @@ async function failsAsync(fn: () => unknown, code: string, message?: string | Re
   try {
     await fn();
   } catch (e) {
-    assert.ok(e instanceof ServiceError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
+    expectServiceError(e, code, message);
     return;
   }
   assert.fail(`expected ${code}`);
