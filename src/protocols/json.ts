@@ -146,3 +146,16 @@ function serializationError(e: TypeMismatch): ServiceError {
   const message = kind.startsWith('Start of') ? `${kind} found where not expected.` : `${kind} can not be converted to ${target[e.expected] ?? e.expected}`;
   return new ServiceError('SerializationException', message);
 }
+
+/**
+ * A JSON-protocol error for a request no served service claims (protocols/unrouted.ts): Coral's shape, which every
+ * awsJson and rest-json SDK reads (`__type` in the body and `x-amzn-ErrorType`).
+ */
+export function jsonErrorResponse(contentType: string, err: ServiceError, requestId: string): WireResponse {
+  return {
+    status: err.status,
+    headers: { 'content-type': contentType, 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
+    body: stringifyWire({ __type: `com.amazon.coral.service#${err.code}`, message: err.message }),
+  };
+}
+

@@ -43,6 +43,8 @@ export interface Operation {
   input?: { shape: string };
   output?: { shape: string; resultWrapper?: string };
   errors: string[];
+  /** KMS: the operation may act on another account's key, given its key ARN (the API reference's "Cross-account use: Yes"). */
+  crossAccount?: boolean;
 }
 
 export interface ServiceMetadata {

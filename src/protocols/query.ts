@@ -237,15 +237,26 @@ export class QueryProtocol implements Protocol {
 
   serializeError(model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
     const ns = model.metadata.xmlNamespace ?? `https://${model.metadata.endpointPrefix}.amazonaws.com/doc/${model.metadata.apiVersion}/`;
-    const xml =
-      '<?xml version="1.0" encoding="UTF-8"?>\n' +
-      builder.build({
-        ErrorResponse: {
-          '@_xmlns': ns,
-          Error: { Type: err.senderFault ? 'Sender' : 'Receiver', Code: err.code, Message: err.message },
-          RequestId: requestId,
-        },
-      });
-    return { status: err.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body: xml };
+    return queryErrorResponse(ns, err, requestId);
   }
+}
+
+/** awsQuery's error document, `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>`. */
+export function queryErrorResponse(namespace: string | undefined, err: ServiceError, requestId: string): WireResponse {
+  const xml =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    builder.build({
+      ErrorResponse: {
+        ...(namespace ? { '@_xmlns': namespace } : {}),
+        Error: { Type: err.senderFault ? 'Sender' : 'Receiver', Code: err.code, Message: err.message },
+        RequestId: requestId,
+      },
+    });
+  return { status: err.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body: xml };
+}
+
+/** rest-xml's error document (S3's shape, which the rest-xml SDKs read): `<Error><Code/><Message/><RequestId/></Error>`. */
+export function restXmlErrorResponse(err: ServiceError, requestId: string): WireResponse {
+  const xml = '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build({ Error: { Code: err.code, Message: err.message, RequestId: requestId } });
+  return { status: err.status, headers: { 'content-type': 'application/xml', 'x-amzn-requestid': requestId }, body: xml };
 }

@@ -26,6 +26,8 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError, validationError } from '../../core/errors.js';
+import { parseArn, PARTITION } from '../../core/scope.js';
+import { notAuthorizedMessage } from '../../auth/policy.js';
 import type { Keyspace, Store } from '../../storage/store.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
@@ -154,7 +156,7 @@ function checkTableName(name: string): void {
 /** The ARN of the KMS key a table is encrypted with: the given key (id, alias or ARN) or aws/dynamodb. */
 function kmsKeyArn(keyId: string | undefined, ctx: RequestContext): string {
   if (keyId?.startsWith('arn:')) return keyId;
-  const prefix = `arn:aws:kms:${ctx.region}:${ctx.accountId}:`;
+  const prefix = `arn:aws:kms:${ctx.scope.region}:${ctx.scope.accountId}:`;
   if (!keyId) return `${prefix}alias/aws/dynamodb`;
   return keyId.startsWith('alias/') ? prefix + keyId : `${prefix}key/${keyId}`;
 }
@@ -245,8 +247,27 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ metadata
 
-  private metaKey(accountId: string, region: string, name: string): string {
-    return `t\u0000${accountId}\u0000${region}\u0000${name}`;
+  /** A table's metadata key: the table's scope (core/scope.ts) and name. */
+  private metaKey(scope: { accountId: string; region: string }, name: string): string {
+    return `t\u0000${scope.accountId}\u0000${scope.region}\u0000${name}`;
+  }
+
+  /**
+   * The table a TableName (or RequestItems key) names: a name, or an ARN of a table in the caller's own account and
+   * region. Another account's table is refused as AWS refuses it without a resource policy allowing the caller
+   * (Cellar does not serve DynamoDB resource policies yet), whether or not it exists.
+   */
+  private tableName(ctx: RequestContext, nameOrArn: string): string {
+    if (nameOrArn.charCodeAt(0) !== 97 || !nameOrArn.startsWith('arn:')) return nameOrArn;
+    const arn = parseArn(nameOrArn);
+    if (!arn || arn.partition !== PARTITION || arn.service !== 'dynamodb' || !/^table\/[a-zA-Z0-9_.-]{3,255}$/.test(arn.resource)) {
+      throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${nameOrArn}`);
+    }
+    if (arn.accountId !== ctx.scope.accountId) {
+      throw new ServiceError('AccessDeniedException', notAuthorizedMessage(ctx.callerArn || `arn:aws:iam::${ctx.scope.accountId}:root`, `dynamodb:${ctx.operation}`, nameOrArn, 'no-policy'));
+    }
+    if (arn.region !== ctx.scope.region) throw this.tableNotFound(nameOrArn);
+    return arn.resource.slice('table/'.length);
   }
 
   private nextNamespace(): number {
@@ -310,7 +331,7 @@ export class DynamoDBProvider {
 
   /** Stores the exact counters of every table written since they were last stored (not those being recounted). */
   private flushStats(): void {
-    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta.accountId, t.meta.region, t.meta.name)) === t);
+    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta, t.meta.name)) === t);
     if (marked.length === 0) return;
     try {
       this.store.transaction(() => {
@@ -447,12 +468,13 @@ export class DynamoDBProvider {
   }
 
   private saveMeta(meta: TableMeta): void {
-    this.meta.put(Buffer.from(this.metaKey(meta.accountId, meta.region, meta.name)), Buffer.from(JSON.stringify(meta)));
+    this.meta.put(Buffer.from(this.metaKey(meta, meta.name)), Buffer.from(JSON.stringify(meta)));
   }
 
   /** The table (cached), with CREATING/UPDATING promoted to ACTIVE once their delay has passed. */
-  private lookup(ctx: RequestContext, name: string): TableState | undefined {
-    const k = this.metaKey(ctx.accountId, ctx.region, name);
+  private lookup(ctx: RequestContext, nameOrArn: string): TableState | undefined {
+    const name = this.tableName(ctx, nameOrArn);
+    const k = this.metaKey(ctx.scope, name);
     let t = this.tables.get(k);
     if (t === undefined) {
       if (this.missing.has(k)) return undefined;
@@ -512,7 +534,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ tables
 
   createTable(input: Json, ctx: RequestContext): Json {
-    const name: string = input.TableName;
+    const name: string = this.tableName(ctx, input.TableName);
     checkTableName(name);
     const keySchema: KeySchemaElement[] = input.KeySchema ?? [];
     const defs: AttributeDefinition[] = input.AttributeDefinitions ?? [];
@@ -582,8 +604,8 @@ export class DynamoDBProvider {
     const meta: TableMeta = {
       ns: 0,
       name,
-      accountId: ctx.accountId,
-      region: ctx.region,
+      accountId: ctx.scope.accountId,
+      region: ctx.scope.region,
       tableId: randomUUID(),
       createdMs: now,
       status: 'CREATING',
@@ -611,7 +633,7 @@ export class DynamoDBProvider {
       this.saveMeta(meta);
     });
     const state = this.buildState(meta);
-    this.cache(this.metaKey(ctx.accountId, ctx.region, name), state);
+    this.cache(this.metaKey(ctx.scope, name), state);
     const desc = describe(meta, state.stats, state.indexStats);
     if (this.createDelayMs === 0) {
       // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
@@ -635,8 +657,8 @@ export class DynamoDBProvider {
   listTables(input: Json, ctx: RequestContext): Json {
     const limit: number = input.Limit ?? 100;
     const start: string | undefined = input.ExclusiveStartTableName;
-    const prefix = Buffer.from(this.metaKey(ctx.accountId, ctx.region, ''));
-    const from = start !== undefined ? Buffer.from(this.metaKey(ctx.accountId, ctx.region, start)) : undefined;
+    const prefix = Buffer.from(this.metaKey(ctx.scope, ''));
+    const from = start !== undefined ? Buffer.from(this.metaKey(ctx.scope, start)) : undefined;
     const end = prefixEnd(prefix);
     const names: string[] = [];
     let more = false;
@@ -654,7 +676,7 @@ export class DynamoDBProvider {
   }
 
   deleteTable(input: Json, ctx: RequestContext): Json {
-    const name: string = input.TableName;
+    const name: string = this.tableName(ctx, input.TableName);
     const t = this.lookup(ctx, name);
     if (!t) throw this.tableNotFound(name);
     if (t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') {
@@ -668,7 +690,7 @@ export class DynamoDBProvider {
     if (t.meta.status !== 'DELETING') {
       t.meta.status = 'DELETING';
       this.saveMeta(t.meta);
-      this.schedulePurge(this.metaKey(ctx.accountId, ctx.region, name));
+      this.schedulePurge(this.metaKey(ctx.scope, name));
     }
     return { TableDescription: describe(t.meta, t.stats, t.indexStats) };
   }
@@ -695,7 +717,7 @@ export class DynamoDBProvider {
   }
 
   updateTable(input: Json, ctx: RequestContext): Json {
-    const name: string = input.TableName;
+    const name: string = this.tableName(ctx, input.TableName);
     const t = this.lookup(ctx, name);
     if (!t) throw this.tableNotFound(name);
     const m = t.meta;
@@ -801,7 +823,7 @@ export class DynamoDBProvider {
       m.readyAtMs = now + this.updateDelayMs;
       this.saveMeta(m);
     });
-    const key = this.metaKey(ctx.accountId, ctx.region, name);
+    const key = this.metaKey(ctx.scope, name);
     const state = this.buildState(m, t);
     if (dropped) state.indexStats.delete(dropped.ns);
     this.cache(key, state);
@@ -881,14 +903,10 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ tags
 
   private tableByArn(arn: string, ctx: RequestContext): TableState {
-    const missing = new ServiceError('ResourceNotFoundException', `Requested resource not found: ResourcArn: ${arn} not found`);
-    const parts = arn.split(':');
-    if (parts.length < 6 || parts[0] !== 'arn' || parts[2] !== 'dynamodb') throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
-    if (parts[3] !== ctx.region || parts[4] !== ctx.accountId) throw missing;
-    const resource = parts.slice(5).join(':');
-    if (!resource.startsWith('table/')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
-    const t = this.lookup(ctx, resource.slice('table/'.length));
-    if (!t) throw missing;
+    if (!arn.startsWith('arn:')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
+    const name = this.tableName(ctx, arn);
+    const t = this.lookup(ctx, name);
+    if (!t) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: ResourcArn: ${arn} not found`);
     return t;
   }
 
