@@ -72,6 +72,11 @@ export class ServiceModel {
    * validation errors detected" lists follow the service's own field order): shape name → member names.
    */
   memberOrder: Readonly<Record<string, readonly string[]>> = {};
+  /**
+   * Shapes whose null values inside a map the service words itself (DynamoDB's AttributeValue: "Supplied
+   * AttributeValue is empty, ..."); elsewhere a null map value is a model validation problem.
+   */
+  nullableMapValues: ReadonlySet<string> = new Set();
   /** Compiled patterns, cached per shape; null where JS cannot express the model's regex. */
   private readonly patterns = new Map<string, RegExp | null>();
   private parsed: { operations: Map<string, Operation>; shapes: Record<string, Shape> } | undefined;

@@ -1110,6 +1110,10 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
         if (!now?.rotation?.pending || now.rotation.pending.token !== pending.token) return;
       }
       this.completeRotation(key, pending);
+    } catch (e) {
+      // Background work: an unexpected failure (a store error, say) fails this rotation, never the process; the
+      // rotation stays pending and the schedule tries it again.
+      log('error', 'rotation failed unexpectedly', { secret: key, error: e instanceof Error ? e.message : String(e) });
     } finally {
       this.rotating.delete(key);
     }
