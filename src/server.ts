@@ -76,6 +76,10 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
       }),
   };
   if (config.allowClockControl) {
+    // Test hooks (with --allow-clock-control only): a digest of all stored state, so a fuzzer can show that a refused
+    // request changed nothing. Left out: DynamoDB's table counters, bookkeeping that a timer rewrites and that each
+    // write marks dirty before it runs (it says nothing about items, and a restart recounts it).
+    internalRoutes['/_cellar/state-digest'] = () => jsonResponse(200, { digest: store.digest(['ddb_stats']) });
     internalRoutes['/_cellar/clock'] = (req) => {
       if (req.method === 'POST') {
         const body = JSON.parse(req.body.toString('utf8') || '{}') as { advanceMs?: number };

@@ -69,6 +69,11 @@ export interface Store {
   readonly groupsCommits: boolean;
   /** Commits the open write group, if any, now (before answering from state that includes it). */
   sync(): void;
+  /**
+   * A hash of every stored key and value, keyspace by keyspace, leaving out the keyspaces named: what tests compare
+   * before and after a refused request, to show it changed nothing.
+   */
+  digest(exclude?: readonly string[]): string;
   close(): void;
 }
 

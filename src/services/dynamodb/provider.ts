@@ -517,19 +517,16 @@ export class DynamoDBProvider {
     this.tables.set(k, t);
   }
 
+  /**
+   * CREATING and UPDATING end when their time has come: the cached state moves on here, and the stored record with
+   * the next write of the table's metadata (a restart promotes the same way again). A read never writes, so no read
+   * and no refused request changes stored state.
+   */
   private promote(t: TableState, now: number): void {
-    let changed = false;
-    if ((t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') && now >= t.meta.readyAtMs) {
-      t.meta.status = 'ACTIVE';
-      changed = true;
-    }
+    if ((t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') && now >= t.meta.readyAtMs) t.meta.status = 'ACTIVE';
     for (const i of t.meta.indexes) {
-      if (i.status === 'CREATING' && !i.backfilling && now >= i.readyAtMs) {
-        i.status = 'ACTIVE';
-        changed = true;
-      }
+      if (i.status === 'CREATING' && !i.backfilling && now >= i.readyAtMs) i.status = 'ACTIVE';
     }
-    if (changed) this.saveMeta(t.meta);
   }
 
   /** A table that accepts data operations (ACTIVE or UPDATING). */

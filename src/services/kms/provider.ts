@@ -144,7 +144,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
     this.grants = new ScopedTable(store.keyspace('kms_grants'));
     this.internal = {
       resolveKeyArn: (ctx, keyId) => {
-        const key = this.findKey(ctx, keyId, { action: 'kms:DescribeKey', caller: requester(ctx), crossAccount: true });
+        const key = this.findKey(ctx, keyId, { action: 'kms:DescribeKey', caller: requester(ctx), crossAccount: true, createAwsManaged: true });
         this.assertUsable(key);
         return key.arn;
       },
@@ -183,7 +183,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   private findKey(
     ctx: RequestContext,
     keyIdOrAlias: string,
-    o: { action: string; caller?: KmsCaller; allowAlias?: boolean; crossAccount?: boolean; encryptionContext?: Record<string, string> },
+    o: { action: string; caller?: KmsCaller; allowAlias?: boolean; crossAccount?: boolean; encryptionContext?: Record<string, string>; createAwsManaged?: boolean },
   ): KeyRecord {
     const caller = o.caller ?? requester(ctx);
     let id = keyIdOrAlias;
@@ -208,7 +208,9 @@ export class KmsProvider implements Partial<api.KMSApi> {
     if (id.startsWith('alias/')) {
       if (o.allowAlias === false) throw new ServiceError('NotFoundException', `Invalid keyId ${keyIdOrAlias}`);
       let alias = this.aliases.get(scope, id);
-      if (!alias && id.startsWith('alias/aws/')) alias = this.createAwsManagedKey(scope, id);
+      // An AWS managed key comes into being when its service first uses it, or when DescribeKey names its alias (as
+      // the API reference documents); nothing else creates one, so a refused request never leaves one behind.
+      if (!alias && id.startsWith('alias/aws/') && o.createAwsManaged && !foreign) alias = this.createAwsManagedKey(scope, id);
       if (!alias) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(scope, id)} is not found.`);
       id = alias.targetKeyId;
     }
@@ -299,7 +301,8 @@ export class KmsProvider implements Partial<api.KMSApi> {
 
   /** A key that may be used for cryptography now, by `caller`, for `action`. */
   private usableKey(ctx: RequestContext, keyId: string, action: string, ec: Record<string, string> | undefined, caller = requester(ctx)): KeyRecord {
-    const key = this.findKey(ctx, keyId, { action, caller, encryptionContext: ec ?? {}, crossAccount: true });
+    // Services using a key for a caller (Secrets Manager with aws/secretsmanager) create the AWS managed key then.
+    const key = this.findKey(ctx, keyId, { action, caller, encryptionContext: ec ?? {}, crossAccount: true, createAwsManaged: caller.viaService !== undefined });
     this.assertUsable(key);
     return key;
   }
@@ -450,7 +453,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   describeKey(input: api.DescribeKeyRequest, ctx: RequestContext): api.DescribeKeyResponse {
-    return { KeyMetadata: this.metadata(this.findKey(ctx, input.KeyId, { action: 'kms:DescribeKey' })) };
+    return { KeyMetadata: this.metadata(this.findKey(ctx, input.KeyId, { action: 'kms:DescribeKey', createAwsManaged: true })) };
   }
 
   listKeys(input: api.ListKeysRequest, ctx: RequestContext): api.ListKeysResponse {

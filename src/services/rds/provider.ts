@@ -691,15 +691,13 @@ export class RdsProvider implements Partial<api.RDSApi> {
     return pg;
   }
 
+  /**
+   * A family's default group. RDS's defaults always exist and cannot be changed, so Cellar stores one only once it
+   * is tagged (tagged()); reading one never writes, so no read, and no refused request, changes stored state.
+   */
   private defaultParameterGroup(scope: Scope, family: string): ParameterGroupRecord {
     const name = `default.${family}`;
-    const key = scopeKey(scope, name);
-    let pg = this.t.parameterGroups.get(key);
-    if (!pg) {
-      pg = { name, family, description: `Default parameter group for ${family}`, values: {}, tags: [], isDefault: true };
-      this.t.parameterGroups.put(key, pg);
-    }
-    return pg;
+    return this.t.parameterGroups.get(scopeKey(scope, name)) ?? { name, family, description: `Default parameter group for ${family}`, values: {}, tags: [], isDefault: true };
   }
 
   private parameterGroup(ctx: RequestContext, name: string): ParameterGroupRecord {
@@ -752,8 +750,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
   describeDBParameterGroups(input: api.DescribeDBParameterGroupsMessage, ctx: RequestContext): api.DBParameterGroupsMessage {
     filterValues(input.Filters, []);
     checkMaxRecords(input.MaxRecords);
-    for (const f of this.families()) this.defaultParameterGroup(ctx.scope, f);
-    let groups = [...this.t.parameterGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
+    const stored = [...this.t.parameterGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
+    const defaults = this.families().map((f) => this.defaultParameterGroup(ctx.scope, f)).filter((d) => !stored.some((g) => g.name === d.name));
+    let groups = [...stored, ...defaults].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (input.DBParameterGroupName !== undefined) groups = [this.parameterGroup(ctx, this.idFromArnOrName(ctx, input.DBParameterGroupName, 'pg'))];
     const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
     return { DBParameterGroups: page.map((g) => toDBParameterGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
@@ -972,15 +971,10 @@ export class RdsProvider implements Partial<api.RDSApi> {
     return og;
   }
 
+  /** An engine version's default option group: stored only once tagged, as default parameter groups are. */
   private defaultOptionGroup(scope: Scope, engine: string, major: string): OptionGroupRecord {
     const name = this.defaultOptionGroupName(engine, major);
-    const key = scopeKey(scope, name);
-    let og = this.t.optionGroups.get(key);
-    if (!og) {
-      og = { name, description: `Default option group for ${engine} ${major}`, engineName: engine, majorEngineVersion: major, tags: [], isDefault: true };
-      this.t.optionGroups.put(key, og);
-    }
-    return og;
+    return this.t.optionGroups.get(scopeKey(scope, name)) ?? { name, description: `Default option group for ${engine} ${major}`, engineName: engine, majorEngineVersion: major, tags: [], isDefault: true };
   }
 
   createOptionGroup(input: api.CreateOptionGroupMessage, ctx: RequestContext): api.CreateOptionGroupResult {
@@ -1002,6 +996,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   deleteOptionGroup(input: api.DeleteOptionGroupMessage, ctx: RequestContext): void {
     const name = input.OptionGroupName.toLowerCase();
+    if (this.versions().some((v) => this.defaultOptionGroupName(v.engine, v.major) === name)) throw invalidParameterValue('Default option groups cannot be deleted.');
     this.t.store.transaction(() => {
       const key = scopeKey(ctx.scope, name);
       const og = this.t.optionGroups.get(key);
@@ -1014,8 +1009,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   describeOptionGroups(input: api.DescribeOptionGroupsMessage, ctx: RequestContext): api.OptionGroups {
     filterValues(input.Filters, []);
-    for (const v of this.versions()) this.defaultOptionGroup(ctx.scope, v.engine, v.major);
-    let groups = [...this.t.optionGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
+    const stored = [...this.t.optionGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
+    const defaults = [...new Map(this.versions().map((v) => [this.defaultOptionGroupName(v.engine, v.major), this.defaultOptionGroup(ctx.scope, v.engine, v.major)])).values()].filter((d) => !stored.some((g) => g.name === d.name));
+    let groups = [...stored, ...defaults].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (input.OptionGroupName !== undefined) {
       groups = groups.filter((g) => g.name === input.OptionGroupName!.toLowerCase());
       if (!groups.length) throw optionGroupNotFound(input.OptionGroupName);
@@ -1064,8 +1060,10 @@ export class RdsProvider implements Partial<api.RDSApi> {
             : kind === 'og'
               ? this.t.optionGroups
               : this.t.snapshots;
-    if (kind === 'pg' && name.startsWith('default.')) this.parameterGroup(ctx, name);
-    const rec = (table as { get(k: string): { tags: Tag[] } | undefined }).get(key);
+    let rec = (table as { get(k: string): { tags: Tag[] } | undefined }).get(key);
+    // Default groups exist without being stored; tagging one stores it (set below).
+    if (!rec && kind === 'pg' && name.startsWith('default.')) rec = this.parameterGroup(ctx, name);
+    if (!rec && kind === 'og' && name.startsWith('default:')) rec = this.versions().map((v) => this.defaultOptionGroup(ctx.scope, v.engine, v.major)).find((g) => g.name === name);
     if (!rec) {
       if (kind === 'db') throw dbInstanceNotFound(rawName!);
       if (kind === 'pg') throw dbParameterGroupNotFound(rawName!);
@@ -1073,11 +1071,12 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (kind === 'og') throw optionGroupNotFound(rawName!);
       throw new ServiceError('DBSnapshotNotFound', `DBSnapshot ${rawName} not found.`, { status: 404 });
     }
+    const found = rec;
     return {
-      get: () => rec.tags,
+      get: () => found.tags,
       set: (tags) => {
-        rec.tags = tags;
-        (table as { put(k: string, v: unknown): void }).put(key, rec);
+        found.tags = tags;
+        (table as { put(k: string, v: unknown): void }).put(key, found);
       },
     };
   }
