@@ -31,6 +31,7 @@ import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTa
 import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, InvalidTransition } from './status.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
+import type { InstanceCertificates } from './tls.js';
 
 export interface SupervisorOptions {
   tables: RdsTables;
@@ -46,6 +47,8 @@ export interface SupervisorOptions {
   healthIntervalMs: number;
   /** Deletes an instance's managed master secret when the instance goes (undefined without Secrets Manager). */
   deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
+  /** Issues and renews the instances' TLS certificates (absent: engines run without TLS). */
+  certificates?: InstanceCertificates;
 }
 
 const STORAGE_CHECK_EVERY_MS = 2000;
@@ -54,6 +57,12 @@ const PROBE_FAILURES_BEFORE_RESTART = 3;
 /** Failed long actions (a start that does not come up, say) retried from the health loop before `failed`. */
 const RESTART_ATTEMPTS_BEFORE_FAILED = 3;
 const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
+/**
+ * How often (by Cellar's clock) a running instance's TLS certificate is checked: certificates are renewed 30 days
+ * before they expire, and an endpoint address can change under a running instance (a public instance whose host
+ * address changed), so a check every few minutes is plenty.
+ */
+const TLS_CHECK_EVERY_MS = 10 * 60_000;
 
 class Aborted extends Error {}
 
@@ -66,6 +75,7 @@ export class RdsSupervisor implements ReconcileTrigger {
   private readonly lastProbeMs = new Map<string, number>();
   private readonly probeFailures = new Map<string, number>();
   private readonly restartFailures = new Map<string, number>();
+  private readonly lastTlsCheckMs = new Map<string, number>();
   /** Instances whose engine crashed and is being brought back by the engine supervisor. */
   private readonly crashRestarting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -309,6 +319,8 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.ensureParents(rec);
     const s = this.settings(rec);
     const password = this.o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
+    // The certificate is in place before the first start, so the engine serves TLS from its first connection.
+    await this.ensureTls(key, rec, this.spec(rec));
     await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
     this.attached.add(key);
     this.update(key, 'creating', (r) => {
@@ -329,6 +341,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async startEngine(rec: InstanceRecord, restart: boolean): Promise<void> {
     const spec = this.spec(rec);
     if (restart) await this.o.driver.stop(spec);
+    // Every start serves a current certificate for the current endpoint (an address change restarts the engine).
+    await this.ensureTls(spec.key, rec, spec);
     const s = this.settings(rec);
     await this.o.driver.start(spec, s.values);
     this.attached.add(spec.key);
@@ -383,6 +397,10 @@ export class RdsSupervisor implements ReconcileTrigger {
     }
     const storage = await this.checkStorage(key, rec, spec);
     if (storage) return storage;
+    if (now - (this.lastTlsCheckMs.get(key) ?? 0) >= TLS_CHECK_EVERY_MS) {
+      const renewed = await this.ensureTls(key, rec, spec);
+      if (renewed) return `${rec.id}: ${renewed}`;
+    }
     const applied = await this.applyDynamic(key, rec, spec);
     if (applied) return applied;
     // Pending modifications wait for the maintenance window (the injectable clock may jump over it).
@@ -404,6 +422,24 @@ export class RdsSupervisor implements ReconcileTrigger {
       });
     }
     return `${rec.id} ${rec.status}: engine running (pid ${this.o.driver.pid(spec)}), nothing to do`;
+  }
+
+  /**
+   * Issues or renews the instance's TLS certificate when it needs one. Background work: a failure is logged and left
+   * for the next check (the engine keeps the certificate it has, or runs without TLS), never fails the instance.
+   */
+  private async ensureTls(key: string, rec: InstanceRecord, spec: EngineSpec): Promise<string | undefined> {
+    if (!this.o.certificates) return undefined;
+    this.lastTlsCheckMs.set(key, this.now());
+    try {
+      const done = await this.o.certificates.ensure(rec, spec);
+      if (done) log('info', 'rds tls certificate', { instance: key, decision: done });
+      return done;
+    } catch (e) {
+      const message = `TLS certificate not renewed: ${(e as Error).message}; retrying in ${TLS_CHECK_EVERY_MS / 60_000} minutes`;
+      log('error', 'rds tls certificate failed', { instance: key, error: (e as Error).message });
+      return message;
+    }
   }
 
   /** Full storage makes the engine read-only (status storage-full); more storage lifts it. */
@@ -576,6 +612,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     this.attached.delete(key);
     this.lastDecision.delete(key);
+    this.lastTlsCheckMs.delete(key);
     // RDS deletes the managed master secret with the instance.
     let secret = '';
     if (rec.masterUserSecret && this.o.deleteSecret) {
