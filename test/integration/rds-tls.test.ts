@@ -319,6 +319,10 @@ describe('RDS encryption in transit', { timeout: 15 * 60_000 }, () => {
       assert.equal(new X509Certificate(b).ca, true);
       assert.notEqual(b, bundleFromUrl);
       assert.equal(await rdsCaBundle(mem.endpoint), b);
+      // Without a data directory, /_cellar/health says where the bundle file is (a private temporary directory).
+      const tlsHealth = await waitFor(async () => ((await (await fetch(`${mem.endpoint}/_cellar/health`)).json()) as any).services.rds.tls, 'rds health', 10_000, 50);
+      assert.equal(tlsHealth.url, '/_cellar/tls/rds-ca-bundle.pem');
+      assert.equal(fs.readFileSync(tlsHealth.bundle, 'utf8'), b);
     } finally {
       await mem.stop();
     }

@@ -210,7 +210,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       pid: this.o.driver.pid(this.spec(r)) ?? null,
       decision: this.lastDecision.get(scopeKey(r.accountId, r.region, r.id)) ?? null,
     }));
-    return { instances };
+    return { instances, ...(this.o.certificates ? { tls: this.o.certificates.health() } : {}) };
   }
 
   spec(rec: InstanceRecord): EngineSpec {

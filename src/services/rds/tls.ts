@@ -43,6 +43,11 @@ export class InstanceCertificates {
     return `TLS certificate for ${req.names.join(', ')} issued (${reason}), valid until ${new Date(issued.notAfterMs).toISOString()}${running && !live ? '; served from the next restart' : ''}`;
   }
 
+  /** Where the CA bundle is (with --in-memory, a temporary directory) and whether a stored CA had to be replaced. */
+  health(): Record<string, unknown> {
+    return this.ca ? { ...this.ca.health(), url: '/_cellar/tls/rds-ca-bundle.pem' } : {};
+  }
+
   /** The CA bundle clients verify against (for Cellar's own client logins), undefined without a CA. */
   async bundle(): Promise<string | undefined> {
     return this.ca?.bundlePem();
