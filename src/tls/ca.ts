@@ -138,7 +138,8 @@ export class CertificateAuthority {
     const { publicKey, privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
     const now = this.o.now();
     const serial = newSerial();
-    const notAfterMs = Math.min(now + SERVER_VALIDITY_MS, ca.notAfterMs);
+    // Whole seconds: what the certificate itself can say.
+    const notAfterMs = Math.floor(Math.min(now + SERVER_VALIDITY_MS, ca.notAfterMs) / 1000) * 1000;
     const der = buildCertificate(
       {
         serial,

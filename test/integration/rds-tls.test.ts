@@ -177,6 +177,11 @@ describe('RDS encryption in transit', { timeout: 15 * 60_000 }, () => {
     );
     const i = await waitAvailable('tls-pg');
     assert.equal(i.Endpoint!.Address, '127.0.0.1');
+    // DescribeDBInstances reports the CA and the served certificate's expiry, as RDS does.
+    const served = await pgServerCertificate('127.0.0.1', i.Endpoint!.Port!, bundleFromUrl);
+    assert.equal(i.CACertificateIdentifier, 'rds-ca-rsa2048-g1');
+    assert.equal(i.CertificateDetails!.CAIdentifier, 'rds-ca-rsa2048-g1');
+    assert.equal(i.CertificateDetails!.ValidTill!.getTime(), Date.parse(served.validTo));
 
     // The pg client checks the chain and, for an IP host, the IP address SAN.
     assert.deepEqual(await pgConnect(i, { ca: bundleFromUrl }), { encrypted: true });
@@ -263,6 +268,7 @@ describe('RDS encryption in transit', { timeout: 15 * 60_000 }, () => {
       return c.serialNumber !== pgBefore.serialNumber ? c : undefined;
     }, 'a renewed postgres certificate', 30_000, 200);
     assert.ok(Date.parse(pgAfter!.validTo) > Date.parse(pgBefore.validTo));
+    await waitFor(async () => (await describeOne('tls-pg')).CertificateDetails!.ValidTill!.getTime() === Date.parse(pgAfter!.validTo), 'ValidTill to follow the renewal', 10_000, 100);
     const myAfter = await waitFor(async () => {
       const c = (await myConnect(myI, { ca: bundleFromUrl })).cert!;
       return c.serialNumber !== myBefore.serialNumber ? c : undefined;

@@ -432,9 +432,17 @@ export class RdsSupervisor implements ReconcileTrigger {
     if (!this.o.certificates) return undefined;
     this.lastTlsCheckMs.set(key, this.now());
     try {
-      const done = await this.o.certificates.ensure(rec, spec);
-      if (done) log('info', 'rds tls certificate', { instance: key, decision: done });
-      return done;
+      const { sentence, validTillMs } = await this.o.certificates.ensure(rec, spec);
+      if (sentence) log('info', 'rds tls certificate', { instance: key, decision: sentence });
+      if (validTillMs !== undefined && validTillMs !== rec.tlsValidTillMs) {
+        this.o.tables.store.transaction(() => {
+          const cur = this.o.tables.instances.get(key);
+          if (!cur) return;
+          cur.tlsValidTillMs = validTillMs;
+          this.o.tables.instances.put(key, cur);
+        });
+      }
+      return sentence;
     } catch (e) {
       const message = `TLS certificate not renewed: ${(e as Error).message}; retrying in ${TLS_CHECK_EVERY_MS / 60_000} minutes`;
       log('error', 'rds tls certificate failed', { instance: key, error: (e as Error).message });

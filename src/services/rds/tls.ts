@@ -7,6 +7,7 @@
  * The names: the endpoint address DescribeDBInstances reports (the CN, as RDS puts the endpoint in the CN), plus the
  * loopback names `localhost`, `127.0.0.1` and `::1` (an instance always listens on loopback, or on every address).
  */
+import { X509Certificate } from 'node:crypto';
 import type { CellarConfig } from '../../config.js';
 import type { CertificateAuthority, ServerCertificateRequest } from '../../tls/ca.js';
 import { endpointAddress } from './describe.js';
@@ -28,19 +29,23 @@ export class InstanceCertificates {
   ) {}
 
   /**
-   * Makes sure the instance has a current certificate; returns a sentence when it issued one, undefined when the
-   * installed one is still right. Throws when it cannot (the caller decides whether that stops anything: it never
-   * does, a certificate is background work).
+   * Makes sure the instance has a current certificate. Says whether it issued one (with a sentence for the log) and
+   * until when the served certificate is valid. Throws when it cannot (the caller decides whether that stops anything:
+   * it never does, a certificate is background work).
    */
-  async ensure(rec: InstanceRecord, spec: EngineSpec): Promise<string | undefined> {
-    if (!this.ca) return undefined;
+  async ensure(rec: InstanceRecord, spec: EngineSpec): Promise<{ sentence?: string; validTillMs?: number }> {
+    if (!this.ca) return {};
     const req = certificateRequest(rec, this.config);
-    const reason = await this.ca.renewalReason(await this.driver.tlsCertificate(spec), req);
-    if (!reason) return undefined;
+    const current = await this.driver.tlsCertificate(spec);
+    const reason = await this.ca.renewalReason(current, req);
+    if (!reason) return { validTillMs: Date.parse(new X509Certificate(current!).validTo) };
     const issued = await this.ca.issueServerCertificate(req);
     const { live } = await this.driver.installTls(spec, issued);
     const running = this.driver.isRunning(spec);
-    return `TLS certificate for ${req.names.join(', ')} issued (${reason}), valid until ${new Date(issued.notAfterMs).toISOString()}${running && !live ? '; served from the next restart' : ''}`;
+    return {
+      sentence: `TLS certificate for ${req.names.join(', ')} issued (${reason}), valid until ${new Date(issued.notAfterMs).toISOString()}${running && !live ? '; served from the next restart' : ''}`,
+      validTillMs: issued.notAfterMs,
+    };
   }
 
   /** Where the CA bundle is (with --in-memory, a temporary directory) and whether a stored CA had to be replaced. */
