@@ -104,12 +104,6 @@ export class CertificateAuthority {
     return bundleOf(await this.authorities());
   }
 
-  /** The CA that signs new certificates. */
-  async current(): Promise<{ certPem: string; notAfterMs: number }> {
-    const a = (await this.authorities())[0]!;
-    return { certPem: a.certPem, notAfterMs: a.notAfterMs };
-  }
-
   /** Why a server certificate (PEM, or undefined when there is none) must be (re)issued for req; undefined if it is fine. */
   async renewalReason(certPem: string | undefined, req: ServerCertificateRequest): Promise<string | undefined> {
     if (!certPem) return 'no certificate yet';
