@@ -35,6 +35,7 @@ import * as os from 'node:os';
 import { withContext } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { delay, settlesWithin, type ExitStatus, type Host, type HostProcess } from './host.js';
+import type { TlsMaterial } from './tls.js';
 
 export type EngineName = 'postgres' | 'mariadb' | 'mysql' | 'redis';
 
@@ -123,6 +124,14 @@ export interface RelationalEngineAdapter extends EngineAdapter {
    * to their defaults. Works on a stopped engine too (then it only stores). `configure()` merges instead.
    */
   applyParams(params: Record<string, string>): Promise<ConfigureResult>;
+  /**
+   * Installs the server certificate and key for TLS in the instance's own directory (`tls/server.pem`, 0600, engine
+   * user; see ./tls.ts). Every later start serves TLS with it; a running engine reloads it (`live: true`) when it can:
+   * PostgreSQL always can; MariaDB can replace a certificate (FLUSH SSL) but not turn TLS on without a restart.
+   */
+  installTls(material: TlsMaterial): Promise<{ live: boolean }>;
+  /** The installed server certificate (PEM), undefined when none is. */
+  tlsCertificate(): Promise<string | undefined>;
 }
 
 /** A stop step: the signal that asks for it and how long to wait before escalating. */

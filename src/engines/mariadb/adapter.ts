@@ -30,6 +30,7 @@ import {
   validateDbName,
   validateMasterUsername,
 } from './config.js';
+import { hasTls, mariadbTlsArgs, readTlsCertificate, tlsFile, writeTlsMaterial, type TlsMaterial } from '../tls.js';
 
 export const DEFAULT_MARIADB_PREFIX = '/usr';
 const INSTALL_DB_TIMEOUT_MS = 180_000;
@@ -114,6 +115,8 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
   }
 
   private paramsForStart: Record<string, string> = {};
+  /** The key file when one is installed (checked before each start; command() is synchronous). */
+  private tlsForStart: string | undefined;
 
   protected command() {
     const args = mariadbdArgs({
@@ -125,6 +128,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
       listenAddresses: this.spec.listenAddresses!,
       params: this.paramsForStart,
     });
+    if (this.tlsForStart) args.push(...mariadbTlsArgs(this.tlsForStart));
     return { command: path.join(this.prefix, 'sbin', 'mariadbd'), args };
   }
 
@@ -133,6 +137,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     await this.host.ensureDir(L.run);
     await this.host.ensureDir(path.join(L.root, 'tmp'));
     this.paramsForStart = (await this.storedParams()) ?? {};
+    this.tlsForStart = (await hasTls(this.host, L)) ? tlsFile(L) : undefined;
     const text = await this.host.readFile(this.pidFile);
     if (text === undefined) return;
     const pid = Number(text.trim());
@@ -228,6 +233,29 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     } catch (err) {
       throw withContext(`applying parameters ${entries.map(([n]) => n).join(', ') || '(none)'} on ${this.label}`, err);
     }
+  }
+
+  /**
+   * Writes the key file; a running server that already serves TLS reloads it (FLUSH SSL, MariaDB 10.4+). One started
+   * without TLS cannot turn it on live: it serves TLS from its next start (`live: false`).
+   */
+  async installTls(material: TlsMaterial): Promise<{ live: boolean }> {
+    try {
+      await writeTlsMaterial(this.host, this.layout, material);
+      if (!this.isRunning()) return { live: false };
+      return await this.withAdmin(10_000, async (c) => {
+        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@have_ssl AS s');
+        if (rows[0]?.s !== 'YES') return { live: false };
+        await c.query('FLUSH SSL');
+        return { live: true };
+      });
+    } catch (err) {
+      throw withContext(`installing the TLS certificate of ${this.label}`, err);
+    }
+  }
+
+  async tlsCertificate(): Promise<string | undefined> {
+    return readTlsCertificate(this.host, this.layout);
   }
 
   async setMasterPassword(username: string, password: string): Promise<void> {

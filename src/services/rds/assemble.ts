@@ -20,6 +20,7 @@ import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
 import { RdsSupervisor } from './supervisor.js';
+import { InstanceCertificates } from './tls.js';
 
 const DEFAULT_HEALTH_INTERVAL_MS = 500;
 
@@ -60,7 +61,9 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
   const { root, temporary } = prepareEngineRoot(env);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
   let secrets: MasterSecrets | undefined;
+  const certificates = new InstanceCertificates(env.tls?.authority('rds'), driver, env.config);
   const supervisor: RdsSupervisor = new RdsSupervisor({
+    certificates,
     deleteSecret: (rec, arn) => secrets?.delete(rec, arn),
     tables,
     events,
@@ -87,6 +90,7 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
       driver,
       spec: (rec) => supervisor.spec(rec),
       clientAddress: (rec) => endpointAddress(rec, env.config),
+      caBundle: () => certificates.bundle(),
     });
   }
   const provider = new RdsProvider({

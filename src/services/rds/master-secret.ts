@@ -60,6 +60,8 @@ export interface MasterSecretsOptions {
   spec: (rec: InstanceRecord) => EngineSpec;
   /** How clients reach the engine (the instance endpoint's address). */
   clientAddress: (rec: InstanceRecord) => string;
+  /** The CA bundle the instances' certificates chain to: logins then use TLS and check the server (rds.force_ssl). */
+  caBundle?: () => Promise<string | undefined>;
 }
 
 export function generateMasterPassword(): string {
@@ -164,8 +166,10 @@ export class MasterSecrets {
   /** A real client login over TCP, as an application would make it; throws if refused. */
   private async login(rec: InstanceRecord, username: string, password: string): Promise<void> {
     const host = this.o.clientAddress(rec);
+    // Over TLS with the server's certificate checked, as an application should connect (and must, when TLS is forced).
+    const ca = await this.o.caBundle?.().catch(() => undefined);
     if (rec.engineKind === 'postgres') {
-      const c = new (await loadPg()).Client({ host, port: rec.port, user: username, password, database: 'postgres', connectionTimeoutMillis: LOGIN_TIMEOUT_MS });
+      const c = new (await loadPg()).Client({ host, port: rec.port, user: username, password, database: 'postgres', connectionTimeoutMillis: LOGIN_TIMEOUT_MS, ssl: ca ? { ca } : false });
       c.on('error', () => undefined);
       try {
         await c.connect();
@@ -175,7 +179,7 @@ export class MasterSecrets {
       }
       return;
     }
-    const c = await (await loadMysql()).createConnection({ host, port: rec.port, user: username, password, connectTimeout: LOGIN_TIMEOUT_MS });
+    const c = await (await loadMysql()).createConnection({ host, port: rec.port, user: username, password, connectTimeout: LOGIN_TIMEOUT_MS, ...(ca ? { ssl: { ca } } : {}) });
     try {
       await c.query('SELECT 1');
     } finally {

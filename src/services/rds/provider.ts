@@ -18,6 +18,7 @@ import type { CellarConfig } from '../../config.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
 import type * as api from '../../models/rds.js';
 import {
+  classMemoryBytes,
   ENGINE_KIND,
   engineVersions,
   INSTANCE_CLASSES,
@@ -59,7 +60,7 @@ import {
 } from './errors.js';
 import { generateMasterPassword, type MasterSecrets } from './master-secret.js';
 import { availabilityZones, defaultSecurityGroupId, defaultSubnets, defaultVpcId, SECURITY_GROUP_ID, SUBNET_ID, subnetAz } from './network.js';
-import { checkValue, parameterDef, parameterDefs } from './parameters.js';
+import { checkValue, parameterDef, parameterDefs, type FormulaVars } from './parameters.js';
 import {
   portKey,
   scopeKey,
@@ -766,6 +767,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (params.length > MODIFY_PARAMETERS_MAX) throw invalidParameterValue(`You can modify at most ${MODIFY_PARAMETERS_MAX} parameters in one request.`);
     const kind = this.kindOfFamily(pg.family);
     const updates: Record<string, string> = {};
+    const contexts = this.formulaContexts();
     for (const p of params) {
       if (!p.ParameterName) throw blankParameter('ParameterName');
       const def = parameterDef(kind, p.ParameterName);
@@ -774,7 +776,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (p.ApplyMethod === undefined) throw invalidParameterValue(`The parameter ApplyMethod must be provided and must not be blank.`);
       if (def.applyType === 'static' && p.ApplyMethod === 'immediate') throw invalidParameterCombination('cannot use immediate apply method for static parameter');
       if (p.ParameterValue === undefined) throw invalidParameterValue(`The parameter ParameterValue for ${def.name} must be provided and must not be blank.`);
-      const problem = checkValue(def, p.ParameterValue);
+      const problem = checkValue(def, p.ParameterValue, contexts);
       if (problem) throw invalidParameterValue(problem);
       updates[def.name] = p.ParameterValue;
     }
@@ -854,6 +856,16 @@ export class RdsProvider implements Partial<api.RDSApi> {
         IsModifiable: d.modifiable,
         ApplyMethod: d.applyType === 'static' ? ('pending-reboot' as const) : ('immediate' as const),
       }));
+  }
+
+  /**
+   * What a parameter formula may be evaluated with: every class Cellar offers (DBInstanceClassMemory as this Cellar
+   * gives it), at the smallest and the largest storage. A group can be given to an instance of any class.
+   */
+  private formulaContexts(): FormulaVars[] {
+    return INSTANCE_CLASSES.flatMap((cls) =>
+      [STORAGE_LIMITS_GIB.min, STORAGE_LIMITS_GIB.max].map((gib) => ({ DBInstanceClassMemory: classMemoryBytes(cls, this.o.memoryScale), DBInstanceVCPU: cls.vcpu, AllocatedStorage: gib * 1024 ** 3 })),
+    );
   }
 
   private members(ctx: RequestContext, pred: (r: InstanceRecord) => boolean): InstanceRecord[] {

@@ -96,6 +96,8 @@ export interface InstanceRecord {
   startedWithStatic?: Record<string, string>;
   /** Dynamic settings last applied to the running engine. */
   appliedDynamic?: Record<string, string>;
+  /** When the TLS certificate the engine serves expires (DescribeDBInstances CertificateDetails.ValidTill). */
+  tlsValidTillMs?: number;
   /** Set while the engine is read-only because its data outgrew AllocatedStorage. */
   storageFull?: boolean;
   /** The engine data directory, under Cellar's data directory. */

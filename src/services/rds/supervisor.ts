@@ -32,6 +32,7 @@ import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTa
 import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, InvalidTransition } from './status.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
+import type { InstanceCertificates } from './tls.js';
 
 export interface SupervisorOptions {
   tables: RdsTables;
@@ -47,6 +48,8 @@ export interface SupervisorOptions {
   healthIntervalMs: number;
   /** Deletes an instance's managed master secret when the instance goes (undefined without Secrets Manager). */
   deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
+  /** Issues and renews the instances' TLS certificates (absent: engines run without TLS). */
+  certificates?: InstanceCertificates;
 }
 
 const STORAGE_CHECK_EVERY_MS = 2000;
@@ -55,6 +58,12 @@ const PROBE_FAILURES_BEFORE_RESTART = 3;
 /** Failed long actions (a start that does not come up, say) retried from the health loop before `failed`. */
 const RESTART_ATTEMPTS_BEFORE_FAILED = 3;
 const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
+/**
+ * How often (by Cellar's clock) a running instance's TLS certificate is checked: certificates are renewed 30 days
+ * before they expire, and an endpoint address can change under a running instance (a public instance whose host
+ * address changed), so a check every few minutes is plenty.
+ */
+const TLS_CHECK_EVERY_MS = 10 * 60_000;
 
 class Aborted extends Error {}
 
@@ -67,6 +76,7 @@ export class RdsSupervisor implements ReconcileTrigger {
   private readonly lastProbeMs = new Map<string, number>();
   private readonly probeFailures = new Map<string, number>();
   private readonly restartFailures = new Map<string, number>();
+  private readonly lastTlsCheckMs = new Map<string, number>();
   /** Instances whose engine crashed and is being brought back by the engine supervisor. */
   private readonly crashRestarting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -201,7 +211,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       pid: this.o.driver.pid(this.spec(r)) ?? null,
       decision: this.lastDecision.get(scopeKey(Scope.ofRecord(r), r.id)) ?? null,
     }));
-    return { instances };
+    return { instances, ...(this.o.certificates ? { tls: this.o.certificates.health() } : {}) };
   }
 
   spec(rec: InstanceRecord): EngineSpec {
@@ -310,6 +320,8 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.ensureParents(rec);
     const s = this.settings(rec);
     const password = this.o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
+    // The certificate is in place before the first start, so the engine serves TLS from its first connection.
+    await this.ensureTls(key, rec, this.spec(rec));
     await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
     this.attached.add(key);
     this.update(key, 'creating', (r) => {
@@ -330,6 +342,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async startEngine(rec: InstanceRecord, restart: boolean): Promise<void> {
     const spec = this.spec(rec);
     if (restart) await this.o.driver.stop(spec);
+    // Every start serves a current certificate for the current endpoint (an address change restarts the engine).
+    await this.ensureTls(spec.key, rec, spec);
     const s = this.settings(rec);
     await this.o.driver.start(spec, s.values);
     this.attached.add(spec.key);
@@ -384,6 +398,10 @@ export class RdsSupervisor implements ReconcileTrigger {
     }
     const storage = await this.checkStorage(key, rec, spec);
     if (storage) return storage;
+    if (now - (this.lastTlsCheckMs.get(key) ?? 0) >= TLS_CHECK_EVERY_MS) {
+      const renewed = await this.ensureTls(key, rec, spec);
+      if (renewed) return `${rec.id}: ${renewed}`;
+    }
     const applied = await this.applyDynamic(key, rec, spec);
     if (applied) return applied;
     // Pending modifications wait for the maintenance window (the injectable clock may jump over it).
@@ -405,6 +423,32 @@ export class RdsSupervisor implements ReconcileTrigger {
       });
     }
     return `${rec.id} ${rec.status}: engine running (pid ${this.o.driver.pid(spec)}), nothing to do`;
+  }
+
+  /**
+   * Issues or renews the instance's TLS certificate when it needs one. Background work: a failure is logged and left
+   * for the next check (the engine keeps the certificate it has, or runs without TLS), never fails the instance.
+   */
+  private async ensureTls(key: string, rec: InstanceRecord, spec: EngineSpec): Promise<string | undefined> {
+    if (!this.o.certificates) return undefined;
+    this.lastTlsCheckMs.set(key, this.now());
+    try {
+      const { sentence, validTillMs } = await this.o.certificates.ensure(rec, spec);
+      if (sentence) log('info', 'rds tls certificate', { instance: key, decision: sentence });
+      if (validTillMs !== undefined && validTillMs !== rec.tlsValidTillMs) {
+        this.o.tables.store.transaction(() => {
+          const cur = this.o.tables.instances.get(key);
+          if (!cur) return;
+          cur.tlsValidTillMs = validTillMs;
+          this.o.tables.instances.put(key, cur);
+        });
+      }
+      return sentence;
+    } catch (e) {
+      const message = `TLS certificate not renewed: ${(e as Error).message}; retrying in ${TLS_CHECK_EVERY_MS / 60_000} minutes`;
+      log('error', 'rds tls certificate failed', { instance: key, error: (e as Error).message });
+      return message;
+    }
   }
 
   /** Full storage makes the engine read-only (status storage-full); more storage lifts it. */
@@ -577,6 +621,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     this.attached.delete(key);
     this.lastDecision.delete(key);
+    this.lastTlsCheckMs.delete(key);
     // RDS deletes the managed master secret with the instance.
     let secret = '';
     if (rec.masterUserSecret && this.o.deleteSecret) {
