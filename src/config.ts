@@ -39,6 +39,8 @@ export interface CellarConfig {
   logRequests: boolean;
   /** RDS engine settings (docs/rds.md). */
   rds?: RdsConfig;
+  /** DynamoDB tuning (docs/configuration.md). */
+  dynamodb?: { backfillBatch?: number };
   /**
    * Which principals may AssumeRole into roles of another account, in --strict mode (docs/configuration.md). Outside
    * strict mode every cross-account AssumeRole is allowed, as LocalStack users rely on.

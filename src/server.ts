@@ -20,6 +20,7 @@ import type { ServiceEnv } from './services/env.js';
 import { methodName, type ServiceDefinition } from './services/registry.js';
 import { SERVICE_FACTORIES } from './services/index.js';
 import { VERSION } from './version.js';
+import { enableFaults } from './core/faults.js';
 import { TlsAuthorities } from './tls/authorities.js';
 
 export interface RunningCellar {
@@ -44,6 +45,8 @@ function ensureDataDir(dir: string): void {
 }
 
 export async function startCellar(config: CellarConfig): Promise<RunningCellar> {
+  // Test hooks only: the crash-at-every-step tests make chosen background steps fail (core/faults.ts).
+  if (config.allowClockControl) enableFaults(process.env.CELLAR_FAULTS);
   if (config.dataDir) ensureDataDir(config.dataDir);
   const store = new SqliteStore({ path: config.dataDir ? join(config.dataDir, 'state.db') : ':memory:', durability: config.durability, cacheMiB: config.cacheMiB });
   const box = new SecretBox(loadRootKey(config.dataDir));

@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError, validationError } from '../../core/errors.js';
 import { log } from '../../core/log.js';
+import { faultPoint } from '../../core/faults.js';
 import { parseArn, PARTITION } from '../../core/scope.js';
 import { notAuthorizedMessage } from '../../auth/policy.js';
 import type { Keyspace, Store } from '../../storage/store.js';
@@ -384,6 +385,7 @@ export class DynamoDBProvider {
       const [ns, r] = pending.entries().next().value as [number, NamespaceRecount];
       let chunk: Array<[Buffer, Buffer]>;
       try {
+        faultPoint('dynamodb.recount');
         chunk = [...this.items.scan({ ...(r.after ? { gt: r.after } : { gte: namespacePrefix(ns) }), lt: namespacePrefix(ns + 1), limit: this.recountChunk })];
       } catch (e) {
         // Background work: the counters stay the stored (dirty) ones and the next start recounts; never fatal.
@@ -711,6 +713,7 @@ export class DynamoDBProvider {
       this.timers.delete(handle);
       // Background work: a failure is logged and the table stays DELETING (retried at the next start), never fatal.
       try {
+        faultPoint('dynamodb.purge');
         const raw = this.meta.get(Buffer.from(tableKey));
         if (!raw) return;
         const meta = JSON.parse(raw.toString('utf8')) as TableMeta;
@@ -898,6 +901,7 @@ export class DynamoDBProvider {
       this.timers.delete(handle);
       let table: TableState | undefined;
       try {
+        faultPoint('dynamodb.backfill');
         table = this.tables.get(tableKey) ?? this.load(tableKey);
         if (!table) return;
         const t = table;

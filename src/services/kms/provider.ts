@@ -13,6 +13,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
+import { faultPoint } from '../../core/faults.js';
 import type { Clock } from '../../core/clock.js';
 import { isAccountId, parseArn, PARTITION, Scope } from '../../core/scope.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
@@ -580,6 +581,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
 
   /** Runs due rotations and deletions; called by the scheduler. Bounded work per call; one key failing does not stop the others. */
   tick(maxKeys = 10_000): string {
+    faultPoint('kms.tick');
     const now = this.clock.now();
     let rotated = 0;
     let deleted = 0;

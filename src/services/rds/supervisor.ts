@@ -21,6 +21,7 @@ import { Scope } from '../../core/scope.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../../core/log.js';
+import { faultPoint } from '../../core/faults.js';
 import type { Clock } from '../../core/clock.js';
 import { withContext } from '../../core/errors.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
@@ -178,6 +179,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       // Yield first: inFlight must hold this run before reconcile can kick the same instance again.
       await Promise.resolve();
       try {
+        faultPoint('rds.reconcile');
         const sentence = await this.reconcile(key);
         if (sentence) {
           const prev = this.lastDecision.get(key);

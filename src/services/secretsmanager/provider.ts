@@ -12,6 +12,7 @@ import { ServiceError } from '../../core/errors.js';
 import { isAccountId, isRegionName, parseArn, PARTITION, Scope } from '../../core/scope.js';
 import { evaluatePolicy, notAuthorizedMessage } from '../../auth/policy.js';
 import { log } from '../../core/log.js';
+import { faultPoint } from '../../core/faults.js';
 import type * as api from '../../models/secretsmanager.js';
 import type { KmsCaller, KmsInternal } from '../kms/internal.js';
 import type { ServiceEnv } from '../env.js';
@@ -1086,9 +1087,10 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
   private async runRotation(key: string): Promise<void> {
     if (this.rotating.has(key) || this.rotating.size >= MAX_CONCURRENT_ROTATIONS) return;
     this.rotating.add(key);
+    let pending: PendingRotation | undefined;
     try {
       const rec = this.repo.byStoreKey(key);
-      const pending = rec?.rotation?.pending;
+      pending = rec?.rotation?.pending;
       if (!rec || !pending || !rec.rotation?.lambdaArn) return;
       const fn = this.functions.resolve(rec.rotation.lambdaArn);
       const steps: readonly RotationStep[] = pending.immediately ? ROTATION_STEPS : ['testSecret'];
@@ -1099,6 +1101,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
           return;
         }
         const event = { Step: step, SecretId: rec.arn, ClientRequestToken: pending.token, RotationToken: pending.rotationToken };
+        faultPoint('secretsmanager.rotation');
         try {
           await invokeStep(fn, event, () => this.inProcessClient(rec), () => this.callbackFor(rec, fn.name, fn.timeoutMs));
         } catch (e) {
@@ -1111,9 +1114,15 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       }
       this.completeRotation(key, pending);
     } catch (e) {
-      // Background work: an unexpected failure (a store error, say) fails this rotation, never the process; the
-      // rotation stays pending and the schedule tries it again.
-      log('error', 'rotation failed unexpectedly', { secret: key, error: e instanceof Error ? e.message : String(e) });
+      // Background work: an unexpected failure (a store error, say) fails this rotation as a failed step would,
+      // never the process; the schedule tries it again.
+      const message = e instanceof Error ? e.message : String(e);
+      log('error', 'rotation failed unexpectedly', { secret: key, error: message });
+      try {
+        if (pending) this.recordFailure(key, pending, 'rotation', message);
+      } catch {
+        // the record stays as it was: the rotation is resumed at the next start
+      }
     } finally {
       this.rotating.delete(key);
     }
@@ -1163,6 +1172,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
    * catches up on whatever fell due while Cellar was down. Returns a sentence saying what it did.
    */
   tick(): string {
+    faultPoint('secretsmanager.tick');
     const now = this.now();
     let deleted = 0;
     let rotations = 0;
