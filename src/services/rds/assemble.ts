@@ -12,6 +12,7 @@ import type { ServiceEnv } from '../env.js';
 import type { KmsInternal } from '../kms/internal.js';
 import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
 import { LocalHost } from '../../engines/host.js';
+import { claimTempDir, sweepStaleTempDirs } from '../../engines/temp-dirs.js';
 import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { endpointAddress } from './describe.js';
 import { EnginesDriver } from './driver.js';
@@ -56,8 +57,12 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
   const tables = new RdsTables(env.store);
   const events = new InstanceEvents(tables);
   // Engines run through the engine layer's host (as the unprivileged `cellar` user when Cellar is root).
-  const driver = await EnginesDriver.create(await LocalHost.create());
+  const host = await LocalHost.create();
+  // A Cellar killed earlier could not remove its temp directories (its engines died with it, see engines/host.ts).
+  await sweepStaleTempDirs(host);
+  const driver = await EnginesDriver.create(host);
   const { root, temporary } = prepareEngineRoot(env);
+  if (temporary) await claimTempDir(host, root);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
   let secrets: MasterSecrets | undefined;
   const supervisor: RdsSupervisor = new RdsSupervisor({
