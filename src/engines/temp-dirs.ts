@@ -7,12 +7,13 @@
  * to start sweeps those whose owner is gone.
  *
  * Another Cellar still running keeps its directories: its stamp names a live process (pid and start time both match,
- * so a reused pid does not count as alive). A directory without a stamp (made by an older Cellar, or a crash between
- * creating and stamping) is swept only when it is older than a minute. Before removing a directory, processes still
- * using it (an engine that outlived its Cellar because setpriv was missing) are killed: recognised by their command
- * line naming the directory and by running as the engine user or Cellar's own user. A directory in which a Unix
- * socket still listens after that is left alone (an engine found only through its lock file; the adapter taking it
- * over handles it). Everything is bounded: entries scanned, processes waited for.
+ * so a reused pid does not count as alive). A directory without a stamp is never touched: it may be a Cellar's that
+ * is creating it right now, or a live older Cellar's (which stamps nothing and holds nothing open there that would
+ * tell); leftovers of older Cellars stay until removed by hand. Before removing a directory, processes still using
+ * it (an engine that outlived its Cellar because setpriv was missing) are stopped (SIGTERM, then SIGKILL):
+ * recognised by their command line naming the directory and by running as the engine user or Cellar's own user. A
+ * directory in which a Unix socket still listens after that is left alone (an engine found only through its lock
+ * file; the adapter taking it over handles it). Everything is bounded: entries scanned, processes waited for.
  */
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -25,8 +26,7 @@ export const OWNER_FILE = '.cellar-owner';
 const SWEPT_NAME = /^cellar-(rds-[A-Za-z0-9]{6}|[0-9a-f]{16})$/;
 const MAX_TEMP_ENTRIES = 10_000;
 const MAX_PROC_ENTRIES = 100_000;
-const UNSTAMPED_GRACE_MS = 60_000;
-const KILL_WAIT_MS = 5_000;
+const STOP_WAIT_MS = 5_000;
 
 export interface OwnerStamp {
   pid: number;
@@ -109,7 +109,6 @@ async function processesUsing(dir: string, uids: ReadonlySet<number>): Promise<n
 export interface SweepOptions {
   /** Default: the system temp dir. */
   tmpDir?: string;
-  now?: number;
 }
 
 /**
@@ -118,7 +117,6 @@ export interface SweepOptions {
  */
 export async function sweepStaleTempDirs(host: Host, options: SweepOptions = {}): Promise<string[]> {
   const tmp = options.tmpDir ?? os.tmpdir();
-  const now = options.now ?? Date.now();
   const mine = new Set([process.getuid?.() ?? -1, host.engineUser.uid]);
   const removed: string[] = [];
   let names: string[];
@@ -136,25 +134,29 @@ export async function sweepStaleTempDirs(host: Host, options: SweepOptions = {})
       // The temp dir is shared: only real directories we (or our engines) own are ours to remove.
       if (!st.isDirectory() || !mine.has(st.uid)) continue;
       const stampText = await host.readFile(path.join(dir, OWNER_FILE)).catch(() => undefined);
-      if (stampText !== undefined) {
-        let stamp: OwnerStamp | undefined;
-        try {
-          stamp = JSON.parse(stampText) as OwnerStamp;
-        } catch {
-          stamp = undefined;
-        }
-        if (stamp && (await stampIsAlive(stamp))) continue;
-      } else if (now - st.mtimeMs < UNSTAMPED_GRACE_MS) {
-        continue;
+      if (stampText === undefined) continue;
+      let stamp: OwnerStamp;
+      try {
+        stamp = JSON.parse(stampText) as OwnerStamp;
+      } catch {
+        continue; // stamps are renamed in whole, so this was not written by a Cellar: not ours to judge
       }
+      if (await stampIsAlive(stamp)) continue;
+      // Engines of the dead Cellar still running there: asked to stop, then killed (each wait bounded).
       const users = await processesUsing(dir, mine);
-      for (const pid of users) host.signalPid(pid, 'SIGKILL');
-      const until = Date.now() + KILL_WAIT_MS;
-      while (Date.now() < until && (await processesUsing(dir, mine)).length > 0) await delay(20);
+      for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+        const left = await processesUsing(dir, mine);
+        if (left.length === 0) break;
+        for (const pid of left) host.signalPid(pid, signal);
+        const until = Date.now() + STOP_WAIT_MS;
+        while (Date.now() < until && (await processesUsing(dir, mine)).length > 0) await delay(20);
+      }
       // Something still listens in it (an engine whose command line does not name this directory, e.g. a run
-      // directory's PostgreSQL): leave it to the adapter that takes that engine over by its lock file.
+      // directory's PostgreSQL): leave it to the adapter that takes that engine over by its lock file. And a Cellar
+      // starting meanwhile may have claimed it (a data directory's instance reusing its run directory).
       const live = users.length > 0 ? await boundSocketPaths() : sockets;
       if (live.some((s) => s.startsWith(dir + path.sep))) continue;
+      if ((await host.readFile(path.join(dir, OWNER_FILE)).catch(() => undefined)) !== stampText) continue;
       await host.remove(dir);
       removed.push(dir);
     } catch (err) {
@@ -163,4 +165,28 @@ export async function sweepStaleTempDirs(host: Host, options: SweepOptions = {})
   }
   if (removed.length > 0) log('info', 'removed temp directories left by a Cellar that is gone', { dirs: removed });
   return removed;
+}
+
+/**
+ * Removes the temp directories stamped by this process (at a graceful stop, once its engines are stopped): a
+ * stopped Cellar leaves nothing under the temp dir. Never throws.
+ */
+export async function removeOwnTempDirs(host: Host, options: SweepOptions = {}): Promise<void> {
+  const tmp = options.tmpDir ?? os.tmpdir();
+  const mine = JSON.stringify(await ownStamp());
+  let names: string[];
+  try {
+    names = (await fs.readdir(tmp)).filter((n) => SWEPT_NAME.test(n)).slice(0, MAX_TEMP_ENTRIES);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(tmp, name);
+    try {
+      const stamp = await host.readFile(path.join(dir, OWNER_FILE)).catch(() => undefined);
+      if (stamp?.trim() === mine) await host.remove(dir);
+    } catch (err) {
+      log('warn', 'temp directory not removed', { dir, error: (err as Error).message });
+    }
+  }
 }

@@ -12,7 +12,7 @@ import type { ServiceEnv } from '../env.js';
 import type { KmsInternal } from '../kms/internal.js';
 import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
 import { LocalHost } from '../../engines/host.js';
-import { claimTempDir, sweepStaleTempDirs } from '../../engines/temp-dirs.js';
+import { claimTempDir, removeOwnTempDirs, sweepStaleTempDirs } from '../../engines/temp-dirs.js';
 import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { endpointAddress } from './describe.js';
 import { EnginesDriver } from './driver.js';
@@ -30,6 +30,8 @@ export interface AssembledRds {
   secrets: MasterSecrets | undefined;
   root: string;
   temporary: boolean;
+  /** After the engines stopped: removes what this Cellar made under the system temp dir (engines/temp-dirs.ts). */
+  removeTempDirs: () => Promise<void>;
 }
 
 /**
@@ -105,5 +107,5 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     installed: () => driver.installed(),
     trigger: supervisor,
   });
-  return { provider, supervisor, secrets, root, temporary };
+  return { provider, supervisor, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host) };
 }
