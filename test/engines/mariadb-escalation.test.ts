@@ -10,6 +10,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -228,6 +229,24 @@ describe('MariaDB: the master user cannot escape the instance', { timeout: 10 * 
     assert.equal(await ok('SELECT @@max_connections'), '77');
     // The hijacked copy keeps its login but lost the procedure.
     await refused("CALL mysql.cellar_exec('DO 1')", /execute command denied/, hijackedAdmin);
+  });
+
+  it('an instance of an older Cellar (master with data privileges on *.*) is moved to the pattern grants at its next start', async () => {
+    const socket = path.join(engine.layout.run, 'mysqld.sock');
+    const old = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawn('mariadb', ['--no-defaults', '-S', socket, '-u', admin, '-e', "CALL mysql.cellar_exec('GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO ''admin''@''%''')"], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      c.once('exit', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(old.code, 0, old.stderr);
+    assert.match(await ok('SHOW GRANTS'), /GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD/, 'the old shape: data privileges on *.*');
+    assert.equal((await as(master, "UPDATE mysql.global_priv SET Priv = Priv WHERE User = 'nobody'")).code, 0, 'which reaches mysql');
+    await restartEngine();
+    await refused("UPDATE mysql.global_priv SET Priv = Priv WHERE User = 'nobody'", /UPDATE command denied/);
+    assert.match(await ok('SHOW GRANTS'), /GRANT RELOAD, PROCESS, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, CREATE USER, SLAVE MONITOR ON \*\.\*/);
+    assert.equal(await ok('SELECT v FROM store.t'), 'kept');
+    await assertNoSuperOrFile();
   });
 
   for (const [what, sql] of [

@@ -215,7 +215,7 @@ export function setGlobalValue(value: string): string {
 export function validateMasterUsername(name: string): void {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(name)) throw new Error(`invalid master username ${JSON.stringify(name)}: 1-32 letters, digits or _, starting with a letter`);
   const lower = name.toLowerCase();
-  if (['root', 'rdsadmin', 'mysql', 'mariadb'].includes(lower)) throw new Error(`master username ${name} is reserved`);
+  if (['root', 'rdsadmin', 'mysql', 'mariadb', ADMIN_ROLE].includes(lower)) throw new Error(`master username ${name} is reserved`);
 }
 
 export function validateDbName(name: string): void {
