@@ -135,6 +135,25 @@ for (const installation of targets) {
       await refused("CREATE FUNCTION esc() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE internal", /permission denied for language internal/);
     });
 
+    it('finds no way to the host from the trusted languages (PL/Tcl, PL/Perl) where they are installed', async () => {
+      const attempts: Array<[string, string, string]> = [
+        ['pltcl', 'exec_id', 'return [exec id]'],
+        ['pltcl', 'read_secret', `set f [open ${secretFile}]; return [read $f]`],
+        ['plperl', 'exec_id', 'return `id`;'],
+        ['plperl', 'read_secret', `open(my $f, '<', '${secretFile}') or die "refused: $!"; return <$f>;`],
+      ];
+      for (const [language, name, body] of attempts) {
+        // Trusted, so the database owner may create it where the build ships it (and the library loads).
+        const created = await asMaster(`CREATE EXTENSION IF NOT EXISTS ${language}`);
+        if (created.code !== 0) {
+          assert.match(created.stderr, /is not available|could not (open|load)/, `${language}: ${created.stderr}`);
+          continue;
+        }
+        await ok(`CREATE OR REPLACE FUNCTION ${language}_${name}() RETURNS text LANGUAGE ${language} AS $body$ ${body} $body$`);
+        await refused(`SELECT ${language}_${name}()`, /invalid command name "(exec|open)"|can not open|couldn't open|permission denied|'(open|backtick|readpipe)' trapped by operation mask|refused/);
+      }
+    });
+
     it('changes no server configuration: ALTER SYSTEM, superuser settings, log locations', async () => {
       await refused("ALTER SYSTEM SET work_mem = '1MB'", /permission denied|must be superuser/);
       for (const [name, value] of [
