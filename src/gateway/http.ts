@@ -196,6 +196,7 @@ class Connection {
       method: req.method,
       path: q >= 0 ? target.slice(0, q) : target,
       query: q >= 0 ? new URLSearchParams(target.slice(q + 1)) : EMPTY_QUERY,
+      rawQuery: q >= 0 ? target.slice(q + 1) : '',
       headers: req.headers,
       body: req.body,
     };

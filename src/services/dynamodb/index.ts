@@ -10,6 +10,7 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const provider = new DynamoDBProvider(env.store);
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
+  model.nullableMapValues = new Set(['AttributeValue']);
   return {
     id: 'dynamodb',
     model,

@@ -5,7 +5,7 @@
  * both the API's view and the reconciler's desired state: its `status` says which long action is in
  * progress, so a Cellar that dies mid-action finds the action again on restart and finishes it.
  */
-import { JsonTable, type Store } from '../../storage/store.js';
+import { JsonTable, type ScopeLike, type Store } from '../../storage/store.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
 
 /**
@@ -184,8 +184,9 @@ export class RdsTables {
   }
 }
 
-export function scopeKey(accountId: string, region: string, name = ''): string {
-  return `${accountId}/${region}/${name}`;
+/** The store key of a resource of a scope (core/scope.ts): `<account>/<region>/<name>`; with no name, the scope's prefix. */
+export function scopeKey(scope: ScopeLike, name = ''): string {
+  return scope.prefix + name;
 }
 
 /** Port keys sort numerically as zero-padded strings. */

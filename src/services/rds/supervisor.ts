@@ -17,6 +17,7 @@
  * `available` means an engine this Cellar runs accepts connections: after a Cellar restart, instances read
  * `rebooting` until then (see takeOver).
  */
+import { Scope } from '../../core/scope.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../../core/log.js';
@@ -135,7 +136,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       const keys: string[] = [];
       for (const [, rec] of this.o.tables.instances.list()) {
         if (rec.status !== 'available' && rec.status !== 'storage-full') continue;
-        const key = scopeKey(rec.accountId, rec.region, rec.id);
+        const key = scopeKey(Scope.ofRecord(rec), rec.id);
         this.o.events.transition(rec, 'rebooting', now);
         this.o.tables.instances.put(key, rec);
         keys.push(key);
@@ -147,7 +148,7 @@ export class RdsSupervisor implements ReconcileTrigger {
 
   start(): void {
     // Every instance gets a reconcile now: taken-over ones are restarted under this Cellar, stopped ones stay stopped.
-    for (const [, rec] of this.o.tables.instances.list()) this.kick(rec.accountId, rec.region, rec.id);
+    for (const [, rec] of this.o.tables.instances.list()) this.kick(Scope.ofRecord(rec), rec.id);
     this.timer = setInterval(() => this.tick(), this.o.healthIntervalMs);
     this.timer.unref();
   }
@@ -160,9 +161,9 @@ export class RdsSupervisor implements ReconcileTrigger {
     await this.o.driver.stopAll();
   }
 
-  kick(accountId: string, region: string, id: string): void {
+  kick(scope: Scope, id: string): void {
     if (this.stopping) return;
-    const key = scopeKey(accountId, region, id);
+    const key = scopeKey(scope, id);
     if (this.inFlight.has(key)) {
       this.again.add(key);
       return;
@@ -181,7 +182,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         if (!(e instanceof Aborted)) log('error', 'rds reconcile failed', { instance: key, error: (e as Error).message });
       } finally {
         this.inFlight.delete(key);
-        if (this.again.delete(key)) this.kick(accountId, region, id);
+        if (this.again.delete(key)) this.kick(scope, id);
       }
     })();
     this.inFlight.set(key, run);
@@ -190,9 +191,9 @@ export class RdsSupervisor implements ReconcileTrigger {
   /** One health tick: every instance not busy gets a reconcile, which checks its health. */
   private tick(): void {
     for (const [, rec] of this.o.tables.instances.list()) {
-      const key = scopeKey(rec.accountId, rec.region, rec.id);
+      const key = scopeKey(Scope.ofRecord(rec), rec.id);
       if ((this.retryNotBeforeMs.get(key) ?? 0) > Date.now()) continue;
-      if (!this.inFlight.has(key)) this.kick(rec.accountId, rec.region, rec.id);
+      if (!this.inFlight.has(key)) this.kick(Scope.ofRecord(rec), rec.id);
     }
   }
 
@@ -203,14 +204,14 @@ export class RdsSupervisor implements ReconcileTrigger {
       region: r.region,
       status: r.status,
       pid: this.o.driver.pid(this.spec(r)) ?? null,
-      decision: this.lastDecision.get(scopeKey(r.accountId, r.region, r.id)) ?? null,
+      decision: this.lastDecision.get(scopeKey(Scope.ofRecord(r), r.id)) ?? null,
     }));
     return { instances };
   }
 
   spec(rec: InstanceRecord): EngineSpec {
     return {
-      key: scopeKey(rec.accountId, rec.region, rec.id),
+      key: scopeKey(Scope.ofRecord(rec), rec.id),
       engine: rec.engine,
       masterUsername: rec.masterUsername,
       kind: rec.engineKind,
@@ -222,7 +223,7 @@ export class RdsSupervisor implements ReconcileTrigger {
   }
 
   private settings(rec: InstanceRecord) {
-    const group = this.o.tables.parameterGroups.get(scopeKey(rec.accountId, rec.region, rec.parameterGroupName));
+    const group = this.o.tables.parameterGroups.get(scopeKey(Scope.ofRecord(rec), rec.parameterGroupName));
     return instanceSettings(rec, group, this.o.memoryScale);
   }
 
@@ -362,7 +363,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       // that ends in `available` without starting the engine can bring one here): never served as available like
       // that, it is taken over the same way.
       this.update(key, ['available', 'storage-full'], (r) => this.o.events.transition(r, 'rebooting', now));
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: engine not yet under this Cellar; rebooting to take it over`;
     }
     if (this.o.driver.isRestarting(spec)) return `${rec.id}: engine crashed; the engine supervisor is restarting it`;
@@ -372,7 +373,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         this.o.events.emitInstance(r, 'shutdown', now);
         this.o.events.transition(r, 'rebooting', now);
       });
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: engine not running; restarting it`;
     }
     // A hung engine (alive but not answering) is restarted after a few failed probes.
@@ -387,7 +388,7 @@ export class RdsSupervisor implements ReconcileTrigger {
             this.o.events.emitInstance(r, 'shutdown', now);
             this.o.events.transition(r, 'rebooting', now);
           });
-          this.kick(rec.accountId, rec.region, rec.id);
+          this.kick(Scope.ofRecord(rec), rec.id);
           return `${rec.id}: engine did not answer ${n} probes; restarting it`;
         }
         return `${rec.id}: engine did not answer a probe (${n} of ${PROBE_FAILURES_BEFORE_RESTART})`;
@@ -408,7 +409,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         r.lastMaintenanceCheckMs = now;
         this.o.events.transition(r, 'modifying', now);
       });
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: maintenance window ${rec.preferredMaintenanceWindow} began; applying pending modifications`;
     }
     if (now - last > 60_000 || !hasPending) {
@@ -496,7 +497,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     // Re-check storage at once: more storage may lift storage-full.
     this.lastStorageCheckMs.delete(key);
-    this.kick(rec.accountId, rec.region, rec.id);
+    this.kick(Scope.ofRecord(rec), rec.id);
     return `${rec.id}: applied ${did.length ? did.join(', ') : 'network settings'}${needsRestart ? ' with a restart' : ''}`;
   }
 
@@ -549,7 +550,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         r.desiredRunning = true;
         this.o.events.transition(r, 'starting', now);
       });
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: stopped for 7 days; starting it, as RDS does`;
     }
     return `${rec.id} stopped: engine not running`;
@@ -564,7 +565,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       mkdirSync(dest, { recursive: true, mode: 0o700 });
       const target = join(dest, `${rec.finalSnapshotId}-${rec.dbiResourceId.slice(3, 11).toLowerCase()}`);
       await this.o.driver.copyDataDir(spec, target);
-      this.o.tables.snapshots.put(scopeKey(rec.accountId, rec.region, rec.finalSnapshotId), {
+      this.o.tables.snapshots.put(scopeKey(Scope.ofRecord(rec), rec.finalSnapshotId), {
         id: rec.finalSnapshotId,
         instanceId: rec.id,
         createdAtMs: this.now(),
