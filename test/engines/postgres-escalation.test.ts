@@ -198,6 +198,32 @@ for (const installation of targets) {
       assert.equal(await ok("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE pg_has_role('master', oid, 'MEMBER') AND rolname LIKE 'pg\\_%server%'"), '');
     });
 
+    it('an instance of an older Cellar (rds_superuser with pg_read_all_data, passed on by the master) gets the rules at its next start', async () => {
+      const asAdmin = async (sql: string) => {
+        const c = new pg.Client({ host: engine.layout.run, port: engine.spec.port, user: 'rdsadmin', database: 'postgres' });
+        await c.connect();
+        try {
+          await c.query(sql);
+        } finally {
+          await c.end();
+        }
+      };
+      // What an older Cellar's bootstrap made (and, before 16, before pg_read_all_data was a superuser role).
+      if (installation.major <= 15) await asAdmin("SET allow_system_table_mods = on; UPDATE pg_authid SET rolsuper = false WHERE rolname = 'pg_read_all_data'");
+      await asAdmin('GRANT pg_read_all_data TO rds_superuser WITH ADMIN OPTION');
+      await ok("CREATE ROLE older_reader LOGIN PASSWORD 'r'");
+      await ok('GRANT pg_read_all_data TO older_reader');
+      const reader = (sql: string) => psql({ port: master.port, user: 'older_reader', password: 'r', database: 'app' }, sql);
+      assert.equal((await reader("SELECT count(*) > 0 FROM pg_authid WHERE rolpassword IS NOT NULL")).stdout.trim(), 't', 'the old hole: verifiers readable');
+      await engine.stop('fast');
+      await engine.start();
+      const r = await reader('SELECT rolpassword FROM pg_authid');
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /permission denied for table pg_authid/);
+      await refused('SELECT rolpassword FROM pg_authid', /permission denied for table pg_authid/);
+      await refused('GRANT pg_read_all_data TO older_reader', /must be superuser|permission denied|Only roles with/);
+    });
+
     it('cannot write the system catalogs', async () => {
       await refused("UPDATE pg_authid SET rolsuper = true WHERE rolname = 'master'", /permission denied for table pg_authid/);
       await refused("INSERT INTO pg_auth_members (roleid, member, grantor, admin_option) SELECT 10, oid, 10, true FROM pg_roles WHERE rolname = 'master'", /permission denied for table pg_auth_members/);

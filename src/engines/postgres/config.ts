@@ -202,17 +202,23 @@ export function bootstrapStatements(input: { major: number; masterUsername: stri
 
 /**
  * Brings an instance bootstrapped by an older Cellar to today's rules, run as rdsadmin after each start (no-ops once
- * done): rds_superuser no longer holds pg_read_all_data, and before 16 the ungrantable roles are superuser roles.
+ * done): no non-superuser holds an ungrantable role any more (an older rds_superuser held pg_read_all_data WITH ADMIN
+ * OPTION, so the master could also have passed it on to roles of its own), and before 16 those roles are superuser
+ * roles. Revocations may depend on each other (16+ records who granted what): each pass revokes what it can, and
+ * what is still held after a few passes fails the statement, hence the start.
  */
 export function hardeningStatements(major: number): string[] {
-  const statements: string[] = [];
-  if (major >= 14) {
-    statements.push(
-      `DO $$BEGIN IF pg_has_role(${sqlLiteral(RDS_SUPERUSER_ROLE)}, 'pg_read_all_data', 'MEMBER') THEN REVOKE pg_read_all_data FROM ${RDS_SUPERUSER_ROLE}; END IF; END$$`,
-    );
-  }
+  const names = ungrantableRoles(major).map(sqlLiteral).join(', ');
+  const held =
+    `SELECT r.rolname AS role, u.rolname AS member, g.rolname AS grantor FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid ` +
+    `JOIN pg_roles u ON u.oid = a.member LEFT JOIN pg_roles g ON g.oid = a.grantor WHERE r.rolname IN (${names}) AND NOT u.rolsuper`;
+  const revoke = major >= 16 ? `format('REVOKE %I FROM %I GRANTED BY %I CASCADE', m.role, m.member, m.grantor)` : `format('REVOKE %I FROM %I', m.role, m.member)`;
+  const statements = [
+    `DO $$DECLARE m record; BEGIN FOR pass IN 1..5 LOOP EXIT WHEN NOT EXISTS (${held}); ` +
+      `FOR m IN ${held} LOOP BEGIN EXECUTE ${revoke}; EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END LOOP; ` +
+      `IF EXISTS (${held}) THEN RAISE EXCEPTION 'non-superusers still hold one of %', ARRAY[${names}]; END IF; END$$`,
+  ];
   if (major <= 15) {
-    const names = ungrantableRoles(major).map(sqlLiteral).join(', ');
     statements.push(
       `DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_authid WHERE rolname IN (${names}) AND NOT rolsuper) THEN SET LOCAL allow_system_table_mods = on; UPDATE pg_authid SET rolsuper = true WHERE rolname IN (${names}); END IF; END$$`,
     );
