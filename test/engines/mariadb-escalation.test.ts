@@ -231,21 +231,34 @@ describe('MariaDB: the master user cannot escape the instance', { timeout: 10 * 
     await refused("CALL mysql.cellar_exec('DO 1')", /execute command denied/, hijackedAdmin);
   });
 
-  it('an instance of an older Cellar (master with data privileges on *.*) is moved to the pattern grants at its next start', async () => {
+  it('an instance of an older Cellar (data privileges on *.*, passed on to users and roles) gets the rules at its next start', async () => {
     const socket = path.join(engine.layout.run, 'mysqld.sock');
-    const old = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const c = spawn('mariadb', ['--no-defaults', '-S', socket, '-u', admin, '-e', "CALL mysql.cellar_exec('GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO ''admin''@''%''')"], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      c.once('exit', (code) => resolve({ code, stderr }));
-    });
+    const asCellar = (statement: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const c = spawn('mariadb', ['--no-defaults', '-S', socket, '-u', admin, '-e', `CALL mysql.cellar_exec(${JSON.stringify(statement)})`], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        c.once('exit', (code) => resolve({ code, stderr }));
+      });
+    // What an older Cellar's bootstrap gave the master.
+    const old = await asCellar("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO 'admin'@'%' WITH GRANT OPTION");
     assert.equal(old.code, 0, old.stderr);
     assert.match(await ok('SHOW GRANTS'), /GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD/, 'the old shape: data privileges on *.*');
-    assert.equal((await as(master, "UPDATE mysql.global_priv SET Priv = Priv WHERE User = 'nobody'")).code, 0, 'which reaches mysql');
+    // ... which that master could pass on, to users and to roles, globally or on a pattern that reaches mysql.
+    await ok("CREATE USER 'old_app'@'%' IDENTIFIED BY 'o'; GRANT SELECT, UPDATE ON *.* TO 'old_app'@'%'");
+    await ok("CREATE ROLE old_role; GRANT INSERT, SELECT ON `%`.* TO old_role WITH GRANT OPTION; GRANT old_role TO 'old_app'@'%'; SET DEFAULT ROLE old_role FOR 'old_app'@'%'");
+    const oldApp: Login = { port: master.port, user: 'old_app', password: 'o' };
+    assert.equal((await as(master, "UPDATE mysql.global_priv SET Priv = Priv WHERE User = 'nobody'")).code, 0, 'the old hole: the master reaches mysql');
+    assert.equal((await as(oldApp, "UPDATE mysql.global_priv SET Priv = Priv WHERE User = 'nobody'")).code, 0, 'and so do the users it granted to');
+    assert.equal((await as(oldApp, "INSERT INTO mysql.plugin SELECT * FROM mysql.plugin WHERE 1 = 0")).code, 0, 'and the roles');
+
     await restartEngine();
     await refused("UPDATE mysql.global_priv SET Priv = Priv WHERE User = 'nobody'", /UPDATE command denied/);
+    await refused("UPDATE mysql.global_priv SET Priv = Priv WHERE User = 'nobody'", /UPDATE command denied/, oldApp);
+    await refused('INSERT INTO mysql.plugin SELECT * FROM mysql.plugin WHERE 1 = 0', /INSERT command denied/, oldApp);
     assert.match(await ok('SHOW GRANTS'), /GRANT RELOAD, PROCESS, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, CREATE USER, SLAVE MONITOR ON \*\.\*/);
-    assert.equal(await ok('SELECT v FROM store.t'), 'kept');
+    assert.equal(await ok('SELECT v FROM store.t'), 'kept', 'the master keeps its data');
+    assert.equal(await ok('SELECT COUNT(*) FROM mysql.user', oldApp), await ok('SELECT COUNT(*) FROM mysql.user'), 'reading stays allowed');
     await assertNoSuperOrFile();
   });
 

@@ -62,6 +62,8 @@ export const PROTECTED_SCHEMA_GRANTS: Readonly<Record<string, string>> = {
 /** Cellar's administration: the role that holds everything, and the procedure through which Cellar uses it. */
 export const ADMIN_ROLE = 'cellar_admin';
 export const ADMIN_PROCEDURE = 'mysql.cellar_exec';
+/** A scratch role the init file creates and drops again, to read the master's global privileges as a bit mask. */
+const PRIVILEGE_MASK_ROLE = 'cellar_privilege_mask';
 
 /** Characters a database pattern may fix; `\_` is a literal underscore. Others (non-ASCII) fall under lengths. */
 const PATTERN_ALPHABET: readonly string[] = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789$', '\\_'];
@@ -215,7 +217,7 @@ export function setGlobalValue(value: string): string {
 export function validateMasterUsername(name: string): void {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(name)) throw new Error(`invalid master username ${JSON.stringify(name)}: 1-32 letters, digits or _, starting with a letter`);
   const lower = name.toLowerCase();
-  if (['root', 'rdsadmin', 'mysql', 'mariadb', ADMIN_ROLE].includes(lower)) throw new Error(`master username ${name} is reserved`);
+  if (['root', 'rdsadmin', 'mysql', 'mariadb', ADMIN_ROLE, PRIVILEGE_MASK_ROLE].includes(lower)) throw new Error(`master username ${name} is reserved`);
 }
 
 export function validateDbName(name: string): void {
@@ -246,6 +248,9 @@ export function masterGrantsSql(masterUsername: string): string {
 export function bootstrapSql(input: { masterUsername: string; masterPasswordHash: string; dbName?: string }): string {
   const user = `${sqlString(input.masterUsername)}@'%'`;
   const lines = [
+    // install-db's PROXY grants (one per host name, which --skip-name-resolve then warns about at every start): the
+    // init file removes them anyway.
+    'DELETE FROM mysql.proxies_priv;',
     'FLUSH PRIVILEGES;',
     `CREATE USER ${user} IDENTIFIED BY PASSWORD ${sqlString(input.masterPasswordHash)};`,
     `GRANT ${MASTER_GLOBAL_PRIVILEGES.join(', ')} ON *.* TO ${user} WITH GRANT OPTION;`,
@@ -269,8 +274,16 @@ export function initFileSql(input: { adminUser: string; masterUsername: string }
   const role = sqlString(ADMIN_ROLE);
   const admin = `${sqlString(input.adminUser)}@'localhost'`;
   const master = `${sqlString(input.masterUsername)}@'%'`;
+  // A database grant (information_schema.SCHEMA_PRIVILEGES row) whose pattern reaches a protected schema, and whether
+  // its privilege is one the master itself has there.
+  const reachesProtected = PROTECTED_SCHEMAS.map((n) => `${sqlString(n)} LIKE TABLE_SCHEMA`).join(' OR ');
+  const readableOnly =
+    '(' +
+    Object.entries(PROTECTED_SCHEMA_GRANTS)
+      .map(([schema, privileges]) => `NOT (${sqlString(schema)} LIKE TABLE_SCHEMA AND PRIVILEGE_TYPE NOT IN (${privileges.split(', ').map(sqlString).join(', ')}))`)
+      .join(' AND ') +
+    ')';
   const accountExists = (user: string, host: string) => `EXISTS (SELECT 1 FROM mysql.global_priv WHERE User = ${sqlString(user)} AND Host = ${sqlString(host)})`;
-  const dataPrivilegesOnAll = `CAST(JSON_VALUE(Priv, '$.access') AS UNSIGNED) & 1 <> 0`; // SELECT_ACL: the old, global grant
   const lines = [
     '-- Rendered by Cellar at every start; see src/engines/mariadb/config.ts (initFileSql).',
     `SET SESSION sql_mode = '${INIT_SQL_MODE}';`,
@@ -311,8 +324,30 @@ export function initFileSql(input: { adminUser: string; masterUsername: string }
     'DELETE FROM mysql.proxies_priv;',
     `UPDATE mysql.tables_priv SET Table_priv = 'Select', Column_priv = '' WHERE Db = 'mysql' AND Table_priv <> 'Select';`,
     'FLUSH PRIVILEGES;',
-    `BEGIN NOT ATOMIC IF EXISTS (SELECT 1 FROM mysql.global_priv WHERE User = ${sqlString(input.masterUsername)} AND Host = '%' AND ${dataPrivilegesOnAll}) THEN ` +
-      `REVOKE ${MASTER_DATABASE_PRIVILEGES.join(', ')} ON *.* FROM ${master}; ${masterGrantsSql(input.masterUsername)} END IF; END;`,
+    // A master made by an older Cellar (data privileges on *.*) gets its pattern grants (once: the catch-all pattern
+    // is there afterwards); the next statement takes the data privileges on *.* away.
+    `BEGIN NOT ATOMIC IF ${accountExists(input.masterUsername, '%')} AND NOT EXISTS (SELECT 1 FROM mysql.db WHERE User = ${sqlString(input.masterUsername)} AND Host = '%' AND Db = ${sqlString(masterDatabasePatterns()[0]!)}) THEN ${masterGrantsSql(input.masterUsername)} END IF; END;`,
+    // No account or role but Cellar's holds a global privilege beyond the master's (an older Cellar's master held data
+    // privileges on *.* and could pass them on to users and roles). The allowed bits are read from a scratch role
+    // granted exactly the master's global privileges, so no privilege bit is written down here.
+    `DELETE FROM mysql.global_priv WHERE User = ${sqlString(PRIVILEGE_MASK_ROLE)} AND Host = '';`,
+    `DELETE FROM mysql.roles_mapping WHERE Role = ${sqlString(PRIVILEGE_MASK_ROLE)};`,
+    'FLUSH PRIVILEGES;',
+    `CREATE ROLE ${PRIVILEGE_MASK_ROLE};`,
+    `GRANT ${MASTER_GLOBAL_PRIVILEGES.join(', ')} ON *.* TO ${PRIVILEGE_MASK_ROLE} WITH GRANT OPTION;`,
+    `SELECT CAST(JSON_VALUE(Priv, '$.access') AS UNSIGNED) INTO @cellar_allowed FROM mysql.global_priv WHERE User = ${sqlString(PRIVILEGE_MASK_ROLE)} AND Host = '';`,
+    `DROP ROLE ${PRIVILEGE_MASK_ROLE};`,
+    `UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.access', CAST(JSON_VALUE(Priv, '$.access') AS UNSIGNED) & @cellar_allowed) ` +
+      `WHERE NOT (User = ${role} AND Host = '') AND @cellar_allowed IS NOT NULL AND CAST(JSON_VALUE(Priv, '$.access') AS UNSIGNED) & ~@cellar_allowed <> 0;`,
+    'FLUSH PRIVILEGES;',
+    // Nor more than reading on a database pattern that reaches mysql or sys, nor GRANT OPTION there. A refused REVOKE
+    // (GRANT OPTION already gone with an earlier row of the same pattern) moves on to the next row. Roles are named
+    // without a host in REVOKE.
+    `BEGIN NOT ATOMIC DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ` +
+      `FOR d IN (SELECT GRANTEE AS grantee, TABLE_SCHEMA AS pattern, PRIVILEGE_TYPE AS privilege, IS_GRANTABLE = 'YES' AS grantable, ${readableOnly} AS readable ` +
+      `FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE <> ${sqlString(`'${ADMIN_ROLE}'@''`)} AND (${reachesProtected}) AND (IS_GRANTABLE = 'YES' OR NOT ${readableOnly})) DO ` +
+      `EXECUTE IMMEDIATE CONCAT('REVOKE ', IF(d.readable, 'GRANT OPTION', CONCAT(d.privilege, IF(d.grantable, ', GRANT OPTION', ''))), ' ON \`', REPLACE(d.pattern, '\`', '\`\`'), '\`.* FROM ', ` +
+      `IF(d.grantee LIKE '%@''''', SUBSTRING_INDEX(d.grantee, '@', 1), d.grantee)); END FOR; END;`,
   );
   return lines.join('\n') + '\n';
 }
