@@ -35,6 +35,7 @@ import {
   ADMIN_ROLE,
   bootstrapStatements,
   checkParamName,
+  hardeningStatements,
   renderCellarConf,
   renderHba,
   renderIdent,
@@ -140,7 +141,7 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     const quick = { durable: false };
     await this.host.writeFile(path.join(L.data, 'cellar.conf'), conf, quick);
     await this.host.writeFile(path.join(L.data, 'pg_hba.conf'), hba, quick);
-    await this.host.writeFile(path.join(L.data, 'pg_ident.conf'), renderIdent([this.host.cellarUser, this.host.engineUser.name]), quick);
+    await this.host.writeFile(path.join(L.data, 'pg_ident.conf'), renderIdent([this.host.cellarUser]), quick);
   }
 
   protected command() {
@@ -156,9 +157,14 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     ];
   }
 
+  /** Fast shutdown: disconnects clients, writes a shutdown checkpoint and exits (smart, SIGTERM, would wait for them). */
+  protected override deathSignal(): NodeJS.Signals {
+    return 'SIGINT';
+  }
+
   protected async clearLeftovers(): Promise<void> {
     const L = this.layout;
-    await this.host.ensureDir(L.run); // may live under the temp dir, which a reboot empties
+    await this.ensureRunDir();
     // The port or addresses may have changed in the spec since the last start.
     await this.writeConfigFiles();
     const lockFile = path.join(L.data, 'postmaster.pid');
@@ -200,6 +206,20 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
   protected async probeOnce(timeoutMs: number): Promise<void> {
     await this.withAdmin(timeoutMs, async (c) => {
       await c.query('SELECT 1');
+    });
+  }
+
+  /** 28000 invalid_authorization_specification, 28P01 invalid_password: the server refuses rdsadmin. */
+  protected override isAdminAccessRefused(err: unknown): boolean {
+    const code = (err as { code?: string }).code;
+    return code === '28000' || code === '28P01';
+  }
+
+  /** An instance bootstrapped by an older Cellar gets today's role rules (hardeningStatements; no-ops after). */
+  protected override async afterStart(): Promise<void> {
+    const major = Number(((await this.host.readFile(path.join(this.layout.data, 'PG_VERSION'))) ?? '').trim());
+    await this.withAdmin(10_000, async (c) => {
+      for (const statement of hardeningStatements(major)) await c.query(statement);
     });
   }
 

@@ -100,6 +100,7 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
       if (!built) return;
       await built.supervisor.stop();
       if (built.temporary) rmSync(built.root, { recursive: true, force: true });
+      await built.removeTempDirs();
     },
     health: () => (built ? built.supervisor.health() : { state: 'starting' }),
   };

@@ -58,6 +58,8 @@ const PROBE_EVERY_MS = 5000;
 const PROBE_FAILURES_BEFORE_RESTART = 3;
 /** Failed long actions (a start that does not come up, say) retried from the health loop before `failed`. */
 const RESTART_ATTEMPTS_BEFORE_FAILED = 3;
+/** Wait before retrying a failed action: doubling from this, so retries neither spin nor flood the logs. */
+const RETRY_BACKOFF_MS = 1000;
 const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
 /**
  * How often (by Cellar's clock) a running instance's TLS certificate is checked: certificates are renewed 30 days
@@ -78,6 +80,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   private readonly probeFailures = new Map<string, number>();
   private readonly restartFailures = new Map<string, number>();
   private readonly lastTlsCheckMs = new Map<string, number>();
+  /** Wall-clock time before which the health loop leaves an instance whose last action failed alone (backoff). */
+  private readonly retryNotBeforeMs = new Map<string, number>();
   /** Instances whose engine crashed and is being brought back by the engine supervisor. */
   private readonly crashRestarting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -200,6 +204,7 @@ export class RdsSupervisor implements ReconcileTrigger {
   private tick(): void {
     for (const [, rec] of this.o.tables.instances.list()) {
       const key = scopeKey(Scope.ofRecord(rec), rec.id);
+      if ((this.retryNotBeforeMs.get(key) ?? 0) > Date.now()) continue;
       if (!this.inFlight.has(key)) this.kick(Scope.ofRecord(rec), rec.id);
     }
   }
@@ -313,9 +318,12 @@ export class RdsSupervisor implements ReconcileTrigger {
         // moved on meanwhile
       }
       this.restartFailures.delete(key);
+      this.retryNotBeforeMs.delete(key);
       return `${rec.id} failed: ${err.message}`;
     }
-    return `${rec.id}: ${err.message}; will retry (attempt ${n} of ${RESTART_ATTEMPTS_BEFORE_FAILED})`;
+    const backoffMs = RETRY_BACKOFF_MS * 2 ** (n - 1);
+    this.retryNotBeforeMs.set(key, Date.now() + backoffMs);
+    return `${rec.id}: ${err.message}; will retry in ${backoffMs} ms (attempt ${n} of ${RESTART_ATTEMPTS_BEFORE_FAILED})`;
   }
 
   private async create(key: string, rec: InstanceRecord): Promise<string> {
@@ -352,6 +360,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.crashRestarting.delete(spec.key);
     this.probeFailures.delete(spec.key);
     this.restartFailures.delete(spec.key);
+    this.retryNotBeforeMs.delete(spec.key);
     const key = spec.key;
     this.o.tables.store.transaction(() => {
       const cur = this.o.tables.instances.get(key);
@@ -390,7 +399,11 @@ export class RdsSupervisor implements ReconcileTrigger {
         const n = (this.probeFailures.get(key) ?? 0) + 1;
         this.probeFailures.set(key, n);
         if (n >= PROBE_FAILURES_BEFORE_RESTART) {
-          this.update(key, ['available', 'storage-full'], (r) => this.o.events.transition(r, 'rebooting', now));
+          // A restart: the engine's own init regains Cellar's access if the master took it (MariaDB's init file).
+          this.update(key, ['available', 'storage-full'], (r) => {
+            this.o.events.emitInstance(r, 'shutdown', now);
+            this.o.events.transition(r, 'rebooting', now);
+          });
           this.kick(Scope.ofRecord(rec), rec.id);
           return `${rec.id}: engine did not answer ${n} probes; restarting it`;
         }
