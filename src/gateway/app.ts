@@ -188,7 +188,7 @@ export class App {
       const [code, status] = AUTH_ERRORS[e.kind][authStyle];
       e = new ServiceError(code, e.message, { status });
     }
-    const err = this.asServiceError(e, routed, state.requestId, authStyle);
+    const err = this.asServiceError(e, routed, state.requestId, authStyle, style === 'query' || (routed?.service.authStyle === 'query'));
     const response = routed ? routed.service.protocol.serializeError(routed.service.model, err, state.requestId) : unroutedErrorResponse(style ?? 'json', req!, err, state.requestId);
     if (this.options.logRequests) this.logRequest(state, response, err.code);
     return response;
@@ -262,9 +262,10 @@ export class App {
     return cred?.split('/')[3];
   }
 
-  private asServiceError(e: unknown, routed: Routed | undefined, requestId: string, authStyle: 'json' | 'query'): ServiceError {
+  private asServiceError(e: unknown, routed: Routed | undefined, requestId: string, authStyle: 'json' | 'query', queryProtocol: boolean): ServiceError {
     if (e instanceof ServiceError) return e;
-    if (e instanceof RoutingError) return new ServiceError(authStyle === 'json' ? 'UnknownOperationException' : 'InvalidAction', e.message);
+    // awsQuery names an unknown action InvalidAction; the JSON and REST protocols, UnknownOperationException.
+    if (e instanceof RoutingError) return new ServiceError(queryProtocol ? 'InvalidAction' : 'UnknownOperationException', e.message);
     log('error', 'unhandled error', { requestId, service: routed?.service.id, operation: routed?.operation?.name, error: e instanceof Error ? e.stack : String(e) });
     return new ServiceError(authStyle === 'query' ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 });
   }
