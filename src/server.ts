@@ -114,7 +114,15 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   env.endpoint = endpoint;
-  for (const svc of services) await svc.start?.();
+  // A service's background work that cannot start (stored state it cannot read, say) is reported and the server
+  // serves anyway: a start never fails, so never crash-loops, on what is stored.
+  for (const svc of services) {
+    try {
+      await svc.start?.();
+    } catch (e) {
+      log('error', 'service background work did not start', { service: svc.id, error: e instanceof Error ? e.stack : String(e) });
+    }
+  }
   log('info', 'cellar started', { version: VERSION, endpoint, dataDir: config.dataDir ?? null, inMemory: config.inMemory, strict: config.strict });
 
   let closing: Promise<void> | undefined;

@@ -145,6 +145,29 @@ describe('background jobs under faults', () => {
     }
   });
 
+  it('records that cannot be read at start (a secret with a rotation to resume, a table) are reported, and the server starts and serves', async () => {
+    const dir = dataDirWith({});
+    let c = await start(dir);
+    const sm = new SecretsManagerClient(sdkConfig(c.endpoint));
+    await sm.send(new CreateSecretCommand({ Name: 'unreadable', SecretString: 'v' }));
+    const ddb = new DynamoDBClient(sdkConfig(c.endpoint));
+    await tableWithItems(ddb);
+    await c.stop();
+    const db = new Database(join(dir, 'state.db'));
+    db.prepare('UPDATE kv_sm_secrets SET v = ?').run(Buffer.from('{not json'));
+    db.prepare('UPDATE kv_ddb_meta SET v = ? WHERE k <> ?').run(Buffer.from('{not json'), Buffer.from('seq'));
+    db.close();
+    for (let round = 0; round < 2; round++) {
+      c = await start(dir);
+      assert.equal((await fetch(`${c.endpoint}/_cellar/health`)).status, 200);
+      const kms = new KMSClient(sdkConfig(c.endpoint));
+      assert.ok((await kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId, 'other services serve');
+      await new DynamoDBClient(sdkConfig(c.endpoint)).send(new CreateTableCommand({ TableName: 'fresh', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' })).catch((e) => assert.equal(e.name, 'ResourceInUseException'));
+      assert.ok(c.output.some((l) => l.includes('"level":"error"')), 'the unreadable records are reported');
+      await c.stop();
+    }
+  });
+
   it('a table deletion killed mid-way is finished by the next start', async () => {
     const dir = dataDirWith({});
     const first = await start(dir, 'dynamodb.purge@1=kill');
