@@ -268,6 +268,56 @@ export class App {
       body: JSON.stringify({ __type: `com.amazon.coral.service#${err.code}`, message: err.message }),
     };
   }
+
+  // ------------------------------------------------------------------ before the body (gateway/http.ts)
+
+  /**
+   * The steps of `respond` that a request's head alone can go through, run before its body is read: internal
+   * routes, routing, and authentication as far as it needs no body (Authenticator.checkHead). Returns the answer to
+   * send instead of reading the body (the same one `respond` would give), or undefined to read it. An unsigned
+   * request goes on only to an operation AWS serves unsigned, or when only its body can name the operation (a
+   * form-encoded query call); the gateway caps such bodies.
+   */
+  checkBeforeBody(head: WireRequest): WireResponse | undefined {
+    if (this.internal(head)) return undefined;
+    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    const unsigned = !head.headers['authorization'] && !head.query.has('X-Amz-Signature');
+    try {
+      let routed: Routed;
+      try {
+        routed = this.route(head);
+      } catch (e) {
+        if (e instanceof RoutingError && unsigned && !head.headers['x-amz-target']) return undefined;
+        throw e;
+      }
+      state.routed = routed;
+      if (unsigned && routed.operation && routed.service.unsignedOperations?.has(routed.operation.name)) return undefined;
+      this.options.authenticator.checkHead(head);
+      return undefined;
+    } catch (e) {
+      return this.failed(state, e);
+    }
+  }
+
+  /**
+   * The answer to a request the gateway will not read now, in its protocol's shape (JSON or query XML), with
+   * status 503: `throttled` when the memory for request bodies is spent (AWS's throttling error, which the SDKs
+   * retry with backoff), `stopping` when Cellar is shutting down.
+   */
+  unavailableBeforeBody(head: WireRequest, reason: 'throttled' | 'stopping'): WireResponse {
+    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    try {
+      state.routed = this.route(head);
+    } catch {
+      // Unroutable from its head: answered in the JSON shape every SDK can read.
+    }
+    const query = state.routed?.service.authStyle === 'query';
+    const err =
+      reason === 'throttled'
+        ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: false })
+        : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
+    return this.failed(state, err);
+  }
 }
 
 class RoutingError extends Error {
