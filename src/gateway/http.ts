@@ -24,6 +24,7 @@
  * in flight answered (with `Connection: close`), for at most the drain's bound.
  */
 import * as net from 'node:net';
+import * as vm from 'node:vm';
 import type { App } from './app.js';
 import type { WireRequest, WireResponse } from '../protocols/types.js';
 import { log } from '../core/log.js';
@@ -31,8 +32,13 @@ import { BodyBudget, type BudgetWaiter } from './budget.js';
 import { HttpFramingError, RequestParser, responseHead, type HttpLimits, type ParsedRequest, type RequestHead } from './http1.js';
 
 const MAX_HEADER_BYTES = 64 * 1024;
-/** After an error response the connection lingers this long, discarding input, so the client can read it. */
+/** After an answer that closes the connection, it lingers this long, discarding input, so the client can read it. */
 const LINGER_MS = 2_000;
+/**
+ * At most this many connections linger at once; past it (a flood of refused requests) a connection closes as soon as
+ * its answer has left. Lingering costs what the client sends meanwhile (read and dropped), which a flood multiplies.
+ */
+const MAX_LINGERING = 256;
 /** Requests taken off one connection's bytes in one go before yielding to other connections. */
 const MAX_REQUESTS_PER_TURN = 64;
 /** What a socket may still read after it is paused: libuv reads up to 64 KiB at a time. */
@@ -49,6 +55,12 @@ const CHUNKED_STEP_BYTES = 256 * 1024;
 const SMALL_BODY_BYTES = 16 * 1024;
 /** Pipelined bytes held while a request is answered asynchronously, before reading stops. */
 const HOLD_LIMIT_BYTES = MAX_HEADER_BYTES + READ_AHEAD_BYTES;
+/** After this much has been read from sockets or held by bodies, the first quiet moment collects garbage (reclaimAfterFlood). */
+const RECLAIM_AFTER_READ_BYTES = 64 * 1024 * 1024;
+/** Quiet: less than this read per second… */
+const QUIET_BYTES_PER_SECOND = 1024 * 1024;
+/** …for this long (longer than a lingering connection holds what it read). */
+const QUIET_FOR_MS = LINGER_MS + 1000;
 const TOO_LARGE = JSON.stringify({ __type: 'com.amazon.coral.service#RequestEntityTooLarge', message: 'Request entity too large' });
 const EMPTY_QUERY = new URLSearchParams();
 const EMPTY_BODY = Buffer.alloc(0);
@@ -118,9 +130,12 @@ export function createHttpServer(app: App, options: GatewayOptions): HttpServer 
   server.maxConnections = options.maxConnections;
   // Often enough that every timeout is kept to within a quarter of itself (and at least once a second).
   const sweepMs = Math.max(10, Math.min(1000, Math.min(options.headersTimeoutMs, options.requestTimeoutMs, options.keepAliveTimeoutMs, options.bodyRateGraceMs) / 4));
+  let lastSweepMs = Date.now();
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const c of gateway.connections) c.sweep(now);
+    reclaimAfterFlood(now - lastSweepMs);
+    lastSweepMs = now;
   }, sweepMs);
   sweeper.unref();
   server.on('close', () => clearInterval(sweeper));
@@ -163,6 +178,30 @@ export function createHttpServer(app: App, options: GatewayOptions): HttpServer 
     else server.closeAllConnections();
   };
   return server;
+}
+
+/** Bytes read from every socket (and let go by bodies) since the last reclaim; bytes read since the last sweep. */
+let readSinceReclaim = 0;
+let readSinceSweep = 0;
+let quietMs = 0;
+/** Connections lingering now (MAX_LINGERING). */
+let lingering = 0;
+
+/**
+ * Node reads each socket into a fresh buffer (up to 64 KiB, from malloc), and V8 frees such buffers only in a
+ * garbage collection, which it starts when JavaScript allocates. After a flood of request bytes (read, then refused
+ * or answered) the server falls quiet, nothing allocates, and tens of megabytes of dead buffers, and the heap grown
+ * to track them, stay resident for good. So once much has been read and reading has then gone quiet, one full
+ * collection is asked for: the buffers go back to malloc and V8 shrinks its heap. It costs a few milliseconds, at
+ * most once per RECLAIM_AFTER_READ_BYTES read, and never while traffic flows.
+ */
+function reclaimAfterFlood(elapsedMs: number): void {
+  const quiet = readSinceSweep * 1000 < QUIET_BYTES_PER_SECOND * Math.max(elapsedMs, 1);
+  readSinceSweep = 0;
+  quietMs = quiet ? quietMs + elapsedMs : 0;
+  if (quietMs < QUIET_FOR_MS || readSinceReclaim < RECLAIM_AFTER_READ_BYTES) return;
+  readSinceReclaim = 0;
+  vm.measureMemory({ execution: 'eager' }).catch(() => undefined);
 }
 
 /**
@@ -230,6 +269,8 @@ class Connection {
   private waitTimer: NodeJS.Timeout | undefined;
   /** Set when Cellar begins to stop with this connection's request in flight: that request is still answered. */
   private finishing = false;
+  /** Bytes read and dropped while lingering. */
+  private discarded = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -299,7 +340,14 @@ class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.done) return; // lingering after an error or a close: input is discarded
+    readSinceSweep += chunk.length;
+    readSinceReclaim += chunk.length;
+    if (this.done) {
+      // Lingering: input is dropped, up to what one request's body may be.
+      this.discarded += chunk.length;
+      if (this.discarded > this.gateway.options.maxBodyBytes) this.socket.destroy();
+      return;
+    }
     this.lastActive = Date.now();
     this.parser.push(chunk);
     // Held while an answer is in flight, a body waits for the budget, or the client is not reading its answers;
@@ -473,6 +521,8 @@ class Connection {
     const n = this.charged;
     this.charged = 0;
     this.gateway.budget.give(n);
+    // A body is garbage now too.
+    readSinceReclaim += n;
   }
 
   // ------------------------------------------------------------------ requests and answers
@@ -588,10 +638,21 @@ class Connection {
     this.release();
     const socket = this.socket;
     if (socket.destroyed) return;
-    // Reading on, so that input is discarded rather than left to fill the socket (onData drops it).
-    socket.resume();
+    // Not read until the answer has left.
+    socket.pause();
     // Counted from when the answer has left, so a large answer to a slow reader is not cut off.
-    const close = () => setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    const close = () => {
+      if (socket.destroyed) return;
+      if (lingering >= MAX_LINGERING) {
+        socket.destroy();
+        return;
+      }
+      lingering++;
+      socket.once('close', () => lingering--);
+      // Read and dropped (onData), so a client that sends its whole body before it reads gets to the answer.
+      socket.resume();
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    };
     if (socket.writableFinished) close();
     else socket.once('finish', close);
   }
