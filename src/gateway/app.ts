@@ -314,7 +314,7 @@ export class App {
     const query = state.routed?.service.authStyle === 'query';
     const err =
       reason === 'throttled'
-        ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: false })
+        ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: true })
         : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
     return this.failed(state, err);
   }
