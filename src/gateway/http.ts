@@ -92,8 +92,6 @@ export interface HttpServer extends net.Server {
   drain(drainMs: number): Promise<void>;
   /** Ends a drain now: every connection is closed. */
   hurry(): void;
-  /** The memory bodies in flight hold (for tests and health). */
-  readonly bodyBudget: BodyBudget;
 }
 
 /** What every connection shares. */
@@ -142,7 +140,6 @@ export function createHttpServer(app: App, options: GatewayOptions): HttpServer 
   server.closeAllConnections = () => {
     for (const c of gateway.connections) c.destroy();
   };
-  Object.defineProperty(server, 'bodyBudget', { value: gateway.budget });
   let drained: Promise<void> | undefined;
   let endDrain: (() => void) | undefined;
   server.drain = (drainMs: number) => {
