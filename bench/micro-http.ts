@@ -35,7 +35,7 @@ function frame(bytes: Buffer): WireRequest {
   parser.push(bytes);
   if (parser.next()) throw new Error('expected the head to be held');
   const head = parser.heldHead!;
-  const wire = wireHead(head);
+  const wire = wireHead(head.method, head.target, head.headers);
   if (!bodyArrivedWhole(head, parser.buffered)) throw new Error('expected the whole body with the head');
   budget.takeAnyway(head.length);
   parser.admitBody();

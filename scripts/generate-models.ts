@@ -73,6 +73,9 @@ export function trimModel(model: Json, botocoreVersion: string): Json {
       ...(o.output ? { output: pick(o.output, ['shape', 'resultWrapper']) } : {}),
       errors: (o.errors ?? []).map((e: Json) => e.shape),
       ...(o.deprecated ? { deprecated: true } : {}),
+      // KMS documents per operation whether it works on another account's key ("Cross-account use: Yes"): kept, so
+      // the provider's cross-account rule comes from the model rather than a hand-kept list.
+      ...(/Cross-account use<\/b>:\s*Yes/i.test(String(o.documentation ?? '')) ? { crossAccount: true } : {}),
     };
   }
   return { generatedFrom: `botocore ${botocoreVersion}`, metadata: model.metadata, operations, shapes };

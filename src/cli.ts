@@ -89,6 +89,17 @@ async function main(argv: string[]): Promise<number> {
     ...(values['allow-clock-control'] ? { allowClockControl: true } : {}),
     ...(values.quiet ? { logRequests: false } : {}),
   });
+  // The last line of defence for "nothing stored can stop the server": every background job has its own guard, and
+  // anything that still escapes one is logged (and counted) instead of taking every service down.
+  let escaped = 0;
+  process.on('unhandledRejection', (reason) => {
+    escaped++;
+    log('error', 'background work failed outside its guard', { escaped, error: reason instanceof Error ? reason.stack : String(reason) });
+  });
+  process.on('uncaughtException', (err) => {
+    escaped++;
+    log('error', 'background work threw outside its guard', { escaped, error: err.stack ?? String(err) });
+  });
   const cellar = await startCellar(config);
   process.stderr.write(`Cellar ${VERSION} serving AWS APIs at ${cellar.endpoint}\nData directory: ${cellar.dataDir ?? '(in memory: nothing is kept)'}\n`);
   // First signal: a clean stop (drain, then every service, RDS engines shut down cleanly). Second: a hurried one.

@@ -59,6 +59,20 @@ export interface CellarConfig {
   logRequests: boolean;
   /** RDS engine settings (docs/rds.md). */
   rds?: RdsConfig;
+  /** DynamoDB tuning (docs/configuration.md). */
+  dynamodb?: { backfillBatch?: number };
+  /**
+   * Which principals may AssumeRole into roles of another account, in --strict mode (docs/configuration.md). Outside
+   * strict mode every cross-account AssumeRole is allowed, as LocalStack users rely on.
+   */
+  roleTrust?: RoleTrust[];
+}
+
+export interface RoleTrust {
+  /** A role ARN; `*` and `?` wildcards allowed (`arn:aws:iam::222222222222:role/*`). */
+  role: string;
+  /** Account ids or principal ARNs (`arn:aws:iam::111111111111:root`, `...:user/alice`, `...:role/x`) trusted to assume it. */
+  principals: string[];
 }
 
 export interface RdsConfig {

@@ -24,6 +24,8 @@ import type { ServiceEnv } from './services/env.js';
 import { methodName, type ServiceDefinition } from './services/registry.js';
 import { SERVICE_FACTORIES } from './services/index.js';
 import { VERSION } from './version.js';
+import { enableFaults } from './core/faults.js';
+import { TlsAuthorities } from './tls/authorities.js';
 
 export interface RunningCellar {
   endpoint: string;
@@ -50,12 +52,16 @@ function ensureDataDir(dir: string): void {
 }
 
 export async function startCellar(config: CellarConfig): Promise<RunningCellar> {
+  // Test hooks only: the crash-at-every-step tests make chosen background steps fail (core/faults.ts).
+  if (config.allowClockControl) enableFaults(process.env.CELLAR_FAULTS);
   if (config.dataDir) ensureDataDir(config.dataDir);
   const store = new SqliteStore({ path: config.dataDir ? join(config.dataDir, 'state.db') : ':memory:', durability: config.durability, cacheMiB: config.cacheMiB });
   const box = new SecretBox(loadRootKey(config.dataDir));
   const clock = new OffsetClock();
   const credentials = new CredentialStore(config.keys, new JsonTable<Credential>(store.keyspace('sts_credentials')), box);
-  const env: ServiceEnv = { store, clock, config, credentials, box, built: new Map() };
+  // Nothing is generated until first use: a CA costs an RSA key generation (about 0.1-0.3 s, off the main thread).
+  const tls = new TlsAuthorities({ store, box, dataDir: config.dataDir, now: () => clock.now() });
+  const env: ServiceEnv = { store, clock, config, credentials, box, built: new Map(), tls };
   const services: ServiceDefinition[] = [];
   for (const factory of SERVICE_FACTORIES) {
     const svc = await factory(env);
@@ -82,7 +88,21 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
         ),
       }),
   };
+  // The CA bundle RDS clients trust, published at a URL as AWS publishes its RDS bundles (docs/rds.md, "TLS").
+  internalRoutes['/_cellar/tls/rds-ca-bundle.pem'] = async (req) => {
+    if (req.method !== 'GET') return jsonResponse(405, { error: 'GET the bundle' });
+    try {
+      return { status: 200, headers: { 'content-type': 'application/x-pem-file' }, body: await tls.authority('rds').bundlePem() };
+    } catch (e) {
+      log('error', 'tls: CA bundle unavailable', { error: (e as Error).message });
+      return jsonResponse(503, { error: 'the RDS CA bundle is not available right now; see the log' });
+    }
+  };
   if (config.allowClockControl) {
+    // Test hooks (with --allow-clock-control only): a digest of all stored state, so a fuzzer can show that a refused
+    // request changed nothing. Left out: DynamoDB's table counters, bookkeeping that a timer rewrites and that each
+    // write marks dirty before it runs (it says nothing about items, and a restart recounts it).
+    internalRoutes['/_cellar/state-digest'] = () => jsonResponse(200, { digest: store.digest(['ddb_stats']) });
     internalRoutes['/_cellar/clock'] = (req) => {
       if (req.method === 'POST') {
         const body = JSON.parse(req.body.toString('utf8') || '{}') as { advanceMs?: number };
@@ -143,6 +163,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
           }
         }
         store.close();
+        tls.close();
         flushLogs();
       })();
       return closing;

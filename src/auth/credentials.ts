@@ -6,6 +6,7 @@
  */
 import type { JsonTable } from '../storage/store.js';
 import type { SecretBox } from '../crypto/rootkey.js';
+import { isAccountId } from '../core/scope.js';
 
 export interface Credential {
   accessKeyId: string;
@@ -48,6 +49,9 @@ export class CredentialStore {
 
   private addPermanent(key: ConfiguredKey): void {
     const accountId = key.accountId ?? accountForUnknownKey(key.accessKeyId);
+    // The account names state (core/scope.ts): a malformed one is a configuration error, refused at startup.
+    if (!isAccountId(accountId)) throw new Error(`access key ${key.accessKeyId}: accountId must be 12 digits, not ${JSON.stringify(accountId)}`);
+    if (!/^[\x21-\x7e]{1,128}$/.test(key.accessKeyId) || key.accessKeyId.includes('/')) throw new Error(`access key id ${JSON.stringify(key.accessKeyId)} is not a valid access key id`);
     this.permanent.set(key.accessKeyId, {
       accessKeyId: key.accessKeyId,
       secretAccessKey: key.secretAccessKey,

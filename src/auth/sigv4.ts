@@ -13,6 +13,7 @@ import type { SignatureV4 } from '@smithy/signature-v4';
 import type { WireRequest } from '../protocols/types.js';
 import { accountForUnknownKey, type Credential, type CredentialStore } from './credentials.js';
 import { HmacSha256, NodeSha256, sha256Hex } from './hash.js';
+import { isRegionName } from '../core/scope.js';
 
 export type AuthFailure = 'missing' | 'incomplete' | 'signature' | 'unknownKey' | 'expiredToken' | 'signatureExpired' | 'contentSha';
 
@@ -87,7 +88,13 @@ function parseScope(value: string): Readonly<CredentialScope> {
   if (a <= 0 || b < 0 || c < 0 || d < 0 || value.indexOf('/', d + 1) >= 0 || !value.endsWith('/aws4_request') || d + 13 !== value.length || b - a !== 9 || !isDigits(value, a + 1, b) || c === b + 1 || d === c + 1) {
     throw new AuthError('incomplete', `Credential should be scoped to a valid region. `);
   }
-  return Object.freeze({ accessKeyId: value.slice(0, a), date: value.slice(a + 1, b), region: value.slice(b + 1, c), service: value.slice(c + 1, d) });
+  const region = value.slice(b + 1, c);
+  // The region names the state the request reaches (core/scope.ts): anything but a well-formed region name is
+  // refused here, before it can become part of a key or a path. AWS answers a scope it does not serve the same way.
+  if (!isRegionName(region)) throw new AuthError('signature', 'Credential should be scoped to a valid region. ');
+  const service = value.slice(c + 1, d);
+  if (!/^[a-z0-9-]{1,64}$/.test(service)) throw new AuthError('signature', 'Credential should be scoped to correct service. ');
+  return Object.freeze({ accessKeyId: value.slice(0, a), date: value.slice(a + 1, b), region, service });
 }
 
 function splitSignedHeaders(list: string): readonly string[] {
@@ -282,19 +289,21 @@ export class Authenticator {
    * and the clock skew or presigned expiry; a known key's session token and its expiry. Throws the AuthError `check`
    * would. Only the payload hash needs the body, so a request that declares it (X-Amz-Content-Sha256) has its
    * signature verified here too, when a known key signed it and the direct computation applies; `check` verifies
-   * everything again once the body is here.
+   * everything again once the body is here. Returns the service the credential scope names.
    */
-  checkHead(req: WireRequest): void {
+  checkHead(req: WireRequest): string {
     const sig = parseSignature(req);
     if (!sig) throw new AuthError('missing', MISSING_TOKEN);
     const now = this.options.now();
     const cred = this.checkScopeAndTime(sig, now);
-    if (!cred) return;
-    this.checkSessionToken(sig, cred, now);
-    if (req.headers['x-amz-content-sha256'] !== undefined) {
-      const expected = this.fastSignature(req, sig, cred);
-      if (expected !== undefined) verified(expected, sig, cred);
+    if (cred) {
+      this.checkSessionToken(sig, cred, now);
+      if (req.headers['x-amz-content-sha256'] !== undefined) {
+        const expected = this.fastSignature(req, sig, cred);
+        if (expected !== undefined) verified(expected, sig, cred);
+      }
     }
+    return sig.service;
   }
 
   /** The signature's dates and signed headers; in strict mode its key and time. Returns the key's credential when Cellar knows it. */

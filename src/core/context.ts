@@ -2,16 +2,20 @@
  * @module core/context
  * What a provider knows about the request it serves. Providers never see HTTP.
  */
+import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
+import type { Scope } from './scope.js';
 
 export interface RequestContext {
-  /** 12-digit AWS account id the caller's credentials map to. */
-  accountId: string;
-  region: string;
+  /**
+   * The caller's account and region: every state access goes through it (see core/scope.ts). Made by the gateway
+   * from the authenticated request, or by `backgroundContext` for work acting for a stored resource.
+   */
+  scope: Scope;
   requestId: string;
   /** Access key id that signed the request. */
   accessKeyId: string;
-  /** ARN of the caller (an IAM user/root or an assumed-role session). */
+  /** ARN of the caller (an IAM user/root or an assumed-role session): what resource policies are matched against. */
   callerArn: string;
   /** The signing service name / the service id the request was routed to. */
   service: string;
@@ -25,9 +29,15 @@ export interface RequestContext {
   rawJson?: boolean;
 }
 
-/** Partition for ARNs; Cellar always answers as the commercial `aws` partition. */
-export const PARTITION = 'aws';
-
-export function arn(ctx: Pick<RequestContext, 'accountId' | 'region'>, service: string, resource: string, global = false): string {
-  return `arn:${PARTITION}:${service}:${global ? '' : ctx.region}:${ctx.accountId}:${resource}`;
+/** A context for work a service does on its own (schedules, rotations, reconciles) in a resource's scope, as its account's root. */
+export function backgroundContext(scope: Scope, service: string, operation: string, clock: Clock): RequestContext {
+  return {
+    scope,
+    requestId: randomUUID(),
+    accessKeyId: '',
+    callerArn: `arn:aws:iam::${scope.accountId}:root`,
+    service,
+    operation,
+    clock,
+  };
 }

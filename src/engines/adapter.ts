@@ -35,6 +35,8 @@ import * as os from 'node:os';
 import { withContext } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { delay, settlesWithin, type ExitStatus, type Host, type HostProcess } from './host.js';
+import type { TlsMaterial } from './tls.js';
+import { claimTempDir } from './temp-dirs.js';
 
 export type EngineName = 'postgres' | 'mariadb' | 'mysql' | 'redis';
 
@@ -123,6 +125,14 @@ export interface RelationalEngineAdapter extends EngineAdapter {
    * to their defaults. Works on a stopped engine too (then it only stores). `configure()` merges instead.
    */
   applyParams(params: Record<string, string>): Promise<ConfigureResult>;
+  /**
+   * Installs the server certificate and key for TLS in the instance's own directory (`tls/server.pem`, 0600, engine
+   * user; see ./tls.ts). Every later start serves TLS with it; a running engine reloads it (`live: true`) when it can:
+   * PostgreSQL always can; MariaDB can replace a certificate (FLUSH SSL) but not turn TLS on without a restart.
+   */
+  installTls(material: TlsMaterial): Promise<{ live: boolean }>;
+  /** The installed server certificate (PEM), undefined when none is. */
+  tlsCertificate(): Promise<string | undefined>;
 }
 
 /** A stop step: the signal that asks for it and how long to wait before escalating. */
@@ -134,6 +144,9 @@ export interface StopStep {
 
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
 const PROBE_INTERVAL_MS = 10;
+/** Consecutive refusals of Cellar's admin access (not "not ready yet") after which a start gives up, and their spacing. */
+const ADMIN_REFUSALS_BEFORE_GIVING_UP = 5;
+const ADMIN_REFUSED_RETRY_MS = 200;
 const MAX_START_ATTEMPTS = 3;
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 /** sun_path is 108 bytes including the terminating NUL. */
@@ -223,8 +236,26 @@ export abstract class ProcessEngine implements EngineAdapter {
       { mode: 'fast', signal: 'SIGTERM', timeoutMs: 30_000 },
     ];
   }
+  /**
+   * What the engine gets if Cellar dies (host.ts, setpriv --pdeathsig): its own clean and fast shutdown. SIGTERM
+   * suits mariadbd (flushes and exits) and redis (fsyncs its AOF); PostgreSQL overrides it (SIGTERM there would wait
+   * for every client to disconnect).
+   */
+  protected deathSignal(): NodeJS.Signals {
+    return 'SIGTERM';
+  }
   /** One probe attempt; throws on failure. */
   protected abstract probeOnce(timeoutMs: number): Promise<void>;
+  /**
+   * Whether a probe error means the engine refuses Cellar's administrative access (an account the master dropped,
+   * say) rather than an engine not ready yet. A start gives up after a few of those instead of polling until its
+   * deadline, which would only fill the engine's log with refused logins.
+   */
+  protected isAdminAccessRefused(_err: unknown): boolean {
+    return false;
+  }
+  /** Runs once the engine answers, before start() resolves (bounded by the adapter); e.g. migrations of rules. */
+  protected async afterStart(): Promise<void> {}
   /** Stops or clears what a previous Cellar may have left (orphan engine, stale lock). Called before spawning. */
   protected abstract clearLeftovers(): Promise<void>;
   /** Whether an early exit looks like a leftover still going away (worth a bounded retry). */
@@ -251,7 +282,22 @@ export abstract class ProcessEngine implements EngineAdapter {
     const L = this.layout;
     await this.host.ensureDir(L.root);
     await this.host.remove(L.data);
-    for (const d of [L.data, L.run, L.conf, L.logDir, ...extra]) await this.host.ensureDir(d);
+    for (const d of [L.data, L.conf, L.logDir, ...extra]) await this.host.ensureDir(d);
+    await this.ensureRunDir();
+  }
+
+  /**
+   * The run directory (sockets, pid files). When the socket path forced it under the system temp dir, it carries this
+   * Cellar's owner stamp, so that a later Cellar can tell it from another live Cellar's and sweep it once this one is
+   * gone (./temp-dirs.ts). A reboot may have emptied the temp dir: it is recreated at every start.
+   */
+  protected async ensureRunDir(): Promise<void> {
+    await this.host.ensureDir(this.layout.run);
+    if (!this.runDirInsideRoot()) await claimTempDir(this.host, this.layout.run);
+  }
+
+  private runDirInsideRoot(): boolean {
+    return this.layout.run.startsWith(this.layout.root + path.sep);
   }
 
   protected async writeMarker(details: Record<string, unknown>): Promise<void> {
@@ -299,7 +345,16 @@ export abstract class ProcessEngine implements EngineAdapter {
       await this.rotateLog();
       for (let attempt = 1; ; attempt++) {
         const outcome = await this.spawnAndWait(deadline);
-        if (outcome === 'ready') return;
+        if (outcome === 'ready') {
+          try {
+            await this.afterStart();
+          } catch (err) {
+            // Not left running half-prepared: the next start tries again from the beginning.
+            await this.stop('fast').catch(() => undefined);
+            throw withContext('after the engine answered', err);
+          }
+          return;
+        }
         const tail = await this.logTail(4000);
         if (attempt < MAX_START_ATTEMPTS && Date.now() < deadline && this.isTransientStartFailure(tail)) {
           log('warn', 'engine start failed on a leftover; retrying', { engine: this.spec.engine, name: this.spec.name, attempt });
@@ -318,11 +373,12 @@ export abstract class ProcessEngine implements EngineAdapter {
   private async spawnAndWait(deadline: number): Promise<'ready' | string> {
     const { command, args, env } = this.command();
     const started = Date.now();
-    const proc = this.host.spawn({ command, args, env: env ?? {}, cwd: this.layout.root, logFile: this.layout.logFile });
+    const proc = this.host.spawn({ command, args, env: env ?? {}, cwd: this.layout.root, logFile: this.layout.logFile, parentDeathSignal: this.deathSignal() });
     this.proc = proc;
     this.stopping = false;
     void proc.exited.then((status) => this.handleExit(proc, status));
     let lastError = '';
+    let refusals = 0;
     while (Date.now() < deadline) {
       if (proc.exitStatus()) return `engine exited during startup (${describeExit(proc.exitStatus()!)})`;
       try {
@@ -331,8 +387,18 @@ export abstract class ProcessEngine implements EngineAdapter {
         return 'ready';
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
+        refusals = this.isAdminAccessRefused(err) ? refusals + 1 : 0;
       }
-      await settlesWithin(proc.exited, PROBE_INTERVAL_MS);
+      if (refusals >= ADMIN_REFUSALS_BEFORE_GIVING_UP) {
+        // The engine answers but refuses Cellar: take it down (an expected stop, not a crash to restart); the caller
+        // decides whether to try again.
+        this.stopping = true;
+        proc.signal('SIGTERM');
+        if (!(await settlesWithin(proc.exited, 30_000))) proc.signal('SIGKILL', { group: true });
+        await settlesWithin(proc.exited, 5000);
+        return `the engine refuses Cellar's administrative access (${lastError})`;
+      }
+      await settlesWithin(proc.exited, refusals > 0 ? ADMIN_REFUSED_RETRY_MS : PROBE_INTERVAL_MS);
     }
     // Not ready in time: take it down so we do not leave a half-started engine behind.
     proc.signal('SIGKILL', { group: true });
@@ -410,7 +476,7 @@ export abstract class ProcessEngine implements EngineAdapter {
   async destroy(): Promise<void> {
     if (this.isRunning()) throw new Error(`while destroying ${this.label}: the engine is still running; stop it first`);
     // The run directory sits outside the instance only when the socket path was too long (see instanceLayout).
-    if (!this.layout.run.startsWith(this.layout.root + path.sep)) await this.host.remove(this.layout.run);
+    if (!this.runDirInsideRoot()) await this.host.remove(this.layout.run);
     await this.host.remove(this.layout.root);
   }
 

@@ -13,8 +13,16 @@
  *
  * Processes are our own children, each in its own process group (session): we reap them ourselves (PID 1 here reaps
  * orphans slowly, which leaves `postmaster.pid` locks behind), a Ctrl-C on Cellar's terminal does not reach them, and
- * `kill` can take a whole engine (postmaster and backends) down at once. If Cellar itself dies, engines keep running;
- * adapters find and stop such leftovers by their lock files on the next start.
+ * `kill` can take a whole engine (postmaster and backends) down at once.
+ *
+ * If Cellar itself dies (kill -9, OOM), its children must not run on unsupervised, holding ports, data directories
+ * and memory. Every child is started through util-linux `setpriv --pdeathsig <signal> --`, which asks the kernel
+ * (PR_SET_PDEATHSIG) to send it `signal` when Cellar's main thread (the one that forks: libuv spawns from the loop
+ * thread) is gone. setpriv sets it after Node has switched to the engine user (a credential change would clear it)
+ * and then execs the engine, so the engine keeps its pid and command line. Engines get the signal that shuts them
+ * down cleanly and fast (PostgreSQL SIGINT, MariaDB and Redis SIGTERM), helper commands SIGKILL. Without setpriv
+ * (not a Debian-like system) engines outlive Cellar as before; adapters find and stop such leftovers by their lock
+ * files on the next start, which stays the fallback either way.
  */
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants, openSync, closeSync } from 'node:fs';
@@ -24,6 +32,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { withContext } from '../core/errors.js';
+import { log } from '../core/log.js';
 
 export interface ExitStatus {
   code: number | null;
@@ -48,6 +57,11 @@ export interface SpawnSpec {
   stdin?: string;
   /** Run as the engine user (default) or as Cellar's own user (e.g. `useradd`, `getent`). */
   asEngineUser?: boolean;
+  /**
+   * Sent to the process when Cellar dies (see the module header): the engine's own clean and fast shutdown signal.
+   * Default SIGTERM for spawn, SIGKILL for run.
+   */
+  parentDeathSignal?: NodeJS.Signals;
 }
 
 export interface RunSpec extends Omit<SpawnSpec, 'logFile'> {
@@ -125,24 +139,43 @@ export interface LocalHostOptions {
   engineUserName?: string;
   /** Create the engine user with useradd if it does not exist (root only). Default true. */
   createEngineUser?: boolean;
+  /**
+   * Children get a signal when Cellar dies (default true). false leaves them running after Cellar, as a previous
+   * Cellar without setpriv would have: tests use it to leave a real leftover engine for a successor to take over.
+   */
+  stopChildrenWithCellar?: boolean;
 }
+
+/** Where util-linux's setpriv usually lives; the first that exists is used. */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'];
 
 export class LocalHost implements Host {
   private constructor(
     readonly engineUser: EngineUser,
     readonly cellarUser: string,
     private readonly switchUser: boolean,
+    /** setpriv's path when children are to die with Cellar; undefined when not (option off, or no setpriv). */
+    private readonly setpriv: string | undefined,
   ) {}
+
+  /** Whether children get a signal when Cellar dies (setpriv found and the option not turned off). */
+  get stopsChildrenWithCellar(): boolean {
+    return this.setpriv !== undefined;
+  }
 
   /** Resolves (and if needed creates) the engine user. */
   static async create(options: LocalHostOptions = {}): Promise<LocalHost> {
     const me = os.userInfo();
+    const setpriv = options.stopChildrenWithCellar === false ? undefined : await findExecutable(SETPRIV_PATHS);
+    if (options.stopChildrenWithCellar !== false && !setpriv) {
+      log('warn', 'setpriv (util-linux) not found: engines will outlive Cellar if it dies; the next start stops them', { looked: SETPRIV_PATHS });
+    }
     if (me.uid !== 0) {
-      return new LocalHost({ name: me.username, uid: me.uid, gid: me.gid }, me.username, false);
+      return new LocalHost({ name: me.username, uid: me.uid, gid: me.gid }, me.username, false, setpriv);
     }
     const name = options.engineUserName ?? 'cellar';
     // A throwaway host running as ourselves does the lookups; it never switches user.
-    const bootstrap = new LocalHost({ name: me.username, uid: 0, gid: 0 }, me.username, false);
+    const bootstrap = new LocalHost({ name: me.username, uid: 0, gid: 0 }, me.username, false, setpriv);
     let user = await lookupUser(bootstrap, name);
     if (!user && options.createEngineUser !== false) {
       const r = await bootstrap.run({
@@ -157,7 +190,7 @@ export class LocalHost implements Host {
     }
     if (!user) throw new Error(`engine user ${name} does not exist and was not created`);
     if (user.uid === 0) throw new Error(`engine user ${name} is root; engines must run unprivileged`);
-    return new LocalHost(user, me.username, true);
+    return new LocalHost(user, me.username, true, setpriv);
   }
 
   private childEnv(spec: SpawnSpec): NodeJS.ProcessEnv {
@@ -172,9 +205,12 @@ export class LocalHost implements Host {
     };
   }
 
-  private startChild(spec: SpawnSpec, stdout: 'pipe' | 'ignore' | number): ChildProcess {
+  private startChild(spec: SpawnSpec, stdout: 'pipe' | 'ignore' | number, defaultDeathSignal: NodeJS.Signals): ChildProcess {
     const asEngine = spec.asEngineUser !== false && this.switchUser;
-    return spawnChild(spec.command, [...spec.args], {
+    const [command, args] = this.setpriv
+      ? [this.setpriv, ['--pdeathsig', spec.parentDeathSignal ?? defaultDeathSignal, '--', spec.command, ...spec.args]]
+      : [spec.command, [...spec.args]];
+    return spawnChild(command, args, {
       cwd: spec.cwd ?? '/',
       env: this.childEnv(spec),
       stdio: [spec.stdin === undefined ? 'ignore' : 'pipe', stdout, stdout],
@@ -190,7 +226,7 @@ export class LocalHost implements Host {
     if (spec.logFile) fd = openSync(spec.logFile, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
     let child: ChildProcess;
     try {
-      child = this.startChild(spec, fd ?? 'ignore');
+      child = this.startChild(spec, fd ?? 'ignore', 'SIGTERM');
     } finally {
       // The child holds its own copy of the descriptor.
       if (fd !== undefined) closeSync(fd);
@@ -200,7 +236,7 @@ export class LocalHost implements Host {
 
   async run(spec: RunSpec): Promise<RunResult> {
     const max = spec.maxOutputBytes ?? DEFAULT_OUTPUT_BYTES;
-    const child = this.startChild(spec, 'pipe');
+    const child = this.startChild(spec, 'pipe', 'SIGKILL');
     const out = new TailBuffer(max);
     const err = new TailBuffer(max);
     child.stdout?.on('data', (b: Buffer) => out.push(b));
@@ -386,6 +422,18 @@ export class LocalHost implements Host {
       return false;
     }
   }
+}
+
+async function findExecutable(candidates: readonly string[]): Promise<string | undefined> {
+  for (const c of candidates) {
+    try {
+      await fs.access(c, fsConstants.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
 }
 
 /**

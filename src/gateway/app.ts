@@ -7,11 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
+import { Scope } from '../core/scope.js';
 import { ServiceError } from '../core/errors.js';
 import { log, logRequestLine } from '../core/log.js';
 import { AuthError, type Authenticator, type AuthFailure, type Caller } from '../auth/sigv4.js';
 import type { Operation } from '../protocols/model.js';
 import { parseQueryParams } from '../protocols/query.js';
+import { isXmlStyle, requestStyle, unroutedErrorResponse } from '../protocols/unrouted.js';
 import type { WireRequest, WireResponse } from '../protocols/types.js';
 import { methodName, type ServiceDefinition } from '../services/registry.js';
 import { VERSION } from '../version.js';
@@ -89,7 +91,7 @@ export class App {
       const internal = this.internal(req);
       if (internal) {
         const out = internal(req);
-        return out instanceof Promise ? out.catch((e: unknown) => this.failed(state, e)) : out;
+        return out instanceof Promise ? out.catch((e: unknown) => this.failed(state, e, req)) : out;
       }
       const routed = this.route(req);
       state.routed = routed;
@@ -103,12 +105,12 @@ export class App {
       if (caller instanceof Promise) {
         return caller.then(
           (c) => this.afterAuth(req, state, c),
-          (e: unknown) => this.failed(state, e),
+          (e: unknown) => this.failed(state, e, req),
         );
       }
       return this.afterAuth(req, state, caller);
     } catch (e) {
-      return this.failed(state, e);
+      return this.failed(state, e, req);
     }
   }
 
@@ -116,6 +118,8 @@ export class App {
     try {
       const { service, operation, requested } = state.routed!;
       state.accountId = caller.accountId;
+      this.checkScopedService(caller.service, service);
+      const scope = Scope.ofCaller(caller.accountId, caller.region || this.options.defaultRegion);
       if (!operation) {
         throw service.authStyle === 'json'
           ? new ServiceError('UnknownOperationException', `Unknown operation ${requested ?? ''}`.trim())
@@ -137,8 +141,7 @@ export class App {
         throw new ServiceError('NotImplemented', `Cellar does not implement ${service.model.metadata.serviceId} ${operation.name} yet`, { status: 501 });
       }
       const ctx: RequestContext = {
-        accountId: caller.accountId,
-        region: caller.region || this.options.defaultRegion,
+        scope,
         requestId: state.requestId,
         accessKeyId: caller.accessKeyId,
         callerArn: caller.arn,
@@ -172,14 +175,27 @@ export class App {
     return response;
   }
 
-  private failed(state: Pending, e: unknown): WireResponse {
+  /**
+   * The credential scope names the service the request was signed for: it must be the one addressed, or a
+   * signature for one service could be replayed against another.
+   */
+  private checkScopedService(scoped: string, service: ServiceDefinition): void {
+    if (scoped !== service.model.signingName && scoped !== service.model.metadata.endpointPrefix) {
+      throw new AuthError('signature', `Credential should be scoped to correct service: '${service.model.signingName}'. `);
+    }
+  }
+
+  private failed(state: Pending, e: unknown, req?: WireRequest): WireResponse {
     const routed = state.routed;
-    if (e instanceof AuthError && routed) {
-      const [code, status] = AUTH_ERRORS[e.kind][routed.service.authStyle];
+    // Unrouted: the request's own protocol decides how its error is worded and shaped (protocols/unrouted.ts).
+    const style = routed ? undefined : req ? requestStyle(req, this.scopeService(req)) : 'json';
+    const authStyle = routed ? routed.service.authStyle : style && isXmlStyle(style) ? 'query' : 'json';
+    if (e instanceof AuthError) {
+      const [code, status] = AUTH_ERRORS[e.kind][authStyle];
       e = new ServiceError(code, e.message, { status });
     }
-    const err = this.asServiceError(e, routed, state.requestId);
-    const response = this.serializeError(routed, err, state.requestId);
+    const err = this.asServiceError(e, routed, state.requestId, authStyle, style === 'query' || (routed?.service.authStyle === 'query'));
+    const response = routed ? routed.service.protocol.serializeError(routed.service.model, err, state.requestId) : unroutedErrorResponse(style ?? 'json', req!, err, state.requestId);
     if (this.options.logRequests) this.logRequest(state, response, err.code);
     return response;
   }
@@ -223,7 +239,7 @@ export class App {
         const name = target.slice(dot + 1);
         return { service: svc, operation: svc.model.operations.get(name), requested: name };
       }
-      throw new RoutingError('json', `Cellar serves no service for X-Amz-Target ${target}`);
+      throw new RoutingError(`Cellar serves no service for X-Amz-Target ${target}`);
     }
     const scoped = this.scopeService(req);
     const svc = scoped ? this.bySigningName.get(scoped) : undefined;
@@ -243,7 +259,7 @@ export class App {
         if (s.protocol.name === 'awsQuery' && s.unsignedOperations?.has(action)) return { service: s, operation: s.model.operations.get(action), requested: action };
       }
     }
-    throw new RoutingError(action ? 'query' : 'json', scoped ? `Cellar serves no service named ${scoped}` : 'The request names no service: sign it with SigV4 (the credential scope names the service) and set X-Amz-Target or Action');
+    throw new RoutingError(scoped ? `Cellar serves no service named ${scoped}` : 'The request names no service: sign it with SigV4 (the credential scope names the service) and set X-Amz-Target or Action');
   }
 
   private scopeService(req: WireRequest): string | undefined {
@@ -252,21 +268,12 @@ export class App {
     return cred?.split('/')[3];
   }
 
-  private asServiceError(e: unknown, routed: Routed | undefined, requestId: string): ServiceError {
+  private asServiceError(e: unknown, routed: Routed | undefined, requestId: string, authStyle: 'json' | 'query', queryProtocol: boolean): ServiceError {
     if (e instanceof ServiceError) return e;
-    if (e instanceof RoutingError) return new ServiceError(e.style === 'json' ? 'UnknownOperationException' : 'InvalidAction', e.message);
+    // awsQuery names an unknown action InvalidAction; the JSON and REST protocols, UnknownOperationException.
+    if (e instanceof RoutingError) return new ServiceError(queryProtocol ? 'InvalidAction' : 'UnknownOperationException', e.message);
     log('error', 'unhandled error', { requestId, service: routed?.service.id, operation: routed?.operation?.name, error: e instanceof Error ? e.stack : String(e) });
-    return new ServiceError(routed?.service.authStyle === 'query' ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 });
-  }
-
-  private serializeError(routed: Routed | undefined, err: ServiceError, requestId: string): WireResponse {
-    if (routed) return routed.service.protocol.serializeError(routed.service.model, err, requestId);
-    // Unroutable: answer in the JSON shape every SDK can read.
-    return {
-      status: err.status,
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
-      body: JSON.stringify({ __type: `com.amazon.coral.service#${err.code}`, message: err.message }),
-    };
+    return new ServiceError(authStyle === 'query' ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 });
   }
 
   // ------------------------------------------------------------------ before the body (gateway/http.ts)
@@ -292,10 +299,11 @@ export class App {
       }
       state.routed = routed;
       if (unsigned && routed.operation && routed.service.unsignedOperations?.has(routed.operation.name)) return undefined;
-      this.options.authenticator.checkHead(head);
+      const scoped = this.options.authenticator.checkHead(head);
+      this.checkScopedService(scoped, routed.service);
       return undefined;
     } catch (e) {
-      return this.failed(state, e);
+      return this.failed(state, e, head);
     }
   }
 
@@ -309,25 +317,19 @@ export class App {
     try {
       state.routed = this.route(head);
     } catch {
-      // Unroutable from its head: answered in the JSON shape every SDK can read.
+      // Unroutable from its head: answered in the request's own protocol (failed, protocols/unrouted.ts).
     }
-    const query = state.routed?.service.authStyle === 'query';
+    const query = state.routed ? state.routed.service.authStyle === 'query' : isXmlStyle(requestStyle(head, this.scopeService(head)));
     const err =
       reason === 'throttled'
         ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: true })
         : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
-    return this.failed(state, err);
+    return this.failed(state, err, head);
   }
 }
 
-class RoutingError extends Error {
-  constructor(
-    readonly style: 'json' | 'query',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** The request names no service Cellar serves; answered in the request's own protocol (protocols/unrouted.ts). */
+class RoutingError extends Error {}
 
 export function jsonResponse(status: number, value: unknown): WireResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };

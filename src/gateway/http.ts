@@ -234,14 +234,14 @@ export function bodyArrivedWhole(head: RequestHead, bufferedBytes: number): bool
 }
 
 /** A request head as the App sees it: no body yet. */
-export function wireHead(head: RequestHead): WireRequest {
-  const target = head.target;
+export function wireHead(method: string, target: string, headers: Record<string, string>): WireRequest {
   const q = target.indexOf('?');
   return {
-    method: head.method,
+    method,
     path: q >= 0 ? target.slice(0, q) : target,
     query: q >= 0 ? new URLSearchParams(target.slice(q + 1)) : EMPTY_QUERY,
-    headers: head.headers,
+    rawQuery: q >= 0 ? target.slice(q + 1) : '',
+    headers,
     body: EMPTY_BODY,
   };
 }
@@ -417,7 +417,7 @@ class Connection {
    */
   private admit(head: RequestHead): boolean {
     const g = this.gateway;
-    const wire = wireHead(head);
+    const wire = wireHead(head.method, head.target, head.headers);
     this.wire = wire;
     if (g.draining && !this.finishing) return this.refuse(head, g.app.unavailableBeforeBody(wire, 'stopping'));
     const length = head.length;
@@ -540,18 +540,11 @@ class Connection {
     else {
       // No body, so no head was held for it: seen here first.
       if (this.gateway.draining && !this.finishing) {
-        this.closeWith(req, this.gateway.app.unavailableBeforeBody(wireHead({ ...req, expectContinue: false, length: 0 }), 'stopping'));
+        this.closeWith(req, this.gateway.app.unavailableBeforeBody(wireHead(req.method, req.target, req.headers), 'stopping'));
         return;
       }
-      const target = req.target;
-      const q = target.indexOf('?');
-      wire = {
-        method: req.method,
-        path: q >= 0 ? target.slice(0, q) : target,
-        query: q >= 0 ? new URLSearchParams(target.slice(q + 1)) : EMPTY_QUERY,
-        headers: req.headers,
-        body: req.body,
-      };
+      wire = wireHead(req.method, req.target, req.headers);
+      wire.body = req.body;
     }
     // The one request a stopping Cellar still answers on this connection.
     if (this.finishing) this.finishing = false;

@@ -8,6 +8,7 @@ import { ServiceError } from '../core/errors.js';
 import type { Operation, ServiceModel, Shape } from './model.js';
 import type { JsonErrorStyle, Protocol, WireRequest, WireResponse } from './types.js';
 import { stringifyWire } from './wirejson.js';
+import { checkSurrogateEscapes, MalformedText, utf8Text } from './text.js';
 import { formatProblems, TypeMismatch, validateShape, type ValidationProblem } from './validate.js';
 
 /** Which shapes (transitively) hold timestamps, which arrive as epoch seconds and providers see as Date. */
@@ -82,10 +83,12 @@ export class JsonProtocol implements Protocol {
 
   parseInput(req: WireRequest, model: ServiceModel, op: Operation): unknown {
     let input: unknown;
-    const text = req.body.length ? req.body.toString('utf8') : '{}';
     try {
+      const text = req.body.length ? utf8Text(req.body) : '{}';
+      checkSurrogateEscapes(text);
       input = JSON.parse(text);
-    } catch {
+    } catch (e) {
+      if (e instanceof MalformedText) throw new ServiceError('SerializationException', e.message);
       throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
     }
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -146,3 +149,16 @@ function serializationError(e: TypeMismatch): ServiceError {
   const message = kind.startsWith('Start of') ? `${kind} found where not expected.` : `${kind} can not be converted to ${target[e.expected] ?? e.expected}`;
   return new ServiceError('SerializationException', message);
 }
+
+/**
+ * A JSON-protocol error for a request no served service claims (protocols/unrouted.ts): Coral's shape, which every
+ * awsJson and rest-json SDK reads (`__type` in the body and `x-amzn-ErrorType`).
+ */
+export function jsonErrorResponse(contentType: string, err: ServiceError, requestId: string): WireResponse {
+  return {
+    status: err.status,
+    headers: { 'content-type': contentType, 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
+    body: stringifyWire({ __type: `com.amazon.coral.service#${err.code}`, message: err.message }),
+  };
+}
+

@@ -43,6 +43,8 @@ export interface Operation {
   input?: { shape: string };
   output?: { shape: string; resultWrapper?: string };
   errors: string[];
+  /** KMS: the operation may act on another account's key, given its key ARN (the API reference's "Cross-account use: Yes"). */
+  crossAccount?: boolean;
 }
 
 export interface ServiceMetadata {
@@ -70,6 +72,11 @@ export class ServiceModel {
    * validation errors detected" lists follow the service's own field order): shape name → member names.
    */
   memberOrder: Readonly<Record<string, readonly string[]>> = {};
+  /**
+   * Shapes whose null values inside a map the service words itself (DynamoDB's AttributeValue: "Supplied
+   * AttributeValue is empty, ..."); elsewhere a null map value is a model validation problem.
+   */
+  nullableMapValues: ReadonlySet<string> = new Set();
   /** Compiled patterns, cached per shape; null where JS cannot express the model's regex. */
   private readonly patterns = new Map<string, RegExp | null>();
   private parsed: { operations: Map<string, Operation>; shapes: Record<string, Shape> } | undefined;

@@ -9,6 +9,7 @@ import { ServiceError } from '../core/errors.js';
 import type { MemberRef, Operation, ServiceModel, Shape } from './model.js';
 import type { Protocol, WireRequest, WireResponse } from './types.js';
 import { formatProblems, TypeMismatch, validateShape, type ValidationProblem } from './validate.js';
+import { utf8Text } from './text.js';
 
 const MAX_PARAMS = 10_000;
 const MAX_DEPTH = 32;
@@ -21,6 +22,21 @@ export interface QueryErrorStyle {
   missingParameter?: (path: string) => ServiceError;
 }
 
+/**
+ * Refuses form text whose percent-escapes are not UTF-8: URLSearchParams would decode them to U+FFFD, so two
+ * distinct values could arrive as one (see protocols/text.ts).
+ */
+function checkFormText(text: string): void {
+  if (!text.includes('%')) return;
+  for (const part of text.split('&')) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      throw new ServiceError('MalformedQueryString', 'The query string contains a percent-encoded sequence that is not UTF-8.');
+    }
+  }
+}
+
 export function parseQueryParams(req: WireRequest): Map<string, string> {
   const params = new Map<string, string>();
   const add = (sp: URLSearchParams) => {
@@ -29,9 +45,19 @@ export function parseQueryParams(req: WireRequest): Map<string, string> {
       params.set(k, v);
     }
   };
+  if (req.rawQuery) checkFormText(req.rawQuery);
   add(req.query);
   const ct = req.headers['content-type'] ?? '';
-  if (req.method === 'POST' && req.body.length && (ct === '' || ct.includes('x-www-form-urlencoded'))) add(new URLSearchParams(req.body.toString('utf8')));
+  if (req.method === 'POST' && req.body.length && (ct === '' || ct.includes('x-www-form-urlencoded'))) {
+    let text: string;
+    try {
+      text = utf8Text(req.body);
+    } catch {
+      throw new ServiceError('MalformedQueryString', 'The request body is not UTF-8.');
+    }
+    checkFormText(text);
+    add(new URLSearchParams(text));
+  }
   return params;
 }
 
@@ -217,7 +243,10 @@ export class QueryProtocol implements Protocol {
         throw new ServiceError(this.style.validationCode, formatProblems(problems));
       }
     } catch (e) {
-      if (e instanceof TypeMismatch) throw new ServiceError(this.style.validationCode, `Invalid value for parameter ${e.path}, value: ${String(e.actual)}, type: ${typeof e.actual}, valid types: ${e.expected}`);
+      if (e instanceof TypeMismatch) {
+        const shown = e.sensitive ? '' : `, value: ${String(e.actual).slice(0, 256)}`;
+        throw new ServiceError(this.style.validationCode, `Invalid value for parameter ${e.path}${shown}, type: ${typeof e.actual}, valid types: ${e.expected}`);
+      }
       throw e;
     }
     return input;
@@ -237,15 +266,26 @@ export class QueryProtocol implements Protocol {
 
   serializeError(model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
     const ns = model.metadata.xmlNamespace ?? `https://${model.metadata.endpointPrefix}.amazonaws.com/doc/${model.metadata.apiVersion}/`;
-    const xml =
-      '<?xml version="1.0" encoding="UTF-8"?>\n' +
-      builder.build({
-        ErrorResponse: {
-          '@_xmlns': ns,
-          Error: { Type: err.senderFault ? 'Sender' : 'Receiver', Code: err.code, Message: err.message },
-          RequestId: requestId,
-        },
-      });
-    return { status: err.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body: xml };
+    return queryErrorResponse(ns, err, requestId);
   }
+}
+
+/** awsQuery's error document, `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>`. */
+export function queryErrorResponse(namespace: string | undefined, err: ServiceError, requestId: string): WireResponse {
+  const xml =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    builder.build({
+      ErrorResponse: {
+        ...(namespace ? { '@_xmlns': namespace } : {}),
+        Error: { Type: err.senderFault ? 'Sender' : 'Receiver', Code: err.code, Message: err.message },
+        RequestId: requestId,
+      },
+    });
+  return { status: err.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body: xml };
+}
+
+/** rest-xml's error document (S3's shape, which the rest-xml SDKs read): `<Error><Code/><Message/><RequestId/></Error>`. */
+export function restXmlErrorResponse(err: ServiceError, requestId: string): WireResponse {
+  const xml = '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build({ Error: { Code: err.code, Message: err.message, RequestId: requestId } });
+  return { status: err.status, headers: { 'content-type': 'application/xml', 'x-amzn-requestid': requestId }, body: xml };
 }

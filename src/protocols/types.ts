@@ -12,6 +12,8 @@ export interface WireRequest {
   /** Path without the query string. */
   path: string;
   query: URLSearchParams;
+  /** The query string as sent (percent-escapes undecoded), when there is one: `query` has already decoded it. */
+  rawQuery?: string;
   /** Header names in lower case. */
   headers: Record<string, string>;
   body: Buffer;

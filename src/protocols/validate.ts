@@ -13,6 +13,8 @@ export interface ValidationProblem {
   path: string;
   value: unknown;
   constraint: string;
+  /** The member is marked sensitive in the model: its value is never written into the message. */
+  sensitive?: boolean;
 }
 
 export class TypeMismatch extends Error {
@@ -20,6 +22,8 @@ export class TypeMismatch extends Error {
     readonly path: string,
     readonly expected: string,
     readonly actual: unknown,
+    /** The member is sensitive: its value must not be echoed in the error. */
+    readonly sensitive = false,
   ) {
     super(`${path}: expected ${expected}`);
   }
@@ -42,7 +46,8 @@ function render(value: unknown): string {
 export function formatProblems(problems: ValidationProblem[]): string {
   const n = problems.length;
   const head = `${n} validation error${n === 1 ? '' : 's'} detected: `;
-  return head + problems.map((p) => `Value ${render(p.value)} at '${p.path}' failed to satisfy constraint: ${p.constraint}`).join('; ');
+  // AWS leaves a sensitive member's value out: "Value at 'plaintext' failed to satisfy constraint: ...".
+  return head + problems.map((p) => `Value ${p.sensitive ? '' : render(p.value) + ' '}at '${p.path}' failed to satisfy constraint: ${p.constraint}`).join('; ');
 }
 
 // Deep enough for DynamoDB documents (32 levels, two shapes per level, inside request maps), so its own
@@ -158,6 +163,7 @@ function compile(model: ServiceModel, shapeName: string): Validator {
     case 'map': {
       const keyShape = shape.key!.shape;
       const valueShape = shape.value!.shape;
+      const nullableValue = model.nullableMapValues.has(valueShape);
       let key: Validator | undefined;
       let val: Validator | undefined;
       return (value, path, problems, depth) => {
@@ -173,6 +179,9 @@ function compile(model: ServiceModel, shapeName: string): Validator {
           key(k, keyPath, problems, depth + 1);
           const v = obj[k];
           if (v !== null && v !== undefined) (val ??= validatorFor(model, valueShape))(v, `${path}.${k}.member`, problems, depth + 1);
+          // A map cannot hold "absent" either: a null value is refused here (as a list's null item is), unless the
+          // service words that case itself (DynamoDB's "Supplied AttributeValue is empty").
+          else if (!nullableValue) problems.push({ path: `${path}.${k}.member`, value: null, constraint: 'Member must not be null' });
         }
       };
     }
@@ -182,15 +191,16 @@ function compile(model: ServiceModel, shapeName: string): Validator {
       const re = shape.pattern ? model.pattern(shapeName) : null;
       const patternMessage = `Member must satisfy regular expression pattern: ${shape.pattern}`;
       const limited = shape.min !== undefined || shape.max !== undefined;
+      const sensitive = shape.sensitive === true;
       return (value, path, problems, depth) => {
-        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
-        if (typeof value !== 'string') throw new TypeMismatch(path, 'string', value);
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value, sensitive);
+        if (typeof value !== 'string') throw new TypeMismatch(path, 'string', value, sensitive);
         if (enumValues && !enumValues.has(value)) {
-          problems.push({ path, value, constraint: enumMessage });
+          problems.push({ path, value, constraint: enumMessage, sensitive });
           return;
         }
-        if (limited && needsCodePoints(shape, value.length)) checkLength(shape, codePoints(value), value, path, problems);
-        if (re && !re.test(value)) problems.push({ path, value, constraint: patternMessage });
+        if (limited && needsCodePoints(shape, value.length)) checkLength(shape, codePoints(value), value, path, problems, sensitive);
+        if (re && !re.test(value)) problems.push({ path, value, constraint: patternMessage, sensitive });
       };
     }
     case 'integer':
@@ -218,10 +228,11 @@ function compile(model: ServiceModel, shapeName: string): Validator {
       };
     case 'blob': {
       const limited = shape.min !== undefined || shape.max !== undefined;
+      const sensitive = shape.sensitive === true;
       return (value, path, problems, depth) => {
-        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
-        if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value);
-        if (limited) checkLength(shape, typeof value === 'string' ? Buffer.byteLength(value, 'base64') : value.length, value, path, problems);
+        if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value, sensitive);
+        if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value, sensitive);
+        if (limited) checkLength(shape, typeof value === 'string' ? Buffer.byteLength(value, 'base64') : value.length, value, path, problems, sensitive);
       };
     }
     default:
@@ -229,7 +240,7 @@ function compile(model: ServiceModel, shapeName: string): Validator {
   }
 }
 
-function checkLength(shape: Shape, length: number, value: unknown, path: string, problems: ValidationProblem[]): void {
-  if (shape.min !== undefined && length < shape.min) problems.push({ path, value, constraint: `Member must have length greater than or equal to ${shape.min}` });
-  if (shape.max !== undefined && length > shape.max) problems.push({ path, value, constraint: `Member must have length less than or equal to ${shape.max}` });
+function checkLength(shape: Shape, length: number, value: unknown, path: string, problems: ValidationProblem[], sensitive = false): void {
+  if (shape.min !== undefined && length < shape.min) problems.push({ path, value, constraint: `Member must have length greater than or equal to ${shape.min}`, sensitive });
+  if (shape.max !== undefined && length > shape.max) problems.push({ path, value, constraint: `Member must have length less than or equal to ${shape.max}`, sensitive });
 }

@@ -16,6 +16,7 @@
  * Checkpoints run on a worker thread with its own connection (storage/checkpointer-worker), never inside
  * a commit on the main thread; a clean close checkpoints and truncates the WAL.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT } from '../root.js';
 import { createRequire } from 'node:module';
@@ -366,6 +367,21 @@ export class SqliteStore implements Store {
     const s = this.checkpointSlots;
     if (!s) return { passive: 0, restart: 0, errors: 0 };
     return { passive: Atomics.load(s, SLOT_PASSIVE), restart: Atomics.load(s, SLOT_RESTART), errors: Atomics.load(s, SLOT_ERRORS) };
+  }
+
+  digest(exclude: readonly string[] = []): string {
+    this.sync();
+    const hash = createHash('sha256');
+    const names = (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kv\\_%' ESCAPE '\\' ORDER BY name`).all() as { name: string }[])
+      .map((r) => r.name.slice(3))
+      .filter((n) => !exclude.includes(n));
+    for (const name of names) {
+      hash.update(`\u0000keyspace ${name}\u0000`);
+      for (const row of this.db.prepare(`SELECT k, v FROM "kv_${name}" ORDER BY k`).iterate() as IterableIterator<{ k: Buffer; v: Buffer }>) {
+        hash.update(`${row.k.length}:`).update(row.k).update(`${row.v.length}:`).update(row.v);
+      }
+    }
+    return hash.digest('hex');
   }
 
   keyspace(name: string): Keyspace {

@@ -69,6 +69,11 @@ export interface Store {
   readonly groupsCommits: boolean;
   /** Commits the open write group, if any, now (before answering from state that includes it). */
   sync(): void;
+  /**
+   * A hash of every stored key and value, keyspace by keyspace, leaving out the keyspaces named: what tests compare
+   * before and after a refused request, to show it changed nothing.
+   */
+  digest(exclude?: readonly string[]): string;
   close(): void;
 }
 
@@ -110,4 +115,39 @@ export class JsonTable<T> {
     }
     return out;
   }
+}
+
+/**
+ * JSON documents of one resource type, each belonging to one account-and-region scope: every read and write names
+ * its Scope (core/scope.ts), and keys are `<account>/<region>/<name>`, so one scope's records are reachable only
+ * through that scope. `everyScope` is for background work, which then acts in each record's own scope.
+ */
+export class ScopedTable<T> {
+  private readonly table: JsonTable<T>;
+  constructor(space: Keyspace) {
+    this.table = new JsonTable<T>(space);
+  }
+  get(scope: ScopeLike, name: string): T | undefined {
+    return this.table.get(scope.prefix + name);
+  }
+  put(scope: ScopeLike, name: string, value: T): void {
+    this.table.put(scope.prefix + name, value);
+  }
+  delete(scope: ScopeLike, name: string): void {
+    this.table.delete(scope.prefix + name);
+  }
+  /** The scope's records whose name starts with `prefix`, in name order, as [name, record]. */
+  list(scope: ScopeLike, prefix = ''): Array<[string, T]> {
+    const start = scope.prefix.length;
+    return this.table.list(scope.prefix + prefix).map(([k, v]) => [k.slice(start), v]);
+  }
+  /** Every record of every scope, as [store key, record]: for background work, which acts in each record's own scope. */
+  everyScope(): Array<[string, T]> {
+    return this.table.list();
+  }
+}
+
+/** What ScopedTable needs of a Scope (core/scope.ts): its key prefix. */
+export interface ScopeLike {
+  readonly prefix: string;
 }

@@ -1,8 +1,11 @@
 /**
- * Given an instance reported available by a Cellar process, when that Cellar is killed with SIGKILL, then the
- * engine (orphaned, reparented to PID 1) is taken over by the next Cellar: the leftover is stopped, its stale lock
- * cleared, the engine started again, and every acknowledged write is still there. Run against every engine, with a
- * real separate Node process standing for the first Cellar.
+ * Given an instance run by a Cellar process, when that Cellar is killed with SIGKILL:
+ * - the engine shuts itself down cleanly within seconds (setpriv --pdeathsig, see engines/host.ts), and the next
+ *   Cellar starts it again with every acknowledged write;
+ * - an engine that outlived its Cellar anyway (a Cellar without setpriv, stood for by `stopChildrenWithCellar:
+ *   false`) is taken over by the next Cellar: the leftover is stopped, its stale lock cleared, the engine started
+ *   again, and every acknowledged write is still there.
+ * Run against every engine, with a real separate Node process standing for the first Cellar.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,19 +61,19 @@ async function writeAndRead(spec: EngineSpec, write: string | undefined): Promis
 }
 
 /** Starts a separate "Cellar" process that initialises and starts the instance, and resolves with the engine pid. */
-function startFirstCellar(spec: EngineSpec): Promise<{ cellarPid: number; enginePid: number }> {
+function startFirstCellar(spec: EngineSpec, hostOptions: { stopChildrenWithCellar?: boolean } = {}): Promise<{ cellarPid: number; enginePid: number }> {
   const script = `
     import { LocalHost } from ${JSON.stringify(hostModule)};
     import { createEngine } from ${JSON.stringify(engineIndex)};
     const spec = JSON.parse(process.env.SPEC);
-    const engine = createEngine(await LocalHost.create(), spec);
+    const engine = createEngine(await LocalHost.create(JSON.parse(process.env.HOST_OPTIONS)), spec);
     await engine.initialise();
     await engine.start();
     console.log('READY ' + engine.pid());
     setInterval(() => {}, 1000);
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, SPEC: JSON.stringify(spec), CELLAR_LOG_LEVEL: 'error' },
+    env: { ...process.env, SPEC: JSON.stringify(spec), HOST_OPTIONS: JSON.stringify(hostOptions), CELLAR_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -103,20 +106,61 @@ describe('Cellar killed with SIGKILL while its engines run', { timeout: 10 * 60_
     for (const c of cleanups) await c().catch(() => {});
   });
 
+  const newSpec = async (h: LocalHost, engineName: EngineName, label: string): Promise<{ spec: EngineSpec; base: string }> => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), `cellar-crash-${engineName}-`));
+    fs.chmodSync(base, 0o711);
+    const spec: EngineSpec = {
+      engine: engineName,
+      name: `${label}-${engineName}`,
+      dataDir: path.join(base, 'instance'),
+      port: await h.findFreePort(),
+      masterUsername: engineName === 'redis' ? 'default' : 'master',
+      masterPassword: 'crash-test-pw',
+      dbName: 'app',
+    };
+    return { spec, base };
+  };
+
+  /** What each engine writes to its log when it shuts down cleanly. */
+  const cleanShutdownLine: Record<string, RegExp> = {
+    postgres: /received fast shutdown request[\s\S]*database system is shut down/,
+    mariadb: /Shutdown complete/,
+    redis: /ready to exit, bye bye/,
+  };
+
   for (const engineName of engines) {
-    it(`${engineName}: the next Cellar takes the orphaned engine over with all acknowledged writes`, { timeout: 240_000 }, async () => {
+    it(`${engineName}: the engine shuts down cleanly with its Cellar, and the next Cellar starts it with all acknowledged writes`, { timeout: 240_000 }, async () => {
       const h = await host;
-      const base = fs.mkdtempSync(path.join(os.tmpdir(), `cellar-crash-${engineName}-`));
-      fs.chmodSync(base, 0o711);
-      const spec: EngineSpec = {
-        engine: engineName,
-        name: `crash-${engineName}`,
-        dataDir: path.join(base, 'instance'),
-        port: await h.findFreePort(),
-        masterUsername: engineName === 'redis' ? 'default' : 'master',
-        masterPassword: 'crash-test-pw',
-        dbName: 'app',
-      };
+      const { spec, base } = await newSpec(h, engineName, 'dies');
+      let successor: EngineAdapter | undefined;
+      let enginePid: number | undefined;
+      cleanups.push(async () => {
+        if (successor?.isRunning()) await successor.stop('fast');
+        if (enginePid && (await h.processInfo(enginePid)).state === 'running') process.kill(-enginePid, 'SIGKILL');
+        fs.rmSync(base, { recursive: true, force: true });
+      });
+
+      const first = await startFirstCellar(spec);
+      enginePid = first.enginePid;
+      assert.equal(await writeAndRead(spec, 'before-crash'), 'before-crash');
+      process.kill(first.cellarPid, 'SIGKILL');
+      const deadline = Date.now() + 10_000;
+      while ((await h.processInfo(first.enginePid)).state === 'running') {
+        assert.ok(Date.now() < deadline, `engine ${first.enginePid} still running 10 s after its Cellar was killed`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const log = fs.readFileSync(path.join(spec.dataDir, 'log', `${engineName}.log`), 'utf8');
+      assert.match(log, cleanShutdownLine[engineName]!, 'the engine shut down cleanly, not killed');
+
+      successor = createEngine(h, spec);
+      await successor.start();
+      assert.equal(await writeAndRead(spec, 'after-restart'), 'before-crash,after-restart');
+      await successor.stop('fast');
+    });
+
+    it(`${engineName}: the next Cellar takes an engine that outlived its Cellar over with all acknowledged writes`, { timeout: 240_000 }, async () => {
+      const h = await host;
+      const { spec, base } = await newSpec(h, engineName, 'orphan');
       let successor: EngineAdapter | undefined;
       let orphanPid: number | undefined;
       cleanups.push(async () => {
@@ -125,11 +169,11 @@ describe('Cellar killed with SIGKILL while its engines run', { timeout: 10 * 60_
         fs.rmSync(base, { recursive: true, force: true });
       });
 
-      const first = await startFirstCellar(spec);
+      const first = await startFirstCellar(spec, { stopChildrenWithCellar: false });
       orphanPid = first.enginePid;
       assert.equal(await writeAndRead(spec, 'before-crash'), 'before-crash');
       process.kill(first.cellarPid, 'SIGKILL');
-      // The engine survives its Cellar (own session) and keeps serving.
+      // The engine survives its Cellar (own session, no death signal) and keeps serving.
       await new Promise((r) => setTimeout(r, 200));
       assert.equal((await h.processInfo(first.enginePid)).state, 'running');
       assert.equal(await writeAndRead(spec, 'while-orphaned'), 'before-crash,while-orphaned');

@@ -100,7 +100,11 @@ function mariadbHarness(engine: 'mariadb' | 'mysql'): Harness {
         async assertNotSuperuser() {
           const [grants] = await c.query<mysql.RowDataPacket[]>('SHOW GRANTS');
           const text = grants.map((g) => String(Object.values(g)[0])).join('\n');
-          assert.doesNotMatch(text, /\bSUPER\b|\bSHUTDOWN\b|\bFILE\b|ALL PRIVILEGES/, text);
+          assert.doesNotMatch(text, /\bSUPER\b|\bSHUTDOWN\b|\bFILE\b|ALL PRIVILEGES ON \*\.\*/, text);
+          // Data privileges per database pattern; on the system schemas only reading.
+          assert.match(text, /GRANT ALL PRIVILEGES ON `______%`\.\* TO /);
+          assert.match(text, /GRANT SELECT, LOCK TABLES, SHOW VIEW ON `mysql`\.\* TO /);
+          assert.doesNotMatch(text, /ON `(%|mysql|sys)`\.\* TO .* WITH GRANT OPTION/);
           assert.match(text, /WITH GRANT OPTION/);
           await assert.rejects(c.query('SET GLOBAL max_connections = 99'), /Access denied|SUPER/);
           await assert.rejects(c.query('SHUTDOWN'), /Access denied|SHUTDOWN/);

@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { LocalHost, settlesWithin } from '../../src/engines/host.js';
 import { listPostgresInstallations, mariadbVersion, redisVersion } from '../../src/engines/versions.js';
 import { createEngine } from '../../src/engines/index.js';
@@ -172,5 +174,50 @@ describe('LocalHost', () => {
     assert.ok(e instanceof MariadbEngine);
     assert.throws(() => createEngine(host, { engine: 'postgres', name: 'p', dataDir: 'relative', port: 5432, masterUsername: 'a', masterPassword: 'x' }), /absolute/);
     assert.throws(() => createEngine(host, { engine: 'postgres', name: 'p', dataDir: '/x', port: 5432, masterUsername: 'rdsadmin', masterPassword: 'x' }), /reserved/);
+  });
+
+  it('gives its children their signal when Cellar dies (SIGKILL), as the engine user', async () => {
+    assert.equal(host.stopsChildrenWithCellar, true, 'setpriv (util-linux) is installed here');
+    const hostModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/engines/host.js');
+    // A stand-in Cellar: one engine-like child (spawn, SIGTERM on death) and one helper command (run, SIGKILL).
+    const script = `
+      import { LocalHost } from ${JSON.stringify(hostModule)};
+      const host = await LocalHost.create();
+      const engine = host.spawn({ command: 'sh', args: ['-c', 'trap "echo got-term; exit 0" TERM; while :; do sleep 0.05; done'], parentDeathSignal: 'SIGTERM' });
+      void host.run({ command: 'sleep', args: ['300'], timeoutMs: 600_000 });
+      setTimeout(() => console.log('PIDS ' + engine.pid), 200);
+      setInterval(() => {}, 1000);
+    `;
+    const cellar = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    cellar.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!/PIDS \d+/.test(out)) {
+      assert.ok(Date.now() < deadline, 'stand-in Cellar did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const children = fs
+      .readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .filter((e) => {
+        try {
+          return new RegExp(`^PPid:\\s+${cellar.pid}$`, 'm').test(fs.readFileSync(`/proc/${e}/status`, 'utf8'));
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    assert.equal(children.length, 2, `two children: ${children.join(', ')}`);
+    for (const pid of children) assert.equal(fs.statSync(`/proc/${pid}`).uid, host.engineUser.uid, 'runs as the engine user');
+    const exited = new Promise((r) => cellar.once('exit', r));
+    cellar.kill('SIGKILL');
+    await exited;
+    const gone = Date.now() + 5000;
+    for (;;) {
+      const states = await Promise.all(children.map((pid) => host.processInfo(pid)));
+      if (states.every((st) => st.state !== 'running')) break;
+      assert.ok(Date.now() < gone, `children still running 5 s after Cellar died: ${children.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   });
 });

@@ -76,7 +76,7 @@ describe('postgres config', () => {
     assert.match(hba, /^host\s+all\s+rdsadmin\s+all\s+reject$/m);
     // The reject line must come before the general host line.
     assert.ok(hba.indexOf('rdsadmin  all  reject') < hba.indexOf('all            all  md5'));
-    assert.equal(pgc.renderIdent(['root', 'cellar', 'root']), '# Managed by Cellar: OS users allowed to act as rdsadmin\ncellar  root  rdsadmin\ncellar  cellar  rdsadmin\n');
+    assert.equal(pgc.renderIdent(['root', 'root']), '# Managed by Cellar: OS users allowed to act as rdsadmin\ncellar  root  rdsadmin\n');
   });
 
   it('bootstraps rds_superuser with the predefined roles of the version', () => {
@@ -85,11 +85,31 @@ describe('postgres config', () => {
     assert.match(s15[1]!, /pg_checkpoint/);
     assert.doesNotMatch(s15[1]!, /pg_create_subscription|pg_maintain/);
     assert.equal(s15[2], `CREATE ROLE "Admin" LOGIN CREATEDB CREATEROLE PASSWORD 'SCRAM-SHA-256$4096:a$b:c' IN ROLE rds_superuser`);
-    assert.equal(s15[3], "UPDATE pg_authid SET rolsuper = true WHERE rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')");
+    assert.doesNotMatch(s15[1]!, /pg_read_all_data/, 'pg_read_all_data reads pg_authid');
+    assert.equal(s15[3], "UPDATE pg_authid SET rolsuper = true WHERE rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files', 'pg_read_all_data')");
     assert.equal(s15[4], 'CREATE DATABASE "app" OWNER "Admin"');
     assert.doesNotMatch(pgc.bootstrapStatements({ major: 13, masterUsername: 'a', masterVerifier: 'v' })[1]!, /pg_read_all_data/);
     assert.equal(pgc.bootstrapStatements({ major: 13, masterUsername: 'a', masterVerifier: 'v' }).length, 4);
     assert.equal(pgc.bootstrapStatements({ major: 16, masterUsername: 'a', masterVerifier: 'v' }).length, 3, 'CREATEROLE is fixed upstream in 16');
+    assert.doesNotMatch(pgc.bootstrapStatements({ major: 17, masterUsername: 'a', masterVerifier: 'v' })[1]!, /pg_read_all_data/);
+  });
+
+  it('brings instances of an older Cellar to the same role rules', () => {
+    const h15 = pgc.hardeningStatements(15);
+    assert.equal(h15.length, 2);
+    assert.match(h15[0]!, /WHERE r\.rolname IN \('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files', 'pg_read_all_data'\) AND NOT u\.rolsuper/);
+    assert.match(h15[0]!, /format\('REVOKE %I FROM %I', m\.role, m\.member\)/);
+    assert.match(h15[1]!, /SET LOCAL allow_system_table_mods = on; UPDATE pg_authid SET rolsuper = true WHERE rolname IN \('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files', 'pg_read_all_data'\)/);
+    const h16 = pgc.hardeningStatements(16);
+    assert.equal(h16.length, 1);
+    assert.match(h16[0]!, /GRANTED BY %I CASCADE/);
+    assert.doesNotMatch(pgc.hardeningStatements(13)[0]!, /pg_read_all_data/, '13 has no pg_read_all_data');
+  });
+
+  it('refuses parameters that run programs, load libraries or move files', () => {
+    for (const n of ['archive_command', 'restore_command', 'shared_preload_libraries', 'session_preload_libraries', 'dynamic_library_path', 'log_directory', 'ssl_key_file', 'primary_conninfo']) {
+      assert.throws(() => pgc.checkParamName(n), /managed by Cellar/, n);
+    }
   });
 
   it('refuses reserved master usernames', () => {
@@ -110,7 +130,7 @@ describe('postgres config', () => {
 });
 
 describe('mariadb config', () => {
-  const input = { dataDir: '/i/data', socket: '/i/run/s', pidFile: '/i/run/p', tmpDir: '/i/tmp', port: 3307, listenAddresses: ['127.0.0.1', '::1'], params: {} };
+  const input = { dataDir: '/i/data', initFile: '/i/conf/init.sql', secureFileDir: '/i/files', socket: '/i/run/s', pidFile: '/i/run/p', tmpDir: '/i/tmp', port: 3307, listenAddresses: ['127.0.0.1', '::1'], params: {} };
 
   it('starts with --no-defaults and explicit paths', () => {
     const args = myc.mariadbdArgs({ ...input, params: { 'innodb-buffer-pool-size': '64M' } });
@@ -138,13 +158,76 @@ describe('mariadb config', () => {
     assert.equal(myc.setGlobalValue("a'b\\"), "'a\\'b\\\\'");
   });
 
-  it('grants the master RDS privileges without SUPER, FILE or SHUTDOWN', () => {
+  it('grants the master RDS privileges without SUPER, FILE or SHUTDOWN, data privileges per pattern', () => {
     const sql = myc.bootstrapSql({ masterUsername: 'admin', masterPasswordHash: '*ABC', dbName: 'app' });
     assert.match(sql, /^FLUSH PRIVILEGES;$/m);
     assert.match(sql, /^CREATE USER 'admin'@'%' IDENTIFIED BY PASSWORD '\*ABC';$/m);
-    assert.match(sql, /WITH GRANT OPTION;$/m);
+    assert.match(sql, /^GRANT RELOAD, PROCESS, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR, CREATE USER ON \*\.\* TO 'admin'@'%' WITH GRANT OPTION;$/m);
+    assert.match(sql, /^BEGIN NOT ATOMIC FOR p IN .* GRANT SELECT, LOCK TABLES, SHOW VIEW ON `mysql`\.\* TO 'admin'@'%';.* END;$/m);
     assert.match(sql, /^CREATE DATABASE `app`;$/m);
+    // Every statement on one line: the bootstrap reader ends a statement at a line ending in ';'.
+    for (const line of sql.trim().split('\n')) assert.match(line, /;$/);
     for (const p of ['SUPER', 'FILE', 'SHUTDOWN']) assert.ok(!myc.MASTER_PRIVILEGES.includes(p));
+    assert.deepEqual([...myc.MASTER_GLOBAL_PRIVILEGES, ...myc.MASTER_DATABASE_PRIVILEGES].sort(), [...myc.MASTER_PRIVILEGES].sort());
+  });
+
+  /** MariaDB's wild_compare(str, pattern, str_is_pattern=false) as a RegExp: `_` one byte, `%` any run, `\\` escapes. */
+  function likeRegExp(pattern: string): RegExp {
+    return new RegExp('^' + pattern.replace(/\\(.)|([%_])|([^%_\\])/g, (_m, esc: string, wild: string, lit: string) => {
+      const c = esc ?? lit;
+      if (wild === '%') return '.*';
+      if (wild === '_') return '.';
+      return c!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }) + '$', 's');
+  }
+
+  it('database patterns match every name but mysql and sys, whatever the letter case rule', () => {
+    const patterns = myc.masterDatabasePatterns().map(likeRegExp);
+    const lowerPatterns = myc.masterDatabasePatterns().map((p) => likeRegExp(p.toLowerCase()));
+    const alphabet = ['m', 'y', 's', 'q', 'l', 'M', 'S', 'a', '_', '1'];
+    const names: string[] = [''];
+    const all: string[] = [];
+    for (let length = 1; length <= 5; length++) {
+      const next: string[] = [];
+      for (const prefix of names.splice(0)) for (const c of alphabet) next.push(prefix + c);
+      names.push(...next);
+      all.push(...next);
+    }
+    all.push('store', 'performance_schema', 'information_schema', 'a_very_long_database_name', '$x', 'MySQL', 'SYS');
+    for (const name of all) {
+      const lower = name.toLowerCase();
+      const matched = patterns.some((p) => p.test(name));
+      // With lower_case_table_names=1 names and patterns are both lower-cased before matching.
+      const matchedLower = lowerPatterns.some((p) => p.test(lower));
+      if (lower === 'mysql' || lower === 'sys') {
+        assert.equal(matched, false, `${name} must not be reachable`);
+        assert.equal(matchedLower, false, `${name} must not be reachable with lower_case_table_names=1`);
+      } else {
+        assert.equal(matched, true, `${name} should be usable`);
+      }
+    }
+  });
+
+  it('re-asserts Cellar administration at every start, one statement per line', () => {
+    const sql = myc.initFileSql({ adminUser: 'root', masterUsername: 'admin' });
+    const lines = sql.trim().split('\n').filter((l) => !l.startsWith('--'));
+    for (const line of lines) assert.match(line, /;$/, line);
+    assert.ok(lines.includes("CREATE USER IF NOT EXISTS 'root'@'localhost' IDENTIFIED VIA unix_socket;"));
+    assert.ok(lines.includes("REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'root'@'localhost';"));
+    assert.ok(lines.includes("GRANT EXECUTE ON PROCEDURE mysql.cellar_exec TO 'root'@'localhost';"));
+    assert.ok(lines.includes("DELETE FROM mysql.roles_mapping WHERE Role = 'cellar_admin';"), 'nobody keeps ADMIN OPTION on the role');
+    assert.ok(lines.some((l) => l.startsWith('CREATE OR REPLACE DEFINER = cellar_admin PROCEDURE mysql.cellar_exec') && l.includes("SUBSTRING_INDEX(USER(), '@', -1) <> 'localhost'")));
+    assert.doesNotMatch(sql, /REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'root'@'localhost'; END IF/, 'root is the admin here');
+    const other = myc.initFileSql({ adminUser: 'alice', masterUsername: 'admin' });
+    assert.match(other, /IF EXISTS \(SELECT 1 FROM mysql\.global_priv WHERE User = 'root' AND Host = 'localhost'\) THEN REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'root'@'localhost'; END IF; END;/);
+  });
+
+  it('keeps file, plugin and log-location options for Cellar', () => {
+    for (const n of ['general_log_file', 'slow-query-log-file', 'plugin_load_add', 'secure_file_priv', 'symbolic-links', 'init_file', 'proxy_protocol_networks']) {
+      assert.throws(() => myc.checkParamName(n), /managed/, n);
+    }
+    const args = myc.mariadbdArgs(input);
+    for (const a of ['--init-file=/i/conf/init.sql', '--secure-file-priv=/i/files', '--skip-symbolic-links']) assert.ok(args.includes(a), a);
   });
 
   it('parses mariadbd --version', () => {
@@ -184,6 +267,10 @@ describe('redis config', () => {
 
   it('refuses managed directives and line breaks', () => {
     assert.throws(() => rc.renderRedisConf({ ...input, params: { requirepass: 'x' } }), /managed/);
+    for (const d of ['dir', 'dbfilename', 'appendfilename', 'enable-module-command', 'enable-protected-configs', 'loadmodule']) {
+      assert.throws(() => rc.renderRedisConf({ ...input, params: { [d]: 'x' } }), /managed/, d);
+    }
+    assert.match(rc.renderRedisConf(input), /-acl\|list -acl\|getuser/, 'the master cannot read password hashes');
     assert.throws(() => rc.renderRedisConf({ ...input, params: { 'maxmemory-policy': 'x\nuser evil on nopass +@all' } }), /line breaks/);
   });
 

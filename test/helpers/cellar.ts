@@ -154,3 +154,13 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/**
+ * The CA bundle a Cellar publishes for RDS (GET /_cellar/tls/rds-ca-bundle.pem): what a client verifies DB instances'
+ * certificates against. PostgreSQL instances force TLS by default (rds.force_ssl=1, as on RDS for PostgreSQL 15+).
+ */
+export async function rdsCaBundle(endpoint: string): Promise<string> {
+  const res = await fetch(`${endpoint}/_cellar/tls/rds-ca-bundle.pem`, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`RDS CA bundle: HTTP ${res.status}`);
+  return res.text();
+}

@@ -11,7 +11,13 @@ describe('strict authentication mode', () => {
   let cellar: CellarProcess;
   before(async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'cellar.json'), JSON.stringify({ keys: [{ accessKeyId: 'AKIAALICE', secretAccessKey: 'alice-secret', accountId: '123456789012', userName: 'alice' }] }));
+    writeFileSync(
+      join(dir, 'cellar.json'),
+      JSON.stringify({
+        keys: [{ accessKeyId: 'AKIAALICE', secretAccessKey: 'alice-secret', accountId: '123456789012', userName: 'alice' }],
+        roleTrust: [{ role: 'arn:aws:iam::123456789012:role/app', principals: ['000000000000'] }],
+      }),
+    );
     cellar = await startCellar({ dataDir: dir, args: ['--strict'] });
   });
   after(async () => {
@@ -56,6 +62,15 @@ describe('strict authentication mode', () => {
     const r = await jsonCall(cellar.endpoint, 'kms', 'TrentService.ListKeys', '{}', { headers: { 'x-amz-content-sha256': 'a'.repeat(64) } });
     assert.equal(r.status, 400);
     assert.equal(r.json.__type, 'InvalidSignatureException');
+  });
+
+  it('AssumeRole into another account needs the config file to trust the caller for that role', async () => {
+    const sts = new STSClient(sdkConfig(cellar.endpoint));
+    await assert.rejects(sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::123456789012:role/other', RoleSessionName: 'session' })), (e: any) => e.name === 'AccessDenied' && e.$metadata.httpStatusCode === 403 && /is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role\/other/.test(e.message));
+    // Alice (123456789012) is not trusted for a role of account 000000000000 either, but her own account's roles are hers.
+    const alice = new STSClient(sdkConfig(cellar.endpoint, { accessKeyId: 'AKIAALICE', secretAccessKey: 'alice-secret' }));
+    await assert.rejects(alice.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::000000000000:role/app', RoleSessionName: 'session' })), { name: 'AccessDenied' });
+    assert.ok((await alice.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::123456789012:role/own', RoleSessionName: 'session' }))).Credentials);
   });
 
   it('temporary credentials from AssumeRole work until they expire, then ExpiredToken', async () => {

@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RDSClient, CreateDBInstanceCommand, DescribeDBInstancesCommand, DescribeEventsCommand, ModifyDBInstanceCommand, RebootDBInstanceCommand } from '@aws-sdk/client-rds';
 import pg from 'pg';
-import { freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { freePort, rdsCaBundle, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const PASSWORD = 'Sup3r-secret!';
 const ID = 'restart-pg';
@@ -77,7 +77,7 @@ describe('RDS: a Cellar restart does not drop sessions opened once the instance 
   it('given Cellar killed with its engine running, when a new Cellar starts, then every session opened while available survives', async () => {
     const i = await describeOne();
     const connect = async () => {
-      const c = new pg.Client({ host: i.Endpoint!.Address, port: i.Endpoint!.Port, user: 'master', password: PASSWORD, database: 'app', connectionTimeoutMillis: 5000 });
+      const c = new pg.Client({ host: i.Endpoint!.Address, port: i.Endpoint!.Port, user: 'master', password: PASSWORD, database: 'app', connectionTimeoutMillis: 5000, ssl: { ca: await rdsCaBundle(cellar.endpoint) } });
       // An ended session surfaces on the next query; the idle-client error event must not crash the test.
       c.on('error', () => undefined);
       await c.connect();

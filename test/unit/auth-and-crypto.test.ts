@@ -49,7 +49,7 @@ describe('secret sealing', () => {
 
 describe('KMS ciphertext blob', () => {
   it('encodes and decodes; anything else is not a blob', () => {
-    const parts = { keyId: '1234abcd-12ab-34cd-56ef-1234567890ab', materialIndex: 3, iv: randomBytes(12), tag: randomBytes(16), body: randomBytes(20) };
+    const parts = { keyId: '1234abcd-12ab-34cd-56ef-1234567890ab', accountId: '123456789012', region: 'eu-west-3', materialIndex: 3, iv: randomBytes(12), tag: randomBytes(16), body: randomBytes(20) };
     const blob = encodeCiphertext(parts);
     assert.deepEqual(decodeCiphertext(blob), parts);
     for (let i = 0; i < blob.length; i++) {

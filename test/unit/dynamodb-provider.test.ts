@@ -12,6 +12,7 @@ import { DynamoDBProvider } from '../../src/services/dynamodb/provider.js';
 import { ServiceError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { RequestContext } from '../../src/core/context.js';
+import { Scope } from '../../src/core/scope.js';
 
 /** An in-memory store by default; `path` for a file store (group commit). */
 function setup(options = {}, path = ':memory:') {
@@ -19,7 +20,7 @@ function setup(options = {}, path = ':memory:') {
   const ddb = new DynamoDBProvider(store, options);
   const clock = new ManualClock();
   const ctx: RequestContext = {
-    accountId: '000000000000', region: 'us-east-1', requestId: 'r', accessKeyId: 'AKID', callerArn: 'arn:aws:iam::000000000000:root',
+    scope: Scope.ofCaller('000000000000', 'us-east-1'), requestId: 'r', accessKeyId: 'AKID', callerArn: 'arn:aws:iam::000000000000:root',
     service: 'dynamodb', operation: 'x', clock,
   };
   return { store, ddb, ctx, clock };
@@ -82,7 +83,7 @@ test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then
   assert.deepEqual(d.BillingModeSummary.BillingMode, 'PAY_PER_REQUEST');
   fails(() => makeTable(ddb, ctx), 'ResourceInUseException', 'Table already exists: things');
   assert.deepEqual(ddb.listTables({}, ctx), { TableNames: ['things'] });
-  assert.deepEqual(ddb.listTables({}, { ...ctx, region: 'eu-west-1' }), { TableNames: [] });
+  assert.deepEqual(ddb.listTables({}, { ...ctx, scope: Scope.ofCaller('000000000000', 'eu-west-1') }), { TableNames: [] });
   assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
   // Until the background removal runs: DescribeTable shows DELETING, data operations find no table,
   // a second DeleteTable is not an error, CreateTable of the name is refused.

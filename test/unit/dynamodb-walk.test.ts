@@ -9,13 +9,14 @@ import { SqliteStore } from '../../src/storage/sqlite.js';
 import { DynamoDBProvider } from '../../src/services/dynamodb/provider.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { RequestContext } from '../../src/core/context.js';
+import { Scope } from '../../src/core/scope.js';
 import { stringifyWire } from '../../src/protocols/wirejson.js';
 
 const N = 300;
 
 function setup() {
   const ddb = new DynamoDBProvider(new SqliteStore({ path: ':memory:' }));
-  const ctx: RequestContext = { accountId: '000000000000', region: 'us-east-1', requestId: 'r', accessKeyId: 'AKID', callerArn: 'arn:aws:iam::000000000000:root', service: 'dynamodb', operation: 'x', clock: new ManualClock() };
+  const ctx: RequestContext = { scope: Scope.ofCaller('000000000000', 'us-east-1'), requestId: 'r', accessKeyId: 'AKID', callerArn: 'arn:aws:iam::000000000000:root', service: 'dynamodb', operation: 'x', clock: new ManualClock() };
   ddb.createTable({
     TableName: 'walk',
     AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }, { AttributeName: 'g', AttributeType: 'S' }, { AttributeName: 'l', AttributeType: 'S' }],

@@ -131,6 +131,12 @@ describe('the check before the body', () => {
     }
   });
 
+  it('refuses a head signed for another service than the one it addresses', async () => {
+    const otherScope = await signed('{}', { service: 'dynamodb', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.ListKeys' } });
+    await refusedAlike(cellar.app, otherScope, 'InvalidSignatureException');
+    assert.match(errorOf(cellar.app.checkBeforeBody(headOf(otherScope))!).message, /scoped to correct service/);
+  });
+
   it('verifies a known key\'s signature from the head when the payload hash is declared', async () => {
     const wrong = await kmsCall({ secretAccessKey: 'not-the-secret', declareHash: true });
     await refusedAlike(cellar.app, wrong, 'InvalidSignatureException');
@@ -144,7 +150,7 @@ describe('the check before the body', () => {
     await refusedAlike(strict.app, await kmsCall({ signingDate: new Date(Date.now() - 16 * 60_000) }), 'InvalidSignatureException');
     await refusedAlike(strict.app, await stsCall({ signingDate: new Date(Date.now() + 16 * 60_000) }), 'SignatureDoesNotMatch');
 
-    const assume = await signed('Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fapp&RoleSessionName=session', { service: 'sts', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' } });
+    const assume = await signed('Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fapp&RoleSessionName=session', { service: 'sts', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' } });
     const xml = String((await strict.app.handle(assume)).body);
     assert.match(xml, /<AccessKeyId>/, xml);
     const id = /<AccessKeyId>([^<]+)/.exec(xml)![1]!;

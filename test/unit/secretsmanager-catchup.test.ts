@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ManualClock } from '../../src/core/clock.js';
-import type { RequestContext } from '../../src/core/context.js';
+import { backgroundContext, type RequestContext } from '../../src/core/context.js';
+import { Scope } from '../../src/core/scope.js';
 import { setLogSink } from '../../src/core/log.js';
 import { CredentialStore, type Credential } from '../../src/auth/credentials.js';
 import { SecretBox } from '../../src/crypto/rootkey.js';
@@ -30,7 +31,7 @@ function boot(store: SqliteStore, clock: ManualClock, box: SecretBox) {
 }
 
 function ctx(clock: ManualClock): RequestContext {
-  return { accountId: '000000000000', region: 'us-east-1', requestId: randomUUID(), accessKeyId: 'test', callerArn: 'arn:aws:iam::000000000000:root', service: 'secretsmanager', operation: 'Test', clock };
+  return { ...backgroundContext(Scope.ofCaller('000000000000', 'us-east-1'), 'secretsmanager', 'Test', clock), accessKeyId: 'test' };
 }
 
 /** A password rotation done in-process, the way RDS's handler for managed master passwords works. */

@@ -61,18 +61,20 @@ function referenceValidate(model: ServiceModel, shapeName: string, value: unknow
       for (const [k, v] of entries) {
         referenceValidate(model, shape.key!.shape, k, `${path}.key`, problems, depth + 1);
         if (v !== null && v !== undefined) referenceValidate(model, shape.value!.shape, v, `${path}.${k}.member`, problems, depth + 1);
+        else if (!model.nullableMapValues.has(shape.value!.shape)) problems.push({ path: `${path}.${k}.member`, value: null, constraint: 'Member must not be null' });
       }
       return;
     }
     case 'string': {
-      if (typeof value !== 'string') throw new TypeMismatch(path, 'string', value);
+      const sensitive = shape.sensitive === true;
+      if (typeof value !== 'string') throw new TypeMismatch(path, 'string', value, sensitive);
       if (shape.enum && !shape.enum.includes(value)) {
-        problems.push({ path, value, constraint: `Member must satisfy enum value set: [${shape.enum.join(', ')}]` });
+        problems.push({ path, value, constraint: `Member must satisfy enum value set: [${shape.enum.join(', ')}]`, sensitive });
         return;
       }
-      checkLength(shape, [...value].length, value, path, problems);
+      checkLength(shape, [...value].length, value, path, problems, sensitive);
       const re = shape.pattern ? model.pattern(shapeName) : null;
-      if (re && !re.test(value)) problems.push({ path, value, constraint: `Member must satisfy regular expression pattern: ${shape.pattern}` });
+      if (re && !re.test(value)) problems.push({ path, value, constraint: `Member must satisfy regular expression pattern: ${shape.pattern}`, sensitive });
       return;
     }
     case 'integer':
@@ -92,17 +94,18 @@ function referenceValidate(model: ServiceModel, shapeName: string, value: unknow
       if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new TypeMismatch(path, 'timestamp', value);
       return;
     case 'blob': {
-      if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value);
+      const sensitive = shape.sensitive === true;
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value, sensitive);
       const len = typeof value === 'string' ? Buffer.byteLength(value, 'base64') : value.length;
-      checkLength(shape, len, value, path, problems);
+      checkLength(shape, len, value, path, problems, sensitive);
       return;
     }
   }
 }
 
-function checkLength(shape: Shape, length: number, value: unknown, path: string, problems: ValidationProblem[]): void {
-  if (shape.min !== undefined && length < shape.min) problems.push({ path, value, constraint: `Member must have length greater than or equal to ${shape.min}` });
-  if (shape.max !== undefined && length > shape.max) problems.push({ path, value, constraint: `Member must have length less than or equal to ${shape.max}` });
+function checkLength(shape: Shape, length: number, value: unknown, path: string, problems: ValidationProblem[], sensitive = false): void {
+  if (shape.min !== undefined && length < shape.min) problems.push({ path, value, constraint: `Member must have length greater than or equal to ${shape.min}`, sensitive });
+  if (shape.max !== undefined && length > shape.max) problems.push({ path, value, constraint: `Member must have length less than or equal to ${shape.max}`, sensitive });
 }
 
 function rng(seed: number): () => number {

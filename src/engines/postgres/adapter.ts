@@ -35,12 +35,14 @@ import {
   ADMIN_ROLE,
   bootstrapStatements,
   checkParamName,
+  hardeningStatements,
   renderCellarConf,
   renderHba,
   renderIdent,
   sqlLiteral,
   validateMasterUsername,
 } from './config.js';
+import { FORCE_SSL_PARAM, forceTlsInHba, hasTls, postgresTlsLines, readTlsCertificate, tlsFile, writeTlsMaterial, type TlsMaterial } from '../tls.js';
 
 export const DEFAULT_POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
 const INITDB_TIMEOUT_MS = 180_000;
@@ -124,18 +126,22 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
    */
   private async writeConfigFiles(): Promise<void> {
     const L = this.layout;
-    const conf = renderCellarConf({
+    const params = (await this.storedParams()) ?? this.spec.params ?? {};
+    let conf = renderCellarConf({
       name: this.spec.name,
       port: this.spec.port,
       listenAddresses: this.spec.listenAddresses!,
       socketDir: L.run,
-      params: (await this.storedParams()) ?? this.spec.params ?? {},
+      params,
     });
+    // TLS once a certificate is installed (installTls); forced for TCP clients when the parameter says so.
+    if (await hasTls(this.host, L)) conf += postgresTlsLines(tlsFile(L)).join('\n') + '\n';
+    const hba = forceTlsInHba(renderHba(), params[FORCE_SSL_PARAM] === '1');
     // Not fsynced: regenerated before every start, and initialise() syncs the whole instance afterwards.
     const quick = { durable: false };
     await this.host.writeFile(path.join(L.data, 'cellar.conf'), conf, quick);
-    await this.host.writeFile(path.join(L.data, 'pg_hba.conf'), renderHba(), quick);
-    await this.host.writeFile(path.join(L.data, 'pg_ident.conf'), renderIdent([this.host.cellarUser, this.host.engineUser.name]), quick);
+    await this.host.writeFile(path.join(L.data, 'pg_hba.conf'), hba, quick);
+    await this.host.writeFile(path.join(L.data, 'pg_ident.conf'), renderIdent([this.host.cellarUser]), quick);
   }
 
   protected command() {
@@ -151,9 +157,14 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     ];
   }
 
+  /** Fast shutdown: disconnects clients, writes a shutdown checkpoint and exits (smart, SIGTERM, would wait for them). */
+  protected override deathSignal(): NodeJS.Signals {
+    return 'SIGINT';
+  }
+
   protected async clearLeftovers(): Promise<void> {
     const L = this.layout;
-    await this.host.ensureDir(L.run); // may live under the temp dir, which a reboot empties
+    await this.ensureRunDir();
     // The port or addresses may have changed in the spec since the last start.
     await this.writeConfigFiles();
     const lockFile = path.join(L.data, 'postmaster.pid');
@@ -195,6 +206,20 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
   protected async probeOnce(timeoutMs: number): Promise<void> {
     await this.withAdmin(timeoutMs, async (c) => {
       await c.query('SELECT 1');
+    });
+  }
+
+  /** 28000 invalid_authorization_specification, 28P01 invalid_password: the server refuses rdsadmin. */
+  protected override isAdminAccessRefused(err: unknown): boolean {
+    const code = (err as { code?: string }).code;
+    return code === '28000' || code === '28P01';
+  }
+
+  /** An instance bootstrapped by an older Cellar gets today's role rules (hardeningStatements; no-ops after). */
+  protected override async afterStart(): Promise<void> {
+    const major = Number(((await this.host.readFile(path.join(this.layout.data, 'PG_VERSION'))) ?? '').trim());
+    await this.withAdmin(10_000, async (c) => {
+      for (const statement of hardeningStatements(major)) await c.query(statement);
     });
   }
 
@@ -269,6 +294,29 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
       if (Date.now() > deadline) throw new Error(`configuration reload not seen within ${RELOAD_WAIT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /**
+   * Writes the key file, then (when running) the configuration that points at it and a reload: PostgreSQL reloads its
+   * TLS context at SIGHUP and keeps the previous one if the new files do not load, so clients are never left without
+   * TLS half-way. `live` says the running server now has TLS on.
+   */
+  async installTls(material: TlsMaterial): Promise<{ live: boolean }> {
+    try {
+      await writeTlsMaterial(this.host, this.layout, material);
+      if (!this.isRunning()) return { live: false };
+      await this.writeConfigFiles();
+      const before = await this.withAdmin(5000, (c) => this.reload(c));
+      await this.pendingAfterReload(before, ['ssl']);
+      const r = await this.withAdmin(5000, (c) => c.query<{ ssl: string }>('SHOW ssl'));
+      return { live: r.rows[0]?.ssl === 'on' };
+    } catch (err) {
+      throw withContext(`installing the TLS certificate of ${this.label}`, err);
+    }
+  }
+
+  async tlsCertificate(): Promise<string | undefined> {
+    return readTlsCertificate(this.host, this.layout);
   }
 
   async setMasterPassword(username: string, password: string): Promise<void> {

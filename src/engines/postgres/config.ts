@@ -27,6 +27,29 @@ export const MANAGED_PARAMS: ReadonlySet<string> = new Set([
   'logging_collector',
   'log_destination',
   'password_encryption',
+  // Programs the server would run, libraries it would load, files it would write or read, and connections it would
+  // open as the engine's OS user: none of these come from a parameter group.
+  'archive_command',
+  'archive_library',
+  'archive_cleanup_command',
+  'restore_command',
+  'recovery_end_command',
+  'ssl_passphrase_command',
+  'shared_preload_libraries',
+  'local_preload_libraries',
+  'session_preload_libraries',
+  'dynamic_library_path',
+  'jit_provider',
+  'log_directory',
+  'log_filename',
+  'ssl_cert_file',
+  'ssl_key_file',
+  'ssl_ca_file',
+  'ssl_crl_file',
+  'ssl_crl_dir',
+  'krb_server_keyfile',
+  'primary_conninfo',
+  'allow_system_table_mods',
 ]);
 
 /** Defaults for a small machine; a reconciler passes instance-class sizing through `params`. */
@@ -100,19 +123,29 @@ export function renderHba(): string {
   ].join('\n');
 }
 
+/**
+ * The OS users allowed to act as rdsadmin: only the one Cellar runs as. Not the engine's OS user when it differs:
+ * every instance runs as that user, so a connection any engine process could be made to open to another instance's
+ * socket (a replication or foreign-data connection, say) must not arrive there as a superuser.
+ */
 export function renderIdent(osUsers: readonly string[]): string {
   const unique = [...new Set(osUsers)];
   return ['# Managed by Cellar: OS users allowed to act as ' + ADMIN_ROLE, ...unique.map((u) => `${IDENT_MAP}  ${u}  ${ADMIN_ROLE}`), ''].join('\n');
 }
 
-/** Predefined roles granted to rds_superuser, with the major version that introduced each. */
+/**
+ * Predefined roles granted to rds_superuser, with the major version that introduced each. Not pg_read_all_data: it
+ * bypasses every table's ACL, system catalogs included, so its members read pg_authid (every role's password
+ * verifier), pg_user_mapping (foreign servers' passwords) and pg_subscription's connection strings. The master reads
+ * other roles' tables through ordinary GRANTs, as on RDS. (pg_write_all_data stays: writes to system catalogs need
+ * the superuser attribute whatever the ACL says.)
+ */
 const PREDEFINED_ROLES: ReadonlyArray<[string, number]> = [
   ['pg_monitor', 10],
   ['pg_signal_backend', 9],
   ['pg_read_all_settings', 10],
   ['pg_read_all_stats', 10],
   ['pg_stat_scan_tables', 10],
-  ['pg_read_all_data', 14],
   ['pg_write_all_data', 14],
   ['pg_checkpoint', 15],
   ['pg_create_subscription', 16],
@@ -122,6 +155,16 @@ const PREDEFINED_ROLES: ReadonlyArray<[string, number]> = [
 
 /** Predefined roles that reach the host (programs, files) as the engine's OS user. */
 export const SERVER_ACCESS_ROLES: readonly string[] = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'];
+
+/**
+ * Predefined roles the master must never get: the server-access ones, and pg_read_all_data (password verifiers,
+ * see PREDEFINED_ROLES). Before PostgreSQL 16, CREATEROLE may grant any non-superuser role, so these are marked as
+ * superuser roles there (see bootstrapStatements); from 16 on, granting needs ADMIN OPTION, which nobody but the
+ * bootstrap superuser has on them.
+ */
+export function ungrantableRoles(major: number): string[] {
+  return major >= 14 ? [...SERVER_ACCESS_ROLES, 'pg_read_all_data'] : [...SERVER_ACCESS_ROLES];
+}
 
 export function validateMasterUsername(name: string): void {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid master username ${JSON.stringify(name)}: 1-63 letters, digits or _, starting with a letter`);
@@ -146,13 +189,40 @@ export function bootstrapStatements(input: { major: number; masterUsername: stri
   ];
   if (input.major <= 15) {
     // Before 16, CREATEROLE may grant membership in any non-superuser role, so the master could grant itself
-    // pg_execute_server_program and run programs as the engine's OS user (RDS patches this away). Marking these
-    // NOLOGIN predefined roles as superuser roles puts them out of CREATEROLE's reach ("must be superuser to alter
-    // superusers"); the attribute is never inherited by members, so nothing else changes. ALTER ROLE refuses
-    // reserved names, hence the catalog update (bootstrap superuser, single-user mode).
-    statements.push(`UPDATE pg_authid SET rolsuper = true WHERE rolname IN (${SERVER_ACCESS_ROLES.map(sqlLiteral).join(', ')})`);
+    // pg_execute_server_program and run programs as the engine's OS user, or pg_read_all_data and read pg_authid
+    // (RDS patches this away). Marking these NOLOGIN predefined roles as superuser roles puts them out of
+    // CREATEROLE's reach ("must be superuser to alter superusers"); the attribute is never inherited by members, so
+    // nothing else changes. ALTER ROLE refuses reserved names, hence the catalog update (bootstrap superuser,
+    // single-user mode).
+    statements.push(`UPDATE pg_authid SET rolsuper = true WHERE rolname IN (${ungrantableRoles(input.major).map(sqlLiteral).join(', ')})`);
   }
   if (input.dbName) statements.push(`CREATE DATABASE ${quoteIdent(input.dbName)} OWNER ${master}`);
+  return statements;
+}
+
+/**
+ * Brings an instance bootstrapped by an older Cellar to today's rules, run as rdsadmin after each start (no-ops once
+ * done): no non-superuser holds an ungrantable role any more (an older rds_superuser held pg_read_all_data WITH ADMIN
+ * OPTION, so the master could also have passed it on to roles of its own), and before 16 those roles are superuser
+ * roles. Revocations may depend on each other (16+ records who granted what): each pass revokes what it can, and
+ * what is still held after a few passes fails the statement, hence the start.
+ */
+export function hardeningStatements(major: number): string[] {
+  const names = ungrantableRoles(major).map(sqlLiteral).join(', ');
+  const held =
+    `SELECT r.rolname AS role, u.rolname AS member, g.rolname AS grantor FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid ` +
+    `JOIN pg_roles u ON u.oid = a.member LEFT JOIN pg_roles g ON g.oid = a.grantor WHERE r.rolname IN (${names}) AND NOT u.rolsuper`;
+  const revoke = major >= 16 ? `format('REVOKE %I FROM %I GRANTED BY %I CASCADE', m.role, m.member, m.grantor)` : `format('REVOKE %I FROM %I', m.role, m.member)`;
+  const statements = [
+    `DO $$DECLARE m record; BEGIN FOR pass IN 1..5 LOOP EXIT WHEN NOT EXISTS (${held}); ` +
+      `FOR m IN ${held} LOOP BEGIN EXECUTE ${revoke}; EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END LOOP; ` +
+      `IF EXISTS (${held}) THEN RAISE EXCEPTION 'non-superusers still hold one of %', ARRAY[${names}]; END IF; END$$`,
+  ];
+  if (major <= 15) {
+    statements.push(
+      `DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_authid WHERE rolname IN (${names}) AND NOT rolsuper) THEN SET LOCAL allow_system_table_mods = on; UPDATE pg_authid SET rolsuper = true WHERE rolname IN (${names}); END IF; END$$`,
+    );
+  }
   return statements;
 }
 

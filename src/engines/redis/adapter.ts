@@ -96,7 +96,7 @@ export class RedisEngine extends ProcessEngine {
 
   protected async clearLeftovers(): Promise<void> {
     const L = this.layout;
-    await this.host.ensureDir(L.run);
+    await this.ensureRunDir();
     const auth = await this.readJson<StoredAuth>(this.authFile);
     const params = await this.readJson<Record<string, string>>(this.paramsFile);
     await this.host.writeFile(

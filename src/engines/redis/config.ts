@@ -8,16 +8,20 @@
 export const MANAGED_DIRECTIVES: ReadonlySet<string> = new Set([
   'port', 'bind', 'unixsocket', 'unixsocketperm', 'dir', 'pidfile', 'daemonize', 'supervised', 'logfile', 'include',
   'aclfile', 'user', 'requirepass', 'masteruser', 'masterauth', 'rename-command', 'proc-title-template',
-  'protected-mode', 'enable-debug-command', 'enable-module-command', 'loadmodule',
+  'protected-mode', 'enable-debug-command', 'enable-module-command', 'enable-protected-configs', 'loadmodule',
+  // Files the server writes or reads: they stay inside the instance directory.
+  'dbfilename', 'appendfilename', 'appenddirname', 'tls-cert-file', 'tls-key-file', 'tls-ca-cert-file', 'tls-ca-cert-dir',
+  'tls-dh-params-file', 'tls-client-cert-file', 'tls-client-key-file', 'tls-key-file-pass', 'tls-client-key-file-pass',
 ]);
 
 /**
  * Commands ElastiCache withholds from its users (the engine's lifecycle, persistence control, replication wiring,
- * configuration); the master user gets everything else, like ElastiCache's default user.
+ * configuration, user management); the master user gets everything else, like ElastiCache's default user. ACL LIST
+ * and GETUSER would show every user's password hash, Cellar's own admin user included.
  */
 export const RESTRICTED_COMMANDS: readonly string[] = [
   'config', 'debug', 'module', 'shutdown', 'save', 'bgsave', 'bgrewriteaof', 'replicaof', 'slaveof', 'sync', 'psync',
-  'migrate', 'failover', 'acl|setuser', 'acl|deluser', 'acl|load', 'acl|save', 'acl|dryrun',
+  'migrate', 'failover', 'acl|setuser', 'acl|deluser', 'acl|load', 'acl|save', 'acl|dryrun', 'acl|list', 'acl|getuser',
 ];
 
 export const ADMIN_USER = 'rdsadmin';

@@ -66,6 +66,8 @@ export function bucketOf(hashBytes: Buffer): number {
 /** Everything of a key after the u32 namespace number: bucket, hash and (optionally) range. */
 export function keyBody(hash: AttributeValue, hashType: KeyType, range?: AttributeValue, rangeType?: KeyType): Buffer {
   const hb = rawKeyBytes(hash, hashType);
+  // Callers check DynamoDB's key limits (2,048 bytes) first; this bound only keeps the 16-bit length field honest.
+  if (hb.length > 0xffff) throw new RangeError(`partition key of ${hb.length} bytes cannot be encoded`);
   const rb = range !== undefined && rangeType ? orderedKeyBytes(range, rangeType) : undefined;
   const out = Buffer.allocUnsafe(4 + hb.length + (rb ? rb.length : 0));
   out.writeUInt16BE(bucketOf(hb), 0);

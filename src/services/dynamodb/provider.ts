@@ -26,6 +26,10 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError, validationError } from '../../core/errors.js';
+import { log } from '../../core/log.js';
+import { faultPoint } from '../../core/faults.js';
+import { parseArn, PARTITION } from '../../core/scope.js';
+import { notAuthorizedMessage } from '../../auth/policy.js';
 import type { Keyspace, Store } from '../../storage/store.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
@@ -90,6 +94,8 @@ interface TableState {
 const STATS_FLUSH_MS = 1000;
 /** Entries read per step (one per event-loop turn) when recounting a table's counters. */
 const RECOUNT_CHUNK = 1000;
+/** Tries of one backfill step before the index's creation fails. */
+const BACKFILL_ATTEMPTS = 3;
 
 /** A recount of one namespace (the table's items, or one index's entries) in progress. */
 interface NamespaceRecount {
@@ -154,7 +160,7 @@ function checkTableName(name: string): void {
 /** The ARN of the KMS key a table is encrypted with: the given key (id, alias or ARN) or aws/dynamodb. */
 function kmsKeyArn(keyId: string | undefined, ctx: RequestContext): string {
   if (keyId?.startsWith('arn:')) return keyId;
-  const prefix = `arn:aws:kms:${ctx.region}:${ctx.accountId}:`;
+  const prefix = `arn:aws:kms:${ctx.scope.region}:${ctx.scope.accountId}:`;
   if (!keyId) return `${prefix}alias/aws/dynamodb`;
   return keyId.startsWith('alias/') ? prefix + keyId : `${prefix}key/${keyId}`;
 }
@@ -245,8 +251,27 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ metadata
 
-  private metaKey(accountId: string, region: string, name: string): string {
-    return `t\u0000${accountId}\u0000${region}\u0000${name}`;
+  /** A table's metadata key: the table's scope (core/scope.ts) and name. */
+  private metaKey(scope: { accountId: string; region: string }, name: string): string {
+    return `t\u0000${scope.accountId}\u0000${scope.region}\u0000${name}`;
+  }
+
+  /**
+   * The table a TableName (or RequestItems key) names: a name, or an ARN of a table in the caller's own account and
+   * region. Another account's table is refused as AWS refuses it without a resource policy allowing the caller
+   * (Cellar does not serve DynamoDB resource policies yet), whether or not it exists.
+   */
+  private tableName(ctx: RequestContext, nameOrArn: string): string {
+    if (nameOrArn.charCodeAt(0) !== 97 || !nameOrArn.startsWith('arn:')) return nameOrArn;
+    const arn = parseArn(nameOrArn);
+    if (!arn || arn.partition !== PARTITION || arn.service !== 'dynamodb' || !/^table\/[a-zA-Z0-9_.-]{3,255}$/.test(arn.resource)) {
+      throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${nameOrArn}`);
+    }
+    if (arn.accountId !== ctx.scope.accountId) {
+      throw new ServiceError('AccessDeniedException', notAuthorizedMessage(ctx.callerArn || `arn:aws:iam::${ctx.scope.accountId}:root`, `dynamodb:${ctx.operation}`, nameOrArn, 'no-policy'));
+    }
+    if (arn.region !== ctx.scope.region) throw this.tableNotFound(nameOrArn);
+    return arn.resource.slice('table/'.length);
   }
 
   private nextNamespace(): number {
@@ -310,7 +335,7 @@ export class DynamoDBProvider {
 
   /** Stores the exact counters of every table written since they were last stored (not those being recounted). */
   private flushStats(): void {
-    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta.accountId, t.meta.region, t.meta.name)) === t);
+    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta, t.meta.name)) === t);
     if (marked.length === 0) return;
     try {
       this.store.transaction(() => {
@@ -358,7 +383,17 @@ export class DynamoDBProvider {
       this.timers.delete(handle);
       if (this.recounts.get(t.meta.ns) !== recount) return; // replaced by a synchronous recount
       const [ns, r] = pending.entries().next().value as [number, NamespaceRecount];
-      const chunk = [...this.items.scan({ ...(r.after ? { gt: r.after } : { gte: namespacePrefix(ns) }), lt: namespacePrefix(ns + 1), limit: this.recountChunk })];
+      let chunk: Array<[Buffer, Buffer]>;
+      try {
+        faultPoint('dynamodb.recount');
+        chunk = [...this.items.scan({ ...(r.after ? { gt: r.after } : { gte: namespacePrefix(ns) }), lt: namespacePrefix(ns + 1), limit: this.recountChunk })];
+      } catch (e) {
+        // Background work: the counters stay the stored (dirty) ones and the next start recounts; never fatal.
+        log('error', 'dynamodb counter recount failed', { table: t.meta.name, error: (e as Error).message });
+        this.recounts.delete(t.meta.ns);
+        finish();
+        return;
+      }
       for (const [, v] of chunk) {
         r.counted.count++;
         r.counted.bytes += itemValueSize(v);
@@ -447,12 +482,13 @@ export class DynamoDBProvider {
   }
 
   private saveMeta(meta: TableMeta): void {
-    this.meta.put(Buffer.from(this.metaKey(meta.accountId, meta.region, meta.name)), Buffer.from(JSON.stringify(meta)));
+    this.meta.put(Buffer.from(this.metaKey(meta, meta.name)), Buffer.from(JSON.stringify(meta)));
   }
 
   /** The table (cached), with CREATING/UPDATING promoted to ACTIVE once their delay has passed. */
-  private lookup(ctx: RequestContext, name: string): TableState | undefined {
-    const k = this.metaKey(ctx.accountId, ctx.region, name);
+  private lookup(ctx: RequestContext, nameOrArn: string): TableState | undefined {
+    const name = this.tableName(ctx, nameOrArn);
+    const k = this.metaKey(ctx.scope, name);
     let t = this.tables.get(k);
     if (t === undefined) {
       if (this.missing.has(k)) return undefined;
@@ -483,19 +519,16 @@ export class DynamoDBProvider {
     this.tables.set(k, t);
   }
 
+  /**
+   * CREATING and UPDATING end when their time has come: the cached state moves on here, and the stored record with
+   * the next write of the table's metadata (a restart promotes the same way again). A read never writes, so no read
+   * and no refused request changes stored state.
+   */
   private promote(t: TableState, now: number): void {
-    let changed = false;
-    if ((t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') && now >= t.meta.readyAtMs) {
-      t.meta.status = 'ACTIVE';
-      changed = true;
-    }
+    if ((t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') && now >= t.meta.readyAtMs) t.meta.status = 'ACTIVE';
     for (const i of t.meta.indexes) {
-      if (i.status === 'CREATING' && !i.backfilling && now >= i.readyAtMs) {
-        i.status = 'ACTIVE';
-        changed = true;
-      }
+      if (i.status === 'CREATING' && !i.backfilling && now >= i.readyAtMs) i.status = 'ACTIVE';
     }
-    if (changed) this.saveMeta(t.meta);
   }
 
   /** A table that accepts data operations (ACTIVE or UPDATING). */
@@ -512,7 +545,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ tables
 
   createTable(input: Json, ctx: RequestContext): Json {
-    const name: string = input.TableName;
+    const name: string = this.tableName(ctx, input.TableName);
     checkTableName(name);
     const keySchema: KeySchemaElement[] = input.KeySchema ?? [];
     const defs: AttributeDefinition[] = input.AttributeDefinitions ?? [];
@@ -582,8 +615,8 @@ export class DynamoDBProvider {
     const meta: TableMeta = {
       ns: 0,
       name,
-      accountId: ctx.accountId,
-      region: ctx.region,
+      accountId: ctx.scope.accountId,
+      region: ctx.scope.region,
       tableId: randomUUID(),
       createdMs: now,
       status: 'CREATING',
@@ -611,7 +644,7 @@ export class DynamoDBProvider {
       this.saveMeta(meta);
     });
     const state = this.buildState(meta);
-    this.cache(this.metaKey(ctx.accountId, ctx.region, name), state);
+    this.cache(this.metaKey(ctx.scope, name), state);
     const desc = describe(meta, state.stats, state.indexStats);
     if (this.createDelayMs === 0) {
       // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
@@ -635,8 +668,8 @@ export class DynamoDBProvider {
   listTables(input: Json, ctx: RequestContext): Json {
     const limit: number = input.Limit ?? 100;
     const start: string | undefined = input.ExclusiveStartTableName;
-    const prefix = Buffer.from(this.metaKey(ctx.accountId, ctx.region, ''));
-    const from = start !== undefined ? Buffer.from(this.metaKey(ctx.accountId, ctx.region, start)) : undefined;
+    const prefix = Buffer.from(this.metaKey(ctx.scope, ''));
+    const from = start !== undefined ? Buffer.from(this.metaKey(ctx.scope, start)) : undefined;
     const end = prefixEnd(prefix);
     const names: string[] = [];
     let more = false;
@@ -654,7 +687,7 @@ export class DynamoDBProvider {
   }
 
   deleteTable(input: Json, ctx: RequestContext): Json {
-    const name: string = input.TableName;
+    const name: string = this.tableName(ctx, input.TableName);
     const t = this.lookup(ctx, name);
     if (!t) throw this.tableNotFound(name);
     if (t.meta.status === 'CREATING' || t.meta.status === 'UPDATING') {
@@ -668,7 +701,7 @@ export class DynamoDBProvider {
     if (t.meta.status !== 'DELETING') {
       t.meta.status = 'DELETING';
       this.saveMeta(t.meta);
-      this.schedulePurge(this.metaKey(ctx.accountId, ctx.region, name));
+      this.schedulePurge(this.metaKey(ctx.scope, name));
     }
     return { TableDescription: describe(t.meta, t.stats, t.indexStats) };
   }
@@ -678,24 +711,30 @@ export class DynamoDBProvider {
     if (this.closed) return;
     const run = (): void => {
       this.timers.delete(handle);
-      const raw = this.meta.get(Buffer.from(tableKey));
-      if (!raw) return;
-      const meta = JSON.parse(raw.toString('utf8')) as TableMeta;
-      if (meta.status !== 'DELETING') return;
-      this.store.transaction(() => {
-        this.items.deletePrefix(namespacePrefix(meta.ns));
-        for (const i of meta.indexes) this.items.deletePrefix(namespacePrefix(i.ns));
-        this.statsSpace.delete(namespacePrefix(meta.ns));
-        this.meta.delete(Buffer.from(tableKey));
-      });
-      this.tables.delete(tableKey);
+      // Background work: a failure is logged and the table stays DELETING (retried at the next start), never fatal.
+      try {
+        faultPoint('dynamodb.purge');
+        const raw = this.meta.get(Buffer.from(tableKey));
+        if (!raw) return;
+        const meta = JSON.parse(raw.toString('utf8')) as TableMeta;
+        if (meta.status !== 'DELETING') return;
+        this.store.transaction(() => {
+          this.items.deletePrefix(namespacePrefix(meta.ns));
+          for (const i of meta.indexes) this.items.deletePrefix(namespacePrefix(i.ns));
+          this.statsSpace.delete(namespacePrefix(meta.ns));
+          this.meta.delete(Buffer.from(tableKey));
+        });
+        this.tables.delete(tableKey);
+      } catch (e) {
+        log('error', 'dynamodb table deletion failed; retried at the next start', { table: tableKey.replace(/\u0000/g, '/'), error: (e as Error).message });
+      }
     };
     const handle: NodeJS.Timeout | NodeJS.Immediate = this.deleteDelayMs > 0 ? setTimeout(run, this.deleteDelayMs) : setImmediate(run);
     this.timers.add(handle);
   }
 
   updateTable(input: Json, ctx: RequestContext): Json {
-    const name: string = input.TableName;
+    const name: string = this.tableName(ctx, input.TableName);
     const t = this.lookup(ctx, name);
     if (!t) throw this.tableNotFound(name);
     const m = t.meta;
@@ -801,7 +840,7 @@ export class DynamoDBProvider {
       m.readyAtMs = now + this.updateDelayMs;
       this.saveMeta(m);
     });
-    const key = this.metaKey(ctx.accountId, ctx.region, name);
+    const key = this.metaKey(ctx.scope, name);
     const state = this.buildState(m, t);
     if (dropped) state.indexStats.delete(dropped.ns);
     this.cache(key, state);
@@ -817,16 +856,29 @@ export class DynamoDBProvider {
     return { TableDescription: out };
   }
 
-  /** Resumes backfills and table deletions interrupted by a restart. */
+  /**
+   * Resumes backfills and table deletions interrupted by a restart. Runs in the constructor, so it must never throw:
+   * a metadata record that cannot be read is logged and left alone, and the server serves the other tables.
+   */
   private resumeBackfills(): void {
     const prefix = Buffer.from('t\u0000');
     const end = prefixEnd(prefix);
     const pending: [string, number][] = [];
     const deleting: string[] = [];
-    for (const [k, v] of this.meta.scan({ gte: prefix, ...(end ? { lt: end } : {}) })) {
-      const meta = JSON.parse(v.toString('utf8')) as TableMeta;
-      if (meta.status === 'DELETING') deleting.push(k.toString('utf8'));
-      else for (const i of meta.indexes) if (i.backfilling) pending.push([k.toString('utf8'), i.ns]);
+    try {
+      for (const [k, v] of this.meta.scan({ gte: prefix, ...(end ? { lt: end } : {}) })) {
+        let meta: TableMeta;
+        try {
+          meta = JSON.parse(v.toString('utf8')) as TableMeta;
+        } catch (e) {
+          log('error', 'dynamodb table metadata unreadable; table left alone', { table: k.toString('utf8').replace(/\u0000/g, '/'), error: (e as Error).message });
+          continue;
+        }
+        if (meta.status === 'DELETING') deleting.push(k.toString('utf8'));
+        else for (const i of meta.indexes ?? []) if (i.backfilling) pending.push([k.toString('utf8'), i.ns]);
+      }
+    } catch (e) {
+      log('error', 'dynamodb could not look for interrupted background work', { error: (e as Error).message });
     }
     // A DeleteTable acknowledged before a crash still completes.
     for (const key of deleting) this.schedulePurge(key);
@@ -836,38 +888,84 @@ export class DynamoDBProvider {
   /**
    * Copies existing items into a new GSI in bounded batches, one per event-loop turn, so requests keep
    * being served. Writes that happen meanwhile maintain the index themselves (it is in the table's index
-   * list from the start), and each batch reads current items, so the result is exact.
+   * list from the start), and each batch reads current items, so the result is exact. Items whose index key
+   * breaks the key limits are left out of the index, as AWS's backfill leaves them (indexEntry).
+   *
+   * The work is background work: a step that throws is retried (BACKFILL_ATTEMPTS, with a growing pause) and then
+   * fails the index's creation, which removes the index (DynamoDB has no FAILED index status): never the process,
+   * and, since the index is gone from the stored metadata, never the next start either.
    */
-  private scheduleBackfill(tableKey: string, indexNs: number, after: Buffer | undefined): void {
+  private scheduleBackfill(tableKey: string, indexNs: number, after: Buffer | undefined, attempt = 1): void {
     if (this.closed) return;
-    const handle = setImmediate(() => {
+    const run = (): void => {
       this.timers.delete(handle);
-      const t = this.tables.get(tableKey) ?? this.load(tableKey);
-      if (!t) return;
-      const idx = t.indexes.find((i) => i.meta.ns === indexNs);
-      if (!idx || !idx.meta.backfilling) return;
-      const table = t;
-      const prefix = namespacePrefix(table.meta.ns);
-      const end = prefixEnd(prefix)!;
-      const batch = [...this.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: end, limit: this.backfillBatch })];
-      this.store.transaction(() => {
-        if (!table.indexStats.has(indexNs)) table.indexStats.set(indexNs, { count: 0, bytes: 0 });
-        for (const [k, v] of batch) {
-          const item = JSON.parse(itemValueJson(v)) as Item;
-          const entry = this.indexEntry(table, idx, item, k.subarray(4));
-          if (!entry) continue;
-          if (this.items.get(entry.key) === undefined) this.addStats(table, indexNs, entry.key, 1, entry.size);
-          this.items.put(entry.key, entry.value);
+      let table: TableState | undefined;
+      try {
+        faultPoint('dynamodb.backfill');
+        table = this.tables.get(tableKey) ?? this.load(tableKey);
+        if (!table) return;
+        const t = table;
+        const idx = t.indexes.find((i) => i.meta.ns === indexNs);
+        if (!idx || !idx.meta.backfilling) return;
+        const prefix = namespacePrefix(t.meta.ns);
+        const end = prefixEnd(prefix)!;
+        const batch = [...this.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: end, limit: this.backfillBatch })];
+        this.store.transaction(() => {
+          if (!t.indexStats.has(indexNs)) t.indexStats.set(indexNs, { count: 0, bytes: 0 });
+          for (const [k, v] of batch) {
+            const item = JSON.parse(itemValueJson(v)) as Item;
+            const entry = this.indexEntry(t, idx, item, k.subarray(4));
+            if (!entry) continue;
+            if (this.items.get(entry.key) === undefined) this.addStats(t, indexNs, entry.key, 1, entry.size);
+            this.items.put(entry.key, entry.value);
+          }
+          if (batch.length < this.backfillBatch) {
+            idx.meta.backfilling = false;
+            this.saveMeta(t.meta);
+          }
+          this.persistStats(t);
+        });
+        if (idx.meta.backfilling) this.scheduleBackfill(tableKey, indexNs, batch[batch.length - 1]![0]);
+      } catch (e) {
+        // The batch's counter changes may be in memory without their commit: count again from what is stored.
+        if (table) {
+          try {
+            this.recount(table);
+          } catch {
+            // the stored record stays dirty; the next start recounts
+          }
         }
-        if (batch.length < this.backfillBatch) {
-          idx.meta.backfilling = false;
-          this.saveMeta(table.meta);
-        }
-        this.persistStats(table);
-      });
-      if (idx.meta.backfilling) this.scheduleBackfill(tableKey, indexNs, batch[batch.length - 1]![0]);
-    });
+        if (attempt < BACKFILL_ATTEMPTS) {
+          log('warn', 'dynamodb index backfill step failed; retrying', { table: tableKey.replace(/\u0000/g, '/'), attempt, error: (e as Error).message });
+          this.scheduleBackfill(tableKey, indexNs, after, attempt + 1);
+        } else this.failBackfill(tableKey, indexNs, e);
+      }
+    };
+    const handle: NodeJS.Timeout | NodeJS.Immediate = attempt === 1 ? setImmediate(run) : setTimeout(run, 100 * 2 ** attempt);
     this.timers.add(handle);
+  }
+
+  /** A GSI whose backfill cannot finish: its creation fails, so the index and its entries go. */
+  private failBackfill(tableKey: string, indexNs: number, cause: unknown): void {
+    try {
+      const raw = this.meta.get(Buffer.from(tableKey));
+      if (!raw) return;
+      const meta = JSON.parse(raw.toString('utf8')) as TableMeta;
+      const failed = meta.indexes.find((i) => i.ns === indexNs);
+      if (!failed) return;
+      meta.indexes = meta.indexes.filter((i) => i.ns !== indexNs);
+      this.store.transaction(() => {
+        this.items.deletePrefix(namespacePrefix(indexNs));
+        this.saveMeta(meta);
+      });
+      const prev = this.tables.get(tableKey);
+      const state = this.buildState(meta, prev);
+      state.indexStats.delete(indexNs);
+      this.cache(tableKey, state);
+      log('error', 'dynamodb global secondary index creation failed; index removed', { table: meta.name, account: meta.accountId, region: meta.region, index: failed.name, error: cause instanceof Error ? cause.message : String(cause) });
+    } catch (e) {
+      log('error', 'dynamodb could not record a failed index creation', { table: tableKey.replace(/\u0000/g, '/'), error: (e as Error).message });
+    }
   }
 
   describeLimits(_input: Json, _ctx: RequestContext): Json {
@@ -881,14 +979,10 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ tags
 
   private tableByArn(arn: string, ctx: RequestContext): TableState {
-    const missing = new ServiceError('ResourceNotFoundException', `Requested resource not found: ResourcArn: ${arn} not found`);
-    const parts = arn.split(':');
-    if (parts.length < 6 || parts[0] !== 'arn' || parts[2] !== 'dynamodb') throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
-    if (parts[3] !== ctx.region || parts[4] !== ctx.accountId) throw missing;
-    const resource = parts.slice(5).join(':');
-    if (!resource.startsWith('table/')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
-    const t = this.lookup(ctx, resource.slice('table/'.length));
-    if (!t) throw missing;
+    if (!arn.startsWith('arn:')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
+    const name = this.tableName(ctx, arn);
+    const t = this.lookup(ctx, name);
+    if (!t) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: ResourcArn: ${arn} not found`);
     return t;
   }
 
@@ -946,9 +1040,13 @@ export class DynamoDBProvider {
   private checkKeyValue(name: string, v: AttributeValue, isHash: boolean): void {
     if (v.S === '' ) throw validationError(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${name}`);
     if (v.B !== undefined && v.B.length === 0) throw validationError(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty binary value. Key: ${name}`);
-    const bytes = keyValueBytes(v);
-    if (isHash && bytes > MAX_HASH_KEY_BYTES) throw validationError(`${INVALID}Size of hashkey has exceeded the maximum size limit of2048 bytes`);
-    if (!isHash && bytes > MAX_RANGE_KEY_BYTES) throw validationError(`${INVALID}Aggregated size of all range keys has exceeded the size limit of 1024 bytes`);
+    this.checkKeySize(v, isHash);
+  }
+
+  /** DynamoDB's key size limits (2,048 bytes for a partition key, 1,024 for a sort key), table and index keys alike. */
+  private checkKeySize(v: AttributeValue, isHash: boolean): void {
+    const msg = keySizeProblem(v, isHash);
+    if (msg) throw validationError(msg);
   }
 
   /** Validates a full item's key attributes and index key attributes; returns its encoded key. */
@@ -972,6 +1070,8 @@ export class DynamoDBProvider {
         if (v.S === '' || (v.B !== undefined && v.B.length === 0)) {
           throw validationError(`One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${v.S === '' ? 'string' : 'binary'} value. IndexName: ${idx.meta.name}, IndexKey: ${name}`);
         }
+        // Checked before anything is stored: an index key no index could hold refuses the write.
+        this.checkKeySize(v, name === idx.key.hashName);
       }
     }
     return withNamespace(t.meta.ns, keyBody(item[k.hashName]!, k.hashType, k.rangeName ? item[k.rangeName] : undefined, k.rangeType));
@@ -991,6 +1091,9 @@ export class DynamoDBProvider {
     if (!h || (h as Json)[ik.hashType] === undefined) return undefined;
     const r = ik.rangeName ? item[ik.rangeName] : undefined;
     if (ik.rangeName && (!r || (r as Json)[ik.rangeType!] === undefined)) return undefined;
+    // An item whose index key breaks the key limits (an item written before the index existed) is not in the index:
+    // AWS's backfill leaves such items out too ("index key violations"). Writes are refused before they get here.
+    if (keySizeProblem(h, true) || (r && keySizeProblem(r, false)) || h.S === '' || r?.S === '') return undefined;
     const projected = this.projectForIndex(item, idx);
     const size = itemSize(projected);
     const key = withNamespace(idx.meta.ns, keyBody(h, ik.hashType, r, ik.rangeType), itemKeyBody);
@@ -1595,6 +1698,9 @@ export class DynamoDBProvider {
     const r = key.rangeName ? found.get(key.rangeName) : undefined;
     if (r && !r.values.every((v) => typeOk(v, key.rangeType!))) throw bad(`${INVALID}Condition parameter type does not match schema type`);
     if (r?.op === 'BEGINS_WITH' && key.rangeType === 'N') throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    // A value no key can hold matches nothing on AWS either: it is refused with the key size messages.
+    this.checkKeySize(h.values[0]!, true);
+    for (const v of r?.values ?? []) this.checkKeySize(v, false);
     return { hash: h.values[0]!, ...(r ? { op: r.op, values: r.values } : {}) };
   }
 
@@ -1655,16 +1761,17 @@ export class DynamoDBProvider {
         if (v[type!] === undefined) throw validationError(schema);
       }
     }
-    const get = (name: string, type: KeyType): AttributeValue => {
+    const get = (name: string, type: KeyType, isHash: boolean): AttributeValue => {
       const v = esk[name] as AttributeValue | undefined;
       if (!v || (v as Json)[type] === undefined) throw validationError(`${bare}: ${schema}`);
+      this.checkKeySize(v, isHash);
       return v;
     };
     const tk = t.key;
-    const body = keyBody(get(tk.hashName, tk.hashType), tk.hashType, tk.rangeName ? get(tk.rangeName, tk.rangeType!) : undefined, tk.rangeType);
+    const body = keyBody(get(tk.hashName, tk.hashType, true), tk.hashType, tk.rangeName ? get(tk.rangeName, tk.rangeType!, false) : undefined, tk.rangeType);
     if (!target) return withNamespace(t.meta.ns, body);
     const ik = target.key;
-    return withNamespace(target.meta.ns, keyBody(get(ik.hashName, ik.hashType), ik.hashType, ik.rangeName ? get(ik.rangeName, ik.rangeType!) : undefined, ik.rangeType), body);
+    return withNamespace(target.meta.ns, keyBody(get(ik.hashName, ik.hashType, true), ik.hashType, ik.rangeName ? get(ik.rangeName, ik.rangeType!, false) : undefined, ik.rangeType), body);
   }
 
   /**
@@ -1810,4 +1917,12 @@ export class DynamoDBProvider {
     }
     return out;
   }
+}
+
+/** AWS's message when a key value exceeds DynamoDB's key size limits; undefined when it fits. */
+function keySizeProblem(v: AttributeValue, isHash: boolean): string | undefined {
+  const bytes = keyValueBytes(v);
+  if (isHash && bytes > MAX_HASH_KEY_BYTES) return `${INVALID}Size of hashkey has exceeded the maximum size limit of2048 bytes`;
+  if (!isHash && bytes > MAX_RANGE_KEY_BYTES) return `${INVALID}Aggregated size of all range keys has exceeded the size limit of 1024 bytes`;
+  return undefined;
 }

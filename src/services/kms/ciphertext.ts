@@ -1,27 +1,33 @@
 /**
  * @module services/kms/ciphertext
  * The ciphertext blob Cellar's KMS returns. Like AWS's, it is opaque to callers and names the key it
- * was made under, so Decrypt needs no KeyId. Layout (all lengths fixed but the key id and body):
- *   magic 'CK' | version 1 | key-id length (1 byte) | key id (ASCII) | material index (uint32 BE)
+ * was made under, so Decrypt needs no KeyId. Layout (all lengths fixed but the key reference and body):
+ *   magic 'CK' | version (1 byte) | key-ref length (1 byte) | key ref (ASCII) | material index (uint32 BE)
  *   | IV (12) | GCM tag (16) | ciphertext
+ * Version 2's key ref is `<account>:<region>:<key id>`, so a ciphertext made under another account's key (used
+ * across accounts through its key policy or a grant) still finds that key; version 1 (older blobs) holds only the
+ * key id, of the caller's own account and region.
  * The encryption context is the GCM additional authenticated data, so a wrong context fails to decrypt.
  */
 const MAGIC = Buffer.from('CK', 'ascii');
-const VERSION = 1;
+const VERSION = 2;
 export const IV_BYTES = 12;
 export const TAG_BYTES = 16;
 
 export interface CiphertextParts {
   keyId: string;
+  /** The key's account and region (absent in version 1 blobs: the caller's own). */
+  accountId?: string;
+  region?: string;
   materialIndex: number;
   iv: Buffer;
   tag: Buffer;
   body: Buffer;
 }
 
-export function encodeCiphertext(p: CiphertextParts): Buffer {
-  const id = Buffer.from(p.keyId, 'ascii');
-  if (id.length > 255) throw new Error('key id too long');
+export function encodeCiphertext(p: CiphertextParts & { accountId: string; region: string }): Buffer {
+  const id = Buffer.from(`${p.accountId}:${p.region}:${p.keyId}`, 'ascii');
+  if (id.length > 255) throw new Error('key reference too long');
   const header = Buffer.alloc(MAGIC.length + 2);
   MAGIC.copy(header, 0);
   header[2] = VERSION;
@@ -33,11 +39,20 @@ export function encodeCiphertext(p: CiphertextParts): Buffer {
 
 /** Parses a blob; undefined when it is not one of ours (the caller answers InvalidCiphertextException). */
 export function decodeCiphertext(blob: Buffer): CiphertextParts | undefined {
-  if (blob.length < 4 || blob[0] !== MAGIC[0] || blob[1] !== MAGIC[1] || blob[2] !== VERSION) return undefined;
+  if (blob.length < 4 || blob[0] !== MAGIC[0] || blob[1] !== MAGIC[1] || (blob[2] !== 1 && blob[2] !== 2)) return undefined;
+  const version = blob[2]!;
   const idLen = blob[3]!;
   const fixed = 4 + idLen + 4 + IV_BYTES + TAG_BYTES;
   if (blob.length < fixed) return undefined;
-  const keyId = blob.subarray(4, 4 + idLen).toString('ascii');
+  const ref = blob.subarray(4, 4 + idLen).toString('ascii');
+  let keyId = ref;
+  let accountId: string | undefined;
+  let region: string | undefined;
+  if (version === 2) {
+    const m = /^(\d{12}):([a-z0-9-]{1,32}):([A-Za-z0-9-]{1,128})$/.exec(ref);
+    if (!m) return undefined;
+    [, accountId, region, keyId] = m as unknown as [string, string, string, string];
+  }
   let off = 4 + idLen;
   const materialIndex = blob.readUInt32BE(off);
   off += 4;
@@ -45,7 +60,7 @@ export function decodeCiphertext(blob: Buffer): CiphertextParts | undefined {
   off += IV_BYTES;
   const tag = blob.subarray(off, off + TAG_BYTES);
   off += TAG_BYTES;
-  return { keyId, materialIndex, iv, tag, body: blob.subarray(off) };
+  return { keyId, ...(accountId ? { accountId, region } : {}), materialIndex, iv, tag, body: blob.subarray(off) };
 }
 
 /**

@@ -10,11 +10,12 @@ import { KmsProvider } from './provider.js';
 const SCHEDULER_INTERVAL_MS = 1000;
 
 export function kmsService(env: ServiceEnv): ServiceDefinition {
-  const provider = new KmsProvider(env.store, env.box, env.clock);
+  const model = loadModel('kms');
+  const provider = new KmsProvider(env.store, env.box, env.clock, model);
   const scheduler = periodic('kms', SCHEDULER_INTERVAL_MS, () => provider.tick());
   return {
     id: 'kms',
-    model: loadModel('kms'),
+    model,
     protocol: new JsonProtocol('awsJson1_1', { typePrefix: '', validationTypePrefix: '', messageKey: 'message', crc32: false }),
     provider,
     authStyle: 'json',

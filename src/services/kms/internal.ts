@@ -1,10 +1,18 @@
 /**
  * @module services/kms/internal
  * What other services (Secrets Manager, RDS) use of KMS in-process, without going over HTTP. The same
- * rules apply as for the public API: a disabled key or one pending deletion refuses use, and the
- * encryption context is bound to the ciphertext as additional authenticated data.
+ * rules apply as for the public API: a disabled key or one pending deletion refuses use, the encryption
+ * context is bound to the ciphertext as additional authenticated data, and the key policy (and grants)
+ * decide whether the principal the service acts for may use the key, with kms:ViaService naming the service.
  */
 import type { RequestContext } from '../../core/context.js';
+
+/** Who a service uses a key for: the caller it serves, through it (kms:ViaService, e.g. `secretsmanager.us-east-1.amazonaws.com`). */
+export interface KmsCaller {
+  accountId: string;
+  arn: string;
+  viaService?: string;
+}
 
 export interface KmsInternal {
   /**
@@ -13,9 +21,9 @@ export interface KmsInternal {
    * Returns the key ARN, or throws KMS's NotFoundException / DisabledException / KMSInvalidStateException.
    */
   resolveKeyArn(ctx: RequestContext, keyId: string): string;
-  encrypt(ctx: RequestContext, keyId: string, plaintext: Buffer, encryptionContext?: Record<string, string>): { ciphertextBlob: Buffer; keyArn: string };
+  encrypt(ctx: RequestContext, keyId: string, plaintext: Buffer, encryptionContext?: Record<string, string>, caller?: KmsCaller): { ciphertextBlob: Buffer; keyArn: string };
   /** The key is found from the ciphertext itself, as with KMS Decrypt. */
-  decrypt(ctx: RequestContext, ciphertextBlob: Buffer, encryptionContext?: Record<string, string>): { plaintext: Buffer; keyArn: string };
+  decrypt(ctx: RequestContext, ciphertextBlob: Buffer, encryptionContext?: Record<string, string>, caller?: KmsCaller): { plaintext: Buffer; keyArn: string };
   /** 32 random bytes and their ciphertext, as GenerateDataKey with KeySpec AES_256. */
-  generateDataKey(ctx: RequestContext, keyId: string, encryptionContext?: Record<string, string>): { plaintext: Buffer; ciphertextBlob: Buffer; keyArn: string };
+  generateDataKey(ctx: RequestContext, keyId: string, encryptionContext?: Record<string, string>, caller?: KmsCaller): { plaintext: Buffer; ciphertextBlob: Buffer; keyArn: string };
 }

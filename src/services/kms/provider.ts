@@ -2,22 +2,35 @@
  * @module services/kms/provider
  * AWS KMS for symmetric keys: real AES-256-GCM under per-key material that is kept sealed by the root
  * key (never in plaintext on disk). Key states, aliases, rotation (automatic and on demand; older
- * material still decrypts), scheduled deletion that really happens, tags and key policies.
+ * material still decrypts), scheduled deletion that really happens, tags, key policies and grants.
+ *
+ * Who may use a key is decided as KMS decides it: the key policy (for AWS managed keys, the policy AWS gives
+ * them: use only through their service, by their own account) and the key's grants. Every operation on a key
+ * is checked against them, for the key's own account too (a policy that leaves the account out locks it out, as
+ * on AWS). Another account reaches a key only by its key ARN — never by an alias — and only with the operations
+ * the API reference marks "Cross-account use: Yes" (kept in the model by the generator as `crossAccount`).
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
+import { faultPoint } from '../../core/faults.js';
 import type { Clock } from '../../core/clock.js';
+import { isAccountId, parseArn, PARTITION, Scope } from '../../core/scope.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
-import { JsonTable, type Store } from '../../storage/store.js';
+import { evaluatePolicy, notAuthorizedMessage, principalMatches, type PolicyDecision } from '../../auth/policy.js';
+import type { ServiceModel } from '../../protocols/model.js';
+import { ScopedTable, type Store } from '../../storage/store.js';
 import type * as api from '../../models/kms.js';
 import { contextAad, decodeCiphertext, encodeCiphertext, IV_BYTES } from './ciphertext.js';
-import type { KmsInternal } from './internal.js';
+import type { KmsCaller, KmsInternal } from './internal.js';
 
 const DAY_MS = 86_400_000;
 const MAX_TAGS = 50;
 const DEFAULT_ROTATION_DAYS = 365;
 const MATERIAL_CACHE_ENTRIES = 4096;
+/** AWS's quota of grants per key. */
+const MAX_GRANTS_PER_KEY = 50_000;
+const GRANTEE = /^(?:arn:aws[\w-]*:(?:iam|sts)::\d{12}:[\w+=,.@:/-]+|[\w.-]+\.amazonaws\.com(?:\.cn)?)$/;
 
 interface KeyRecord {
   keyId: string;
@@ -30,6 +43,8 @@ interface KeyRecord {
   /** Sealed 32-byte materials, oldest first; the last is current. */
   materials: Array<{ sealed: string; id: string; createdMs: number; rotationType?: 'AUTOMATIC' | 'ON_DEMAND' }>;
   keyManager: 'AWS' | 'CUSTOMER';
+  /** For AWS managed keys: the service they serve (`secretsmanager` for alias/aws/secretsmanager). */
+  managedFor?: string;
   multiRegion: boolean;
   rotationEnabled: boolean;
   rotationPeriodDays: number;
@@ -49,11 +64,45 @@ interface AliasRecord {
   updatedMs: number;
 }
 
+type GrantOperation = api.CreateGrantRequest['Operations'][number];
+
+interface GrantRecord {
+  grantId: string;
+  keyId: string;
+  name?: string;
+  createdMs: number;
+  granteePrincipal: string;
+  retiringPrincipal?: string;
+  issuingAccount: string;
+  operations: GrantOperation[];
+  constraints?: api.GrantConstraints;
+  token: string;
+}
+
 function defaultPolicy(accountId: string): string {
   return JSON.stringify({
     Version: '2012-10-17',
     Id: 'key-default-1',
     Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'kms:*', Resource: '*' }],
+  });
+}
+
+/**
+ * The key policy AWS gives an AWS managed key (`aws/<service>`): cryptographic use by any principal of the owning
+ * account, but only through that service; direct access to the key's metadata for the account.
+ */
+function awsManagedPolicy(key: KeyRecord): string {
+  const service = key.managedFor ?? 'kms';
+  const via = `${service}.${key.region}.amazonaws.com`;
+  const sid = `Allow access through ${service} for all principals in the account that are authorized to use ${service}`;
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Id: `auto-${service}-2`,
+    Statement: [
+      { Sid: sid, Effect: 'Allow', Principal: { AWS: '*' }, Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:CreateGrant', 'kms:DescribeKey'], Resource: '*', Condition: { StringEquals: { 'kms:CallerAccount': key.accountId, 'kms:ViaService': via } } },
+      { Sid: sid, Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:GenerateDataKey*', Resource: '*', Condition: { StringEquals: { 'kms:CallerAccount': key.accountId }, StringLike: { 'kms:ViaService': via } } },
+      { Sid: 'Allow direct access to key metadata to the account', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${key.accountId}:root` }, Action: ['kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:RevokeGrant'], Resource: '*' },
+    ],
   });
 }
 
@@ -66,91 +115,195 @@ function notFoundKey(arn: string): ServiceError {
   return new ServiceError('NotFoundException', `Key '${arn}' does not exist`);
 }
 
+/** The caller of an API request, as key policies and grants see it. */
+function requester(ctx: RequestContext): KmsCaller {
+  return { accountId: ctx.scope.accountId, arn: ctx.callerArn || `arn:aws:iam::${ctx.scope.accountId}:root` };
+}
+
+/** Grant operations that stand for a policy action. */
+function grantOperationsFor(action: string): GrantOperation[] {
+  const op = action.slice('kms:'.length);
+  if (op === 'ReEncryptFrom' || op === 'ReEncryptTo') return [op];
+  return [op as GrantOperation];
+}
+
 export class KmsProvider implements Partial<api.KMSApi> {
-  private readonly keys: JsonTable<KeyRecord>;
-  private readonly aliases: JsonTable<AliasRecord>;
+  private readonly keys: ScopedTable<KeyRecord>;
+  private readonly aliases: ScopedTable<AliasRecord>;
+  /** Keyed `<key id>/<grant id>` in the key's scope. */
+  private readonly grants: ScopedTable<GrantRecord>;
   readonly internal: KmsInternal;
 
   constructor(
     private readonly store: Store,
     private readonly box: SecretBox,
     private readonly clock: Clock,
+    private readonly model?: ServiceModel,
   ) {
-    this.keys = new JsonTable(store.keyspace('kms_keys'));
-    this.aliases = new JsonTable(store.keyspace('kms_aliases'));
+    this.keys = new ScopedTable(store.keyspace('kms_keys'));
+    this.aliases = new ScopedTable(store.keyspace('kms_aliases'));
+    this.grants = new ScopedTable(store.keyspace('kms_grants'));
     this.internal = {
-      resolveKeyArn: (ctx, keyId) => this.usableKey(ctx, keyId).arn,
-      encrypt: (ctx, keyId, plaintext, ec) => {
-        const key = this.usableKey(ctx, keyId);
+      resolveKeyArn: (ctx, keyId) => {
+        const key = this.findKey(ctx, keyId, { action: 'kms:DescribeKey', caller: requester(ctx), crossAccount: true, createAwsManaged: true });
+        this.assertUsable(key);
+        return key.arn;
+      },
+      encrypt: (ctx, keyId, plaintext, ec, caller) => {
+        const key = this.usableKey(ctx, keyId, 'kms:Encrypt', ec, caller ?? requester(ctx));
         return { ciphertextBlob: this.seal(key, plaintext, ec), keyArn: key.arn };
       },
-      decrypt: (ctx, blob, ec) => {
-        const { key, plaintext } = this.unseal(ctx, blob, ec);
+      decrypt: (ctx, blob, ec, caller) => {
+        const { key, plaintext } = this.unseal(ctx, blob, ec, undefined, caller ?? requester(ctx));
         return { plaintext, keyArn: key.arn };
       },
-      generateDataKey: (ctx, keyId, ec) => {
-        const key = this.usableKey(ctx, keyId);
+      generateDataKey: (ctx, keyId, ec, caller) => {
+        const key = this.usableKey(ctx, keyId, 'kms:GenerateDataKey', ec, caller ?? requester(ctx));
         const plaintext = randomBytes(32);
         return { plaintext, ciphertextBlob: this.seal(key, plaintext, ec), keyArn: key.arn };
       },
     };
   }
 
-  // ---- key lookup -------------------------------------------------------------------------------
+  // ---- key lookup and authorization ---------------------------------------------------------------
 
-  private keyPrefix(ctx: Pick<RequestContext, 'accountId' | 'region'>): string {
-    return `${ctx.accountId}/${ctx.region}/`;
+  private aliasArn(scope: Scope, name: string): string {
+    return scope.arn('kms', name);
   }
 
-  private keyArn(ctx: Pick<RequestContext, 'accountId' | 'region'>, keyId: string): string {
-    return `arn:aws:kms:${ctx.region}:${ctx.accountId}:key/${keyId}`;
+  /** Whether the request's operation may act on another account's key (the model's `crossAccount`). */
+  private crossAccountOperation(ctx: RequestContext): boolean {
+    return Boolean(this.model?.operations.get(ctx.operation)?.crossAccount);
   }
 
-  private aliasArn(ctx: Pick<RequestContext, 'accountId' | 'region'>, name: string): string {
-    return `arn:aws:kms:${ctx.region}:${ctx.accountId}:${name}`;
-  }
-
-  /** Finds a key by id, key ARN, alias name or alias ARN; AWS-managed aliases are created on first use. */
-  private findKey(ctx: RequestContext, keyIdOrAlias: string, allowAlias = true): KeyRecord {
+  /**
+   * Finds a key by id, key ARN, alias name or alias ARN (AWS-managed aliases are created on first use) and checks
+   * that `caller` may perform `action` on it (authorize). An alias always names a key of the caller's own account;
+   * another account's key is reached only by its key ARN, and only by operations that work across accounts.
+   */
+  private findKey(
+    ctx: RequestContext,
+    keyIdOrAlias: string,
+    o: { action: string; caller?: KmsCaller; allowAlias?: boolean; crossAccount?: boolean; encryptionContext?: Record<string, string>; createAwsManaged?: boolean },
+  ): KeyRecord {
+    const caller = o.caller ?? requester(ctx);
     let id = keyIdOrAlias;
-    let scope: Pick<RequestContext, 'accountId' | 'region'> = ctx;
-    const arnMatch = /^arn:aws[\w-]*:kms:([\w-]+):(\d{12}):(key\/.+|alias\/.+)$/.exec(id);
-    if (arnMatch) {
-      scope = { region: arnMatch[1]!, accountId: arnMatch[2]! };
-      id = arnMatch[3]!;
+    let scope = ctx.scope;
+    let foreign = false;
+    if (id.startsWith('arn:')) {
+      const arn = parseArn(id);
+      if (!arn || arn.service !== 'kms' || arn.partition !== PARTITION || !isAccountId(arn.accountId) || !(arn.resource.startsWith('key/') || arn.resource.startsWith('alias/'))) {
+        throw new ServiceError('NotFoundException', `Invalid arn ${keyIdOrAlias}`);
+      }
+      if (arn.region !== ctx.scope.region) throw new ServiceError('NotFoundException', `Invalid arn ${keyIdOrAlias}`);
+      id = arn.resource;
+      if (arn.accountId !== ctx.scope.accountId) {
+        // An alias never names another account's key, as on AWS.
+        if (id.startsWith('alias/')) throw new ServiceError('NotFoundException', `Alias ${keyIdOrAlias} is not found.`);
+        if (!(o.crossAccount ?? this.crossAccountOperation(ctx))) throw this.denied(caller, o.action, keyIdOrAlias, 'no-policy');
+        scope = Scope.crossAccount(arn);
+        foreign = true;
+      }
       if (id.startsWith('key/')) id = id.slice(4);
-    } else if (id.startsWith('arn:')) {
-      throw new ServiceError('NotFoundException', `Invalid arn ${id}`);
     }
     if (id.startsWith('alias/')) {
-      if (!allowAlias) throw new ServiceError('NotFoundException', `Invalid keyId ${keyIdOrAlias}`);
-      let alias = this.aliases.get(this.keyPrefix(scope) + id);
-      if (!alias && id.startsWith('alias/aws/') && scope.accountId === ctx.accountId) alias = this.createAwsManagedKey(ctx, id);
+      if (o.allowAlias === false) throw new ServiceError('NotFoundException', `Invalid keyId ${keyIdOrAlias}`);
+      let alias = this.aliases.get(scope, id);
+      // An AWS managed key comes into being when its service first uses it, or when DescribeKey names its alias (as
+      // the API reference documents); nothing else creates one, so a refused request never leaves one behind.
+      if (!alias && id.startsWith('alias/aws/') && o.createAwsManaged && !foreign) alias = this.createAwsManagedKey(scope, id);
       if (!alias) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(scope, id)} is not found.`);
       id = alias.targetKeyId;
     }
-    const key = this.keys.get(this.keyPrefix(scope) + id);
-    if (!key) throw notFoundKey(this.keyArn(scope, id));
+    const key = this.keys.get(scope, id);
+    if (!key) {
+      // Another account is never told whether a key exists there.
+      if (foreign) throw this.denied(caller, o.action, keyIdOrAlias, 'no-policy');
+      throw notFoundKey(scope.arn('kms', `key/${id}`));
+    }
+    this.authorize(key, o.action, caller, o.encryptionContext);
     return key;
   }
 
-  private createAwsManagedKey(ctx: RequestContext, aliasName: string): AliasRecord {
-    const key = this.newKey(ctx, { description: `Default key that protects my ${aliasName.slice('alias/aws/'.length)} data when no other key is defined`, keyManager: 'AWS' });
+  /** The policy that governs a key: its own, or, for an AWS managed key, the one AWS gives those. */
+  private policyOf(key: KeyRecord): string {
+    if (key.keyManager !== 'AWS') return key.policies.default ?? defaultPolicy(key.accountId);
+    // Keys made before Cellar recorded the service: it is the one in their alias (alias/aws/<service>).
+    key.managedFor ??= this.aliases
+      .list(Scope.ofRecord(key), 'alias/aws/')
+      .find(([, a]) => a.targetKeyId === key.keyId)?.[0]
+      .slice('alias/aws/'.length);
+    return awsManagedPolicy(key);
+  }
+
+  /** Request context keys KMS policies and grants read. */
+  private conditionContext(key: KeyRecord, caller: KmsCaller, ec: Record<string, string> | undefined): Record<string, string | string[] | undefined> {
+    const out: Record<string, string | string[] | undefined> = {
+      'kms:CallerAccount': caller.accountId,
+      'kms:ViaService': caller.viaService,
+      'aws:PrincipalAccount': caller.accountId,
+      'kms:KeySpec': 'SYMMETRIC_DEFAULT',
+      'kms:KeyOrigin': 'AWS_KMS',
+      'kms:KeyUsage': 'ENCRYPT_DECRYPT',
+      'kms:MultiRegion': String(key.multiRegion),
+    };
+    if (ec) {
+      out['kms:EncryptionContextKeys'] = Object.keys(ec);
+      for (const [k, v] of Object.entries(ec)) out[`kms:EncryptionContext:${k}`] = v;
+    }
+    return out;
+  }
+
+  /** The key policy, then the key's grants: an explicit Deny refuses, an Allow or a matching grant permits. */
+  private authorize(key: KeyRecord, action: string, caller: KmsCaller, ec?: Record<string, string>): void {
+    const decision: PolicyDecision = evaluatePolicy(this.policyOf(key), {
+      principal: { accountId: caller.accountId, arn: caller.arn },
+      action,
+      resource: key.arn,
+      context: this.conditionContext(key, caller, ec),
+    });
+    if (decision === 'deny') throw this.denied(caller, action, key.arn, 'explicit-deny');
+    if (decision === 'allow') return;
+    if (this.grantAllows(key, action, caller, ec)) return;
+    throw this.denied(caller, action, key.arn, 'no-policy');
+  }
+
+  private grantAllows(key: KeyRecord, action: string, caller: KmsCaller, ec: Record<string, string> | undefined): boolean {
+    const wanted = grantOperationsFor(action);
+    const scope = Scope.ofRecord(key);
+    for (const [, g] of this.grants.list(scope, `${key.keyId}/`)) {
+      if (!wanted.some((op) => g.operations.includes(op))) continue;
+      if (!principalMatches({ AWS: g.granteePrincipal }, { accountId: caller.accountId, arn: caller.arn })) continue;
+      if (!constraintsHold(g.constraints, ec)) continue;
+      return true;
+    }
+    return false;
+  }
+
+  private denied(caller: KmsCaller, action: string, resource: string, reason: 'no-policy' | 'explicit-deny'): ServiceError {
+    return new ServiceError('AccessDeniedException', notAuthorizedMessage(caller.arn, action, resource, reason));
+  }
+
+  private createAwsManagedKey(scope: Scope, aliasName: string): AliasRecord {
+    const service = aliasName.slice('alias/aws/'.length);
+    const key = this.newKey(scope, { description: `Default key that protects my ${service} data when no other key is defined`, keyManager: 'AWS' });
+    key.managedFor = service;
     // AWS-managed keys rotate every year, and that cannot be changed.
     key.rotationEnabled = true;
     key.nextRotationMs = key.createdMs + DEFAULT_ROTATION_DAYS * DAY_MS;
     const now = this.clock.now();
-    const alias: AliasRecord = { name: aliasName, arn: this.aliasArn(ctx, aliasName), targetKeyId: key.keyId, createdMs: now, updatedMs: now };
+    const alias: AliasRecord = { name: aliasName, arn: this.aliasArn(scope, aliasName), targetKeyId: key.keyId, createdMs: now, updatedMs: now };
     this.store.transaction(() => {
-      this.keys.put(this.keyPrefix(ctx) + key.keyId, key);
-      this.aliases.put(this.keyPrefix(ctx) + aliasName, alias);
+      this.keys.put(scope, key.keyId, key);
+      this.aliases.put(scope, aliasName, alias);
     });
     return alias;
   }
 
-  /** A key that may be used for cryptography now. */
-  private usableKey(ctx: RequestContext, keyId: string): KeyRecord {
-    const key = this.findKey(ctx, keyId);
+  /** A key that may be used for cryptography now, by `caller`, for `action`. */
+  private usableKey(ctx: RequestContext, keyId: string, action: string, ec: Record<string, string> | undefined, caller = requester(ctx)): KeyRecord {
+    // Services using a key for a caller (Secrets Manager with aws/secretsmanager) create the AWS managed key then.
+    const key = this.findKey(ctx, keyId, { action, caller, encryptionContext: ec ?? {}, crossAccount: true, createAwsManaged: caller.viaService !== undefined });
     this.assertUsable(key);
     return key;
   }
@@ -165,18 +318,18 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   private save(key: KeyRecord): void {
-    this.keys.put(`${key.accountId}/${key.region}/${key.keyId}`, key);
+    this.keys.put(Scope.ofRecord(key), key.keyId, key);
   }
 
-  private newKey(ctx: RequestContext, opts: { description: string; keyManager: 'AWS' | 'CUSTOMER'; multiRegion?: boolean; tags?: Record<string, string>; policy?: string }): KeyRecord {
-    const keyId = (opts.multiRegion ? 'mrk-' + randomBytes(16).toString('hex') : randomUUID());
+  private newKey(scope: Scope, opts: { description: string; keyManager: 'AWS' | 'CUSTOMER'; multiRegion?: boolean; tags?: Record<string, string>; policy?: string }): KeyRecord {
+    const keyId = opts.multiRegion ? 'mrk-' + randomBytes(16).toString('hex') : randomUUID();
     const now = this.clock.now();
-    const arn = this.keyArn(ctx, keyId);
+    const arn = scope.arn('kms', `key/${keyId}`);
     return {
       keyId,
       arn,
-      accountId: ctx.accountId,
-      region: ctx.region,
+      accountId: scope.accountId,
+      region: scope.region,
       createdMs: now,
       description: opts.description,
       state: 'Enabled',
@@ -186,7 +339,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
       rotationEnabled: false,
       rotationPeriodDays: DEFAULT_ROTATION_DAYS,
       tags: opts.tags ?? {},
-      policies: { default: opts.policy ?? defaultPolicy(ctx.accountId) },
+      policies: { default: opts.policy ?? defaultPolicy(scope.accountId) },
     };
   }
 
@@ -216,18 +369,31 @@ export class KmsProvider implements Partial<api.KMSApi> {
     const cipher = createCipheriv('aes-256-gcm', this.material(key, index), iv);
     cipher.setAAD(contextAad(ec));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return encodeCiphertext({ keyId: key.keyId, materialIndex: index, iv, tag: cipher.getAuthTag(), body });
+    return encodeCiphertext({ keyId: key.keyId, accountId: key.accountId, region: key.region, materialIndex: index, iv, tag: cipher.getAuthTag(), body });
   }
 
-  private unseal(ctx: RequestContext, blob: Buffer, ec: Record<string, string> | undefined, expectedKeyId?: string): { key: KeyRecord; plaintext: Buffer } {
+  /**
+   * Decrypts a blob under the key it names (of the caller's account, or of another account when the blob says so
+   * and that key's policy or grants let the caller decrypt). `expectedKeyId` is Decrypt's optional KeyId.
+   */
+  private unseal(ctx: RequestContext, blob: Buffer, ec: Record<string, string> | undefined, expectedKeyId: string | undefined, caller: KmsCaller, action = 'kms:Decrypt'): { key: KeyRecord; plaintext: Buffer } {
     const parts = decodeCiphertext(blob);
     if (!parts) throw new ServiceError('InvalidCiphertextException', '');
-    const key = this.keys.get(this.keyPrefix(ctx) + parts.keyId);
-    if (!key) throw new ServiceError('InvalidCiphertextException', '');
-    if (expectedKeyId !== undefined) {
-      const expected = this.findKey(ctx, expectedKeyId);
-      if (expected.keyId !== key.keyId) throw new ServiceError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
+    const own = parts.accountId === undefined || (parts.accountId === ctx.scope.accountId && parts.region === ctx.scope.region);
+    if (!own && parts.region !== ctx.scope.region) throw new ServiceError('InvalidCiphertextException', '');
+    const scope = own ? ctx.scope : Scope.crossAccount({ partition: PARTITION, service: 'kms', accountId: parts.accountId!, region: parts.region!, resource: `key/${parts.keyId}` });
+    const key = this.keys.get(scope, parts.keyId);
+    if (!key) {
+      if (!own) throw this.denied(caller, action, scope.arn('kms', `key/${parts.keyId}`), 'no-policy');
+      throw new ServiceError('InvalidCiphertextException', '');
     }
+    if (expectedKeyId !== undefined) {
+      const expected = this.findKey(ctx, expectedKeyId, { action, caller, crossAccount: true, ...(ec ? { encryptionContext: ec } : {}) });
+      if (expected.keyId !== key.keyId || expected.accountId !== key.accountId) {
+        throw new ServiceError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
+      }
+    }
+    this.authorize(key, action, caller, ec ?? {});
     this.assertUsable(key);
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.material(key, parts.materialIndex), parts.iv);
@@ -266,6 +432,11 @@ export class KmsProvider implements Partial<api.KMSApi> {
     if (input.DryRun) throw new ServiceError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
   }
 
+  /** A key for a management operation (not cryptography): found, and the caller allowed `kms:<operation>`. */
+  private keyFor(ctx: RequestContext, keyId: string): KeyRecord {
+    return this.findKey(ctx, keyId, { action: `kms:${ctx.operation}`, allowAlias: false });
+  }
+
   // ---- keys -------------------------------------------------------------------------------------
 
   createKey(input: api.CreateKeyRequest, ctx: RequestContext): api.CreateKeyResponse {
@@ -275,20 +446,20 @@ export class KmsProvider implements Partial<api.KMSApi> {
     if (input.KeyUsage && input.KeyUsage !== 'ENCRYPT_DECRYPT') throw new ServiceError('ValidationException', `KeyUsage ${input.KeyUsage} is not compatible with KeySpec SYMMETRIC_DEFAULT`);
     if (input.Origin && input.Origin !== 'AWS_KMS') throw new ServiceError('UnsupportedOperationException', `Cellar's KMS supports only Origin AWS_KMS; ${input.Origin} is not available.`);
     if (input.CustomKeyStoreId) throw new ServiceError('CustomKeyStoreNotFoundException', `Custom key store ${input.CustomKeyStoreId} does not exist`);
-    if (input.Policy !== undefined) this.checkPolicy(input.Policy);
+    if (input.Policy !== undefined) this.checkPolicy(input.Policy, ctx, input.BypassPolicyLockoutSafetyCheck === true);
     const tags = this.tagsFrom(input.Tags ?? []);
-    const key = this.newKey(ctx, { description: input.Description ?? '', keyManager: 'CUSTOMER', multiRegion: input.MultiRegion, tags, ...(input.Policy ? { policy: input.Policy } : {}) });
+    const key = this.newKey(ctx.scope, { description: input.Description ?? '', keyManager: 'CUSTOMER', multiRegion: input.MultiRegion, tags, ...(input.Policy ? { policy: input.Policy } : {}) });
     this.save(key);
     return { KeyMetadata: this.metadata(key) };
   }
 
   describeKey(input: api.DescribeKeyRequest, ctx: RequestContext): api.DescribeKeyResponse {
-    return { KeyMetadata: this.metadata(this.findKey(ctx, input.KeyId)) };
+    return { KeyMetadata: this.metadata(this.findKey(ctx, input.KeyId, { action: 'kms:DescribeKey', createAwsManaged: true })) };
   }
 
   listKeys(input: api.ListKeysRequest, ctx: RequestContext): api.ListKeysResponse {
     const limit = input.Limit ?? 1000;
-    const all = [...this.keys.list(this.keyPrefix(ctx))].map(([, k]) => k);
+    const all = this.keys.list(ctx.scope).map(([, k]) => k);
     return this.page(all, input.Marker, limit, (k) => k.keyId, (k) => ({ KeyId: k.keyId, KeyArn: k.arn }), 'Keys');
   }
 
@@ -304,7 +475,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   updateKeyDescription(input: api.UpdateKeyDescriptionRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'UpdateKeyDescription');
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     key.description = input.Description;
@@ -312,7 +483,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   enableKey(input: api.EnableKeyRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'EnableKey');
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     key.state = 'Enabled';
@@ -320,7 +491,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   disableKey(input: api.DisableKeyRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'DisableKey');
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     key.state = 'Disabled';
@@ -328,7 +499,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   scheduleKeyDeletion(input: api.ScheduleKeyDeletionRequest, ctx: RequestContext): api.ScheduleKeyDeletionResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'ScheduleKeyDeletion');
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     const days = input.PendingWindowInDays ?? 30;
@@ -341,7 +512,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   cancelKeyDeletion(input: api.CancelKeyDeletionRequest, ctx: RequestContext): api.CancelKeyDeletionResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     if (key.state !== 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is not pending deletion.`);
     // A key whose deletion is cancelled comes back disabled, as on AWS.
     key.state = 'Disabled';
@@ -354,7 +525,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   // ---- rotation ---------------------------------------------------------------------------------
 
   enableKeyRotation(input: api.EnableKeyRotationRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'EnableKeyRotation');
     this.assertUsable(key);
     const days = input.RotationPeriodInDays ?? key.rotationPeriodDays ?? DEFAULT_ROTATION_DAYS;
@@ -365,7 +536,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   disableKeyRotation(input: api.DisableKeyRotationRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'DisableKeyRotation');
     this.assertUsable(key);
     key.rotationEnabled = false;
@@ -374,7 +545,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   getKeyRotationStatus(input: api.GetKeyRotationStatusRequest, ctx: RequestContext): api.GetKeyRotationStatusResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     return {
       KeyRotationEnabled: key.rotationEnabled,
@@ -385,7 +556,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   rotateKeyOnDemand(input: api.RotateKeyOnDemandRequest, ctx: RequestContext): api.RotateKeyOnDemandResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'RotateKeyOnDemand');
     this.assertUsable(key);
     const onDemand = key.materials.filter((m) => m.rotationType === 'ON_DEMAND').length;
@@ -395,7 +566,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   listKeyRotations(input: api.ListKeyRotationsRequest, ctx: RequestContext): api.ListKeyRotationsResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     const rotations = key.materials.slice(1);
     return this.page(rotations, input.Marker, input.Limit ?? 100, (m) => m.id, (m) => ({ KeyId: key.keyId, KeyMaterialId: m.id, RotationDate: new Date(m.createdMs), RotationType: m.rotationType ?? 'AUTOMATIC', KeyMaterialState: m === key.materials[key.materials.length - 1] ? 'CURRENT' : 'NON_CURRENT' }), 'Rotations');
   }
@@ -408,38 +579,44 @@ export class KmsProvider implements Partial<api.KMSApi> {
     this.save(key);
   }
 
-  /** Runs due rotations and deletions; called by the scheduler. Bounded work per call. */
+  /** Runs due rotations and deletions; called by the scheduler. Bounded work per call; one key failing does not stop the others. */
   tick(maxKeys = 10_000): string {
+    faultPoint('kms.tick');
     const now = this.clock.now();
     let rotated = 0;
     let deleted = 0;
+    let failed = 0;
     let seen = 0;
     const due: KeyRecord[] = [];
-    for (const [, key] of this.keys.list()) {
+    for (const [, key] of this.keys.everyScope()) {
       if (++seen > maxKeys) break;
       if ((key.state === 'PendingDeletion' && key.deletionMs !== undefined && key.deletionMs <= now) || (key.state === 'Enabled' && key.rotationEnabled && key.nextRotationMs !== undefined && key.nextRotationMs <= now)) due.push(key);
     }
     for (const key of due) {
-      if (key.state === 'PendingDeletion') {
-        this.store.transaction(() => {
-          this.keys.delete(`${key.accountId}/${key.region}/${key.keyId}`);
-          // Collect first: a keyspace must not be written while a scan of it is open.
-          const doomed = [...this.aliases.list(`${key.accountId}/${key.region}/`)].filter(([, alias]) => alias.targetKeyId === key.keyId);
-          for (const [name] of doomed) this.aliases.delete(name);
-        });
-        deleted++;
-      } else {
-        this.rotate(key, 'AUTOMATIC');
-        rotated++;
+      try {
+        const scope = Scope.ofRecord(key);
+        if (key.state === 'PendingDeletion') {
+          this.store.transaction(() => {
+            this.keys.delete(scope, key.keyId);
+            for (const [name, alias] of this.aliases.list(scope)) if (alias.targetKeyId === key.keyId) this.aliases.delete(scope, name);
+            for (const [name] of this.grants.list(scope, `${key.keyId}/`)) this.grants.delete(scope, name);
+          });
+          deleted++;
+        } else {
+          this.rotate(key, 'AUTOMATIC');
+          rotated++;
+        }
+      } catch {
+        failed++;
       }
     }
-    return rotated || deleted ? `rotated ${rotated} key(s), deleted ${deleted} key(s) past their deletion date` : '';
+    return rotated || deleted || failed ? `rotated ${rotated} key(s), deleted ${deleted} key(s) past their deletion date${failed ? `, ${failed} failed (retried next tick)` : ''}` : '';
   }
 
   // ---- cryptography -----------------------------------------------------------------------------
 
   encrypt(input: api.EncryptRequest, ctx: RequestContext): api.EncryptResponse {
-    const key = this.usableKey(ctx, input.KeyId);
+    const key = this.usableKey(ctx, input.KeyId, 'kms:Encrypt', input.EncryptionContext);
     this.checkAlgorithm(input.EncryptionAlgorithm);
     this.dryRun(input);
     return { CiphertextBlob: this.seal(key, blobBytes(input.Plaintext), input.EncryptionContext), KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
@@ -448,7 +625,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   decrypt(input: api.DecryptRequest, ctx: RequestContext): api.DecryptResponse {
     this.checkAlgorithm(input.EncryptionAlgorithm);
     if (input.Recipient) throw new ServiceError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not available in Cellar.');
-    const { key, plaintext } = this.unseal(ctx, blobBytes(input.CiphertextBlob), input.EncryptionContext, input.KeyId);
+    const { key, plaintext } = this.unseal(ctx, blobBytes(input.CiphertextBlob), input.EncryptionContext, input.KeyId, requester(ctx));
     this.dryRun(input);
     return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
   }
@@ -456,8 +633,8 @@ export class KmsProvider implements Partial<api.KMSApi> {
   reEncrypt(input: api.ReEncryptRequest, ctx: RequestContext): api.ReEncryptResponse {
     this.checkAlgorithm(input.SourceEncryptionAlgorithm);
     this.checkAlgorithm(input.DestinationEncryptionAlgorithm);
-    const { key: source, plaintext } = this.unseal(ctx, blobBytes(input.CiphertextBlob), input.SourceEncryptionContext, input.SourceKeyId);
-    const dest = this.usableKey(ctx, input.DestinationKeyId);
+    const { key: source, plaintext } = this.unseal(ctx, blobBytes(input.CiphertextBlob), input.SourceEncryptionContext, input.SourceKeyId, requester(ctx), 'kms:ReEncryptFrom');
+    const dest = this.usableKey(ctx, input.DestinationKeyId, 'kms:ReEncryptTo', input.DestinationEncryptionContext);
     this.dryRun(input);
     return {
       CiphertextBlob: this.seal(dest, plaintext, input.DestinationEncryptionContext),
@@ -477,7 +654,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   generateDataKey(input: api.GenerateDataKeyRequest, ctx: RequestContext): api.GenerateDataKeyResponse {
-    const key = this.usableKey(ctx, input.KeyId);
+    const key = this.usableKey(ctx, input.KeyId, 'kms:GenerateDataKey', input.EncryptionContext);
     const n = this.dataKeyBytes(input);
     if (input.Recipient) throw new ServiceError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not available in Cellar.');
     this.dryRun(input);
@@ -486,7 +663,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   generateDataKeyWithoutPlaintext(input: api.GenerateDataKeyWithoutPlaintextRequest, ctx: RequestContext): api.GenerateDataKeyWithoutPlaintextResponse {
-    const key = this.usableKey(ctx, input.KeyId);
+    const key = this.usableKey(ctx, input.KeyId, 'kms:GenerateDataKeyWithoutPlaintext', input.EncryptionContext);
     const n = this.dataKeyBytes(input);
     this.dryRun(input);
     return { CiphertextBlob: this.seal(key, randomBytes(n), input.EncryptionContext), KeyId: key.arn };
@@ -502,6 +679,128 @@ export class KmsProvider implements Partial<api.KMSApi> {
     if (alg !== undefined && alg !== 'SYMMETRIC_DEFAULT') throw new ServiceError('InvalidKeyUsageException', `The encryption algorithm ${alg} is not supported by the key spec SYMMETRIC_DEFAULT.`);
   }
 
+  // ---- grants -----------------------------------------------------------------------------------
+
+  createGrant(input: api.CreateGrantRequest, ctx: RequestContext): api.CreateGrantResponse {
+    if (!GRANTEE.test(input.GranteePrincipal)) throw new ServiceError('InvalidArnException', `Invalid principal: ${input.GranteePrincipal}`);
+    if (input.RetiringPrincipal !== undefined && !GRANTEE.test(input.RetiringPrincipal)) throw new ServiceError('InvalidArnException', `Invalid principal: ${input.RetiringPrincipal}`);
+    if (input.Constraints?.EncryptionContextEquals && input.Constraints.EncryptionContextSubset) {
+      throw new ServiceError('ValidationException', 'You cannot specify both EncryptionContextEquals and EncryptionContextSubset in the same grant constraint.');
+    }
+    const key = this.findKey(ctx, input.KeyId, { action: 'kms:CreateGrant' });
+    if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+    this.dryRun(input);
+    const scope = Scope.ofRecord(key);
+    const existing = this.grants.list(scope, `${key.keyId}/`).map(([, g]) => g);
+    // A named grant created again with the same parameters is the same grant (CreateGrant is idempotent by Name).
+    if (input.Name !== undefined) {
+      const same = existing.find(
+        (g) =>
+          g.name === input.Name &&
+          g.granteePrincipal === input.GranteePrincipal &&
+          g.retiringPrincipal === input.RetiringPrincipal &&
+          JSON.stringify([...g.operations].sort()) === JSON.stringify([...input.Operations].sort()) &&
+          JSON.stringify(g.constraints ?? null) === JSON.stringify(input.Constraints ?? null),
+      );
+      if (same) return { GrantId: same.grantId, GrantToken: same.token };
+    }
+    if (existing.length >= MAX_GRANTS_PER_KEY) throw new ServiceError('LimitExceededException', `The number of grants on key ${key.arn} exceeds the limit.`);
+    const grantId = randomBytes(32).toString('hex');
+    const grant: GrantRecord = {
+      grantId,
+      keyId: key.keyId,
+      ...(input.Name !== undefined ? { name: input.Name } : {}),
+      createdMs: this.clock.now(),
+      granteePrincipal: input.GranteePrincipal,
+      ...(input.RetiringPrincipal !== undefined ? { retiringPrincipal: input.RetiringPrincipal } : {}),
+      issuingAccount: `arn:aws:iam::${ctx.scope.accountId}:root`,
+      operations: [...new Set(input.Operations)],
+      ...(input.Constraints ? { constraints: input.Constraints } : {}),
+      token: randomBytes(48).toString('base64url'),
+    };
+    this.grants.put(scope, `${key.keyId}/${grantId}`, grant);
+    return { GrantId: grantId, GrantToken: grant.token };
+  }
+
+  private grantEntry(key: KeyRecord, g: GrantRecord): api.GrantListEntry {
+    return {
+      KeyId: key.arn,
+      GrantId: g.grantId,
+      ...(g.name !== undefined ? { Name: g.name } : {}),
+      CreationDate: new Date(g.createdMs),
+      GranteePrincipal: g.granteePrincipal,
+      ...(g.retiringPrincipal !== undefined ? { RetiringPrincipal: g.retiringPrincipal } : {}),
+      IssuingAccount: g.issuingAccount,
+      Operations: [...g.operations],
+      ...(g.constraints ? { Constraints: g.constraints } : {}),
+    };
+  }
+
+  listGrants(input: api.ListGrantsRequest, ctx: RequestContext): api.ListGrantsResponse {
+    const key = this.findKey(ctx, input.KeyId, { action: 'kms:ListGrants' });
+    let all = this.grants.list(Scope.ofRecord(key), `${key.keyId}/`).map(([, g]) => g);
+    if (input.GrantId !== undefined) {
+      all = all.filter((g) => g.grantId === input.GrantId);
+      if (!all.length) throw new ServiceError('InvalidGrantIdException', 'Invalid grant ID');
+    }
+    if (input.GranteePrincipal !== undefined) all = all.filter((g) => g.granteePrincipal === input.GranteePrincipal);
+    return this.page(all, input.Marker, input.Limit ?? 50, (g) => g.grantId, (g) => this.grantEntry(key, g), 'Grants');
+  }
+
+  listRetirableGrants(input: api.ListRetirableGrantsRequest, ctx: RequestContext): api.ListGrantsResponse {
+    const all: Array<[KeyRecord, GrantRecord]> = [];
+    for (const [name, g] of this.grants.list(ctx.scope)) {
+      if (g.retiringPrincipal !== input.RetiringPrincipal) continue;
+      const key = this.keys.get(ctx.scope, name.split('/')[0]!);
+      if (key) all.push([key, g]);
+    }
+    return this.page(all, input.Marker, input.Limit ?? 50, ([, g]) => g.grantId, ([key, g]) => this.grantEntry(key, g), 'Grants');
+  }
+
+  revokeGrant(input: api.RevokeGrantRequest, ctx: RequestContext): void {
+    const key = this.findKey(ctx, input.KeyId, { action: 'kms:RevokeGrant' });
+    const scope = Scope.ofRecord(key);
+    const name = `${key.keyId}/${input.GrantId}`;
+    if (!this.grants.get(scope, name)) throw new ServiceError('NotFoundException', `Grant ID ${input.GrantId} not found`);
+    this.dryRun(input);
+    this.grants.delete(scope, name);
+  }
+
+  /**
+   * RetireGrant by token, or by key and grant id: allowed to the grant's retiring principal, to its grantee when the
+   * grant lists RetireGrant, and to the account that owns the key (its root), as AWS documents.
+   */
+  retireGrant(input: api.RetireGrantRequest, ctx: RequestContext): void {
+    let found: { scope: Scope; name: string; grant: GrantRecord } | undefined;
+    if (input.GrantToken !== undefined) {
+      for (const [storeKey, g] of this.grants.everyScope()) {
+        if (g.token === input.GrantToken) {
+          const [account, region] = storeKey.split('/') as [string, string];
+          found = { scope: Scope.ofRecord({ accountId: account, region }), name: `${g.keyId}/${g.grantId}`, grant: g };
+          break;
+        }
+      }
+      if (!found) throw new ServiceError('InvalidGrantTokenException', 'Invalid grant token');
+    } else {
+      if (input.KeyId === undefined || input.GrantId === undefined) throw new ServiceError('ValidationException', 'Grant ID and key ID are both required when a grant token is not provided.');
+      const arn = parseArn(input.KeyId);
+      const scope = arn && arn.accountId !== ctx.scope.accountId && isAccountId(arn.accountId) && arn.region === ctx.scope.region ? Scope.crossAccount(arn) : ctx.scope;
+      const keyId = arn ? arn.resource.replace(/^key\//, '') : input.KeyId;
+      const g = this.grants.get(scope, `${keyId}/${input.GrantId}`);
+      if (!g) throw new ServiceError('InvalidGrantIdException', 'Invalid grant ID');
+      found = { scope, name: `${keyId}/${input.GrantId}`, grant: g };
+    }
+    const caller = requester(ctx);
+    const g = found.grant;
+    const may =
+      (g.retiringPrincipal !== undefined && principalMatches({ AWS: g.retiringPrincipal }, caller)) ||
+      (g.operations.includes('RetireGrant') && principalMatches({ AWS: g.granteePrincipal }, caller)) ||
+      (caller.accountId === found.scope.accountId && caller.arn === `arn:aws:iam::${caller.accountId}:root`);
+    if (!may) throw this.denied(caller, 'kms:RetireGrant', found.scope.arn('kms', `key/${g.keyId}`), 'no-policy');
+    this.dryRun(input);
+    this.grants.delete(found.scope, found.name);
+  }
+
   // ---- aliases ----------------------------------------------------------------------------------
 
   private checkAliasName(name: string): void {
@@ -511,37 +810,34 @@ export class KmsProvider implements Partial<api.KMSApi> {
 
   createAlias(input: api.CreateAliasRequest, ctx: RequestContext): void {
     this.checkAliasName(input.AliasName);
-    const key = this.findKey(ctx, input.TargetKeyId, false);
+    const key = this.findKey(ctx, input.TargetKeyId, { action: 'kms:CreateAlias', allowAlias: false, crossAccount: false });
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
-    const id = this.keyPrefix(ctx) + input.AliasName;
-    if (this.aliases.get(id)) throw new ServiceError('AlreadyExistsException', `An alias with the name ${this.aliasArn(ctx, input.AliasName)} already exists`);
+    if (this.aliases.get(ctx.scope, input.AliasName)) throw new ServiceError('AlreadyExistsException', `An alias with the name ${this.aliasArn(ctx.scope, input.AliasName)} already exists`);
     const now = this.clock.now();
-    this.aliases.put(id, { name: input.AliasName, arn: this.aliasArn(ctx, input.AliasName), targetKeyId: key.keyId, createdMs: now, updatedMs: now });
+    this.aliases.put(ctx.scope, input.AliasName, { name: input.AliasName, arn: this.aliasArn(ctx.scope, input.AliasName), targetKeyId: key.keyId, createdMs: now, updatedMs: now });
   }
 
   updateAlias(input: api.UpdateAliasRequest, ctx: RequestContext): void {
     this.checkAliasName(input.AliasName);
-    const id = this.keyPrefix(ctx) + input.AliasName;
-    const alias = this.aliases.get(id);
-    if (!alias) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(ctx, input.AliasName)} is not found.`);
-    const key = this.findKey(ctx, input.TargetKeyId, false);
+    const alias = this.aliases.get(ctx.scope, input.AliasName);
+    if (!alias) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(ctx.scope, input.AliasName)} is not found.`);
+    const key = this.findKey(ctx, input.TargetKeyId, { action: 'kms:UpdateAlias', allowAlias: false, crossAccount: false });
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     alias.targetKeyId = key.keyId;
     alias.updatedMs = this.clock.now();
-    this.aliases.put(id, alias);
+    this.aliases.put(ctx.scope, input.AliasName, alias);
   }
 
   deleteAlias(input: api.DeleteAliasRequest, ctx: RequestContext): void {
     this.checkAliasName(input.AliasName);
-    const id = this.keyPrefix(ctx) + input.AliasName;
-    if (!this.aliases.get(id)) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(ctx, input.AliasName)} is not found.`);
-    this.aliases.delete(id);
+    if (!this.aliases.get(ctx.scope, input.AliasName)) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(ctx.scope, input.AliasName)} is not found.`);
+    this.aliases.delete(ctx.scope, input.AliasName);
   }
 
   listAliases(input: api.ListAliasesRequest, ctx: RequestContext): api.ListAliasesResponse {
-    let all = [...this.aliases.list(this.keyPrefix(ctx))].map(([, a]) => a);
+    let all = this.aliases.list(ctx.scope).map(([, a]) => a);
     if (input.KeyId !== undefined) {
-      const key = this.findKey(ctx, input.KeyId, false);
+      const key = this.findKey(ctx, input.KeyId, { action: 'kms:ListAliases', allowAlias: false, crossAccount: false });
       all = all.filter((a) => a.targetKeyId === key.keyId);
     }
     return this.page(all, input.Marker, input.Limit ?? 100, (a) => a.name, (a) => ({ AliasName: a.name, AliasArn: a.arn, TargetKeyId: a.targetKeyId, CreationDate: new Date(a.createdMs), LastUpdatedDate: new Date(a.updatedMs) }), 'Aliases');
@@ -560,7 +856,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   tagResource(input: api.TagResourceRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'TagResource');
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     const merged = { ...key.tags, ...this.tagsFrom(input.Tags) };
@@ -570,7 +866,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   untagResource(input: api.UntagResourceRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'UntagResource');
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     for (const k of input.TagKeys) delete key.tags[k];
@@ -578,39 +874,62 @@ export class KmsProvider implements Partial<api.KMSApi> {
   }
 
   listResourceTags(input: api.ListResourceTagsRequest, ctx: RequestContext): api.ListResourceTagsResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     const tags = Object.entries(key.tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
     return this.page(tags, input.Marker, input.Limit ?? 50, (t) => t.TagKey, (t) => t, 'Tags');
   }
 
-  private checkPolicy(policy: string): void {
+  /**
+   * A key policy must be a JSON policy document, and (unless the caller bypasses the check, as AWS allows) must let
+   * the caller change it again later: KMS's lockout safety check.
+   */
+  private checkPolicy(policy: string, ctx: RequestContext, bypassLockoutCheck: boolean, keyArn = ctx.scope.arn('kms', 'key/*')): void {
+    let doc: unknown;
     try {
-      const doc = JSON.parse(policy);
-      if (typeof doc !== 'object' || doc === null || !('Statement' in doc)) throw new Error('no Statement');
+      doc = JSON.parse(policy);
     } catch {
       throw new ServiceError('MalformedPolicyDocumentException', 'The new key policy will not allow you to update the key policy in the future.');
     }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !('Statement' in doc)) {
+      throw new ServiceError('MalformedPolicyDocumentException', 'The new key policy will not allow you to update the key policy in the future.');
+    }
+    if (bypassLockoutCheck) return;
+    const caller = requester(ctx);
+    const decision = evaluatePolicy(policy, { principal: { accountId: caller.accountId, arn: caller.arn }, action: 'kms:PutKeyPolicy', resource: keyArn, context: { 'kms:CallerAccount': caller.accountId } });
+    if (decision !== 'allow') throw new ServiceError('MalformedPolicyDocumentException', 'The new key policy will not allow you to update the key policy in the future.');
   }
 
   getKeyPolicy(input: api.GetKeyPolicyRequest, ctx: RequestContext): api.GetKeyPolicyResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     const name = input.PolicyName ?? 'default';
-    const policy = key.policies[name];
+    const policy = name === 'default' ? this.policyOf(key) : key.policies[name];
     if (policy === undefined) throw new ServiceError('NotFoundException', `No such policy exists`);
     return { Policy: policy, PolicyName: name };
   }
 
   putKeyPolicy(input: api.PutKeyPolicyRequest, ctx: RequestContext): void {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     this.assertCustomerManaged(key, 'PutKeyPolicy');
-    this.checkPolicy(input.Policy);
+    this.checkPolicy(input.Policy, ctx, input.BypassPolicyLockoutSafetyCheck === true, key.arn);
     key.policies[input.PolicyName ?? 'default'] = input.Policy;
     this.save(key);
   }
 
   listKeyPolicies(input: api.ListKeyPoliciesRequest, ctx: RequestContext): api.ListKeyPoliciesResponse {
-    const key = this.findKey(ctx, input.KeyId, false);
+    const key = this.keyFor(ctx, input.KeyId);
     return this.page(Object.keys(key.policies), input.Marker, input.Limit ?? 100, (n) => n, (n) => n, 'PolicyNames');
   }
+}
 
+/** Whether a grant's encryption-context constraint holds for the request's context. */
+function constraintsHold(c: api.GrantConstraints | undefined, ec: Record<string, string> | undefined): boolean {
+  if (!c) return true;
+  const actual = ec ?? {};
+  if (c.EncryptionContextEquals) {
+    const want = c.EncryptionContextEquals;
+    const keys = Object.keys(want);
+    return keys.length === Object.keys(actual).length && keys.every((k) => actual[k] === want[k]);
+  }
+  if (c.EncryptionContextSubset) return Object.entries(c.EncryptionContextSubset).every(([k, v]) => actual[k] === v);
+  return true;
 }

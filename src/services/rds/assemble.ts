@@ -12,6 +12,7 @@ import type { ServiceEnv } from '../env.js';
 import type { KmsInternal } from '../kms/internal.js';
 import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
 import { LocalHost } from '../../engines/host.js';
+import { claimTempDir, removeOwnTempDirs, sweepStaleTempDirs } from '../../engines/temp-dirs.js';
 import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { endpointAddress } from './describe.js';
 import { EnginesDriver } from './driver.js';
@@ -20,6 +21,7 @@ import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
 import { RdsSupervisor } from './supervisor.js';
+import { InstanceCertificates } from './tls.js';
 
 const DEFAULT_HEALTH_INTERVAL_MS = 500;
 
@@ -29,6 +31,8 @@ export interface AssembledRds {
   secrets: MasterSecrets | undefined;
   root: string;
   temporary: boolean;
+  /** After the engines stopped: removes what this Cellar made under the system temp dir (engines/temp-dirs.ts). */
+  removeTempDirs: () => Promise<void>;
 }
 
 /**
@@ -56,11 +60,17 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
   const tables = new RdsTables(env.store);
   const events = new InstanceEvents(tables);
   // Engines run through the engine layer's host (as the unprivileged `cellar` user when Cellar is root).
-  const driver = await EnginesDriver.create(await LocalHost.create());
+  const host = await LocalHost.create();
+  // A Cellar killed earlier could not remove its temp directories (its engines died with it, see engines/host.ts).
+  await sweepStaleTempDirs(host);
+  const driver = await EnginesDriver.create(host);
   const { root, temporary } = prepareEngineRoot(env);
+  if (temporary) await claimTempDir(host, root);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
   let secrets: MasterSecrets | undefined;
+  const certificates = new InstanceCertificates(env.tls?.authority('rds'), driver, env.config);
   const supervisor: RdsSupervisor = new RdsSupervisor({
+    certificates,
     deleteSecret: (rec, arn) => secrets?.delete(rec, arn),
     tables,
     events,
@@ -87,6 +97,7 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
       driver,
       spec: (rec) => supervisor.spec(rec),
       clientAddress: (rec) => endpointAddress(rec, env.config),
+      caBundle: () => certificates.bundle(),
     });
   }
   const provider = new RdsProvider({
@@ -100,5 +111,5 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     installed: () => driver.installed(),
     trigger: supervisor,
   });
-  return { provider, supervisor, secrets, root, temporary };
+  return { provider, supervisor, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host) };
 }

@@ -13,6 +13,8 @@ import { instanceArn } from './status.js';
 import { defaultVpcId } from './network.js';
 
 const MAX_RECORDS_DEFAULT = 100;
+/** RDS's default CA type, which Cellar's own `rds` CA matches (an RSA 2048 root; src/tls/ca.ts). */
+const CA_CERTIFICATE_IDENTIFIER = 'rds-ca-rsa2048-g1';
 
 /** The address clients reach an instance on: loopback, or the public address (a real one if 0.0.0.0). */
 export function endpointAddress(rec: Pick<InstanceRecord, 'publiclyAccessible'>, config: Pick<CellarConfig, 'publicAddress'>): string {
@@ -73,7 +75,8 @@ export function toDBInstance(
     StorageEncrypted: rec.storageEncrypted,
     KmsKeyId: rec.kmsKeyId,
     DbiResourceId: rec.dbiResourceId,
-    CACertificateIdentifier: 'rds-ca-rsa2048-g1',
+    CACertificateIdentifier: CA_CERTIFICATE_IDENTIFIER,
+    CertificateDetails: rec.tlsValidTillMs !== undefined ? { CAIdentifier: CA_CERTIFICATE_IDENTIFIER, ValidTill: new Date(rec.tlsValidTillMs) } : undefined,
     CopyTagsToSnapshot: rec.copyTagsToSnapshot,
     MonitoringInterval: 0,
     DBInstanceArn: instanceArn(rec),

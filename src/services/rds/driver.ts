@@ -13,6 +13,7 @@ import type { ConfigureResult, RelationalEngineAdapter } from '../../engines/ada
 import type { ExitStatus, Host } from '../../engines/host.js';
 import { createRelationalEngine } from '../../engines/index.js';
 import { EngineSupervisor } from '../../engines/supervisor.js';
+import type { TlsMaterial } from '../../engines/tls.js';
 import { VersionProbeCache } from '../../engines/version-cache.js';
 import { listPostgresInstallations, mariadbVersion } from '../../engines/versions.js';
 import { log } from '../../core/log.js';
@@ -86,6 +87,10 @@ export interface RdsEngineDriver {
   /** Stops the engine and removes the instance directory. */
   destroy(spec: EngineSpec): Promise<void>;
   onEngineEvent(listener: (event: EngineEvent) => void): void;
+  /** Installs the instance's TLS certificate and key (served from the next start, and now when the engine can reload it). */
+  installTls(spec: EngineSpec, material: TlsMaterial): Promise<{ live: boolean }>;
+  /** The instance's installed TLS certificate (PEM), undefined when none is. */
+  tlsCertificate(spec: EngineSpec): Promise<string | undefined>;
   /**
    * Stops every engine this driver runs (Cellar shutting down): `fast` is a clean shutdown; `immediate` (a hurried
    * stop) skips the engines' shutdown work and escalates a stop already in progress.
@@ -254,6 +259,14 @@ export class EnginesDriver implements RdsEngineDriver {
 
   onEngineEvent(listener: (event: EngineEvent) => void): void {
     this.listeners.push(listener);
+  }
+
+  async installTls(spec: EngineSpec, material: TlsMaterial): Promise<{ live: boolean }> {
+    return this.entry(spec).engine.installTls(material);
+  }
+
+  async tlsCertificate(spec: EngineSpec): Promise<string | undefined> {
+    return this.entry(spec).engine.tlsCertificate();
   }
 
   async stopAll(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {

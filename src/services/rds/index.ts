@@ -107,6 +107,7 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
       if (hurried) built.supervisor.hurry();
       await built.supervisor.stop();
       if (built.temporary) rmSync(built.root, { recursive: true, force: true });
+      await built.removeTempDirs();
     },
     health: () => (built ? built.supervisor.health() : { state: 'starting' }),
   };

@@ -17,7 +17,8 @@ import { randomInt, randomUUID } from 'node:crypto';
 // Client libraries load on first use (startup cost a Cellar serving no RDS needs not pay).
 const loadPg = async () => (await import('pg')).default;
 const loadMysql = async () => (await import('mysql2/promise')).default;
-import type { RequestContext } from '../../core/context.js';
+import { backgroundContext, type RequestContext } from '../../core/context.js';
+import { parseArn, Scope } from '../../core/scope.js';
 import { ServiceError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
@@ -59,6 +60,8 @@ export interface MasterSecretsOptions {
   spec: (rec: InstanceRecord) => EngineSpec;
   /** How clients reach the engine (the instance endpoint's address). */
   clientAddress: (rec: InstanceRecord) => string;
+  /** The CA bundle the instances' certificates chain to: logins then use TLS and check the server (rds.force_ssl). */
+  caBundle?: () => Promise<string | undefined>;
 }
 
 export function generateMasterPassword(): string {
@@ -70,8 +73,9 @@ export function generateMasterPassword(): string {
 export class MasterSecrets {
   constructor(private readonly o: MasterSecretsOptions) {}
 
-  private ctx(accountId: string, region: string, operation: string): RequestContext {
-    return { accountId, region, requestId: randomUUID(), accessKeyId: '', callerArn: `arn:aws:iam::${accountId}:root`, service: 'rds', operation, clock: this.o.clock };
+  /** RDS acting on the secret it owns, in the instance's own scope. */
+  private ctx(rec: { accountId: string; region: string }, operation: string): RequestContext {
+    return backgroundContext(Scope.ofRecord(rec), 'rds', operation, this.o.clock);
   }
 
   /** The KMS key ARN the secret will use, checked now so that a bad key changes nothing. */
@@ -86,7 +90,7 @@ export class MasterSecrets {
 
   /** Creates the instance's secret holding `password`; returns what the instance record keeps. */
   async create(rec: Pick<InstanceRecord, 'accountId' | 'region' | 'id' | 'masterUsername'>, password: string, kmsKeyArn: string, userKmsKeyId: string | undefined): Promise<MasterUserSecretRecord> {
-    const ctx = this.ctx(rec.accountId, rec.region, 'CreateDBInstance');
+    const ctx = this.ctx(rec, 'CreateDBInstance');
     const arn = instanceArn(rec);
     const created = await this.o.sm.createSecretOwnedBy(ctx, OWNING_SERVICE, {
       Name: `rds!db-${randomUUID()}`,
@@ -110,15 +114,15 @@ export class MasterSecrets {
 
   /** Deletes the secret at once (the instance was deleted, or stopped managing its password). */
   delete(rec: Pick<InstanceRecord, 'accountId' | 'region'>, secretArn: string): void {
-    this.o.sm.deleteOwnedSecret(this.ctx(rec.accountId, rec.region, 'DeleteDBInstance'), OWNING_SERVICE, secretArn);
+    this.o.sm.deleteOwnedSecret(this.ctx(rec, 'DeleteDBInstance'), OWNING_SERVICE, secretArn);
   }
 
   rotateNow(rec: Pick<InstanceRecord, 'accountId' | 'region'>, secretArn: string): void {
-    this.o.sm.rotateNow(this.ctx(rec.accountId, rec.region, 'ModifyDBInstance'), secretArn);
+    this.o.sm.rotateNow(this.ctx(rec, 'ModifyDBInstance'), secretArn);
   }
 
   changeKmsKey(rec: Pick<InstanceRecord, 'accountId' | 'region'>, secretArn: string, kmsKeyId: string): void {
-    this.o.sm.changeKmsKey(this.ctx(rec.accountId, rec.region, 'ModifyDBInstance'), secretArn, kmsKeyId);
+    this.o.sm.changeKmsKey(this.ctx(rec, 'ModifyDBInstance'), secretArn, kmsKeyId);
   }
 
   /**
@@ -130,7 +134,7 @@ export class MasterSecrets {
     const s = rec.masterUserSecret;
     if (!s) return 'impaired';
     if (s.status === 'creating') return 'creating';
-    const d = this.o.sm.describe(this.ctx(rec.accountId, rec.region, 'DescribeDBInstances'), s.secretArn);
+    const d = this.o.sm.describe(this.ctx(rec, 'DescribeDBInstances'), s.secretArn);
     if (!d || d.DeletedDate) return 'impaired';
     const stages = Object.entries(d.VersionIdsToStages ?? {});
     const current = stages.find(([, l]) => l.includes('AWSCURRENT'))?.[0];
@@ -144,7 +148,10 @@ export class MasterSecrets {
     const arn = d.Tags?.find((t) => t.Key === 'aws:rds:primaryDBInstanceArn')?.Value;
     const m = arn ? /^arn:aws[\w-]*:rds:([\w-]+):(\d{12}):db:(.+)$/.exec(arn) : null;
     if (!m) throw new Error(`secret ${event.SecretId} has no aws:rds:primaryDBInstanceArn tag`);
-    const rec = this.o.tables.instances.get(scopeKey(m[2]!, m[1]!, m[3]!));
+    // The instance lives in the secret's own scope: a tag naming another account or region names nothing of ours.
+    const owner = parseArn(d.ARN ?? '');
+    if (!owner || owner.accountId !== m[2] || owner.region !== m[1]) throw new Error(`secret ${d.ARN} names an instance outside its own account and region`);
+    const rec = this.o.tables.instances.get(scopeKey(Scope.ofRecord({ accountId: m[2]!, region: m[1]! }), m[3]!));
     if (!rec || rec.masterUserSecret?.secretArn !== d.ARN) throw new Error(`DB instance ${m[3]} does not manage secret ${d.ARN}`);
     return rec;
   }
@@ -159,8 +166,10 @@ export class MasterSecrets {
   /** A real client login over TCP, as an application would make it; throws if refused. */
   private async login(rec: InstanceRecord, username: string, password: string): Promise<void> {
     const host = this.o.clientAddress(rec);
+    // Over TLS with the server's certificate checked, as an application should connect (and must, when TLS is forced).
+    const ca = await this.o.caBundle?.().catch(() => undefined);
     if (rec.engineKind === 'postgres') {
-      const c = new (await loadPg()).Client({ host, port: rec.port, user: username, password, database: 'postgres', connectionTimeoutMillis: LOGIN_TIMEOUT_MS });
+      const c = new (await loadPg()).Client({ host, port: rec.port, user: username, password, database: 'postgres', connectionTimeoutMillis: LOGIN_TIMEOUT_MS, ssl: ca ? { ca } : false });
       c.on('error', () => undefined);
       try {
         await c.connect();
@@ -170,7 +179,7 @@ export class MasterSecrets {
       }
       return;
     }
-    const c = await (await loadMysql()).createConnection({ host, port: rec.port, user: username, password, connectTimeout: LOGIN_TIMEOUT_MS });
+    const c = await (await loadMysql()).createConnection({ host, port: rec.port, user: username, password, connectTimeout: LOGIN_TIMEOUT_MS, ...(ca ? { ssl: { ca } } : {}) });
     try {
       await c.query('SELECT 1');
     } finally {
@@ -205,10 +214,10 @@ export class MasterSecrets {
         await this.o.driver.setMasterPassword(spec, pending.username, pending.password);
         // The record follows the engine, so a later re-initialisation or restart never uses a stale password.
         this.o.tables.store.transaction(() => {
-          const cur = this.o.tables.instances.get(scopeKey(rec.accountId, rec.region, rec.id));
+          const cur = this.o.tables.instances.get(scopeKey(Scope.ofRecord(rec), rec.id));
           if (!cur) return;
           cur.masterPasswordSealed = this.o.box.sealString(pending.password, SEAL_AAD);
-          this.o.tables.instances.put(scopeKey(rec.accountId, rec.region, rec.id), cur);
+          this.o.tables.instances.put(scopeKey(Scope.ofRecord(rec), rec.id), cur);
         });
       },
       testSecret: async (event, sm) => {
@@ -224,7 +233,7 @@ export class MasterSecrets {
           await sm.updateSecretVersionStage({ SecretId: event.SecretId, VersionStage: 'AWSCURRENT', MoveToVersionId: event.ClientRequestToken, RemoveFromVersionId: current });
         }
         this.o.tables.store.transaction(() => {
-          const cur = this.o.tables.instances.get(scopeKey(rec.accountId, rec.region, rec.id));
+          const cur = this.o.tables.instances.get(scopeKey(Scope.ofRecord(rec), rec.id));
           if (!cur) return;
           this.o.events.emitInstance(cur, 'masterSecretRotated', this.o.clock.now());
         });

@@ -24,6 +24,11 @@ export interface ParameterDef {
   allowedValues?: string;
   description: string;
   modifiable: boolean;
+  /**
+   * Listed as RDS lists it, but never passed to the engine: a value Cellar itself fixes (server_encoding: initdb
+   * always runs with UTF8). Only ever non-modifiable, so what is described is what runs.
+   */
+  describedOnly?: true;
 }
 
 const pg = (name: string, applyType: ApplyType, dataType: DataType, description: string, extra: Partial<ParameterDef> = {}): ParameterDef => ({
@@ -66,6 +71,10 @@ const POSTGRES_PARAMETERS: ParameterDef[] = [
   pg('search_path', 'dynamic', 'string', 'Sets the schema search order for names that are not schema-qualified.'),
   pg('client_encoding', 'dynamic', 'string', "Sets the client's character set encoding.", { allowedValues: 'SQL_ASCII,UTF8,LATIN1,WIN1252' }),
   pg('jit', 'dynamic', 'boolean', 'Allow JIT compilation.', { allowedValues: '0,1' }),
+  // RDS turns TLS on for every instance and, from PostgreSQL 15 on, forces it by default (RDS's default group for
+  // postgres15 and later has rds.force_ssl=1). Dynamic: pg_hba.conf is rewritten (hostssl) and reloaded.
+  pg('rds.force_ssl', 'dynamic', 'boolean', 'Force SSL connections.', { rdsDefault: '1', allowedValues: '0,1' }),
+  pg('server_encoding', 'static', 'string', 'Sets the server (database) character set encoding.', { rdsDefault: 'UTF8', modifiable: false, describedOnly: true }),
 ];
 
 const my = pg;
@@ -85,7 +94,11 @@ const MARIADB_PARAMETERS: ParameterDef[] = [
   my('character_set_server', 'dynamic', 'string', 'The server default character set.', { allowedValues: 'big5,latin1,ascii,utf8,utf8mb3,utf8mb4,binary' }),
   my('collation_server', 'dynamic', 'string', 'The server default collation.'),
   my('time_zone', 'dynamic', 'string', 'The server time zone.'),
-  my('sql_mode', 'dynamic', 'list', 'Current SQL Server Mode.'),
+  my('sql_mode', 'dynamic', 'list', 'Current SQL Server Mode.', {
+    // MariaDB 10.11's own modes (combination modes included): each comma-separated item must be one of them.
+    allowedValues:
+      'ALLOW_INVALID_DATES,ANSI,ANSI_QUOTES,DB2,EMPTY_STRING_IS_NULL,ERROR_FOR_DIVISION_BY_ZERO,HIGH_NOT_PRECEDENCE,IGNORE_BAD_TABLE_OPTIONS,IGNORE_SPACE,MAXDB,MSSQL,MYSQL323,MYSQL40,NO_AUTO_CREATE_USER,NO_AUTO_VALUE_ON_ZERO,NO_BACKSLASH_ESCAPES,NO_DIR_IN_CREATE,NO_ENGINE_SUBSTITUTION,NO_FIELD_OPTIONS,NO_KEY_OPTIONS,NO_TABLE_OPTIONS,NO_UNSIGNED_SUBTRACTION,NO_ZERO_DATE,NO_ZERO_IN_DATE,ONLY_FULL_GROUP_BY,ORACLE,PAD_CHAR_TO_FULL_LENGTH,PIPES_AS_CONCAT,POSTGRESQL,REAL_AS_FLOAT,SIMULTANEOUS_ASSIGNMENT,STRICT_ALL_TABLES,STRICT_TRANS_TABLES,TIME_ROUND_FRACTIONAL,TRADITIONAL',
+  }),
   my('table_open_cache', 'dynamic', 'integer', 'The number of open tables for all threads.', { allowedValues: '1-524288' }),
   my('tmp_table_size', 'dynamic', 'integer', 'If an in-memory temporary table exceeds the limit, MySQL automatically converts it to an on-disk MyISAM table.', { allowedValues: '1024-18446744073709551615' }),
   my('max_heap_table_size', 'dynamic', 'integer', 'Maximum size to which MEMORY tables are allowed to grow.', { allowedValues: '16384-1844674407370954752' }),
@@ -98,6 +111,9 @@ const MARIADB_PARAMETERS: ParameterDef[] = [
   my('thread_cache_size', 'dynamic', 'integer', 'How many threads the server should cache for reuse.', { allowedValues: '0-16384' }),
   my('binlog_format', 'dynamic', 'string', 'Sets the binary logging format.', { allowedValues: 'ROW,STATEMENT,MIXED' }),
   my('read_only', 'dynamic', 'boolean', 'When enabled, the server permits no updates except from updates performed by slave threads.', { allowedValues: '0,1' }),
+  // RDS DB instance parameter groups show it as a 0/1 boolean (cluster groups as ON/OFF); off by default through
+  // MariaDB 11.4. Dynamic: SET GLOBAL, no restart (RDS: "You don't need to reboot your DB instance").
+  my('require_secure_transport', 'dynamic', 'boolean', 'Whether client connections to the server are required to use some form of secure transport.', { allowedValues: '0,1' }),
 ];
 
 export function parameterDefs(kind: EngineKind): readonly ParameterDef[] {
@@ -123,7 +139,7 @@ export interface FormulaVars {
  */
 export function evaluateFormula(value: string, vars: FormulaVars): string {
   const trimmed = value.trim();
-  if (!/^(\{|LEAST\(|GREATEST\(|SUM\()/i.test(trimmed)) return value;
+  if (!FORMULA_START.test(trimmed)) return value;
   let pos = 0;
   const src = trimmed;
   const fail = (): never => {
@@ -186,51 +202,99 @@ export function evaluateFormula(value: string, vars: FormulaVars): string {
       if (!'*/+-'.includes(op)) fail();
       pos++;
       const rhs = term();
+      if (op === '/' && rhs === 0) fail();
       acc = op === '*' ? acc * rhs : op === '/' ? Math.trunc(acc / rhs) : op === '+' ? acc + rhs : acc - rhs;
     }
     return acc;
   };
   const result = term();
   skip();
-  if (pos !== src.length) fail();
+  if (pos !== src.length || !Number.isFinite(result) || Math.abs(result) > Number.MAX_SAFE_INTEGER) fail();
   return String(Math.trunc(result));
 }
 
+export function isFormula(value: string): boolean {
+  return FORMULA_START.test(value.trim());
+}
+
+const FORMULA_START = /^(\{|LEAST\(|GREATEST\(|SUM\()/i;
+
 // ---- validation of user values ---------------------------------------------------------------------
 
-/** Returns an error message when value is not allowed for def, in RDS's wording; undefined when fine. */
-export function checkValue(def: ParameterDef, value: string): string | undefined {
-  if (/^(\{|LEAST\(|GREATEST\(|SUM\()/i.test(value.trim())) {
-    try {
-      evaluateFormula(value, { DBInstanceClassMemory: 1 << 30, DBInstanceVCPU: 2, AllocatedStorage: 20 });
-      return undefined;
-    } catch {
-      return `Invalid parameter value: ${value} for: ${def.name}`;
-    }
-  }
+/**
+ * Returns RDS's message when `value` is not allowed for `def`, undefined when it is.
+ *
+ * Wording, as RDS answers ModifyDBParameterGroup (InvalidParameterValue):
+ * - a value outside AllowedValues (a range, a list of values, or of list items), of the wrong type, or with a unit
+ *   (`128MB` for an integer counted in 8 kB pages): `Invalid parameter value: <value> for: <name> allowed values are:
+ *   <AllowedValues>` (seen for postgres18's log_connections); without AllowedValues the sentence ends after the name;
+ * - a formula RDS cannot evaluate: `invalid parameter value: <expression>` (lower case, the expression without its
+ *   braces: seen for `{DBInstanceClassMemory/13212024}`).
+ *
+ * Formulas are accepted for integer parameters only, and evaluated for every set of variables in `contexts` (every
+ * instance class Cellar offers, at the smallest and the largest storage): the result must be allowed for each of them,
+ * since the group can be given to an instance of any class. (RDS accepts such a group and then puts an instance whose
+ * class it does not suit in `incompatible-parameters`; Cellar has no such status, so it refuses the value up front.)
+ */
+export function checkValue(def: ParameterDef, value: string, contexts: readonly FormulaVars[] = [DEFAULT_FORMULA_VARS]): string | undefined {
   const allowed = def.allowedValues;
+  const refuse = (shown = value): string =>
+    allowed ? `Invalid parameter value: ${shown} for: ${def.name} allowed values are: ${allowed}` : `Invalid parameter value: ${shown} for: ${def.name}`;
+  if (/[\r\n\0]/.test(value)) return refuse(JSON.stringify(value));
+  if (isFormula(value)) {
+    if (def.dataType !== 'integer') return refuse();
+    const results: bigint[] = [];
+    try {
+      for (const vars of contexts) results.push(BigInt(evaluateFormula(value, vars)));
+    } catch {
+      return `invalid parameter value: ${formulaText(value)}`;
+    }
+    return results.every((n) => allowedInteger(n, allowed)) ? undefined : refuse();
+  }
   switch (def.dataType) {
     case 'integer':
-    case 'float': {
-      const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n) || (def.dataType === 'integer' && !Number.isInteger(n))) {
-        return `Value: ${value} is not a valid ${def.dataType} for parameter: ${def.name}`;
-      }
-      const range = allowed ? /^(-?[\d.]+)-(-?[\d.]+)$/.exec(allowed) : null;
-      if (range && (n < Number(range[1]) || n > Number(range[2]))) return `Value: ${value} is outside of range: ${allowed} for parameter: ${def.name}`;
-      if (allowed && !range && !allowed.split(',').includes(value)) return `Invalid parameter value: ${value} for: ${def.name} allowed values are: ${allowed}`;
-      return undefined;
-    }
+      return /^-?\d+$/.test(value) && allowedInteger(BigInt(value), allowed) ? undefined : refuse();
+    case 'float':
+      return /^-?(\d+(\.\d*)?|\.\d+)$/.test(value) && allowedFloat(Number(value), allowed) ? undefined : refuse();
     case 'boolean':
-      if (!['0', '1'].includes(value)) return `Invalid parameter value: ${value} for: ${def.name} allowed values are: 0,1`;
-      return undefined;
+      return (allowed ?? '0,1').split(',').includes(value) ? undefined : refuse();
+    case 'list': {
+      if (!allowed) return undefined;
+      const items = allowed.split(',').map((a) => a.toLowerCase());
+      const given = value.split(',').map((v) => v.trim().toLowerCase());
+      return given.every((v) => v === '' ? given.length === 1 : items.includes(v)) ? undefined : refuse();
+    }
     default:
-      if (allowed && !allowed.split(',').some((a) => a.toLowerCase() === value.toLowerCase())) {
-        return `Invalid parameter value: ${value} for: ${def.name} allowed values are: ${allowed}`;
-      }
-      if (/[\n\r\0]/.test(value)) return `Invalid parameter value: ${JSON.stringify(value)} for: ${def.name}`;
+      if (allowed && !allowed.split(',').some((a) => a.toLowerCase() === value.toLowerCase())) return refuse();
       return undefined;
   }
+}
+
+/** What formulas are checked against when no instance classes are given: RDS's smallest memory here. */
+const DEFAULT_FORMULA_VARS: FormulaVars = { DBInstanceClassMemory: 256 * 1024 * 1024, DBInstanceVCPU: 2, AllocatedStorage: 20 * 1024 ** 3 };
+
+/** AllowedValues as RDS writes them: comma-separated single values and `low-high` ranges (`-1-2147483647`). */
+function allowedParts(allowed: string): Array<{ low: string; high: string } | { value: string }> {
+  return allowed.split(',').map((part) => {
+    const m = /^(-?[\d.]+)-(-?[\d.]+)$/.exec(part.trim());
+    return m ? { low: m[1]!, high: m[2]! } : { value: part.trim() };
+  });
+}
+
+function allowedInteger(n: bigint, allowed: string | undefined): boolean {
+  if (!allowed) return true;
+  return allowedParts(allowed).some((p) => ('value' in p ? /^-?\d+$/.test(p.value) && BigInt(p.value) === n : n >= BigInt(p.low) && n <= BigInt(p.high)));
+}
+
+function allowedFloat(n: number, allowed: string | undefined): boolean {
+  if (!allowed) return true;
+  return allowedParts(allowed).some((p) => ('value' in p ? Number(p.value) === n : n >= Number(p.low) && n <= Number(p.high)));
+}
+
+/** A formula as RDS quotes it in its error: the whole value's outer braces dropped. */
+function formulaText(value: string): string {
+  const m = /^\s*\{([^{}]*)\}\s*$/.exec(value);
+  return m ? m[1]! : value.trim();
 }
 
 // ---- effective settings ----------------------------------------------------------------------------
@@ -250,6 +314,7 @@ export function effectiveSettings(kind: EngineKind, overrides: Record<string, st
   const values: Record<string, string> = {};
   const staticNames = new Set<string>();
   for (const def of parameterDefs(kind)) {
+    if (def.describedOnly) continue;
     if (def.applyType === 'static') staticNames.add(def.name);
     const raw = overrides[def.name] ?? def.rdsDefault;
     if (raw === undefined) continue;

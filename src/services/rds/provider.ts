@@ -8,6 +8,7 @@
  * before it answers, then asks the supervisor to reconcile in the background. The API never waits for
  * an engine: CreateDBInstance answers `creating` at once.
  */
+import { parseArn, PARTITION, Scope } from '../../core/scope.js';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import type { CellarConfig } from '../../config.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
 import type * as api from '../../models/rds.js';
 import {
+  classMemoryBytes,
   ENGINE_KIND,
   engineVersions,
   INSTANCE_CLASSES,
@@ -58,7 +60,7 @@ import {
 } from './errors.js';
 import { generateMasterPassword, type MasterSecrets } from './master-secret.js';
 import { availabilityZones, defaultSecurityGroupId, defaultSubnets, defaultVpcId, SECURITY_GROUP_ID, SUBNET_ID, subnetAz } from './network.js';
-import { checkValue, parameterDef, parameterDefs } from './parameters.js';
+import { checkValue, parameterDef, parameterDefs, type FormulaVars } from './parameters.js';
 import {
   portKey,
   scopeKey,
@@ -84,7 +86,7 @@ import {
 
 /** What the provider asks of the background side (supervisor.ts). */
 export interface ReconcileTrigger {
-  kick(accountId: string, region: string, id: string): void;
+  kick(scope: Scope, id: string): void;
 }
 
 export interface RdsProviderOptions {
@@ -158,26 +160,26 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const pg = this.resolveParameterGroup(ctx, input.DBParameterGroupName, version.family);
     const og = this.resolveOptionGroup(ctx, input.OptionGroupName, engine, version.major);
     const subnetGroup = this.resolveSubnetGroup(ctx, input.DBSubnetGroupName);
-    const az = input.AvailabilityZone ?? subnetGroup.subnets[0]?.az ?? availabilityZones(ctx.region)[0]!;
+    const az = input.AvailabilityZone ?? subnetGroup.subnets[0]?.az ?? availabilityZones(ctx.scope.region)[0]!;
     if (!subnetGroup.subnets.some((s) => s.az === az)) {
       throw invalidParameterCombination(`Cannot create a DB instance in availability zone ${az}: DB subnet group ${subnetGroup.name} has no subnet there.`);
     }
-    const sgIds = input.VpcSecurityGroupIds?.length ? input.VpcSecurityGroupIds : [defaultSecurityGroupId(ctx.accountId, ctx.region)];
+    const sgIds = input.VpcSecurityGroupIds?.length ? input.VpcSecurityGroupIds : [defaultSecurityGroupId(ctx.scope.accountId, ctx.scope.region)];
     for (const sg of sgIds) if (!SECURITY_GROUP_ID.test(sg)) throw invalidParameterValue(`Invalid security group , groupId= ${sg}, groupName=.`);
     if (input.KmsKeyId && !input.StorageEncrypted) throw invalidParameterCombination('Encryption must be enabled when specifying a KMS key (StorageEncrypted).');
 
-    const key = scopeKey(ctx.accountId, ctx.region, id);
+    const key = scopeKey(ctx.scope, id);
     const now = ctx.clock.now();
     const dbiResourceId = `db-${randomBytes(16).toString('base64').replace(/[^A-Za-z0-9]/g, '').toUpperCase().slice(0, 26).padEnd(26, 'Q')}`;
     if (this.t.instances.get(key)) throw dbInstanceAlreadyExists();
     const allocated = await this.allocatePort(port, version.defaultPort);
     // The secret exists before the instance does (RDS reports it with the `creating` instance); if the instance
     // record cannot be committed after all, the secret goes again, so a refused create leaves nothing behind.
-    const masterUserSecret = secrets ? await secrets.create({ accountId: ctx.accountId, region: ctx.region, id, masterUsername }, password, secretKmsArn!, input.MasterUserSecretKmsKeyId) : undefined;
+    const masterUserSecret = secrets ? await secrets.create({ accountId: ctx.scope.accountId, region: ctx.scope.region, id, masterUsername }, password, secretKmsArn!, input.MasterUserSecretKmsKeyId) : undefined;
     try {
       return this.commitCreate(ctx, input, { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret });
     } catch (e) {
-      if (secrets && masterUserSecret) secrets.delete(ctx, masterUserSecret.secretArn);
+      if (secrets && masterUserSecret) secrets.delete(ctx.scope, masterUserSecret.secretArn);
       throw e;
     }
   }
@@ -215,8 +217,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (portOwner) throw invalidParameterValue(`Port ${allocated} is already used by DB instance ${portOwner.instanceId} on this Cellar host.`);
       const rec: InstanceRecord = {
         id,
-        accountId: ctx.accountId,
-        region: ctx.region,
+        accountId: ctx.scope.accountId,
+        region: ctx.scope.region,
         engine,
         engineKind: ENGINE_KIND[engine],
         engineVersion: version.version,
@@ -236,7 +238,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
         availabilityZone: az,
         publiclyAccessible: input.PubliclyAccessible ?? false,
         storageEncrypted: input.StorageEncrypted ?? false,
-        kmsKeyId: input.StorageEncrypted ? (input.KmsKeyId ?? `arn:aws:kms:${ctx.region}:${ctx.accountId}:alias/aws/rds`) : undefined,
+        kmsKeyId: input.StorageEncrypted ? (input.KmsKeyId ?? `arn:aws:kms:${ctx.scope.region}:${ctx.scope.accountId}:alias/aws/rds`) : undefined,
         deletionProtection: input.DeletionProtection ?? false,
         backupRetentionPeriod: input.BackupRetentionPeriod ?? 1,
         preferredBackupWindow: input.PreferredBackupWindow ?? DEFAULT_BACKUP_WINDOW,
@@ -250,13 +252,13 @@ export class RdsProvider implements Partial<api.RDSApi> {
         statusSinceMs: now,
         pending: {},
         desiredRunning: true,
-        dataDir: join(this.o.engineRoot, ctx.accountId, ctx.region, `${id}-${dbiResourceId.slice(3, 11).toLowerCase()}`),
+        dataDir: join(this.o.engineRoot, ctx.scope.accountId, ctx.scope.region, `${id}-${dbiResourceId.slice(3, 11).toLowerCase()}`),
         lastMaintenanceCheckMs: now,
         generation: 1,
       };
       this.t.instances.put(key, rec);
-      this.t.ports.put(portKey(allocated), { accountId: ctx.accountId, region: ctx.region, instanceId: id });
-      this.o.trigger.kick(ctx.accountId, ctx.region, id);
+      this.t.ports.put(portKey(allocated), { accountId: ctx.scope.accountId, region: ctx.scope.region, instanceId: id });
+      this.o.trigger.kick(ctx.scope, id);
       return { DBInstance: this.describeOne(rec) };
     });
   }
@@ -264,9 +266,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
   describeDBInstances(input: api.DescribeDBInstancesMessage, ctx: RequestContext): api.DBInstanceMessage {
     const filters = filterValues(input.Filters, ['db-instance-id', 'engine', 'dbi-resource-id', 'db-cluster-id', 'domain']);
     checkMaxRecords(input.MaxRecords);
-    let recs = [...this.t.instances.list(scopeKey(ctx.accountId, ctx.region))].map(([, r]) => r);
+    let recs = [...this.t.instances.list(scopeKey(ctx.scope))].map(([, r]) => r);
     if (input.DBInstanceIdentifier !== undefined) {
-      const id = this.idFromArnOrName(input.DBInstanceIdentifier, 'db');
+      const id = this.idFromArnOrName(ctx, input.DBInstanceIdentifier, 'db');
       recs = recs.filter((r) => r.id === id);
       if (!recs.length) throw dbInstanceNotFound(input.DBInstanceIdentifier);
     }
@@ -372,7 +374,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
   ): api.ModifyDBInstanceResult {
     const { newPort, pg, og, password } = v;
     const now = ctx.clock.now();
-    const key = scopeKey(ctx.accountId, ctx.region, this.idFromArnOrName(input.DBInstanceIdentifier, 'db'));
+    const key = scopeKey(ctx.scope, this.idFromArnOrName(ctx, input.DBInstanceIdentifier, 'db'));
     return this.t.store.transaction(() => {
       const cur = this.t.instances.get(key);
       if (!cur || (cur.status !== 'available' && cur.status !== 'storage-full')) throw invalidDBInstanceState('Database instance is not in available state.');
@@ -439,7 +441,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
       }
       cur.generation++;
       this.t.instances.put(key, cur);
-      this.o.trigger.kick(cur.accountId, cur.region, cur.id);
+      this.o.trigger.kick(Scope.ofRecord(cur), cur.id);
       return { DBInstance: this.describeOne(cur) };
     });
   }
@@ -479,7 +481,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (skip && finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier can not be specified when SkipFinalSnapshot is enabled.');
       if (finalId) {
         const snapId = checkIdentifier('FinalDBSnapshotIdentifier', finalId, 255);
-        if (this.t.snapshots.get(scopeKey(ctx.accountId, ctx.region, snapId))) throw dbSnapshotAlreadyExists(snapId);
+        if (this.t.snapshots.get(scopeKey(ctx.scope, snapId))) throw dbSnapshotAlreadyExists(snapId);
         if (rec.status === 'creating' || rec.status === 'failed') throw invalidDBInstanceState(`Instance ${rec.id} is not in a state that allows a final snapshot (${rec.status}).`);
         rec.finalSnapshotId = snapId;
       }
@@ -494,31 +496,36 @@ export class RdsProvider implements Partial<api.RDSApi> {
       const rec = this.instance(ctx, idOrArn);
       fn(rec, ctx.clock.now());
       rec.generation++;
-      this.t.instances.put(scopeKey(ctx.accountId, ctx.region, rec.id), rec);
-      this.o.trigger.kick(ctx.accountId, ctx.region, rec.id);
+      this.t.instances.put(scopeKey(ctx.scope, rec.id), rec);
+      this.o.trigger.kick(ctx.scope, rec.id);
       return { DBInstance: this.describeOne(rec) };
     });
   }
 
   private instance(ctx: RequestContext, idOrArn: string | undefined): InstanceRecord {
     if (!idOrArn) throw blankParameter('DBInstanceIdentifier');
-    const id = this.idFromArnOrName(idOrArn, 'db');
-    const rec = this.t.instances.get(scopeKey(ctx.accountId, ctx.region, id));
+    const id = this.idFromArnOrName(ctx, idOrArn, 'db');
+    const rec = this.t.instances.get(scopeKey(ctx.scope, id));
     if (!rec) throw dbInstanceNotFound(idOrArn);
     return rec;
   }
 
-  private idFromArnOrName(value: string, kind: string): string {
-    const m = /^arn:aws[\w-]*:rds:[^:]*:\d{12}:([a-z-]+):(.+)$/.exec(value);
-    if (m) {
-      if (m[1] !== kind) throw invalidParameterValue(`Invalid resource name: ${value}`);
-      return m[2]!.toLowerCase();
-    }
-    return value.toLowerCase();
+  /**
+   * The identifier a parameter names, as a name or as an ARN. An ARN must be an RDS ARN of this partition, of the
+   * kind asked for, and of the caller's own account and region (core/scope.ts): another scope's resource is not
+   * found here, as RDS answers (it has no resource policies that could share it).
+   */
+  private idFromArnOrName(ctx: RequestContext, value: string, kind: 'db' | 'pg' | 'snapshot' | 'subgrp' | 'og'): string {
+    if (!value.startsWith('arn:')) return value.toLowerCase();
+    const arn = parseArn(value);
+    const sep = arn ? arn.resource.indexOf(':') : -1;
+    if (!arn || arn.partition !== PARTITION || arn.service !== 'rds' || sep < 0 || arn.resource.slice(0, sep) !== kind) throw invalidParameterValue(`Invalid resource name: ${value}`);
+    if (!ctx.scope.owns(arn, 'rds')) throw notFoundOf(kind, value);
+    return arn.resource.slice(sep + 1).toLowerCase();
   }
 
   describeOne(rec: InstanceRecord): api.DBInstance {
-    const sg = this.t.subnetGroups.get(scopeKey(rec.accountId, rec.region, rec.subnetGroupName)) ?? this.defaultSubnetGroup(rec.accountId, rec.region);
+    const sg = this.t.subnetGroups.get(scopeKey(Scope.ofRecord(rec), rec.subnetGroupName)) ?? this.defaultSubnetGroup(rec.accountId, rec.region);
     const d = toDBInstance(rec, { config: this.o.config, subnetGroup: sg, parameterApplyStatus: this.parameterApplyStatus(rec) });
     // The secret's status is Secrets Manager's to say (a rotation in progress, a deleted secret).
     if (d.MasterUserSecret && this.o.secrets) d.MasterUserSecret.SecretStatus = this.o.secrets.status(rec);
@@ -533,7 +540,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
   /** in-sync, or pending-reboot when the running engine was started with other static settings. */
   parameterApplyStatus(rec: InstanceRecord): string {
     if (rec.status === 'creating' || rec.status === 'stopped' || rec.status === 'stopping' || rec.status === 'starting') return 'in-sync';
-    const group = this.t.parameterGroups.get(scopeKey(rec.accountId, rec.region, rec.parameterGroupName));
+    const group = this.t.parameterGroups.get(scopeKey(Scope.ofRecord(rec), rec.parameterGroupName));
     const want = instanceSettings(rec, group, this.o.memoryScale);
     if (!sameSettings(rec.startedWithStatic, want.staticValues)) return 'pending-reboot';
     if (!sameSettings(rec.appliedDynamic, want.dynamicValues)) return 'applying';
@@ -644,8 +651,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
         EngineVersion: v.version,
         DBInstanceClass: c.name,
         LicenseModel: v.licenseModel,
-        AvailabilityZoneGroup: ctx.region,
-        AvailabilityZones: availabilityZones(ctx.region).map((Name) => ({ Name })),
+        AvailabilityZoneGroup: ctx.scope.region,
+        AvailabilityZones: availabilityZones(ctx.scope.region).map((Name) => ({ Name })),
         MultiAZCapable: false,
         ReadReplicaCapable: false,
         Vpc: true,
@@ -677,7 +684,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   /** The group an instance names, or its family's default (created on first use, as RDS does). */
   private resolveParameterGroup(ctx: RequestContext, name: string | undefined, family: string): ParameterGroupRecord {
-    if (name === undefined) return this.defaultParameterGroup(ctx.accountId, ctx.region, family);
+    if (name === undefined) return this.defaultParameterGroup(ctx.scope, family);
     const pg = this.parameterGroup(ctx, name);
     if (pg.family !== family) {
       throw invalidParameterCombination(`The parameter group ${pg.name} with DBParameterGroupFamily ${pg.family} can't be used for this instance. Use a parameter group with DBParameterGroupFamily ${family}.`);
@@ -685,22 +692,20 @@ export class RdsProvider implements Partial<api.RDSApi> {
     return pg;
   }
 
-  private defaultParameterGroup(accountId: string, region: string, family: string): ParameterGroupRecord {
+  /**
+   * A family's default group. RDS's defaults always exist and cannot be changed, so Cellar stores one only once it
+   * is tagged (tagged()); reading one never writes, so no read, and no refused request, changes stored state.
+   */
+  private defaultParameterGroup(scope: Scope, family: string): ParameterGroupRecord {
     const name = `default.${family}`;
-    const key = scopeKey(accountId, region, name);
-    let pg = this.t.parameterGroups.get(key);
-    if (!pg) {
-      pg = { name, family, description: `Default parameter group for ${family}`, values: {}, tags: [], isDefault: true };
-      this.t.parameterGroups.put(key, pg);
-    }
-    return pg;
+    return this.t.parameterGroups.get(scopeKey(scope, name)) ?? { name, family, description: `Default parameter group for ${family}`, values: {}, tags: [], isDefault: true };
   }
 
   private parameterGroup(ctx: RequestContext, name: string): ParameterGroupRecord {
     const n = name.toLowerCase();
     const m = /^default\.(.+)$/.exec(n);
-    if (m && this.families().includes(m[1]!)) return this.defaultParameterGroup(ctx.accountId, ctx.region, m[1]!);
-    const pg = this.t.parameterGroups.get(scopeKey(ctx.accountId, ctx.region, n));
+    if (m && this.families().includes(m[1]!)) return this.defaultParameterGroup(ctx.scope, m[1]!);
+    const pg = this.t.parameterGroups.get(scopeKey(ctx.scope, n));
     if (!pg) throw dbParameterGroupNotFound(name);
     return pg;
   }
@@ -721,36 +726,37 @@ export class RdsProvider implements Partial<api.RDSApi> {
     }
     const tags = checkTags(input.Tags);
     return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, name);
+      const key = scopeKey(ctx.scope, name);
       if (this.t.parameterGroups.get(key) || name.startsWith('default.')) throw dbParameterGroupAlreadyExists(name);
       const pg: ParameterGroupRecord = { name, family: input.DBParameterGroupFamily, description: input.Description, values: {}, tags, isDefault: false };
       this.t.parameterGroups.put(key, pg);
-      return { DBParameterGroup: toDBParameterGroup(pg, ctx.accountId, ctx.region) };
+      return { DBParameterGroup: toDBParameterGroup(pg, ctx.scope.accountId, ctx.scope.region) };
     });
   }
 
   copyDBParameterGroup(input: api.CopyDBParameterGroupMessage, ctx: RequestContext): api.CopyDBParameterGroupResult {
-    const source = this.parameterGroup(ctx, this.idFromArnOrName(input.SourceDBParameterGroupIdentifier, 'pg'));
+    const source = this.parameterGroup(ctx, this.idFromArnOrName(ctx, input.SourceDBParameterGroupIdentifier, 'pg'));
     const name = checkIdentifier('TargetDBParameterGroupIdentifier', input.TargetDBParameterGroupIdentifier, PARAMETER_GROUP_NAME_MAX);
     if (!input.TargetDBParameterGroupDescription) throw blankParameter('TargetDBParameterGroupDescription');
     const tags = checkTags(input.Tags);
     return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, name);
+      const key = scopeKey(ctx.scope, name);
       if (this.t.parameterGroups.get(key) || name.startsWith('default.')) throw dbParameterGroupAlreadyExists(name);
       const pg: ParameterGroupRecord = { name, family: source.family, description: input.TargetDBParameterGroupDescription, values: { ...source.values }, tags, isDefault: false };
       this.t.parameterGroups.put(key, pg);
-      return { DBParameterGroup: toDBParameterGroup(pg, ctx.accountId, ctx.region) };
+      return { DBParameterGroup: toDBParameterGroup(pg, ctx.scope.accountId, ctx.scope.region) };
     });
   }
 
   describeDBParameterGroups(input: api.DescribeDBParameterGroupsMessage, ctx: RequestContext): api.DBParameterGroupsMessage {
     filterValues(input.Filters, []);
     checkMaxRecords(input.MaxRecords);
-    for (const f of this.families()) this.defaultParameterGroup(ctx.accountId, ctx.region, f);
-    let groups = [...this.t.parameterGroups.list(scopeKey(ctx.accountId, ctx.region))].map(([, g]) => g);
-    if (input.DBParameterGroupName !== undefined) groups = [this.parameterGroup(ctx, this.idFromArnOrName(input.DBParameterGroupName, 'pg'))];
+    const stored = [...this.t.parameterGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
+    const defaults = this.families().map((f) => this.defaultParameterGroup(ctx.scope, f)).filter((d) => !stored.some((g) => g.name === d.name));
+    let groups = [...stored, ...defaults].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (input.DBParameterGroupName !== undefined) groups = [this.parameterGroup(ctx, this.idFromArnOrName(ctx, input.DBParameterGroupName, 'pg'))];
     const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
-    return { DBParameterGroups: page.map((g) => toDBParameterGroup(g, ctx.accountId, ctx.region)), Marker: marker };
+    return { DBParameterGroups: page.map((g) => toDBParameterGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
   }
 
   modifyDBParameterGroup(input: api.ModifyDBParameterGroupMessage, ctx: RequestContext): api.DBParameterGroupNameMessage {
@@ -761,6 +767,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (params.length > MODIFY_PARAMETERS_MAX) throw invalidParameterValue(`You can modify at most ${MODIFY_PARAMETERS_MAX} parameters in one request.`);
     const kind = this.kindOfFamily(pg.family);
     const updates: Record<string, string> = {};
+    const contexts = this.formulaContexts();
     for (const p of params) {
       if (!p.ParameterName) throw blankParameter('ParameterName');
       const def = parameterDef(kind, p.ParameterName);
@@ -769,12 +776,12 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (p.ApplyMethod === undefined) throw invalidParameterValue(`The parameter ApplyMethod must be provided and must not be blank.`);
       if (def.applyType === 'static' && p.ApplyMethod === 'immediate') throw invalidParameterCombination('cannot use immediate apply method for static parameter');
       if (p.ParameterValue === undefined) throw invalidParameterValue(`The parameter ParameterValue for ${def.name} must be provided and must not be blank.`);
-      const problem = checkValue(def, p.ParameterValue);
+      const problem = checkValue(def, p.ParameterValue, contexts);
       if (problem) throw invalidParameterValue(problem);
       updates[def.name] = p.ParameterValue;
     }
     return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, pg.name);
+      const key = scopeKey(ctx.scope, pg.name);
       const cur = this.t.parameterGroups.get(key)!;
       cur.values = { ...cur.values, ...updates };
       this.t.parameterGroups.put(key, cur);
@@ -796,7 +803,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
       return def.name;
     });
     return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, pg.name);
+      const key = scopeKey(ctx.scope, pg.name);
       const cur = this.t.parameterGroups.get(key)!;
       if (input.ResetAllParameters) cur.values = {};
       else for (const n of names) delete cur.values[n];
@@ -812,7 +819,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     this.t.store.transaction(() => {
       const users = this.members(ctx, (r) => r.parameterGroupName === pg.name);
       if (users.length) throw invalidDBParameterGroupState(`One or more database instances are still members of this parameter group ${pg.name}, so the group cannot be deleted`);
-      this.t.parameterGroups.delete(scopeKey(ctx.accountId, ctx.region, pg.name));
+      this.t.parameterGroups.delete(scopeKey(ctx.scope, pg.name));
     });
   }
 
@@ -851,12 +858,22 @@ export class RdsProvider implements Partial<api.RDSApi> {
       }));
   }
 
+  /**
+   * What a parameter formula may be evaluated with: every class Cellar offers (DBInstanceClassMemory as this Cellar
+   * gives it), at the smallest and the largest storage. A group can be given to an instance of any class.
+   */
+  private formulaContexts(): FormulaVars[] {
+    return INSTANCE_CLASSES.flatMap((cls) =>
+      [STORAGE_LIMITS_GIB.min, STORAGE_LIMITS_GIB.max].map((gib) => ({ DBInstanceClassMemory: classMemoryBytes(cls, this.o.memoryScale), DBInstanceVCPU: cls.vcpu, AllocatedStorage: gib * 1024 ** 3 })),
+    );
+  }
+
   private members(ctx: RequestContext, pred: (r: InstanceRecord) => boolean): InstanceRecord[] {
-    return [...this.t.instances.list(scopeKey(ctx.accountId, ctx.region))].map(([, r]) => r).filter(pred);
+    return [...this.t.instances.list(scopeKey(ctx.scope))].map(([, r]) => r).filter(pred);
   }
 
   private kickMembers(ctx: RequestContext, groupName: string): void {
-    for (const r of this.members(ctx, (m) => m.parameterGroupName === groupName)) this.o.trigger.kick(r.accountId, r.region, r.id);
+    for (const r of this.members(ctx, (m) => m.parameterGroupName === groupName)) this.o.trigger.kick(Scope.ofRecord(r), r.id);
   }
 
   // ---- subnet groups, security groups, option groups ---------------------------------------------
@@ -866,8 +883,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
   }
 
   private resolveSubnetGroup(ctx: RequestContext, name: string | undefined): SubnetGroupRecord {
-    if (name === undefined || name.toLowerCase() === 'default') return this.defaultSubnetGroup(ctx.accountId, ctx.region);
-    const sg = this.t.subnetGroups.get(scopeKey(ctx.accountId, ctx.region, name.toLowerCase()));
+    if (name === undefined || name.toLowerCase() === 'default') return this.defaultSubnetGroup(ctx.scope.accountId, ctx.scope.region);
+    const sg = this.t.subnetGroups.get(scopeKey(ctx.scope, name.toLowerCase()));
     if (!sg) throw dbSubnetGroupNotFound(name);
     return sg;
   }
@@ -876,7 +893,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (!ids?.length) throw blankParameter('SubnetIds');
     const subnets = ids.map((id) => {
       if (!SUBNET_ID.test(id)) throw new ServiceError('InvalidSubnet', `Some input subnets in :[${ids.join(', ')}] are invalid.`);
-      return { id, az: subnetAz(ctx.accountId, ctx.region, id) };
+      return { id, az: subnetAz(ctx.scope.accountId, ctx.scope.region, id) };
     });
     if (new Set(subnets.map((s) => s.az)).size < 2) {
       throw new ServiceError('DBSubnetGroupDoesNotCoverEnoughAZs', 'The DB subnet group doesn\'t meet Availability Zone (AZ) coverage requirement. Current AZ coverage: ' + [...new Set(subnets.map((s) => s.az))].join(', ') + '. Add subnets to cover at least 2 AZs.');
@@ -892,16 +909,16 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const subnets = this.checkSubnets(ctx, input.SubnetIds);
     const tags = checkTags(input.Tags);
     return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, name);
+      const key = scopeKey(ctx.scope, name);
       if (this.t.subnetGroups.get(key)) throw dbSubnetGroupAlreadyExists(name);
-      const sg: SubnetGroupRecord = { name, description: input.DBSubnetGroupDescription, vpcId: defaultVpcId(ctx.accountId, ctx.region), subnets, tags };
+      const sg: SubnetGroupRecord = { name, description: input.DBSubnetGroupDescription, vpcId: defaultVpcId(ctx.scope.accountId, ctx.scope.region), subnets, tags };
       this.t.subnetGroups.put(key, sg);
-      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.accountId, ctx.region) };
+      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.scope.accountId, ctx.scope.region) };
     });
   }
 
   modifyDBSubnetGroup(input: api.ModifyDBSubnetGroupMessage, ctx: RequestContext): api.ModifyDBSubnetGroupResult {
-    const key = scopeKey(ctx.accountId, ctx.region, input.DBSubnetGroupName.toLowerCase());
+    const key = scopeKey(ctx.scope, input.DBSubnetGroupName.toLowerCase());
     const subnets = this.checkSubnets(ctx, input.SubnetIds);
     return this.t.store.transaction(() => {
       const sg = this.t.subnetGroups.get(key);
@@ -909,7 +926,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
       sg.subnets = subnets;
       if (input.DBSubnetGroupDescription !== undefined) sg.description = input.DBSubnetGroupDescription;
       this.t.subnetGroups.put(key, sg);
-      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.accountId, ctx.region) };
+      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.scope.accountId, ctx.scope.region) };
     });
   }
 
@@ -917,7 +934,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const name = input.DBSubnetGroupName.toLowerCase();
     if (name === 'default') throw invalidDBSubnetGroupState('Cannot delete default DB subnet group');
     this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, name);
+      const key = scopeKey(ctx.scope, name);
       if (!this.t.subnetGroups.get(key)) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
       if (this.members(ctx, (r) => r.subnetGroupName === name).length) throw invalidDBSubnetGroupState(`Cannot delete the subnet group '${name}' because at least one database instance: is still using it.`);
       this.t.subnetGroups.delete(key);
@@ -926,27 +943,27 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   describeDBSubnetGroups(input: api.DescribeDBSubnetGroupsMessage, ctx: RequestContext): api.DBSubnetGroupMessage {
     filterValues(input.Filters, []);
-    let groups = [this.defaultSubnetGroup(ctx.accountId, ctx.region), ...[...this.t.subnetGroups.list(scopeKey(ctx.accountId, ctx.region))].map(([, g]) => g)];
+    let groups = [this.defaultSubnetGroup(ctx.scope.accountId, ctx.scope.region), ...[...this.t.subnetGroups.list(scopeKey(ctx.scope))].map(([, g]) => g)];
     if (input.DBSubnetGroupName !== undefined) {
       const n = input.DBSubnetGroupName.toLowerCase();
       groups = groups.filter((g) => g.name === n);
       if (!groups.length) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
     }
     const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
-    return { DBSubnetGroups: page.map((g) => toDBSubnetGroup(g, ctx.accountId, ctx.region)), Marker: marker };
+    return { DBSubnetGroups: page.map((g) => toDBSubnetGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
   }
 
   describeDBSecurityGroups(input: api.DescribeDBSecurityGroupsMessage, ctx: RequestContext): api.DBSecurityGroupMessage {
     filterValues(input.Filters, []);
     // A VPC account has one DB security group, `default`, as RDS shows it.
     const group: api.DBSecurityGroup = {
-      OwnerId: ctx.accountId,
+      OwnerId: ctx.scope.accountId,
       DBSecurityGroupName: 'default',
       DBSecurityGroupDescription: 'default',
-      VpcId: defaultVpcId(ctx.accountId, ctx.region),
-      EC2SecurityGroups: [{ Status: 'authorized', EC2SecurityGroupId: defaultSecurityGroupId(ctx.accountId, ctx.region), EC2SecurityGroupName: 'default', EC2SecurityGroupOwnerId: ctx.accountId }],
+      VpcId: defaultVpcId(ctx.scope.accountId, ctx.scope.region),
+      EC2SecurityGroups: [{ Status: 'authorized', EC2SecurityGroupId: defaultSecurityGroupId(ctx.scope.accountId, ctx.scope.region), EC2SecurityGroupName: 'default', EC2SecurityGroupOwnerId: ctx.scope.accountId }],
       IPRanges: [],
-      DBSecurityGroupArn: `arn:aws:rds:${ctx.region}:${ctx.accountId}:secgrp:default`,
+      DBSecurityGroupArn: `arn:aws:rds:${ctx.scope.region}:${ctx.scope.accountId}:secgrp:default`,
     };
     if (input.DBSecurityGroupName !== undefined && input.DBSecurityGroupName !== 'default') throw dbSecurityGroupNotFound(input.DBSecurityGroupName);
     return { DBSecurityGroups: [group] };
@@ -957,8 +974,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
   }
 
   private resolveOptionGroup(ctx: RequestContext, name: string | undefined, engine: RdsEngine, major: string): OptionGroupRecord {
-    if (name === undefined || name === this.defaultOptionGroupName(engine, major)) return this.defaultOptionGroup(ctx.accountId, ctx.region, engine, major);
-    const og = this.t.optionGroups.get(scopeKey(ctx.accountId, ctx.region, name.toLowerCase()));
+    if (name === undefined || name === this.defaultOptionGroupName(engine, major)) return this.defaultOptionGroup(ctx.scope, engine, major);
+    const og = this.t.optionGroups.get(scopeKey(ctx.scope, name.toLowerCase()));
     if (!og) throw optionGroupNotFound(name);
     if (og.engineName !== engine || og.majorEngineVersion !== major) {
       throw invalidParameterCombination(`The option group ${og.name} is for ${og.engineName} ${og.majorEngineVersion} and can't be used with ${engine} ${major}.`);
@@ -966,15 +983,10 @@ export class RdsProvider implements Partial<api.RDSApi> {
     return og;
   }
 
-  private defaultOptionGroup(accountId: string, region: string, engine: string, major: string): OptionGroupRecord {
+  /** An engine version's default option group: stored only once tagged, as default parameter groups are. */
+  private defaultOptionGroup(scope: Scope, engine: string, major: string): OptionGroupRecord {
     const name = this.defaultOptionGroupName(engine, major);
-    const key = scopeKey(accountId, region, name);
-    let og = this.t.optionGroups.get(key);
-    if (!og) {
-      og = { name, description: `Default option group for ${engine} ${major}`, engineName: engine, majorEngineVersion: major, tags: [], isDefault: true };
-      this.t.optionGroups.put(key, og);
-    }
-    return og;
+    return this.t.optionGroups.get(scopeKey(scope, name)) ?? { name, description: `Default option group for ${engine} ${major}`, engineName: engine, majorEngineVersion: major, tags: [], isDefault: true };
   }
 
   createOptionGroup(input: api.CreateOptionGroupMessage, ctx: RequestContext): api.CreateOptionGroupResult {
@@ -986,18 +998,19 @@ export class RdsProvider implements Partial<api.RDSApi> {
     }
     const tags = checkTags(input.Tags);
     return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, name);
+      const key = scopeKey(ctx.scope, name);
       if (this.t.optionGroups.get(key)) throw optionGroupAlreadyExists(name);
       const og: OptionGroupRecord = { name, description: input.OptionGroupDescription, engineName: engine, majorEngineVersion: input.MajorEngineVersion, tags, isDefault: false };
       this.t.optionGroups.put(key, og);
-      return { OptionGroup: toOptionGroup(og, ctx.accountId, ctx.region) };
+      return { OptionGroup: toOptionGroup(og, ctx.scope.accountId, ctx.scope.region) };
     });
   }
 
   deleteOptionGroup(input: api.DeleteOptionGroupMessage, ctx: RequestContext): void {
     const name = input.OptionGroupName.toLowerCase();
+    if (this.versions().some((v) => this.defaultOptionGroupName(v.engine, v.major) === name)) throw invalidParameterValue('Default option groups cannot be deleted.');
     this.t.store.transaction(() => {
-      const key = scopeKey(ctx.accountId, ctx.region, name);
+      const key = scopeKey(ctx.scope, name);
       const og = this.t.optionGroups.get(key);
       if (!og) throw optionGroupNotFound(input.OptionGroupName);
       if (og.isDefault) throw invalidParameterValue('Default option groups cannot be deleted.');
@@ -1008,8 +1021,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   describeOptionGroups(input: api.DescribeOptionGroupsMessage, ctx: RequestContext): api.OptionGroups {
     filterValues(input.Filters, []);
-    for (const v of this.versions()) this.defaultOptionGroup(ctx.accountId, ctx.region, v.engine, v.major);
-    let groups = [...this.t.optionGroups.list(scopeKey(ctx.accountId, ctx.region))].map(([, g]) => g);
+    const stored = [...this.t.optionGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
+    const defaults = [...new Map(this.versions().map((v) => [this.defaultOptionGroupName(v.engine, v.major), this.defaultOptionGroup(ctx.scope, v.engine, v.major)])).values()].filter((d) => !stored.some((g) => g.name === d.name));
+    let groups = [...stored, ...defaults].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (input.OptionGroupName !== undefined) {
       groups = groups.filter((g) => g.name === input.OptionGroupName!.toLowerCase());
       if (!groups.length) throw optionGroupNotFound(input.OptionGroupName);
@@ -1017,23 +1031,23 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (input.EngineName !== undefined) groups = groups.filter((g) => g.engineName === input.EngineName);
     if (input.MajorEngineVersion !== undefined) groups = groups.filter((g) => g.majorEngineVersion === input.MajorEngineVersion);
     const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
-    return { OptionGroupsList: page.map((g) => toOptionGroup(g, ctx.accountId, ctx.region)), Marker: marker };
+    return { OptionGroupsList: page.map((g) => toOptionGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
   }
 
   // ---- snapshots (final snapshots taken by DeleteDBInstance) -----------------------------------------
 
   describeDBSnapshots(input: api.DescribeDBSnapshotsMessage, ctx: RequestContext): api.DBSnapshotMessage {
     filterValues(input.Filters, ['db-instance-id', 'db-snapshot-id', 'snapshot-type', 'engine', 'dbi-resource-id']);
-    let snaps = [...this.t.snapshots.list(scopeKey(ctx.accountId, ctx.region))].map(([, s]) => s);
+    let snaps = [...this.t.snapshots.list(scopeKey(ctx.scope))].map(([, s]) => s);
     if (input.DBSnapshotIdentifier !== undefined) {
-      const id = this.idFromArnOrName(input.DBSnapshotIdentifier, 'snapshot');
+      const id = this.idFromArnOrName(ctx, input.DBSnapshotIdentifier, 'snapshot');
       snaps = snaps.filter((s) => s.id === id);
       if (!snaps.length) throw new ServiceError('DBSnapshotNotFound', `DBSnapshot ${input.DBSnapshotIdentifier} not found.`, { status: 404 });
     }
     if (input.DBInstanceIdentifier !== undefined) snaps = snaps.filter((s) => s.instanceId === input.DBInstanceIdentifier!.toLowerCase());
     if (input.SnapshotType !== undefined && input.SnapshotType !== 'manual') snaps = [];
     const { page, marker } = paginate(snaps, (s) => s.id, input.MaxRecords, input.Marker);
-    return { DBSnapshots: page.map((s) => toDBSnapshot(s, ctx.accountId, ctx.region)), Marker: marker };
+    return { DBSnapshots: page.map((s) => toDBSnapshot(s, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
   }
 
   // ---- tags -------------------------------------------------------------------------------------------
@@ -1042,10 +1056,12 @@ export class RdsProvider implements Partial<api.RDSApi> {
   private tagged(ctx: RequestContext, arn: string): { get(): Tag[]; set(tags: Tag[]): void } {
     const m = /^arn:aws[\w-]*:rds:([^:]+):(\d{12}):(db|pg|subgrp|og|snapshot):(.+)$/.exec(arn);
     if (!m) throw invalidParameterValue(`Invalid resource name: ${arn}`);
-    const [, region, account, kind, rawName] = m;
-    if (region !== ctx.region || account !== ctx.accountId) throw invalidParameterValue(`Invalid resource name: ${arn}`);
-    const name = rawName!.toLowerCase();
-    const key = scopeKey(ctx.accountId, ctx.region, name);
+    const [, , , kind, rawName] = m as unknown as [string, string, string, 'db' | 'pg' | 'subgrp' | 'og' | 'snapshot', string];
+    const parsed = parseArn(arn);
+    // Another account's or region's resource is not found here: RDS has no resource policies that could share it.
+    if (!parsed || parsed.partition !== PARTITION || !ctx.scope.owns(parsed, 'rds')) throw notFoundOf(kind, rawName);
+    const name = rawName.toLowerCase();
+    const key = scopeKey(ctx.scope, name);
     const table =
       kind === 'db'
         ? this.t.instances
@@ -1056,8 +1072,10 @@ export class RdsProvider implements Partial<api.RDSApi> {
             : kind === 'og'
               ? this.t.optionGroups
               : this.t.snapshots;
-    if (kind === 'pg' && name.startsWith('default.')) this.parameterGroup(ctx, name);
-    const rec = (table as { get(k: string): { tags: Tag[] } | undefined }).get(key);
+    let rec = (table as { get(k: string): { tags: Tag[] } | undefined }).get(key);
+    // Default groups exist without being stored; tagging one stores it (set below).
+    if (!rec && kind === 'pg' && name.startsWith('default.')) rec = this.parameterGroup(ctx, name);
+    if (!rec && kind === 'og' && name.startsWith('default:')) rec = this.versions().map((v) => this.defaultOptionGroup(ctx.scope, v.engine, v.major)).find((g) => g.name === name);
     if (!rec) {
       if (kind === 'db') throw dbInstanceNotFound(rawName!);
       if (kind === 'pg') throw dbParameterGroupNotFound(rawName!);
@@ -1065,11 +1083,12 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (kind === 'og') throw optionGroupNotFound(rawName!);
       throw new ServiceError('DBSnapshotNotFound', `DBSnapshot ${rawName} not found.`, { status: 404 });
     }
+    const found = rec;
     return {
-      get: () => rec.tags,
+      get: () => found.tags,
       set: (tags) => {
-        rec.tags = tags;
-        (table as { put(k: string, v: unknown): void }).put(key, rec);
+        found.tags = tags;
+        (table as { put(k: string, v: unknown): void }).put(key, found);
       },
     };
   }
@@ -1107,7 +1126,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const start = input.StartTime?.getTime() ?? (input.EndTime ? end : now) - (input.Duration ?? 60) * 60_000;
     const categories = input.EventCategories?.length ? new Set(input.EventCategories) : undefined;
     const sourceId = input.SourceIdentifier?.toLowerCase();
-    const items = [...this.t.events.list(scopeKey(ctx.accountId, ctx.region))]
+    const items = [...this.t.events.list(scopeKey(ctx.scope))]
       .filter(([, e]) => e.dateMs >= start && e.dateMs <= end)
       .filter(([, e]) => input.SourceType === undefined || e.sourceType === input.SourceType)
       .filter(([, e]) => sourceId === undefined || e.sourceId === sourceId)
@@ -1151,4 +1170,20 @@ function osPort(): Promise<number> {
       srv.close(() => resolve(p));
     });
   });
+}
+
+/** RDS's not-found error for a kind of resource. */
+function notFoundOf(kind: 'db' | 'pg' | 'snapshot' | 'subgrp' | 'og', name: string): ServiceError {
+  switch (kind) {
+    case 'db':
+      return dbInstanceNotFound(name);
+    case 'pg':
+      return dbParameterGroupNotFound(name);
+    case 'subgrp':
+      return dbSubnetGroupNotFound(name);
+    case 'og':
+      return optionGroupNotFound(name);
+    default:
+      return new ServiceError('DBSnapshotNotFound', `DBSnapshot ${name} not found.`, { status: 404 });
+  }
 }

@@ -5,7 +5,7 @@
  * both the API's view and the reconciler's desired state: its `status` says which long action is in
  * progress, so a Cellar that dies mid-action finds the action again on restart and finishes it.
  */
-import { JsonTable, type Store } from '../../storage/store.js';
+import { JsonTable, type ScopeLike, type Store } from '../../storage/store.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
 
 /**
@@ -96,6 +96,8 @@ export interface InstanceRecord {
   startedWithStatic?: Record<string, string>;
   /** Dynamic settings last applied to the running engine. */
   appliedDynamic?: Record<string, string>;
+  /** When the TLS certificate the engine serves expires (DescribeDBInstances CertificateDetails.ValidTill). */
+  tlsValidTillMs?: number;
   /** Set while the engine is read-only because its data outgrew AllocatedStorage. */
   storageFull?: boolean;
   /** The engine data directory, under Cellar's data directory. */
@@ -184,8 +186,9 @@ export class RdsTables {
   }
 }
 
-export function scopeKey(accountId: string, region: string, name = ''): string {
-  return `${accountId}/${region}/${name}`;
+/** The store key of a resource of a scope (core/scope.ts): `<account>/<region>/<name>`; with no name, the scope's prefix. */
+export function scopeKey(scope: ScopeLike, name = ''): string {
+  return scope.prefix + name;
 }
 
 /** Port keys sort numerically as zero-padded strings. */

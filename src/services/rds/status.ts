@@ -6,6 +6,7 @@
  * categories and event messages"). Events that are not status changes use `emit` with a message
  * from EVENTS, so every message is written once.
  */
+import { Scope } from '../../core/scope.js';
 import { randomBytes } from 'node:crypto';
 import { log } from '../../core/log.js';
 import type { EventRecord, InstanceRecord, InstanceStatus, RdsTables } from './records.js';
@@ -76,17 +77,17 @@ export class InstanceEvents {
   constructor(private readonly tables: RdsTables) {}
 
   /** Records an event for an instance (or another source) in its account and region. */
-  emit(accountId: string, region: string, event: Omit<EventRecord, 'dateMs'>, nowMs: number): void {
+  emit(scope: Scope, event: Omit<EventRecord, 'dateMs'>, nowMs: number): void {
     // Key: time, then a per-process sequence and random suffix so events in the same millisecond keep order.
-    const key = scopeKey(accountId, region, `${String(nowMs).padStart(15, '0')}-${String(this.seq++ % 1e6).padStart(6, '0')}-${randomBytes(3).toString('hex')}`);
+    const key = scopeKey(scope, `${String(nowMs).padStart(15, '0')}-${String(this.seq++ % 1e6).padStart(6, '0')}-${randomBytes(3).toString('hex')}`);
     this.tables.events.put(key, { ...event, dateMs: nowMs });
-    log('info', 'rds event', { account: accountId, region, source: event.sourceId, message: event.message });
+    log('info', 'rds event', { account: scope.accountId, region: scope.region, source: event.sourceId, message: event.message });
   }
 
   emitInstance(rec: InstanceRecord, name: EventName, nowMs: number, ...args: string[]): void {
     let message: string = EVENTS[name].message;
     for (const a of args) message = message.replace('%s', a);
-    this.emit(rec.accountId, rec.region, { sourceId: rec.id, sourceType: 'db-instance', message, categories: [EVENTS[name].category], sourceArn: instanceArn(rec) }, nowMs);
+    this.emit(Scope.ofRecord(rec), { sourceId: rec.id, sourceType: 'db-instance', message, categories: [EVENTS[name].category], sourceArn: instanceArn(rec) }, nowMs);
   }
 
   /**

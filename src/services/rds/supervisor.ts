@@ -17,9 +17,11 @@
  * `available` means an engine this Cellar runs accepts connections: after a Cellar restart, instances read
  * `rebooting` until then (see takeOver).
  */
+import { Scope } from '../../core/scope.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../../core/log.js';
+import { faultPoint } from '../../core/faults.js';
 import type { Clock } from '../../core/clock.js';
 import { withContext } from '../../core/errors.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
@@ -31,6 +33,7 @@ import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTa
 import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, InvalidTransition } from './status.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
+import type { InstanceCertificates } from './tls.js';
 
 export interface SupervisorOptions {
   tables: RdsTables;
@@ -46,6 +49,8 @@ export interface SupervisorOptions {
   healthIntervalMs: number;
   /** Deletes an instance's managed master secret when the instance goes (undefined without Secrets Manager). */
   deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
+  /** Issues and renews the instances' TLS certificates (absent: engines run without TLS). */
+  certificates?: InstanceCertificates;
 }
 
 const STORAGE_CHECK_EVERY_MS = 2000;
@@ -53,7 +58,15 @@ const PROBE_EVERY_MS = 5000;
 const PROBE_FAILURES_BEFORE_RESTART = 3;
 /** Failed long actions (a start that does not come up, say) retried from the health loop before `failed`. */
 const RESTART_ATTEMPTS_BEFORE_FAILED = 3;
+/** Wait before retrying a failed action: doubling from this, so retries neither spin nor flood the logs. */
+const RETRY_BACKOFF_MS = 1000;
 const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
+/**
+ * How often (by Cellar's clock) a running instance's TLS certificate is checked: certificates are renewed 30 days
+ * before they expire, and an endpoint address can change under a running instance (a public instance whose host
+ * address changed), so a check every few minutes is plenty.
+ */
+const TLS_CHECK_EVERY_MS = 10 * 60_000;
 
 class Aborted extends Error {}
 
@@ -66,6 +79,9 @@ export class RdsSupervisor implements ReconcileTrigger {
   private readonly lastProbeMs = new Map<string, number>();
   private readonly probeFailures = new Map<string, number>();
   private readonly restartFailures = new Map<string, number>();
+  private readonly lastTlsCheckMs = new Map<string, number>();
+  /** Wall-clock time before which the health loop leaves an instance whose last action failed alone (backoff). */
+  private readonly retryNotBeforeMs = new Map<string, number>();
   /** Instances whose engine crashed and is being brought back by the engine supervisor. */
   private readonly crashRestarting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -133,7 +149,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       const keys: string[] = [];
       for (const [, rec] of this.o.tables.instances.list()) {
         if (rec.status !== 'available' && rec.status !== 'storage-full') continue;
-        const key = scopeKey(rec.accountId, rec.region, rec.id);
+        const key = scopeKey(Scope.ofRecord(rec), rec.id);
         this.o.events.transition(rec, 'rebooting', now);
         this.o.tables.instances.put(key, rec);
         keys.push(key);
@@ -145,7 +161,7 @@ export class RdsSupervisor implements ReconcileTrigger {
 
   start(): void {
     // Every instance gets a reconcile now: taken-over ones are restarted under this Cellar, stopped ones stay stopped.
-    for (const [, rec] of this.o.tables.instances.list()) this.kick(rec.accountId, rec.region, rec.id);
+    for (const [, rec] of this.o.tables.instances.list()) this.kick(Scope.ofRecord(rec), rec.id);
     this.timer = setInterval(() => this.tick(), this.o.healthIntervalMs);
     this.timer.unref();
   }
@@ -170,9 +186,9 @@ export class RdsSupervisor implements ReconcileTrigger {
     }
   }
 
-  kick(accountId: string, region: string, id: string): void {
+  kick(scope: Scope, id: string): void {
     if (this.stopping) return;
-    const key = scopeKey(accountId, region, id);
+    const key = scopeKey(scope, id);
     if (this.inFlight.has(key)) {
       this.again.add(key);
       return;
@@ -181,6 +197,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       // Yield first: inFlight must hold this run before reconcile can kick the same instance again.
       await Promise.resolve();
       try {
+        faultPoint('rds.reconcile');
         const sentence = await this.reconcile(key);
         if (sentence) {
           const prev = this.lastDecision.get(key);
@@ -191,7 +208,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         if (!(e instanceof Aborted)) log('error', 'rds reconcile failed', { instance: key, error: (e as Error).message });
       } finally {
         this.inFlight.delete(key);
-        if (this.again.delete(key)) this.kick(accountId, region, id);
+        if (this.again.delete(key)) this.kick(scope, id);
       }
     })();
     this.inFlight.set(key, run);
@@ -200,8 +217,9 @@ export class RdsSupervisor implements ReconcileTrigger {
   /** One health tick: every instance not busy gets a reconcile, which checks its health. */
   private tick(): void {
     for (const [, rec] of this.o.tables.instances.list()) {
-      const key = scopeKey(rec.accountId, rec.region, rec.id);
-      if (!this.inFlight.has(key)) this.kick(rec.accountId, rec.region, rec.id);
+      const key = scopeKey(Scope.ofRecord(rec), rec.id);
+      if ((this.retryNotBeforeMs.get(key) ?? 0) > Date.now()) continue;
+      if (!this.inFlight.has(key)) this.kick(Scope.ofRecord(rec), rec.id);
     }
   }
 
@@ -212,14 +230,14 @@ export class RdsSupervisor implements ReconcileTrigger {
       region: r.region,
       status: r.status,
       pid: this.o.driver.pid(this.spec(r)) ?? null,
-      decision: this.lastDecision.get(scopeKey(r.accountId, r.region, r.id)) ?? null,
+      decision: this.lastDecision.get(scopeKey(Scope.ofRecord(r), r.id)) ?? null,
     }));
-    return { instances };
+    return { instances, ...(this.o.certificates ? { tls: this.o.certificates.health() } : {}) };
   }
 
   spec(rec: InstanceRecord): EngineSpec {
     return {
-      key: scopeKey(rec.accountId, rec.region, rec.id),
+      key: scopeKey(Scope.ofRecord(rec), rec.id),
       engine: rec.engine,
       masterUsername: rec.masterUsername,
       kind: rec.engineKind,
@@ -231,7 +249,7 @@ export class RdsSupervisor implements ReconcileTrigger {
   }
 
   private settings(rec: InstanceRecord) {
-    const group = this.o.tables.parameterGroups.get(scopeKey(rec.accountId, rec.region, rec.parameterGroupName));
+    const group = this.o.tables.parameterGroups.get(scopeKey(Scope.ofRecord(rec), rec.parameterGroupName));
     return instanceSettings(rec, group, this.o.memoryScale);
   }
 
@@ -314,15 +332,20 @@ export class RdsSupervisor implements ReconcileTrigger {
         // moved on meanwhile
       }
       this.restartFailures.delete(key);
+      this.retryNotBeforeMs.delete(key);
       return `${rec.id} failed: ${err.message}`;
     }
-    return `${rec.id}: ${err.message}; will retry (attempt ${n} of ${RESTART_ATTEMPTS_BEFORE_FAILED})`;
+    const backoffMs = RETRY_BACKOFF_MS * 2 ** (n - 1);
+    this.retryNotBeforeMs.set(key, Date.now() + backoffMs);
+    return `${rec.id}: ${err.message}; will retry in ${backoffMs} ms (attempt ${n} of ${RESTART_ATTEMPTS_BEFORE_FAILED})`;
   }
 
   private async create(key: string, rec: InstanceRecord): Promise<string> {
     this.ensureParents(rec);
     const s = this.settings(rec);
     const password = this.o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
+    // The certificate is in place before the first start, so the engine serves TLS from its first connection.
+    await this.ensureTls(key, rec, this.spec(rec));
     await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
     this.attached.add(key);
     this.update(key, 'creating', (r) => {
@@ -343,12 +366,15 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async startEngine(rec: InstanceRecord, restart: boolean): Promise<void> {
     const spec = this.spec(rec);
     if (restart) await this.o.driver.stop(spec);
+    // Every start serves a current certificate for the current endpoint (an address change restarts the engine).
+    await this.ensureTls(spec.key, rec, spec);
     const s = this.settings(rec);
     await this.o.driver.start(spec, s.values);
     this.attached.add(spec.key);
     this.crashRestarting.delete(spec.key);
     this.probeFailures.delete(spec.key);
     this.restartFailures.delete(spec.key);
+    this.retryNotBeforeMs.delete(spec.key);
     const key = spec.key;
     this.o.tables.store.transaction(() => {
       const cur = this.o.tables.instances.get(key);
@@ -367,7 +393,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       // that ends in `available` without starting the engine can bring one here): never served as available like
       // that, it is taken over the same way.
       this.update(key, ['available', 'storage-full'], (r) => this.o.events.transition(r, 'rebooting', now));
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: engine not yet under this Cellar; rebooting to take it over`;
     }
     if (this.o.driver.isRestarting(spec)) return `${rec.id}: engine crashed; the engine supervisor is restarting it`;
@@ -377,7 +403,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         this.o.events.emitInstance(r, 'shutdown', now);
         this.o.events.transition(r, 'rebooting', now);
       });
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: engine not running; restarting it`;
     }
     // A hung engine (alive but not answering) is restarted after a few failed probes.
@@ -387,8 +413,12 @@ export class RdsSupervisor implements ReconcileTrigger {
         const n = (this.probeFailures.get(key) ?? 0) + 1;
         this.probeFailures.set(key, n);
         if (n >= PROBE_FAILURES_BEFORE_RESTART) {
-          this.update(key, ['available', 'storage-full'], (r) => this.o.events.transition(r, 'rebooting', now));
-          this.kick(rec.accountId, rec.region, rec.id);
+          // A restart: the engine's own init regains Cellar's access if the master took it (MariaDB's init file).
+          this.update(key, ['available', 'storage-full'], (r) => {
+            this.o.events.emitInstance(r, 'shutdown', now);
+            this.o.events.transition(r, 'rebooting', now);
+          });
+          this.kick(Scope.ofRecord(rec), rec.id);
           return `${rec.id}: engine did not answer ${n} probes; restarting it`;
         }
         return `${rec.id}: engine did not answer a probe (${n} of ${PROBE_FAILURES_BEFORE_RESTART})`;
@@ -397,6 +427,10 @@ export class RdsSupervisor implements ReconcileTrigger {
     }
     const storage = await this.checkStorage(key, rec, spec);
     if (storage) return storage;
+    if (now - (this.lastTlsCheckMs.get(key) ?? 0) >= TLS_CHECK_EVERY_MS) {
+      const renewed = await this.ensureTls(key, rec, spec);
+      if (renewed) return `${rec.id}: ${renewed}`;
+    }
     const applied = await this.applyDynamic(key, rec, spec);
     if (applied) return applied;
     // Pending modifications wait for the maintenance window (the injectable clock may jump over it).
@@ -409,7 +443,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         r.lastMaintenanceCheckMs = now;
         this.o.events.transition(r, 'modifying', now);
       });
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: maintenance window ${rec.preferredMaintenanceWindow} began; applying pending modifications`;
     }
     if (now - last > 60_000 || !hasPending) {
@@ -418,6 +452,32 @@ export class RdsSupervisor implements ReconcileTrigger {
       });
     }
     return `${rec.id} ${rec.status}: engine running (pid ${this.o.driver.pid(spec)}), nothing to do`;
+  }
+
+  /**
+   * Issues or renews the instance's TLS certificate when it needs one. Background work: a failure is logged and left
+   * for the next check (the engine keeps the certificate it has, or runs without TLS), never fails the instance.
+   */
+  private async ensureTls(key: string, rec: InstanceRecord, spec: EngineSpec): Promise<string | undefined> {
+    if (!this.o.certificates) return undefined;
+    this.lastTlsCheckMs.set(key, this.now());
+    try {
+      const { sentence, validTillMs } = await this.o.certificates.ensure(rec, spec);
+      if (sentence) log('info', 'rds tls certificate', { instance: key, decision: sentence });
+      if (validTillMs !== undefined && validTillMs !== rec.tlsValidTillMs) {
+        this.o.tables.store.transaction(() => {
+          const cur = this.o.tables.instances.get(key);
+          if (!cur) return;
+          cur.tlsValidTillMs = validTillMs;
+          this.o.tables.instances.put(key, cur);
+        });
+      }
+      return sentence;
+    } catch (e) {
+      const message = `TLS certificate not renewed: ${(e as Error).message}; retrying in ${TLS_CHECK_EVERY_MS / 60_000} minutes`;
+      log('error', 'rds tls certificate failed', { instance: key, error: (e as Error).message });
+      return message;
+    }
   }
 
   /** Full storage makes the engine read-only (status storage-full); more storage lifts it. */
@@ -497,7 +557,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     // Re-check storage at once: more storage may lift storage-full.
     this.lastStorageCheckMs.delete(key);
-    this.kick(rec.accountId, rec.region, rec.id);
+    this.kick(Scope.ofRecord(rec), rec.id);
     return `${rec.id}: applied ${did.length ? did.join(', ') : 'network settings'}${needsRestart ? ' with a restart' : ''}`;
   }
 
@@ -550,7 +610,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         r.desiredRunning = true;
         this.o.events.transition(r, 'starting', now);
       });
-      this.kick(rec.accountId, rec.region, rec.id);
+      this.kick(Scope.ofRecord(rec), rec.id);
       return `${rec.id}: stopped for 7 days; starting it, as RDS does`;
     }
     return `${rec.id} stopped: engine not running`;
@@ -565,7 +625,7 @@ export class RdsSupervisor implements ReconcileTrigger {
       mkdirSync(dest, { recursive: true, mode: 0o700 });
       const target = join(dest, `${rec.finalSnapshotId}-${rec.dbiResourceId.slice(3, 11).toLowerCase()}`);
       await this.o.driver.copyDataDir(spec, target);
-      this.o.tables.snapshots.put(scopeKey(rec.accountId, rec.region, rec.finalSnapshotId), {
+      this.o.tables.snapshots.put(scopeKey(Scope.ofRecord(rec), rec.finalSnapshotId), {
         id: rec.finalSnapshotId,
         instanceId: rec.id,
         createdAtMs: this.now(),
@@ -590,6 +650,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     this.attached.delete(key);
     this.lastDecision.delete(key);
+    this.lastTlsCheckMs.delete(key);
     // RDS deletes the managed master secret with the instance.
     let secret = '';
     if (rec.masterUserSecret && this.o.deleteSecret) {

@@ -7,11 +7,14 @@
  * `tick`), resource policies, and replication to other regions of the same Cellar.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import type { RequestContext } from '../../core/context.js';
+import { backgroundContext, type RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
+import { isAccountId, isRegionName, parseArn, PARTITION, Scope } from '../../core/scope.js';
+import { evaluatePolicy, notAuthorizedMessage } from '../../auth/policy.js';
 import { log } from '../../core/log.js';
+import { faultPoint } from '../../core/faults.js';
 import type * as api from '../../models/secretsmanager.js';
-import type { KmsInternal } from '../kms/internal.js';
+import type { KmsCaller, KmsInternal } from '../kms/internal.js';
 import type { ServiceEnv } from '../env.js';
 import { randomPassword } from './password.js';
 import { isPublic, syntaxProblems } from './policy.js';
@@ -240,22 +243,36 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
   }
 
   /** A context acting in the secret's own account and region (for KMS and background work). */
-  private scopedCtx(accountId: string, region: string, operation = 'Background'): RequestContext {
-    return { accountId, region, requestId: randomUUID(), accessKeyId: '', callerArn: `arn:aws:iam::${accountId}:root`, service: 'secretsmanager', operation, clock: this.env.clock };
+  private ownerCtx(rec: SecretRecord, operation = 'Background'): RequestContext {
+    return backgroundContext(Scope.ofRecord(rec), 'secretsmanager', operation, this.env.clock);
+  }
+
+  /**
+   * Who KMS sees using the secret's key: the caller, through Secrets Manager (kms:ViaService), as AWS's envelope
+   * encryption does; so a caller from another account needs the key policy's permission too, and the AWS managed
+   * key aws/secretsmanager (whose policy admits only its own account) cannot serve another account's caller.
+   */
+  private kmsCaller(rec: SecretRecord, ctx: RequestContext | undefined): KmsCaller {
+    return {
+      accountId: ctx?.scope.accountId ?? rec.accountId,
+      arn: ctx?.callerArn || `arn:aws:iam::${ctx?.scope.accountId ?? rec.accountId}:root`,
+      viaService: `secretsmanager.${rec.region}.amazonaws.com`,
+    };
   }
 
   private kmsFailure(kind: 'EncryptionFailure' | 'DecryptionFailure', e: unknown): unknown {
     if (!(e instanceof ServiceError)) return e;
+    if (e.code === 'AccessDeniedException') return new ServiceError('AccessDeniedException', 'Access to KMS is not allowed');
     const verb = kind === 'EncryptionFailure' ? 'encrypt' : 'decrypt';
     return new ServiceError(kind, `Secrets Manager can't ${verb} the secret value: ${e.message} (Service: AWSKMS; Status Code: ${e.status}; Error Code: ${e.code}; Request ID: ${randomUUID()}; Proxy: null)`);
   }
 
   /** Envelope encryption: a fresh KMS data key per version, bound to the secret and version by the encryption context. */
-  private seal(rec: SecretRecord, versionId: string, value: SecretValue, kmsKeyId = rec.kmsKeyId): SealedValue {
+  private seal(rec: SecretRecord, versionId: string, value: SecretValue, kmsKeyId = rec.kmsKeyId, ctx?: RequestContext): SealedValue {
     const ec = { SecretARN: rec.arn, SecretVersionId: versionId };
     let dk: ReturnType<KmsInternal['generateDataKey']>;
     try {
-      dk = this.kms().generateDataKey(this.scopedCtx(rec.accountId, rec.region), kmsKeyId || DEFAULT_KMS_KEY, ec);
+      dk = this.kms().generateDataKey(this.ownerCtx(rec), kmsKeyId || DEFAULT_KMS_KEY, ec, this.kmsCaller(rec, ctx));
     } catch (e) {
       throw this.kmsFailure('EncryptionFailure', e);
     }
@@ -267,12 +284,12 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     return { keyArn: dk.keyArn, dataKey: dk.ciphertextBlob.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), body: body.toString('base64'), binary: value.binary };
   }
 
-  private open(rec: SecretRecord, versionId: string): SecretValue | undefined {
+  private open(rec: SecretRecord, versionId: string, ctx?: RequestContext): SecretValue | undefined {
     const sealed = this.repo.values.get(valueKey(rec.arn, versionId));
     if (!sealed) return undefined;
     let dataKey: Buffer;
     try {
-      dataKey = this.kms().decrypt(this.scopedCtx(rec.accountId, rec.region), Buffer.from(sealed.dataKey, 'base64'), { SecretARN: rec.arn, SecretVersionId: versionId }).plaintext;
+      dataKey = this.kms().decrypt(this.ownerCtx(rec), Buffer.from(sealed.dataKey, 'base64'), { SecretARN: rec.arn, SecretVersionId: versionId }, this.kmsCaller(rec, ctx)).plaintext;
     } catch (e) {
       throw this.kmsFailure('DecryptionFailure', e);
     }
@@ -284,23 +301,56 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     return { bytes, binary: sealed.binary };
   }
 
-  /** Finds a secret by name, full ARN or partial ARN (the ARN without its `-xxxxxx` suffix). */
+  /**
+   * Finds a secret by name, full ARN or partial ARN (the ARN without its `-xxxxxx` suffix), in the caller's scope or,
+   * by ARN, in another account's, and checks that the caller may perform the request's operation on it (authorize).
+   */
   private find(ctx: RequestContext, secretId: string): SecretRecord {
-    if (secretId.startsWith('arn:')) {
-      const m = /^arn:aws[\w-]*:secretsmanager:([\w-]+):(\d{12}):secret:(.+)$/.exec(secretId);
-      if (!m || m[1] !== ctx.region) throw ERR.notFound();
-      const [, region, account, resource] = m as unknown as [string, string, string, string];
-      if (/-[A-Za-z0-9]{6}$/.test(resource)) {
-        const full = this.repo.get(account, region, resource.slice(0, -7));
-        if (full && full.arn === secretId) return full;
-      }
-      const partial = this.repo.get(account, region, resource);
-      if (partial) return partial;
+    if (!secretId.startsWith('arn:')) {
+      const rec = this.repo.get(ctx.scope, secretId);
+      if (!rec) throw ERR.notFound();
+      this.authorize(ctx, rec);
+      return rec;
+    }
+    const arn = parseArn(secretId);
+    // The ARN must name a secret of this partition and of the caller's region: other regions are other services.
+    if (!arn || arn.partition !== PARTITION || arn.service !== 'secretsmanager' || arn.region !== ctx.scope.region || !isAccountId(arn.accountId) || !arn.resource.startsWith('secret:')) throw ERR.notFound();
+    const own = arn.accountId === ctx.scope.accountId;
+    const scope = own ? ctx.scope : Scope.crossAccount(arn);
+    const resource = arn.resource.slice('secret:'.length);
+    let rec: SecretRecord | undefined;
+    if (/-[A-Za-z0-9]{6}$/.test(resource)) {
+      const full = this.repo.get(scope, resource.slice(0, -7));
+      if (full && full.arn === secretId) rec = full;
+    }
+    rec ??= this.repo.get(scope, resource);
+    if (!rec) {
+      // Another account's secret that does not exist has no policy that could allow the caller: denied, as on AWS,
+      // which never tells another account whether a secret exists.
+      if (!own) throw this.denied(ctx, secretId, 'no-policy');
       throw ERR.notFound();
     }
-    const rec = this.repo.get(ctx.accountId, ctx.region, secretId);
-    if (!rec) throw ERR.notFound();
+    this.authorize(ctx, rec);
     return rec;
+  }
+
+  /**
+   * The resource policy's say on this request: across accounts the policy must allow the caller the action; within
+   * the account (where Cellar models IAM as allowing everything) only an explicit Deny refuses. Calls made by other
+   * services in-process (RDS managing its own secret) and by background work carry no Secrets Manager operation and
+   * act for the owner.
+   */
+  private authorize(ctx: RequestContext, rec: SecretRecord): void {
+    if (ctx.service !== 'secretsmanager' || ctx.operation === 'Background') return;
+    const action = `secretsmanager:${ctx.operation}`;
+    const own = ctx.scope.accountId === rec.accountId;
+    const decision = evaluatePolicy(rec.policy, { principal: { accountId: ctx.scope.accountId, arn: ctx.callerArn }, action, resource: rec.arn, context: { 'aws:PrincipalAccount': ctx.scope.accountId } });
+    if (decision === 'deny') throw this.denied(ctx, rec.arn, 'explicit-deny');
+    if (!own && decision !== 'allow') throw this.denied(ctx, rec.arn, 'no-policy');
+  }
+
+  private denied(ctx: RequestContext, resource: string, reason: 'no-policy' | 'explicit-deny'): ServiceError {
+    return new ServiceError('AccessDeniedException', notAuthorizedMessage(ctx.callerArn || `arn:aws:iam::${ctx.scope.accountId}:root`, `secretsmanager:${ctx.operation}`, resource, reason));
   }
 
   /** A secret that may be changed: not scheduled for deletion, not a replica. */
@@ -330,24 +380,24 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
    * ('same'), an empty placeholder (a rotation's AWSPENDING) is filled in ('fill'), anything else
    * is refused as AWS refuses it.
    */
-  private tokenVersion(rec: SecretRecord, token: string, value: SecretValue): 'same' | 'fill' | undefined {
+  private tokenVersion(rec: SecretRecord, token: string, value: SecretValue, ctx: RequestContext): 'same' | 'fill' | undefined {
     const existing = rec.versions[token];
     if (!existing) return undefined;
     if (!existing.kmsKeyArn) return 'fill';
-    const stored = this.open(rec, token);
+    const stored = this.open(rec, token, ctx);
     if (stored && stored.binary === value.binary && stored.bytes.equals(value.bytes)) return 'same';
     throw ERR.tokenInUse(token, rec.arn);
   }
 
   /** Writes a version's value and attaches its stages, then prunes deprecated versions as AWS does. */
-  private putVersion(rec: SecretRecord, versionId: string, value: SecretValue, stages: string[]): void {
+  private putVersion(rec: SecretRecord, versionId: string, value: SecretValue, stages: string[], ctx: RequestContext): void {
     const now = this.now();
     const isNew = !rec.versions[versionId];
     if (isNew && Object.keys(rec.versions).length >= MAX_VERSIONS) {
       this.pruneVersions(rec, now);
       if (Object.keys(rec.versions).length >= MAX_VERSIONS) throw new ServiceError('LimitExceededException', `You have exceeded the maximum number of versions (${MAX_VERSIONS}) for this secret.`);
     }
-    const sealed = this.seal(rec, versionId, value);
+    const sealed = this.seal(rec, versionId, value, rec.kmsKeyId, ctx);
     this.repo.values.put(valueKey(rec.arn, versionId), sealed);
     const meta: VersionMeta = rec.versions[versionId] ?? { id: versionId, stages: [], createdMs: now };
     meta.kmsKeyArn = sealed.keyArn;
@@ -424,7 +474,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
 
   private replicationStatus(rec: SecretRecord): api.ReplicationStatusType[] {
     return rec.replicas.map((r) => {
-      const replica = r.Status === 'InSync' ? this.repo.get(rec.accountId, r.Region, rec.name) : undefined;
+      const replica = r.Status === 'InSync' ? this.repo.get(Scope.ofRecord(rec).otherRegion(r.Region), rec.name) : undefined;
       return { ...r, ...(replica?.lastAccessedDayMs !== undefined ? { LastAccessedDate: new Date(replica.lastAccessedDayMs) } : {}) };
     });
   }
@@ -451,22 +501,22 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     if (value && input.ClientRequestToken === undefined) throw ERR.needToken();
     this.validateTags(input.Tags ?? [], owningService !== undefined);
     const replicaRequests = input.AddReplicaRegions ?? [];
-    this.validateReplicaRegions(ctx.region, replicaRequests);
-    const existing = this.repo.get(ctx.accountId, ctx.region, input.Name);
+    this.validateReplicaRegions(ctx.scope.region, replicaRequests);
+    const existing = this.repo.get(ctx.scope, input.Name);
     if (existing) {
       if (existing.deletedMs !== undefined) throw new ServiceError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
       // The same request again (same token, same value) is answered as the first one was.
-      if (value && input.ClientRequestToken && this.tokenVersion(existing, input.ClientRequestToken, value) === 'same') {
+      if (value && input.ClientRequestToken && this.tokenVersion(existing, input.ClientRequestToken, value, ctx) === 'same') {
         return { ARN: existing.arn, Name: existing.name, VersionId: input.ClientRequestToken, ...(existing.replicas.length ? { ReplicationStatus: this.replicationStatus(existing) } : {}) };
       }
       throw new ServiceError('ResourceExistsException', `The operation failed because the secret ${input.Name} already exists.`);
     }
     const now = this.now();
     const rec: SecretRecord = {
-      arn: this.newArn(ctx.accountId, ctx.region, input.Name),
+      arn: this.newArn(ctx.scope.accountId, ctx.scope.region, input.Name),
       name: input.Name,
-      accountId: ctx.accountId,
-      region: ctx.region,
+      accountId: ctx.scope.accountId,
+      region: ctx.scope.region,
       ...(input.Description !== undefined ? { description: input.Description } : {}),
       ...(input.KmsKeyId ? { kmsKeyId: input.KmsKeyId } : {}),
       ...(input.Type !== undefined ? { type: input.Type } : {}),
@@ -479,7 +529,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       dueKeys: [],
     };
     this.repo.store.transaction(() => {
-      if (value) this.putVersion(rec, input.ClientRequestToken!, value, [CURRENT]);
+      if (value) this.putVersion(rec, input.ClientRequestToken!, value, [CURRENT], ctx);
       this.repo.save(rec);
       if (replicaRequests.length) this.addReplicas(rec, replicaRequests, Boolean(input.ForceOverwriteReplicaSecret));
     });
@@ -488,10 +538,10 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
 
   getSecretValue(input: api.GetSecretValueRequest, ctx: RequestContext): api.GetSecretValueResponse {
     const rec = this.find(ctx, input.SecretId);
-    return this.readValue(rec, input.VersionId, input.VersionStage);
+    return this.readValue(rec, input.VersionId, input.VersionStage, ctx);
   }
 
-  private readValue(rec: SecretRecord, versionId: string | undefined, versionStage: string | undefined): api.GetSecretValueResponse {
+  private readValue(rec: SecretRecord, versionId: string | undefined, versionStage: string | undefined, ctx: RequestContext): api.GetSecretValueResponse {
     if (rec.deletedMs !== undefined) throw ERR.deleted();
     let version: VersionMeta | undefined;
     if (versionId !== undefined) {
@@ -502,7 +552,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       version = versionWith(rec, versionStage ?? CURRENT);
       if (!version) throw ERR.noStage(versionStage ?? CURRENT);
     }
-    const value = this.open(rec, version.id);
+    const value = this.open(rec, version.id, ctx);
     if (!value) throw versionId !== undefined ? ERR.noVersionId(versionId) : ERR.noStage(versionStage ?? CURRENT);
     this.touch(rec, version.id);
     return {
@@ -524,7 +574,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       if (input.MaxResults !== undefined) throw new ServiceError('InvalidParameterException', 'MaxResults can only be used with Filters.');
       for (const id of input.SecretIdList!) {
         try {
-          values.push(this.readValue(this.find(ctx, id), undefined, undefined));
+          values.push(this.readValue(this.find(ctx, id), undefined, undefined, ctx));
         } catch (e) {
           if (!(e instanceof ServiceError)) throw e;
           errors.push({ SecretId: id, ErrorCode: e.code, Message: e.message });
@@ -532,12 +582,12 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       }
       return { SecretValues: values, Errors: errors };
     }
-    const matching = this.repo.list(ctx.accountId, ctx.region).filter((r) => r.deletedMs === undefined && matchesFilters(r, input.Filters)).sort((a, b) => a.createdMs - b.createdMs || a.name.localeCompare(b.name));
+    const matching = this.repo.list(ctx.scope).filter((r) => r.deletedMs === undefined && matchesFilters(r, input.Filters)).sort((a, b) => a.createdMs - b.createdMs || a.name.localeCompare(b.name));
     const offset = pageOffset(input.NextToken);
     const limit = input.MaxResults ?? 20;
     for (const rec of matching.slice(offset, offset + limit)) {
       try {
-        values.push(this.readValue(rec, undefined, undefined));
+        values.push(this.readValue(rec, undefined, undefined, ctx));
       } catch (e) {
         if (!(e instanceof ServiceError)) throw e;
         errors.push({ SecretId: rec.arn, ErrorCode: e.code, Message: e.message });
@@ -553,11 +603,11 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     const rec = this.findWritable(ctx, input.SecretId);
     const stages = input.VersionStages ?? [CURRENT];
     const token = input.ClientRequestToken;
-    if (this.tokenVersion(rec, token, value) === 'same') {
+    if (this.tokenVersion(rec, token, value, ctx) === 'same') {
       return { ARN: rec.arn, Name: rec.name, VersionId: token, VersionStages: [...rec.versions[token]!.stages] };
     }
     this.repo.store.transaction(() => {
-      this.putVersion(rec, token, value, stages);
+      this.putVersion(rec, token, value, stages, ctx);
       this.commit(rec);
     });
     return { ARN: rec.arn, Name: rec.name, VersionId: token, VersionStages: [...rec.versions[token]!.stages] };
@@ -567,7 +617,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     const value = valueOf(input);
     if (value && input.ClientRequestToken === undefined) throw ERR.needToken();
     const rec = this.findWritable(ctx, input.SecretId);
-    if (value && this.tokenVersion(rec, input.ClientRequestToken!, value) === 'same') {
+    if (value && this.tokenVersion(rec, input.ClientRequestToken!, value, ctx) === 'same') {
       return { ARN: rec.arn, Name: rec.name, VersionId: input.ClientRequestToken };
     }
     const now = this.now();
@@ -576,9 +626,9 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       if (input.Type !== undefined) rec.type = input.Type;
       if (input.KmsKeyId !== undefined) {
         const newKey = input.KmsKeyId || undefined;
-        if (newKey !== rec.kmsKeyId) this.reencryptLabeled(rec, newKey);
+        if (newKey !== rec.kmsKeyId) this.reencryptLabeled(rec, newKey, ctx);
       }
-      if (value) this.putVersion(rec, input.ClientRequestToken!, value, [CURRENT]);
+      if (value) this.putVersion(rec, input.ClientRequestToken!, value, [CURRENT], ctx);
       rec.lastChangedMs = now;
       this.commit(rec);
     });
@@ -586,12 +636,12 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
   }
 
   /** A new KMS key re-encrypts the versions that carry AWSCURRENT, AWSPENDING or AWSPREVIOUS, as AWS does. */
-  private reencryptLabeled(rec: SecretRecord, kmsKeyId: string | undefined): void {
+  private reencryptLabeled(rec: SecretRecord, kmsKeyId: string | undefined, ctx: RequestContext): void {
     const resealed: Array<[VersionMeta, SealedValue]> = [];
     for (const v of Object.values(rec.versions)) {
       if (!v.kmsKeyArn || !v.stages.some((s) => s === CURRENT || s === PENDING || s === PREVIOUS)) continue;
-      const value = this.open(rec, v.id);
-      if (value) resealed.push([v, this.seal(rec, v.id, value, kmsKeyId)]);
+      const value = this.open(rec, v.id, ctx);
+      if (value) resealed.push([v, this.seal(rec, v.id, value, kmsKeyId, ctx)]);
     }
     for (const [v, sealed] of resealed) {
       this.repo.values.put(valueKey(rec.arn, v.id), sealed);
@@ -623,7 +673,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
       }
     };
     const matching = this.repo
-      .list(ctx.accountId, ctx.region)
+      .list(ctx.scope)
       .filter((r) => (input.IncludePlannedDeletion || r.deletedMs === undefined) && matchesFilters(r, input.Filters))
       .sort((a, b) => {
         const ka = keyOf(a);
@@ -805,7 +855,8 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
   private validateReplicaRegions(primaryRegion: string, requests: api.ReplicaRegionType[]): void {
     const seen = new Set<string>();
     for (const r of requests) {
-      if (!r.Region || r.Region === primaryRegion || seen.has(r.Region)) throw new ServiceError('InvalidParameterException', 'Invalid replica region.');
+      // A region names state (core/scope.ts): only a well-formed region name is a replica region.
+      if (!r.Region || !isRegionName(r.Region) || r.Region === primaryRegion || seen.has(r.Region)) throw new ServiceError('InvalidParameterException', 'Invalid replica region.');
       seen.add(r.Region);
     }
   }
@@ -815,7 +866,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     for (const req of requests) {
       const region = req.Region!;
       const state: ReplicaState = { Region: region, KmsKeyId: req.KmsKeyId || DEFAULT_KMS_KEY, Status: 'InSync', StatusMessage: 'Replication succeeded' };
-      const taken = this.repo.get(rec.accountId, region, rec.name);
+      const taken = this.repo.get(Scope.ofRecord(rec).otherRegion(region), rec.name);
       if (taken && !(taken.primaryRegion === rec.region && taken.arn.endsWith(rec.arn.slice(-7)))) {
         if (!force) {
           state.Status = 'Failed';
@@ -835,7 +886,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     for (const state of rec.replicas) {
       if (state.Status !== 'InSync') continue;
       const replicaArn = rec.arn.replace(`:secretsmanager:${rec.region}:`, `:secretsmanager:${state.Region}:`);
-      const existing = this.repo.get(rec.accountId, state.Region, rec.name);
+      const existing = this.repo.get(Scope.ofRecord(rec).otherRegion(state.Region), rec.name);
       const replica: SecretRecord = {
         ...structuredClone(rec),
         arn: replicaArn,
@@ -886,7 +937,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     this.repo.store.transaction(() => {
       for (const region of remove) {
         const state = rec.replicas.find((r) => r.Region === region)!;
-        const replica = state.Status === 'InSync' ? this.repo.get(rec.accountId, region, rec.name) : undefined;
+        const replica = state.Status === 'InSync' ? this.repo.get(Scope.ofRecord(rec).otherRegion(region), rec.name) : undefined;
         if (replica?.primaryRegion === rec.region) this.repo.purge(replica);
       }
       rec.replicas = rec.replicas.filter((r) => !remove.has(r.Region));
@@ -900,7 +951,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     const replica = this.find(ctx, input.SecretId);
     if (!replica.primaryRegion) throw new ServiceError('InvalidRequestException', 'StopReplicationToReplica can only be called on a replica secret, in its own Region.');
     this.repo.store.transaction(() => {
-      const primary = this.repo.get(replica.accountId, replica.primaryRegion!, replica.name);
+      const primary = this.repo.get(Scope.ofRecord(replica).otherRegion(replica.primaryRegion!), replica.name);
       if (primary) {
         primary.replicas = primary.replicas.filter((r) => r.Region !== replica.region);
         this.repo.save(primary);
@@ -922,7 +973,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     if (!this.functions.resolve(lambdaArn)) {
       throw new ServiceError('AccessDeniedException', 'Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.');
     }
-    const key = secretKey(rec.accountId, rec.region, rec.name);
+    const key = secretKey(rec);
     const pendingVersion = versionWith(rec, PENDING);
     const current = versionWith(rec, CURRENT);
     const token = input.ClientRequestToken ?? randomUUID();
@@ -973,7 +1024,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
 
   /** Starts the unfinished rotation again with its own token (after a failure, a crash, or a refused RotateSecret). */
   private reattempt(key: string): void {
-    const rec = this.repo.secrets.get(key);
+    const rec = this.repo.byStoreKey(key);
     if (!rec?.rotation?.enabled || this.rotating.has(key) || rec.deletedMs !== undefined) return;
     const current = versionWith(rec, CURRENT);
     const pendingVersion = versionWith(rec, PENDING);
@@ -987,7 +1038,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
 
   /** A scheduled rotation: a new AWSPENDING placeholder with a fresh token, then the four steps. */
   private startScheduledRotation(key: string): void {
-    const rec = this.repo.secrets.get(key);
+    const rec = this.repo.byStoreKey(key);
     if (!rec?.rotation?.enabled || rec.deletedMs !== undefined || rec.primaryRegion || this.rotating.has(key)) return;
     const pendingVersion = versionWith(rec, PENDING);
     const current = versionWith(rec, CURRENT);
@@ -1022,7 +1073,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
   }
 
   private inProcessClient(rec: SecretRecord): InProcessSecretsManager {
-    const ctx = (op: string) => this.scopedCtx(rec.accountId, rec.region, op);
+    const ctx = (op: string) => this.ownerCtx(rec, op);
     return {
       describeSecret: async (i) => this.describeSecret(i, ctx('DescribeSecret')),
       getSecretValue: async (i) => this.getSecretValue(i, ctx('GetSecretValue')),
@@ -1036,9 +1087,10 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
   private async runRotation(key: string): Promise<void> {
     if (this.rotating.has(key) || this.rotating.size >= MAX_CONCURRENT_ROTATIONS) return;
     this.rotating.add(key);
+    let pending: PendingRotation | undefined;
     try {
-      const rec = this.repo.secrets.get(key);
-      const pending = rec?.rotation?.pending;
+      const rec = this.repo.byStoreKey(key);
+      pending = rec?.rotation?.pending;
       if (!rec || !pending || !rec.rotation?.lambdaArn) return;
       const fn = this.functions.resolve(rec.rotation.lambdaArn);
       const steps: readonly RotationStep[] = pending.immediately ? ROTATION_STEPS : ['testSecret'];
@@ -1049,6 +1101,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
           return;
         }
         const event = { Step: step, SecretId: rec.arn, ClientRequestToken: pending.token, RotationToken: pending.rotationToken };
+        faultPoint('secretsmanager.rotation');
         try {
           await invokeStep(fn, event, () => this.inProcessClient(rec), () => this.callbackFor(rec, fn.name, fn.timeoutMs));
         } catch (e) {
@@ -1056,17 +1109,27 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
           return;
         }
         // Cancelled (CancelRotateSecret) or deleted while the step ran: stop here.
-        const now = this.repo.secrets.get(key);
+        const now = this.repo.byStoreKey(key);
         if (!now?.rotation?.pending || now.rotation.pending.token !== pending.token) return;
       }
       this.completeRotation(key, pending);
+    } catch (e) {
+      // Background work: an unexpected failure (a store error, say) fails this rotation as a failed step would,
+      // never the process; the schedule tries it again.
+      const message = e instanceof Error ? e.message : String(e);
+      log('error', 'rotation failed unexpectedly', { secret: key, error: message });
+      try {
+        if (pending) this.recordFailure(key, pending, 'rotation', message);
+      } catch {
+        // the record stays as it was: the rotation is resumed at the next start
+      }
     } finally {
       this.rotating.delete(key);
     }
   }
 
   private completeRotation(key: string, pending: PendingRotation): void {
-    const rec = this.repo.secrets.get(key);
+    const rec = this.repo.byStoreKey(key);
     if (!rec?.rotation) return;
     const now = this.now();
     if (pending.immediately) {
@@ -1091,7 +1154,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
 
   /** A failed step leaves AWSCURRENT alone and AWSPENDING where it is, as AWS does; the next window tries again. */
   private recordFailure(key: string, pending: PendingRotation, step: string, message: string): void {
-    const rec = this.repo.secrets.get(key);
+    const rec = this.repo.byStoreKey(key);
     if (!rec?.rotation) return;
     const now = this.now();
     rec.rotation.lastFailure = { step, message, atMs: now };
@@ -1109,11 +1172,12 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
    * catches up on whatever fell due while Cellar was down. Returns a sentence saying what it did.
    */
   tick(): string {
+    faultPoint('secretsmanager.tick');
     const now = this.now();
     let deleted = 0;
     let rotations = 0;
     for (const due of this.repo.dueBefore(now, MAX_DUE_PER_TICK)) {
-      const rec = this.repo.secrets.get(due.key);
+      const rec = this.repo.byStoreKey(due.key);
       if (!rec) {
         this.repo.dropDue(due.indexKey);
         continue;
@@ -1137,7 +1201,7 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     let resumed = 0;
     for (const rec of this.repo.all()) {
       if (rec.rotation?.pending?.state === 'running' && resumed < MAX_CONCURRENT_ROTATIONS) {
-        const key = secretKey(rec.accountId, rec.region, rec.name);
+        const key = secretKey(rec);
         if (rec.rotation.pending.immediately) this.reattempt(key);
         else void this.runRotation(key);
         resumed++;

@@ -4,9 +4,11 @@
  * `sm_secrets`, each version's value sealed separately in `sm_values` (only ciphertext: the value is
  * encrypted under a KMS data key before it reaches the store), and a due-time index in `sm_due` so
  * the scheduler finds scheduled deletions and rotations without reading every secret.
- * Keys are `<account>/<region>/<name>`: state is scoped by account and region.
+ * Keys are `<account>/<region>/<name>`: state is scoped by account and region, and reached through a Scope
+ * (core/scope.ts): `get`/`list` take one, `save`/`purge` use the record's own.
  */
 import { JsonTable, type Store } from '../../storage/store.js';
+import { Scope } from '../../core/scope.js';
 import type { RotationRulesType, Tag } from '../../models/secretsmanager.js';
 
 export interface VersionMeta {
@@ -92,8 +94,9 @@ export interface SealedValue {
 
 export type DueKind = 'delete' | 'rotate';
 
-export function secretKey(accountId: string, region: string, name: string): string {
-  return `${accountId}/${region}/${name}`;
+/** The store key of a secret: its own scope's key for its name. */
+export function secretKey(rec: Pick<SecretRecord, 'accountId' | 'region' | 'name'>): string {
+  return Scope.ofRecord(rec).key(rec.name);
 }
 
 function dueKey(kind: DueKind, dueMs: number, key: string): string {
@@ -101,7 +104,7 @@ function dueKey(kind: DueKind, dueMs: number, key: string): string {
 }
 
 export class SecretRepository {
-  readonly secrets: JsonTable<SecretRecord>;
+  private readonly secrets: JsonTable<SecretRecord>;
   readonly values: JsonTable<SealedValue>;
   private readonly due: JsonTable<{ kind: DueKind; key: string; dueMs: number }>;
 
@@ -111,17 +114,22 @@ export class SecretRepository {
     this.due = new JsonTable(store.keyspace('sm_due'));
   }
 
-  get(accountId: string, region: string, name: string): SecretRecord | undefined {
-    return this.secrets.get(secretKey(accountId, region, name));
+  get(scope: Scope, name: string): SecretRecord | undefined {
+    return this.secrets.get(scope.key(name));
   }
 
-  list(accountId: string, region: string): SecretRecord[] {
-    return this.secrets.list(`${accountId}/${region}/`).map(([, r]) => r);
+  list(scope: Scope): SecretRecord[] {
+    return this.secrets.list(scope.prefix).map(([, r]) => r);
+  }
+
+  /** A secret by its store key (the due index's and the rotation runner's handle on it; never a request's string). */
+  byStoreKey(key: string): SecretRecord | undefined {
+    return this.secrets.get(key);
   }
 
   /** Writes the record and brings its due-index entries in line with it (call inside a transaction with related writes). */
   save(rec: SecretRecord): void {
-    const key = secretKey(rec.accountId, rec.region, rec.name);
+    const key = secretKey(rec);
     const wanted: string[] = [];
     if (rec.deletionDueMs !== undefined) wanted.push(dueKey('delete', rec.deletionDueMs, key));
     else if (rec.rotation?.enabled && rec.rotation.nextStartMs !== undefined && !rec.primaryRegion) wanted.push(dueKey('rotate', rec.rotation.nextStartMs, key));
@@ -143,7 +151,7 @@ export class SecretRepository {
     this.store.transaction(() => {
       for (const id of Object.keys(rec.versions)) this.values.delete(valueKey(rec.arn, id));
       for (const k of rec.dueKeys) this.due.delete(k);
-      this.secrets.delete(secretKey(rec.accountId, rec.region, rec.name));
+      this.secrets.delete(secretKey(rec));
     });
   }
 

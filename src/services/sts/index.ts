@@ -10,7 +10,7 @@ export function stsService(env: ServiceEnv): ServiceDefinition {
     id: 'sts',
     model: loadModel('sts'),
     protocol: new QueryProtocol({ validationCode: 'ValidationError' }),
-    provider: new StsProvider(env.credentials),
+    provider: new StsProvider(env.credentials, { strict: env.config.strict, roleTrust: env.config.roleTrust ?? [] }),
     authStyle: 'query',
     unsignedOperations: new Set(['AssumeRoleWithWebIdentity', 'AssumeRoleWithSAML']),
   };

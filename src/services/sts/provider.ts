@@ -8,6 +8,8 @@ import type { RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
 import type { CredentialStore } from '../../auth/credentials.js';
 import type * as api from '../../models/sts.js';
+import { principalMatches, wildcardMatch } from '../../auth/policy.js';
+import type { RoleTrust } from '../../config.js';
 
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -24,12 +26,35 @@ function secret(): string {
 
 const ROLE_ARN = /^arn:aws[\w-]*:iam::(\d{12}):role\/((?:[\w+=,.@-]+\/)*)([\w+=,.@-]{1,64})$/;
 
+export interface StsOptions {
+  strict: boolean;
+  /** Cross-account trust for --strict (config `roleTrust`). */
+  roleTrust: readonly RoleTrust[];
+}
+
 export class StsProvider implements Partial<api.STSApi> {
-  constructor(private readonly credentials: CredentialStore) {}
+  constructor(
+    private readonly credentials: CredentialStore,
+    private readonly options: StsOptions = { strict: false, roleTrust: [] },
+  ) {}
+
+  /**
+   * The one rule for AssumeRole into another account: allowed by default (LocalStack users test cross-account code
+   * this way); in --strict mode only where the config file's `roleTrust` trusts the caller for that role. A role of
+   * the caller's own account can always be assumed (Cellar models no IAM trust policies).
+   */
+  private assertTrusted(ctx: RequestContext, roleArn: string, roleAccount: string): void {
+    if (!this.options.strict || roleAccount === ctx.scope.accountId) return;
+    const caller = { accountId: ctx.scope.accountId, arn: ctx.callerArn };
+    const trusted = this.options.roleTrust.some((t) => wildcardMatch(t.role, roleArn) && principalMatches({ AWS: t.principals }, caller));
+    if (!trusted) {
+      throw new ServiceError('AccessDenied', `User: ${ctx.callerArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`, { status: 403 });
+    }
+  }
 
   getCallerIdentity(_input: api.GetCallerIdentityRequest, ctx: RequestContext): api.GetCallerIdentityResponse {
     const cred = this.credentials.lookup(ctx.accessKeyId);
-    return { UserId: cred?.userId ?? ctx.accountId, Account: ctx.accountId, Arn: cred?.arn ?? ctx.callerArn };
+    return { UserId: cred?.userId ?? ctx.scope.accountId, Account: ctx.scope.accountId, Arn: cred?.arn ?? ctx.callerArn };
   }
 
   getAccessKeyInfo(input: api.GetAccessKeyInfoRequest): api.GetAccessKeyInfoResponse {
@@ -43,6 +68,7 @@ export class StsProvider implements Partial<api.STSApi> {
     const durationS = input.DurationSeconds ?? 3600;
     const accountId = m[1]!;
     const roleName = m[3]!;
+    this.assertTrusted(ctx, input.RoleArn, accountId);
     const roleId = randomId('AROA', 17);
     const assumedArn = `arn:aws:sts::${accountId}:assumed-role/${roleName}/${input.RoleSessionName}`;
     const creds = this.issue(ctx, accountId, assumedArn, `${roleId}:${input.RoleSessionName}`, durationS);
@@ -57,7 +83,7 @@ export class StsProvider implements Partial<api.STSApi> {
   getSessionToken(input: api.GetSessionTokenRequest, ctx: RequestContext): api.GetSessionTokenResponse {
     const base = this.credentials.lookup(ctx.accessKeyId);
     if (base?.sessionToken) throw new ServiceError('AccessDenied', 'Cannot call GetSessionToken with session credentials', { status: 403 });
-    return { Credentials: this.issue(ctx, ctx.accountId, base?.arn ?? ctx.callerArn, base?.userId ?? ctx.accountId, input.DurationSeconds ?? 43200) };
+    return { Credentials: this.issue(ctx, ctx.scope.accountId, base?.arn ?? ctx.callerArn, base?.userId ?? ctx.scope.accountId, input.DurationSeconds ?? 43200) };
   }
 
   private issue(ctx: RequestContext, accountId: string, arn: string, userId: string, durationS: number): api.Credentials {

@@ -1,0 +1,350 @@
+/**
+ * Isolation between accounts and regions, for every served operation.
+ *
+ * Given resources that account A made in us-east-1 (a secret, a KMS key with an alias and a grant, a DynamoDB table
+ * with an item, RDS groups and a running DB instance), when account B (same region) or account A in another region
+ * (eu-west-1) calls each operation that names a resource — by bare name and by ARN — then every call is refused with
+ * a 4xx (never a 5xx), and afterwards A's resources are exactly as they were.
+ *
+ * The operations come from the server itself (/_cellar/health lists what is served, from the models): every served
+ * operation must appear here, either with a request addressing A's resource or in UNSCOPED with the reason it names
+ * none, so an operation added later cannot be left out of this suite.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, removeDir, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { jsonCall, queryCall, type RawResponse } from '../helpers/sign.js';
+
+const A = { accessKeyId: '111111111111', secretAccessKey: 'a' };
+const B = { accessKeyId: '222222222222', secretAccessKey: 'b' };
+const HOME = 'us-east-1';
+const AWAY = 'eu-west-1';
+
+type Json = Record<string, any>;
+
+interface Fixture {
+  secretArn: string;
+  keyArn: string;
+  keyId: string;
+  grantId: string;
+  tableArn: string;
+  dbArn: string;
+  pgArn: string;
+  subnetArn: string;
+  ogArn: string;
+}
+
+type Form = 'name' | 'arn';
+/** A request addressing A's resource, in the form asked for; undefined when the operation has no such form. */
+type Target = (f: Fixture, form: Form) => Json | undefined;
+
+const JSON_TARGET: Record<string, string> = { kms: 'TrentService', secretsmanager: 'secretsmanager', dynamodb: 'DynamoDB_20120810' };
+const PLAINTEXT = Buffer.from('isolation').toString('base64');
+
+const SECRET = (f: Fixture, form: Form) => (form === 'arn' ? f.secretArn : 'iso/secret');
+const KEY = (f: Fixture, form: Form) => (form === 'arn' ? f.keyArn : f.keyId);
+const TABLE = (f: Fixture, form: Form) => (form === 'arn' ? f.tableArn : 'iso_table');
+
+const TARGETS: Record<string, Record<string, Target>> = {
+  secretsmanager: {
+    GetSecretValue: (f, m) => ({ SecretId: SECRET(f, m) }),
+    DescribeSecret: (f, m) => ({ SecretId: SECRET(f, m) }),
+    PutSecretValue: (f, m) => ({ SecretId: SECRET(f, m), SecretString: 'stolen', ClientRequestToken: '22222222-2222-2222-2222-222222222222' }),
+    UpdateSecret: (f, m) => ({ SecretId: SECRET(f, m), Description: 'changed' }),
+    DeleteSecret: (f, m) => ({ SecretId: SECRET(f, m), ForceDeleteWithoutRecovery: true }),
+    RestoreSecret: (f, m) => ({ SecretId: SECRET(f, m) }),
+    ListSecretVersionIds: (f, m) => ({ SecretId: SECRET(f, m) }),
+    UpdateSecretVersionStage: (f, m) => ({ SecretId: SECRET(f, m), VersionStage: 'MINE', MoveToVersionId: '11111111-1111-1111-1111-111111111111' }),
+    RotateSecret: (f, m) => ({ SecretId: SECRET(f, m), RotationLambdaARN: 'arn:aws:lambda:us-east-1:222222222222:function:x' }),
+    CancelRotateSecret: (f, m) => ({ SecretId: SECRET(f, m) }),
+    TagResource: (f, m) => ({ SecretId: SECRET(f, m), Tags: [{ Key: 'owned', Value: 'yes' }] }),
+    UntagResource: (f, m) => ({ SecretId: SECRET(f, m), TagKeys: ['team'] }),
+    PutResourcePolicy: (f, m) => ({ SecretId: SECRET(f, m), ResourcePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '222222222222' }, Action: 'secretsmanager:*', Resource: '*' }] }) }),
+    GetResourcePolicy: (f, m) => ({ SecretId: SECRET(f, m) }),
+    DeleteResourcePolicy: (f, m) => ({ SecretId: SECRET(f, m) }),
+    ValidateResourcePolicy: (f, m) => ({ SecretId: SECRET(f, m), ResourcePolicy: '{"Version":"2012-10-17","Statement":[]}' }),
+    ReplicateSecretToRegions: (f, m) => ({ SecretId: SECRET(f, m), AddReplicaRegions: [{ Region: 'ap-south-1' }] }),
+    RemoveRegionsFromReplication: (f, m) => ({ SecretId: SECRET(f, m), RemoveReplicaRegions: ['ap-south-1'] }),
+    StopReplicationToReplica: (f, m) => ({ SecretId: SECRET(f, m) }),
+    BatchGetSecretValue: (f, m) => ({ SecretIdList: [SECRET(f, m)] }),
+  },
+  kms: {
+    DescribeKey: (f, m) => ({ KeyId: KEY(f, m) }),
+    Encrypt: (f, m) => ({ KeyId: KEY(f, m), Plaintext: PLAINTEXT }),
+    GenerateDataKey: (f, m) => ({ KeyId: KEY(f, m), KeySpec: 'AES_256' }),
+    GenerateDataKeyWithoutPlaintext: (f, m) => ({ KeyId: KEY(f, m), KeySpec: 'AES_256' }),
+    DisableKey: (f, m) => ({ KeyId: KEY(f, m) }),
+    EnableKey: (f, m) => ({ KeyId: KEY(f, m) }),
+    ScheduleKeyDeletion: (f, m) => ({ KeyId: KEY(f, m), PendingWindowInDays: 7 }),
+    CancelKeyDeletion: (f, m) => ({ KeyId: KEY(f, m) }),
+    EnableKeyRotation: (f, m) => ({ KeyId: KEY(f, m) }),
+    DisableKeyRotation: (f, m) => ({ KeyId: KEY(f, m) }),
+    GetKeyRotationStatus: (f, m) => ({ KeyId: KEY(f, m) }),
+    RotateKeyOnDemand: (f, m) => ({ KeyId: KEY(f, m) }),
+    ListKeyRotations: (f, m) => ({ KeyId: KEY(f, m) }),
+    UpdateKeyDescription: (f, m) => ({ KeyId: KEY(f, m), Description: 'changed' }),
+    GetKeyPolicy: (f, m) => ({ KeyId: KEY(f, m) }),
+    PutKeyPolicy: (f, m) => ({ KeyId: KEY(f, m), PolicyName: 'default', Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:*', Resource: '*' }] }), BypassPolicyLockoutSafetyCheck: true }),
+    ListKeyPolicies: (f, m) => ({ KeyId: KEY(f, m) }),
+    TagResource: (f, m) => ({ KeyId: KEY(f, m), Tags: [{ TagKey: 'owned', TagValue: 'yes' }] }),
+    UntagResource: (f, m) => ({ KeyId: KEY(f, m), TagKeys: ['team'] }),
+    ListResourceTags: (f, m) => ({ KeyId: KEY(f, m) }),
+    CreateGrant: (f, m) => ({ KeyId: KEY(f, m), GranteePrincipal: 'arn:aws:iam::222222222222:root', Operations: ['Decrypt', 'Encrypt'] }),
+    ListGrants: (f, m) => ({ KeyId: KEY(f, m) }),
+    RevokeGrant: (f, m) => ({ KeyId: KEY(f, m), GrantId: f.grantId }),
+    RetireGrant: (f, m) => ({ KeyId: KEY(f, m), GrantId: f.grantId }),
+    CreateAlias: (f, m) => ({ AliasName: 'alias/stolen', TargetKeyId: KEY(f, m) }),
+    UpdateAlias: (f, m) => (m === 'name' ? { AliasName: 'alias/iso', TargetKeyId: f.keyId } : undefined),
+    DeleteAlias: (_f, m) => (m === 'name' ? { AliasName: 'alias/iso' } : undefined),
+    ListAliases: (f, m) => ({ KeyId: KEY(f, m) }),
+    // A ciphertext names its key: made under A's key, it is refused to B and to A in another region.
+    Decrypt: () => undefined,
+    ReEncrypt: () => undefined,
+  },
+  dynamodb: {
+    DescribeTable: (f, m) => ({ TableName: TABLE(f, m) }),
+    UpdateTable: (f, m) => ({ TableName: TABLE(f, m), DeletionProtectionEnabled: true }),
+    DeleteTable: (f, m) => ({ TableName: TABLE(f, m) }),
+    GetItem: (f, m) => ({ TableName: TABLE(f, m), Key: { pk: { S: 'item' } } }),
+    PutItem: (f, m) => ({ TableName: TABLE(f, m), Item: { pk: { S: 'item' }, v: { S: 'stolen' } } }),
+    UpdateItem: (f, m) => ({ TableName: TABLE(f, m), Key: { pk: { S: 'item' } }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: 'stolen' } } }),
+    DeleteItem: (f, m) => ({ TableName: TABLE(f, m), Key: { pk: { S: 'item' } } }),
+    Query: (f, m) => ({ TableName: TABLE(f, m), KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'item' } } }),
+    Scan: (f, m) => ({ TableName: TABLE(f, m) }),
+    BatchGetItem: (f, m) => ({ RequestItems: { [TABLE(f, m)]: { Keys: [{ pk: { S: 'item' } }] } } }),
+    BatchWriteItem: (f, m) => ({ RequestItems: { [TABLE(f, m)]: [{ DeleteRequest: { Key: { pk: { S: 'item' } } } }] } }),
+    TagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, Tags: [{ Key: 'owned', Value: 'yes' }] } : undefined),
+    UntagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, TagKeys: ['team'] } : undefined),
+    ListTagsOfResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+  },
+  rds: {
+    DescribeDBInstances: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
+    ModifyDBInstance: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db', AllocatedStorage: '40', ApplyImmediately: 'true' }),
+    RebootDBInstance: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
+    StopDBInstance: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
+    StartDBInstance: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
+    DeleteDBInstance: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db', SkipFinalSnapshot: 'true' }),
+    DescribeDBParameterGroups: (f, m) => ({ DBParameterGroupName: m === 'arn' ? f.pgArn : 'iso-pg' }),
+    DescribeDBParameters: (f, m) => ({ DBParameterGroupName: m === 'arn' ? f.pgArn : 'iso-pg' }),
+    ModifyDBParameterGroup: (_f, m) => (m === 'name' ? { DBParameterGroupName: 'iso-pg', 'Parameters.Parameter.1.ParameterName': 'work_mem', 'Parameters.Parameter.1.ParameterValue': '8192', 'Parameters.Parameter.1.ApplyMethod': 'immediate' } : undefined),
+    ResetDBParameterGroup: (_f, m) => (m === 'name' ? { DBParameterGroupName: 'iso-pg', ResetAllParameters: 'true' } : undefined),
+    DeleteDBParameterGroup: (_f, m) => (m === 'name' ? { DBParameterGroupName: 'iso-pg' } : undefined),
+    CopyDBParameterGroup: (f, m) => ({ SourceDBParameterGroupIdentifier: m === 'arn' ? f.pgArn : 'iso-pg', TargetDBParameterGroupIdentifier: 'copied', TargetDBParameterGroupDescription: 'copy' }),
+    DescribeDBSubnetGroups: (_f, m) => (m === 'name' ? { DBSubnetGroupName: 'iso-subnets' } : undefined),
+    // Six subnet ids: whatever AZs the caller's region maps them to, they cover more than one.
+    ModifyDBSubnetGroup: (_f, m) => (m === 'name' ? { DBSubnetGroupName: 'iso-subnets', DBSubnetGroupDescription: 'changed', ...Object.fromEntries([1, 2, 3, 4, 5, 6].map((i) => [`SubnetIds.SubnetIdentifier.${i}`, `subnet-0000000000000000${i}`])) } : undefined),
+    DeleteDBSubnetGroup: (_f, m) => (m === 'name' ? { DBSubnetGroupName: 'iso-subnets' } : undefined),
+    DescribeOptionGroups: (_f, m) => (m === 'name' ? { OptionGroupName: 'iso-og' } : undefined),
+    DeleteOptionGroup: (_f, m) => (m === 'name' ? { OptionGroupName: 'iso-og' } : undefined),
+    ListTagsForResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn } : undefined),
+    AddTagsToResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn, 'Tags.Tag.1.Key': 'owned', 'Tags.Tag.1.Value': 'yes' } : undefined),
+    RemoveTagsFromResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn, 'TagKeys.member.1': 'team' } : undefined),
+  },
+};
+
+/** Served operations that address no existing resource of A, with why (checked by listing, below, or harmless). */
+const UNSCOPED: Record<string, Record<string, string>> = {
+  sts: {
+    AssumeRole: 'issues credentials for a role ARN; cross-account AssumeRole has its own rule (auth-strict, cross-account tests)',
+    GetCallerIdentity: "reports the caller's own identity",
+    GetSessionToken: "issues credentials for the caller's own identity",
+    GetAccessKeyInfo: 'names the account of any access key, as AWS does',
+  },
+  secretsmanager: { CreateSecret: 'creates in the caller scope', ListSecrets: 'lists the caller scope (checked below)', GetRandomPassword: 'no resource' },
+  kms: { CreateKey: 'creates in the caller scope', ListKeys: 'lists the caller scope (checked below)', GenerateRandom: 'no resource', ListRetirableGrants: 'lists grants retirable by a principal in the caller scope (checked below)' },
+  dynamodb: { CreateTable: 'creates in the caller scope', ListTables: 'lists the caller scope (checked below)', DescribeEndpoints: 'no resource', DescribeLimits: 'no resource' },
+  rds: {
+    CreateDBInstance: 'creates in the caller scope',
+    CreateDBParameterGroup: 'creates in the caller scope',
+    CreateDBSubnetGroup: 'creates in the caller scope',
+    CreateOptionGroup: 'creates in the caller scope',
+    DescribeDBEngineVersions: 'the catalog',
+    DescribeOrderableDBInstanceOptions: 'the catalog',
+    DescribeEngineDefaultParameters: 'the catalog',
+    DescribeEventCategories: 'the catalog',
+    DescribeDBSecurityGroups: "the caller's default security group",
+    DescribeDBSnapshots: 'lists the caller scope (checked below)',
+    DescribeEvents: 'lists the caller scope (checked below)',
+  },
+};
+
+/** What each service answers to a name it does not have in the caller's scope. */
+const NOT_FOUND = /^(ResourceNotFoundException|NotFoundException|AccessDeniedException|DBInstanceNotFound|DBParameterGroupNotFound|DBSubnetGroupNotFoundFault|OptionGroupNotFoundFault|InvalidGrantIdException|InvalidParameterValue|InvalidRequestException|ValidationException)$/;
+/** And to an ARN of another account (AccessDenied where AWS would consult a resource policy; not found where it has none). */
+const FOREIGN_ARN: Record<string, RegExp> = {
+  secretsmanager: /^(AccessDeniedException|ResourceNotFoundException)$/,
+  kms: /^(AccessDeniedException|NotFoundException|InvalidGrantIdException)$/,
+  dynamodb: /^(AccessDeniedException|ResourceNotFoundException)$/,
+  rds: /^(DBInstanceNotFound|DBParameterGroupNotFound|InvalidParameterValue)$/,
+};
+
+function errorCode(r: RawResponse): string {
+  if (r.json?.__type) return String(r.json.__type).split('#').pop()!;
+  return /<Code>([^<]+)<\/Code>/.exec(r.text)?.[1] ?? `HTTP ${r.status}`;
+}
+
+describe('isolation between accounts and regions, for every served operation', () => {
+  let cellar: CellarProcess;
+  let fixture: Fixture;
+  let served: Record<string, string[]>;
+
+  const call = (svc: string, op: string, body: Json, who: typeof A, region = HOME): Promise<RawResponse> =>
+    svc === 'rds' || svc === 'sts'
+      ? queryCall(cellar.endpoint, svc, { Action: op, Version: svc === 'rds' ? '2014-10-31' : '2011-06-15', ...body }, { ...who, region })
+      : jsonCall(cellar.endpoint, svc, `${JSON_TARGET[svc]}.${op}`, JSON.stringify(body), { ...who, region });
+
+  const ok = async (svc: string, op: string, body: Json, who = A, region = HOME): Promise<Json> => {
+    const r = await call(svc, op, body, who, region);
+    assert.equal(r.status, 200, `${svc} ${op}: ${r.text.slice(0, 300)}`);
+    return r.json ?? { xml: r.text };
+  };
+
+  /** Everything A can see of its resources (reads only), to compare before and after the attempts. */
+  const snapshot = async (): Promise<string> => {
+    const parts: unknown[] = [];
+    const secret = await ok('secretsmanager', 'DescribeSecret', { SecretId: 'iso/secret' });
+    delete secret.LastAccessedDate;
+    parts.push(secret, (await ok('secretsmanager', 'GetSecretValue', { SecretId: 'iso/secret' })).SecretString);
+    parts.push(await ok('secretsmanager', 'GetResourcePolicy', { SecretId: 'iso/secret' }));
+    parts.push(await ok('kms', 'DescribeKey', { KeyId: fixture.keyId }), await ok('kms', 'ListAliases', {}), await ok('kms', 'ListGrants', { KeyId: fixture.keyId }));
+    parts.push(await ok('kms', 'GetKeyPolicy', { KeyId: fixture.keyId, PolicyName: 'default' }), await ok('kms', 'ListResourceTags', { KeyId: fixture.keyId }), await ok('kms', 'GetKeyRotationStatus', { KeyId: fixture.keyId }));
+    const table = await ok('dynamodb', 'DescribeTable', { TableName: 'iso_table' });
+    parts.push(table, await ok('dynamodb', 'Scan', { TableName: 'iso_table' }), await ok('dynamodb', 'ListTagsOfResource', { ResourceArn: fixture.tableArn }));
+    const strip = (xml: string) => xml.replace(/<RequestId>[^<]*<\/RequestId>/g, '');
+    for (const [op, body] of [
+      ['DescribeDBInstances', { DBInstanceIdentifier: 'iso-db' }],
+      ['DescribeDBParameters', { DBParameterGroupName: 'iso-pg', Source: 'user' }],
+      ['DescribeDBSubnetGroups', { DBSubnetGroupName: 'iso-subnets' }],
+      ['DescribeOptionGroups', { OptionGroupName: 'iso-og' }],
+      ['ListTagsForResource', { ResourceName: fixture.dbArn }],
+      ['DescribeDBParameterGroups', {}],
+    ] as const) {
+      parts.push(strip((await ok('rds', op, body)).xml as string));
+    }
+    return JSON.stringify(parts);
+  };
+
+  before(async () => {
+    cellar = await startCellar({ inMemory: true, args: ['--quiet'] });
+    const health = (await (await fetch(`${cellar.endpoint}/_cellar/health`)).json()) as { services: Record<string, { operations: string[] }> };
+    served = Object.fromEntries(Object.entries(health.services).map(([k, v]) => [k, v.operations]));
+
+    const secret = await ok('secretsmanager', 'CreateSecret', { Name: 'iso/secret', SecretString: 'A-only', ClientRequestToken: '11111111-1111-1111-1111-111111111111', Tags: [{ Key: 'team', Value: 'a' }] });
+    const key = (await ok('kms', 'CreateKey', { Description: 'A key', Tags: [{ TagKey: 'team', TagValue: 'a' }] })).KeyMetadata;
+    await ok('kms', 'CreateAlias', { AliasName: 'alias/iso', TargetKeyId: key.KeyId });
+    const grant = await ok('kms', 'CreateGrant', { KeyId: key.KeyId, GranteePrincipal: 'arn:aws:iam::111111111111:role/app', Operations: ['Decrypt'] });
+    const table = (await ok('dynamodb', 'CreateTable', { TableName: 'iso_table', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST', Tags: [{ Key: 'team', Value: 'a' }] })).TableDescription;
+    await ok('dynamodb', 'PutItem', { TableName: 'iso_table', Item: { pk: { S: 'item' }, v: { S: 'A-only' } } });
+    await ok('rds', 'CreateDBParameterGroup', { DBParameterGroupName: 'iso-pg', DBParameterGroupFamily: 'postgres15', Description: 'A group' });
+    await ok('rds', 'ModifyDBParameterGroup', { DBParameterGroupName: 'iso-pg', 'Parameters.Parameter.1.ParameterName': 'work_mem', 'Parameters.Parameter.1.ParameterValue': '4096', 'Parameters.Parameter.1.ApplyMethod': 'immediate' });
+    const defaults = (await ok('rds', 'DescribeDBSubnetGroups', { DBSubnetGroupName: 'default' })).xml as string;
+    const subnets = [...defaults.matchAll(/<SubnetIdentifier>(subnet-[0-9a-f]+)<\/SubnetIdentifier>/g)].map((m) => m[1]!);
+    await ok('rds', 'CreateDBSubnetGroup', { DBSubnetGroupName: 'iso-subnets', DBSubnetGroupDescription: 'A subnets', 'SubnetIds.SubnetIdentifier.1': subnets[0]!, 'SubnetIds.SubnetIdentifier.2': subnets[1]! });
+    await ok('rds', 'CreateOptionGroup', { OptionGroupName: 'iso-og', OptionGroupDescription: 'A options', EngineName: 'postgres', MajorEngineVersion: '15' });
+    await ok('rds', 'CreateDBInstance', {
+      DBInstanceIdentifier: 'iso-db', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: '20', MasterUsername: 'master',
+      MasterUserPassword: 'Passw0rd-iso', Port: String(await freePort()), DBParameterGroupName: 'iso-pg', 'Tags.Tag.1.Key': 'team', 'Tags.Tag.1.Value': 'a',
+    });
+    await waitFor(async () => /<DBInstanceStatus>available</.test((await call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'iso-db' }, A)).text), 'iso-db available', 120_000, 250);
+    fixture = {
+      secretArn: secret.ARN,
+      keyArn: key.Arn,
+      keyId: key.KeyId,
+      grantId: grant.GrantId,
+      tableArn: table.TableArn,
+      dbArn: 'arn:aws:rds:us-east-1:111111111111:db:iso-db',
+      pgArn: 'arn:aws:rds:us-east-1:111111111111:pg:iso-pg',
+      subnetArn: 'arn:aws:rds:us-east-1:111111111111:subgrp:iso-subnets',
+      ogArn: 'arn:aws:rds:us-east-1:111111111111:og:iso-og',
+    };
+  });
+
+  after(async () => {
+    if (cellar) {
+      await call('rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'iso-db', SkipFinalSnapshot: 'true' }, A).catch(() => undefined);
+      await cellar.stop();
+      removeDir(cellar.dataDir);
+    }
+  });
+
+  it('every served operation is covered: it addresses A resources here, or it is listed as naming none', () => {
+    const missing: string[] = [];
+    for (const [svc, ops] of Object.entries(served)) {
+      for (const op of ops) if (!TARGETS[svc]?.[op] && !UNSCOPED[svc]?.[op]) missing.push(`${svc} ${op}`);
+    }
+    assert.deepEqual(missing, [], 'add each new operation to TARGETS (with a request naming A resource) or to UNSCOPED (with why it names none)');
+    for (const [svc, ops] of Object.entries(TARGETS)) for (const op of Object.keys(ops)) assert.ok(served[svc]?.includes(op), `${svc} ${op} is listed here but not served`);
+  });
+
+  it("account B and A's own other region can neither see nor touch A's resources, by name or by ARN", async () => {
+    const before = await snapshot();
+    const failures: string[] = [];
+    let attempts = 0;
+    for (const [svc, ops] of Object.entries(TARGETS)) {
+      for (const [op, target] of Object.entries(ops)) {
+        for (const [who, region, label] of [[B, HOME, 'account B'], [A, AWAY, `A in ${AWAY}`]] as const) {
+          for (const form of ['name', 'arn'] as const) {
+            const body = target(fixture, form);
+            if (!body) continue;
+            attempts++;
+            const r = await call(svc, op, body, who, region);
+            const expected = form === 'arn' && who === B ? FOREIGN_ARN[svc]! : NOT_FOUND;
+            // BatchGetSecretValue answers 200 and reports each secret it could not read in Errors, as AWS does.
+            const partial = r.status === 200 && Array.isArray(r.json?.Errors) ? r.json : undefined;
+            const code = partial ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values') : errorCode(r);
+            const refused = partial ? true : r.status >= 400 && r.status < 500;
+            if (!refused || !expected.test(code)) failures.push(`${label} ${svc} ${op} by ${form}: HTTP ${r.status} ${code} ${r.text.slice(0, 160)}`);
+          }
+        }
+      }
+    }
+    // A ciphertext made under A's key names it: B and A's other region cannot decrypt it, nor re-encrypt it.
+    const blob = (await ok('kms', 'Encrypt', { KeyId: fixture.keyId, Plaintext: PLAINTEXT })).CiphertextBlob;
+    for (const [who, region] of [[B, HOME], [A, AWAY]] as const) {
+      for (const op of ['Decrypt', 'ReEncrypt']) {
+        attempts++;
+        const body = op === 'Decrypt' ? { CiphertextBlob: blob } : { CiphertextBlob: blob, DestinationKeyId: 'alias/aws/ebs' };
+        const r = await call('kms', op, body, who, region);
+        if (r.status < 400 || r.status >= 500 || !/^(AccessDeniedException|InvalidCiphertextException|NotFoundException)$/.test(errorCode(r))) failures.push(`kms ${op} of A's ciphertext: HTTP ${r.status} ${r.text.slice(0, 160)}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(attempts > 150, `only ${attempts} attempts`);
+    assert.equal(await snapshot(), before, "A's resources changed");
+  });
+
+  it("lists show B and A's other region none of A's resources", async () => {
+    for (const [who, region] of [[B, HOME], [A, AWAY]] as const) {
+      assert.deepEqual((await ok('secretsmanager', 'ListSecrets', {}, who, region)).SecretList, []);
+      assert.ok(!(await ok('kms', 'ListKeys', {}, who, region)).Keys.some((k: Json) => k.KeyId === fixture.keyId));
+      assert.ok(!(await ok('kms', 'ListAliases', {}, who, region)).Aliases.some((a: Json) => a.AliasName === 'alias/iso'));
+      assert.deepEqual((await ok('kms', 'ListRetirableGrants', { RetiringPrincipal: 'arn:aws:iam::111111111111:role/app' }, who, region)).Grants, []);
+      assert.deepEqual((await ok('dynamodb', 'ListTables', {}, who, region)).TableNames, []);
+      const rds = (op: string, body: Json = {}) => call('rds', op, body, who, region).then((r) => r.text);
+      assert.doesNotMatch(await rds('DescribeDBInstances'), /iso-db/);
+      assert.doesNotMatch(await rds('DescribeDBParameterGroups'), /iso-pg/);
+      assert.doesNotMatch(await rds('DescribeDBSubnetGroups'), /iso-subnets/);
+      assert.doesNotMatch(await rds('DescribeOptionGroups'), /iso-og/);
+      assert.doesNotMatch(await rds('DescribeEvents', { SourceType: 'db-instance' }), /iso-db/);
+      assert.doesNotMatch(await rds('DescribeDBSnapshots'), /iso-db/);
+    }
+  });
+
+  it('a credential scope with a region that is not a region name, or for another service, is refused', async () => {
+    for (const region of ['..', 'us-east-1/../..', 'US-EAST-1', 'x', 'us-east-1 ']) {
+      const r = await jsonCall(cellar.endpoint, 'secretsmanager', 'secretsmanager.ListSecrets', '{}', { ...A, region });
+      assert.ok(r.status === 400 || r.status === 403, `${region}: ${r.status}`);
+      // A region with a slash breaks the scope's structure itself: that is an incomplete signature.
+      assert.equal(errorCode(r), region.includes('/') ? 'IncompleteSignatureException' : 'InvalidSignatureException', `${region}: ${r.text}`);
+      assert.equal(r.json.message ?? r.json.Message, 'Credential should be scoped to a valid region. ');
+    }
+    const q = await queryCall(cellar.endpoint, 'rds', { Action: 'DescribeDBInstances', Version: '2014-10-31' }, { ...A, region: '..' });
+    assert.equal(q.status, 403);
+    assert.match(q.text, /<Code>SignatureDoesNotMatch<\/Code>/);
+    // Signed for KMS, sent to Secrets Manager.
+    const wrong = await jsonCall(cellar.endpoint, 'kms', 'secretsmanager.ListSecrets', '{}', A);
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.json.__type, 'InvalidSignatureException');
+    assert.equal(wrong.json.Message, "Credential should be scoped to correct service: 'secretsmanager'. ");
+  });
+});

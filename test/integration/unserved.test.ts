@@ -1,0 +1,62 @@
+/**
+ * A service or operation Cellar does not serve answers in the protocol its SDK speaks, so the official clients
+ * report AWS's error for an unknown operation instead of failing to parse the answer: awsJson (CloudWatch's current
+ * SDK, and an unknown X-Amz-Target), awsQuery (ElastiCache), rest-json (Lambda), rest-xml (S3).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { ElastiCacheClient, DescribeCacheClustersCommand } from '@aws-sdk/client-elasticache';
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { removeDir, sdkConfig, startCellar, type CellarProcess } from '../helpers/cellar.js';
+import { jsonCall } from '../helpers/sign.js';
+
+describe('requests for services and operations Cellar does not serve', () => {
+  let cellar: CellarProcess;
+  before(async () => {
+    cellar = await startCellar({ inMemory: true, args: ['--quiet'] });
+  });
+  after(async () => {
+    await cellar.stop();
+    removeDir(cellar.dataDir);
+  });
+
+  /** The SDK parsed the answer as a service error (no deserialization failure) with this name and a 4xx. */
+  const parsedAs = (name: RegExp) => (e: any) => {
+    assert.match(String(e.name), name, `${e.name}: ${e.message}`);
+    assert.ok(e.$metadata?.httpStatusCode >= 400 && e.$metadata.httpStatusCode < 500, `status ${e.$metadata?.httpStatusCode}`);
+    assert.doesNotMatch(String(e.message), /Deserialization|Unexpected token|char 0|not valid JSON|Expected closing tag/i);
+    return true;
+  };
+
+  it('awsJson: CloudWatch answers UnknownOperationException', async () => {
+    const cw = new CloudWatchClient(sdkConfig(cellar.endpoint));
+    await assert.rejects(cw.send(new GetMetricDataCommand({ MetricDataQueries: [], StartTime: new Date(0), EndTime: new Date() })), parsedAs(/^UnknownOperationException$/));
+  });
+
+  it('awsQuery: ElastiCache answers InvalidAction in XML', async () => {
+    const ec = new ElastiCacheClient(sdkConfig(cellar.endpoint));
+    await assert.rejects(ec.send(new DescribeCacheClustersCommand({})), parsedAs(/^InvalidAction$/));
+  });
+
+  it('rest-json: Lambda answers UnknownOperationException', async () => {
+    const lambda = new LambdaClient(sdkConfig(cellar.endpoint));
+    await assert.rejects(lambda.send(new ListFunctionsCommand({})), parsedAs(/^UnknownOperationException$/));
+  });
+
+  it('rest-xml: S3 answers in its own XML error shape', async () => {
+    const s3 = new S3Client({ ...sdkConfig(cellar.endpoint), forcePathStyle: true });
+    await assert.rejects(s3.send(new ListBucketsCommand({})), parsedAs(/^UnknownOperationException$/));
+  });
+
+  it('an unknown operation of a served JSON service, and an unknown target prefix', async () => {
+    const r = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.NoSuchOperation', '{}');
+    assert.equal(r.status, 400);
+    assert.equal(r.json.__type, 'com.amazon.coral.service#UnknownOperationException');
+    const other = await jsonCall(cellar.endpoint, 'dynamodb', 'NoSuchService_20991231.Op', '{}');
+    assert.equal(other.status, 400);
+    assert.equal(other.json.__type, 'com.amazon.coral.service#UnknownOperationException');
+    assert.equal(other.headers.get('x-amzn-errortype'), 'UnknownOperationException');
+  });
+});
