@@ -362,13 +362,10 @@ class Connection {
   private drain(): void {
     const socket = this.socket;
     let corked = false;
+    let dispatched = 0;
     try {
-      for (let n = 0; n < MAX_REQUESTS_PER_TURN; n++) {
-        if (n === 1) {
-          // Pipelined requests: their responses leave in one write.
-          socket.cork();
-          corked = true;
-        }
+      // Each request may take two steps: its head (admitted), then the request itself.
+      for (let step = 0; step < 2 * MAX_REQUESTS_PER_TURN && dispatched < MAX_REQUESTS_PER_TURN; step++) {
         // A client that does not read its answers gets no more until it has (resumed on 'drain').
         if (this.busy || this.done || this.waiter || socket.destroyed || socket.writableNeedDrain) return;
         let req: ParsedRequest | undefined;
@@ -397,6 +394,12 @@ class Connection {
         }
         this.requestStarted = 0;
         this.bodyStarted = 0;
+        if (dispatched === 1) {
+          // Pipelined requests: their responses leave in one write.
+          socket.cork();
+          corked = true;
+        }
+        dispatched++;
         this.dispatch(req);
       }
       // More may be held: carry on after other connections have had their turn.
