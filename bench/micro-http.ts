@@ -1,8 +1,9 @@
 /**
  * In-process micro-benchmark of one GetItem/PutItem as the HTTP layer sees it, without a socket: the raw
- * bytes ddb-wrk.mjs sends (same header names and order) are framed by gateway/http1.ts, answered by the
- * App, and the response head built and encoded as gateway/http.ts writes it. Times each stage in CPU time
- * per request. A tool for finding where the time goes, not a test.
+ * bytes ddb-wrk.mjs sends (same header names and order) are framed by gateway/http1.ts (head first, then the
+ * body once admitted, with its budget charge, as gateway/http.ts does), answered by the App, and the response
+ * head built and encoded as gateway/http.ts writes it. Times each stage in CPU time per request. A tool for
+ * finding where the time goes, not a test.
  *
  *   npx tsc -p . && node dist/bench/micro-http.js [iterations] [--only=get|put]
  */
@@ -10,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config.js';
 import { startCellar } from '../src/server.js';
 import { RequestParser, responseHead } from '../src/gateway/http1.js';
+import { BodyBudget } from '../src/gateway/budget.js';
+import { bodyArrivedWhole, wireHead } from '../src/gateway/http.js';
 import { amzDateNow, signDynamoDb } from './common.js';
 import type { WireRequest, WireResponse } from '../src/protocols/types.js';
 
@@ -25,12 +28,20 @@ function raw(target: string, payload: unknown, amzDate: string): Buffer {
 const amzDate = amzDateNow();
 const cellar = await startCellar(loadConfig({ inMemory: true, port: 0, logRequests: false }));
 const app = cellar.app;
-const parser = new RequestParser({ maxHeaderBytes: 65536, maxBodyBytes: 20 * 1024 * 1024 });
+const parser = new RequestParser({ maxHeaderBytes: 65536, maxBodyBytes: 20 * 1024 * 1024, holdBodies: true });
+const budget = new BodyBudget(64 * 1024 * 1024);
+/** What gateway/http.ts does with a request whose small body came with its head. */
 function frame(bytes: Buffer): WireRequest {
   parser.push(bytes);
-  const r = parser.next()!;
-  const q = r.target.indexOf('?');
-  return { method: r.method, path: q >= 0 ? r.target.slice(0, q) : r.target, query: new URLSearchParams(), headers: r.headers, body: r.body };
+  if (parser.next()) throw new Error('expected the head to be held');
+  const head = parser.heldHead!;
+  const wire = wireHead(head.method, head.target, head.headers);
+  if (!bodyArrivedWhole(head, parser.buffered)) throw new Error('expected the whole body with the head');
+  budget.takeAnyway(head.length);
+  parser.admitBody();
+  wire.body = parser.next()!.body;
+  budget.give(head.length);
+  return wire;
 }
 function answer(bytes: Buffer): WireResponse {
   const out = app.respond(frame(bytes));

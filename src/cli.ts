@@ -1,11 +1,12 @@
 /**
  * @module cli
  * `cellar start|status|--version|--help`. Start prints the endpoint and data directory, then serves
- * until SIGTERM/SIGINT, when it shuts every service down in order.
+ * until SIGTERM/SIGINT, when it stops cleanly: requests in flight are answered, then every service stops in order
+ * (server.ts). A second signal hurries the stop.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, DEFAULTS } from './config.js';
-import { log } from './core/log.js';
+import { flushLogs, log } from './core/log.js';
 import { startCellar } from './server.js';
 import { VERSION } from './version.js';
 
@@ -101,21 +102,41 @@ async function main(argv: string[]): Promise<number> {
   });
   const cellar = await startCellar(config);
   process.stderr.write(`Cellar ${VERSION} serving AWS APIs at ${cellar.endpoint}\nData directory: ${cellar.dataDir ?? '(in memory: nothing is kept)'}\n`);
-  let stopping = false;
+  // First signal: a clean stop (drain, then every service, RDS engines shut down cleanly). Second: a hurried one.
+  // Each is bounded: past its bound the process exits regardless, with status 1.
+  let signals = 0;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log('info', 'shutting down', { signal });
-    const force = setTimeout(() => process.exit(1), 30_000);
-    force.unref();
-    cellar.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    signals++;
+    if (signals === 1) {
+      log('info', 'shutting down', { signal, drainMs: config.shutdownDrainMs });
+      setTimeout(() => exitNow('the stop took too long'), config.shutdownDrainMs + CLEAN_STOP_AFTER_DRAIN_MS).unref();
+      cellar.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    } else if (signals === 2) {
+      log('info', 'hurrying the shutdown', { signal });
+      setTimeout(() => exitNow('the hurried stop took too long'), HURRIED_STOP_MS).unref();
+      cellar.hurry();
+    }
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return -1; // keep serving
+}
+
+/**
+ * After the drain, how long services get to stop: RDS may wait for an action in flight (up to 60 s) and stop its
+ * engines (a clean shutdown of each is usually under a second, bounded at 30 s before it escalates).
+ */
+const CLEAN_STOP_AFTER_DRAIN_MS = 120_000;
+/** A hurried stop: engines are stopped immediately (SIGQUIT, then SIGKILL after 10 s). */
+const HURRIED_STOP_MS = 15_000;
+
+function exitNow(why: string): void {
+  log('error', 'exiting without a complete stop', { why });
+  flushLogs();
+  process.exit(1);
 }
 
 main(process.argv.slice(2)).then(

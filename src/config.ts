@@ -33,6 +33,26 @@ export interface CellarConfig {
   publicAddress: string;
   /** Largest request body accepted. */
   maxBodyBytes: number;
+  /** Largest body of a request that carries no signature (the operations AWS serves unsigned take small ones). */
+  unsignedMaxBodyBytes: number;
+  /** Memory that the request bodies being read may hold together, across every connection. */
+  bodyBudgetBytes: number;
+  /** How long a request waits for room in the body budget before it is answered 503 (throttled). */
+  bodyBudgetWaitMs: number;
+  /** Open connections; past this new ones are closed at once. */
+  maxConnections: number;
+  /** Time for a request's head (request line and headers) to arrive. */
+  headersTimeoutMs: number;
+  /** Time for a whole request, head and body, to arrive. */
+  requestTimeoutMs: number;
+  /** After this long, a body must have arrived at minBodyBytesPerSecond on average… */
+  bodyRateGraceMs: number;
+  /** …or the request is answered 408 and its connection closed. */
+  minBodyBytesPerSecond: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** On SIGTERM, how long requests in flight are given to finish before their connections are closed. */
+  shutdownDrainMs: number;
   durability: 'process' | 'fsync';
   /** Memory the state store caches in: SQLite's page cache (3/4) and values of point reads (1/4). */
   cacheMiB: number;
@@ -78,6 +98,18 @@ export const DEFAULTS: CellarConfig = {
   allowClockControl: false,
   publicAddress: '0.0.0.0',
   maxBodyBytes: 20 * 1024 * 1024,
+  // AssumeRoleWithSAML's assertion (100,000 base64 characters, percent-encoded in a form body) is the largest input
+  // of any operation AWS serves unsigned; 256 KiB leaves room for it and its policies.
+  unsignedMaxBodyBytes: 256 * 1024,
+  bodyBudgetBytes: 64 * 1024 * 1024,
+  bodyBudgetWaitMs: 2_000,
+  maxConnections: 4096,
+  headersTimeoutMs: 60_000,
+  requestTimeoutMs: 120_000,
+  bodyRateGraceMs: 10_000,
+  minBodyBytesPerSecond: 1024,
+  keepAliveTimeoutMs: 65_000,
+  shutdownDrainMs: 10_000,
   durability: 'process',
   cacheMiB: 64,
   logRequests: true,
@@ -102,5 +134,22 @@ export function loadConfig(flags: Partial<CellarConfig> & { configFile?: string 
     throw new Error(`config file ${flags.configFile} does not exist`);
   }
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as Partial<CellarConfig>;
-  return { ...DEFAULTS, ...fromFile, ...defined, dataDir, inMemory: Boolean(flags.inMemory) };
+  const config: CellarConfig = { ...DEFAULTS, ...fromFile, ...defined, dataDir, inMemory: Boolean(flags.inMemory) };
+  checkLimits(config);
+  return config;
+}
+
+/** The numbers every bound of the gateway rests on: a missing or wrong one would silently lift a bound. */
+const POSITIVE_LIMITS = [
+  'maxBodyBytes', 'unsignedMaxBodyBytes', 'bodyBudgetBytes', 'bodyBudgetWaitMs', 'maxConnections', 'headersTimeoutMs', 'requestTimeoutMs',
+  'bodyRateGraceMs', 'minBodyBytesPerSecond', 'keepAliveTimeoutMs', 'shutdownDrainMs',
+] as const;
+
+function checkLimits(config: CellarConfig): void {
+  for (const name of POSITIVE_LIMITS) {
+    const v = config[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`setting ${name} must be a positive number, not ${JSON.stringify(v)}`);
+  }
+  // A body larger than the whole budget could never be admitted.
+  if (config.bodyBudgetBytes < config.maxBodyBytes) throw new Error(`setting bodyBudgetBytes (${config.bodyBudgetBytes}) must be at least maxBodyBytes (${config.maxBodyBytes})`);
 }

@@ -2,6 +2,10 @@
  * @module server
  * Builds a running Cellar from its configuration: opens the state store, loads the root key, builds
  * every service, and serves them on one HTTP endpoint. `startCellar` is what the CLI and tests call.
+ *
+ * Stopping is ordered: the endpoint stops taking connections and requests and answers those in flight (for at most
+ * `shutdownDrainMs`), then every service stops (RDS stops its engines cleanly), then the store closes. `hurry`
+ * shortens a stop: the drain ends at once and services stop fast (RDS engines with an immediate shutdown).
  */
 import { mkdirSync, accessSync, constants as fsConstants, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +33,10 @@ export interface RunningCellar {
   dataDir: string | undefined;
   app: App;
   clock: OffsetClock;
+  /** Stops (see the module comment); the same promise however often it is called. */
   close(): Promise<void>;
+  /** Hurries a stop in progress, or the next one. */
+  hurry(): void;
 }
 
 function ensureDataDir(dir: string): void {
@@ -109,7 +116,18 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
 
   const authenticator = new Authenticator(credentials, { strict: config.strict, now: () => clock.now() });
   const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests });
-  const server = createHttpServer(app, config.maxBodyBytes);
+  const server = createHttpServer(app, {
+    maxBodyBytes: config.maxBodyBytes,
+    unsignedMaxBodyBytes: config.unsignedMaxBodyBytes,
+    bodyBudgetBytes: config.bodyBudgetBytes,
+    bodyBudgetWaitMs: config.bodyBudgetWaitMs,
+    maxConnections: config.maxConnections,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    minBodyBytesPerSecond: config.minBodyBytesPerSecond,
+    bodyRateGraceMs: config.bodyRateGraceMs,
+  });
   await listen(server, config.port, config.host);
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -126,14 +144,25 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   log('info', 'cellar started', { version: VERSION, endpoint, dataDir: config.dataDir ?? null, inMemory: config.inMemory, strict: config.strict });
 
   let closing: Promise<void> | undefined;
+  let hurried = false;
+  const hurry = () => {
+    if (hurried) return;
+    hurried = true;
+    server.hurry();
+    for (const svc of services) svc.hurry?.();
+  };
   return {
     endpoint,
     port,
     dataDir: config.dataDir,
     app,
     clock,
+    hurry,
     close() {
       closing ??= (async () => {
+        const drainStarted = Date.now();
+        await server.drain(config.shutdownDrainMs);
+        log('info', 'requests drained; stopping services', { drainMs: Date.now() - drainStarted, hurried });
         for (const svc of [...services].reverse()) {
           try {
             await svc.stop?.();
@@ -141,10 +170,6 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
             log('error', 'service failed to stop', { service: svc.id, error: (e as Error).message });
           }
         }
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
         store.close();
         tls.close();
         flushLogs();

@@ -56,6 +56,7 @@ const MAX_SIGNERS = 1024;
 const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const MISSING_TOKEN = 'Request is missing Authentication Token';
 
 type CredentialScope = Pick<ParsedSignature, 'accessKeyId' | 'date' | 'region' | 'service'>;
 
@@ -261,8 +262,52 @@ export class Authenticator {
    */
   check(req: WireRequest): Caller | Promise<Caller> {
     const sig = parseSignature(req);
-    if (!sig) throw new AuthError('missing', 'Request is missing Authentication Token');
+    if (!sig) throw new AuthError('missing', MISSING_TOKEN);
     const now = this.options.now();
+    const cred = this.checkScopeAndTime(sig, now);
+
+    // The body hash a client declares must be the body's, or a replayed signature could carry another body.
+    const declaredSha = req.headers['x-amz-content-sha256'];
+    if (declaredSha !== undefined && declaredSha !== 'UNSIGNED-PAYLOAD') {
+      const actual = req.body.length ? sha256Hex(req.body) : EMPTY_SHA;
+      if (declaredSha !== actual) throw new AuthError('contentSha', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
+
+    if (cred) {
+      this.checkSessionToken(sig, cred, now);
+      const expected = this.fastSignature(req, sig, cred);
+      if (expected === undefined) return this.computeSignature(req, sig, cred).then((general) => verified(general, sig, cred));
+      return verified(expected, sig, cred);
+    }
+    const accountId = accountForUnknownKey(sig.accessKeyId);
+    return { accessKeyId: sig.accessKeyId, accountId, arn: `arn:aws:iam::${accountId}:root`, userId: accountId, region: sig.region, service: sig.service, verified: false };
+  }
+
+  /**
+   * What `check` can decide from a request's head alone, before its body is read (gateway/http.ts calls it through
+   * App.checkBeforeBody): a present, well-formed signature, its dates and signed headers; in strict mode a known key
+   * and the clock skew or presigned expiry; a known key's session token and its expiry. Throws the AuthError `check`
+   * would. Only the payload hash needs the body, so a request that declares it (X-Amz-Content-Sha256) has its
+   * signature verified here too, when a known key signed it and the direct computation applies; `check` verifies
+   * everything again once the body is here. Returns the service the credential scope names.
+   */
+  checkHead(req: WireRequest): string {
+    const sig = parseSignature(req);
+    if (!sig) throw new AuthError('missing', MISSING_TOKEN);
+    const now = this.options.now();
+    const cred = this.checkScopeAndTime(sig, now);
+    if (cred) {
+      this.checkSessionToken(sig, cred, now);
+      if (req.headers['x-amz-content-sha256'] !== undefined) {
+        const expected = this.fastSignature(req, sig, cred);
+        if (expected !== undefined) verified(expected, sig, cred);
+      }
+    }
+    return sig.service;
+  }
+
+  /** The signature's dates and signed headers; in strict mode its key and time. Returns the key's credential when Cellar knows it. */
+  private checkScopeAndTime(sig: ParsedSignature, now: number): Credential | undefined {
     const signedAtMs = amzDateToMs(sig.amzDate);
     if (Number.isNaN(signedAtMs)) throw new AuthError('incomplete', `Date must be in ISO-8601 'basic format'. Got '${sig.amzDate}'.`);
     if (!sig.amzDate.startsWith(sig.date)) throw new AuthError('signature', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${sig.date}' != '${sig.amzDate.slice(0, 8)}', from '${sig.amzDate}'.`);
@@ -284,25 +329,14 @@ export class Authenticator {
         );
       }
     }
+    return cred;
+  }
 
-    // The body hash a client declares must be the body's, or a replayed signature could carry another body.
-    const declaredSha = req.headers['x-amz-content-sha256'];
-    if (declaredSha !== undefined && declaredSha !== 'UNSIGNED-PAYLOAD') {
-      const actual = req.body.length ? sha256Hex(req.body) : EMPTY_SHA;
-      if (declaredSha !== actual) throw new AuthError('contentSha', "The provided 'x-amz-content-sha256' header does not match what was computed.");
-    }
-
-    if (cred) {
-      if (cred.sessionToken !== undefined) {
-        if (sig.securityToken !== cred.sessionToken) throw new AuthError('unknownKey', 'The security token included in the request is invalid.');
-        if (cred.expiresAtMs !== undefined && now > cred.expiresAtMs) throw new AuthError('expiredToken', 'The security token included in the request is expired');
-      }
-      const expected = this.fastSignature(req, sig, cred);
-      if (expected === undefined) return this.computeSignature(req, sig, cred).then((general) => verified(general, sig, cred));
-      return verified(expected, sig, cred);
-    }
-    const accountId = accountForUnknownKey(sig.accessKeyId);
-    return { accessKeyId: sig.accessKeyId, accountId, arn: `arn:aws:iam::${accountId}:root`, userId: accountId, region: sig.region, service: sig.service, verified: false };
+  /** A known key with a session token (AssumeRole's) needs that token, unexpired. */
+  private checkSessionToken(sig: ParsedSignature, cred: Credential, now: number): void {
+    if (cred.sessionToken === undefined) return;
+    if (sig.securityToken !== cred.sessionToken) throw new AuthError('unknownKey', 'The security token included in the request is invalid.');
+    if (cred.expiresAtMs !== undefined && now > cred.expiresAtMs) throw new AuthError('expiredToken', 'The security token included in the request is expired');
   }
 
   private readonly signingKeys = new Map<string, HmacSha256>();

@@ -118,11 +118,7 @@ export class App {
     try {
       const { service, operation, requested } = state.routed!;
       state.accountId = caller.accountId;
-      // The credential scope names the service the request was signed for: it must be the one addressed, or a
-      // signature for one service could be replayed against another.
-      if (caller.service !== service.model.signingName && caller.service !== service.model.metadata.endpointPrefix) {
-        throw new AuthError('signature', `Credential should be scoped to correct service: '${service.model.signingName}'. `);
-      }
+      this.checkScopedService(caller.service, service);
       const scope = Scope.ofCaller(caller.accountId, caller.region || this.options.defaultRegion);
       if (!operation) {
         throw service.authStyle === 'json'
@@ -177,6 +173,16 @@ export class App {
     }
     if (this.options.logRequests) this.logRequest(state, response, undefined);
     return response;
+  }
+
+  /**
+   * The credential scope names the service the request was signed for: it must be the one addressed, or a
+   * signature for one service could be replayed against another.
+   */
+  private checkScopedService(scoped: string, service: ServiceDefinition): void {
+    if (scoped !== service.model.signingName && scoped !== service.model.metadata.endpointPrefix) {
+      throw new AuthError('signature', `Credential should be scoped to correct service: '${service.model.signingName}'. `);
+    }
   }
 
   private failed(state: Pending, e: unknown, req?: WireRequest): WireResponse {
@@ -268,6 +274,57 @@ export class App {
     if (e instanceof RoutingError) return new ServiceError(queryProtocol ? 'InvalidAction' : 'UnknownOperationException', e.message);
     log('error', 'unhandled error', { requestId, service: routed?.service.id, operation: routed?.operation?.name, error: e instanceof Error ? e.stack : String(e) });
     return new ServiceError(authStyle === 'query' ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 });
+  }
+
+  // ------------------------------------------------------------------ before the body (gateway/http.ts)
+
+  /**
+   * The steps of `respond` that a request's head alone can go through, run before its body is read: internal
+   * routes, routing, and authentication as far as it needs no body (Authenticator.checkHead). Returns the answer to
+   * send instead of reading the body (the same one `respond` would give), or undefined to read it. An unsigned
+   * request goes on only to an operation AWS serves unsigned, or when only its body can name the operation (a
+   * form-encoded query call); the gateway caps such bodies.
+   */
+  checkBeforeBody(head: WireRequest): WireResponse | undefined {
+    if (this.internal(head)) return undefined;
+    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    const unsigned = !head.headers['authorization'] && !head.query.has('X-Amz-Signature');
+    try {
+      let routed: Routed;
+      try {
+        routed = this.route(head);
+      } catch (e) {
+        if (e instanceof RoutingError && unsigned && !head.headers['x-amz-target']) return undefined;
+        throw e;
+      }
+      state.routed = routed;
+      if (unsigned && routed.operation && routed.service.unsignedOperations?.has(routed.operation.name)) return undefined;
+      const scoped = this.options.authenticator.checkHead(head);
+      this.checkScopedService(scoped, routed.service);
+      return undefined;
+    } catch (e) {
+      return this.failed(state, e, head);
+    }
+  }
+
+  /**
+   * The answer to a request the gateway will not read now, in its protocol's shape (JSON or query XML), with
+   * status 503: `throttled` when the memory for request bodies is spent (AWS's throttling error, which the SDKs
+   * retry with backoff), `stopping` when Cellar is shutting down.
+   */
+  unavailableBeforeBody(head: WireRequest, reason: 'throttled' | 'stopping'): WireResponse {
+    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    try {
+      state.routed = this.route(head);
+    } catch {
+      // Unroutable from its head: answered in the request's own protocol (failed, protocols/unrouted.ts).
+    }
+    const query = state.routed ? state.routed.service.authStyle === 'query' : isXmlStyle(requestStyle(head, this.scopeService(head)));
+    const err =
+      reason === 'throttled'
+        ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: true })
+        : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
+    return this.failed(state, err, head);
   }
 }
 

@@ -11,6 +11,10 @@
  * malformed request line or chunk size — is refused with 400 and the connection closed, so no request can
  * be framed two ways (request smuggling). Every buffer is bounded: the head by `maxHeaderBytes`, the body
  * by `maxBodyBytes`, a chunk-size line by MAX_CHUNK_LINE.
+ *
+ * With `holdBodies`, a request's body is not read until the caller has looked at its head and said so
+ * (`admitBody`), or said to read and drop it (`skipBody`): the gateway checks the signature and takes the
+ * memory a body needs before it keeps a byte of it (gateway/http.ts).
  */
 
 export interface HttpLimits {
@@ -18,6 +22,8 @@ export interface HttpLimits {
   maxHeaderBytes: number;
   /** The decoded body. Past this: 413. */
   maxBodyBytes: number;
+  /** Stop after each head with a body until admitBody() or skipBody() is called (see the module comment). */
+  holdBodies?: boolean;
 }
 
 export interface ParsedRequest {
@@ -60,7 +66,8 @@ const SINGLE_VALUED = new Set([
   'server', 'user-agent',
 ]);
 
-interface Head {
+/** A request head, as parsed before its body. */
+export interface RequestHead {
   method: string;
   target: string;
   minor: 0 | 1;
@@ -72,6 +79,8 @@ interface Head {
 }
 
 type ChunkState = 'size' | 'data' | 'data-crlf' | 'trailers';
+/** What happens to the current request's body: waiting for the caller (holdBodies), kept, or read and dropped. */
+type BodyMode = 'held' | 'keep' | 'skip';
 
 /**
  * Frames requests out of a connection's bytes. `push` appends what the socket read; `next` returns the next
@@ -81,7 +90,10 @@ type ChunkState = 'size' | 'data' | 'data-crlf' | 'trailers';
 export class RequestParser {
   private queue: Buffer[] = [];
   private queued = 0;
-  private head: Head | undefined;
+  private head: RequestHead | undefined;
+  private bodyMode: BodyMode = 'keep';
+  /** A Content-Length body that did not arrive in one piece: one buffer of its length, filled as bytes come. */
+  private bodyBuffer: Buffer | undefined;
   private body: Buffer[] = [];
   private bodySize = 0;
   private chunkState: ChunkState = 'size';
@@ -97,7 +109,7 @@ export class RequestParser {
     return this.queued;
   }
 
-  /** True once the current request's head is parsed and its body is being read. */
+  /** True once the current request's head is parsed and its body is being read (or waits to be). */
   get headParsed(): boolean {
     return this.head !== undefined;
   }
@@ -107,15 +119,41 @@ export class RequestParser {
     return this.head !== undefined || this.queued > 0;
   }
 
+  /** With holdBodies: the head whose body waits for admitBody() or skipBody(). */
+  get heldHead(): RequestHead | undefined {
+    return this.bodyMode === 'held' ? this.head : undefined;
+  }
+
+  /** Body bytes of the current request read so far (kept or dropped). */
+  get bodyBytes(): number {
+    return this.bodySize;
+  }
+
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.queue.push(chunk);
     this.queued += chunk.length;
   }
 
+  /** Reads and keeps the held head's body. */
+  admitBody(): void {
+    if (this.bodyMode !== 'held') return;
+    this.bodyMode = 'keep';
+    this.continueDue = this.head!.expectContinue;
+  }
+
   /**
-   * True once, when a request that said `Expect: 100-continue` has its head parsed and its body is still to
-   * come: the caller then writes `HTTP/1.1 100 Continue`.
+   * Reads the held head's body and drops it: the request was answered from its head, and the connection can go
+   * on once its body has gone by. No 100 Continue is sent for it.
+   */
+  skipBody(): void {
+    if (this.bodyMode !== 'held') return;
+    this.bodyMode = 'skip';
+  }
+
+  /**
+   * True once, when a request that said `Expect: 100-continue` has its head parsed (and its body admitted)
+   * and its body is still to come: the caller then writes `HTTP/1.1 100 Continue`.
    */
   takeContinue(): boolean {
     const due = this.continueDue;
@@ -131,24 +169,37 @@ export class RequestParser {
       if (head.length > this.limits.maxBodyBytes) throw new HttpFramingError(413, 'request body too large');
       this.head = head;
       this.body = [];
+      this.bodyBuffer = undefined;
       this.bodySize = 0;
       this.chunkState = 'size';
       this.trailerBytes = 0;
-      if (head.length === -1 || head.length > 0) this.continueDue = head.expectContinue;
+      const hasBody = head.length === -1 || head.length > 0;
+      this.bodyMode = hasBody && this.limits.holdBodies ? 'held' : 'keep';
+      if (hasBody && this.bodyMode === 'keep') this.continueDue = head.expectContinue;
     }
     const head = this.head;
+    if (this.bodyMode === 'held') return undefined;
     const complete = head.length === -1 ? this.readChunked() : this.readLength(head.length);
     if (!complete) return undefined;
     this.head = undefined;
     this.continueDue = false;
-    const body = this.body.length === 1 ? this.body[0]! : this.body.length === 0 ? EMPTY : Buffer.concat(this.body, this.bodySize);
+    if (this.bodyMode === 'skip') {
+      this.bodyMode = 'keep';
+      this.body = [];
+      // The next request, if its bytes are here (a skipped body is never skipped twice, so this recursion is one deep).
+      return this.next();
+    }
+    let body: Buffer;
+    if (this.bodyBuffer) body = this.bodyBuffer;
+    else body = this.body.length === 1 ? this.body[0]! : this.body.length === 0 ? EMPTY : Buffer.concat(this.body, this.bodySize);
     this.body = [];
+    this.bodyBuffer = undefined;
     return { method: head.method, target: head.target, minor: head.minor, headers: head.headers, body, keepAlive: head.keepAlive };
   }
 
   // ------------------------------------------------------------------ head
 
-  private readHead(): Head | undefined {
+  private readHead(): RequestHead | undefined {
     if (this.queued === 0) return undefined;
     if (this.queue.length > 1) this.flatten();
     let buf = this.queue[0]!;
@@ -181,7 +232,19 @@ export class RequestParser {
     if (need === 0) return true;
     if (this.queued === 0) return false;
     const take = Math.min(need, this.queued);
-    this.takeInto(take);
+    if (this.bodyMode === 'skip') {
+      this.consume(take);
+      this.bodySize += take;
+    } else if (this.bodySize === 0 && this.queue[0]!.length >= length) {
+      // The whole body in one received buffer (nearly every request): a view of it, no copy.
+      this.takeInto(length);
+    } else {
+      // A body arriving in pieces goes into one buffer of its length, and each received buffer is let go as
+      // soon as it is copied. Kept as a list of views, every read buffer (up to 64 KiB each, hundreds for a
+      // large body) would live until the request is answered, and be copied once more by the final concat.
+      this.bodyBuffer ??= Buffer.allocUnsafeSlow(length);
+      this.copyInto(this.bodyBuffer, take);
+    }
     return this.bodySize === length;
   }
 
@@ -275,8 +338,34 @@ export class RequestParser {
     this.queued -= n;
   }
 
-  /** Moves n queued bytes into the body, without copying whole buffers. */
+  /** Copies n queued bytes into target at the body's current size, releasing the queued buffers. */
+  private copyInto(target: Buffer, n: number): void {
+    let left = n;
+    let at = this.bodySize;
+    while (left > 0) {
+      const b = this.queue[0]!;
+      if (b.length <= left) {
+        b.copy(target, at);
+        at += b.length;
+        this.queue.shift();
+        left -= b.length;
+      } else {
+        b.copy(target, at, 0, left);
+        this.queue[0] = b.subarray(left);
+        left = 0;
+      }
+    }
+    this.queued -= n;
+    this.bodySize += n;
+  }
+
+  /** Moves n queued bytes into the body, without copying whole buffers (dropped when the body is skipped). */
   private takeInto(n: number): void {
+    if (this.bodyMode === 'skip') {
+      this.consume(n);
+      this.bodySize += n;
+      return;
+    }
     let left = n;
     while (left > 0) {
       const b = this.queue[0]!;
@@ -298,7 +387,7 @@ export class RequestParser {
 const EMPTY = Buffer.alloc(0);
 
 /** Parses a request head (request line and header fields, without the final CRLFCRLF). */
-export function parseHead(text: string): Head {
+export function parseHead(text: string): RequestHead {
   const lineEnd = text.indexOf('\r\n');
   const requestLine = lineEnd < 0 ? text : text.slice(0, lineEnd);
   const sp1 = requestLine.indexOf(' ');

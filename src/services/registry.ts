@@ -24,9 +24,11 @@ export interface ServiceDefinition {
    * its requests wait for it, other services' requests do not.
    */
   ready?: Promise<void>;
-  /** Background work (schedulers, supervisors): started after the server listens, stopped before it closes. */
+  /** Background work (schedulers, supervisors): started after the server listens, stopped after its requests drain. */
   start?(): void | Promise<void>;
   stop?(): void | Promise<void>;
+  /** Cellar's stop is being hurried (a second signal): a stop in progress, or the next one, finishes fast. */
+  hurry?(): void;
   /** State reported by /_cellar/health. */
   health?(): Record<string, unknown>;
 }

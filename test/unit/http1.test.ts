@@ -115,3 +115,101 @@ describe('HTTP/1.1 framing', () => {
     assert.equal(head, 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 12\r\ndate: Wed, 25 Nov 2026 00:00:00 GMT\r\nconnection: close\r\n\r\n');
   });
 });
+
+/**
+ * Feeds bytes cut at `cut` to a parser that holds bodies, deciding each held head with `decide` ('admit' or 'skip'),
+ * and collects the requests and the heads it was asked about.
+ */
+function frameHeld(bytes: Buffer, cut: number, decide: (target: string) => 'admit' | 'skip'): { requests: ParsedRequest[]; heads: string[]; bodyBytesBeforeDecision: number[] } {
+  const parser = new RequestParser({ ...LIMITS, holdBodies: true });
+  const requests: ParsedRequest[] = [];
+  const heads: string[] = [];
+  const bodyBytesBeforeDecision: number[] = [];
+  for (const piece of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
+    parser.push(piece);
+    for (let i = 0; i < 100; i++) {
+      const r = parser.next();
+      if (r) {
+        requests.push(r);
+        continue;
+      }
+      const held = parser.heldHead;
+      if (!held) break;
+      heads.push(held.target);
+      bodyBytesBeforeDecision.push(parser.bodyBytes);
+      if (decide(held.target) === 'admit') parser.admitBody();
+      else parser.skipBody();
+    }
+  }
+  return { requests, heads, bodyBytesBeforeDecision };
+}
+
+describe('HTTP/1.1 framing with bodies held until admitted', () => {
+  const A = 'POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello';
+  const B = 'POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n';
+
+  it('stops at each head with a body, before taking any of it, at every split offset', () => {
+    const bytes = Buffer.from(A + GET + B);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const { requests, heads, bodyBytesBeforeDecision } = frameHeld(bytes, cut, () => 'admit');
+      assert.deepEqual(heads, ['/a', '/b'], `cut ${cut}`);
+      assert.deepEqual(bodyBytesBeforeDecision, [0, 0], `cut ${cut}`);
+      assert.deepEqual(requests.map((r) => [r.target, r.body.toString()]), [['/a', 'hello'], ['/_cellar/health?x=1', ''], ['/b', 'abcde']], `cut ${cut}`);
+    }
+  });
+
+  it('reads a skipped body and drops it, then goes on with the next request, at every split offset', () => {
+    const bytes = Buffer.from(A + B + GET + A);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      let n = 0;
+      const { requests, heads } = frameHeld(bytes, cut, () => (n++ % 2 === 0 ? 'skip' : 'admit'));
+      assert.deepEqual(heads, ['/a', '/b', '/a'], `cut ${cut}`);
+      // The first /a and the last /a are skipped; /b is admitted.
+      assert.deepEqual(requests.map((r) => [r.target, r.body.toString()]), [['/b', 'abcde'], ['/_cellar/health?x=1', '']], `cut ${cut}`);
+    }
+  });
+
+  it('asks for 100-continue only once a body is admitted, and never for a skipped one', () => {
+    const head = 'POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n';
+    const parser = new RequestParser({ ...LIMITS, holdBodies: true });
+    parser.push(Buffer.from(head));
+    assert.equal(parser.next(), undefined);
+    assert.equal(parser.takeContinue(), false);
+    parser.admitBody();
+    assert.equal(parser.next(), undefined);
+    assert.equal(parser.takeContinue(), true);
+    parser.push(Buffer.from('abc' + head));
+    assert.equal(parser.next()!.body.toString(), 'abc');
+    assert.equal(parser.next(), undefined);
+    parser.skipBody();
+    assert.equal(parser.next(), undefined);
+    assert.equal(parser.takeContinue(), false);
+  });
+
+  it('keeps a body that arrives in pieces in one buffer of its length, and one that arrives whole as a view', () => {
+    const parser = new RequestParser({ ...LIMITS, holdBodies: true });
+    const whole = Buffer.from(A);
+    parser.push(whole);
+    parser.next();
+    parser.admitBody();
+    const r = parser.next()!;
+    assert.equal(r.body.buffer, whole.buffer, 'a view of the received buffer');
+    parser.push(Buffer.from('POST /p HTTP/1.1\r\nContent-Length: 6\r\n\r\nab'));
+    parser.next();
+    parser.admitBody();
+    assert.equal(parser.next(), undefined);
+    parser.push(Buffer.from('cd'));
+    assert.equal(parser.next(), undefined);
+    assert.equal(parser.bodyBytes, 4);
+    parser.push(Buffer.from('ef'));
+    const pieced = parser.next()!;
+    assert.equal(pieced.body.toString(), 'abcdef');
+    assert.equal(pieced.body.buffer.byteLength, 6, 'one buffer of the body\'s length');
+  });
+
+  it('refuses an oversized Content-Length before holding the head', () => {
+    const parser = new RequestParser({ ...LIMITS, holdBodies: true });
+    parser.push(Buffer.from('POST / HTTP/1.1\r\nContent-Length: 4097\r\n\r\n'));
+    assert.throws(() => parser.next(), (e: unknown) => e instanceof HttpFramingError && e.status === 413);
+  });
+});

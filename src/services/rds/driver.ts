@@ -91,8 +91,11 @@ export interface RdsEngineDriver {
   installTls(spec: EngineSpec, material: TlsMaterial): Promise<{ live: boolean }>;
   /** The instance's installed TLS certificate (PEM), undefined when none is. */
   tlsCertificate(spec: EngineSpec): Promise<string | undefined>;
-  /** Stops every engine this driver runs (Cellar shutting down). */
-  stopAll(): Promise<void>;
+  /**
+   * Stops every engine this driver runs (Cellar shutting down): `fast` is a clean shutdown; `immediate` (a hurried
+   * stop) skips the engines' shutdown work and escalates a stop already in progress.
+   */
+  stopAll(mode?: 'fast' | 'immediate'): Promise<void>;
 }
 
 /** Crash restarts allowed per instance within the window before the instance is `failed`. */
@@ -266,12 +269,12 @@ export class EnginesDriver implements RdsEngineDriver {
     return this.entry(spec).engine.tlsCertificate();
   }
 
-  async stopAll(): Promise<void> {
+  async stopAll(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     await Promise.all(
       [...this.instances.values()].map(async ({ engine, supervisor }) => {
         supervisor.stop();
         try {
-          await engine.stop('fast');
+          await engine.stop(mode);
         } catch (e) {
           log('error', 'rds engine did not stop', { engine: engine.spec.name, error: (e as Error).message });
         }

@@ -40,6 +40,7 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
   const kms = internalOf<KmsInternal>(env, 'kms');
   let built: AssembledRds | undefined;
   let begun = false;
+  let hurried = false;
   let begin!: () => void;
   const ready = new Promise<void>((resolve) => {
     begin = () => {
@@ -94,10 +95,16 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
       model.prepare();
       await rds.supervisor.start();
     },
+    hurry: () => {
+      hurried = true;
+      built?.supervisor.hurry();
+    },
     stop: async () => {
       if (!begun) return;
       await ready.catch(() => undefined);
       if (!built) return;
+      // Hurried while RDS was still being assembled.
+      if (hurried) built.supervisor.hurry();
       await built.supervisor.stop();
       if (built.temporary) rmSync(built.root, { recursive: true, force: true });
       await built.removeTempDirs();

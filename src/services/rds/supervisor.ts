@@ -86,6 +86,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   private readonly crashRestarting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Cellar's stop is hurried: no waiting for actions in flight, engines stopped immediately. */
+  private hurried = false;
   /** The last sentence each instance's reconciler returned (health output, tests). */
   readonly lastDecision = new Map<string, string>();
 
@@ -168,8 +170,20 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     const deadline = Date.now() + STOP_WAIT_FOR_ACTIONS_MS;
-    while (this.inFlight.size && Date.now() < deadline) await Promise.race([...this.inFlight.values(), new Promise((r) => setTimeout(r, 100))]);
-    await this.o.driver.stopAll();
+    while (this.inFlight.size && !this.hurried && Date.now() < deadline) await Promise.race([...this.inFlight.values(), new Promise((r) => setTimeout(r, 100))]);
+    await this.o.driver.stopAll(this.hurried ? 'immediate' : 'fast');
+  }
+
+  /**
+   * Cellar's stop is hurried (a second signal): stop() no longer waits for actions in flight and stops engines
+   * immediately; engines already being stopped cleanly are escalated to an immediate stop.
+   */
+  hurry(): void {
+    if (this.hurried) return;
+    this.hurried = true;
+    if (this.stopping) {
+      this.o.driver.stopAll('immediate').catch((e: unknown) => log('error', 'rds engines did not stop', { error: (e as Error).message }));
+    }
   }
 
   kick(scope: Scope, id: string): void {
