@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ConfiguredKey } from './auth/credentials.js';
+import { isRegionName } from './core/scope.js';
 
 export interface RotationFunctionConfig {
   /** A local executable run once per step: argv = [step], stdin = the Lambda-style event as JSON. */
@@ -152,4 +153,12 @@ function checkLimits(config: CellarConfig): void {
   }
   // A body larger than the whole budget could never be admitted.
   if (config.bodyBudgetBytes < config.maxBodyBytes) throw new Error(`setting bodyBudgetBytes (${config.bodyBudgetBytes}) must be at least maxBodyBytes (${config.maxBodyBytes})`);
+  // The region names state when a request carries none (core/scope.ts): a well-formed region name only.
+  if (typeof config.region !== 'string' || !isRegionName(config.region)) throw new Error(`setting region must be a region name such as us-east-1, not ${JSON.stringify(config.region)}`);
+  if (config.roleTrust !== undefined) {
+    const ok = Array.isArray(config.roleTrust) && config.roleTrust.every((t) => t && typeof t.role === 'string' && Array.isArray(t.principals) && t.principals.every((p) => typeof p === 'string'));
+    if (!ok) throw new Error('setting roleTrust must be a list of { "role": "<role ARN, wildcards allowed>", "principals": ["<account id or principal ARN>", ...] }');
+  }
+  const batch = config.dynamodb?.backfillBatch;
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 100_000)) throw new Error(`setting dynamodb.backfillBatch must be an integer from 1 to 100000, not ${JSON.stringify(batch)}`);
 }

@@ -29,6 +29,7 @@ import type { App } from './app.js';
 import type { WireRequest, WireResponse } from '../protocols/types.js';
 import { log } from '../core/log.js';
 import { BodyBudget, type BudgetWaiter } from './budget.js';
+import { releaseFreedMemory } from './release-memory.js';
 import { HttpFramingError, RequestParser, responseHead, type HttpLimits, type ParsedRequest, type RequestHead } from './http1.js';
 
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -57,8 +58,16 @@ const SMALL_BODY_BYTES = 16 * 1024;
 const HOLD_LIMIT_BYTES = MAX_HEADER_BYTES + READ_AHEAD_BYTES;
 /** After this much has been read from sockets or held by bodies, the first quiet moment collects garbage (reclaimAfterFlood). */
 const RECLAIM_AFTER_READ_BYTES = 64 * 1024 * 1024;
+/** Reclaims are at least this far apart (a quiet server whose memory keeps growing reclaims again, at this pace). */
+const RECLAIM_MIN_INTERVAL_MS = 10_000;
+/** A quiet server whose resident size stands this far above its settled figure reclaims even after little was read. */
+const RECLAIM_ABOVE_SETTLED = 1.15;
+/** What one accepted connection counts for toward RECLAIM_AFTER_READ_BYTES (about what it holds while open). */
+const CONNECTION_COST_BYTES = 64 * 1024;
 /** Quiet: less than this read per second… */
 const QUIET_BYTES_PER_SECOND = 1024 * 1024;
+/** …and fewer new connections than this per second… */
+const QUIET_CONNECTIONS_PER_SECOND = 20;
 /** …for this long (longer than a lingering connection holds what it read). */
 const QUIET_FOR_MS = LINGER_MS + 1000;
 const TOO_LARGE = JSON.stringify({ __type: 'com.amazon.coral.service#RequestEntityTooLarge', message: 'Request entity too large' });
@@ -122,6 +131,10 @@ export function createHttpServer(app: App, options: GatewayOptions): HttpServer 
       socket.destroy();
       return;
     }
+    // A connection costs memory of its own (socket, parser, the head it sent): a flood of refused heads counts too,
+    // and a server still accepting many connections is not quiet however little it reads.
+    readSinceReclaim += CONNECTION_COST_BYTES;
+    acceptedSinceSweep++;
     gateway.connections.add(new Connection(socket, gateway));
   }) as HttpServer;
   // Bounded: past this many open connections new ones are refused, not queued without end.
@@ -180,25 +193,48 @@ export function createHttpServer(app: App, options: GatewayOptions): HttpServer 
 /** Bytes read from every socket (and let go by bodies) since the last reclaim; bytes read since the last sweep. */
 let readSinceReclaim = 0;
 let readSinceSweep = 0;
+let acceptedSinceSweep = 0;
 let quietMs = 0;
+/** When the last reclaim ran (reclaims are at least RECLAIM_MIN_INTERVAL_MS apart). */
+let lastReclaimMs = 0;
+/** The resident size after the last reclaim (or when first quiet): what "memory came back" is measured against. */
+let settledRssBytes = Infinity;
 /** Connections lingering now (MAX_LINGERING). */
 let lingering = 0;
 
 /**
  * Node reads each socket into a fresh buffer (up to 64 KiB, from malloc), and V8 frees such buffers only in a
- * garbage collection, which it starts when JavaScript allocates. After a flood of request bytes (read, then refused
- * or answered) the server falls quiet, nothing allocates, and tens of megabytes of dead buffers, and the heap grown
- * to track them, stay resident for good. So once much has been read and reading has then gone quiet, one full
- * collection is asked for: the buffers go back to malloc and V8 shrinks its heap. It costs a few milliseconds, at
- * most once per RECLAIM_AFTER_READ_BYTES read, and never while traffic flows.
+ * garbage collection, which it starts when JavaScript allocates. After a flood of request bytes or connections (read,
+ * then refused or answered) the server falls quiet, nothing allocates, and tens of megabytes of dead buffers, and the
+ * heap grown to track them, stay resident for good. So once much has been read (or the resident size stands well
+ * above what it settled at after the last reclaim) and the server has then been quiet for QUIET_FOR_MS, one full
+ * collection is asked for: the buffers go back to malloc and V8 shrinks its heap, and malloc gives its free pages
+ * back to the system (release-memory.ts). It costs a few milliseconds, at most once per RECLAIM_MIN_INTERVAL_MS,
+ * and never while traffic flows.
  */
 function reclaimAfterFlood(elapsedMs: number): void {
-  const quiet = readSinceSweep * 1000 < QUIET_BYTES_PER_SECOND * Math.max(elapsedMs, 1);
+  const seconds = Math.max(elapsedMs, 1) / 1000;
+  const quiet = readSinceSweep < QUIET_BYTES_PER_SECOND * seconds && acceptedSinceSweep <= QUIET_CONNECTIONS_PER_SECOND * seconds;
   readSinceSweep = 0;
+  acceptedSinceSweep = 0;
   quietMs = quiet ? quietMs + elapsedMs : 0;
-  if (quietMs < QUIET_FOR_MS || readSinceReclaim < RECLAIM_AFTER_READ_BYTES) return;
+  if (quietMs < QUIET_FOR_MS) return;
+  const now = Date.now();
+  if (now - lastReclaimMs < RECLAIM_MIN_INTERVAL_MS) return;
+  const rss = process.memoryUsage.rss();
+  if (settledRssBytes === Infinity) settledRssBytes = rss;
+  if (readSinceReclaim < RECLAIM_AFTER_READ_BYTES && rss <= settledRssBytes * RECLAIM_ABOVE_SETTLED) return;
+  lastReclaimMs = now;
   readSinceReclaim = 0;
-  vm.measureMemory({ execution: 'eager' }).catch(() => undefined);
+  // Then the pages malloc now holds free go back to the system (malloc_trim: glibc keeps them otherwise).
+  vm.measureMemory({ execution: 'eager' }).then(
+    () => {
+      const released = releaseFreedMemory();
+      settledRssBytes = process.memoryUsage.rss();
+      log('debug', 'memory reclaimed after a busy spell', { rssBeforeMiB: Math.round(rss / 1048576), rssAfterMiB: Math.round(settledRssBytes / 1048576), mallocTrimmed: released });
+    },
+    () => undefined,
+  );
 }
 
 /**

@@ -7,8 +7,8 @@ import { DynamoDBProvider } from './provider.js';
 import { validationOrder } from './validation-order.js';
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
-  const batch = env.config.dynamodb?.backfillBatch;
-  const provider = new DynamoDBProvider(env.store, Number.isInteger(batch) && batch! >= 1 && batch! <= 100_000 ? { backfillBatch: batch! } : {});
+  const batch = env.config.dynamodb?.backfillBatch; // checked by config.ts
+  const provider = new DynamoDBProvider(env.store, batch !== undefined ? { backfillBatch: batch } : {});
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);
