@@ -308,11 +308,12 @@ export class App {
   }
 
   /**
-   * The answer to a request the gateway will not read now, in its protocol's shape (JSON or query XML), with
-   * status 503: `throttled` when the memory for request bodies is spent (AWS's throttling error, which the SDKs
-   * retry with backoff), `stopping` when Cellar is shutting down.
+   * The answer to a request the gateway will not read (or could not answer), in its protocol's shape (JSON or query
+   * XML): `throttled` (503) when the memory for request bodies is spent (AWS's throttling error, which the SDKs retry
+   * with backoff), `stopping` (503) when Cellar is shutting down, `too-large` (413) for a body over the limit, and
+   * `internal` (500) for a failure outside the handler chain. The gateway writes no error document itself.
    */
-  unavailableBeforeBody(head: WireRequest, reason: 'throttled' | 'stopping'): WireResponse {
+  unavailableBeforeBody(head: WireRequest, reason: 'throttled' | 'stopping' | 'too-large' | 'internal'): WireResponse {
     const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
     try {
       state.routed = this.route(head);
@@ -323,7 +324,11 @@ export class App {
     const err =
       reason === 'throttled'
         ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: true })
-        : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
+        : reason === 'too-large'
+          ? new ServiceError('RequestEntityTooLarge', 'Request entity too large', { status: 413 })
+          : reason === 'internal'
+            ? new ServiceError(query ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 })
+            : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
     return this.failed(state, err, head);
   }
 }

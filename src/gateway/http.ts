@@ -70,7 +70,6 @@ const QUIET_BYTES_PER_SECOND = 1024 * 1024;
 const QUIET_CONNECTIONS_PER_SECOND = 20;
 /** …for this long (longer than a lingering connection holds what it read). */
 const QUIET_FOR_MS = LINGER_MS + 1000;
-const TOO_LARGE = JSON.stringify({ __type: 'com.amazon.coral.service#RequestEntityTooLarge', message: 'Request entity too large' });
 const EMPTY_QUERY = new URLSearchParams();
 const EMPTY_BODY = Buffer.alloc(0);
 
@@ -415,7 +414,9 @@ class Connection {
             }
           }
         } catch (e) {
-          if (e instanceof HttpFramingError) this.fail(e.status);
+          // A body over the limit is refused from its head, in the request's own protocol (App.unavailableBeforeBody).
+          if (e instanceof HttpFramingError && e.head && e.status === 413) this.closeWith(e.head, this.gateway.app.unavailableBeforeBody(wireHead(e.head.method, e.head.target, e.head.headers), 'too-large'));
+          else if (e instanceof HttpFramingError) this.fail(e.status);
           else {
             log('error', 'HTTP framing failed', { error: e instanceof Error ? e.stack : String(e) });
             this.fail(500);
@@ -473,7 +474,7 @@ class Connection {
     const refusal = g.app.checkBeforeBody(wire);
     if (refusal) return this.refuse(head, refusal);
     if (!signed && (length < 0 || length > g.options.unsignedMaxBodyBytes)) {
-      return this.refuse(head, { status: 413, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: TOO_LARGE });
+      return this.refuse(head, g.app.unavailableBeforeBody(wire, 'too-large'));
     }
     const need = length >= 0 ? length : CHUNKED_STEP_BYTES;
     if (g.budget.tryTake(need)) {
@@ -602,7 +603,7 @@ class Connection {
     out
       .catch((err: unknown): WireResponse => {
         log('error', 'request failed outside the handler chain', { error: err instanceof Error ? err.stack : String(err) });
-        return { status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ __type: 'InternalFailure', message: 'internal error' }) };
+        return this.gateway.app.unavailableBeforeBody(wire, 'internal');
       })
       .then((o) => {
         this.busy = false;
@@ -658,9 +659,9 @@ class Connection {
     this.release();
     const socket = this.socket;
     if (!socket.destroyed && socket.writable) {
-      const body = status === 413 ? TOO_LARGE : '';
-      const headers: Record<string, string> = status === 413 ? { 'content-type': 'application/x-amz-json-1.0' } : {};
-      socket.write(responseHead(status, headers, Buffer.byteLength(body), httpDate(), 'close') + body, 'utf8');
+      // HTTP-level failures (a request that cannot be framed, a timeout) carry no AWS error document: no service or
+      // protocol was reached. Every AWS error is written by its protocol (App).
+      socket.write(responseHead(status, {}, 0, httpDate(), 'close'), 'latin1');
       socket.end();
     }
     this.linger();

@@ -44,6 +44,8 @@ export class HttpFramingError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The head, when it was framed (a 413 is decided from it): the caller answers in the request's own protocol. */
+    readonly head?: RequestHead,
   ) {
     super(message);
   }
@@ -166,7 +168,7 @@ export class RequestParser {
       const head = this.readHead();
       if (!head) return undefined;
       // Refused before any of the body is read.
-      if (head.length > this.limits.maxBodyBytes) throw new HttpFramingError(413, 'request body too large');
+      if (head.length > this.limits.maxBodyBytes) throw new HttpFramingError(413, 'request body too large', head);
       this.head = head;
       this.body = [];
       this.bodyBuffer = undefined;

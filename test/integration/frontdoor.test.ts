@@ -83,6 +83,22 @@ describe('the front door: refused before the body, bounded, timed out', () => {
     assert.equal(await c.waitClosed(), true);
   });
 
+  it("refuses a body over maxBodyBytes from its head with 413, in the request's own protocol", async () => {
+    const json = await RawClient.open(port);
+    json.write(await signedHead(port, { service: 'dynamodb', target: 'DynamoDB_20120810.PutItem', contentLength: 21 * MiB }));
+    const j = await json.reply();
+    assert.equal(j.status, 413);
+    assert.equal(j.headers['content-type'], 'application/x-amz-json-1.0');
+    assert.equal(JSON.parse(j.body).__type, 'com.amazon.coral.service#RequestEntityTooLarge');
+    assert.equal(await json.waitClosed(), true);
+    const query = await RawClient.open(port);
+    query.write(await signedHead(port, { service: 'sts', contentLength: 21 * MiB }));
+    const q = await query.reply();
+    assert.equal(q.status, 413);
+    assert.match(q.body, /<ErrorResponse[^>]*><Error><Type>Sender<\/Type><Code>RequestEntityTooLarge<\/Code>/);
+    assert.equal(await query.waitClosed(), true);
+  });
+
   it('keeps the connection after refusing a small body from its head: the body is read and dropped', async () => {
     const c = await RawClient.open(port);
     c.write(unsignedHead({ target: 'DynamoDB_20120810.PutItem', contentLength: 1000 }));
