@@ -13,12 +13,22 @@
  * resource policy is what decides across accounts, and an explicit Deny is what can refuse within one.
  *
  * Principal forms: "*", {"AWS": "*"}, an account id, `arn:aws:iam::<acct>:root` (any principal of that account),
- * an IAM user or role ARN (a role also matches its assumed-role sessions), an STS assumed-role session ARN.
+ * an IAM user or role ARN (a role also matches its assumed-role sessions), an STS assumed-role session ARN; an ARN
+ * of another partition (`arn:aws-cn:…`) names no one here.
  * Condition operators: the String*, Arn*, Numeric*, Date*, Bool and Null families, with `...IfExists` and the
- * `ForAnyValue:`/`ForAllValues:` set qualifiers. An operator Cellar does not know makes its statement not match
- * (for an Allow: no access; for a Deny: no denial), so an unknown condition never widens access by itself.
+ * `ForAnyValue:`/`ForAllValues:` set qualifiers, evaluated as IAM documents them (reference_policies_elements_
+ * condition_operators, reference_policies_multi-value-conditions):
+ *   - a key absent from the request context: a plain operator is false, a negated one (StringNotEquals,
+ *     ArnNotLike …) true, `...IfExists` true, `ForAllValues:` true (with any operator), `ForAnyValue:` false (with any
+ *     operator, IfExists or not); `Null` tests presence itself;
+ *   - several policy values for one key are ORed, and a negated operator NORs them: it holds for a request value
+ *     that matches none of them; `ForAnyValue:` needs one request value to hold, `ForAllValues:` every one;
+ *   - the Arn operators match each of the six colon-separated parts of the ARN on its own.
+ * An operator Cellar does not know makes its statement not match (for an Allow: no access; for a Deny: no denial),
+ * so an unknown condition never widens access by itself.
  * Pure: no I/O.
  */
+import { PARTITION } from '../core/scope.js';
 
 export interface PolicyPrincipal {
   accountId: string;
@@ -32,9 +42,14 @@ export interface PolicyRequest {
   action: string;
   /** The resource's ARN. */
   resource: string;
-  /** Request context keys (names compared case-insensitively, as IAM does); multi-valued keys are arrays. */
-  context?: Record<string, string | string[] | undefined>;
+  /**
+   * Request context keys (names compared case-insensitively, as IAM does); multi-valued keys are arrays. A function
+   * is a value worked out only when a condition asks for it (kms:ResourceAliases reads the alias table).
+   */
+  context?: Record<string, ContextValue | (() => ContextValue)>;
 }
+
+export type ContextValue = string | string[] | undefined;
 
 export type PolicyDecision = 'allow' | 'deny' | 'implicit-deny';
 
@@ -111,21 +126,81 @@ export function principalMatches(element: unknown, p: PolicyPrincipal): boolean 
       if (v === p.accountId) return true;
       continue;
     }
-    const m = /^arn:aws[\w-]*:iam::(\d{12}):(.+)$/.exec(v);
+    const m = /^arn:([\w-]+):iam::(\d{12}):(.+)$/.exec(v);
     if (m) {
-      const [, account, resource] = m as unknown as [string, string, string];
-      if (account !== p.accountId) continue;
+      const [, partition, account, resource] = m as unknown as [string, string, string, string];
+      // Principals are of Cellar's partition: an `arn:aws-cn:` or `arn:aws-us-gov:` principal is someone else.
+      if (partition !== PARTITION || account !== p.accountId) continue;
       if (resource === 'root') return true;
       if (v === p.arn) return true;
       // A role ARN names every session of that role: arn:aws:sts::<acct>:assumed-role/<role>/<session>.
       const role = /^role\/(?:.*\/)?([^/]+)$/.exec(resource);
-      const session = /^arn:aws[\w-]*:sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(p.arn);
-      if (role && session && session[1] === account && session[2] === role[1]) return true;
+      const session = sessionOf(p.arn);
+      if (role && session && session.account === account && session.role === role[1]) return true;
       continue;
     }
     if (v === p.arn) return true;
   }
   return false;
+}
+
+/** The role and account of an STS assumed-role session ARN of Cellar's partition. */
+function sessionOf(arn: string): { account: string; role: string; session: string } | undefined {
+  const m = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\/([^/]+)$/.exec(arn);
+  if (!m || m[1] !== PARTITION) return undefined;
+  return { account: m[2]!, role: m[3]!, session: m[4]! };
+}
+
+/**
+ * The global condition keys IAM derives from the principal alone: aws:PrincipalAccount, aws:PrincipalArn (for an
+ * assumed-role session the role's ARN, as IAM documents), aws:PrincipalType, aws:username (IAM users),
+ * aws:PrincipalIsAWSService.
+ */
+function principalKey(lowerKey: string, p: PolicyPrincipal): string | undefined {
+  const session = sessionOf(p.arn);
+  switch (lowerKey) {
+    case 'aws:principalaccount':
+      return p.accountId;
+    case 'aws:principalarn':
+      return session ? `arn:${PARTITION}:iam::${session.account}:role/${session.role}` : p.arn;
+    case 'aws:principaltype':
+      if (session) return 'AssumedRole';
+      if (/:root$/.test(p.arn)) return 'Account';
+      if (/^arn:[\w-]+:iam::\d{12}:user\//.test(p.arn)) return 'User';
+      return undefined;
+    case 'aws:username': {
+      const m = /^arn:[\w-]+:iam::\d{12}:user\/(?:.*\/)?([^/]+)$/.exec(p.arn);
+      return m ? m[1] : undefined;
+    }
+    case 'aws:principalisawsservice':
+      return 'false';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The request-wide global condition keys every service supplies: aws:CurrentTime, aws:EpochTime,
+ * aws:RequestedRegion, aws:SecureTransport (Cellar serves plain HTTP).
+ */
+export function requestKeys(nowMs: number, region: string): Record<string, string> {
+  return {
+    'aws:CurrentTime': new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'aws:EpochTime': String(Math.floor(nowMs / 1000)),
+    'aws:RequestedRegion': region,
+    'aws:SecureTransport': 'false',
+  };
+}
+
+/** aws:ResourceTag/<key> (and the service's own `<service>:ResourceTag/<key>`) for a resource's tags. */
+export function resourceTagKeys(tags: Record<string, string> | Array<{ Key?: string; Value?: string }>, servicePrefix?: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const pairs = Array.isArray(tags) ? tags.map((t) => [t.Key ?? '', t.Value ?? ''] as const) : Object.entries(tags);
+  for (const [k, v] of pairs) {
+    out[`aws:ResourceTag/${k}`] = v;
+    if (servicePrefix) out[`${servicePrefix}:ResourceTag/${k}`] = v;
+  }
+  return out;
 }
 
 /** IAM's `*` (any run) and `?` (any one character) wildcards; everything else literal. */
@@ -155,17 +230,15 @@ export function wildcardMatch(pattern: string, value: string): boolean {
 function contextValues(req: PolicyRequest, key: string): string[] | undefined {
   const ctx = req.context ?? {};
   const lower = key.toLowerCase();
-  let found: string | string[] | undefined;
+  let found: ContextValue;
   for (const k of Object.keys(ctx)) {
     if (k.toLowerCase() === lower) {
-      found = ctx[k];
+      const v = ctx[k];
+      found = typeof v === 'function' ? v() : v;
       break;
     }
   }
-  if (found === undefined) {
-    if (lower === 'aws:principalaccount') found = req.principal.accountId;
-    else if (lower === 'aws:principalarn') found = req.principal.arn;
-  }
+  found ??= principalKey(lower, req.principal);
   if (found === undefined) return undefined;
   return Array.isArray(found) ? found : [found];
 }
@@ -191,24 +264,49 @@ const COMPARATORS: Record<string, { cmp: Comparator; negated: boolean }> = {
   StringNotEqualsIgnoreCase: { cmp: (a, e) => a.toLowerCase() === e.toLowerCase(), negated: true },
   StringLike: { cmp: (a, e) => wildcardMatch(e, a), negated: false },
   StringNotLike: { cmp: (a, e) => wildcardMatch(e, a), negated: true },
-  ArnEquals: { cmp: (a, e) => a === e, negated: false },
-  ArnLike: { cmp: (a, e) => wildcardMatch(e, a), negated: false },
-  ArnNotEquals: { cmp: (a, e) => a === e, negated: true },
-  ArnNotLike: { cmp: (a, e) => wildcardMatch(e, a), negated: true },
-  NumericEquals: { cmp: (a, e) => Number(a) === Number(e), negated: false },
-  NumericNotEquals: { cmp: (a, e) => Number(a) === Number(e), negated: true },
-  NumericLessThan: { cmp: (a, e) => Number(a) < Number(e), negated: false },
-  NumericLessThanEquals: { cmp: (a, e) => Number(a) <= Number(e), negated: false },
-  NumericGreaterThan: { cmp: (a, e) => Number(a) > Number(e), negated: false },
-  NumericGreaterThanEquals: { cmp: (a, e) => Number(a) >= Number(e), negated: false },
-  DateEquals: { cmp: (a, e) => Date.parse(a) === Date.parse(e), negated: false },
-  DateNotEquals: { cmp: (a, e) => Date.parse(a) === Date.parse(e), negated: true },
-  DateLessThan: { cmp: (a, e) => Date.parse(a) < Date.parse(e), negated: false },
-  DateLessThanEquals: { cmp: (a, e) => Date.parse(a) <= Date.parse(e), negated: false },
-  DateGreaterThan: { cmp: (a, e) => Date.parse(a) > Date.parse(e), negated: false },
-  DateGreaterThanEquals: { cmp: (a, e) => Date.parse(a) >= Date.parse(e), negated: false },
+  // ArnEquals and ArnLike behave alike, as do their negations (IAM's own words).
+  ArnEquals: { cmp: (a, e) => arnLike(e, a), negated: false },
+  ArnLike: { cmp: (a, e) => arnLike(e, a), negated: false },
+  ArnNotEquals: { cmp: (a, e) => arnLike(e, a), negated: true },
+  ArnNotLike: { cmp: (a, e) => arnLike(e, a), negated: true },
+  NumericEquals: { cmp: (a, e) => num(a) === num(e), negated: false },
+  NumericNotEquals: { cmp: (a, e) => num(a) === num(e), negated: true },
+  NumericLessThan: { cmp: (a, e) => num(a) < num(e), negated: false },
+  NumericLessThanEquals: { cmp: (a, e) => num(a) <= num(e), negated: false },
+  NumericGreaterThan: { cmp: (a, e) => num(a) > num(e), negated: false },
+  NumericGreaterThanEquals: { cmp: (a, e) => num(a) >= num(e), negated: false },
+  DateEquals: { cmp: (a, e) => date(a) === date(e), negated: false },
+  DateNotEquals: { cmp: (a, e) => date(a) === date(e), negated: true },
+  DateLessThan: { cmp: (a, e) => date(a) < date(e), negated: false },
+  DateLessThanEquals: { cmp: (a, e) => date(a) <= date(e), negated: false },
+  DateGreaterThan: { cmp: (a, e) => date(a) > date(e), negated: false },
+  DateGreaterThanEquals: { cmp: (a, e) => date(a) >= date(e), negated: false },
   Bool: { cmp: (a, e) => a.toLowerCase() === e.toLowerCase(), negated: false },
 };
+
+/** A number, or NaN (which compares false with everything) for a value that is not one. */
+function num(s: string): number {
+  return /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$/.test(s) ? Number(s) : NaN;
+}
+
+/** A W3C ISO 8601 date or epoch seconds, in milliseconds; NaN for anything else. */
+function date(s: string): number {
+  if (/^\d{1,12}$/.test(s)) return Number(s) * 1000;
+  return Date.parse(s);
+}
+
+/** ArnLike: each of the six colon-separated parts matched on its own (a wildcard never spans a colon between them). */
+export function arnLike(pattern: string, value: string): boolean {
+  const split = (s: string): string[] | undefined => {
+    const parts = s.split(':');
+    if (parts.length < 6) return undefined;
+    return [...parts.slice(0, 5), parts.slice(5).join(':')];
+  };
+  const p = split(pattern);
+  const v = split(value);
+  if (!p || !v) return false;
+  return p.every((part, i) => wildcardMatch(part, v[i]!));
+}
 
 function conditionMatches(rawOp: string, key: string, expected: string[], req: PolicyRequest): boolean {
   let op = rawOp;
@@ -221,10 +319,11 @@ function conditionMatches(rawOp: string, key: string, expected: string[], req: P
     op = op.slice('ForAllValues:'.length);
   }
   const actual = contextValues(req, key);
+  const present = actual !== undefined && actual.length > 0;
   if (op === 'Null') {
-    // "Null": true means the key must be absent.
+    // "Null": "true" means the key must be absent, "false" that it is present.
     const wantAbsent = expected.some((e) => e.toLowerCase() === 'true');
-    return wantAbsent === (actual === undefined);
+    return wantAbsent === !present;
   }
   let ifExists = false;
   if (op.endsWith('IfExists')) {
@@ -233,15 +332,20 @@ function conditionMatches(rawOp: string, key: string, expected: string[], req: P
   }
   const c = COMPARATORS[op];
   if (!c) return false;
-  if (actual === undefined || actual.length === 0) {
+  if (!present) {
+    if (set === 'all') return true; // every one of no values holds
+    if (set === 'any') return false; // no value to hold, negated operator or not, IfExists or not
     if (ifExists) return true;
-    if (set === 'all') return true; // ForAllValues over no values is vacuously true, as IAM documents
     return c.negated; // a negated operator matches an absent key
   }
-  const one = (a: string): boolean => expected.some((e) => c.cmp(a, e));
-  if (set === 'all') return actual.every((a) => (c.negated ? !one(a) : one(a)));
-  const anyMatch = actual.some(one);
-  return c.negated ? !anyMatch : anyMatch;
+  // Per request value: a plain operator holds when the value matches one policy value (OR), a negated one when it
+  // matches none of them (NOR).
+  const holds = (a: string): boolean => expected.some((e) => c.cmp(a, e)) !== c.negated;
+  if (set === 'all') return actual.every(holds);
+  if (set === 'any') return actual.some(holds);
+  // Without a qualifier (a single-valued key): the one value decides; were there several, a negated operator would
+  // need all of them to match none, a plain one any of them to match one.
+  return c.negated ? actual.every(holds) : actual.some(holds);
 }
 
 /** IAM's denial message, as the JSON services word it. */
