@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isRegionName, parseArn, Scope } from '../../src/core/scope.js';
-import { evaluatePolicy, principalMatches, wildcardMatch } from '../../src/auth/policy.js';
+import { arnLike, evaluatePolicy, principalMatches, resourceTagKeys, wildcardMatch } from '../../src/auth/policy.js';
+import { atLeastAsStrict } from '../../src/services/kms/provider.js';
 import { checkSurrogateEscapes, MalformedText, utf8Text } from '../../src/protocols/text.js';
 
 const ACCOUNT = fc.stringMatching(/^\d{12}$/);
@@ -98,6 +99,104 @@ describe('resource policy evaluation', () => {
     assert.equal(evaluatePolicy(withCondition({ NumericLessThan: { 'x:n': '10' } }), req(other, 'kms:Decrypt', { 'x:n': '9' })), 'allow');
     assert.equal(evaluatePolicy(withCondition({ SomeFutureOperator: { 'kms:ViaService': 'x' } }), req(other, 'kms:Decrypt', via)), 'implicit-deny');
     assert.equal(evaluatePolicy(doc({ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*', Condition: { SomeFutureOperator: { a: 'b' } } }), req()), 'implicit-deny');
+  });
+
+  it('a principal ARN of another partition names no one here', () => {
+    assert.ok(!principalMatches({ AWS: 'arn:aws-cn:iam::222222222222:root' }, other));
+    assert.ok(!principalMatches({ AWS: 'arn:aws-us-gov:iam::222222222222:user/alice' }, alice));
+    assert.ok(!principalMatches({ AWS: 'arn:aws-cn:iam::222222222222:role/app' }, session));
+    assert.ok(!principalMatches({ AWS: 'arn:aws-cn:sts::222222222222:assumed-role/app/session-1' }, session));
+    assert.ok(!principalMatches({ AWS: 'arn:aws:iam::222222222222:role/app' }, { accountId: '222222222222', arn: 'arn:aws-cn:sts::222222222222:assumed-role/app/session-1' }));
+    assert.equal(evaluatePolicy(doc({ Effect: 'Allow', Principal: { AWS: 'arn:aws-cn:iam::222222222222:root' }, Action: '*', Resource: '*' }), req()), 'implicit-deny');
+  });
+
+  // IAM's documented outcomes (reference_policies_elements_condition_operators, reference_policies_multi-value-conditions,
+  // and the tables of reference_policies_condition-single-vs-multi-valued-context-keys).
+  it('conditions on a key absent from the request: plain false, negated true, IfExists true, ForAllValues true, ForAnyValue false, Null true', () => {
+    const holds = (Condition: object, context: Record<string, string | string[]> = {}) => evaluatePolicy(doc({ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*', Condition }), req(other, 'kms:Decrypt', context)) === 'deny';
+    const absent: Array<[object, boolean]> = [
+      [{ StringEquals: { 'x:k': 'a' } }, false],
+      [{ StringNotEquals: { 'x:k': 'a' } }, true],
+      [{ StringNotLike: { 'x:k': 'a*' } }, true],
+      [{ ArnNotLike: { 'x:k': 'arn:aws:*:*:*:*' } }, true],
+      [{ NumericNotEquals: { 'x:k': '1' } }, true],
+      [{ StringEqualsIfExists: { 'x:k': 'a' } }, true],
+      [{ StringNotEqualsIfExists: { 'x:k': 'a' } }, true],
+      [{ 'ForAllValues:StringEquals': { 'x:k': 'a' } }, true],
+      [{ 'ForAllValues:StringNotLike': { 'x:k': 'a*' } }, true],
+      [{ 'ForAnyValue:StringEquals': { 'x:k': 'a' } }, false],
+      [{ 'ForAnyValue:StringNotEquals': { 'x:k': 'a' } }, false],
+      [{ 'ForAnyValue:StringNotLikeIfExists': { 'x:k': 'a*' } }, false],
+      [{ Null: { 'x:k': 'true' } }, true],
+      [{ Null: { 'x:k': 'false' } }, false],
+      [{ Bool: { 'x:k': 'false' } }, false],
+    ];
+    for (const [condition, expected] of absent) assert.equal(holds(condition), expected, JSON.stringify(condition));
+    // An empty set of values is as absent for the set qualifiers.
+    assert.equal(holds({ 'ForAllValues:StringEquals': { 'x:k': 'a' } }, { 'x:k': [] }), true);
+    assert.equal(holds({ 'ForAnyValue:StringNotEquals': { 'x:k': 'a' } }, { 'x:k': [] }), false);
+    assert.equal(holds({ Null: { 'x:k': 'true' } }, { 'x:k': 'v' }), false);
+  });
+
+  it('ForAnyValue with a negated operator: some request value matches none of the policy values', () => {
+    const deny = (Condition: object, keys: string[]) => evaluatePolicy(doc({ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }, { Effect: 'Deny', Principal: '*', Action: '*', Resource: '*', Condition }), req(other, 'kms:Decrypt', { 'kms:EncryptionContextKeys': keys }));
+    const notLike = { 'ForAnyValue:StringNotLike': { 'kms:EncryptionContextKeys': ['allowed'] } };
+    assert.equal(deny(notLike, ['allowed', 'evil']), 'deny');
+    assert.equal(deny(notLike, ['allowed']), 'allow');
+    const notEquals = { 'ForAnyValue:StringNotEquals': { 'kms:EncryptionContextKeys': ['a', 'b'] } };
+    assert.equal(deny(notEquals, ['a', 'b']), 'allow');
+    assert.equal(deny(notEquals, ['Dept', 'a']), 'deny');
+    // ForAllValues with a negated operator: no request value may match a policy value (the doc's key1* example).
+    const allNotLike = { 'ForAllValues:StringNotLike': { 'kms:EncryptionContextKeys': 'key1*' } };
+    assert.equal(deny(allNotLike, ['key1:legal']), 'allow');
+    assert.equal(deny(allNotLike, ['key1:hr', 'key1:personnel']), 'allow');
+    assert.equal(deny(allNotLike, ['key2:audit']), 'deny');
+    // Several values under a plain single-valued operator are ORed, under a negated one NORed.
+    const one = (Condition: object, v: string) => evaluatePolicy(doc({ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*', Condition }), req(other, 'kms:Decrypt', { 'x:k': v }));
+    assert.equal(one({ StringEquals: { 'x:k': ['a', 'b'] } }, 'b'), 'allow');
+    assert.equal(one({ StringNotEquals: { 'x:k': ['a', 'b'] } }, 'b'), 'implicit-deny');
+    assert.equal(one({ StringNotEquals: { 'x:k': ['a', 'b'] } }, 'c'), 'allow');
+  });
+
+  it('Arn operators match each of the six ARN parts on its own; dates take ISO 8601 or epoch seconds', () => {
+    assert.ok(arnLike('arn:aws:someservice:*:111122223333:finance/*', 'arn:aws:someservice:us-east-2:111122223333:finance/doc.txt'));
+    // IAM's own example: a StringLike match, not an ArnLike one.
+    assert.ok(!arnLike('arn:aws:someservice:*:111122223333:finance/*', 'arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/document.txt'));
+    assert.ok(wildcardMatch('arn:aws:someservice:*:111122223333:finance/*', 'arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/document.txt'));
+    assert.ok(arnLike('arn:aws:secretsmanager:*:*:secret:a:b*', 'arn:aws:secretsmanager:us-east-1:1:secret:a:bc'), 'the resource part keeps its colons');
+    assert.ok(!arnLike('arn:aws:kms:*:*:key/*', 'not-an-arn'));
+    const when = (Condition: object, t: string) => evaluatePolicy(doc({ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*', Condition }), req(other, 'kms:Decrypt', { 'aws:CurrentTime': t }));
+    assert.equal(when({ DateLessThan: { 'aws:CurrentTime': '2030-01-01T00:00:00Z' } }, '2029-12-31T23:59:59Z'), 'allow');
+    assert.equal(when({ DateLessThan: { 'aws:CurrentTime': '1893456000' } }, '2029-12-31T23:59:59Z'), 'allow', '1893456000 s is 2030-01-01');
+    assert.equal(when({ DateGreaterThan: { 'aws:CurrentTime': '1893456000' } }, '2029-12-31T23:59:59Z'), 'implicit-deny');
+  });
+
+  it('supplies the principal keys IAM derives: aws:PrincipalArn (the role of a session), aws:PrincipalType, aws:username', () => {
+    const is = (Condition: object, principal = session) => evaluatePolicy(doc({ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*', Condition }), req(principal)) === 'allow';
+    assert.ok(is({ ArnEquals: { 'aws:PrincipalArn': 'arn:aws:iam::222222222222:role/app' } }));
+    assert.ok(!is({ ArnEquals: { 'aws:PrincipalArn': 'arn:aws:sts::222222222222:assumed-role/app/session-1' } }));
+    assert.ok(is({ StringEquals: { 'aws:PrincipalType': 'AssumedRole' } }));
+    assert.ok(is({ StringEquals: { 'aws:PrincipalType': 'Account' } }, other));
+    assert.ok(is({ StringEquals: { 'aws:PrincipalType': 'User', 'aws:username': 'alice' } }, alice));
+    assert.ok(is({ StringEquals: { 'aws:PrincipalAccount': '222222222222' } }));
+    assert.deepEqual(resourceTagKeys([{ Key: 'env', Value: 'prod' }], 'secretsmanager'), { 'aws:ResourceTag/env': 'prod', 'secretsmanager:ResourceTag/env': 'prod' });
+  });
+
+  it('KMS: a child grant constraint is at least as strict as its parent only as KMS documents', () => {
+    const subset = (c: Record<string, string>) => ({ EncryptionContextSubset: c });
+    const equals = (c: Record<string, string>) => ({ EncryptionContextEquals: c });
+    assert.ok(atLeastAsStrict(undefined, undefined));
+    assert.ok(atLeastAsStrict(subset({ a: '1' }), undefined));
+    assert.ok(!atLeastAsStrict(undefined, subset({ d: 'IT' })), 'a constraint cannot be dropped');
+    assert.ok(atLeastAsStrict(subset({ d: 'IT' }), subset({ d: 'IT' })));
+    assert.ok(atLeastAsStrict(subset({ d: 'IT', p: 'x' }), subset({ d: 'IT' })), 'pairs may be added');
+    assert.ok(!atLeastAsStrict(subset({ p: 'x' }), subset({ d: 'IT', p: 'x' })), 'pairs may not be removed');
+    assert.ok(!atLeastAsStrict(subset({ d: 'HR' }), subset({ d: 'IT' })));
+    assert.ok(atLeastAsStrict(equals({ d: 'IT' }), subset({ d: 'IT' })), 'Subset to Equals');
+    assert.ok(!atLeastAsStrict(subset({ d: 'IT' }), equals({ d: 'IT' })), 'not Equals to Subset');
+    assert.ok(atLeastAsStrict(equals({ d: 'IT' }), equals({ d: 'IT' })));
+    assert.ok(!atLeastAsStrict(equals({ d: 'IT', p: 'x' }), equals({ d: 'IT' })), 'Equals is exact');
+    assert.ok(!atLeastAsStrict(subset({ toString: 'x' }), subset({ constructor: 'y' })));
   });
 
   it("IAM's wildcards agree with a reference matcher on random patterns", () => {

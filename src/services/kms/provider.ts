@@ -17,7 +17,7 @@ import { faultPoint } from '../../core/faults.js';
 import type { Clock } from '../../core/clock.js';
 import { isAccountId, parseArn, PARTITION, Scope } from '../../core/scope.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
-import { evaluatePolicy, notAuthorizedMessage, principalMatches, type PolicyDecision } from '../../auth/policy.js';
+import { evaluatePolicy, notAuthorizedMessage, principalMatches, requestKeys, resourceTagKeys, type ContextValue, type PolicyDecision } from '../../auth/policy.js';
 import type { ServiceModel } from '../../protocols/model.js';
 import { ScopedTable, type Store } from '../../storage/store.js';
 import type * as api from '../../models/kms.js';
@@ -65,6 +65,35 @@ interface AliasRecord {
 }
 
 type GrantOperation = api.CreateGrantRequest['Operations'][number];
+
+/** The grant a CreateGrant request asks for: what a parent grant's CreateGrant permission is checked against. */
+interface ChildGrant {
+  operations: GrantOperation[];
+  constraints?: api.GrantConstraints;
+  granteePrincipal: string;
+  retiringPrincipal?: string;
+}
+
+/** What a request adds to the key policy's and grants' view of it. */
+interface AuthorizeExtras {
+  encryptionContext?: Record<string, string>;
+  /** The alias the request named the key by (kms:RequestAlias). */
+  requestAlias?: string;
+  /** CreateGrant: the grant asked for. */
+  childGrant?: ChildGrant;
+}
+
+/**
+ * The services whose AWS managed keys (`alias/aws/<service>`) exist on AWS: the aliases ListAliases shows in every
+ * account and the services that create such a key on first use. Any other `alias/aws/…` name is not found.
+ */
+const AWS_MANAGED_SERVICES = new Set([
+  'acm', 'backup', 'codeartifact', 'codecommit', 'connect', 'dms', 'dynamodb', 'ebs', 'elasticfilesystem', 'es', 'fsx', 'glue', 'kafka', 'kinesis',
+  'kinesisvideo', 'lambda', 'lightsail', 'memorydb', 'rds', 'redshift', 's3', 'secretsmanager', 'sns', 'sqs', 'ssm', 'timestream', 'xray',
+]);
+
+/** Grant operations that carry no encryption context: a grant's constraint does not apply to them (GrantConstraints). */
+const WITHOUT_CONTEXT: ReadonlySet<GrantOperation> = new Set<GrantOperation>(['DescribeKey', 'RetireGrant']);
 
 interface GrantRecord {
   grantId: string;
@@ -184,10 +213,11 @@ export class KmsProvider implements Partial<api.KMSApi> {
   private findKey(
     ctx: RequestContext,
     keyIdOrAlias: string,
-    o: { action: string; caller?: KmsCaller; allowAlias?: boolean; crossAccount?: boolean; encryptionContext?: Record<string, string>; createAwsManaged?: boolean },
+    o: { action: string; caller?: KmsCaller; allowAlias?: boolean; crossAccount?: boolean; encryptionContext?: Record<string, string>; createAwsManaged?: boolean; childGrant?: ChildGrant },
   ): KeyRecord {
     const caller = o.caller ?? requester(ctx);
     let id = keyIdOrAlias;
+    let requestAlias: string | undefined;
     let scope = ctx.scope;
     let foreign = false;
     if (id.startsWith('arn:')) {
@@ -210,9 +240,11 @@ export class KmsProvider implements Partial<api.KMSApi> {
       if (o.allowAlias === false) throw new ServiceError('NotFoundException', `Invalid keyId ${keyIdOrAlias}`);
       let alias = this.aliases.get(scope, id);
       // An AWS managed key comes into being when its service first uses it, or when DescribeKey names its alias (as
-      // the API reference documents); nothing else creates one, so a refused request never leaves one behind.
-      if (!alias && id.startsWith('alias/aws/') && o.createAwsManaged && !foreign) alias = this.createAwsManagedKey(scope, id);
+      // the API reference documents), and only for a service that has one; nothing else creates one, so a refused
+      // request never leaves one behind.
+      if (!alias && o.createAwsManaged && !foreign && id.startsWith('alias/aws/') && AWS_MANAGED_SERVICES.has(id.slice('alias/aws/'.length))) alias = this.createAwsManagedKey(scope, id);
       if (!alias) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(scope, id)} is not found.`);
+      requestAlias = id;
       id = alias.targetKeyId;
     }
     const key = this.keys.get(scope, id);
@@ -221,7 +253,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
       if (foreign) throw this.denied(caller, o.action, keyIdOrAlias, 'no-policy');
       throw notFoundKey(scope.arn('kms', `key/${id}`));
     }
-    this.authorize(key, o.action, caller, o.encryptionContext);
+    this.authorize(key, o.action, caller, { ...(o.encryptionContext ? { encryptionContext: o.encryptionContext } : {}), ...(requestAlias ? { requestAlias } : {}), ...(o.childGrant ? { childGrant: o.childGrant } : {}) });
     return key;
   }
 
@@ -236,45 +268,70 @@ export class KmsProvider implements Partial<api.KMSApi> {
     return awsManagedPolicy(key);
   }
 
-  /** Request context keys KMS policies and grants read. */
-  private conditionContext(key: KeyRecord, caller: KmsCaller, ec: Record<string, string> | undefined): Record<string, string | string[] | undefined> {
-    const out: Record<string, string | string[] | undefined> = {
+  /** Request context keys KMS policies read: the global ones Cellar knows, KMS's own, the key's tags and aliases. */
+  private conditionContext(key: KeyRecord, caller: KmsCaller, x: AuthorizeExtras): Record<string, ContextValue | (() => ContextValue)> {
+    const out: Record<string, ContextValue | (() => ContextValue)> = {
+      ...requestKeys(this.clock.now(), key.region),
+      ...resourceTagKeys(key.tags),
+      'aws:ResourceAccount': key.accountId,
       'kms:CallerAccount': caller.accountId,
       'kms:ViaService': caller.viaService,
-      'aws:PrincipalAccount': caller.accountId,
       'kms:KeySpec': 'SYMMETRIC_DEFAULT',
       'kms:KeyOrigin': 'AWS_KMS',
       'kms:KeyUsage': 'ENCRYPT_DECRYPT',
       'kms:MultiRegion': String(key.multiRegion),
+      'kms:ResourceAliases': () => this.aliases.list(Scope.ofRecord(key)).filter(([, a]) => a.targetKeyId === key.keyId).map(([name]) => name),
     };
+    if (x.requestAlias) out['kms:RequestAlias'] = x.requestAlias;
+    const ec = x.encryptionContext;
     if (ec) {
       out['kms:EncryptionContextKeys'] = Object.keys(ec);
       for (const [k, v] of Object.entries(ec)) out[`kms:EncryptionContext:${k}`] = v;
+    }
+    const g = x.childGrant;
+    if (g) {
+      out['kms:GrantOperations'] = [...g.operations];
+      out['kms:GranteePrincipal'] = g.granteePrincipal;
+      if (g.retiringPrincipal !== undefined) out['kms:RetiringPrincipal'] = g.retiringPrincipal;
+      if (g.constraints?.EncryptionContextEquals) out['kms:GrantConstraintType'] = 'EncryptionContextEquals';
+      else if (g.constraints?.EncryptionContextSubset) out['kms:GrantConstraintType'] = 'EncryptionContextSubset';
+      out['kms:GrantIsForAWSResource'] = String(caller.viaService !== undefined);
     }
     return out;
   }
 
   /** The key policy, then the key's grants: an explicit Deny refuses, an Allow or a matching grant permits. */
-  private authorize(key: KeyRecord, action: string, caller: KmsCaller, ec?: Record<string, string>): void {
+  private authorize(key: KeyRecord, action: string, caller: KmsCaller, x: AuthorizeExtras = {}): void {
     const decision: PolicyDecision = evaluatePolicy(this.policyOf(key), {
       principal: { accountId: caller.accountId, arn: caller.arn },
       action,
       resource: key.arn,
-      context: this.conditionContext(key, caller, ec),
+      context: this.conditionContext(key, caller, x),
     });
     if (decision === 'deny') throw this.denied(caller, action, key.arn, 'explicit-deny');
     if (decision === 'allow') return;
-    if (this.grantAllows(key, action, caller, ec)) return;
+    if (this.grantAllows(key, action, caller, x)) return;
     throw this.denied(caller, action, key.arn, 'no-policy');
   }
 
-  private grantAllows(key: KeyRecord, action: string, caller: KmsCaller, ec: Record<string, string> | undefined): boolean {
+  /**
+   * Whether one of the key's grants gives `caller` the action. A grant's encryption-context constraint must hold
+   * for the request's context (it does not apply to DescribeKey and RetireGrant). CreateGrant permission from a grant
+   * is limited, as KMS documents ("Granting CreateGrant permission"): the child grant may allow only operations of
+   * the parent, and its constraint must be at least as strict as the parent's.
+   */
+  private grantAllows(key: KeyRecord, action: string, caller: KmsCaller, x: AuthorizeExtras): boolean {
     const wanted = grantOperationsFor(action);
     const scope = Scope.ofRecord(key);
     for (const [, g] of this.grants.list(scope, `${key.keyId}/`)) {
       if (!wanted.some((op) => g.operations.includes(op))) continue;
       if (!principalMatches({ AWS: g.granteePrincipal }, { accountId: caller.accountId, arn: caller.arn })) continue;
-      if (!constraintsHold(g.constraints, ec)) continue;
+      if (action === 'kms:CreateGrant') {
+        const child = x.childGrant;
+        if (!child || !child.operations.every((op) => g.operations.includes(op)) || !atLeastAsStrict(child.constraints, g.constraints)) continue;
+        return true;
+      }
+      if (!wanted.every((op) => WITHOUT_CONTEXT.has(op)) && !constraintsHold(g.constraints, x.encryptionContext)) continue;
       return true;
     }
     return false;
@@ -393,7 +450,7 @@ export class KmsProvider implements Partial<api.KMSApi> {
         throw new ServiceError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
       }
     }
-    this.authorize(key, action, caller, ec ?? {});
+    this.authorize(key, action, caller, { encryptionContext: ec ?? {} });
     this.assertUsable(key);
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.material(key, parts.materialIndex), parts.iv);
@@ -687,7 +744,13 @@ export class KmsProvider implements Partial<api.KMSApi> {
     if (input.Constraints?.EncryptionContextEquals && input.Constraints.EncryptionContextSubset) {
       throw new ServiceError('ValidationException', 'You cannot specify both EncryptionContextEquals and EncryptionContextSubset in the same grant constraint.');
     }
-    const key = this.findKey(ctx, input.KeyId, { action: 'kms:CreateGrant' });
+    const childGrant: ChildGrant = {
+      operations: [...new Set(input.Operations)],
+      granteePrincipal: input.GranteePrincipal,
+      ...(input.RetiringPrincipal !== undefined ? { retiringPrincipal: input.RetiringPrincipal } : {}),
+      ...(input.Constraints && (input.Constraints.EncryptionContextEquals || input.Constraints.EncryptionContextSubset) ? { constraints: input.Constraints } : {}),
+    };
+    const key = this.findKey(ctx, input.KeyId, { action: 'kms:CreateGrant', childGrant });
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     this.dryRun(input);
     const scope = Scope.ofRecord(key);
@@ -773,19 +836,19 @@ export class KmsProvider implements Partial<api.KMSApi> {
   retireGrant(input: api.RetireGrantRequest, ctx: RequestContext): void {
     let found: { scope: Scope; name: string; grant: GrantRecord } | undefined;
     if (input.GrantToken !== undefined) {
+      // A grant token names a grant of this region only (grants, like keys, are regional): the retiring principal may
+      // be of another account, so every account of the caller's region is looked at, and no other region.
       for (const [storeKey, g] of this.grants.everyScope()) {
-        if (g.token === input.GrantToken) {
-          const [account, region] = storeKey.split('/') as [string, string];
-          found = { scope: Scope.ofRecord({ accountId: account, region }), name: `${g.keyId}/${g.grantId}`, grant: g };
-          break;
-        }
+        if (g.token !== input.GrantToken) continue;
+        const [account, region] = storeKey.split('/') as [string, string];
+        if (region !== ctx.scope.region) continue;
+        found = { scope: Scope.ofRecord({ accountId: account, region }), name: `${g.keyId}/${g.grantId}`, grant: g };
+        break;
       }
       if (!found) throw new ServiceError('InvalidGrantTokenException', 'Invalid grant token');
     } else {
       if (input.KeyId === undefined || input.GrantId === undefined) throw new ServiceError('ValidationException', 'Grant ID and key ID are both required when a grant token is not provided.');
-      const arn = parseArn(input.KeyId);
-      const scope = arn && arn.accountId !== ctx.scope.accountId && isAccountId(arn.accountId) && arn.region === ctx.scope.region ? Scope.crossAccount(arn) : ctx.scope;
-      const keyId = arn ? arn.resource.replace(/^key\//, '') : input.KeyId;
+      const { scope, keyId } = this.grantKeyScope(ctx, input.KeyId);
       const g = this.grants.get(scope, `${keyId}/${input.GrantId}`);
       if (!g) throw new ServiceError('InvalidGrantIdException', 'Invalid grant ID');
       found = { scope, name: `${keyId}/${input.GrantId}`, grant: g };
@@ -799,6 +862,23 @@ export class KmsProvider implements Partial<api.KMSApi> {
     if (!may) throw this.denied(caller, 'kms:RetireGrant', found.scope.arn('kms', `key/${g.keyId}`), 'no-policy');
     this.dryRun(input);
     this.grants.delete(found.scope, found.name);
+  }
+
+  /**
+   * RetireGrant's KeyId (a key id or key ARN) as a scope and key id. A key ARN must be a KMS key ARN of Cellar's
+   * partition and the caller's region, as DescribeKey requires of an ARN; another account's key ARN is how a retiring
+   * principal of another account names the key.
+   */
+  private grantKeyScope(ctx: RequestContext, keyIdOrArn: string): { scope: Scope; keyId: string } {
+    if (!keyIdOrArn.startsWith('arn:')) {
+      if (keyIdOrArn.startsWith('alias/')) throw new ServiceError('NotFoundException', `Invalid keyId ${keyIdOrArn}`);
+      return { scope: ctx.scope, keyId: keyIdOrArn };
+    }
+    const arn = parseArn(keyIdOrArn);
+    if (!arn || arn.partition !== PARTITION || arn.service !== 'kms' || arn.region !== ctx.scope.region || !isAccountId(arn.accountId) || !arn.resource.startsWith('key/')) {
+      throw new ServiceError('NotFoundException', `Invalid arn ${keyIdOrArn}`);
+    }
+    return { scope: arn.accountId === ctx.scope.accountId ? ctx.scope : Scope.crossAccount(arn), keyId: arn.resource.slice('key/'.length) };
   }
 
   // ---- aliases ----------------------------------------------------------------------------------
@@ -817,10 +897,16 @@ export class KmsProvider implements Partial<api.KMSApi> {
     this.aliases.put(ctx.scope, input.AliasName, { name: input.AliasName, arn: this.aliasArn(ctx.scope, input.AliasName), targetKeyId: key.keyId, createdMs: now, updatedMs: now });
   }
 
+  /**
+   * UpdateAlias needs kms:UpdateAlias on the alias (an identity permission: Cellar's IAM allows it within the account),
+   * on the key the alias names now and on the key it is to name, as the API reference says.
+   */
   updateAlias(input: api.UpdateAliasRequest, ctx: RequestContext): void {
     this.checkAliasName(input.AliasName);
     const alias = this.aliases.get(ctx.scope, input.AliasName);
     if (!alias) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(ctx.scope, input.AliasName)} is not found.`);
+    const current = this.keys.get(ctx.scope, alias.targetKeyId);
+    if (current) this.authorize(current, 'kms:UpdateAlias', requester(ctx));
     const key = this.findKey(ctx, input.TargetKeyId, { action: 'kms:UpdateAlias', allowAlias: false, crossAccount: false });
     if (key.state === 'PendingDeletion') throw new ServiceError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
     alias.targetKeyId = key.keyId;
@@ -828,9 +914,13 @@ export class KmsProvider implements Partial<api.KMSApi> {
     this.aliases.put(ctx.scope, input.AliasName, alias);
   }
 
+  /** DeleteAlias needs kms:DeleteAlias on the alias and on the key it names (the key policy decides the latter). */
   deleteAlias(input: api.DeleteAliasRequest, ctx: RequestContext): void {
     this.checkAliasName(input.AliasName);
-    if (!this.aliases.get(ctx.scope, input.AliasName)) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(ctx.scope, input.AliasName)} is not found.`);
+    const alias = this.aliases.get(ctx.scope, input.AliasName);
+    if (!alias) throw new ServiceError('NotFoundException', `Alias ${this.aliasArn(ctx.scope, input.AliasName)} is not found.`);
+    const key = this.keys.get(ctx.scope, alias.targetKeyId);
+    if (key) this.authorize(key, 'kms:DeleteAlias', requester(ctx));
     this.aliases.delete(ctx.scope, input.AliasName);
   }
 
@@ -919,6 +1009,27 @@ export class KmsProvider implements Partial<api.KMSApi> {
     const key = this.keyFor(ctx, input.KeyId);
     return this.page(Object.keys(key.policies), input.Marker, input.Limit ?? 100, (n) => n, (n) => n, 'PolicyNames');
   }
+}
+
+/**
+ * Whether a child grant's constraint is at least as strict as its parent's: the same or more pairs in an
+ * EncryptionContextSubset, or an EncryptionContextEquals that includes the parent's subset; an
+ * EncryptionContextEquals parent allows only the same EncryptionContextEquals (KMS: "the child grant can add pairs to
+ * an EncryptionContextSubset constraint … but it cannot remove them … can change an EncryptionContextSubset
+ * constraint to an EncryptionContextEquals constraint, but not the reverse").
+ */
+export function atLeastAsStrict(child: api.GrantConstraints | undefined, parent: api.GrantConstraints | undefined): boolean {
+  const includes = (outer: Record<string, string>, inner: Record<string, string>): boolean => Object.entries(inner).every(([k, v]) => Object.hasOwn(outer, k) && outer[k] === v);
+  if (parent?.EncryptionContextEquals) {
+    const want = parent.EncryptionContextEquals;
+    const got = child?.EncryptionContextEquals;
+    return got !== undefined && Object.keys(got).length === Object.keys(want).length && includes(got, want);
+  }
+  if (parent?.EncryptionContextSubset) {
+    const got = child?.EncryptionContextEquals ?? child?.EncryptionContextSubset;
+    return got !== undefined && includes(got, parent.EncryptionContextSubset);
+  }
+  return true;
 }
 
 /** Whether a grant's encryption-context constraint holds for the request's context. */
