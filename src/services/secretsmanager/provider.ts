@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import { backgroundContext, type RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
 import { isAccountId, isRegionName, parseArn, PARTITION, Scope } from '../../core/scope.js';
-import { evaluatePolicy, notAuthorizedMessage } from '../../auth/policy.js';
+import { evaluatePolicy, notAuthorizedMessage, requestKeys, resourceTagKeys } from '../../auth/policy.js';
 import { log } from '../../core/log.js';
 import { faultPoint } from '../../core/faults.js';
 import type * as api from '../../models/secretsmanager.js';
@@ -303,13 +303,14 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
 
   /**
    * Finds a secret by name, full ARN or partial ARN (the ARN without its `-xxxxxx` suffix), in the caller's scope or,
-   * by ARN, in another account's, and checks that the caller may perform the request's operation on it (authorize).
+   * by ARN, in another account's, and checks that the caller may perform `action` on it (authorize): by default the
+   * request's own operation; BatchGetSecretValue asks for secretsmanager:GetSecretValue on each secret, as AWS does.
    */
-  private find(ctx: RequestContext, secretId: string): SecretRecord {
+  private find(ctx: RequestContext, secretId: string, action = `secretsmanager:${ctx.operation}`): SecretRecord {
     if (!secretId.startsWith('arn:')) {
       const rec = this.repo.get(ctx.scope, secretId);
       if (!rec) throw ERR.notFound();
-      this.authorize(ctx, rec);
+      this.authorize(ctx, rec, action);
       return rec;
     }
     const arn = parseArn(secretId);
@@ -327,10 +328,10 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     if (!rec) {
       // Another account's secret that does not exist has no policy that could allow the caller: denied, as on AWS,
       // which never tells another account whether a secret exists.
-      if (!own) throw this.denied(ctx, secretId, 'no-policy');
+      if (!own) throw this.denied(ctx, secretId, 'no-policy', action);
       throw ERR.notFound();
     }
-    this.authorize(ctx, rec);
+    this.authorize(ctx, rec, action);
     return rec;
   }
 
@@ -340,17 +341,28 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
    * services in-process (RDS managing its own secret) and by background work carry no Secrets Manager operation and
    * act for the owner.
    */
-  private authorize(ctx: RequestContext, rec: SecretRecord): void {
+  private authorize(ctx: RequestContext, rec: SecretRecord, action = `secretsmanager:${ctx.operation}`): void {
     if (ctx.service !== 'secretsmanager' || ctx.operation === 'Background') return;
-    const action = `secretsmanager:${ctx.operation}`;
     const own = ctx.scope.accountId === rec.accountId;
-    const decision = evaluatePolicy(rec.policy, { principal: { accountId: ctx.scope.accountId, arn: ctx.callerArn }, action, resource: rec.arn, context: { 'aws:PrincipalAccount': ctx.scope.accountId } });
-    if (decision === 'deny') throw this.denied(ctx, rec.arn, 'explicit-deny');
-    if (!own && decision !== 'allow') throw this.denied(ctx, rec.arn, 'no-policy');
+    const decision = evaluatePolicy(rec.policy, {
+      principal: { accountId: ctx.scope.accountId, arn: ctx.callerArn },
+      action,
+      resource: rec.arn,
+      context: {
+        ...requestKeys(ctx.clock.now(), rec.region),
+        ...resourceTagKeys(rec.tags, 'secretsmanager'),
+        'aws:ResourceAccount': rec.accountId,
+        'secretsmanager:SecretId': rec.arn,
+        'secretsmanager:SecretPrimaryRegion': rec.primaryRegion ?? rec.region,
+        ...(rec.rotation?.lambdaArn ? { 'secretsmanager:resource/AllowRotationLambdaArn': rec.rotation.lambdaArn } : {}),
+      },
+    });
+    if (decision === 'deny') throw this.denied(ctx, rec.arn, 'explicit-deny', action);
+    if (!own && decision !== 'allow') throw this.denied(ctx, rec.arn, 'no-policy', action);
   }
 
-  private denied(ctx: RequestContext, resource: string, reason: 'no-policy' | 'explicit-deny'): ServiceError {
-    return new ServiceError('AccessDeniedException', notAuthorizedMessage(ctx.callerArn || `arn:aws:iam::${ctx.scope.accountId}:root`, `secretsmanager:${ctx.operation}`, resource, reason));
+  private denied(ctx: RequestContext, resource: string, reason: 'no-policy' | 'explicit-deny', action = `secretsmanager:${ctx.operation}`): ServiceError {
+    return new ServiceError('AccessDeniedException', notAuthorizedMessage(ctx.callerArn || `arn:aws:iam::${ctx.scope.accountId}:root`, action, resource, reason));
   }
 
   /** A secret that may be changed: not scheduled for deletion, not a replica. */
@@ -565,33 +577,39 @@ export class SecretsManagerProvider implements Partial<api.SecretsManagerApi> {
     };
   }
 
+  /**
+   * BatchGetSecretValue: secretsmanager:BatchGetSecretValue (an identity permission, no resource type: Cellar's IAM
+   * allows it) and secretsmanager:GetSecretValue on each secret, which each secret's resource policy decides, then
+   * kms:Decrypt on its key through Secrets Manager. A secret the caller may not read is an entry in Errors
+   * (AccessDeniedException), by SecretIdList or by Filters, as the API reference says.
+   */
   batchGetSecretValue(input: api.BatchGetSecretValueRequest, ctx: RequestContext): api.BatchGetSecretValueResponse {
     const byIds = input.SecretIdList !== undefined;
     if (byIds === (input.Filters !== undefined)) throw new ServiceError('InvalidParameterException', 'Either SecretIdList or Filters must be provided, but not both.');
+    const read = 'secretsmanager:GetSecretValue';
     const values: api.SecretValueEntry[] = [];
     const errors: api.APIErrorType[] = [];
+    const attempt = (secretId: string, get: () => SecretRecord): void => {
+      try {
+        values.push(this.readValue(get(), undefined, undefined, ctx));
+      } catch (e) {
+        if (!(e instanceof ServiceError)) throw e;
+        errors.push({ SecretId: secretId, ErrorCode: e.code, Message: e.message });
+      }
+    };
     if (byIds) {
       if (input.MaxResults !== undefined) throw new ServiceError('InvalidParameterException', 'MaxResults can only be used with Filters.');
-      for (const id of input.SecretIdList!) {
-        try {
-          values.push(this.readValue(this.find(ctx, id), undefined, undefined, ctx));
-        } catch (e) {
-          if (!(e instanceof ServiceError)) throw e;
-          errors.push({ SecretId: id, ErrorCode: e.code, Message: e.message });
-        }
-      }
+      for (const id of input.SecretIdList!) attempt(id, () => this.find(ctx, id, read));
       return { SecretValues: values, Errors: errors };
     }
     const matching = this.repo.list(ctx.scope).filter((r) => r.deletedMs === undefined && matchesFilters(r, input.Filters)).sort((a, b) => a.createdMs - b.createdMs || a.name.localeCompare(b.name));
     const offset = pageOffset(input.NextToken);
     const limit = input.MaxResults ?? 20;
     for (const rec of matching.slice(offset, offset + limit)) {
-      try {
-        values.push(this.readValue(rec, undefined, undefined, ctx));
-      } catch (e) {
-        if (!(e instanceof ServiceError)) throw e;
-        errors.push({ SecretId: rec.arn, ErrorCode: e.code, Message: e.message });
-      }
+      attempt(rec.arn, () => {
+        this.authorize(ctx, rec, read);
+        return rec;
+      });
     }
     return { SecretValues: values, Errors: errors, ...(offset + limit < matching.length ? { NextToken: pageToken(offset + limit) } : {}) };
   }
