@@ -143,6 +143,7 @@ function errorTypePrefix(code: string, style: JsonErrorStyle): string {
 }
 
 function serializationError(e: TypeMismatch): ServiceError {
+  if (e.detail !== undefined) return new ServiceError('SerializationException', e.detail);
   const actual = e.actual;
   const kind = Array.isArray(actual) ? 'Start of list' : actual === null ? 'null' : typeof actual === 'object' ? 'Start of structure or map' : typeof actual === 'string' ? 'STRING_VALUE' : typeof actual === 'number' ? 'NUMBER_VALUE' : typeof actual === 'boolean' ? 'BOOLEAN_VALUE' : 'Unexpected value';
   const target: Record<string, string> = { structure: 'a structure', list: 'a list', map: 'a map', string: 'a String', integer: 'an Integer', long: 'a Long', double: 'a Double', float: 'a Float', boolean: 'a Boolean', timestamp: 'a Timestamp', blob: 'a Blob' };

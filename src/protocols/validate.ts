@@ -24,9 +24,38 @@ export class TypeMismatch extends Error {
     readonly actual: unknown,
     /** The member is sensitive: its value must not be echoed in the error. */
     readonly sensitive = false,
+    /** The parser's own words, when it says more than "can not be converted" (a blob that is not base64). */
+    readonly detail?: string,
   ) {
     super(`${path}: expected ${expected}`);
   }
+}
+
+const BASE64_CHAR = /^[A-Za-z0-9+/]$/;
+const BASE64_VALUE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Why a blob member's text is not base64, in the words of AWS's JSON front end (Coral), or undefined when it is:
+ * length first ("Base64 encoded length is expected a multiple of 4 bytes but found: 5"), then the alphabet and the
+ * padding, then bits left over in the last character (AWS's own spelling, "dectected"). A sensitive member's
+ * character is not echoed.
+ */
+export function base64Problem(text: string, sensitive = false): string | undefined {
+  if (text.length % 4 !== 0) return `Base64 encoded length is expected a multiple of 4 bytes but found: ${text.length}`;
+  let end = text.length;
+  for (let pads = 0; pads < 2 && end > 0 && text[end - 1] === '='; pads++) end--;
+  for (let i = 0; i < end; i++) {
+    const c = text[i]!;
+    if (!BASE64_CHAR.test(c)) return sensitive ? 'Invalid Base64 character' : `Invalid Base64 character: '${c}'`;
+  }
+  const tail = end % 4;
+  if (tail === 1) return 'Invalid last non-pad Base64 character dectected';
+  if (tail !== 0) {
+    const last = BASE64_VALUE.indexOf(text[end - 1]!);
+    const unusedBits = tail === 2 ? 0b1111 : 0b11;
+    if ((last & unusedBits) !== 0) return 'Invalid last non-pad Base64 character dectected';
+  }
+  return undefined;
 }
 
 /** AWS renders paths with lower-camel member names, and list items as `.N.member` (1-based). */
@@ -232,6 +261,10 @@ function compile(model: ServiceModel, shapeName: string): Validator {
       return (value, path, problems, depth) => {
         if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value, sensitive);
         if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value, sensitive);
+        if (typeof value === 'string') {
+          const problem = base64Problem(value, sensitive);
+          if (problem) throw new TypeMismatch(path, 'blob', value, sensitive, problem);
+        }
         if (limited) checkLength(shape, typeof value === 'string' ? Buffer.byteLength(value, 'base64') : value.length, value, path, problems, sensitive);
       };
     }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../src/protocols/model.js';
-import { formatProblems, validateShape, TypeMismatch, type ValidationProblem } from '../../src/protocols/validate.js';
+import { base64Problem, formatProblems, validateShape, TypeMismatch, type ValidationProblem } from '../../src/protocols/validate.js';
 import { QueryProtocol } from '../../src/protocols/query.js';
 import { JsonProtocol } from '../../src/protocols/json.js';
 import { ServiceError } from '../../src/core/errors.js';
@@ -97,5 +97,28 @@ describe('awsJson codec', () => {
         assert.ok(e instanceof ServiceError, `offset ${i}: ${e}`);
       }
     }
+  });
+  it('refuses a blob that is not base64 as AWS\'s parser does (SerializationException), and never echoes a sensitive one', () => {
+    const encrypt = kms.operations.get('Encrypt')!;
+    const refused = (plaintext: string) => {
+      try {
+        p.parseInput(wire(JSON.stringify({ KeyId: 'alias/x', Plaintext: plaintext })), kms, encrypt);
+      } catch (e) {
+        assert.ok(e instanceof ServiceError);
+        return [e.code, e.message];
+      }
+      return undefined;
+    };
+    assert.deepEqual(refused('SENSITIVE!!'), ['SerializationException', 'Base64 encoded length is expected a multiple of 4 bytes but found: 11']);
+    assert.deepEqual(refused('SECRET!!'), ['SerializationException', 'Invalid Base64 character'], 'the character of a sensitive member is not echoed');
+    assert.deepEqual(refused('aGl='), ['SerializationException', 'Invalid last non-pad Base64 character dectected']);
+    assert.deepEqual(refused('a==='), ['SerializationException', 'Invalid Base64 character']);
+    assert.equal(refused('aGk='), undefined);
+    assert.equal(refused('aGVsbG8gd29ybGQh'), undefined);
+    // Not sensitive: the character is named, as Coral names it.
+    assert.equal(base64Problem('ab c'), "Invalid Base64 character: ' '");
+    assert.equal(base64Problem('abc'), 'Base64 encoded length is expected a multiple of 4 bytes but found: 3');
+    assert.equal(base64Problem(''), undefined);
+    for (let n = 0; n < 40; n++) assert.equal(base64Problem(Buffer.alloc(n, n).toString('base64')), undefined, `${n} bytes`);
   });
 });

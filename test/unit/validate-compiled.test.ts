@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel, type ServiceModel, type Shape } from '../../src/protocols/model.js';
-import { TypeMismatch, validateShape, type ValidationProblem } from '../../src/protocols/validate.js';
+import { base64Problem, TypeMismatch, validateShape, type ValidationProblem } from '../../src/protocols/validate.js';
 
 function memberPath(parent: string, name: string): string {
   const lc = name.charAt(0).toLowerCase() + name.slice(1);
@@ -96,6 +96,9 @@ function referenceValidate(model: ServiceModel, shapeName: string, value: unknow
     case 'blob': {
       const sensitive = shape.sensitive === true;
       if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeMismatch(path, 'blob', value, sensitive);
+      // Text that is not base64 is the parser's to refuse (SerializationException), as AWS's front end does.
+      const notBase64 = typeof value === 'string' ? base64Problem(value, sensitive) : undefined;
+      if (notBase64) throw new TypeMismatch(path, 'blob', value, sensitive, notBase64);
       const len = typeof value === 'string' ? Buffer.byteLength(value, 'base64') : value.length;
       checkLength(shape, len, value, path, problems, sensitive);
       return;
