@@ -253,11 +253,17 @@ export class App {
       if (svc.protocol.name === 'awsQuery') return { service: svc, operation: action ? svc.model.operations.get(action) : undefined, requested: action };
       return { service: svc, operation: undefined, requested: action };
     }
-    // Unsigned query requests (STS AssumeRoleWithWebIdentity) carry no scope: find the action's service.
+    // Unsigned query requests (STS AssumeRoleWithWebIdentity) carry no scope: find the action's service. An action
+    // AWS serves only signed goes on to authentication too, which answers it as AWS does (403
+    // MissingAuthenticationToken, "Request is missing Authentication Token").
     if (action && !scoped) {
+      let signedOnly: Routed | undefined;
       for (const s of this.options.services) {
-        if (s.protocol.name === 'awsQuery' && s.unsignedOperations?.has(action)) return { service: s, operation: s.model.operations.get(action), requested: action };
+        if (s.protocol.name !== 'awsQuery') continue;
+        if (s.unsignedOperations?.has(action)) return { service: s, operation: s.model.operations.get(action), requested: action };
+        if (!signedOnly && s.model.operations.has(action)) signedOnly = { service: s, operation: s.model.operations.get(action), requested: action };
       }
+      if (signedOnly) return signedOnly;
     }
     throw new RoutingError(scoped ? `Cellar serves no service named ${scoped}` : 'The request names no service: sign it with SigV4 (the credential scope names the service) and set X-Amz-Target or Action');
   }

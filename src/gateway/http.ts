@@ -473,19 +473,20 @@ class Connection {
     }
     const refusal = g.app.checkBeforeBody(wire);
     if (refusal) return this.refuse(head, refusal);
-    if (!signed && (length < 0 || length > g.options.unsignedMaxBodyBytes)) {
-      return this.refuse(head, g.app.unavailableBeforeBody(wire, 'too-large'));
-    }
+    // An unsigned body is capped: a declared length over the cap is refused now; a chunked one is read, and refused
+    // (413) only once it has decoded past the cap, so a malformed chunk is the 400 it is.
+    if (!signed && length > g.options.unsignedMaxBodyBytes) return this.refuse(head, g.app.unavailableBeforeBody(wire, 'too-large'));
+    const cap = signed ? undefined : g.options.unsignedMaxBodyBytes;
     const need = length >= 0 ? length : CHUNKED_STEP_BYTES;
     if (g.budget.tryTake(need)) {
       this.charged = need;
-      this.startBody();
+      this.startBody(cap);
       return true;
     }
     // Wait, holding what came with the head and what the paused socket may still read; if even that does not fit,
     // waiting would hold memory the budget does not have.
     this.socket.pause();
-    const waiter = g.budget.wait(this.parser.buffered + READ_AHEAD_BYTES, need, () => this.granted());
+    const waiter = g.budget.wait(this.parser.buffered + READ_AHEAD_BYTES, need, () => this.granted(cap));
     if (!waiter) return this.refuse(head, g.app.unavailableBeforeBody(wire, 'throttled'));
     this.waiter = waiter;
     this.waitTimer = setTimeout(() => {
@@ -497,7 +498,7 @@ class Connection {
     return false;
   }
 
-  private granted(): void {
+  private granted(cap: number | undefined): void {
     const waiter = this.waiter!;
     this.waiter = undefined;
     if (this.waitTimer) clearTimeout(this.waitTimer);
@@ -507,7 +508,7 @@ class Connection {
       return;
     }
     this.charged = waiter.need;
-    this.startBody();
+    this.startBody(cap);
     // Not from inside the budget's give(), which another connection is in the middle of.
     setImmediate(() => {
       if (this.done || this.socket.destroyed) return;
@@ -516,9 +517,9 @@ class Connection {
     });
   }
 
-  private startBody(): void {
+  private startBody(maxBytes?: number): void {
     this.bodyStarted = Date.now();
-    this.parser.admitBody();
+    this.parser.admitBody(maxBytes);
   }
 
   /** A chunked body's length shows as it arrives: it takes budget in steps, or is refused when none is left. */

@@ -98,6 +98,8 @@ export class RequestParser {
   private bodyBuffer: Buffer | undefined;
   private body: Buffer[] = [];
   private bodySize = 0;
+  /** The current request's body cap: maxBodyBytes, or less for a request admitted with a smaller one. */
+  private bodyLimit = 0;
   private chunkState: ChunkState = 'size';
   private chunkLeft = 0;
   private trailerBytes = 0;
@@ -137,10 +139,14 @@ export class RequestParser {
     this.queued += chunk.length;
   }
 
-  /** Reads and keeps the held head's body. */
-  admitBody(): void {
+  /**
+   * Reads and keeps the held head's body, up to `maxBytes` when given (below maxBodyBytes: an unsigned chunked
+   * body, whose length shows only as it is decoded). Past it: 413, in the request's own protocol.
+   */
+  admitBody(maxBytes?: number): void {
     if (this.bodyMode !== 'held') return;
     this.bodyMode = 'keep';
+    if (maxBytes !== undefined) this.bodyLimit = Math.min(this.bodyLimit, maxBytes);
     this.continueDue = this.head!.expectContinue;
   }
 
@@ -173,6 +179,7 @@ export class RequestParser {
       this.body = [];
       this.bodyBuffer = undefined;
       this.bodySize = 0;
+      this.bodyLimit = this.limits.maxBodyBytes;
       this.chunkState = 'size';
       this.trailerBytes = 0;
       const hasBody = head.length === -1 || head.length > 0;
@@ -260,7 +267,7 @@ export class RequestParser {
           const hex = (semi >= 0 ? line.slice(0, semi) : line).trimEnd();
           if (!/^[0-9A-Fa-f]{1,8}$/.test(hex)) throw new HttpFramingError(400, 'malformed chunk size');
           const size = parseInt(hex, 16);
-          if (this.bodySize + size > this.limits.maxBodyBytes) throw new HttpFramingError(413, 'request body too large');
+          if (this.bodySize + size > this.bodyLimit) throw new HttpFramingError(413, 'request body too large', this.head);
           if (size === 0) this.chunkState = 'trailers';
           else {
             this.chunkLeft = size;

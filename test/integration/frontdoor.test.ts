@@ -83,6 +83,28 @@ describe('the front door: refused before the body, bounded, timed out', () => {
     assert.equal(await c.waitClosed(), true);
   });
 
+  it('reads an unsigned chunked body up to the unsigned cap: a malformed chunk size is 400, a body past the cap 413 in its protocol', async () => {
+    const chunkedHead = ['POST / HTTP/1.1', 'host: 127.0.0.1', 'content-type: application/x-www-form-urlencoded', 'transfer-encoding: chunked'].join('\r\n') + '\r\n\r\n';
+    const bad = await RawClient.open(port);
+    bad.write(chunkedHead + 'zz\r\n');
+    assert.equal((await bad.reply()).status, 400);
+    assert.equal(await bad.waitClosed(), true);
+    // 256 KiB is the default unsigned cap: a chunk past it is refused once its size line is read.
+    const big = await RawClient.open(port);
+    big.write(chunkedHead + `${(300 * 1024).toString(16)}\r\n`);
+    const r = await big.reply();
+    assert.equal(r.status, 413);
+    assert.match(r.body, /<Code>RequestEntityTooLarge<\/Code>/);
+    assert.equal(await big.waitClosed(), true);
+    // A small one goes on to authentication: STS answers an unsigned GetCallerIdentity as AWS does.
+    const small = await RawClient.open(port);
+    const form = 'Action=GetCallerIdentity&Version=2011-06-15';
+    small.write(chunkedHead + `${form.length.toString(16)}\r\n${form}\r\n0\r\n\r\n`);
+    const s = await small.reply();
+    assert.equal(s.status, 403);
+    assert.match(s.body, /<Code>MissingAuthenticationToken<\/Code><Message>Request is missing Authentication Token<\/Message>/);
+  });
+
   it("refuses a body over maxBodyBytes from its head with 413, in the request's own protocol", async () => {
     const json = await RawClient.open(port);
     json.write(await signedHead(port, { service: 'dynamodb', target: 'DynamoDB_20120810.PutItem', contentLength: 21 * MiB }));

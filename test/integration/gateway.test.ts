@@ -96,6 +96,16 @@ describe('gateway: routing, protocols and bad input', () => {
     assert.equal(json.json.message, 'Request is missing Authentication Token');
   });
 
+  it('an unsigned query request for an operation AWS serves only signed is 403 MissingAuthenticationToken', async () => {
+    const form = { method: 'POST', body: 'Action=GetCallerIdentity&Version=2011-06-15', headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+    const post = await send(new Request(`${cellar.endpoint}/`, form));
+    assert.equal(post.status, 403);
+    assert.match(post.text, /<Code>MissingAuthenticationToken<\/Code><Message>Request is missing Authentication Token<\/Message>/);
+    const get = await send(new Request(`${cellar.endpoint}/?Action=DescribeDBInstances&Version=2014-10-31`));
+    assert.equal(get.status, 403);
+    assert.match(get.text, /<Code>MissingAuthenticationToken<\/Code>/);
+  });
+
   it('a malformed Authorization header is an IncompleteSignatureException', async () => {
     const r = await send(new Request(`${cellar.endpoint}/`, { method: 'POST', body: '{}', headers: { 'x-amz-target': 'TrentService.ListKeys', authorization: 'AWS4-HMAC-SHA256 Credential=test/20261125/us-east-1/kms/aws4_request', 'x-amz-date': '20261125T000000Z' } }));
     assert.equal(r.status, 400);
