@@ -5,7 +5,9 @@ import {
   EncryptCommand, DecryptCommand, ReEncryptCommand, GenerateDataKeyCommand, GenerateDataKeyWithoutPlaintextCommand, GenerateRandomCommand,
   EnableKeyCommand, DisableKeyCommand, EnableKeyRotationCommand, DisableKeyRotationCommand, GetKeyRotationStatusCommand, RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand, CancelKeyDeletionCommand, TagResourceCommand, UntagResourceCommand, ListResourceTagsCommand, ListKeyRotationsCommand,
+  CreateGrantCommand, ListGrantsCommand, RetireGrantCommand, PutKeyPolicyCommand,
 } from '@aws-sdk/client-kms';
+import { jsonCall } from '../helpers/sign.js';
 import { advanceClock, awsCli, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const DAY_MS = 86_400_000;
@@ -175,6 +177,91 @@ describe('KMS', () => {
 
   it('unknown keys and aliases get NotFoundException naming the ARN', async () => {
     await assert.rejects(kms.send(new DescribeKeyCommand({ KeyId: '00000000-0000-0000-0000-000000000000' })), (e: any) => e.name === 'NotFoundException' && e.message === "Key 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000' does not exist" && e.$metadata.httpStatusCode === 400);
+  });
+
+  it('alias/aws/<service> names an AWS managed key only for a service AWS has one for; any other name is not found and creates nothing', async () => {
+    const before = (await kms.send(new ListKeysCommand({}))).Keys!.length;
+    for (const name of ['alias/aws/nosuchservice', 'alias/aws/', 'alias/aws/secretsmanager2']) {
+      await assert.rejects(kms.send(new DescribeKeyCommand({ KeyId: name })), (e: any) => e.name === 'NotFoundException' && e.message === `Alias arn:aws:kms:us-east-1:000000000000:${name} is not found.`);
+    }
+    assert.equal((await kms.send(new ListKeysCommand({}))).Keys!.length, before);
+    assert.deepEqual((await kms.send(new ListAliasesCommand({}))).Aliases!.filter((a) => a.AliasName!.startsWith('alias/aws/nosuch')), []);
+    // A real one comes into being when DescribeKey names it, as the API reference says.
+    const ebs = await kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/ebs' }));
+    assert.equal(ebs.KeyMetadata!.KeyManager, 'AWS');
+    assert.equal((await kms.send(new ListKeysCommand({}))).Keys!.length, before + 1);
+  });
+
+  it('RetireGrant refuses a key ARN of another partition, service or region, as DescribeKey does, and retires nothing', async () => {
+    const keyId = await newKey();
+    const grant = await kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: 'arn:aws:iam::000000000000:role/app', Operations: ['Decrypt'] }));
+    const arn = `arn:aws:kms:us-east-1:000000000000:key/${keyId}`;
+    for (const bogus of [arn.replace('arn:aws:', 'arn:aws-cn:'), arn.replace(':kms:', ':dynamodb:'), arn.replace('us-east-1', 'eu-west-1'), `arn:aws-cn:dynamodb:ap-south-1:000000000000:key/${keyId}`]) {
+      await assert.rejects(kms.send(new RetireGrantCommand({ KeyId: bogus, GrantId: grant.GrantId })), (e: any) => e.name === 'NotFoundException' && e.message === `Invalid arn ${bogus}`, bogus);
+      await assert.rejects(kms.send(new DescribeKeyCommand({ KeyId: bogus })), (e: any) => e.name === 'NotFoundException' && e.message === `Invalid arn ${bogus}`, bogus);
+    }
+    assert.equal((await kms.send(new ListGrantsCommand({ KeyId: keyId }))).Grants!.length, 1);
+    // A grant token names a grant of its own region only.
+    const west = new KMSClient({ ...sdkConfig(cellar.endpoint), region: 'eu-west-1' });
+    await assert.rejects(west.send(new RetireGrantCommand({ GrantToken: grant.GrantToken })), { name: 'InvalidGrantTokenException' });
+    assert.equal((await kms.send(new ListGrantsCommand({ KeyId: keyId }))).Grants!.length, 1);
+    await kms.send(new RetireGrantCommand({ KeyId: arn, GrantId: grant.GrantId }));
+    assert.equal((await kms.send(new ListGrantsCommand({ KeyId: keyId }))).Grants!.length, 0);
+  });
+
+  it('DeleteAlias and UpdateAlias ask the key policies of the keys the alias names and is to name', async () => {
+    const guarded = await newKey('guarded');
+    const free = await newKey('free');
+    const policy = (deny: string) =>
+      JSON.stringify({ Version: '2012-10-17', Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Deny', Principal: { AWS: '*' }, Action: deny, Resource: '*' },
+      ] });
+    await kms.send(new PutKeyPolicyCommand({ KeyId: guarded, PolicyName: 'default', Policy: policy('kms:DeleteAlias') }));
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/guarded', TargetKeyId: guarded }));
+    await assert.rejects(kms.send(new DeleteAliasCommand({ AliasName: 'alias/guarded' })), (e: any) => e.name === 'AccessDeniedException' && /kms:DeleteAlias on resource: arn:aws:kms:us-east-1:000000000000:key\/.* with an explicit deny/.test(e.message));
+    await kms.send(new PutKeyPolicyCommand({ KeyId: guarded, PolicyName: 'default', Policy: policy('kms:UpdateAlias') }));
+    // Away from the guarded key: its policy is asked too, not only the new key's.
+    await assert.rejects(kms.send(new UpdateAliasCommand({ AliasName: 'alias/guarded', TargetKeyId: free })), { name: 'AccessDeniedException' });
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/free', TargetKeyId: free }));
+    // Onto the guarded key: refused by the new key's policy.
+    await assert.rejects(kms.send(new UpdateAliasCommand({ AliasName: 'alias/free', TargetKeyId: guarded })), { name: 'AccessDeniedException' });
+    const aliases = (await kms.send(new ListAliasesCommand({}))).Aliases!;
+    assert.equal(aliases.find((a) => a.AliasName === 'alias/guarded')!.TargetKeyId, guarded);
+    assert.equal(aliases.find((a) => a.AliasName === 'alias/free')!.TargetKeyId, free);
+    await kms.send(new DeleteAliasCommand({ AliasName: 'alias/guarded' }));
+  });
+
+  it('key policy conditions see kms:RequestAlias and aws:ResourceTag of the key', async () => {
+    const keyId = await newKey('conditioned');
+    await kms.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: 'env', TagValue: 'prod' }] }));
+    await kms.send(new PutKeyPolicyCommand({
+      KeyId: keyId,
+      PolicyName: 'default',
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:Encrypt', Resource: '*', Condition: { StringEquals: { 'aws:ResourceTag/env': 'prod' }, StringNotEquals: { 'kms:RequestAlias': 'alias/prod-writer' } } },
+      ] }),
+    }));
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/prod-writer', TargetKeyId: keyId }));
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/prod-other', TargetKeyId: keyId }));
+    await kms.send(new EncryptCommand({ KeyId: 'alias/prod-writer', Plaintext: text('x') }));
+    await assert.rejects(kms.send(new EncryptCommand({ KeyId: 'alias/prod-other', Plaintext: text('x') })), { name: 'AccessDeniedException' });
+    await assert.rejects(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: text('x') })), { name: 'AccessDeniedException' });
+    await kms.send(new UntagResourceCommand({ KeyId: keyId, TagKeys: ['env'] }));
+    await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: text('x') }));
+  });
+
+  it('a blob that is not base64 is a SerializationException, never encrypted', async () => {
+    const keyId = await newKey();
+    const r = await jsonCall(cellar.endpoint, 'kms', 'TrentService.Encrypt', JSON.stringify({ KeyId: keyId, Plaintext: 'SENSITIVEXYZ!!' }));
+    assert.equal(r.status, 400);
+    assert.equal(r.json.__type, 'SerializationException');
+    assert.equal(r.json.message, 'Base64 encoded length is expected a multiple of 4 bytes but found: 14');
+    const d = await jsonCall(cellar.endpoint, 'kms', 'TrentService.Decrypt', JSON.stringify({ CiphertextBlob: 'not*base64**' }));
+    assert.equal(d.status, 400);
+    assert.equal(d.json.__type, 'SerializationException');
+    assert.equal(d.json.message, "Invalid Base64 character: '*'");
   });
 
   it('keys are isolated per account and region', async () => {
