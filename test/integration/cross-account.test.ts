@@ -14,6 +14,8 @@ import {
   DeleteSecretCommand,
   PutResourcePolicyCommand,
   UpdateSecretCommand,
+  BatchGetSecretValueCommand,
+  TagResourceCommand as TagSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import {
   KMSClient,
@@ -32,6 +34,7 @@ import {
   PutKeyPolicyCommand,
   GetKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
+  ReEncryptCommand,
 } from '@aws-sdk/client-kms';
 import { removeDir, sdkConfig, startCellar, type CellarProcess } from '../helpers/cellar.js';
 
@@ -116,6 +119,58 @@ describe('cross-account access through resource policies, key policies and grant
     assert.equal((await sm(OWNER).send(new GetSecretValueCommand({ SecretId: 'guarded' }))).SecretString, 'v');
   });
 
+  it('Secrets Manager: BatchGetSecretValue reads only what GetSecretValue may read, secret by secret, with refusals in Errors', async () => {
+    const key = await kms(OWNER).send(
+      new CreateKeyCommand({
+        Policy: policy([
+          { Effect: 'Allow', Principal: { AWS: rootOf('111111111111') }, Action: 'kms:*', Resource: '*' },
+          { Effect: 'Allow', Principal: { AWS: rootOf('222222222222') }, Action: 'kms:Decrypt', Resource: '*' },
+        ]),
+      }),
+    );
+    const open = await sm(OWNER).send(new CreateSecretCommand({ Name: 'batch/open', SecretString: 'open-value', KmsKeyId: key.KeyMetadata!.Arn }));
+    const batchOnly = await sm(OWNER).send(new CreateSecretCommand({ Name: 'batch/batch-only', SecretString: 'batch-only-value', KmsKeyId: key.KeyMetadata!.Arn }));
+    const shut = await sm(OWNER).send(new CreateSecretCommand({ Name: 'batch/shut', SecretString: 'shut-value', KmsKeyId: key.KeyMetadata!.Arn }));
+    await sm(OWNER).send(new PutResourcePolicyCommand({ SecretId: open.ARN, ResourcePolicy: policy([{ Effect: 'Allow', Principal: { AWS: '222222222222' }, Action: 'secretsmanager:GetSecretValue', Resource: '*' }]) }));
+    // BatchGetSecretValue in a resource policy gives nothing: it is an identity permission, and each secret needs GetSecretValue.
+    await sm(OWNER).send(new PutResourcePolicyCommand({ SecretId: batchOnly.ARN, ResourcePolicy: policy([{ Effect: 'Allow', Principal: { AWS: '222222222222' }, Action: 'secretsmanager:BatchGetSecretValue', Resource: '*' }]) }));
+    await sm(OWNER).send(new PutResourcePolicyCommand({ SecretId: shut.ARN, ResourcePolicy: policy([{ Effect: 'Allow', Principal: { AWS: '222222222222' }, Action: 'secretsmanager:GetSecretValue', Resource: '*' }, { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'secretsmanager:GetSecretValue', Resource: '*' }]) }));
+
+    const out = await sm(OTHER).send(new BatchGetSecretValueCommand({ SecretIdList: [open.ARN!, batchOnly.ARN!, shut.ARN!, open.ARN!.replace('batch/open', 'batch/none')] }));
+    assert.deepEqual(out.SecretValues!.map((v) => [v.Name, v.SecretString]), [['batch/open', 'open-value']]);
+    const errors = Object.fromEntries(out.Errors!.map((e) => [e.SecretId, e]));
+    assert.equal(errors[batchOnly.ARN!]!.ErrorCode, 'AccessDeniedException');
+    assert.match(errors[batchOnly.ARN!]!.Message!, /^User: arn:aws:iam::222222222222:root is not authorized to perform: secretsmanager:GetSecretValue on resource: .* because no resource-based policy allows/);
+    assert.equal(errors[shut.ARN!]!.ErrorCode, 'AccessDeniedException');
+    assert.match(errors[shut.ARN!]!.Message!, /secretsmanager:GetSecretValue .* with an explicit deny in a resource-based policy$/);
+    assert.equal(out.Errors!.length, 3, 'a secret that does not exist in another account is denied too, never reported missing');
+    // By Filters, a caller sees only its own account's secrets.
+    const filtered = await sm(OTHER).send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['batch/'] }] }));
+    assert.deepEqual([filtered.SecretValues, filtered.Errors], [[], []]);
+  });
+
+  it('an explicit Deny is honoured whichever operation reaches the secret: BatchGetSecretValue by id and by filter, for the owner too', async () => {
+    const s = await sm(OWNER).send(new CreateSecretCommand({ Name: 'deny-batch/one', SecretString: 'top-secret' }));
+    await sm(OWNER).send(new CreateSecretCommand({ Name: 'deny-batch/two', SecretString: 'readable' }));
+    await sm(OWNER).send(new PutResourcePolicyCommand({ SecretId: s.ARN, ResourcePolicy: policy([{ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'secretsmanager:GetSecretValue', Resource: '*' }]) }));
+    await assert.rejects(sm(OWNER).send(new GetSecretValueCommand({ SecretId: 'deny-batch/one' })), { name: 'AccessDeniedException' });
+    const byId = await sm(OWNER).send(new BatchGetSecretValueCommand({ SecretIdList: ['deny-batch/one', 'deny-batch/two'] }));
+    assert.deepEqual(byId.SecretValues!.map((v) => v.SecretString), ['readable']);
+    assert.deepEqual(byId.Errors!.map((e) => [e.SecretId, e.ErrorCode]), [['deny-batch/one', 'AccessDeniedException']]);
+    const byFilter = await sm(OWNER).send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['deny-batch/'] }] }));
+    assert.deepEqual(byFilter.SecretValues!.map((v) => v.SecretString), ['readable']);
+    assert.deepEqual(byFilter.Errors!.map((e) => [e.SecretId, e.ErrorCode]), [[s.ARN, 'AccessDeniedException']]);
+    assert.ok(!JSON.stringify(byFilter).includes('top-secret'));
+    // A Deny conditioned on the secret's tags applies once the secret carries the tag (aws:ResourceTag is supplied).
+    const tagged = await sm(OWNER).send(new CreateSecretCommand({ Name: 'deny-batch/tagged', SecretString: 'tagged-value' }));
+    await sm(OWNER).send(new PutResourcePolicyCommand({ SecretId: tagged.ARN, ResourcePolicy: policy([{ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'secretsmanager:GetSecretValue', Resource: '*', Condition: { StringEquals: { 'aws:ResourceTag/class': 'restricted' } } }]) }));
+    assert.equal((await sm(OWNER).send(new GetSecretValueCommand({ SecretId: tagged.ARN }))).SecretString, 'tagged-value');
+    await sm(OWNER).send(new TagSecretCommand({ SecretId: tagged.ARN, Tags: [{ Key: 'class', Value: 'restricted' }] }));
+    await assert.rejects(sm(OWNER).send(new GetSecretValueCommand({ SecretId: tagged.ARN })), { name: 'AccessDeniedException' });
+    const batch = await sm(OWNER).send(new BatchGetSecretValueCommand({ SecretIdList: [tagged.ARN!] }));
+    assert.deepEqual(batch.Errors!.map((e) => e.ErrorCode), ['AccessDeniedException']);
+  });
+
   it('KMS: a key policy grants the other account exactly its actions, by key ARN only, and never the owner-only operations', async () => {
     const key = (
       await kms(OWNER).send(
@@ -173,6 +228,43 @@ describe('cross-account access through resource policies, key policies and grant
     await kms(OTHER).send(new EncryptCommand({ KeyId: key.Arn, Plaintext: Buffer.from('x') }));
     await kms(OWNER).send(new RevokeGrantCommand({ KeyId: key.KeyId, GrantId: again.GrantId }));
     await assert.rejects(kms(OTHER).send(new EncryptCommand({ KeyId: key.Arn, Plaintext: Buffer.from('x') })), denied('kms:Encrypt'));
+  });
+
+  it('KMS: CreateGrant permission from a grant creates only grants with a subset of its operations and a constraint at least as strict', async () => {
+    const key = (await kms(OWNER).send(new CreateKeyCommand({}))).KeyMetadata!;
+    const ct = (await kms(OWNER).send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('chained'), EncryptionContext: { tenant: 'b', app: 'x' } }))).CiphertextBlob!;
+    // A grant of CreateGrant alone: the grantee can create no grant with any other operation, for itself or anyone.
+    await kms(OWNER).send(new CreateGrantCommand({ KeyId: key.KeyId, GranteePrincipal: rootOf('222222222222'), Operations: ['CreateGrant'] }));
+    await assert.rejects(kms(OTHER).send(new CreateGrantCommand({ KeyId: key.Arn, GranteePrincipal: rootOf('222222222222'), Operations: ['Decrypt', 'Encrypt'] })), denied('kms:CreateGrant'));
+    await assert.rejects(kms(OTHER).send(new DecryptCommand({ CiphertextBlob: ct, EncryptionContext: { tenant: 'b', app: 'x' } })), denied('kms:Decrypt'));
+    await kms(OTHER).send(new CreateGrantCommand({ KeyId: key.Arn, GranteePrincipal: 'arn:aws:iam::222222222222:role/helper', Operations: ['CreateGrant'] }));
+
+    // A parent with Decrypt and CreateGrant under EncryptionContextSubset {tenant: b}.
+    const k2 = (await kms(OWNER).send(new CreateKeyCommand({}))).KeyMetadata!;
+    const ct2 = (await kms(OWNER).send(new EncryptCommand({ KeyId: k2.KeyId, Plaintext: Buffer.from('tenant b'), EncryptionContext: { tenant: 'b', app: 'x' } }))).CiphertextBlob!;
+    await kms(OWNER).send(new CreateGrantCommand({ KeyId: k2.KeyId, GranteePrincipal: rootOf('222222222222'), Operations: ['Decrypt', 'CreateGrant'], Constraints: { EncryptionContextSubset: { tenant: 'b' } } }));
+    const child = (Operations: Array<'Decrypt' | 'CreateGrant' | 'Encrypt' | 'ReEncryptFrom'>, Constraints?: object) =>
+      kms(OTHER).send(new CreateGrantCommand({ KeyId: k2.Arn, GranteePrincipal: 'arn:aws:iam::222222222222:role/worker', Operations, ...(Constraints ? { Constraints } : {}) }));
+    // Less strict or more operations: refused, and nothing is created.
+    await assert.rejects(child(['Decrypt']), denied('kms:CreateGrant'));
+    await assert.rejects(child(['Decrypt'], { EncryptionContextSubset: { app: 'x' } }), denied('kms:CreateGrant'));
+    await assert.rejects(child(['Decrypt', 'Encrypt'], { EncryptionContextSubset: { tenant: 'b' } }), denied('kms:CreateGrant'));
+    await assert.rejects(child(['ReEncryptFrom'], { EncryptionContextSubset: { tenant: 'b' } }), denied('kms:CreateGrant'));
+    // The same, stricter (more pairs), or Subset turned Equals: allowed.
+    await child(['Decrypt'], { EncryptionContextSubset: { tenant: 'b' } });
+    await child(['Decrypt', 'CreateGrant'], { EncryptionContextSubset: { tenant: 'b', app: 'x' } });
+    await child(['Decrypt'], { EncryptionContextEquals: { tenant: 'b', app: 'x' } });
+    const grants = (await kms(OWNER).send(new ListGrantsCommand({ KeyId: k2.KeyId }))).Grants!;
+    assert.equal(grants.length, 4);
+    assert.ok(grants.filter((g) => g.GranteePrincipal === 'arn:aws:iam::222222222222:role/worker').every((g) => g.IssuingAccount === rootOf('222222222222') && g.Operations!.every((op) => op === 'Decrypt' || op === 'CreateGrant')));
+    // The parent grant itself decrypts only under its constraint.
+    assert.equal(Buffer.from((await kms(OTHER).send(new DecryptCommand({ CiphertextBlob: ct2, EncryptionContext: { tenant: 'b', app: 'x' } }))).Plaintext!).toString(), 'tenant b');
+    await assert.rejects(kms(OTHER).send(new ReEncryptCommand({ CiphertextBlob: ct2, SourceEncryptionContext: { tenant: 'b', app: 'x' }, DestinationKeyId: k2.Arn })), (e: any) => e.name === 'AccessDeniedException');
+    // An EncryptionContextEquals parent allows only the same Equals.
+    const k3 = (await kms(OWNER).send(new CreateKeyCommand({}))).KeyMetadata!;
+    await kms(OWNER).send(new CreateGrantCommand({ KeyId: k3.KeyId, GranteePrincipal: rootOf('222222222222'), Operations: ['Decrypt', 'CreateGrant'], Constraints: { EncryptionContextEquals: { tenant: 'b' } } }));
+    await assert.rejects(kms(OTHER).send(new CreateGrantCommand({ KeyId: k3.Arn, GranteePrincipal: rootOf('222222222222'), Operations: ['Decrypt'], Constraints: { EncryptionContextSubset: { tenant: 'b' } } })), denied('kms:CreateGrant'));
+    await kms(OTHER).send(new CreateGrantCommand({ KeyId: k3.Arn, GranteePrincipal: rootOf('222222222222'), Operations: ['Decrypt'], Constraints: { EncryptionContextEquals: { tenant: 'b' } } }));
   });
 
   it("KMS: the key policy binds the owner account too, and the lockout safety check keeps it from locking itself out", async () => {
