@@ -5,7 +5,9 @@
  * killed at each step in turn, or a step throws (once, or at every step from one on). After each, Cellar starts
  * again on the same data directory and serves, and the job either finishes exactly (a resumed GSI backfill, a
  * resumed rotation) or is recorded as failed (a GSI whose creation fails is removed). A stored item the backfill
- * cannot read — real stored state, not an injected fault — fails the index creation the same way.
+ * cannot read — real stored state, not an injected fault — fails the index creation the same way. RDS's reconciles
+ * (`rds.reconcile`, on a real PostgreSQL) are killed and made to throw, and a final snapshot that cannot be taken
+ * (`rds.snapshot`) fails its instance with an event instead of leaving it `deleting` for ever.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,8 @@ import Database from 'better-sqlite3';
 import { DynamoDBClient, CreateTableCommand, DescribeTableCommand, QueryCommand, ScanCommand, UpdateTableCommand, BatchWriteItemCommand, DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, RotateSecretCommand, UpdateSecretVersionStageCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { KMSClient, CreateKeyCommand } from '@aws-sdk/client-kms';
-import { removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { RDSClient, CreateDBInstanceCommand, DescribeDBInstancesCommand, DeleteDBInstanceCommand, DescribeDBSnapshotsCommand, DescribeEventsCommand } from '@aws-sdk/client-rds';
+import { freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const ITEMS = 60;
 const WITH_INDEX_KEY = 50;
@@ -242,5 +245,59 @@ describe('background jobs under faults', () => {
     assert.equal((await fetch(`${c.endpoint}/_cellar/health`)).status, 200);
     await c.stop();
     assert.equal(c.proc.exitCode, 0, 'a clean stop');
+  });
+
+  describe('RDS', () => {
+    const RDS_TIMEOUT_MS = 90_000;
+    const createInstance = async (rds: RDSClient, id: string) =>
+      rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: id, Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'master', MasterUserPassword: 'Passw0rd-faults', Port: await freePort() }));
+    const statusOf = async (rds: RDSClient, id: string) => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })).catch(() => undefined))?.DBInstances?.[0]?.DBInstanceStatus;
+
+    it('a reconcile killed at its first step, or throwing at every step, leaves Cellar serving; the next start brings the instance up', async () => {
+      const dir = dataDirWith({ rds: { healthIntervalMs: 250 } });
+      const first = await start(dir, 'rds.reconcile@1=kill');
+      let rds = new RDSClient(sdkConfig(first.endpoint));
+      // The record is committed before the reconcile it asks for starts, and that reconcile kills the process.
+      await createInstance(rds, 'faulty').catch(() => undefined);
+      await exited(first);
+      assert.equal(first.proc.signalCode, 'SIGKILL', 'killed by the injected fault');
+
+      const second = await start(dir, 'rds.reconcile@1+=throw');
+      rds = new RDSClient(sdkConfig(second.endpoint));
+      await waitFor(() => second.output.filter((l) => l.includes('rds reconcile failed')).length >= 2, 'reconciles failing', 20_000);
+      assert.equal(await statusOf(rds, 'faulty'), 'creating');
+      assert.equal((await fetch(`${second.endpoint}/_cellar/health`)).status, 200);
+      assert.ok((await new KMSClient(sdkConfig(second.endpoint)).send(new CreateKeyCommand({}))).KeyMetadata?.KeyId, 'other services serve');
+      await second.stop();
+      assert.equal(second.proc.exitCode, 0, 'a clean stop');
+
+      const third = await start(dir);
+      rds = new RDSClient(sdkConfig(third.endpoint));
+      await waitFor(async () => (await statusOf(rds, 'faulty')) === 'available', 'faulty available after a fault-free start', RDS_TIMEOUT_MS, 200);
+      // The longest final snapshot identifier RDS accepts names no file: the snapshot is taken and the instance deleted.
+      const longest = 's' + 'a'.repeat(254);
+      await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'faulty', FinalDBSnapshotIdentifier: longest }));
+      await waitFor(async () => (await statusOf(rds, 'faulty')) === undefined, 'faulty deleted', RDS_TIMEOUT_MS, 200);
+      const snap = (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: longest }))).DBSnapshots!;
+      assert.deepEqual(snap.map((x) => [x.DBSnapshotIdentifier, x.DBInstanceIdentifier, x.Status]), [[longest, 'faulty', 'available']]);
+      await third.stop();
+    });
+
+    it('a final snapshot that cannot be taken fails the instance, with an event, instead of deleting it or leaving it deleting', async () => {
+      const dir = dataDirWith({ rds: { healthIntervalMs: 250 } });
+      const c = await start(dir, 'rds.snapshot@1+=throw');
+      const rds = new RDSClient(sdkConfig(c.endpoint));
+      await createInstance(rds, 'keeper');
+      await waitFor(async () => (await statusOf(rds, 'keeper')) === 'available', 'keeper available', RDS_TIMEOUT_MS, 200);
+      await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'keeper', FinalDBSnapshotIdentifier: 'last-words' }));
+      await waitFor(async () => (await statusOf(rds, 'keeper')) === 'failed', 'keeper failed, not deleting for ever', 30_000, 200);
+      const events = (await rds.send(new DescribeEventsCommand({ SourceIdentifier: 'keeper', SourceType: 'db-instance', Duration: 60 }))).Events!;
+      assert.ok(events.some((e) => e.Message === 'The final DB snapshot last-words could not be created; the DB instance was not deleted' && e.EventCategories!.includes('failure')), JSON.stringify(events.map((e) => e.Message)));
+      await assert.rejects(rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'last-words' })), (e: any) => (e.Code ?? e.name).startsWith('DBSnapshotNotFound'));
+      // Failed, it can still be deleted (the final snapshot skipped, as RDS requires of a failed instance).
+      await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'keeper', SkipFinalSnapshot: true }));
+      await waitFor(async () => (await statusOf(rds, 'keeper')) === undefined, 'keeper deleted', RDS_TIMEOUT_MS, 200);
+      await c.stop();
+    });
   });
 });

@@ -28,6 +28,7 @@ import {
   RemoveTagsFromResourceCommand,
   type CreateDBInstanceCommandInput,
 } from '@aws-sdk/client-rds';
+import { KMSClient, CreateKeyCommand, CreateAliasCommand, DisableKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { awsCli, freePort, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const base: CreateDBInstanceCommandInput = {
@@ -118,6 +119,49 @@ describe('RDS errors, catalog and groups', () => {
     assert.match(cli.stderr, /InvalidParameterCombination.*FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified/);
     await waitFor(async () => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'taken' }))).DBInstances![0]!.DBInstanceStatus === 'available', 'taken to be available', 60_000, 100);
     await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'taken', SkipFinalSnapshot: true }));
+  });
+
+  it('FinalDBSnapshotIdentifier follows the identifier rule, up to 255 characters', async () => {
+    const deleteWith = (FinalDBSnapshotIdentifier: string) => rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'nope', FinalDBSnapshotIdentifier }));
+    await assert.rejects(deleteWith('s'.repeat(256)), (e: any) => e.message === 'The parameter FinalDBSnapshotIdentifier is not a valid identifier because it is longer than 255 characters.');
+    for (const bad of ['1snap', 'snap--x', 'snap-', 'snap_x']) {
+      await assert.rejects(deleteWith(bad), (e: any) => (e.Code ?? e.name) === 'InvalidParameterValue' && /^The parameter FinalDBSnapshotIdentifier is not a valid identifier\. Identifiers must begin with a letter/.test(e.message), bad);
+    }
+  });
+
+  it("StorageEncrypted: KmsKeyId must name a key the caller may use through RDS (another account's by key ARN, if its policy allows); RDS reports the key's ARN", async () => {
+    const kms = new KMSClient(sdkConfig(cellar.endpoint));
+    const other = new KMSClient(sdkConfig(cellar.endpoint, { accessKeyId: '222222222222', secretAccessKey: 'x' }));
+    const notAccessible = (keyId: string) => `The specified KMS key [${keyId}] does not exist, is not enabled or you do not have permissions to access it.`;
+    const encrypted = (DBInstanceIdentifier: string, KmsKeyId?: string) => ({ DBInstanceIdentifier, StorageEncrypted: true, ...(KmsKeyId ? { KmsKeyId } : {}) });
+    await refuses(encrypted('enc-missing', '00000000-0000-0000-0000-000000000000'), 'KMSKeyNotAccessibleFault', notAccessible('00000000-0000-0000-0000-000000000000'));
+    await refuses(encrypted('enc-alias', 'alias/none'), 'KMSKeyNotAccessibleFault', notAccessible('alias/none'));
+    await refuses(encrypted('enc-arn', 'arn:aws:kms:us-east-1:000000000000:key/not-a-key'), 'KMSKeyNotAccessibleFault', notAccessible('arn:aws:kms:us-east-1:000000000000:key/not-a-key'));
+    const disabled = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    await kms.send(new DisableKeyCommand({ KeyId: disabled.KeyId }));
+    await refuses(encrypted('enc-disabled', disabled.KeyId!), 'KMSKeyNotAccessibleFault', notAccessible(disabled.KeyId!));
+    const policy = (statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::222222222222:root' }, Action: 'kms:*', Resource: '*' }, ...statements] });
+    const closed = (await other.send(new CreateKeyCommand({}))).KeyMetadata!;
+    const shared = (await other.send(new CreateKeyCommand({ Policy: policy([{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: ['kms:DescribeKey', 'kms:CreateGrant'], Resource: '*' }]) }))).KeyMetadata!;
+    const describeOnly = (await other.send(new CreateKeyCommand({ Policy: policy([{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:DescribeKey', Resource: '*' }]) }))).KeyMetadata!;
+    await refuses(encrypted('enc-foreign', closed.Arn), 'KMSKeyNotAccessibleFault', notAccessible(closed.Arn!));
+    await refuses(encrypted('enc-foreign', shared.KeyId), 'KMSKeyNotAccessibleFault', notAccessible(shared.KeyId!));
+    await refuses(encrypted('enc-foreign', describeOnly.Arn), 'KMSKeyNotAccessibleFault', notAccessible(describeOnly.Arn!));
+    await refuses({ DBInstanceIdentifier: 'enc-off', KmsKeyId: shared.Arn }, 'InvalidParameterCombination', /^Encryption must be enabled/);
+
+    const own = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/rds-storage', TargetKeyId: own.KeyId }));
+    const created = await Promise.all([
+      rds.send(new CreateDBInstanceCommand({ ...base, ...encrypted('enc-default'), Port: await freePort() })),
+      rds.send(new CreateDBInstanceCommand({ ...base, ...encrypted('enc-by-alias', 'alias/rds-storage'), Port: await freePort() })),
+      rds.send(new CreateDBInstanceCommand({ ...base, ...encrypted('enc-shared', shared.Arn), Port: await freePort() })),
+    ]);
+    const awsRds = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/rds' }))).KeyMetadata!;
+    assert.equal(awsRds.KeyManager, 'AWS');
+    assert.deepEqual(created.map((c) => [c.DBInstance!.StorageEncrypted, c.DBInstance!.KmsKeyId]), [[true, awsRds.Arn], [true, own.Arn], [true, shared.Arn]]);
+    const described = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'enc-by-alias' }));
+    assert.equal(described.DBInstances![0]!.KmsKeyId, own.Arn);
+    for (const id of ['enc-default', 'enc-by-alias', 'enc-shared']) await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id, SkipFinalSnapshot: true }));
   });
 
   it('DescribeDBEngineVersions lists what is installed; orderable options answer for it', async () => {

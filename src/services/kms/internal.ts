@@ -14,13 +14,24 @@ export interface KmsCaller {
   viaService?: string;
 }
 
+/**
+ * A service that will encrypt a resource of the caller's under the key (RDS storage): the caller must be allowed
+ * kms:DescribeKey and kms:CreateGrant through that service (kms:ViaService), as AWS services need to create the grant
+ * they use the key by.
+ */
+export interface ServiceUse {
+  /** `rds.us-east-1.amazonaws.com`: kms:ViaService, and the grant's grantee principal. */
+  viaService: string;
+}
+
 export interface KmsInternal {
   /**
    * Resolves keyId (key id, key ARN, alias name or alias ARN) in ctx's account and region. An alias
    * of the form `alias/aws/<service>` names an AWS-managed key, created on first use as AWS does.
-   * Returns the key ARN, or throws KMS's NotFoundException / DisabledException / KMSInvalidStateException.
+   * Returns the key ARN, or throws KMS's NotFoundException / DisabledException / KMSInvalidStateException, or
+   * AccessDeniedException when the key's policy (or, for `forService`, its grants) does not let the caller use it.
    */
-  resolveKeyArn(ctx: RequestContext, keyId: string): string;
+  resolveKeyArn(ctx: RequestContext, keyId: string, forService?: ServiceUse): string;
   encrypt(ctx: RequestContext, keyId: string, plaintext: Buffer, encryptionContext?: Record<string, string>, caller?: KmsCaller): { ciphertextBlob: Buffer; keyArn: string };
   /** The key is found from the ciphertext itself, as with KMS Decrypt. */
   decrypt(ctx: RequestContext, ciphertextBlob: Buffer, encryptionContext?: Record<string, string>, caller?: KmsCaller): { plaintext: Buffer; keyArn: string };

@@ -173,8 +173,14 @@ export class KmsProvider implements Partial<api.KMSApi> {
     this.aliases = new ScopedTable(store.keyspace('kms_aliases'));
     this.grants = new ScopedTable(store.keyspace('kms_grants'));
     this.internal = {
-      resolveKeyArn: (ctx, keyId) => {
-        const key = this.findKey(ctx, keyId, { action: 'kms:DescribeKey', caller: requester(ctx), crossAccount: true, createAwsManaged: true });
+      resolveKeyArn: (ctx, keyId, forService) => {
+        const caller: KmsCaller = forService ? { ...requester(ctx), viaService: forService.viaService } : requester(ctx);
+        const key = this.findKey(ctx, keyId, { action: 'kms:DescribeKey', caller, crossAccount: true, createAwsManaged: true });
+        if (forService) {
+          this.authorize(key, 'kms:CreateGrant', caller, {
+            childGrant: { operations: ['Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant', 'RetireGrant', 'DescribeKey'], granteePrincipal: forService.viaService },
+          });
+        }
         this.assertUsable(key);
         return key.arn;
       },

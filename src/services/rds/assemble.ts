@@ -110,6 +110,7 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     memoryScale,
     installed: () => driver.installed(),
     trigger: supervisor,
+    ...(kms ? { kms } : {}),
   });
   return { provider, supervisor, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host) };
 }

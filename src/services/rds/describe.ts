@@ -150,7 +150,8 @@ export function toDBSnapshot(s: SnapshotRecord, accountId: string, region: strin
     SnapshotType: 'manual',
     PercentProgress: 100,
     StorageType: 'gp2',
-    Encrypted: false,
+    Encrypted: s.kmsKeyId !== undefined,
+    ...(s.kmsKeyId ? { KmsKeyId: s.kmsKeyId } : {}),
     DBSnapshotArn: `arn:aws:rds:${region}:${accountId}:snapshot:${s.id}`,
     TagList: s.tags,
   };

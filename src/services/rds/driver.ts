@@ -246,9 +246,16 @@ export class EnginesDriver implements RdsEngineDriver {
     const partial = `${dest}.partial`;
     await this.host.remove(partial);
     const r = await this.host.run({ command: 'cp', args: ['-a', join(spec.dataDir, 'data'), partial], asEngineUser: false, timeoutMs: COPY_TIMEOUT_MS });
-    if (r.code !== 0) throw new Error(`copying the data directory failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.stderr.trim().slice(-500)}`);
+    if (r.code !== 0) {
+      // What was copied is no snapshot: removed now rather than left for the next attempt to find.
+      await this.host.remove(partial).catch(() => undefined);
+      throw new Error(`copying the data directory failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.stderr.trim().slice(-500)}`);
+    }
     const mv = await this.host.run({ command: 'mv', args: ['-T', partial, dest], asEngineUser: false, timeoutMs: COPY_TIMEOUT_MS });
-    if (mv.code !== 0) throw new Error(`naming the snapshot copy failed: ${mv.stderr.trim().slice(-500)}`);
+    if (mv.code !== 0) {
+      await this.host.remove(partial).catch(() => undefined);
+      throw new Error(`naming the snapshot copy failed: ${mv.stderr.trim().slice(-500)}`);
+    }
   }
 
   async destroy(spec: EngineSpec): Promise<void> {

@@ -55,9 +55,11 @@ import {
   invalidOptionGroupState,
   invalidParameterCombination,
   invalidParameterValue,
+  kmsKeyNotAccessible,
   optionGroupAlreadyExists,
   optionGroupNotFound,
 } from './errors.js';
+import type { KmsInternal } from '../kms/internal.js';
 import { generateMasterPassword, type MasterSecrets } from './master-secret.js';
 import { availabilityZones, defaultSecurityGroupId, defaultSubnets, defaultVpcId, SECURITY_GROUP_ID, SUBNET_ID, subnetAz } from './network.js';
 import { checkValue, parameterDef, parameterDefs, type FormulaVars } from './parameters.js';
@@ -103,6 +105,8 @@ export interface RdsProviderOptions {
   secrets?: MasterSecrets;
   /** Lowest port Cellar hands out when the caller names none and the engine's default is taken. */
   portRangeStart?: number;
+  /** KMS in-process: StorageEncrypted's key is resolved and checked there (absent: Cellar serves no KMS). */
+  kms?: KmsInternal;
 }
 
 const RDS_ENGINES: readonly RdsEngine[] = ['postgres', 'mariadb', 'mysql'];
@@ -111,6 +115,7 @@ const MODIFY_PARAMETERS_MAX = 20;
 const DEFAULT_BACKUP_WINDOW = '07:50-08:20';
 const DEFAULT_MAINTENANCE_WINDOW = 'sun:05:00-sun:05:30';
 const PORT_PROBE_TIMEOUT_MS = 1000;
+const DEFAULT_STORAGE_KMS_KEY = 'alias/aws/rds';
 
 export const SEAL_AAD = 'rds-master-password';
 const MANAGED_AND_PASSWORD = "You can't specify MasterUserPassword when ManageMasterUserPassword is turned on: RDS generates the password and stores it in AWS Secrets Manager.";
@@ -167,6 +172,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const sgIds = input.VpcSecurityGroupIds?.length ? input.VpcSecurityGroupIds : [defaultSecurityGroupId(ctx.scope.accountId, ctx.scope.region)];
     for (const sg of sgIds) if (!SECURITY_GROUP_ID.test(sg)) throw invalidParameterValue(`Invalid security group , groupId= ${sg}, groupName=.`);
     if (input.KmsKeyId && !input.StorageEncrypted) throw invalidParameterCombination('Encryption must be enabled when specifying a KMS key (StorageEncrypted).');
+    const storageKmsKeyArn = input.StorageEncrypted ? this.storageKey(ctx, input.KmsKeyId) : undefined;
 
     const key = scopeKey(ctx.scope, id);
     const now = ctx.clock.now();
@@ -177,7 +183,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     // record cannot be committed after all, the secret goes again, so a refused create leaves nothing behind.
     const masterUserSecret = secrets ? await secrets.create({ accountId: ctx.scope.accountId, region: ctx.scope.region, id, masterUsername }, password, secretKmsArn!, input.MasterUserSecretKmsKeyId) : undefined;
     try {
-      return this.commitCreate(ctx, input, { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret });
+      return this.commitCreate(ctx, input, { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret, storageKmsKeyArn });
     } catch (e) {
       if (secrets && masterUserSecret) secrets.delete(ctx.scope, masterUserSecret.secretArn);
       throw e;
@@ -206,9 +212,10 @@ export class RdsProvider implements Partial<api.RDSApi> {
       now: number;
       dbiResourceId: string;
       masterUserSecret: InstanceRecord['masterUserSecret'];
+      storageKmsKeyArn: string | undefined;
     },
   ): api.CreateDBInstanceResult {
-    const { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret } = v;
+    const { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret, storageKmsKeyArn } = v;
     // Everything below is synchronous: the existence check, the port claim and the record commit
     // together, so two concurrent creates can neither share an identifier nor a port.
     return this.t.store.transaction(() => {
@@ -238,7 +245,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
         availabilityZone: az,
         publiclyAccessible: input.PubliclyAccessible ?? false,
         storageEncrypted: input.StorageEncrypted ?? false,
-        kmsKeyId: input.StorageEncrypted ? (input.KmsKeyId ?? `arn:aws:kms:${ctx.scope.region}:${ctx.scope.accountId}:alias/aws/rds`) : undefined,
+        kmsKeyId: storageKmsKeyArn,
         deletionProtection: input.DeletionProtection ?? false,
         backupRetentionPeriod: input.BackupRetentionPeriod ?? 1,
         preferredBackupWindow: input.PreferredBackupWindow ?? DEFAULT_BACKUP_WINDOW,
@@ -474,17 +481,18 @@ export class RdsProvider implements Partial<api.RDSApi> {
   deleteDBInstance(input: api.DeleteDBInstanceMessage, ctx: RequestContext): api.DeleteDBInstanceResult {
     const skip = input.SkipFinalSnapshot ?? false;
     const finalId = input.FinalDBSnapshotIdentifier;
+    // The identifier's syntax is a parameter check, made before the instance is looked up.
+    const snapId = finalId ? checkIdentifier('FinalDBSnapshotIdentifier', finalId, 255) : undefined;
     return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
       if (rec.status === 'deleting') throw invalidDBInstanceState(`Instance ${rec.id} is already being deleted.`);
       if (rec.deletionProtection) throw invalidParameterCombination('Cannot delete protected DB Instance, please disable deletion protection and try again.');
       if (!skip && !finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.');
       if (skip && finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier can not be specified when SkipFinalSnapshot is enabled.');
-      if (finalId) {
-        const snapId = checkIdentifier('FinalDBSnapshotIdentifier', finalId, 255);
+      if (snapId) {
         if (this.t.snapshots.get(scopeKey(ctx.scope, snapId))) throw dbSnapshotAlreadyExists(snapId);
         if (rec.status === 'creating' || rec.status === 'failed') throw invalidDBInstanceState(`Instance ${rec.id} is not in a state that allows a final snapshot (${rec.status}).`);
         rec.finalSnapshotId = snapId;
-      }
+      } else delete rec.finalSnapshotId;
       rec.desiredRunning = false;
       this.ev.transition(rec, 'deleting', now);
     });
@@ -530,6 +538,23 @@ export class RdsProvider implements Partial<api.RDSApi> {
     // The secret's status is Secrets Manager's to say (a rotation in progress, a deleted secret).
     if (d.MasterUserSecret && this.o.secrets) d.MasterUserSecret.SecretStatus = this.o.secrets.status(rec);
     return d;
+  }
+
+  /**
+   * StorageEncrypted's key, as RDS resolves it: the key ARN of KmsKeyId (a key id, key ARN, alias name or alias ARN;
+   * another account's key by its key ARN) or of the AWS managed key aws/rds (made on first use, as RDS makes it). The
+   * caller must be allowed to use the key through RDS (DescribeKey and CreateGrant by the key policy or a grant);
+   * a key that does not exist, is not enabled or may not be used is KMSKeyNotAccessibleFault, in RDS's words.
+   */
+  private storageKey(ctx: RequestContext, kmsKeyId: string | undefined): string | undefined {
+    const keyId = kmsKeyId ?? DEFAULT_STORAGE_KMS_KEY;
+    if (!this.o.kms) return kmsKeyId ?? ctx.scope.arn('kms', DEFAULT_STORAGE_KMS_KEY);
+    try {
+      return this.o.kms.resolveKeyArn(ctx, keyId, { viaService: `rds.${ctx.scope.region}.amazonaws.com` });
+    } catch (e) {
+      if (e instanceof ServiceError) throw kmsKeyNotAccessible(`The specified KMS key [${keyId}] does not exist, is not enabled or you do not have permissions to access it.`);
+      throw e;
+    }
   }
 
   private secretsOrRefuse(): MasterSecrets {

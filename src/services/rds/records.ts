@@ -149,6 +149,10 @@ export interface EventRecord {
 export interface SnapshotRecord {
   id: string;
   instanceId: string;
+  /** Where the copy of the data directory is (supervisor.snapshotDirName; absent in records made before it was kept). */
+  dir?: string;
+  /** The instance's storage key ARN: the snapshot is encrypted under it, as RDS's are. */
+  kmsKeyId?: string;
   createdAtMs: number;
   engine: RdsEngine;
   engineVersion: string;

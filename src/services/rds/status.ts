@@ -38,6 +38,7 @@ export const EVENTS = {
   recoveryStarted: { message: 'Recovery of the DB instance has started. Recovery time will vary with the amount of data to be recovered.', category: 'recovery' }, // RDS-EVENT-0019
   recoveryComplete: { message: 'Recovery of the DB instance is complete.', category: 'recovery' }, // RDS-EVENT-0020
   masterSecretRotated: { message: 'Master user password for the DB instance has been rotated', category: 'configuration change' },
+  finalSnapshotFailed: { message: 'The final DB snapshot %s could not be created; the DB instance was not deleted', category: 'failure' },
 } as const;
 
 export type EventName = keyof typeof EVENTS;
@@ -52,7 +53,8 @@ const ALLOWED: Record<InstanceStatus, readonly InstanceStatus[]> = {
   stopping: ['stopped', 'failed', 'deleting'],
   stopped: ['starting', 'deleting', 'modifying'],
   starting: ['available', 'storage-full', 'failed', 'deleting'],
-  deleting: [],
+  // A deletion whose final snapshot cannot be taken fails the instance rather than losing its data or retrying forever.
+  deleting: ['failed'],
   'storage-full': ['available', 'modifying', 'rebooting', 'resetting-master-credentials', 'stopping', 'deleting', 'failed'],
   failed: ['deleting', 'rebooting'],
 };

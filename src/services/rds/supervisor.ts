@@ -18,6 +18,7 @@
  * `rebooting` until then (see takeOver).
  */
 import { Scope } from '../../core/scope.js';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../../core/log.js';
@@ -325,7 +326,13 @@ export class RdsSupervisor implements ReconcileTrigger {
     if (n >= RESTART_ATTEMPTS_BEFORE_FAILED || rec.status === 'creating') {
       try {
         this.update(key, rec.status, (r) => {
-          if (r.status !== 'creating') this.o.events.emitInstance(r, 'restartError', this.now(), r.engineKind, (e as Error).message.slice(0, 200));
+          if (r.status === 'deleting') {
+            // The deletion could not finish (its final snapshot could not be taken): the instance is failed, its data
+            // kept, and can be deleted again (with another snapshot identifier, or skipping it) or rebooted.
+            if (r.finalSnapshotId) this.o.events.emitInstance(r, 'finalSnapshotFailed', this.now(), r.finalSnapshotId);
+            delete r.finalSnapshotId;
+            r.desiredRunning = false;
+          } else if (r.status !== 'creating') this.o.events.emitInstance(r, 'restartError', this.now(), r.engineKind, (e as Error).message.slice(0, 200));
           this.o.events.transition(r, 'failed', this.now());
         });
       } catch {
@@ -621,12 +628,15 @@ export class RdsSupervisor implements ReconcileTrigger {
     await this.o.driver.stop(spec);
     let snap = '';
     if (rec.finalSnapshotId) {
+      faultPoint('rds.snapshot');
       const dest = join(this.o.engineRoot, 'snapshots', rec.accountId, rec.region);
       mkdirSync(dest, { recursive: true, mode: 0o700 });
-      const target = join(dest, `${rec.finalSnapshotId}-${rec.dbiResourceId.slice(3, 11).toLowerCase()}`);
+      const target = join(dest, snapshotDirName(rec, rec.finalSnapshotId));
       await this.o.driver.copyDataDir(spec, target);
       this.o.tables.snapshots.put(scopeKey(Scope.ofRecord(rec), rec.finalSnapshotId), {
         id: rec.finalSnapshotId,
+        dir: target,
+        ...(rec.kmsKeyId ? { kmsKeyId: rec.kmsKeyId } : {}),
         instanceId: rec.id,
         createdAtMs: this.now(),
         engine: rec.engine,
@@ -663,4 +673,13 @@ export class RdsSupervisor implements ReconcileTrigger {
     }
     return `${rec.id} deleted${snap}${secret}`;
   }
+}
+
+/**
+ * A snapshot's directory name: fixed-length, made of the scope and the snapshot identifier, so that no identifier RDS
+ * accepts (up to 255 characters) can make a path component longer than the file system's NAME_MAX (255 bytes, with
+ * the copy's `.partial` suffix on top).
+ */
+export function snapshotDirName(scope: { accountId: string; region: string }, snapshotId: string): string {
+  return `snap-${createHash('sha256').update(`${scope.accountId}/${scope.region}/${snapshotId}`).digest('hex').slice(0, 40)}`;
 }
