@@ -1,8 +1,9 @@
 /**
  * @module engines/temp-dirs
  * The directories Cellar creates under the system temp dir, outside any data directory: an instance's run directory
- * when its socket path would be too long (`cellar-<16 hex>`, see instanceLayout) and the engine root of an
- * `--in-memory` Cellar (`cellar-rds-XXXXXX`). A Cellar that dies (kill -9, OOM) cannot remove them, so each one
+ * when its socket path would be too long (`cellar-<16 hex>`, see instanceLayout), and the engine root and the
+ * certificate authorities' directory of an `--in-memory` Cellar (`cellar-rds-XXXXXX`, `cellar-tls-XXXXXX`, see
+ * tls/authorities.ts). A Cellar that dies (kill -9, OOM) cannot remove them, so each one
  * carries an owner stamp (`.cellar-owner`: the pid and kernel start time of the Cellar using it), and the next Cellar
  * to start sweeps those whose owner is gone.
  *
@@ -20,47 +21,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { log } from '../core/log.js';
 import { delay, type Host } from './host.js';
+import { OWNER_FILE, ownStamp, stampIsAlive, type OwnerStamp } from './owner-stamp.js';
 
-export const OWNER_FILE = '.cellar-owner';
-/** `cellar-rds-XXXXXX` (mkdtemp) and `cellar-<16 hex>` (socket fallback): nothing else in the temp dir is ours. */
-const SWEPT_NAME = /^cellar-(rds-[A-Za-z0-9]{6}|[0-9a-f]{16})$/;
+export { OWNER_FILE, ownStamp, stampIsAlive, type OwnerStamp };
+
+/** `cellar-rds-XXXXXX` and `cellar-tls-XXXXXX` (mkdtemp) and `cellar-<16 hex>` (socket fallback): nothing else in the temp dir is ours. */
+const SWEPT_NAME = /^cellar-((?:rds|tls)-[A-Za-z0-9]{6}|[0-9a-f]{16})$/;
 const MAX_TEMP_ENTRIES = 10_000;
 const MAX_PROC_ENTRIES = 100_000;
 const STOP_WAIT_MS = 5_000;
-
-export interface OwnerStamp {
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot. */
-  startTicks: string;
-}
-
-async function startTicks(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name (which may contain spaces); starttime is field 22 overall.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = rest[0];
-    if (state === 'Z' || state === 'X') return undefined;
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
-
-let ownStampCache: OwnerStamp | undefined;
-
-/** This process's stamp. */
-export async function ownStamp(): Promise<OwnerStamp> {
-  ownStampCache ??= { pid: process.pid, startTicks: (await startTicks(process.pid)) ?? '0' };
-  return ownStampCache;
-}
-
-/** Whether the process a stamp names is still the same living process. */
-export async function stampIsAlive(stamp: OwnerStamp): Promise<boolean> {
-  if (!Number.isInteger(stamp.pid) || stamp.pid <= 0) return false;
-  const ticks = await startTicks(stamp.pid);
-  return ticks !== undefined && ticks === stamp.startTicks;
-}
 
 /** Marks `dir` (one of the swept kinds) as used by this Cellar. */
 export async function claimTempDir(host: Host, dir: string): Promise<void> {
