@@ -101,7 +101,6 @@ async function main(argv: string[]): Promise<number> {
     log('error', 'background work threw outside its guard', { escaped, error: err.stack ?? String(err) });
   });
   const cellar = await startCellar(config);
-  process.stderr.write(`Cellar ${VERSION} serving AWS APIs at ${cellar.endpoint}\nData directory: ${cellar.dataDir ?? '(in memory: nothing is kept)'}\n`);
   // First signal: a clean stop (drain, then every service, RDS engines shut down cleanly). Second: a hurried one.
   // Each is bounded: past its bound the process exits regardless, with status 1.
   let signals = 0;
@@ -122,6 +121,8 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The banner last: whoever waits for it (a supervisor, a test) may signal at once, and is then answered by a clean stop.
+  process.stderr.write(`Cellar ${VERSION} serving AWS APIs at ${cellar.endpoint}\nData directory: ${cellar.dataDir ?? '(in memory: nothing is kept)'}\n`);
   return -1; // keep serving
 }
 
