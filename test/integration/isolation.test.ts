@@ -3,8 +3,10 @@
  *
  * Given resources that account A made in us-east-1 (a secret, a KMS key with an alias and a grant, a DynamoDB table
  * with an item, RDS groups and a running DB instance), when account B (same region) or account A in another region
- * (eu-west-1) calls each operation that names a resource — by bare name and by ARN — then every call is refused with
- * a 4xx (never a 5xx), and afterwards A's resources are exactly as they were.
+ * (eu-west-1) calls each operation that names a resource — by bare name and by ARN — or A itself names its resource by
+ * an ARN of another region or partition, then every call is refused with the one error that operation gives for a
+ * resource it does not have (or AccessDeniedException where a policy would be consulted), never a 5xx and never an
+ * unrelated validation error, and afterwards A's resources are exactly as they were.
  *
  * The operations come from the server itself (/_cellar/health lists what is served, from the models): every served
  * operation must appear here, either with a request addressing A's resource or in UNSCOPED with the reason it names
@@ -168,15 +170,58 @@ const UNSCOPED: Record<string, Record<string, string>> = {
   },
 };
 
-/** What each service answers to a name it does not have in the caller's scope. */
-const NOT_FOUND = /^(ResourceNotFoundException|NotFoundException|AccessDeniedException|DBInstanceNotFound|DBParameterGroupNotFound|DBSubnetGroupNotFoundFault|OptionGroupNotFoundFault|InvalidGrantIdException|InvalidParameterValue|InvalidRequestException|ValidationException)$/;
-/** And to an ARN of another account (AccessDenied where AWS would consult a resource policy; not found where it has none). */
-const FOREIGN_ARN: Record<string, RegExp> = {
-  secretsmanager: /^(AccessDeniedException|ResourceNotFoundException)$/,
-  kms: /^(AccessDeniedException|NotFoundException|InvalidGrantIdException)$/,
-  dynamodb: /^(AccessDeniedException|ResourceNotFoundException)$/,
-  rds: /^(DBInstanceNotFound|DBParameterGroupNotFound|InvalidParameterValue)$/,
+/** RDS's not-found error for the kind of resource each operation names. */
+const RDS_NOT_FOUND: Record<string, string> = {
+  DescribeDBInstances: 'DBInstanceNotFound',
+  ModifyDBInstance: 'DBInstanceNotFound',
+  RebootDBInstance: 'DBInstanceNotFound',
+  StopDBInstance: 'DBInstanceNotFound',
+  StartDBInstance: 'DBInstanceNotFound',
+  DeleteDBInstance: 'DBInstanceNotFound',
+  ListTagsForResource: 'DBInstanceNotFound',
+  AddTagsToResource: 'DBInstanceNotFound',
+  RemoveTagsFromResource: 'DBInstanceNotFound',
+  DescribeDBParameterGroups: 'DBParameterGroupNotFound',
+  DescribeDBParameters: 'DBParameterGroupNotFound',
+  ModifyDBParameterGroup: 'DBParameterGroupNotFound',
+  ResetDBParameterGroup: 'DBParameterGroupNotFound',
+  DeleteDBParameterGroup: 'DBParameterGroupNotFound',
+  CopyDBParameterGroup: 'DBParameterGroupNotFound',
+  DescribeDBSubnetGroups: 'DBSubnetGroupNotFoundFault',
+  ModifyDBSubnetGroup: 'DBSubnetGroupNotFoundFault',
+  DeleteDBSubnetGroup: 'DBSubnetGroupNotFoundFault',
+  DescribeOptionGroups: 'OptionGroupNotFoundFault',
+  DeleteOptionGroup: 'OptionGroupNotFoundFault',
 };
+
+/**
+ * How a request for A's resource is addressed: by name or ARN from account B or from A in another region, or by an
+ * ARN that names A's own resource but with another region or partition, sent by A in A's own region.
+ */
+type Approach = 'other-account' | 'other-region' | 'arn-of-other-region' | 'arn-of-other-partition';
+
+/**
+ * The one error code each operation answers with, never a looser set: a request refused for an unrelated reason (a
+ * validation error) does not count as isolated. A name not in the caller's scope is the operation's not-found error;
+ * another account's ARN is AccessDeniedException where AWS would consult a resource or key policy (Secrets Manager,
+ * KMS, DynamoDB), and not found where it has none (RDS); an ARN of another region or partition is not found, except
+ * that DynamoDB refuses another partition's table ARN with its ValidationException ("Invalid TableArn").
+ */
+function expectedCode(svc: string, op: string, form: Form, approach: Approach): string {
+  if (svc === 'rds') return RDS_NOT_FOUND[op]!;
+  // DynamoDB refuses an ARN it cannot take for a table of its partition as it refuses a malformed one.
+  if (svc === 'dynamodb' && approach === 'arn-of-other-partition') return 'ValidationException';
+  if (approach === 'other-account' && form === 'arn') return 'AccessDeniedException';
+  // RetireGrant by key id and grant id looks the grant up in the caller's scope, where there is none.
+  if (svc === 'kms' && op === 'RetireGrant' && form === 'name') return 'InvalidGrantIdException';
+  return svc === 'kms' ? 'NotFoundException' : 'ResourceNotFoundException';
+}
+
+/** A's fixture with every ARN rewritten to name another region or another partition. */
+function misScoped(f: Fixture, approach: 'arn-of-other-region' | 'arn-of-other-partition'): Fixture {
+  const rewrite = (arn: string) => (approach === 'arn-of-other-region' ? arn.replace(`:${HOME}:`, `:${AWAY}:`) : arn.replace(/^arn:aws:/, 'arn:aws-cn:'));
+  return { ...f, secretArn: rewrite(f.secretArn), keyArn: rewrite(f.keyArn), tableArn: rewrite(f.tableArn), dbArn: rewrite(f.dbArn), pgArn: rewrite(f.pgArn), subnetArn: rewrite(f.subnetArn), ogArn: rewrite(f.ogArn) };
+}
 
 function errorCode(r: RawResponse): string {
   if (r.json?.__type) return String(r.json.__type).split('#').pop()!;
@@ -276,24 +321,31 @@ describe('isolation between accounts and regions, for every served operation', (
     for (const [svc, ops] of Object.entries(TARGETS)) for (const op of Object.keys(ops)) assert.ok(served[svc]?.includes(op), `${svc} ${op} is listed here but not served`);
   });
 
-  it("account B and A's own other region can neither see nor touch A's resources, by name or by ARN", async () => {
+  it("account B and A's own other region can neither see nor touch A's resources, by name or by ARN, nor can A through an ARN of another region or partition", async () => {
     const before = await snapshot();
     const failures: string[] = [];
     let attempts = 0;
+    const approaches: Array<[Approach, typeof A, string, Form[]]> = [
+      ['other-account', B, HOME, ['name', 'arn']],
+      ['other-region', A, AWAY, ['name', 'arn']],
+      ['arn-of-other-region', A, HOME, ['arn']],
+      ['arn-of-other-partition', A, HOME, ['arn']],
+    ];
     for (const [svc, ops] of Object.entries(TARGETS)) {
       for (const [op, target] of Object.entries(ops)) {
-        for (const [who, region, label] of [[B, HOME, 'account B'], [A, AWAY, `A in ${AWAY}`]] as const) {
-          for (const form of ['name', 'arn'] as const) {
-            const body = target(fixture, form);
+        for (const [approach, who, region, forms] of approaches) {
+          const f = approach === 'arn-of-other-region' || approach === 'arn-of-other-partition' ? misScoped(fixture, approach) : fixture;
+          for (const form of forms) {
+            const body = target(f, form);
             if (!body) continue;
             attempts++;
             const r = await call(svc, op, body, who, region);
-            const expected = form === 'arn' && who === B ? FOREIGN_ARN[svc]! : NOT_FOUND;
+            const expected = expectedCode(svc, op, form, approach);
             // BatchGetSecretValue answers 200 and reports each secret it could not read in Errors, as AWS does.
             const partial = r.status === 200 && Array.isArray(r.json?.Errors) ? r.json : undefined;
             const code = partial ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values') : errorCode(r);
             const refused = partial ? true : r.status >= 400 && r.status < 500;
-            if (!refused || !expected.test(code)) failures.push(`${label} ${svc} ${op} by ${form}: HTTP ${r.status} ${code} ${r.text.slice(0, 160)}`);
+            if (!refused || code !== expected) failures.push(`${approach} ${svc} ${op} by ${form}: HTTP ${r.status} ${code}, expected ${expected}: ${r.text.slice(0, 160)}`);
           }
         }
       }
@@ -309,7 +361,7 @@ describe('isolation between accounts and regions, for every served operation', (
       }
     }
     assert.deepEqual(failures, []);
-    assert.ok(attempts > 150, `only ${attempts} attempts`);
+    assert.ok(attempts > 250, `only ${attempts} attempts`);
     assert.equal(await snapshot(), before, "A's resources changed");
   });
 

@@ -527,7 +527,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (!value.startsWith('arn:')) return value.toLowerCase();
     const arn = parseArn(value);
     const sep = arn ? arn.resource.indexOf(':') : -1;
-    if (!arn || arn.partition !== PARTITION || arn.service !== 'rds' || sep < 0 || arn.resource.slice(0, sep) !== kind) throw invalidParameterValue(`Invalid resource name: ${value}`);
+    if (!arn || arn.service !== 'rds' || sep < 0 || arn.resource.slice(0, sep) !== kind) throw invalidParameterValue(`Invalid resource name: ${value}`);
+    // Another partition's, account's or region's resource is not found here (the tagging operations answer the same).
     if (!ctx.scope.owns(arn, 'rds')) throw notFoundOf(kind, value);
     return arn.resource.slice(sep + 1).toLowerCase();
   }
