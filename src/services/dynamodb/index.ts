@@ -4,7 +4,8 @@ import { JsonProtocol } from '../../protocols/json.js';
 import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
 import { DynamoDBProvider } from './provider.js';
-import { validationOrder } from './validation-order.js';
+import { ENUM_ORDER, validationOrder } from './validation-order.js';
+import { precheck, withRequestRules } from './request-rules.js';
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const batch = env.config.dynamodb?.backfillBatch; // checked by config.ts
@@ -12,6 +13,9 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);
+  model.precheck = precheck;
+  model.enumOrder = ENUM_ORDER;
+  model.mapValueConstraints = true;
   return {
     id: 'dynamodb',
     model,
@@ -21,7 +25,7 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
       messageKey: 'message',
       crc32: true,
     }),
-    provider,
+    provider: withRequestRules(provider),
     authStyle: 'json',
     stop() {
       provider.close();
