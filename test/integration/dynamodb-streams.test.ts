@@ -13,14 +13,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand,
-  UpdateItemCommand, UpdateTableCommand, type AttributeValue,
+  BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ExecuteStatementCommand,
+  PutItemCommand, UpdateItemCommand, UpdateTableCommand, UpdateTimeToLiveCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand, type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import { startAckingWriter } from '../helpers/acking-writer.js';
-import { advanceClock, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { advanceClock, tempDir, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 type Item = Record<string, AttributeValue>;
 type ViewType = 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES';
@@ -173,7 +175,10 @@ describe('DynamoDB Streams', () => {
   };
 
   before(async () => {
-    cellar = await startCellar({ args: ['--quiet'] });
+    // Time to Live sweeps every 100 ms here, so its deletes reach the stream at once.
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, 'cellar.json'), JSON.stringify({ dynamodb: { ttlSweepIntervalMs: 100, ttlChangeIntervalMs: 0 } }));
+    cellar = await startCellar({ dataDir, args: ['--quiet'] });
     connect();
   });
 
@@ -202,6 +207,32 @@ describe('DynamoDB Streams', () => {
       assert.equal(described.LatestStreamArn, created.LatestStreamArn);
       assert.equal(described.LatestStreamLabel, created.LatestStreamLabel);
     }
+  });
+
+  it('PartiQL writes and Time to Live deletes reach the stream; TTL deletes are marked as the service\'s', async () => {
+    const arn = (await createTable(ddb, 'other_paths', 'NEW_AND_OLD_IMAGES')).TableDescription!.LatestStreamArn!;
+    const latest = await iterator(streams, arn, 'LATEST');
+    await ddb.send(new ExecuteStatementCommand({ Statement: `INSERT INTO "other_paths" VALUE {'pk': 'p', 'sk': '1', 'v': 'one'}` }));
+    await ddb.send(new ExecuteStatementCommand({ Statement: `UPDATE "other_paths" SET v = 'two' WHERE pk = 'p' AND sk = '1'` }));
+    await ddb.send(new ExecuteStatementCommand({ Statement: `DELETE FROM "other_paths" WHERE pk = 'p' AND sk = '1'` }));
+    await ddb.send(new UpdateTimeToLiveCommand({ TableName: 'other_paths', TimeToLiveSpecification: { Enabled: true, AttributeName: 'expires' } }));
+    const expired = { ...KEY('t', '1'), expires: { N: String(Math.floor(Date.now() / 1000) - 60) } };
+    await ddb.send(new PutItemCommand({ TableName: 'other_paths', Item: expired }));
+    let records: StreamRecord[] = [];
+    await waitFor(async () => {
+      records = (await readAll(streams, latest)).records;
+      return records.length >= 5;
+    }, 'the TTL delete in the stream', 15_000, 100);
+    assert.deepEqual(records.map((r) => [r.eventName, r.dynamodb!.Keys!.pk!.S, r.dynamodb!.OldImage?.v?.S, r.dynamodb!.NewImage?.v?.S]), [
+      ['INSERT', 'p', undefined, 'one'],
+      ['MODIFY', 'p', 'one', 'two'],
+      ['REMOVE', 'p', 'two', undefined],
+      ['INSERT', 't', undefined, undefined],
+      ['REMOVE', 't', undefined, undefined],
+    ]);
+    assert.ok(records.slice(0, 4).every((r) => r.userIdentity === undefined), 'callers\' writes carry no userIdentity');
+    assert.deepEqual(records[4]!.userIdentity, { PrincipalId: 'dynamodb.amazonaws.com', Type: 'Service' });
+    assert.deepEqual(records[4]!.dynamodb!.OldImage, expired);
   });
 
   it('DescribeStream and ListStreams describe the stream as AWS does', async () => {
