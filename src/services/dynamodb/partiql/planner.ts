@@ -239,10 +239,12 @@ class Emitter {
       case 'cmp': return `${this.operand(e.l)} ${e.op} ${this.operand(e.r)}`;
       case 'between': return `${this.operand(e.v)} BETWEEN ${this.operand(e.lo)} AND ${this.operand(e.hi)}`;
       case 'in': {
-        if (!Array.isArray(e.list) || e.list.length === 0 || e.v.k !== 'path') {
+        // The right side is a sequence: (a, b), [a, b] or <<a, b>>.
+        const list = Array.isArray(e.list) ? e.list : e.list.k === 'list' || e.list.k === 'bag' ? e.list.items : undefined;
+        if (!list || list.length === 0 || e.v.k !== 'path') {
           throw new Rejection('IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member');
         }
-        return `${this.operand(e.v)} IN (${e.list.map((x) => this.operand(x)).join(', ')})`;
+        return `${this.operand(e.v)} IN (${list.map((x) => this.operand(x)).join(', ')})`;
       }
       case 'is': {
         if (e.e.k !== 'path') throw new Rejection('The left hand side argument to IS must be a Variable Reference, Literal, or Path');
