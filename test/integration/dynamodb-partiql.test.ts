@@ -70,6 +70,7 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await fails(`INSERT INTO "hashed" VALUE {'other': 'a'}`, 'ValidationException', 'Key attribute should be present in the item: Key pk');
     await fails(`INSERT INTO hashed VALUE {'pk': 1}`, 'ValidationException', "Key attribute's data type should match its data type in table's schema: Key pk");
     await fails(`INSERT INTO hashed VALUE {'pk': ?}`, 'ValidationException', "Number of parameters in request and statement don't match.");
+    await fails(`INSERT INTO hashed VALUE {'pk': 'b', 'n': ?}`, 'ValidationException', 'The parameter cannot be converted to a numeric value: abc', { Parameters: [{ N: 'abc' }] });
     await fails(`INSERT INTO "music"."byColor" VALUE {'pk': 'a'}`, 'ValidationException', 'FROM clause may only contain a single table name in data manipulation statements at 1:13:17');
     await fails(`INSERT INTO hashed VALUE {'pk': 'b', 'e': <<>>}`, 'ValidationException', 'Empty bags are not supported');
     await fails(`INSERT INTO hashed VALUE {'pk': 'b', 'e': <<1, 'a'>>}`, 'ValidationException', 'Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags');

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../../core/context.js';
 import { ServiceError, validationError } from '../../../core/errors.js';
-import type { AttributeValue, Item } from '../attributes.js';
+import { type AttributeValue, type Item, validateValue } from '../attributes.js';
 import type { DocPath, Statement } from './ast.js';
 import { SyntaxProblem } from './lexer.js';
 import { parseStatement, Rejection } from './parser.js';
@@ -58,6 +58,11 @@ function asValidation(e: unknown): unknown {
 }
 
 function planned(s: Statement, params: AttributeValue[] | undefined, backend: PartiqlBackend, ctx: RequestContext, use: UseCase): Plan {
+  // Parameters are attribute values: checked as every attribute value is, before they reach an expression.
+  for (const v of params ?? []) {
+    const problem = validateValue(v);
+    if (problem) throw validationError(problem);
+  }
   try {
     return plan(s, params ?? [], (table) => backend.partiqlSchema(ctx, table), use);
   } catch (e) {
