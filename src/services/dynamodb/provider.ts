@@ -29,6 +29,9 @@ import type { Keyspace, Store } from '../../storage/store.js';
 import type { DescribeTimeToLiveInput, DescribeTimeToLiveOutput, UpdateTimeToLiveInput, UpdateTimeToLiveOutput } from '../../models/dynamodb.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
+import { StreamChangeLog } from './streams/change-log.js';
+import { streamLabel } from './streams/format.js';
+import { checkCreateStreamSpec, checkUpdateStreamSpec } from './streams/stream-spec.js';
 import {
   type AttributeValue, type Item, compareScalars, MAX_ITEM_BYTES, itemSize, readUnits, typeOf, validateValue, writeUnits,
 } from './attributes.js';
@@ -236,6 +239,8 @@ export class DynamoDBProvider {
   private closed = false;
   private readonly writeObservers: WriteObserver[] = [];
   readonly clock: Clock;
+  /** The tables' change logs and streams (DynamoDB Streams), fed by the write path. */
+  readonly streams: StreamChangeLog;
   /** Time to Live: its operations, expiry index and sweeper. */
   private readonly timeToLive: TimeToLive;
 
@@ -252,6 +257,8 @@ export class DynamoDBProvider {
     this.counters = new TableCounters(store, this.items, store.keyspace('ddb_stats'), options.recountChunk ?? RECOUNT_CHUNK, this.timers);
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
     this.clock = options.clock ?? systemClock;
+    this.streams = new StreamChangeLog(store, this.clock);
+    this.addWriteObserver(this.streams);
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
@@ -509,6 +516,7 @@ export class DynamoDBProvider {
     if (used.size !== defined.size || [...defined].some((d) => !used.has(d))) {
       throw validationError(`${INVALID}Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions`);
     }
+    checkCreateStreamSpec(input.StreamSpecification);
     if (this.lookup(ctx, name)) throw inUse(`Table already exists: ${name}`);
     const meta: TableMeta = {
       ns: 0,
@@ -531,7 +539,7 @@ export class DynamoDBProvider {
       deletionProtection: input.DeletionProtectionEnabled === true,
       tableClass: input.TableClass,
       stream: input.StreamSpecification,
-      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: new Date(now).toISOString().replace('Z', '') } : {}),
+      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: streamLabel(now) } : {}),
       ...(input.SSESpecification?.Enabled ? { sse: { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) } } : {}),
       tags: {},
     };
@@ -540,6 +548,7 @@ export class DynamoDBProvider {
       meta.ns = this.nextNamespace();
       for (const i of meta.indexes) i.ns = this.nextNamespace();
       this.saveMeta(meta);
+      this.streams.tableCreated(meta);
     });
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
@@ -598,7 +607,11 @@ export class DynamoDBProvider {
     // then, data operations already find no table. A second DeleteTable meanwhile is not an error.
     if (t.meta.status !== 'DELETING') {
       t.meta.status = 'DELETING';
-      this.saveMeta(t.meta);
+      this.store.transaction(() => {
+        this.saveMeta(t.meta);
+        // The table's stream is disabled with it, and stays readable for 24 hours.
+        this.streams.tableDeleted(t.meta, ctx.clock.now());
+      });
       this.schedulePurge(this.metaKey(ctx.scope, name));
     }
     return { TableDescription: describe(t.meta, t.stats, t.indexStats) };
@@ -647,6 +660,7 @@ export class DynamoDBProvider {
     const creates = updates.filter((u) => u.Create);
     const deletes = updates.filter((u) => u.Delete);
     if (creates.length + deletes.length > 1) throw validationError(`${INVALID}Only 1 online index can be created or deleted simultaneously per table`);
+    checkUpdateStreamSpec(input.StreamSpecification, name, m.stream?.StreamEnabled === true, creates.length + deletes.length > 0);
     const now = ctx.clock.now();
     const billing: 'PROVISIONED' | 'PAY_PER_REQUEST' = input.BillingMode ?? m.billingMode;
     if (input.ProvisionedThroughput && billing === 'PAY_PER_REQUEST') {
@@ -708,10 +722,7 @@ export class DynamoDBProvider {
       }
       if (input.DeletionProtectionEnabled !== undefined) m.deletionProtection = input.DeletionProtectionEnabled;
       if (input.TableClass) m.tableClass = input.TableClass;
-      if (input.StreamSpecification) {
-        if (input.StreamSpecification.StreamEnabled && !m.stream?.StreamEnabled) m.streamLabel = new Date(now).toISOString().replace('Z', '');
-        m.stream = input.StreamSpecification;
-      }
+      if (input.StreamSpecification) this.streams.streamUpdated(m, input.StreamSpecification, now);
       if (input.SSESpecification) {
         if (input.SSESpecification.Enabled) m.sse = { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) };
         else delete m.sse;
