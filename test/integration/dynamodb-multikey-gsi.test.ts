@@ -317,6 +317,15 @@ describe('DynamoDB global secondary indexes with multi-attribute keys', () => {
       // The items left out are still in the table.
       assert.equal((await client.send(new ScanCommand({ TableName: B, Select: 'COUNT' }))).Count, 5);
       assert.equal((await client.send(new DescribeTableCommand({ TableName: B }))).Table?.TableStatus, 'ACTIVE');
+      // The two index key violations (not the item merely missing s) are reported in the log. Logs are written
+      // asynchronously: wait (bounded) for the line.
+      let line: string | undefined;
+      for (let i = 0; i < 100 && !line; i++) {
+        line = cellar.output.find((l) => l.includes('dynamodb index backfill left out items') && l.includes('"table":"backfill"'));
+        if (!line) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(line, 'a log line reports the index key violations');
+      assert.equal(JSON.parse(line!).items, 2);
     });
 
     it('a backfill of a new multi-attribute index indexes the items that have every key attribute', async () => {
