@@ -42,6 +42,8 @@ import { evalCondition, project } from './expressions/evaluate.js';
 import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
+import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
+import type { TableSchema } from './partiql/planner.js';
 import {
   bucketRange, encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
 } from './keycodec.js';
@@ -1560,6 +1562,30 @@ export class DynamoDBProvider {
       out.ItemCollectionMetrics = m;
     }
     return out;
+  }
+
+  // ------------------------------------------------------------------ PartiQL (partiql/)
+
+  /** The key schema PartiQL plans against: an ACTIVE or UPDATING table of the caller's scope. */
+  partiqlSchema(ctx: RequestContext, table: string): TableSchema {
+    const t = this.active(ctx, table);
+    const keyOf = (k: KeyDef): Pick<TableSchema, 'hash' | 'range'> => ({
+      hash: { name: k.hashName, type: k.hashType },
+      ...(k.rangeName ? { range: { name: k.rangeName, type: k.rangeType! } } : {}),
+    });
+    return { name: t.meta.name, ...keyOf(t.key), indexes: new Map(t.indexes.map((i) => [i.meta.name, { global: i.meta.global, ...keyOf(i.key) }])) };
+  }
+
+  executeStatement(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return executeStatement(this, input, ctx);
+  }
+
+  batchExecuteStatement(input: Json, ctx: RequestContext): Promise<Json> {
+    return batchExecuteStatement(this, input, ctx);
+  }
+
+  executeTransaction(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return executeTransaction(this, input, ctx);
   }
 
   // ------------------------------------------------------------------ query and scan
