@@ -32,6 +32,7 @@ import { faultPoint } from '../../core/faults.js';
 import { parseArn, PARTITION } from '../../core/scope.js';
 import { notAuthorizedMessage } from '../../auth/policy.js';
 import type { Keyspace, Store } from '../../storage/store.js';
+import type { DescribeTimeToLiveInput, DescribeTimeToLiveOutput, UpdateTimeToLiveInput, UpdateTimeToLiveOutput } from '../../models/dynamodb.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
 import {
@@ -53,6 +54,7 @@ import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
   checkKeySchema, checkProjection, describe, keyDefOf, projectedNames, tableArn,
 } from './tables.js';
+import { TimeToLive, type TimeToLiveOptions } from './ttl/time-to-live.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -69,6 +71,8 @@ export interface DynamoDBProviderOptions {
   recountChunk?: number;
   /** The service's clock (the server's, which tests can move): the time writes are made at. */
   clock?: Clock;
+  /** Time to Live intervals (ttl/time-to-live.ts). */
+  timeToLive?: TimeToLiveOptions;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -262,6 +266,8 @@ export class DynamoDBProvider {
   private closed = false;
   private readonly writeObservers: WriteObserver[] = [];
   readonly clock: Clock;
+  /** Time to Live: its operations, expiry index and sweeper. */
+  private readonly timeToLive: TimeToLive;
 
   constructor(
     readonly store: Store,
@@ -280,12 +286,14 @@ export class DynamoDBProvider {
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
+    this.timeToLive = new TimeToLive(this, options.timeToLive);
   }
 
   /** Stops background work (index backfills) and stores the exact counters. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.timeToLive.close();
     clearInterval(this.statsTimer);
     this.flushStats();
     for (const t of this.timers) {
@@ -556,6 +564,13 @@ export class DynamoDBProvider {
     }
     const t = this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta);
     this.tables.set(k, t);
+    return t;
+  }
+
+  /** A table by its metadata key (background work acts in the table's own scope), or undefined when it is gone. */
+  tableAt(tableKey: string): TableState | undefined {
+    const t = this.tables.get(tableKey) ?? this.load(tableKey);
+    if (t) this.promote(t, this.clock.now());
     return t;
   }
 
@@ -1020,6 +1035,14 @@ export class DynamoDBProvider {
     } catch (e) {
       log('error', 'dynamodb could not record a failed index creation', { table: tableKey.replace(/\u0000/g, '/'), error: (e as Error).message });
     }
+  }
+
+  updateTimeToLive(input: UpdateTimeToLiveInput, ctx: RequestContext): UpdateTimeToLiveOutput {
+    return this.timeToLive.updateTimeToLive(input, ctx);
+  }
+
+  describeTimeToLive(input: DescribeTimeToLiveInput, ctx: RequestContext): DescribeTimeToLiveOutput {
+    return this.timeToLive.describeTimeToLive(input, ctx);
   }
 
   describeLimits(_input: Json, _ctx: RequestContext): Json {
