@@ -113,6 +113,13 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     assert.deepEqual(new Set(red.Items?.map((i) => `${i.pk?.S}${i.sk?.N}`)), new Set(['p1', 'p3', 'p5', 'q1']));
     const byRank = await stmt(`SELECT sk FROM music.byRank WHERE pk = 'p' AND rank <= 6`, { ConsistentRead: true });
     assert.deepEqual(byRank.Items, [{ sk: { N: '5' } }, { sk: { N: '4' } }]);
+    await create({
+      TableName: 'multikey', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'a', AttributeType: 'S' }, { AttributeName: 'b', AttributeType: 'N' }],
+      GlobalSecondaryIndexes: [{ IndexName: 'byAB', KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }, { AttributeName: 'b', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
+    });
+    for (const [pk, a, b] of [['m1', 'x', 1], ['m2', 'x', 2], ['m3', 'y', 1]] as const) await stmt(`INSERT INTO multikey VALUE {'pk': '${pk}', 'a': '${a}', 'b': ${b}}`);
+    const multi = await stmt(`SELECT pk FROM multikey.byAB WHERE a = 'x' AND b = 1`);
+    assert.deepEqual(multi.Items, [{ pk: { S: 'm1' } }], 'an index keyed by several attributes is read by a filtered Scan');
     await fails(`SELECT * FROM "music"."nope" WHERE color = 'red'`, 'ValidationException', 'The table does not have the specified index');
     await fails(`SELECT * FROM "music"."byColor" WHERE color = 'red'`, 'ValidationException', 'Strongly consistent read is not supported on Global Secondary Indexes', { ConsistentRead: true });
     await fails(`UPDATE "music"."byColor" SET x = 1 WHERE pk = 'p' AND sk = 1`, 'ValidationException', 'This operation is not supported on an index');

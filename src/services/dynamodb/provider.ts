@@ -1588,7 +1588,7 @@ export class DynamoDBProvider {
       hash: { name: k.hashName, type: k.hashType },
       ...(k.rangeName ? { range: { name: k.rangeName, type: k.rangeType! } } : {}),
     });
-    return { name: t.meta.name, ...keyOf(t.key), indexes: new Map(t.indexes.map((i) => [i.meta.name, { global: i.meta.global, ...keyOf(i.key) }])) };
+    return { name: t.meta.name, ...keyOf(t.key), indexes: new Map(t.indexes.map((i) => [i.meta.name, { global: i.meta.global, multi: i.ikey.multi, ...keyOf(i.key) }])) };
   }
 
   executeStatement(input: Json, ctx: RequestContext): Json | Promise<Json> {

@@ -31,7 +31,8 @@ export interface KeySchema {
 export interface TableSchema extends KeySchema {
   /** The table's name as stored (the statement may name it by ARN). */
   name: string;
-  indexes: Map<string, KeySchema & { global: boolean }>;
+  /** multi: a GSI keyed by more than one partition or sort key attribute (a SELECT on it is served by a Scan). */
+  indexes: Map<string, KeySchema & { global: boolean; multi?: boolean }>;
 }
 
 /** Which API carries the statement: their rules for reads differ. */
@@ -432,7 +433,7 @@ function pathsOf(select: SelectStatement): { paths?: DocPath[] } {
   return select.projection === '*' ? {} : { paths: select.projection };
 }
 
-function readSchema(schema: TableSchema, index: string | undefined): KeySchema {
+function readSchema(schema: TableSchema, index: string | undefined): KeySchema & { multi?: boolean } {
   if (index === undefined) return schema;
   const idx = schema.indexes.get(index);
   if (!idx) throw new Rejection('The table does not have the specified index');
@@ -463,7 +464,7 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
   const ph = new Placeholder();
   const emit = new Emitter(ph, values);
   const base: ReadInput = { TableName: schema.name, ...(index !== undefined ? { IndexName: index } : {}) };
-  const kc = selectKeyCondition(s.where, keySchema, values);
+  const kc = keySchema.multi ? undefined : selectKeyCondition(s.where, keySchema, values);
   if (s.orderBy) checkOrderBy(s, keySchema, kc !== undefined);
   if (kc) {
     checkKeyValue(keySchema.hash.name, kc.hash, keySchema.hash.type);
