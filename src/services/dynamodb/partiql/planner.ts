@@ -15,6 +15,7 @@
 import type { AttributeValue, Item } from '../attributes.js';
 import type { DocPath, Expr, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
 import { Rejection } from './parser.js';
+import { PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL } from '../indexes/keys.js';
 
 export type KeyType = 'S' | 'N' | 'B';
 
@@ -31,7 +32,7 @@ export interface KeySchema {
 export interface TableSchema extends KeySchema {
   /** The table's name as stored (the statement may name it by ARN). */
   name: string;
-  /** multi: a GSI keyed by more than one partition or sort key attribute (a SELECT on it is served by a Scan). */
+  /** multi: the index key has several HASH or RANGE attributes (PartiQL refuses to read such an index). */
   indexes: Map<string, KeySchema & { global: boolean; multi?: boolean }>;
 }
 
@@ -433,7 +434,7 @@ function pathsOf(select: SelectStatement): { paths?: DocPath[] } {
   return select.projection === '*' ? {} : { paths: select.projection };
 }
 
-function readSchema(schema: TableSchema, index: string | undefined): KeySchema & { multi?: boolean } {
+function readSchema(schema: TableSchema, index: string | undefined): KeySchema {
   if (index === undefined) return schema;
   const idx = schema.indexes.get(index);
   if (!idx) throw new Rejection('The table does not have the specified index');
@@ -442,6 +443,8 @@ function readSchema(schema: TableSchema, index: string | undefined): KeySchema &
 
 function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use: UseCase): Plan {
   const index = s.from.index;
+  // AWS refuses a read of a multi-attribute key index ahead of every rule on the statement's form.
+  if (index !== undefined && schema.indexes.get(index)?.multi) throw new Rejection(PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL);
   if (use !== 'statement') {
     if (index !== undefined && use === 'transaction') throw new Rejection('Reads on indices are not supported within transactions.');
     const message = use === 'transaction'
@@ -464,7 +467,7 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
   const ph = new Placeholder();
   const emit = new Emitter(ph, values);
   const base: ReadInput = { TableName: schema.name, ...(index !== undefined ? { IndexName: index } : {}) };
-  const kc = keySchema.multi ? undefined : selectKeyCondition(s.where, keySchema, values);
+  const kc = selectKeyCondition(s.where, keySchema, values);
   if (s.orderBy) checkOrderBy(s, keySchema, kc !== undefined);
   if (kc) {
     checkKeyValue(keySchema.hash.name, kc.hash, keySchema.hash.type);
