@@ -62,7 +62,7 @@ export class ClientTokens {
   private readonly running = new Map<string, string>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly store: Store, private readonly clock: Clock) {
+  constructor(private readonly store: Store, private readonly clock: Clock, private readonly maxTokens = MAX_TOKENS) {
     this.space = store.keyspace('ddb_txn_tokens');
     this.load();
     this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
@@ -109,7 +109,7 @@ export class ClientTokens {
     this.space.put(Buffer.from(id, 'utf8'), Buffer.from(JSON.stringify(record), 'utf8'));
     this.records.delete(id);
     this.records.set(id, record);
-    if (this.records.size > MAX_TOKENS) this.forgetOldest(this.records.size - MAX_TOKENS);
+    if (this.records.size > this.maxTokens) this.forgetOldest(this.records.size - this.maxTokens);
   }
 
   /** A record whose store op failed: the request failed, so its token is not remembered. */
@@ -150,7 +150,7 @@ export class ClientTokens {
       this.records.delete(id);
       this.space.delete(Buffer.from(id, 'utf8'));
     }
-    log('warn', 'dynamodb client tokens over their bound: the oldest were forgotten early', { forgotten: n, bound: MAX_TOKENS });
+    log('warn', 'dynamodb client tokens over their bound: the oldest were forgotten early', { forgotten: n, bound: this.maxTokens });
   }
 
   /** Reads the remembered tokens (oldest first), dropping the expired and any unreadable record. */
@@ -169,7 +169,9 @@ export class ClientTokens {
       else live.push([k.toString('utf8'), r]);
     }
     live.sort((a, b) => a[1].at - b[1].at);
-    for (const [id, r] of live.slice(-MAX_TOKENS)) this.records.set(id, r);
+    const over = Math.max(0, live.length - this.maxTokens);
+    for (const [id] of live.slice(0, over)) dead.push(Buffer.from(id, 'utf8'));
+    for (const [id, r] of live.slice(over)) this.records.set(id, r);
     if (dead.length === 0) return;
     try {
       this.store.transaction(() => {
