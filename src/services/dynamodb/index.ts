@@ -8,7 +8,7 @@ import { validationOrder } from './validation-order.js';
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const batch = env.config.dynamodb?.backfillBatch; // checked by config.ts
-  const provider = new DynamoDBProvider(env.store, batch !== undefined ? { backfillBatch: batch } : {});
+  const provider = new DynamoDBProvider(env.store, { clock: env.clock, ...(batch !== undefined ? { backfillBatch: batch } : {}) });
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);
