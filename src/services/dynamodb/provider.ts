@@ -43,6 +43,7 @@ import { evalCondition, project } from './expressions/evaluate.js';
 import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
+import { TransactionState, transactGetItems, transactWriteItems } from './transactions/index.js';
 import {
   bucketRange, encodeItemValue, escapeBytes, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
   segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
@@ -258,6 +259,8 @@ export class DynamoDBProvider {
   private closed = false;
   private readonly writeObservers: WriteObserver[] = [];
   readonly clock: Clock;
+  /** The items write transactions hold, and the client tokens they remember (transactions/). */
+  readonly transactions: TransactionState;
 
   constructor(
     readonly store: Store,
@@ -273,6 +276,7 @@ export class DynamoDBProvider {
     this.recountChunk = options.recountChunk ?? RECOUNT_CHUNK;
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
     this.clock = options.clock ?? systemClock;
+    this.transactions = new TransactionState(store, this.clock);
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
@@ -283,6 +287,7 @@ export class DynamoDBProvider {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.statsTimer);
+    this.transactions.close();
     this.flushStats();
     for (const t of this.timers) {
       clearTimeout(t as NodeJS.Timeout);
@@ -1298,6 +1303,7 @@ export class DynamoDBProvider {
     const key = this.keyFromItem(t, item);
     const size = itemSize(item);
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     this.markStats(t);
     return this.write([t], () => {
@@ -1348,6 +1354,7 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     this.markStats(t);
     return this.write([t], () => {
@@ -1377,6 +1384,7 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     let next: Item | undefined;
     this.markStats(t);
@@ -1419,6 +1427,16 @@ export class DynamoDBProvider {
     const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, next);
     if (icm) out.ItemCollectionMetrics = icm;
     return out;
+  }
+
+  // ------------------------------------------------------------------ transactions (transactions/)
+
+  transactWriteItems(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return transactWriteItems(this, input, ctx);
+  }
+
+  transactGetItems(input: Json, ctx: RequestContext): Json {
+    return transactGetItems(this, input, ctx);
   }
 
   batchGetItem(input: Json, ctx: RequestContext): Json {

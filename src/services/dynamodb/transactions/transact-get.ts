@@ -18,7 +18,7 @@ import { checkPlaceholderMaps, checkUnused, newContext, parseProjection } from '
 import type { DynamoDBProvider, StoredItem, TableState } from '../provider.js';
 import { addItemRead, consumedCapacity, emptyUnits, type TableUnits } from './capacity.js';
 import { type CancellationReason, NO_REASON, cancels, transactionCanceled, transactionConflict, validationFailed } from './cancellation.js';
-import { MAX_TRANSACTION_BYTES, MULTIPLE_OPERATIONS_MESSAGE, TRANSACTION_SIZE_MESSAGE, keyOrProblem } from './transact-write.js';
+import { MAX_TRANSACTION_BYTES, TRANSACTION_SIZE_MESSAGE, checkDistinctItems, keyOrProblem } from './transact-write.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -35,13 +35,7 @@ export interface TransactGetOutput {
 
 /** Runs a read transaction (see the module header). Throws TransactionCanceledException or ValidationException. */
 export function transactGet(provider: DynamoDBProvider, reads: readonly TransactGetAction[], ctx: RequestContext, returnConsumedCapacity?: string): TransactGetOutput {
-  const seen = new Set<string>();
-  for (const r of reads) {
-    if (r.kind === 'Invalid') continue;
-    const k = r.key.toString('latin1');
-    if (seen.has(k)) throw validationError(MULTIPLE_OPERATIONS_MESSAGE);
-    seen.add(k);
-  }
+  checkDistinctItems(reads);
   const locks = provider.transactions.locks;
   const reasons: CancellationReason[] = reads.map((r) => (r.kind === 'Invalid' ? validationFailed(r.message) : locks.isHeld(r.key) ? transactionConflict() : NO_REASON));
   if (cancels(reasons)) throw transactionCanceled(reasons);

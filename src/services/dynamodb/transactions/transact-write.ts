@@ -141,14 +141,19 @@ function commit(provider: DynamoDBProvider, actions: readonly TransactWriteActio
     }
     return applied;
   };
-  const answered = provider.write(tables, run, (applied) => output(provider, applied, options));
-  if (answered instanceof Promise && tokenId !== undefined) {
-    return answered.catch((e: unknown) => {
-      if (record) provider.transactions.tokens.forget(tokenId, record);
-      throw e;
-    }) as Promise<TransactWriteOutput>;
+  // A token recorded by an op that then failed (its commit, not its checks) is forgotten with it.
+  const failed = (e: unknown): never => {
+    if (record && tokenId !== undefined) provider.transactions.tokens.forget(tokenId, record);
+    throw e;
+  };
+  let answered: Json | Promise<Json>;
+  try {
+    answered = provider.write(tables, run, (applied) => output(provider, applied, options));
+  } catch (e) {
+    return failed(e);
   }
-  return answered as TransactWriteOutput | Promise<TransactWriteOutput>;
+  if (answered instanceof Promise) return answered.catch(failed) as Promise<TransactWriteOutput>;
+  return answered as TransactWriteOutput;
 }
 
 interface Applied {
@@ -286,10 +291,10 @@ function refreshTables(provider: DynamoDBProvider, actions: readonly TransactWri
 }
 
 /** No two actions on one item (keys are store keys: table namespace and key, so equal keys are one item). */
-function checkDistinctItems(actions: readonly TransactWriteAction[]): void {
+export function checkDistinctItems(actions: readonly ({ kind: 'Invalid' } | { kind: string; key: Buffer })[]): void {
   const seen = new Set<string>();
   for (const a of actions) {
-    if (a.kind === 'Invalid') continue;
+    if (!('key' in a)) continue;
     const k = a.key.toString('latin1');
     if (seen.has(k)) throw validationError(MULTIPLE_OPERATIONS_MESSAGE);
     seen.add(k);
