@@ -8,8 +8,16 @@ import { ENUM_ORDER, validationOrder } from './validation-order.js';
 import { precheck, withRequestRules } from './request-rules.js';
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
-  const batch = env.config.dynamodb?.backfillBatch; // checked by config.ts
-  const provider = new DynamoDBProvider(env.store, batch !== undefined ? { backfillBatch: batch } : {});
+  const settings = env.config.dynamodb ?? {}; // checked by config.ts
+  const provider = new DynamoDBProvider(env.store, {
+    clock: env.clock,
+    ...(settings.backfillBatch !== undefined ? { backfillBatch: settings.backfillBatch } : {}),
+    timeToLive: {
+      ...(settings.backfillBatch !== undefined ? { walkBatch: settings.backfillBatch } : {}),
+      ...(settings.ttlSweepIntervalMs !== undefined ? { sweepIntervalMs: settings.ttlSweepIntervalMs } : {}),
+      ...(settings.ttlChangeIntervalMs !== undefined ? { changeIntervalMs: settings.ttlChangeIntervalMs } : {}),
+    },
+  });
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);

@@ -14,43 +14,47 @@
  * Writes go through the store's group commit (Store.grouped): the item writes of one event-loop turn
  * share a commit, each atomic on its own, and each response is built once that commit is durable.
  *
- * Table counters (ItemCount, TableSizeBytes, index sizes) live in memory and are not written by each
- * write. Their stored record says whether it is exact: before the first write after the record was
- * last stored exact, a record marked dirty is committed on its own; every STATS_FLUSH_MS, and on close,
- * the exact counts are stored again (clean). A table whose record is dirty when it is loaded (Cellar
- * stopped without closing) has its counters recounted from its items and index entries, in the
- * background, RECOUNT_CHUNK entries per event-loop turn; DescribeTable waits for the recount. Writes
- * meanwhile go on: a write's change to a counter goes into the recount when its key is at or before the
- * recount's position (already counted), and is left to the recount otherwise (it will count the result).
+ * Table counters (ItemCount, TableSizeBytes, index sizes) live in memory, stored every STATS_FLUSH_MS
+ * and recounted after an unclean stop: see table-counters.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
+import { type Clock, systemClock } from '../../core/clock.js';
 import { ServiceError, validationError } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import { faultPoint } from '../../core/faults.js';
 import { parseArn, PARTITION } from '../../core/scope.js';
 import { notAuthorizedMessage } from '../../auth/policy.js';
 import type { Keyspace, Store } from '../../storage/store.js';
+import type { DescribeTimeToLiveInput, DescribeTimeToLiveOutput, UpdateTimeToLiveInput, UpdateTimeToLiveOutput } from '../../models/dynamodb.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
+import { StreamChangeLog } from './streams/change-log.js';
+import { streamLabel } from './streams/format.js';
+import { checkCreateStreamSpec, checkUpdateStreamSpec } from './streams/stream-spec.js';
 import {
-  type AttributeValue, type Item, compareScalars, MAX_HASH_KEY_BYTES, MAX_ITEM_BYTES, MAX_RANGE_KEY_BYTES, itemSize, keyValueBytes,
-  readUnits, typeOf, validateValue, writeUnits,
+  type AttributeValue, type Item, compareScalars, MAX_ITEM_BYTES, itemSize, readUnits, typeOf, validateValue, writeUnits,
 } from './attributes.js';
 import type { Condition, Operand, Path, UpdateAction } from './expressions/ast.js';
 import { evalCondition, project } from './expressions/evaluate.js';
 import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
+import { TransactionState, transactGetItems, transactWriteItems } from './transactions/index.js';
+import { RECOUNT_CHUNK, TableCounters } from './table-counters.js';
+import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
+import type { TableSchema } from './partiql/planner.js';
 import {
-  bucketRange, encodeItemValue, escapeBytes, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
-  segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
+  bucketRange, encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
 } from './keycodec.js';
+import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, indexKeyViolation, itemIndexKeyBody, type IndexKey } from './indexes/keys.js';
+import { checkMultiQueryStart, type KeyCondition, keySizeProblem, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from './indexes/query.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
   checkKeySchema, checkProjection, describe, keyDefOf, projectedNames, tableArn,
 } from './tables.js';
 import { invalidKeyConditionOperator } from './request-rules.js';
+import { TimeToLive, type TimeToLiveOptions } from './ttl/time-to-live.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -65,6 +69,10 @@ export interface DynamoDBProviderOptions {
   endpointAddress?: string;
   /** Entries counted per step when a table's counters are recounted after an unclean stop. */
   recountChunk?: number;
+  /** The service's clock (the server's, which tests can move): the time writes are made at. */
+  clock?: Clock;
+  /** Time to Live intervals (ttl/time-to-live.ts). */
+  timeToLive?: TimeToLiveOptions;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -74,13 +82,15 @@ const MB = 1024 * 1024;
 /** Entries read from the store per chunk while walking a Query or Scan. */
 const SCAN_CHUNK = 128;
 
-interface IndexState {
+export interface IndexState {
   meta: IndexMeta;
+  /** The first HASH and RANGE attributes; `ikey` has them all (a GSI key may have up to four of each). */
   key: KeyDef;
+  ikey: IndexKey;
   projected: Set<string> | 'ALL';
 }
 
-interface TableState {
+export interface TableState {
   meta: TableMeta;
   key: KeyDef;
   keyAttrs: string[];
@@ -93,32 +103,8 @@ interface TableState {
 
 /** How often counters changed by writes are stored (exact, clean) again. */
 const STATS_FLUSH_MS = 1000;
-/** Entries read per step (one per event-loop turn) when recounting a table's counters. */
-const RECOUNT_CHUNK = 1000;
 /** Tries of one backfill step before the index's creation fails. */
 const BACKFILL_ATTEMPTS = 3;
-
-/** A recount of one namespace (the table's items, or one index's entries) in progress. */
-interface NamespaceRecount {
-  /** The last key counted; undefined before the first step. */
-  after: Buffer | undefined;
-  counted: Stats;
-}
-
-/** A table's counters being recounted: namespaces still to finish, and who waits for them. */
-interface Recount {
-  pending: Map<number, NamespaceRecount>;
-  done: Promise<void>;
-  finish(): void;
-}
-
-/** The stored counters: c/b for the table, i for [index ns, count, bytes]; d=1 while not exact. */
-interface StoredStats {
-  c: number;
-  b: number;
-  i: [number, number, number][];
-  d?: 1;
-}
 
 /** How many names of tables that do not exist are remembered, so that lookups of them skip the store. */
 const MISSING_CACHED = 1024;
@@ -186,7 +172,7 @@ function collectPathHeads(c: Condition, out: Set<string>): void {
 }
 
 /** An item read from the store: its size at once, the parsed item only when someone asks for it. */
-class StoredItem {
+export class StoredItem {
   private parsed: Item | undefined;
   constructor(readonly json: string, readonly size: number) {}
   get item(): Item {
@@ -194,15 +180,52 @@ class StoredItem {
   }
 }
 
-interface WriteEffect {
+export interface WriteEffect {
   tableBytes: number;
   indexUnits: Map<string, number>;
 }
 
+/**
+ * Who made a write. AWS marks the deletes of Time to Live as the service's own (a stream record's
+ * userIdentity), and transactions are charged twice: the write path carries both to its observers.
+ */
+export type WriteOrigin = 'user' | 'ttl';
+
+export interface WriteOptions {
+  origin: WriteOrigin;
+  /** Part of a transaction (TransactWriteItems, ExecuteTransaction). */
+  transactional: boolean;
+  /** The time the write is made at (ms since the epoch), one value for every change of a request. */
+  nowMs: number;
+}
+
+/** One change to one item: `next` undefined deletes it. */
+export interface ItemChange {
+  table: TableState;
+  key: Buffer;
+  /** The item as stored before the change (read inside the same transaction), if any. */
+  stored: StoredItem | undefined;
+  next: Item | undefined;
+  /** itemSize(next), 0 for a delete. */
+  nextSize: number;
+}
+
+/**
+ * Called by the write path for every applied change, inside the same store transaction as the item
+ * write, so what an observer stores (a stream's change log, a Time to Live expiry index) commits or
+ * rolls back with the item. An observer must not throw for valid items: a throw fails the whole write.
+ */
+export interface WriteObserver {
+  onChange(change: ItemChange, options: WriteOptions): void;
+  /** A deleted table's data is being removed (inside that store transaction): remove what the observer keeps for it. */
+  onTablePurged?(meta: TableMeta): void;
+}
+
+const USER_WRITE: Omit<WriteOptions, 'nowMs'> = { origin: 'user', transactional: false };
+
 export class DynamoDBProvider {
-  private readonly items: Keyspace;
+  readonly items: Keyspace;
   private readonly meta: Keyspace;
-  private readonly statsSpace: Keyspace;
   /** Tables read from the store, by metaKey. */
   private readonly tables = new Map<string, TableState>();
   /** Names looked up and not found (bounded: the oldest is forgotten past MISSING_CACHED). */
@@ -214,35 +237,48 @@ export class DynamoDBProvider {
   private readonly endpointAddress: string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
   private readonly statsTimer: NodeJS.Timeout;
-  /** Recounts in progress, by table namespace. */
-  private readonly recounts = new Map<number, Recount>();
-  private readonly recountChunk: number;
+  private readonly counters: TableCounters;
   private closed = false;
+  private readonly writeObservers: WriteObserver[] = [];
+  readonly clock: Clock;
+  /** The items write transactions hold, and the client tokens they remember (transactions/). */
+  readonly transactions: TransactionState;
+  /** The tables' change logs and streams (DynamoDB Streams), fed by the write path. */
+  readonly streams: StreamChangeLog;
+  /** Time to Live: its operations, expiry index and sweeper. */
+  private readonly timeToLive: TimeToLive;
 
   constructor(
-    private readonly store: Store,
+    readonly store: Store,
     options: DynamoDBProviderOptions = {},
   ) {
     this.items = store.keyspace('ddb_items');
     this.meta = store.keyspace('ddb_meta');
-    this.statsSpace = store.keyspace('ddb_stats');
     this.createDelayMs = options.createDelayMs ?? 0;
     this.updateDelayMs = options.updateDelayMs ?? 0;
     this.deleteDelayMs = options.deleteDelayMs ?? 0;
     this.backfillBatch = options.backfillBatch ?? 500;
-    this.recountChunk = options.recountChunk ?? RECOUNT_CHUNK;
+    this.counters = new TableCounters(store, this.items, store.keyspace('ddb_stats'), options.recountChunk ?? RECOUNT_CHUNK, this.timers);
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
+    this.clock = options.clock ?? systemClock;
+    this.transactions = new TransactionState(store, this.clock);
+    this.streams = new StreamChangeLog(store, this.clock);
+    this.addWriteObserver(this.streams);
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
+    this.timeToLive = new TimeToLive(this, options.timeToLive);
   }
 
   /** Stops background work (index backfills) and stores the exact counters. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.timeToLive.close();
     clearInterval(this.statsTimer);
+    this.transactions.close();
     this.flushStats();
+    this.counters.close();
     for (const t of this.timers) {
       clearTimeout(t as NodeJS.Timeout);
       clearImmediate(t as NodeJS.Immediate);
@@ -253,7 +289,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ metadata
 
   /** A table's metadata key: the table's scope (core/scope.ts) and name. */
-  private metaKey(scope: { accountId: string; region: string }, name: string): string {
+  metaKey(scope: { accountId: string; region: string }, name: string): string {
     return `t\u0000${scope.accountId}\u0000${scope.region}\u0000${name}`;
   }
 
@@ -262,7 +298,7 @@ export class DynamoDBProvider {
    * region. Another account's table is refused as AWS refuses it without a resource policy allowing the caller
    * (Cellar does not serve DynamoDB resource policies yet), whether or not it exists.
    */
-  private tableName(ctx: RequestContext, nameOrArn: string): string {
+  tableName(ctx: RequestContext, nameOrArn: string): string {
     if (nameOrArn.charCodeAt(0) !== 97 || !nameOrArn.startsWith('arn:')) return nameOrArn;
     const arn = parseArn(nameOrArn);
     if (!arn || arn.partition !== PARTITION || arn.service !== 'dynamodb' || !/^table\/[a-zA-Z0-9_.-]{3,255}$/.test(arn.resource)) {
@@ -293,168 +329,35 @@ export class DynamoDBProvider {
     const key = keyDefOf(meta.keySchema, meta.attributeDefinitions);
     const indexes = meta.indexes.map((m) => {
       const ik = keyDefOf(m.keySchema, meta.attributeDefinitions);
-      return { meta: m, key: ik, projected: projectedNames(m, key, ik) };
+      return { meta: m, key: ik, ikey: indexKeyOf(m.keySchema, meta.attributeDefinitions), projected: projectedNames(m, key) };
     });
     const t: TableState = {
       meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes,
       stats: prev?.stats ?? { count: 0, bytes: 0 }, indexStats: prev?.indexStats ?? new Map(), statsMarked: prev?.statsMarked ?? false,
     };
-    if (!prev) {
-      const raw = this.statsSpace.get(namespacePrefix(meta.ns));
-      const parsed: StoredStats = raw ? (JSON.parse(raw.toString('utf8')) as StoredStats) : { c: 0, b: 0, i: [] };
-      t.stats = { count: parsed.c, bytes: parsed.b };
-      for (const [ns, c, b] of parsed.i) t.indexStats.set(ns, { count: c, bytes: b });
-      if (parsed.d) {
-        // The record stays dirty until a flush after the recount stores it: same state as after a write.
-        t.statsMarked = true;
-        this.startRecount(t);
-      }
-    }
+    if (!prev) this.counters.load(t);
     for (const i of meta.indexes) if (!t.indexStats.has(i.ns)) t.indexStats.set(i.ns, { count: 0, bytes: 0 });
     return t;
   }
 
-  /** Stores a table's counters: exact (clean), or marked dirty (the in-memory ones are about to move on). */
-  private persistStats(t: TableState, requestDirty = false): void {
-    // Counters being recounted are not exact yet: stored, they stay dirty.
-    const dirty = requestDirty || this.recounts.has(t.meta.ns);
-    const body: StoredStats = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
-    if (dirty) body.d = 1;
-    this.statsSpace.put(namespacePrefix(t.meta.ns), Buffer.from(JSON.stringify(body)));
-    t.statsMarked = dirty;
+  /** See TableCounters.mark: called before a write changes a table's in-memory counters. */
+  markStats(t: TableState): void {
+    this.counters.mark(t);
   }
 
-  /**
-   * Before a write changes a table's in-memory counters: unless already done, commits a dirty record
-   * on its own (committing any open write group first). Committed before the write, it cannot be lost
-   * with the write's group: if Cellar dies at any later point, the record says to recount.
-   */
-  private markStats(t: TableState): void {
-    if (t.statsMarked) return;
-    this.store.transaction(() => this.persistStats(t, true));
-  }
-
-  /** Stores the exact counters of every table written since they were last stored (not those being recounted). */
   private flushStats(): void {
-    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta, t.meta.name)) === t);
-    if (marked.length === 0) return;
-    try {
-      this.store.transaction(() => {
-        for (const t of marked) this.persistStats(t, false);
-      });
-    } catch {
-      // The records stay dirty (and marked): a restart recounts, the next flush tries again.
-      for (const t of marked) t.statsMarked = true;
-    }
+    this.counters.flush([...this.tables.values()].filter((t) => this.tables.get(this.metaKey(t.meta, t.meta.name)) === t));
   }
 
-  /**
-   * Applies a write's change to one counter: the table's (ns = the table's) or an index's. While that
-   * namespace is being recounted, the change goes into the recount if key was already counted, and is
-   * dropped otherwise (the recount will count the entry as it is then).
-   */
   private addStats(t: TableState, ns: number, key: Buffer, count: number, bytes: number): void {
-    const r = this.recounts.get(t.meta.ns)?.pending.get(ns);
-    if (r !== undefined) {
-      if (r.after !== undefined && Buffer.compare(key, r.after) <= 0) {
-        r.counted.count += count;
-        r.counted.bytes += bytes;
-      }
-      return;
-    }
-    const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
-    if (s === undefined) return;
-    s.count += count;
-    s.bytes += bytes;
-  }
-
-  /**
-   * Recounts a table's counters in the background, one chunk of entries per event-loop turn (see the
-   * module header). The counters shown until it is done are the stored ones; DescribeTable waits.
-   */
-  private startRecount(t: TableState): void {
-    if (this.recounts.has(t.meta.ns)) return;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    const pending = new Map<number, NamespaceRecount>();
-    for (const ns of [t.meta.ns, ...t.meta.indexes.map((i) => i.ns)]) pending.set(ns, { after: undefined, counted: { count: 0, bytes: 0 } });
-    const recount: Recount = { pending, done, finish };
-    this.recounts.set(t.meta.ns, recount);
-    const step = (): void => {
-      this.timers.delete(handle);
-      if (this.recounts.get(t.meta.ns) !== recount) return; // replaced by a synchronous recount
-      const [ns, r] = pending.entries().next().value as [number, NamespaceRecount];
-      let chunk: Array<[Buffer, Buffer]>;
-      try {
-        faultPoint('dynamodb.recount');
-        chunk = [...this.items.scan({ ...(r.after ? { gt: r.after } : { gte: namespacePrefix(ns) }), lt: namespacePrefix(ns + 1), limit: this.recountChunk })];
-      } catch (e) {
-        // Background work: the counters stay the stored (dirty) ones and the next start recounts; never fatal.
-        log('error', 'dynamodb counter recount failed', { table: t.meta.name, error: (e as Error).message });
-        this.recounts.delete(t.meta.ns);
-        finish();
-        return;
-      }
-      for (const [, v] of chunk) {
-        r.counted.count++;
-        r.counted.bytes += itemValueSize(v);
-      }
-      if (chunk.length > 0) r.after = chunk[chunk.length - 1]![0];
-      if (chunk.length < this.recountChunk) {
-        pending.delete(ns);
-        const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
-        if (s) Object.assign(s, r.counted);
-      }
-      if (pending.size === 0) {
-        this.recounts.delete(t.meta.ns);
-        finish();
-        return;
-      }
-      if (this.closed) {
-        // Stopping: the stored record stays dirty, and the next start recounts.
-        this.recounts.delete(t.meta.ns);
-        finish();
-        return;
-      }
-      handle = setImmediate(step);
-      this.timers.add(handle);
-    };
-    let handle = setImmediate(step);
-    this.timers.add(handle);
-  }
-
-  /** Recomputes a table's counters from its items and index entries at once (a walk of each, RECOUNT_CHUNK at a time). */
-  private recount(t: TableState): void {
-    const pending = this.recounts.get(t.meta.ns);
-    this.recounts.delete(t.meta.ns);
-    const count = (ns: number): Stats => {
-      const s: Stats = { count: 0, bytes: 0 };
-      const end = namespacePrefix(ns + 1);
-      let after: Buffer | undefined;
-      for (;;) {
-        const chunk = [...this.items.scan({ ...(after ? { gt: after } : { gte: namespacePrefix(ns) }), lt: end, limit: RECOUNT_CHUNK })];
-        for (const [, v] of chunk) {
-          s.count++;
-          s.bytes += itemValueSize(v);
-        }
-        if (chunk.length < RECOUNT_CHUNK) return s;
-        after = chunk[chunk.length - 1]![0];
-      }
-    };
-    Object.assign(t.stats, count(t.meta.ns));
-    for (const i of t.meta.indexes) {
-      const s = t.indexStats.get(i.ns);
-      if (s) Object.assign(s, count(i.ns));
-      else t.indexStats.set(i.ns, count(i.ns));
-    }
-    pending?.finish();
+    this.counters.add(t, ns, key, count, bytes);
   }
 
   /**
    * Runs an item write: through the store's group commit when it has one (the answer, built by `answer`,
    * comes once the group is durable), else as a plain transaction answered at once.
    */
-  private write<T>(tables: TableState[], fn: () => T, answer: (v: T) => Json): Json | Promise<Json> {
+  write<T>(tables: TableState[], fn: () => T, answer: (v: T) => Json): Json | Promise<Json> {
     if (this.store.groupsCommits) return this.store.grouped(fn).then(answer, (e: unknown) => this.writeFailed(tables, e));
     let v: T;
     try {
@@ -473,7 +376,7 @@ export class DynamoDBProvider {
     if (!(e instanceof ServiceError)) {
       for (const t of new Set(tables)) {
         try {
-          this.recount(t);
+          this.counters.recount(t);
         } catch {
           // The stored record is dirty (marked before the write): the next restart recounts.
         }
@@ -482,12 +385,12 @@ export class DynamoDBProvider {
     throw e;
   }
 
-  private saveMeta(meta: TableMeta): void {
+  saveMeta(meta: TableMeta): void {
     this.meta.put(Buffer.from(this.metaKey(meta, meta.name)), Buffer.from(JSON.stringify(meta)));
   }
 
   /** The table (cached), with CREATING/UPDATING promoted to ACTIVE once their delay has passed. */
-  private lookup(ctx: RequestContext, nameOrArn: string): TableState | undefined {
+  lookup(ctx: RequestContext, nameOrArn: string): TableState | undefined {
     const name = this.tableName(ctx, nameOrArn);
     const k = this.metaKey(ctx.scope, name);
     let t = this.tables.get(k);
@@ -514,6 +417,13 @@ export class DynamoDBProvider {
     return t;
   }
 
+  /** A table by its metadata key (background work acts in the table's own scope), or undefined when it is gone. */
+  tableAt(tableKey: string): TableState | undefined {
+    const t = this.tables.get(tableKey) ?? this.load(tableKey);
+    if (t) this.promote(t, this.clock.now());
+    return t;
+  }
+
   /** Caches a table's state (created, updated). */
   private cache(k: string, t: TableState): void {
     this.missing.delete(k);
@@ -533,7 +443,7 @@ export class DynamoDBProvider {
   }
 
   /** A table that accepts data operations (ACTIVE or UPDATING). */
-  private active(ctx: RequestContext, name: string): TableState {
+  active(ctx: RequestContext, name: string): TableState {
     const t = this.lookup(ctx, name);
     if (!t || t.meta.status === 'CREATING' || t.meta.status === 'DELETING') throw notFound();
     return t;
@@ -598,7 +508,7 @@ export class DynamoDBProvider {
     }
     for (const g of gsis) {
       const ks = g.KeySchema as KeySchemaElement[];
-      checkKeySchema(ks);
+      checkGlobalIndexKeySchema(ks);
       if (names.has(g.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${g.IndexName}`);
       names.add(g.IndexName);
       checkProjection(g.Projection, g.IndexName);
@@ -612,6 +522,7 @@ export class DynamoDBProvider {
     if (used.size !== defined.size || [...defined].some((d) => !used.has(d))) {
       throw validationError(`${INVALID}Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions`);
     }
+    checkCreateStreamSpec(input.StreamSpecification);
     if (this.lookup(ctx, name)) throw inUse(`Table already exists: ${name}`);
     const meta: TableMeta = {
       ns: 0,
@@ -634,7 +545,7 @@ export class DynamoDBProvider {
       deletionProtection: input.DeletionProtectionEnabled === true,
       tableClass: input.TableClass,
       stream: input.StreamSpecification,
-      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: new Date(now).toISOString().replace('Z', '') } : {}),
+      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: streamLabel(now) } : {}),
       ...(input.SSESpecification?.Enabled ? { sse: { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) } } : {}),
       tags: {},
     };
@@ -643,6 +554,7 @@ export class DynamoDBProvider {
       meta.ns = this.nextNamespace();
       for (const i of meta.indexes) i.ns = this.nextNamespace();
       this.saveMeta(meta);
+      this.streams.tableCreated(meta);
     });
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
@@ -659,8 +571,8 @@ export class DynamoDBProvider {
   describeTable(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const t = this.lookup(ctx, input.TableName);
     if (!t) throw this.tableNotFound(input.TableName);
-    const recount = this.recounts.get(t.meta.ns);
-    if (recount) return recount.done.then(() => this.describeTable(input, ctx));
+    const recount = this.counters.pendingRecount(t);
+    if (recount) return recount.then(() => this.describeTable(input, ctx));
     // The in-memory counters include the open write group: commit it before showing them.
     this.store.sync();
     return { Table: describe(t.meta, t.stats, t.indexStats) };
@@ -701,7 +613,11 @@ export class DynamoDBProvider {
     // then, data operations already find no table. A second DeleteTable meanwhile is not an error.
     if (t.meta.status !== 'DELETING') {
       t.meta.status = 'DELETING';
-      this.saveMeta(t.meta);
+      this.store.transaction(() => {
+        this.saveMeta(t.meta);
+        // The table's stream is disabled with it, and stays readable for 24 hours.
+        this.streams.tableDeleted(t.meta, ctx.clock.now());
+      });
       this.schedulePurge(this.metaKey(ctx.scope, name));
     }
     return { TableDescription: describe(t.meta, t.stats, t.indexStats) };
@@ -722,7 +638,8 @@ export class DynamoDBProvider {
         this.store.transaction(() => {
           this.items.deletePrefix(namespacePrefix(meta.ns));
           for (const i of meta.indexes) this.items.deletePrefix(namespacePrefix(i.ns));
-          this.statsSpace.delete(namespacePrefix(meta.ns));
+          this.counters.forget(meta);
+          for (const o of this.writeObservers) o.onTablePurged?.(meta);
           this.meta.delete(Buffer.from(tableKey));
         });
         this.tables.delete(tableKey);
@@ -749,6 +666,7 @@ export class DynamoDBProvider {
     const creates = updates.filter((u) => u.Create);
     const deletes = updates.filter((u) => u.Delete);
     if (creates.length + deletes.length > 1) throw validationError(`${INVALID}Only 1 online index can be created or deleted simultaneously per table`);
+    checkUpdateStreamSpec(input.StreamSpecification, name, m.stream?.StreamEnabled === true, creates.length + deletes.length > 0);
     const now = ctx.clock.now();
     const billing: 'PROVISIONED' | 'PAY_PER_REQUEST' = input.BillingMode ?? m.billingMode;
     if (input.ProvisionedThroughput && billing === 'PAY_PER_REQUEST') {
@@ -773,7 +691,7 @@ export class DynamoDBProvider {
     for (const u of creates) {
       const c = u.Create as Json;
       const ks = c.KeySchema as KeySchemaElement[];
-      checkKeySchema(ks);
+      checkGlobalIndexKeySchema(ks);
       if (m.indexes.some((i) => i.name === c.IndexName)) throw validationError(`${INVALID}Attempting to create an index which already exists`);
       const missing = ks.map((k) => k.AttributeName).filter((n) => !newDefs.some((d) => d.AttributeName === n));
       if (missing.length) {
@@ -810,10 +728,7 @@ export class DynamoDBProvider {
       }
       if (input.DeletionProtectionEnabled !== undefined) m.deletionProtection = input.DeletionProtectionEnabled;
       if (input.TableClass) m.tableClass = input.TableClass;
-      if (input.StreamSpecification) {
-        if (input.StreamSpecification.StreamEnabled && !m.stream?.StreamEnabled) m.streamLabel = new Date(now).toISOString().replace('Z', '');
-        m.stream = input.StreamSpecification;
-      }
+      if (input.StreamSpecification) this.streams.streamUpdated(m, input.StreamSpecification, now);
       if (input.SSESpecification) {
         if (input.SSESpecification.Enabled) m.sse = { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) };
         else delete m.sse;
@@ -851,7 +766,7 @@ export class DynamoDBProvider {
       const gs = (out.GlobalSecondaryIndexes as Json[] | undefined) ?? [];
       gs.push({ IndexName: dropped.name, KeySchema: dropped.keySchema, Projection: dropped.projection, IndexStatus: 'DELETING', ProvisionedThroughput: { NumberOfDecreasesToday: 0, ReadCapacityUnits: 0, WriteCapacityUnits: 0 }, IndexSizeBytes: 0, ItemCount: 0, IndexArn: `${arn}/index/${dropped.name}` });
       out.GlobalSecondaryIndexes = gs;
-      this.persistStats(state);
+      this.counters.persist(state);
     }
     if (startBackfill) this.scheduleBackfill(key, startBackfill.ns, undefined);
     return { TableDescription: out };
@@ -911,12 +826,16 @@ export class DynamoDBProvider {
         const prefix = namespacePrefix(t.meta.ns);
         const end = prefixEnd(prefix)!;
         const batch = [...this.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: end, limit: this.backfillBatch })];
+        let violations = 0;
         this.store.transaction(() => {
           if (!t.indexStats.has(indexNs)) t.indexStats.set(indexNs, { count: 0, bytes: 0 });
           for (const [k, v] of batch) {
             const item = JSON.parse(itemValueJson(v)) as Item;
             const entry = this.indexEntry(t, idx, item, k.subarray(4));
-            if (!entry) continue;
+            if (!entry) {
+              if (indexKeyViolation(item, idx.ikey)) violations++;
+              continue;
+            }
             if (this.items.get(entry.key) === undefined) this.addStats(t, indexNs, entry.key, 1, entry.size);
             this.items.put(entry.key, entry.value);
           }
@@ -924,14 +843,18 @@ export class DynamoDBProvider {
             idx.meta.backfilling = false;
             this.saveMeta(t.meta);
           }
-          this.persistStats(t);
+          this.counters.persist(t);
         });
+        if (violations > 0) {
+          // AWS reports these as index key violations (its violation detector); here the log says how many were left out.
+          log('warn', 'dynamodb index backfill left out items whose index key values the index cannot hold', { table: t.meta.name, index: idx.meta.name, items: violations });
+        }
         if (idx.meta.backfilling) this.scheduleBackfill(tableKey, indexNs, batch[batch.length - 1]![0]);
       } catch (e) {
         // The batch's counter changes may be in memory without their commit: count again from what is stored.
         if (table) {
           try {
-            this.recount(table);
+            this.counters.recount(table);
           } catch {
             // the stored record stays dirty; the next start recounts
           }
@@ -969,6 +892,14 @@ export class DynamoDBProvider {
     }
   }
 
+  updateTimeToLive(input: UpdateTimeToLiveInput, ctx: RequestContext): UpdateTimeToLiveOutput {
+    return this.timeToLive.updateTimeToLive(input, ctx);
+  }
+
+  describeTimeToLive(input: DescribeTimeToLiveInput, ctx: RequestContext): DescribeTimeToLiveOutput {
+    return this.timeToLive.describeTimeToLive(input, ctx);
+  }
+
   describeLimits(_input: Json, _ctx: RequestContext): Json {
     return { AccountMaxReadCapacityUnits: 80000, AccountMaxWriteCapacityUnits: 80000, TableMaxReadCapacityUnits: 40000, TableMaxWriteCapacityUnits: 40000 };
   }
@@ -980,7 +911,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ tags
 
   /** The table a tag operation's ResourceArn names; notFound is the operation's own text when there is none. */
-  private tableByArn(arn: string, ctx: RequestContext, notFound = `Requested resource not found: ResourcArn: ${arn} not found`): TableState {
+  tableByArn(arn: string, ctx: RequestContext, notFound = `Requested resource not found: ResourcArn: ${arn} not found`): TableState {
     if (!arn.startsWith('arn:')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
     const name = this.tableName(ctx, arn);
     const t = this.lookup(ctx, name);
@@ -1020,7 +951,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ keys and index entries
 
   /** Validates a Key parameter against the table's schema; returns its encoded item key. */
-  private keyFromKey(t: TableState, key: Json | undefined): Buffer {
+  keyFromKey(t: TableState, key: Json | undefined): Buffer {
     const k = t.key;
     if (!key || typeof key !== 'object') throw validationError('The provided key element does not match the schema');
     let n = 0;
@@ -1053,7 +984,7 @@ export class DynamoDBProvider {
   }
 
   /** Validates a full item's key attributes and index key attributes; returns its encoded key. */
-  private keyFromItem(t: TableState, item: Item): Buffer {
+  keyFromItem(t: TableState, item: Item): Buffer {
     const k = t.key;
     for (const [name, type, isHash] of [[k.hashName, k.hashType, true], [k.rangeName, k.rangeType, false]] as [string | undefined, KeyType | undefined, boolean][]) {
       if (!name) continue;
@@ -1062,21 +993,8 @@ export class DynamoDBProvider {
       if ((v as Json)[type!] === undefined) throw validationError(`${INVALID}Type mismatch for key ${name} expected: ${type} actual: ${typeOf(v)}`);
       this.checkKeyValue(name, v, isHash);
     }
-    for (const idx of t.indexes) {
-      for (const [name, type] of [[idx.key.hashName, idx.key.hashType], [idx.key.rangeName, idx.key.rangeType]] as [string | undefined, KeyType | undefined][]) {
-        if (!name) continue;
-        const v = item[name];
-        if (!v) continue;
-        if ((v as Json)[type!] === undefined) {
-          throw validationError(`${INVALID}Type mismatch for Index Key ${name} Expected: ${type} Actual: ${typeOf(v)} IndexName: ${idx.meta.name}`);
-        }
-        if (v.S === '' || (v.B !== undefined && v.B.length === 0)) {
-          throw validationError(`One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${v.S === '' ? 'string' : 'binary'} value. IndexName: ${idx.meta.name}, IndexKey: ${name}`);
-        }
-        // Checked before anything is stored: an index key no index could hold refuses the write.
-        this.checkKeySize(v, name === idx.key.hashName);
-      }
-    }
+    // Checked before anything is stored: an index key value no index could hold refuses the write.
+    if (t.indexes.length) checkIndexKeyValues(t.indexes, item);
     return withNamespace(t.meta.ns, keyBody(item[k.hashName]!, k.hashType, k.rangeName ? item[k.rangeName] : undefined, k.rangeType));
   }
 
@@ -1087,27 +1005,50 @@ export class DynamoDBProvider {
     return out;
   }
 
-  /** The index entry for an item, or undefined when the item lacks the index key (sparse index). */
+  /**
+   * The index entry for an item, or undefined when the item is not in the index: a key attribute absent or of
+   * another type (a sparse index), or a value no index key can hold (an item written before the index existed,
+   * left out as AWS's backfill leaves it: an "index key violation"). Writes are refused before they get here.
+   */
   private indexEntry(t: TableState, idx: IndexState, item: Item, itemKeyBody: Buffer): { key: Buffer; value: Buffer; size: number } | undefined {
-    const ik = idx.key;
-    const h = item[ik.hashName];
-    if (!h || (h as Json)[ik.hashType] === undefined) return undefined;
-    const r = ik.rangeName ? item[ik.rangeName] : undefined;
-    if (ik.rangeName && (!r || (r as Json)[ik.rangeType!] === undefined)) return undefined;
-    // An item whose index key breaks the key limits (an item written before the index existed) is not in the index:
-    // AWS's backfill leaves such items out too ("index key violations"). Writes are refused before they get here.
-    if (keySizeProblem(h, true) || (r && keySizeProblem(r, false)) || h.S === '' || r?.S === '') return undefined;
+    const body = itemIndexKeyBody(item, idx.ikey);
+    if (!body) return undefined;
     const projected = this.projectForIndex(item, idx);
     const size = itemSize(projected);
-    const key = withNamespace(idx.meta.ns, keyBody(h, ik.hashType, r, ik.rangeType), itemKeyBody);
+    const key = withNamespace(idx.meta.ns, body, itemKeyBody);
     void t;
     return { key, value: encodeItemValue(JSON.stringify(projected), size), size };
   }
 
+  /** Registers a write observer (stream change log, Time to Live expiry index); see WriteObserver. */
+  addWriteObserver(observer: WriteObserver): void {
+    this.writeObservers.push(observer);
+  }
+
+  /**
+   * The one write path. Every change to items (item operations, batches, transactions, PartiQL, Time
+   * to Live) is applied here: the item, its index entries, the table's counters, then the observers.
+   * Must run inside a store transaction or grouped op (see write()), after markStats() of each table;
+   * the changes of one call commit together or not at all.
+   */
+  applyChanges(changes: readonly ItemChange[], options: WriteOptions): WriteEffect[] {
+    return changes.map((c) => this.applyChange(c, options));
+  }
+
+  applyChange(change: ItemChange, options: WriteOptions): WriteEffect {
+    const effect = this.writeItem(change.table, change.key, change.stored, change.next, change.nextSize);
+    for (const o of this.writeObservers) o.onChange(change, options);
+    return effect;
+  }
+
+  /** A caller's ordinary (non-transactional) write, through the one write path. */
+  private userWrite(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextSize: number): WriteEffect {
+    return this.applyChange({ table: t, key, stored, next, nextSize }, { ...USER_WRITE, nowMs: this.clock.now() });
+  }
+
   /**
    * Writes (or deletes, when next is undefined) an item and keeps its index entries and the table's
-   * in-memory counters in step. Must run inside a store transaction (or a grouped op), after
-   * markStats(t).
+   * in-memory counters in step. Only applyChange calls it.
    */
   private writeItem(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextSize: number): WriteEffect {
     const oldSize = stored?.size ?? 0;
@@ -1149,7 +1090,7 @@ export class DynamoDBProvider {
     return effect;
   }
 
-  private readItem(key: Buffer): StoredItem | undefined {
+  readItem(key: Buffer): StoredItem | undefined {
     const text = this.items.getText(key, ITEM_HEADER_BYTES);
     if (text === undefined) return undefined;
     return new StoredItem(textValueJson(text), textValueSize(text));
@@ -1157,7 +1098,7 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ capacity and metrics
 
-  private writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Json | undefined {
+  writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Json | undefined {
     if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
     const tableUnits = writeUnits(effect?.tableBytes ?? 0);
     let total = tableUnits;
@@ -1179,7 +1120,7 @@ export class DynamoDBProvider {
     return out;
   }
 
-  private readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Json | undefined {
+  readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Json | undefined {
     if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
     const out: Json = { TableName: t.meta.name, CapacityUnits: units, ReadCapacityUnits: units };
     if (mode === 'INDEXES') {
@@ -1192,14 +1133,14 @@ export class DynamoDBProvider {
     return out;
   }
 
-  private collectionMetrics(t: TableState, mode: string | undefined, item: Item | undefined): Json | undefined {
+  collectionMetrics(t: TableState, mode: string | undefined, item: Item | undefined): Json | undefined {
     if (mode !== 'SIZE' || !t.indexes.some((i) => !i.meta.global) || !item) return undefined;
     return { ItemCollectionKey: { [t.key.hashName]: item[t.key.hashName] }, SizeEstimateRangeGB: [0, 1] };
   }
 
   // ------------------------------------------------------------------ expressions for writes
 
-  private writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
+  writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
     // AWS lists UpdateItem's parameters as {UpdateExpression, ConditionExpression} / {AttributeUpdates, Expected}.
     checkStyleMix(input, [...extraExpr, 'ConditionExpression'], [...extraLegacy, 'Expected']);
     if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
@@ -1214,7 +1155,7 @@ export class DynamoDBProvider {
     return { ctx, condition };
   }
 
-  private checkReturnValuesOnFailure(input: Json, old: Item | undefined): ServiceError {
+  checkReturnValuesOnFailure(input: Json, old: Item | undefined): ServiceError {
     return conditionalFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
   }
 
@@ -1234,12 +1175,13 @@ export class DynamoDBProvider {
     const key = this.keyFromItem(t, item);
     const size = itemSize(item);
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     this.markStats(t);
     return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
-      return this.writeItem(t, key, old, item, size);
+      return this.userWrite(t, key, old, item, size);
     }, (effect) => {
       const out: Json = {};
       if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
@@ -1284,13 +1226,14 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     this.markStats(t);
     return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       if (!old) return undefined;
-      return this.writeItem(t, key, old, undefined, 0);
+      return this.userWrite(t, key, old, undefined, 0);
     }, (effect) => {
       const out: Json = {};
       if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
@@ -1313,18 +1256,22 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     let next: Item | undefined;
     this.markStats(t);
     return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
+      // An update that only removes attributes creates no item where there is none (AWS answers success, writes nothing).
+      if (!old && actions.length > 0 && actions.every((a) => a.k === 'remove')) return { tableBytes: 0, indexUnits: new Map<string, number>() };
       const base: Item = old ? old.item : { ...(input.Key as Item) };
       next = applyUpdate(base, actions);
-      this.keyFromItem(t, next); // index key types of the updated item
+      // The updated item's index key values (its table key cannot change), in UpdateItem's words.
+      if (t.indexes.length) checkIndexKeyValues(t.indexes, next, 'update');
       const size = itemSize(next);
       if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
-      return this.writeItem(t, key, old, next, size);
+      return this.userWrite(t, key, old, next, size);
     }, (effect) => this.updateOutput(t, input, rv, actions, old, next, effect));
   }
 
@@ -1336,7 +1283,7 @@ export class DynamoDBProvider {
         if (old) out.Attributes = old.item;
         break;
       case 'ALL_NEW':
-        out.Attributes = next;
+        if (next) out.Attributes = next;
         break;
       case 'UPDATED_OLD':
         if (old) {
@@ -1345,7 +1292,7 @@ export class DynamoDBProvider {
         }
         break;
       case 'UPDATED_NEW': {
-        const p = project(next!, paths);
+        const p = next ? project(next, paths) : {};
         if (Object.keys(p).length) out.Attributes = p;
         break;
       }
@@ -1355,6 +1302,16 @@ export class DynamoDBProvider {
     const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, next);
     if (icm) out.ItemCollectionMetrics = icm;
     return out;
+  }
+
+  // ------------------------------------------------------------------ transactions (transactions/)
+
+  transactWriteItems(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return transactWriteItems(this, input, ctx);
+  }
+
+  transactGetItems(input: Json, ctx: RequestContext): Json {
+    return transactGetItems(this, input, ctx);
   }
 
   batchGetItem(input: Json, ctx: RequestContext): Json {
@@ -1469,7 +1426,7 @@ export class DynamoDBProvider {
           perTable.set(op.t, [...(perTable.get(op.t) ?? []), { tableBytes: 0, indexUnits: new Map() }]);
           continue;
         }
-        const effect = this.writeItem(op.t, op.key, old, op.item, op.size);
+        const effect = this.userWrite(op.t, op.key, old, op.item, op.size);
         perTable.set(op.t, [...(perTable.get(op.t) ?? []), effect]);
         const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(op.t, 'SIZE', op.item ?? old?.item) : undefined;
         if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
@@ -1506,6 +1463,30 @@ export class DynamoDBProvider {
     return out;
   }
 
+  // ------------------------------------------------------------------ PartiQL (partiql/)
+
+  /** The key schema PartiQL plans against: an ACTIVE or UPDATING table of the caller's scope. */
+  partiqlSchema(ctx: RequestContext, table: string): TableSchema {
+    const t = this.active(ctx, table);
+    const keyOf = (k: KeyDef): Pick<TableSchema, 'hash' | 'range'> => ({
+      hash: { name: k.hashName, type: k.hashType },
+      ...(k.rangeName ? { range: { name: k.rangeName, type: k.rangeType! } } : {}),
+    });
+    return { name: t.meta.name, ...keyOf(t.key), indexes: new Map(t.indexes.map((i) => [i.meta.name, { global: i.meta.global, multi: i.ikey.multi, ...keyOf(i.key) }])) };
+  }
+
+  executeStatement(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return executeStatement(this, input, ctx);
+  }
+
+  batchExecuteStatement(input: Json, ctx: RequestContext): Promise<Json> {
+    return batchExecuteStatement(this, input, ctx);
+  }
+
+  executeTransaction(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return executeTransaction(this, input, ctx);
+  }
+
   // ------------------------------------------------------------------ query and scan
 
   query(input: Json, ctx: RequestContext): Json {
@@ -1533,24 +1514,34 @@ export class DynamoDBProvider {
         }
       }
     }
-    const range = this.keyConditionRange(keyCond, key, input.KeyConditionExpression !== undefined);
-    if (input.ExclusiveStartKey) {
-      this.startKey(t, target, input.ExclusiveStartKey, 'Query');
-      this.checkQueryStart(input.ExclusiveStartKey, key, range);
+    const ns = target ? target.meta.ns : t.meta.ns;
+    let bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer };
+    if (target?.ikey.multi) {
+      // A key of several HASH or RANGE attributes (indexes/query.ts).
+      const q = multiKeyRange(this.keyConditionParts(keyCond), target.ikey);
+      if (input.ExclusiveStartKey) {
+        this.startKey(t, target, input.ExclusiveStartKey, 'Query');
+        checkMultiQueryStart(input.ExclusiveStartKey, target.ikey, q);
+      }
+      bounds = multiKeyBounds(ns, q, target.ikey);
+    } else {
+      const range = this.keyConditionRange(keyCond, key, input.KeyConditionExpression !== undefined);
+      if (input.ExclusiveStartKey) {
+        this.startKey(t, target, input.ExclusiveStartKey, 'Query');
+        this.checkQueryStart(input.ExclusiveStartKey, key, range);
+      }
+      bounds = this.rangeBounds(withNamespace(ns, keyBody(range.hash, key.hashType)), range, key);
     }
     if (filter) {
       // A Query filters after the key condition: filtering on the queried key attributes is refused.
       const heads = new Set<string>();
       collectPathHeads(filter, heads);
-      for (const k of [key.hashName, key.rangeName]) {
-        if (k && heads.has(k)) {
+      for (const k of target ? target.ikey.parts.map((p) => p.name) : t.keyAttrs) {
+        if (heads.has(k)) {
           throw validationError(`${input.QueryFilter !== undefined ? 'QueryFilter' : 'Filter Expression'} can only contain non-primary key attributes: Primary key attribute: ${k}`);
         }
       }
     }
-    const ns = target ? target.meta.ns : t.meta.ns;
-    const prefix = withNamespace(ns, keyBody(range.hash, key.hashType));
-    const bounds = this.rangeBounds(prefix, range, key);
     return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
   }
 
@@ -1632,6 +1623,28 @@ export class DynamoDBProvider {
 
   /** Turns a key condition into the hash value and an optional range predicate, with AWS's checks. */
   private keyConditionRange(cond: Condition, key: KeyDef, isExpression: boolean): { hash: AttributeValue; op?: string; values?: AttributeValue[] } {
+    const found = this.keyConditionParts(cond);
+    const bad = (m: string): ServiceError => validationError(m);
+    if (!isExpression && (found.size < 1 || found.size > 2)) throw bad('Conditions can be of length 1 or 2 only');
+    const h = found.get(key.hashName);
+    if (!h) throw bad(`Query condition missed key schema element: ${key.hashName}`);
+    for (const name of found.keys()) {
+      if (name !== key.hashName && name !== key.rangeName) throw bad('Query key condition not supported');
+    }
+    if (h.op !== '=') throw bad('Query key condition not supported');
+    const typeOk = (v: AttributeValue, type: KeyType): boolean => (v as Json)[type] !== undefined;
+    if (!typeOk(h.values[0]!, key.hashType)) throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    const r = key.rangeName ? found.get(key.rangeName) : undefined;
+    if (r && !r.values.every((v) => typeOk(v, key.rangeType!))) throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    if (r?.op === 'BEGINS_WITH' && key.rangeType === 'N') throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    // A value no key can hold matches nothing on AWS either: it is refused with the key size messages.
+    this.checkKeySize(h.values[0]!, true);
+    for (const v of r?.values ?? []) this.checkKeySize(v, false);
+    return { hash: h.values[0]!, ...(r ? { op: r.op, values: r.values } : {}) };
+  }
+
+  /** The conditions of a key condition by attribute name, with AWS's checks of each one's form. */
+  private keyConditionParts(cond: Condition): Map<string, KeyCondition> {
     const parts: Condition[] = [];
     const flatten = (c: Condition): void => {
       if (c.k === 'and') {
@@ -1641,7 +1654,7 @@ export class DynamoDBProvider {
     };
     flatten(cond);
     const bad = (m: string): ServiceError => validationError(m);
-    const found = new Map<string, { op: string; values: AttributeValue[] }>();
+    const found = new Map<string, KeyCondition>();
     for (const c of parts) {
       let attr: string | undefined;
       let op: string;
@@ -1690,51 +1703,12 @@ export class DynamoDBProvider {
       if (found.has(attr!)) throw bad('KeyConditionExpressions must only contain one condition per key');
       found.set(attr!, { op, values });
     }
-    if (!isExpression && (found.size < 1 || found.size > 2)) throw bad('Conditions can be of length 1 or 2 only');
-    const h = found.get(key.hashName);
-    if (!h) throw bad(`Query condition missed key schema element: ${key.hashName}`);
-    for (const name of found.keys()) {
-      if (name !== key.hashName && name !== key.rangeName) throw bad('Query key condition not supported');
-    }
-    if (h.op !== '=') throw bad('Query key condition not supported');
-    const typeOk = (v: AttributeValue, type: KeyType): boolean => (v as Json)[type] !== undefined;
-    if (!typeOk(h.values[0]!, key.hashType)) throw bad(`${INVALID}Condition parameter type does not match schema type`);
-    const r = key.rangeName ? found.get(key.rangeName) : undefined;
-    if (r && !r.values.every((v) => typeOk(v, key.rangeType!))) throw bad(`${INVALID}Condition parameter type does not match schema type`);
-    if (r?.op === 'BEGINS_WITH' && key.rangeType === 'N') throw bad(`${INVALID}Condition parameter type does not match schema type`);
-    // A value no key can hold matches nothing on AWS either: it is refused with the key size messages.
-    this.checkKeySize(h.values[0]!, true);
-    for (const v of r?.values ?? []) this.checkKeySize(v, false);
-    return { hash: h.values[0]!, ...(r ? { op: r.op, values: r.values } : {}) };
+    return found;
   }
 
   /** Store key bounds for a partition and an optional range predicate. */
   private rangeBounds(prefix: Buffer, range: { op?: string; values?: AttributeValue[] }, key: KeyDef): { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer } {
-    const end = prefixEnd(prefix)!;
-    if (!range.op) return { gte: prefix, lt: end };
-    const enc = (v: AttributeValue): Buffer => Buffer.concat([prefix, orderedKeyBytes(v, key.rangeType!)]);
-    const after = (v: AttributeValue): Buffer => prefixEnd(enc(v)) ?? end;
-    const v0 = range.values![0]!;
-    switch (range.op) {
-      case '=':
-        return { gte: enc(v0), lt: after(v0) };
-      case '<':
-        return { gte: prefix, lt: enc(v0) };
-      case '<=':
-        return { gte: prefix, lt: after(v0) };
-      case '>':
-        return { gte: after(v0), lt: end };
-      case '>=':
-        return { gte: enc(v0), lt: end };
-      case 'BETWEEN':
-        return { gte: enc(v0), lt: after(range.values![1]!) };
-      default: {
-        // begins_with: every value with this prefix has an encoding starting with the escaped prefix.
-        const raw = rawKeyBytes(v0, key.rangeType!);
-        const p = Buffer.concat([prefix, escapeBytes(raw, false)]);
-        return { gte: p, lt: prefixEnd(p) ?? end };
-      }
-    }
+    return rangeBoundsOf(prefix, range, key.rangeType);
   }
 
   /**
@@ -1751,18 +1725,13 @@ export class DynamoDBProvider {
       if (msg) throw validationError(/contains duplicates|number set|numeric value|significant digits|number with magnitude/.test(msg) ? msg : `${bare}: ${msg}`);
     }
     const need = new Set(t.keyAttrs);
-    if (target) {
-      need.add(target.key.hashName);
-      if (target.key.rangeName) need.add(target.key.rangeName);
-    }
+    if (target) for (const p of target.ikey.parts) need.add(p.name);
     if (Object.keys(esk).length !== need.size) throw validationError(op === 'Scan' && !target ? `${bare}: ${schema}` : bare);
     if (target) {
-      const ik = target.key;
-      for (const [name, type] of [[ik.hashName, ik.hashType], [ik.rangeName, ik.rangeType]] as [string | undefined, KeyType | undefined][]) {
-        if (!name) continue;
-        const v = esk[name] as Json | undefined;
+      for (const p of target.ikey.parts) {
+        const v = esk[p.name] as Json | undefined;
         if (!v) throw validationError(bare);
-        if (v[type!] === undefined) throw validationError(schema);
+        if (v[p.type] === undefined) throw validationError(schema);
       }
     }
     const get = (name: string, type: KeyType, isHash: boolean): AttributeValue => {
@@ -1774,8 +1743,9 @@ export class DynamoDBProvider {
     const tk = t.key;
     const body = keyBody(get(tk.hashName, tk.hashType, true), tk.hashType, tk.rangeName ? get(tk.rangeName, tk.rangeType!, false) : undefined, tk.rangeType);
     if (!target) return withNamespace(t.meta.ns, body);
-    const ik = target.key;
-    return withNamespace(target.meta.ns, keyBody(get(ik.hashName, ik.hashType, true), ik.hashType, ik.rangeName ? get(ik.rangeName, ik.rangeType!, false) : undefined, ik.rangeType), body);
+    const values: Record<string, AttributeValue> = {};
+    for (const p of target.ikey.parts) values[p.name] = get(p.name, p.type, p.isHash);
+    return withNamespace(target.meta.ns, indexKeyBodyOf(values, target.ikey), body);
   }
 
   /**
@@ -1789,18 +1759,7 @@ export class DynamoDBProvider {
       if (!samePartition) throw validationError('The provided starting key is outside query boundaries based on provided conditions');
       return;
     }
-    const r = esk[key.rangeName!] as AttributeValue;
-    const c = (i: number): number => compareScalars(r, range.values![i]!) ?? Number.NaN;
-    let ok: boolean;
-    switch (range.op) {
-      case '=': ok = c(0) === 0; break;
-      case '<': ok = c(0) < 0; break;
-      case '<=': ok = c(0) <= 0; break;
-      case '>': ok = c(0) > 0; break;
-      case '>=': ok = c(0) >= 0; break;
-      case 'BETWEEN': ok = c(0) >= 0 && c(1) <= 0; break;
-      default: ok = evalCondition({ k: 'begins_with', v: { k: 'value', value: r }, prefix: { k: 'value', value: range.values![0]! } }, {});
-    }
+    const ok = satisfiesKeyCondition(esk[key.rangeName!] as AttributeValue, { op: range.op, values: range.values! });
     if (!ok) throw validationError('The provided starting key does not match the range key predicate');
     if (!samePartition) throw validationError('The query can return at most one row and cannot be restarted');
   }
@@ -1914,19 +1873,7 @@ export class DynamoDBProvider {
   private keyOf(item: Item, t: TableState, target: IndexState | undefined): Item {
     const out: Item = {};
     for (const n of t.keyAttrs) if (item[n]) out[n] = item[n];
-    if (target) {
-      const ik = target.key;
-      if (item[ik.hashName]) out[ik.hashName] = item[ik.hashName]!;
-      if (ik.rangeName && item[ik.rangeName]) out[ik.rangeName] = item[ik.rangeName]!;
-    }
+    if (target) for (const p of target.ikey.parts) if (item[p.name]) out[p.name] = item[p.name]!;
     return out;
   }
-}
-
-/** AWS's message when a key value exceeds DynamoDB's key size limits; undefined when it fits. */
-function keySizeProblem(v: AttributeValue, isHash: boolean): string | undefined {
-  const bytes = keyValueBytes(v);
-  if (isHash && bytes > MAX_HASH_KEY_BYTES) return `${INVALID}Size of hashkey has exceeded the maximum size limit of2048 bytes`;
-  if (!isHash && bytes > MAX_RANGE_KEY_BYTES) return `${INVALID}Aggregated size of all range keys has exceeded the size limit of 1024 bytes`;
-  return undefined;
 }

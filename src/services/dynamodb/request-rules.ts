@@ -12,6 +12,7 @@ import { validationError } from '../../core/errors.js';
 import { type AttributeValue, compareScalars, itemSize, MAX_ITEM_BYTES, typeOf, validateValue } from './attributes.js';
 import { checkStyleMix, comparison, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import type { Condition, Operand } from './expressions/ast.js';
+import { checkGlobalIndexKeySchema } from './indexes/keys.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate } from './expressions/parser.js';
 
 type Input = Record<string, unknown>;
@@ -276,7 +277,9 @@ function query(input: Input): void {
   const keyCondition = checkExpressions(input);
   const conditions = keyCondition ? checkKeyConditionShape(keyCondition) : Object.keys((input.KeyConditions ?? {}) as object).length;
   checkConditions(input.KeyConditions);
-  if (conditions !== 1 && conditions !== 2) throw validationError('Conditions can be of length 1 or 2 only');
+  // A global index's key may have up to four HASH and four RANGE attributes: the index module counts those.
+  const most = present(input.IndexName) ? 8 : 2;
+  if (conditions < 1 || conditions > most) throw validationError('Conditions can be of length 1 or 2 only');
 }
 
 function scan(input: Input): void {
@@ -342,11 +345,13 @@ function checkIndex(index: IndexInput, defined: string[], names: Set<string>, ls
   const schema = index.KeySchema;
   const undefinedText = undefinedKeys(schema.map((k) => k.AttributeName), defined);
   if (undefinedText) throw validationError(undefinedText);
-  // Multi-attribute GSI keys (up to four HASH and four RANGE elements) are checked by the table module.
-  if (schema.length <= 2) {
+  if (lsi) {
     if (schema[1] && schema[0]!.AttributeName === schema[1].AttributeName) throw validationError('Both the Hash Key and the Range Key element in the KeySchema have the same name');
     if (schema[0]!.KeyType !== 'HASH') throw validationError('Invalid KeySchema: The first KeySchemaElement is not a HASH key type');
     if (schema[1] && schema[1].KeyType !== 'RANGE') throw validationError('Invalid KeySchema: The second KeySchemaElement is not a RANGE key type');
+  } else {
+    // A GSI's key may have up to four HASH and four RANGE attributes (multi-attribute keys): the index module's rules.
+    checkGlobalIndexKeySchema(schema);
   }
   if (lsi) {
     if (schema.length !== 2) throw validationError(`${INVALID}Index KeySchema does not have a range key for index: ${index.IndexName}`);
@@ -463,7 +468,7 @@ export const requestRules: Readonly<Record<string, (input: Input) => void>> = {
 export function withRequestRules<P extends object>(provider: P): P {
   const wrapped: Record<string, unknown> = {};
   const methods = provider as unknown as Record<string, unknown>;
-  for (let proto: object | null = Object.getPrototypeOf(provider) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+  for (let proto: object | null = provider; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       const fn = methods[name];
       if (name === 'constructor' || name in wrapped || typeof fn !== 'function') continue;

@@ -6,6 +6,7 @@
  */
 import { validationError } from '../../core/errors.js';
 import type { KeyType } from './keycodec.js';
+import type { TimeToLiveMeta } from './ttl/expiry-index.js';
 
 export interface KeySchemaElement {
   AttributeName: string;
@@ -63,6 +64,8 @@ export interface TableMeta {
   /** Present when SSESpecification.Enabled was true: server-side encryption with a KMS key. */
   sse?: { kmsKeyArn: string };
   tags: Record<string, string>;
+  /** Time to Live (ttl/expiry-index.ts); absent until it is first enabled. */
+  timeToLive?: TimeToLiveMeta;
 }
 
 /** Resolved key schema of a table or an index. */
@@ -109,11 +112,11 @@ export function checkProjection(p: Projection | undefined, indexName: string): v
 }
 
 /** The attribute names an index entry carries. */
-export function projectedNames(index: IndexMeta, table: KeyDef, idx: KeyDef): Set<string> | 'ALL' {
+export function projectedNames(index: IndexMeta, table: KeyDef): Set<string> | 'ALL' {
   if (index.projection.ProjectionType === 'ALL') return 'ALL';
-  const names = new Set<string>([table.hashName, idx.hashName]);
+  // Every key attribute of the index (a GSI key may have several HASH and RANGE attributes) and of the table.
+  const names = new Set<string>([table.hashName, ...index.keySchema.map((k) => k.AttributeName)]);
   if (table.rangeName) names.add(table.rangeName);
-  if (idx.rangeName) names.add(idx.rangeName);
   if (index.projection.ProjectionType === 'INCLUDE') for (const n of index.projection.NonKeyAttributes ?? []) names.add(n);
   return names;
 }
@@ -187,12 +190,11 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
       return g;
     });
   }
-  if (meta.stream?.StreamEnabled) {
-    desc.StreamSpecification = meta.stream;
-    if (meta.streamLabel) {
-      desc.LatestStreamLabel = meta.streamLabel;
-      desc.LatestStreamArn = `${arn}/stream/${meta.streamLabel}`;
-    }
+  if (meta.stream?.StreamEnabled) desc.StreamSpecification = meta.stream;
+  // The latest stream is named even once disabled: it stays readable (DISABLED) for 24 hours.
+  if (meta.streamLabel) {
+    desc.LatestStreamLabel = meta.streamLabel;
+    desc.LatestStreamArn = `${arn}/stream/${meta.streamLabel}`;
   }
   // Tables encrypted with an AWS owned key (the default) have no SSEDescription, as on AWS.
   if (meta.sse) desc.SSEDescription = { Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: meta.sse.kmsKeyArn };
