@@ -48,8 +48,9 @@ import {
 } from './keycodec.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
-  checkKeySchema, checkProjection, describe, keyDefOf, projectedNames, tableArn,
+  checkKeySchema, checkProjection, describe, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
+import * as probes from './probes/index.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -60,8 +61,8 @@ export interface DynamoDBProviderOptions {
   deleteDelayMs?: number;
   /** Items copied per backfill step when a GSI is added; steps yield to the event loop. */
   backfillBatch?: number;
-  /** Address returned by DescribeEndpoints. */
-  endpointAddress?: string;
+  /** The address DescribeEndpoints answers with when the request carried no usable Host. */
+  endpointAddress?: () => string;
   /** Entries counted per step when a table's counters are recounted after an unclean stop. */
   recountChunk?: number;
 }
@@ -210,7 +211,7 @@ export class DynamoDBProvider {
   private readonly updateDelayMs: number;
   private readonly deleteDelayMs: number;
   private readonly backfillBatch: number;
-  private readonly endpointAddress: string;
+  private readonly endpointAddress: () => string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
   private readonly statsTimer: NodeJS.Timeout;
   /** Recounts in progress, by table namespace. */
@@ -230,7 +231,7 @@ export class DynamoDBProvider {
     this.deleteDelayMs = options.deleteDelayMs ?? 0;
     this.backfillBatch = options.backfillBatch ?? 500;
     this.recountChunk = options.recountChunk ?? RECOUNT_CHUNK;
-    this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
+    this.endpointAddress = options.endpointAddress ?? (() => 'localhost:4566');
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
@@ -638,6 +639,7 @@ export class DynamoDBProvider {
       tags: {},
     };
     for (const t of (input.Tags ?? []) as { Key: string; Value: string }[]) meta.tags[t.Key] = t.Value;
+    raiseWarmThroughput(meta);
     this.store.transaction(() => {
       meta.ns = this.nextNamespace();
       for (const i of meta.indexes) i.ns = this.nextNamespace();
@@ -646,6 +648,7 @@ export class DynamoDBProvider {
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
     const desc = describe(meta, state.stats, state.indexStats);
+    delete desc.WarmThroughput; // CreateTable's answer has none; DescribeTable's has it from then on
     if (this.createDelayMs === 0) {
       // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
       meta.status = 'ACTIVE';
@@ -703,7 +706,7 @@ export class DynamoDBProvider {
       this.saveMeta(t.meta);
       this.schedulePurge(this.metaKey(ctx.scope, name));
     }
-    return { TableDescription: describe(t.meta, t.stats, t.indexStats) };
+    return { TableDescription: describeDeleted(t.meta, t.stats) };
   }
 
   /** Removes a DELETING table's items, index entries, counters and metadata (after deleteDelayMs). */
@@ -838,6 +841,7 @@ export class DynamoDBProvider {
       }
       m.status = 'UPDATING';
       m.readyAtMs = now + this.updateDelayMs;
+      raiseWarmThroughput(m);
       this.saveMeta(m);
     });
     const key = this.metaKey(ctx.scope, name);
@@ -972,8 +976,64 @@ export class DynamoDBProvider {
     return { AccountMaxReadCapacityUnits: 80000, AccountMaxWriteCapacityUnits: 80000, TableMaxReadCapacityUnits: 40000, TableMaxWriteCapacityUnits: 40000 };
   }
 
-  describeEndpoints(_input: Json, _ctx: RequestContext): Json {
-    return { Endpoints: [{ Address: this.endpointAddress, CachePeriodInMinutes: 1440 }] };
+  /** The address the client reached Cellar at (its Host header), so a client that follows it comes back here. */
+  describeEndpoints(_input: Json, ctx: RequestContext): Json {
+    return { Endpoints: [{ Address: ctx.host ?? this.endpointAddress(), CachePeriodInMinutes: 1440 }] };
+  }
+
+  // ------------------------------------------------------------------ what tools probe for (probes/)
+
+  /** The table a probe names, or none (an ARN of another region names none). */
+  private probe(ctx: RequestContext, nameOrArn: string): probes.ProbedTable {
+    let name: string;
+    try {
+      name = this.tableName(ctx, nameOrArn);
+    } catch (e) {
+      if (e instanceof ServiceError && e.code === 'ResourceNotFoundException') return { name: nameOrArn, meta: undefined };
+      throw e;
+    }
+    return { name, meta: this.lookup(ctx, name)?.meta };
+  }
+
+  describeContinuousBackups(input: Json, ctx: RequestContext): Json {
+    return probes.describeContinuousBackups(this.probe(ctx, input.TableName));
+  }
+
+  describeContributorInsights(input: Json, ctx: RequestContext): Json {
+    return probes.describeContributorInsights(this.probe(ctx, input.TableName), input.IndexName);
+  }
+
+  listContributorInsights(input: Json, ctx: RequestContext): Json {
+    return probes.listContributorInsights(input.TableName === undefined ? undefined : this.probe(ctx, input.TableName));
+  }
+
+  describeKinesisStreamingDestination(input: Json, ctx: RequestContext): Json {
+    return probes.describeKinesisStreamingDestination(this.probe(ctx, input.TableName));
+  }
+
+  describeTableReplicaAutoScaling(input: Json, ctx: RequestContext): Json {
+    return probes.describeTableReplicaAutoScaling(this.probe(ctx, input.TableName).name);
+  }
+
+  getResourcePolicy(input: Json, ctx: RequestContext): Json {
+    const target = probes.policyTarget(input.ResourceArn, ctx.scope);
+    return probes.getResourcePolicy(input.ResourceArn, target, this.probe(ctx, target.tableName));
+  }
+
+  listBackups(): Json {
+    return probes.listBackups();
+  }
+
+  listExports(): Json {
+    return probes.listExports();
+  }
+
+  listImports(): Json {
+    return probes.listImports();
+  }
+
+  listGlobalTables(): Json {
+    return probes.listGlobalTables();
   }
 
   // ------------------------------------------------------------------ tags
