@@ -118,6 +118,12 @@ const TARGETS: Record<string, Record<string, Target>> = {
     TagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, Tags: [{ Key: 'owned', Value: 'yes' }] } : undefined),
     UntagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, TagKeys: ['team'] } : undefined),
     ListTagsOfResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    DescribeContinuousBackups: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeContributorInsights: (f, m) => ({ TableName: TABLE(f, m) }),
+    ListContributorInsights: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeKinesisStreamingDestination: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeTableReplicaAutoScaling: (f, m) => ({ TableName: TABLE(f, m) }),
+    GetResourcePolicy: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
   },
   rds: {
     DescribeDBInstances: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
@@ -154,7 +160,11 @@ const UNSCOPED: Record<string, Record<string, string>> = {
   },
   secretsmanager: { CreateSecret: 'creates in the caller scope', ListSecrets: 'lists the caller scope (checked below)', GetRandomPassword: 'no resource' },
   kms: { CreateKey: 'creates in the caller scope', ListKeys: 'lists the caller scope (checked below)', GenerateRandom: 'no resource', ListRetirableGrants: 'lists grants retirable by a principal in the caller scope (checked below)' },
-  dynamodb: { CreateTable: 'creates in the caller scope', ListTables: 'lists the caller scope (checked below)', DescribeEndpoints: 'no resource', DescribeLimits: 'no resource' },
+  dynamodb: {
+    CreateTable: 'creates in the caller scope', ListTables: 'lists the caller scope (checked below)', DescribeEndpoints: 'no resource', DescribeLimits: 'no resource',
+    ListBackups: 'always empty: Cellar makes no backups yet', ListExports: 'always empty: Cellar makes no exports yet',
+    ListImports: 'always empty: Cellar makes no imports yet', ListGlobalTables: 'always empty: Cellar has no global tables',
+  },
   rds: {
     CreateDBInstance: 'creates in the caller scope',
     CreateDBParameterGroup: 'creates in the caller scope',
@@ -211,6 +221,10 @@ function expectedCode(svc: string, op: string, form: Form, approach: Approach): 
   if (svc === 'rds') return RDS_NOT_FOUND[op]!;
   // DynamoDB refuses an ARN it cannot take for a table of its partition as it refuses a malformed one.
   if (svc === 'dynamodb' && approach === 'arn-of-other-partition') return 'ValidationException';
+  // GetResourcePolicy refuses any table ARN outside the caller's account and region as invalid, as AWS does.
+  if (svc === 'dynamodb' && op === 'GetResourcePolicy') return 'ValidationException';
+  // The continuous-backups pair names a missing table TableNotFoundException, as AWS does.
+  if (svc === 'dynamodb' && op === 'DescribeContinuousBackups' && !(approach === 'other-account' && form === 'arn')) return 'TableNotFoundException';
   if (approach === 'other-account' && form === 'arn') return 'AccessDeniedException';
   // RetireGrant by key id and grant id looks the grant up in the caller's scope, where there is none.
   if (svc === 'kms' && op === 'RetireGrant' && form === 'name') return 'InvalidGrantIdException';

@@ -14,7 +14,7 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const batch = env.config.dynamodb?.backfillBatch; // checked by config.ts
   // DescribeEndpoints answers with the Host the client used; without one, the address Cellar listens on.
   const endpointAddress = (): string => (env.endpoint ? new URL(env.endpoint).host : 'localhost:4566');
-  const provider = new DynamoDBProvider(env.store, { endpointAddress, ...(batch !== undefined ? { backfillBatch: batch } : {}) });
+  const provider = new DynamoDBProvider(env.store, { clock: env.clock, endpointAddress, ...(batch !== undefined ? { backfillBatch: batch } : {}) });
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);

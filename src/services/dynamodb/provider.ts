@@ -25,6 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
+import { type Clock, systemClock } from '../../core/clock.js';
 import { ServiceError, validationError } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import { faultPoint } from '../../core/faults.js';
@@ -51,6 +52,8 @@ import {
   checkKeySchema, checkProjection, describe, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
 import * as probes from './probes/index.js';
+import { TableProbes } from './probes/index.js';
+import type { DescribeContinuousBackupsInput, DescribeContributorInsightsInput, DescribeKinesisStreamingDestinationInput, DescribeTableReplicaAutoScalingInput, GetResourcePolicyInput } from '../../models/dynamodb.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -65,6 +68,8 @@ export interface DynamoDBProviderOptions {
   endpointAddress?: () => string;
   /** Entries counted per step when a table's counters are recounted after an unclean stop. */
   recountChunk?: number;
+  /** The service's clock (the server's, which tests can move): the time writes are made at. */
+  clock?: Clock;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -74,13 +79,13 @@ const MB = 1024 * 1024;
 /** Entries read from the store per chunk while walking a Query or Scan. */
 const SCAN_CHUNK = 128;
 
-interface IndexState {
+export interface IndexState {
   meta: IndexMeta;
   key: KeyDef;
   projected: Set<string> | 'ALL';
 }
 
-interface TableState {
+export interface TableState {
   meta: TableMeta;
   key: KeyDef;
   keyAttrs: string[];
@@ -186,7 +191,7 @@ function collectPathHeads(c: Condition, out: Set<string>): void {
 }
 
 /** An item read from the store: its size at once, the parsed item only when someone asks for it. */
-class StoredItem {
+export class StoredItem {
   private parsed: Item | undefined;
   constructor(readonly json: string, readonly size: number) {}
   get item(): Item {
@@ -194,13 +199,49 @@ class StoredItem {
   }
 }
 
-interface WriteEffect {
+export interface WriteEffect {
   tableBytes: number;
   indexUnits: Map<string, number>;
 }
 
+/**
+ * Who made a write. AWS marks the deletes of Time to Live as the service's own (a stream record's
+ * userIdentity), and transactions are charged twice: the write path carries both to its observers.
+ */
+export type WriteOrigin = 'user' | 'ttl';
+
+export interface WriteOptions {
+  origin: WriteOrigin;
+  /** Part of a transaction (TransactWriteItems, ExecuteTransaction). */
+  transactional: boolean;
+  /** The time the write is made at (ms since the epoch), one value for every change of a request. */
+  nowMs: number;
+}
+
+/** One change to one item: `next` undefined deletes it. */
+export interface ItemChange {
+  table: TableState;
+  key: Buffer;
+  /** The item as stored before the change (read inside the same transaction), if any. */
+  stored: StoredItem | undefined;
+  next: Item | undefined;
+  /** itemSize(next), 0 for a delete. */
+  nextSize: number;
+}
+
+/**
+ * Called by the write path for every applied change, inside the same store transaction as the item
+ * write, so what an observer stores (a stream's change log, a Time to Live expiry index) commits or
+ * rolls back with the item. An observer must not throw for valid items: a throw fails the whole write.
+ */
+export interface WriteObserver {
+  onChange(change: ItemChange, options: WriteOptions): void;
+}
+
+const USER_WRITE: Omit<WriteOptions, 'nowMs'> = { origin: 'user', transactional: false };
+
 export class DynamoDBProvider {
-  private readonly items: Keyspace;
+  readonly items: Keyspace;
   private readonly meta: Keyspace;
   private readonly statsSpace: Keyspace;
   /** Tables read from the store, by metaKey. */
@@ -218,9 +259,11 @@ export class DynamoDBProvider {
   private readonly recounts = new Map<number, Recount>();
   private readonly recountChunk: number;
   private closed = false;
+  private readonly writeObservers: WriteObserver[] = [];
+  readonly clock: Clock;
 
   constructor(
-    private readonly store: Store,
+    readonly store: Store,
     options: DynamoDBProviderOptions = {},
   ) {
     this.items = store.keyspace('ddb_items');
@@ -232,6 +275,7 @@ export class DynamoDBProvider {
     this.backfillBatch = options.backfillBatch ?? 500;
     this.recountChunk = options.recountChunk ?? RECOUNT_CHUNK;
     this.endpointAddress = options.endpointAddress ?? (() => 'localhost:4566');
+    this.clock = options.clock ?? systemClock;
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
@@ -253,7 +297,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ metadata
 
   /** A table's metadata key: the table's scope (core/scope.ts) and name. */
-  private metaKey(scope: { accountId: string; region: string }, name: string): string {
+  metaKey(scope: { accountId: string; region: string }, name: string): string {
     return `t\u0000${scope.accountId}\u0000${scope.region}\u0000${name}`;
   }
 
@@ -262,7 +306,7 @@ export class DynamoDBProvider {
    * region. Another account's table is refused as AWS refuses it without a resource policy allowing the caller
    * (Cellar does not serve DynamoDB resource policies yet), whether or not it exists.
    */
-  private tableName(ctx: RequestContext, nameOrArn: string): string {
+  tableName(ctx: RequestContext, nameOrArn: string): string {
     if (nameOrArn.charCodeAt(0) !== 97 || !nameOrArn.startsWith('arn:')) return nameOrArn;
     const arn = parseArn(nameOrArn);
     if (!arn || arn.partition !== PARTITION || arn.service !== 'dynamodb' || !/^table\/[a-zA-Z0-9_.-]{3,255}$/.test(arn.resource)) {
@@ -329,7 +373,7 @@ export class DynamoDBProvider {
    * on its own (committing any open write group first). Committed before the write, it cannot be lost
    * with the write's group: if Cellar dies at any later point, the record says to recount.
    */
-  private markStats(t: TableState): void {
+  markStats(t: TableState): void {
     if (t.statsMarked) return;
     this.store.transaction(() => this.persistStats(t, true));
   }
@@ -454,7 +498,7 @@ export class DynamoDBProvider {
    * Runs an item write: through the store's group commit when it has one (the answer, built by `answer`,
    * comes once the group is durable), else as a plain transaction answered at once.
    */
-  private write<T>(tables: TableState[], fn: () => T, answer: (v: T) => Json): Json | Promise<Json> {
+  write<T>(tables: TableState[], fn: () => T, answer: (v: T) => Json): Json | Promise<Json> {
     if (this.store.groupsCommits) return this.store.grouped(fn).then(answer, (e: unknown) => this.writeFailed(tables, e));
     let v: T;
     try {
@@ -482,12 +526,12 @@ export class DynamoDBProvider {
     throw e;
   }
 
-  private saveMeta(meta: TableMeta): void {
+  saveMeta(meta: TableMeta): void {
     this.meta.put(Buffer.from(this.metaKey(meta, meta.name)), Buffer.from(JSON.stringify(meta)));
   }
 
   /** The table (cached), with CREATING/UPDATING promoted to ACTIVE once their delay has passed. */
-  private lookup(ctx: RequestContext, nameOrArn: string): TableState | undefined {
+  lookup(ctx: RequestContext, nameOrArn: string): TableState | undefined {
     const name = this.tableName(ctx, nameOrArn);
     const k = this.metaKey(ctx.scope, name);
     let t = this.tables.get(k);
@@ -533,7 +577,7 @@ export class DynamoDBProvider {
   }
 
   /** A table that accepts data operations (ACTIVE or UPDATING). */
-  private active(ctx: RequestContext, name: string): TableState {
+  active(ctx: RequestContext, name: string): TableState {
     const t = this.lookup(ctx, name);
     if (!t || t.meta.status === 'CREATING' || t.meta.status === 'DELETING') throw notFound();
     return t;
@@ -983,62 +1027,21 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ what tools probe for (probes/)
 
-  /** The table a probe names, or none (an ARN of another region names none). */
-  private probe(ctx: RequestContext, nameOrArn: string): probes.ProbedTable {
-    let name: string;
-    try {
-      name = this.tableName(ctx, nameOrArn);
-    } catch (e) {
-      if (e instanceof ServiceError && e.code === 'ResourceNotFoundException') return { name: nameOrArn, meta: undefined };
-      throw e;
-    }
-    return { name, meta: this.lookup(ctx, name)?.meta };
-  }
-
-  describeContinuousBackups(input: Json, ctx: RequestContext): Json {
-    return probes.describeContinuousBackups(this.probe(ctx, input.TableName));
-  }
-
-  describeContributorInsights(input: Json, ctx: RequestContext): Json {
-    return probes.describeContributorInsights(this.probe(ctx, input.TableName), input.IndexName);
-  }
-
-  listContributorInsights(input: Json, ctx: RequestContext): Json {
-    return probes.listContributorInsights(input.TableName === undefined ? undefined : this.probe(ctx, input.TableName));
-  }
-
-  describeKinesisStreamingDestination(input: Json, ctx: RequestContext): Json {
-    return probes.describeKinesisStreamingDestination(this.probe(ctx, input.TableName));
-  }
-
-  describeTableReplicaAutoScaling(input: Json, ctx: RequestContext): Json {
-    return probes.describeTableReplicaAutoScaling(this.probe(ctx, input.TableName).name);
-  }
-
-  getResourcePolicy(input: Json, ctx: RequestContext): Json {
-    const target = probes.policyTarget(input.ResourceArn, ctx.scope);
-    return probes.getResourcePolicy(input.ResourceArn, target, this.probe(ctx, target.tableName));
-  }
-
-  listBackups(): Json {
-    return probes.listBackups();
-  }
-
-  listExports(): Json {
-    return probes.listExports();
-  }
-
-  listImports(): Json {
-    return probes.listImports();
-  }
-
-  listGlobalTables(): Json {
-    return probes.listGlobalTables();
-  }
+  private readonly probes = new TableProbes(this);
+  describeContinuousBackups(input: Json, ctx: RequestContext): Json { return this.probes.describeContinuousBackups(input as DescribeContinuousBackupsInput, ctx); }
+  describeContributorInsights(input: Json, ctx: RequestContext): Json { return this.probes.describeContributorInsights(input as DescribeContributorInsightsInput, ctx); }
+  listContributorInsights(input: Json, ctx: RequestContext): Json { return this.probes.listContributorInsights(input, ctx); }
+  describeKinesisStreamingDestination(input: Json, ctx: RequestContext): Json { return this.probes.describeKinesisStreamingDestination(input as DescribeKinesisStreamingDestinationInput, ctx); }
+  describeTableReplicaAutoScaling(input: Json, ctx: RequestContext): Json { return this.probes.describeTableReplicaAutoScaling(input as DescribeTableReplicaAutoScalingInput, ctx); }
+  getResourcePolicy(input: Json, ctx: RequestContext): Json { return this.probes.getResourcePolicy(input as GetResourcePolicyInput, ctx); }
+  listBackups(): Json { return probes.listBackups(); }
+  listExports(): Json { return probes.listExports(); }
+  listImports(): Json { return probes.listImports(); }
+  listGlobalTables(): Json { return probes.listGlobalTables(); }
 
   // ------------------------------------------------------------------ tags
 
-  private tableByArn(arn: string, ctx: RequestContext): TableState {
+  tableByArn(arn: string, ctx: RequestContext): TableState {
     if (!arn.startsWith('arn:')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
     const name = this.tableName(ctx, arn);
     const t = this.lookup(ctx, name);
@@ -1077,7 +1080,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ keys and index entries
 
   /** Validates a Key parameter against the table's schema; returns its encoded item key. */
-  private keyFromKey(t: TableState, key: Json | undefined): Buffer {
+  keyFromKey(t: TableState, key: Json | undefined): Buffer {
     const k = t.key;
     if (!key || typeof key !== 'object') throw validationError('The provided key element does not match the schema');
     let n = 0;
@@ -1110,7 +1113,7 @@ export class DynamoDBProvider {
   }
 
   /** Validates a full item's key attributes and index key attributes; returns its encoded key. */
-  private keyFromItem(t: TableState, item: Item): Buffer {
+  keyFromItem(t: TableState, item: Item): Buffer {
     const k = t.key;
     for (const [name, type, isHash] of [[k.hashName, k.hashType, true], [k.rangeName, k.rangeType, false]] as [string | undefined, KeyType | undefined, boolean][]) {
       if (!name) continue;
@@ -1161,10 +1164,35 @@ export class DynamoDBProvider {
     return { key, value: encodeItemValue(JSON.stringify(projected), size), size };
   }
 
+  /** Registers a write observer (stream change log, Time to Live expiry index); see WriteObserver. */
+  addWriteObserver(observer: WriteObserver): void {
+    this.writeObservers.push(observer);
+  }
+
+  /**
+   * The one write path. Every change to items (item operations, batches, transactions, PartiQL, Time
+   * to Live) is applied here: the item, its index entries, the table's counters, then the observers.
+   * Must run inside a store transaction or grouped op (see write()), after markStats() of each table;
+   * the changes of one call commit together or not at all.
+   */
+  applyChanges(changes: readonly ItemChange[], options: WriteOptions): WriteEffect[] {
+    return changes.map((c) => this.applyChange(c, options));
+  }
+
+  applyChange(change: ItemChange, options: WriteOptions): WriteEffect {
+    const effect = this.writeItem(change.table, change.key, change.stored, change.next, change.nextSize);
+    for (const o of this.writeObservers) o.onChange(change, options);
+    return effect;
+  }
+
+  /** A caller's ordinary (non-transactional) write, through the one write path. */
+  private userWrite(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextSize: number): WriteEffect {
+    return this.applyChange({ table: t, key, stored, next, nextSize }, { ...USER_WRITE, nowMs: this.clock.now() });
+  }
+
   /**
    * Writes (or deletes, when next is undefined) an item and keeps its index entries and the table's
-   * in-memory counters in step. Must run inside a store transaction (or a grouped op), after
-   * markStats(t).
+   * in-memory counters in step. Only applyChange calls it.
    */
   private writeItem(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextSize: number): WriteEffect {
     const oldSize = stored?.size ?? 0;
@@ -1206,7 +1234,7 @@ export class DynamoDBProvider {
     return effect;
   }
 
-  private readItem(key: Buffer): StoredItem | undefined {
+  readItem(key: Buffer): StoredItem | undefined {
     const text = this.items.getText(key, ITEM_HEADER_BYTES);
     if (text === undefined) return undefined;
     return new StoredItem(textValueJson(text), textValueSize(text));
@@ -1214,7 +1242,7 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ capacity and metrics
 
-  private writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Json | undefined {
+  writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Json | undefined {
     if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
     const tableUnits = writeUnits(effect?.tableBytes ?? 0);
     let total = tableUnits;
@@ -1236,7 +1264,7 @@ export class DynamoDBProvider {
     return out;
   }
 
-  private readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Json | undefined {
+  readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Json | undefined {
     if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
     const out: Json = { TableName: t.meta.name, CapacityUnits: units, ReadCapacityUnits: units };
     if (mode === 'INDEXES') {
@@ -1249,14 +1277,14 @@ export class DynamoDBProvider {
     return out;
   }
 
-  private collectionMetrics(t: TableState, mode: string | undefined, item: Item | undefined): Json | undefined {
+  collectionMetrics(t: TableState, mode: string | undefined, item: Item | undefined): Json | undefined {
     if (mode !== 'SIZE' || !t.indexes.some((i) => !i.meta.global) || !item) return undefined;
     return { ItemCollectionKey: { [t.key.hashName]: item[t.key.hashName] }, SizeEstimateRangeGB: [0, 1] };
   }
 
   // ------------------------------------------------------------------ expressions for writes
 
-  private writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
+  writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
     // AWS lists UpdateItem's parameters as {UpdateExpression, ConditionExpression} / {AttributeUpdates, Expected}.
     checkStyleMix(input, [...extraExpr, 'ConditionExpression'], [...extraLegacy, 'Expected']);
     if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
@@ -1271,7 +1299,7 @@ export class DynamoDBProvider {
     return { ctx, condition };
   }
 
-  private checkReturnValuesOnFailure(input: Json, old: Item | undefined): ServiceError {
+  checkReturnValuesOnFailure(input: Json, old: Item | undefined): ServiceError {
     return conditionalFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
   }
 
@@ -1296,7 +1324,7 @@ export class DynamoDBProvider {
     return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
-      return this.writeItem(t, key, old, item, size);
+      return this.userWrite(t, key, old, item, size);
     }, (effect) => {
       const out: Json = {};
       if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
@@ -1347,7 +1375,7 @@ export class DynamoDBProvider {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
       if (!old) return undefined;
-      return this.writeItem(t, key, old, undefined, 0);
+      return this.userWrite(t, key, old, undefined, 0);
     }, (effect) => {
       const out: Json = {};
       if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
@@ -1381,7 +1409,7 @@ export class DynamoDBProvider {
       this.keyFromItem(t, next); // index key types of the updated item
       const size = itemSize(next);
       if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
-      return this.writeItem(t, key, old, next, size);
+      return this.userWrite(t, key, old, next, size);
     }, (effect) => this.updateOutput(t, input, rv, actions, old, next, effect));
   }
 
@@ -1521,7 +1549,7 @@ export class DynamoDBProvider {
           perTable.set(op.t, [...(perTable.get(op.t) ?? []), { tableBytes: 0, indexUnits: new Map() }]);
           continue;
         }
-        const effect = this.writeItem(op.t, op.key, old, op.item, op.size);
+        const effect = this.userWrite(op.t, op.key, old, op.item, op.size);
         perTable.set(op.t, [...(perTable.get(op.t) ?? []), effect]);
         const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? this.collectionMetrics(op.t, 'SIZE', op.item ?? old?.item) : undefined;
         if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);

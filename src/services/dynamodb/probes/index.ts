@@ -15,6 +15,11 @@ import type {
   DescribeContinuousBackupsOutput, DescribeContributorInsightsOutput, DescribeKinesisStreamingDestinationOutput, ListBackupsOutput,
   ListContributorInsightsOutput, ListExportsOutput, ListGlobalTablesOutput, ListImportsOutput,
 } from '../../../models/dynamodb.js';
+import type { RequestContext } from '../../../core/context.js';
+import type {
+  DescribeContinuousBackupsInput, DescribeContributorInsightsInput, DescribeKinesisStreamingDestinationInput, DescribeTableReplicaAutoScalingInput,
+  GetResourcePolicyInput, ListContributorInsightsInput,
+} from '../../../models/dynamodb.js';
 import type { TableMeta } from '../tables.js';
 
 /** What the provider found for a TableName (a name, or an ARN in the caller's account and region). */
@@ -138,4 +143,48 @@ export function listImports(): ListImportsOutput {
 }
 export function listGlobalTables(): ListGlobalTablesOutput {
   return { GlobalTables: [] };
+}
+
+/** What the probes need of the provider: the table a TableName names in the caller's scope. */
+export interface TableFinder {
+  /** The table's name (an ARN resolved; throws AWS's error for an ARN of another account or a malformed one). */
+  tableName(ctx: RequestContext, nameOrArn: string): string;
+  lookup(ctx: RequestContext, name: string): { meta: TableMeta } | undefined;
+}
+
+/** The probe operations, as the provider serves them (one call each from provider.ts). */
+export class TableProbes {
+  constructor(private readonly tables: TableFinder) {}
+
+  /** The table a probe names, or none (an ARN of another region names none). */
+  private find(ctx: RequestContext, nameOrArn: string): ProbedTable {
+    let name: string;
+    try {
+      name = this.tables.tableName(ctx, nameOrArn);
+    } catch (e) {
+      if (e instanceof ServiceError && e.code === 'ResourceNotFoundException') return { name: nameOrArn, meta: undefined };
+      throw e;
+    }
+    return { name, meta: this.tables.lookup(ctx, name)?.meta };
+  }
+
+  describeContinuousBackups(input: DescribeContinuousBackupsInput, ctx: RequestContext): DescribeContinuousBackupsOutput {
+    return describeContinuousBackups(this.find(ctx, input.TableName));
+  }
+  describeContributorInsights(input: DescribeContributorInsightsInput, ctx: RequestContext): DescribeContributorInsightsOutput {
+    return describeContributorInsights(this.find(ctx, input.TableName), input.IndexName);
+  }
+  listContributorInsights(input: ListContributorInsightsInput, ctx: RequestContext): ListContributorInsightsOutput {
+    return listContributorInsights(input.TableName === undefined ? undefined : this.find(ctx, input.TableName));
+  }
+  describeKinesisStreamingDestination(input: DescribeKinesisStreamingDestinationInput, ctx: RequestContext): DescribeKinesisStreamingDestinationOutput {
+    return describeKinesisStreamingDestination(this.find(ctx, input.TableName));
+  }
+  describeTableReplicaAutoScaling(input: DescribeTableReplicaAutoScalingInput, ctx: RequestContext): never {
+    return describeTableReplicaAutoScaling(this.find(ctx, input.TableName).name);
+  }
+  getResourcePolicy(input: GetResourcePolicyInput, ctx: RequestContext): never {
+    const target = policyTarget(input.ResourceArn, ctx.scope);
+    return getResourcePolicy(input.ResourceArn, target, this.find(ctx, target.tableName));
+  }
 }
