@@ -35,18 +35,20 @@ import type { Keyspace, Store } from '../../storage/store.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
 import {
-  type AttributeValue, type Item, compareScalars, MAX_HASH_KEY_BYTES, MAX_ITEM_BYTES, MAX_RANGE_KEY_BYTES, itemSize, keyValueBytes,
-  readUnits, typeOf, validateValue, writeUnits,
+  type AttributeValue, type Item, compareScalars, MAX_ITEM_BYTES, itemSize, readUnits, typeOf, validateValue, writeUnits,
 } from './attributes.js';
 import type { Condition, Operand, Path, UpdateAction } from './expressions/ast.js';
 import { evalCondition, project } from './expressions/evaluate.js';
 import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
+import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
+import type { TableSchema } from './partiql/planner.js';
 import {
-  bucketRange, encodeItemValue, escapeBytes, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, orderedKeyBytes, rawKeyBytes,
-  segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
+  bucketRange, encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
 } from './keycodec.js';
+import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, itemIndexKeyBody, type IndexKey } from './indexes/keys.js';
+import { checkMultiQueryStart, type KeyCondition, keySizeProblem, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from './indexes/query.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
   checkKeySchema, checkProjection, describe, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
@@ -81,7 +83,9 @@ const SCAN_CHUNK = 128;
 
 export interface IndexState {
   meta: IndexMeta;
+  /** The first HASH and RANGE attributes; `ikey` has them all (a GSI key may have up to four of each). */
   key: KeyDef;
+  ikey: IndexKey;
   projected: Set<string> | 'ALL';
 }
 
@@ -337,7 +341,7 @@ export class DynamoDBProvider {
     const key = keyDefOf(meta.keySchema, meta.attributeDefinitions);
     const indexes = meta.indexes.map((m) => {
       const ik = keyDefOf(m.keySchema, meta.attributeDefinitions);
-      return { meta: m, key: ik, projected: projectedNames(m, key, ik) };
+      return { meta: m, key: ik, ikey: indexKeyOf(m.keySchema, meta.attributeDefinitions), projected: projectedNames(m, key) };
     });
     const t: TableState = {
       meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes,
@@ -642,7 +646,7 @@ export class DynamoDBProvider {
     }
     for (const g of gsis) {
       const ks = g.KeySchema as KeySchemaElement[];
-      checkKeySchema(ks);
+      checkGlobalIndexKeySchema(ks);
       if (names.has(g.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${g.IndexName}`);
       names.add(g.IndexName);
       checkProjection(g.Projection, g.IndexName);
@@ -819,7 +823,7 @@ export class DynamoDBProvider {
     for (const u of creates) {
       const c = u.Create as Json;
       const ks = c.KeySchema as KeySchemaElement[];
-      checkKeySchema(ks);
+      checkGlobalIndexKeySchema(ks);
       if (m.indexes.some((i) => i.name === c.IndexName)) throw validationError(`${INVALID}Attempting to create an index which already exists`);
       const missing = ks.map((k) => k.AttributeName).filter((n) => !newDefs.some((d) => d.AttributeName === n));
       if (missing.length) {
@@ -1122,21 +1126,8 @@ export class DynamoDBProvider {
       if ((v as Json)[type!] === undefined) throw validationError(`${INVALID}Type mismatch for key ${name} expected: ${type} actual: ${typeOf(v)}`);
       this.checkKeyValue(name, v, isHash);
     }
-    for (const idx of t.indexes) {
-      for (const [name, type] of [[idx.key.hashName, idx.key.hashType], [idx.key.rangeName, idx.key.rangeType]] as [string | undefined, KeyType | undefined][]) {
-        if (!name) continue;
-        const v = item[name];
-        if (!v) continue;
-        if ((v as Json)[type!] === undefined) {
-          throw validationError(`${INVALID}Type mismatch for Index Key ${name} Expected: ${type} Actual: ${typeOf(v)} IndexName: ${idx.meta.name}`);
-        }
-        if (v.S === '' || (v.B !== undefined && v.B.length === 0)) {
-          throw validationError(`One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${v.S === '' ? 'string' : 'binary'} value. IndexName: ${idx.meta.name}, IndexKey: ${name}`);
-        }
-        // Checked before anything is stored: an index key no index could hold refuses the write.
-        this.checkKeySize(v, name === idx.key.hashName);
-      }
-    }
+    // Checked before anything is stored: an index key value no index could hold refuses the write.
+    if (t.indexes.length) checkIndexKeyValues(t.indexes, item);
     return withNamespace(t.meta.ns, keyBody(item[k.hashName]!, k.hashType, k.rangeName ? item[k.rangeName] : undefined, k.rangeType));
   }
 
@@ -1147,19 +1138,17 @@ export class DynamoDBProvider {
     return out;
   }
 
-  /** The index entry for an item, or undefined when the item lacks the index key (sparse index). */
+  /**
+   * The index entry for an item, or undefined when the item is not in the index: a key attribute absent or of
+   * another type (a sparse index), or a value no index key can hold (an item written before the index existed,
+   * left out as AWS's backfill leaves it: an "index key violation"). Writes are refused before they get here.
+   */
   private indexEntry(t: TableState, idx: IndexState, item: Item, itemKeyBody: Buffer): { key: Buffer; value: Buffer; size: number } | undefined {
-    const ik = idx.key;
-    const h = item[ik.hashName];
-    if (!h || (h as Json)[ik.hashType] === undefined) return undefined;
-    const r = ik.rangeName ? item[ik.rangeName] : undefined;
-    if (ik.rangeName && (!r || (r as Json)[ik.rangeType!] === undefined)) return undefined;
-    // An item whose index key breaks the key limits (an item written before the index existed) is not in the index:
-    // AWS's backfill leaves such items out too ("index key violations"). Writes are refused before they get here.
-    if (keySizeProblem(h, true) || (r && keySizeProblem(r, false)) || h.S === '' || r?.S === '') return undefined;
+    const body = itemIndexKeyBody(item, idx.ikey);
+    if (!body) return undefined;
     const projected = this.projectForIndex(item, idx);
     const size = itemSize(projected);
-    const key = withNamespace(idx.meta.ns, keyBody(h, ik.hashType, r, ik.rangeType), itemKeyBody);
+    const key = withNamespace(idx.meta.ns, body, itemKeyBody);
     void t;
     return { key, value: encodeItemValue(JSON.stringify(projected), size), size };
   }
@@ -1404,6 +1393,8 @@ export class DynamoDBProvider {
     return this.write([t], () => {
       old = this.readItem(key);
       if (condition && !evalCondition(condition, old?.item ?? {})) throw this.checkReturnValuesOnFailure(input, old?.item);
+      // An update that only removes attributes creates no item where there is none (AWS answers success, writes nothing).
+      if (!old && actions.length > 0 && actions.every((a) => a.k === 'remove')) return { tableBytes: 0, indexUnits: new Map<string, number>() };
       const base: Item = old ? old.item : { ...(input.Key as Item) };
       next = applyUpdate(base, actions);
       this.keyFromItem(t, next); // index key types of the updated item
@@ -1421,7 +1412,7 @@ export class DynamoDBProvider {
         if (old) out.Attributes = old.item;
         break;
       case 'ALL_NEW':
-        out.Attributes = next;
+        if (next) out.Attributes = next;
         break;
       case 'UPDATED_OLD':
         if (old) {
@@ -1430,7 +1421,7 @@ export class DynamoDBProvider {
         }
         break;
       case 'UPDATED_NEW': {
-        const p = project(next!, paths);
+        const p = next ? project(next, paths) : {};
         if (Object.keys(p).length) out.Attributes = p;
         break;
       }
@@ -1586,6 +1577,30 @@ export class DynamoDBProvider {
     return out;
   }
 
+  // ------------------------------------------------------------------ PartiQL (partiql/)
+
+  /** The key schema PartiQL plans against: an ACTIVE or UPDATING table of the caller's scope. */
+  partiqlSchema(ctx: RequestContext, table: string): TableSchema {
+    const t = this.active(ctx, table);
+    const keyOf = (k: KeyDef): Pick<TableSchema, 'hash' | 'range'> => ({
+      hash: { name: k.hashName, type: k.hashType },
+      ...(k.rangeName ? { range: { name: k.rangeName, type: k.rangeType! } } : {}),
+    });
+    return { name: t.meta.name, ...keyOf(t.key), indexes: new Map(t.indexes.map((i) => [i.meta.name, { global: i.meta.global, ...keyOf(i.key) }])) };
+  }
+
+  executeStatement(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return executeStatement(this, input, ctx);
+  }
+
+  batchExecuteStatement(input: Json, ctx: RequestContext): Promise<Json> {
+    return batchExecuteStatement(this, input, ctx);
+  }
+
+  executeTransaction(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return executeTransaction(this, input, ctx);
+  }
+
   // ------------------------------------------------------------------ query and scan
 
   query(input: Json, ctx: RequestContext): Json {
@@ -1613,24 +1628,34 @@ export class DynamoDBProvider {
         }
       }
     }
-    const range = this.keyConditionRange(keyCond, key, input.KeyConditionExpression !== undefined);
-    if (input.ExclusiveStartKey) {
-      this.startKey(t, target, input.ExclusiveStartKey, 'Query');
-      this.checkQueryStart(input.ExclusiveStartKey, key, range);
+    const ns = target ? target.meta.ns : t.meta.ns;
+    let bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer };
+    if (target?.ikey.multi) {
+      // A key of several HASH or RANGE attributes (indexes/query.ts).
+      const q = multiKeyRange(this.keyConditionParts(keyCond), target.ikey);
+      if (input.ExclusiveStartKey) {
+        this.startKey(t, target, input.ExclusiveStartKey, 'Query');
+        checkMultiQueryStart(input.ExclusiveStartKey, target.ikey, q);
+      }
+      bounds = multiKeyBounds(ns, q, target.ikey);
+    } else {
+      const range = this.keyConditionRange(keyCond, key, input.KeyConditionExpression !== undefined);
+      if (input.ExclusiveStartKey) {
+        this.startKey(t, target, input.ExclusiveStartKey, 'Query');
+        this.checkQueryStart(input.ExclusiveStartKey, key, range);
+      }
+      bounds = this.rangeBounds(withNamespace(ns, keyBody(range.hash, key.hashType)), range, key);
     }
     if (filter) {
       // A Query filters after the key condition: filtering on the queried key attributes is refused.
       const heads = new Set<string>();
       collectPathHeads(filter, heads);
-      for (const k of [key.hashName, key.rangeName]) {
-        if (k && heads.has(k)) {
+      for (const k of target ? target.ikey.parts.map((p) => p.name) : t.keyAttrs) {
+        if (heads.has(k)) {
           throw validationError(`${input.QueryFilter !== undefined ? 'QueryFilter' : 'Filter Expression'} can only contain non-primary key attributes: Primary key attribute: ${k}`);
         }
       }
     }
-    const ns = target ? target.meta.ns : t.meta.ns;
-    const prefix = withNamespace(ns, keyBody(range.hash, key.hashType));
-    const bounds = this.rangeBounds(prefix, range, key);
     return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
   }
 
@@ -1712,6 +1737,28 @@ export class DynamoDBProvider {
 
   /** Turns a key condition into the hash value and an optional range predicate, with AWS's checks. */
   private keyConditionRange(cond: Condition, key: KeyDef, isExpression: boolean): { hash: AttributeValue; op?: string; values?: AttributeValue[] } {
+    const found = this.keyConditionParts(cond);
+    const bad = (m: string): ServiceError => validationError(m);
+    if (!isExpression && (found.size < 1 || found.size > 2)) throw bad('Conditions can be of length 1 or 2 only');
+    const h = found.get(key.hashName);
+    if (!h) throw bad(`Query condition missed key schema element: ${key.hashName}`);
+    for (const name of found.keys()) {
+      if (name !== key.hashName && name !== key.rangeName) throw bad('Query key condition not supported');
+    }
+    if (h.op !== '=') throw bad('Query key condition not supported');
+    const typeOk = (v: AttributeValue, type: KeyType): boolean => (v as Json)[type] !== undefined;
+    if (!typeOk(h.values[0]!, key.hashType)) throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    const r = key.rangeName ? found.get(key.rangeName) : undefined;
+    if (r && !r.values.every((v) => typeOk(v, key.rangeType!))) throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    if (r?.op === 'BEGINS_WITH' && key.rangeType === 'N') throw bad(`${INVALID}Condition parameter type does not match schema type`);
+    // A value no key can hold matches nothing on AWS either: it is refused with the key size messages.
+    this.checkKeySize(h.values[0]!, true);
+    for (const v of r?.values ?? []) this.checkKeySize(v, false);
+    return { hash: h.values[0]!, ...(r ? { op: r.op, values: r.values } : {}) };
+  }
+
+  /** The conditions of a key condition by attribute name, with AWS's checks of each one's form. */
+  private keyConditionParts(cond: Condition): Map<string, KeyCondition> {
     const parts: Condition[] = [];
     const flatten = (c: Condition): void => {
       if (c.k === 'and') {
@@ -1721,7 +1768,7 @@ export class DynamoDBProvider {
     };
     flatten(cond);
     const bad = (m: string): ServiceError => validationError(m);
-    const found = new Map<string, { op: string; values: AttributeValue[] }>();
+    const found = new Map<string, KeyCondition>();
     for (const c of parts) {
       let attr: string | undefined;
       let op: string;
@@ -1774,51 +1821,12 @@ export class DynamoDBProvider {
       if (found.has(attr!)) throw bad('KeyConditionExpressions must only contain one condition per key');
       found.set(attr!, { op, values });
     }
-    if (!isExpression && (found.size < 1 || found.size > 2)) throw bad('Conditions can be of length 1 or 2 only');
-    const h = found.get(key.hashName);
-    if (!h) throw bad(`Query condition missed key schema element: ${key.hashName}`);
-    for (const name of found.keys()) {
-      if (name !== key.hashName && name !== key.rangeName) throw bad('Query key condition not supported');
-    }
-    if (h.op !== '=') throw bad('Query key condition not supported');
-    const typeOk = (v: AttributeValue, type: KeyType): boolean => (v as Json)[type] !== undefined;
-    if (!typeOk(h.values[0]!, key.hashType)) throw bad(`${INVALID}Condition parameter type does not match schema type`);
-    const r = key.rangeName ? found.get(key.rangeName) : undefined;
-    if (r && !r.values.every((v) => typeOk(v, key.rangeType!))) throw bad(`${INVALID}Condition parameter type does not match schema type`);
-    if (r?.op === 'BEGINS_WITH' && key.rangeType === 'N') throw bad(`${INVALID}Condition parameter type does not match schema type`);
-    // A value no key can hold matches nothing on AWS either: it is refused with the key size messages.
-    this.checkKeySize(h.values[0]!, true);
-    for (const v of r?.values ?? []) this.checkKeySize(v, false);
-    return { hash: h.values[0]!, ...(r ? { op: r.op, values: r.values } : {}) };
+    return found;
   }
 
   /** Store key bounds for a partition and an optional range predicate. */
   private rangeBounds(prefix: Buffer, range: { op?: string; values?: AttributeValue[] }, key: KeyDef): { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer } {
-    const end = prefixEnd(prefix)!;
-    if (!range.op) return { gte: prefix, lt: end };
-    const enc = (v: AttributeValue): Buffer => Buffer.concat([prefix, orderedKeyBytes(v, key.rangeType!)]);
-    const after = (v: AttributeValue): Buffer => prefixEnd(enc(v)) ?? end;
-    const v0 = range.values![0]!;
-    switch (range.op) {
-      case '=':
-        return { gte: enc(v0), lt: after(v0) };
-      case '<':
-        return { gte: prefix, lt: enc(v0) };
-      case '<=':
-        return { gte: prefix, lt: after(v0) };
-      case '>':
-        return { gte: after(v0), lt: end };
-      case '>=':
-        return { gte: enc(v0), lt: end };
-      case 'BETWEEN':
-        return { gte: enc(v0), lt: after(range.values![1]!) };
-      default: {
-        // begins_with: every value with this prefix has an encoding starting with the escaped prefix.
-        const raw = rawKeyBytes(v0, key.rangeType!);
-        const p = Buffer.concat([prefix, escapeBytes(raw, false)]);
-        return { gte: p, lt: prefixEnd(p) ?? end };
-      }
-    }
+    return rangeBoundsOf(prefix, range, key.rangeType);
   }
 
   /**
@@ -1835,18 +1843,13 @@ export class DynamoDBProvider {
       if (msg) throw validationError(/contains duplicates|number set|numeric value|significant digits|number with magnitude/.test(msg) ? msg : `${bare}: ${msg}`);
     }
     const need = new Set(t.keyAttrs);
-    if (target) {
-      need.add(target.key.hashName);
-      if (target.key.rangeName) need.add(target.key.rangeName);
-    }
+    if (target) for (const p of target.ikey.parts) need.add(p.name);
     if (Object.keys(esk).length !== need.size) throw validationError(op === 'Scan' && !target ? `${bare}: ${schema}` : bare);
     if (target) {
-      const ik = target.key;
-      for (const [name, type] of [[ik.hashName, ik.hashType], [ik.rangeName, ik.rangeType]] as [string | undefined, KeyType | undefined][]) {
-        if (!name) continue;
-        const v = esk[name] as Json | undefined;
+      for (const p of target.ikey.parts) {
+        const v = esk[p.name] as Json | undefined;
         if (!v) throw validationError(bare);
-        if (v[type!] === undefined) throw validationError(schema);
+        if (v[p.type] === undefined) throw validationError(schema);
       }
     }
     const get = (name: string, type: KeyType, isHash: boolean): AttributeValue => {
@@ -1858,8 +1861,9 @@ export class DynamoDBProvider {
     const tk = t.key;
     const body = keyBody(get(tk.hashName, tk.hashType, true), tk.hashType, tk.rangeName ? get(tk.rangeName, tk.rangeType!, false) : undefined, tk.rangeType);
     if (!target) return withNamespace(t.meta.ns, body);
-    const ik = target.key;
-    return withNamespace(target.meta.ns, keyBody(get(ik.hashName, ik.hashType, true), ik.hashType, ik.rangeName ? get(ik.rangeName, ik.rangeType!, false) : undefined, ik.rangeType), body);
+    const values: Record<string, AttributeValue> = {};
+    for (const p of target.ikey.parts) values[p.name] = get(p.name, p.type, p.isHash);
+    return withNamespace(target.meta.ns, indexKeyBodyOf(values, target.ikey), body);
   }
 
   /**
@@ -1873,18 +1877,7 @@ export class DynamoDBProvider {
       if (!samePartition) throw validationError('The provided starting key is outside query boundaries based on provided conditions');
       return;
     }
-    const r = esk[key.rangeName!] as AttributeValue;
-    const c = (i: number): number => compareScalars(r, range.values![i]!) ?? Number.NaN;
-    let ok: boolean;
-    switch (range.op) {
-      case '=': ok = c(0) === 0; break;
-      case '<': ok = c(0) < 0; break;
-      case '<=': ok = c(0) <= 0; break;
-      case '>': ok = c(0) > 0; break;
-      case '>=': ok = c(0) >= 0; break;
-      case 'BETWEEN': ok = c(0) >= 0 && c(1) <= 0; break;
-      default: ok = evalCondition({ k: 'begins_with', v: { k: 'value', value: r }, prefix: { k: 'value', value: range.values![0]! } }, {});
-    }
+    const ok = satisfiesKeyCondition(esk[key.rangeName!] as AttributeValue, { op: range.op, values: range.values! });
     if (!ok) throw validationError('The provided starting key does not match the range key predicate');
     if (!samePartition) throw validationError('The query can return at most one row and cannot be restarted');
   }
@@ -1998,19 +1991,7 @@ export class DynamoDBProvider {
   private keyOf(item: Item, t: TableState, target: IndexState | undefined): Item {
     const out: Item = {};
     for (const n of t.keyAttrs) if (item[n]) out[n] = item[n];
-    if (target) {
-      const ik = target.key;
-      if (item[ik.hashName]) out[ik.hashName] = item[ik.hashName]!;
-      if (ik.rangeName && item[ik.rangeName]) out[ik.rangeName] = item[ik.rangeName]!;
-    }
+    if (target) for (const p of target.ikey.parts) if (item[p.name]) out[p.name] = item[p.name]!;
     return out;
   }
-}
-
-/** AWS's message when a key value exceeds DynamoDB's key size limits; undefined when it fits. */
-function keySizeProblem(v: AttributeValue, isHash: boolean): string | undefined {
-  const bytes = keyValueBytes(v);
-  if (isHash && bytes > MAX_HASH_KEY_BYTES) return `${INVALID}Size of hashkey has exceeded the maximum size limit of2048 bytes`;
-  if (!isHash && bytes > MAX_RANGE_KEY_BYTES) return `${INVALID}Aggregated size of all range keys has exceeded the size limit of 1024 bytes`;
-  return undefined;
 }

@@ -111,11 +111,11 @@ export function checkProjection(p: Projection | undefined, indexName: string): v
 }
 
 /** The attribute names an index entry carries. */
-export function projectedNames(index: IndexMeta, table: KeyDef, idx: KeyDef): Set<string> | 'ALL' {
+export function projectedNames(index: IndexMeta, table: KeyDef): Set<string> | 'ALL' {
   if (index.projection.ProjectionType === 'ALL') return 'ALL';
-  const names = new Set<string>([table.hashName, idx.hashName]);
+  // Every key attribute of the index (a GSI key may have several HASH and RANGE attributes) and of the table.
+  const names = new Set<string>([table.hashName, ...index.keySchema.map((k) => k.AttributeName)]);
   if (table.rangeName) names.add(table.rangeName);
-  if (idx.rangeName) names.add(idx.rangeName);
   if (index.projection.ProjectionType === 'INCLUDE') for (const n of index.projection.NonKeyAttributes ?? []) names.add(n);
   return names;
 }

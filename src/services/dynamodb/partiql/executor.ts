@@ -1,0 +1,347 @@
+/**
+ * @module services/dynamodb/partiql/executor
+ * ExecuteStatement, BatchExecuteStatement and ExecuteTransaction. Each statement is parsed, planned into
+ * the DynamoDB operation that serves it (planner.ts), and run through the provider's own operations
+ * (GetItem, Query, Scan, PutItem, UpdateItem, DeleteItem, TransactWriteItems, TransactGetItems), so PartiQL
+ * reads and writes share the one read path and the one write path (indexes, capacity, change log) with
+ * every other DynamoDB operation, and answer with the same validation.
+ *
+ * A SELECT's NextToken is opaque: base64 of the position where the read stopped, bound to the caller's
+ * account and region, to a hash of the statement and its parameters, and to the time it was made
+ * (a token older than an hour has expired, as on DynamoDB).
+ */
+import { createHash } from 'node:crypto';
+import type { RequestContext } from '../../../core/context.js';
+import { ServiceError, validationError } from '../../../core/errors.js';
+import type { AttributeValue, Item } from '../attributes.js';
+import type { Statement } from './ast.js';
+import { SyntaxProblem } from './lexer.js';
+import { parseStatement, Rejection } from './parser.js';
+import { isRead, plan, type Plan, type TableSchema, type UseCase } from './planner.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Answer = Json | Promise<Json>;
+
+/** What the executor needs from the DynamoDB provider: the key schema of a table, and its item operations. */
+export interface PartiqlBackend {
+  /** The key schema of an ACTIVE (or UPDATING) table in the caller's scope; throws ResourceNotFoundException. */
+  partiqlSchema(ctx: RequestContext, table: string): TableSchema;
+  getItem(input: Json, ctx: RequestContext): Answer;
+  query(input: Json, ctx: RequestContext): Answer;
+  scan(input: Json, ctx: RequestContext): Answer;
+  putItem(input: Json, ctx: RequestContext): Answer;
+  updateItem(input: Json, ctx: RequestContext): Answer;
+  deleteItem(input: Json, ctx: RequestContext): Answer;
+  transactWriteItems?(input: Json, ctx: RequestContext): Answer;
+  transactGetItems?(input: Json, ctx: RequestContext): Answer;
+}
+
+const WELL_FORMED = "Statement wasn't well formed, can't be processed: ";
+const DUPLICATE_ITEM = 'Duplicate primary key exists in table';
+/** How long a NextToken stays usable. */
+const TOKEN_LIFETIME_MS = 60 * 60 * 1000;
+
+/** A statement's parse, as a ValidationException when DynamoDB refuses it. */
+function parse(statement: string): { statement: Statement; params: number } {
+  try {
+    return parseStatement(statement);
+  } catch (e) {
+    throw asValidation(e);
+  }
+}
+
+function asValidation(e: unknown): unknown {
+  if (e instanceof SyntaxProblem) return validationError(WELL_FORMED + e.detail);
+  if (e instanceof Rejection) return validationError(e.message);
+  return e;
+}
+
+function planned(s: Statement, params: AttributeValue[] | undefined, backend: PartiqlBackend, ctx: RequestContext, use: UseCase): Plan {
+  try {
+    return plan(s, params ?? [], (table) => backend.partiqlSchema(ctx, table), use);
+  } catch (e) {
+    throw asValidation(e);
+  }
+}
+
+/** DynamoDB's answer to an INSERT whose key exists (the PutItem's condition failed). */
+function duplicateItem(): ServiceError {
+  return new ServiceError('DuplicateItemException', DUPLICATE_ITEM);
+}
+
+// ------------------------------------------------------------------ NextToken
+
+interface TokenBody {
+  v: 1;
+  a: string;
+  r: string;
+  h: string;
+  t: number;
+  k: Item;
+}
+
+function requestHash(statement: string, params: AttributeValue[] | undefined): string {
+  return createHash('sha256').update(JSON.stringify([statement, params ?? []])).digest('base64url');
+}
+
+function makeToken(ctx: RequestContext, hash: string, lastKey: Item): string {
+  const body: TokenBody = { v: 1, a: ctx.scope.accountId, r: ctx.scope.region, h: hash, t: ctx.clock.now(), k: lastKey };
+  return Buffer.from(JSON.stringify(body)).toString('base64');
+}
+
+function readToken(ctx: RequestContext, token: string, hash: string): Item {
+  let body: TokenBody;
+  try {
+    body = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as TokenBody;
+  } catch {
+    throw validationError('Invalid NextToken');
+  }
+  if (!body || typeof body !== 'object' || body.v !== 1 || typeof body.h !== 'string' || typeof body.t !== 'number' || !body.k || typeof body.k !== 'object') {
+    throw validationError('Invalid NextToken');
+  }
+  if (body.a !== ctx.scope.accountId || body.r !== ctx.scope.region) throw validationError('Given NextToken is invalid for this account');
+  if (body.h !== hash) throw validationError('NextToken does not match request');
+  if (ctx.clock.now() - body.t >= TOKEN_LIFETIME_MS) throw validationError('Given NextToken has already expired');
+  return body.k;
+}
+
+// ------------------------------------------------------------------ ExecuteStatement
+
+export function executeStatement(backend: PartiqlBackend, input: Json, ctx: RequestContext): Answer {
+  const statement: string = input.Statement;
+  const { statement: parsed } = parse(statement);
+  const p = planned(parsed, input.Parameters, backend, ctx, 'statement');
+  const capacity = input.ReturnConsumedCapacity !== undefined ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : {};
+  switch (p.k) {
+    case 'query':
+    case 'scan': {
+      if (input.ConsistentRead === true && p.input.IndexName !== undefined) {
+        const idx = backend.partiqlSchema(ctx, p.input.TableName).indexes.get(p.input.IndexName);
+        if (idx?.global) throw validationError('Strongly consistent read is not supported on Global Secondary Indexes');
+      }
+      const hash = requestHash(statement, input.Parameters);
+      const read: Json = { ...p.input, ...capacity };
+      if (input.ConsistentRead === true) read.ConsistentRead = true;
+      if (input.Limit !== undefined) read.Limit = input.Limit;
+      if (input.NextToken !== undefined) read.ExclusiveStartKey = readToken(ctx, input.NextToken, hash);
+      return then(p.k === 'query' ? backend.query(read, ctx) : backend.scan(read, ctx), (out) => {
+        const answer: Json = { Items: out.Items ?? [] };
+        if (out.LastEvaluatedKey) answer.NextToken = makeToken(ctx, hash, out.LastEvaluatedKey as Item);
+        if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
+        return answer;
+      });
+    }
+    case 'put':
+      return then(catching(() => backend.putItem({ ...p.input, ...capacity }, ctx), insertError), (out) => writeAnswer(out));
+    case 'update':
+    case 'delete': {
+      const write: Json = { ...p.input, ...capacity };
+      if (input.ReturnValuesOnConditionCheckFailure !== undefined) write.ReturnValuesOnConditionCheckFailure = input.ReturnValuesOnConditionCheckFailure;
+      return then(p.k === 'update' ? backend.updateItem(write, ctx) : backend.deleteItem(write, ctx), (out) => writeAnswer(out));
+    }
+    default:
+      // get and check are planned only for batches and transactions.
+      throw validationError(WELL_FORMED + 'Expected data manipulation');
+  }
+}
+
+function writeAnswer(out: Json): Json {
+  const answer: Json = { Items: out.Attributes ? [out.Attributes] : [] };
+  if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
+  return answer;
+}
+
+function insertError(e: unknown): unknown {
+  return e instanceof ServiceError && e.code === 'ConditionalCheckFailedException' ? duplicateItem() : e;
+}
+
+/** Runs fn, mapping what it throws (at once or later) through map. */
+function catching(fn: () => Answer, map: (e: unknown) => unknown): Answer {
+  let out: Answer;
+  try {
+    out = fn();
+  } catch (e) {
+    throw map(e);
+  }
+  return out instanceof Promise ? out.catch((e: unknown) => Promise.reject(map(e))) : out;
+}
+
+function then(a: Answer, fn: (v: Json) => Json): Answer {
+  return a instanceof Promise ? a.then(fn) : fn(a);
+}
+
+// ------------------------------------------------------------------ BatchExecuteStatement
+
+const BATCH_CODES: Record<string, string> = {
+  ConditionalCheckFailedException: 'ConditionalCheckFailed',
+  DuplicateItemException: 'DuplicateItem',
+  ResourceNotFoundException: 'ResourceNotFound',
+  ValidationException: 'ValidationError',
+  ItemCollectionSizeLimitExceededException: 'ItemCollectionSizeLimitExceeded',
+  ProvisionedThroughputExceededException: 'ProvisionedThroughputExceeded',
+  TransactionConflictException: 'TransactionConflict',
+  RequestLimitExceeded: 'RequestLimitExceeded',
+  ThrottlingException: 'ThrottlingError',
+  AccessDeniedException: 'AccessDenied',
+};
+
+function batchError(e: unknown, tableName?: string): Json {
+  const error: Json = e instanceof ServiceError
+    ? { Code: BATCH_CODES[e.code] ?? 'InternalServerError', Message: e.message }
+    : { Code: 'InternalServerError', Message: 'Internal server error' };
+  if (e instanceof ServiceError && e.fields?.Item) error.Item = e.fields.Item;
+  return tableName !== undefined ? { Error: error, TableName: tableName } : { Error: error };
+}
+
+type Member = { plan: Plan } | { error: unknown };
+
+export async function batchExecuteStatement(backend: PartiqlBackend, input: Json, ctx: RequestContext): Promise<Json> {
+  const requests = (input.Statements ?? []) as Json[];
+  const parsed = requests.map((r): { statement: Statement } | { error: unknown } => {
+    try {
+      return { statement: parse(r.Statement as string).statement };
+    } catch (e) {
+      return { error: e };
+    }
+  });
+  const kinds = parsed.filter((p): p is { statement: Statement } => 'statement' in p).map((p) => isRead(p.statement));
+  if (kinds.includes(true) && kinds.includes(false)) throw validationError('Read and write requests together in the same batch is not supported.');
+  const members: Member[] = parsed.map((p, i) => {
+    if ('error' in p) return p;
+    try {
+      return { plan: planned(p.statement, requests[i]!.Parameters, backend, ctx, 'batch') };
+    } catch (e) {
+      return { error: e };
+    }
+  });
+  const seen = new Set<string>();
+  for (const m of members) {
+    // An INSERT names its item by value; two INSERTs of one key fail the second with DuplicateItem instead.
+    if (!('plan' in m) || !('Key' in m.plan.input)) continue;
+    const id = JSON.stringify([m.plan.input.TableName, m.plan.input.Key]);
+    if (seen.has(id)) throw validationError('Provided list of item keys contains duplicates');
+    seen.add(id);
+  }
+  const capacity = input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES' ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity as string } : undefined;
+  const consumed: Json[] = [];
+  const responses: Json[] = [];
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!;
+    if ('error' in m) {
+      responses.push(batchError(m.error));
+      continue;
+    }
+    const table = m.plan.input.TableName;
+    try {
+      const out = await runMember(backend, m.plan, requests[i]!, capacity, ctx);
+      if (out.ConsumedCapacity) consumed.push(out.ConsumedCapacity as Json);
+      const response: Json = { TableName: table };
+      const item = out.Item ?? out.Attributes;
+      if (item) response.Item = item;
+      responses.push(response);
+    } catch (e) {
+      responses.push(batchError(e, table));
+    }
+  }
+  const out: Json = { Responses: responses };
+  if (capacity) out.ConsumedCapacity = sumCapacity(consumed);
+  return out;
+}
+
+async function runMember(backend: PartiqlBackend, p: Plan, request: Json, capacity: Json | undefined, ctx: RequestContext): Promise<Json> {
+  const extra: Json = { ...capacity };
+  switch (p.k) {
+    case 'get':
+      return backend.getItem({ ...p.input, ...extra, ...(request.ConsistentRead === true ? { ConsistentRead: true } : {}) }, ctx);
+    case 'put':
+      return catching(() => backend.putItem({ ...p.input, ...extra }, ctx), insertError);
+    case 'update':
+    case 'delete':
+      if (request.ReturnValuesOnConditionCheckFailure !== undefined) extra.ReturnValuesOnConditionCheckFailure = request.ReturnValuesOnConditionCheckFailure;
+      return p.k === 'update' ? backend.updateItem({ ...p.input, ...extra }, ctx) : backend.deleteItem({ ...p.input, ...extra }, ctx);
+    default:
+      throw validationError(WELL_FORMED + 'Expected data manipulation');
+  }
+}
+
+/** ConsumedCapacity per table, summed over the statements that ran. */
+function sumCapacity(list: Json[]): Json[] {
+  const byTable = new Map<string, Json>();
+  const add = (into: Json, from: Json): void => {
+    for (const k of ['CapacityUnits', 'ReadCapacityUnits', 'WriteCapacityUnits']) {
+      if (typeof from[k] === 'number') into[k] = (into[k] ?? 0) + from[k];
+    }
+  };
+  for (const c of list) {
+    let t = byTable.get(c.TableName as string);
+    if (!t) {
+      t = { TableName: c.TableName };
+      byTable.set(c.TableName as string, t);
+    }
+    add(t, c);
+    if (c.Table) add((t.Table ??= {}), c.Table as Json);
+    for (const group of ['GlobalSecondaryIndexes', 'LocalSecondaryIndexes']) {
+      const indexes = c[group] as Record<string, Json> | undefined;
+      if (!indexes) continue;
+      const into = (t[group] ??= {}) as Record<string, Json>;
+      for (const [name, units] of Object.entries(indexes)) add((into[name] ??= {}), units);
+    }
+  }
+  return [...byTable.values()];
+}
+
+// ------------------------------------------------------------------ ExecuteTransaction
+
+export function executeTransaction(backend: PartiqlBackend, input: Json, ctx: RequestContext): Answer {
+  const requests = (input.TransactStatements ?? []) as Json[];
+  const plans: Plan[] = [];
+  requests.forEach((r, i) => {
+    const { statement } = parse(r.Statement as string);
+    if ((statement.k === 'update' || statement.k === 'delete') && statement.returning) {
+      throw validationError(`Validation failed in TransactStatements[${i}]: RETURNING clause is not supported in ExecuteTransaction.`);
+    }
+    plans.push(planned(statement, r.Parameters, backend, ctx, 'transaction'));
+  });
+  const reads = plans.filter((p) => p.k === 'get').length;
+  if (reads > 0 && reads < plans.length) throw validationError('ExecuteTransaction API does not support both read and write operations in the same request.');
+  const capacity = input.ReturnConsumedCapacity !== undefined ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : {};
+  if (reads > 0) {
+    if (!backend.transactGetItems) throw new ServiceError('UnknownOperationException', '');
+    const get: Json = { TransactItems: plans.map((p) => ({ Get: p.input })), ...capacity };
+    return then(backend.transactGetItems(get, ctx), (out) => {
+      const answer: Json = { Responses: out.Responses ?? [] };
+      if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
+      return answer;
+    });
+  }
+  if (!backend.transactWriteItems) throw new ServiceError('UnknownOperationException', '');
+  const items = plans.map((p, i) => {
+    const rv = requests[i]!.ReturnValuesOnConditionCheckFailure;
+    const body: Json = { ...p.input, ...(rv !== undefined ? { ReturnValuesOnConditionCheckFailure: rv } : {}) };
+    delete body.ReturnValues;
+    switch (p.k) {
+      case 'put': return { Put: body };
+      case 'update': return { Update: body };
+      case 'delete': return { Delete: body };
+      default: return { ConditionCheck: body };
+    }
+  });
+  const write: Json = { TransactItems: items, ...capacity };
+  if (input.ClientRequestToken !== undefined) write.ClientRequestToken = input.ClientRequestToken;
+  const inserts = new Set(plans.flatMap((p, i) => (p.k === 'put' ? [i] : [])));
+  return then(catching(() => backend.transactWriteItems!(write, ctx), (e) => duplicateReasons(e, inserts)), (out) => {
+    const answer: Json = {};
+    if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
+    return answer;
+  });
+}
+
+/** A cancelled transaction reports a failed INSERT as DuplicateItem, as DynamoDB does, not as a failed condition. */
+function duplicateReasons(e: unknown, inserts: Set<number>): unknown {
+  if (!(e instanceof ServiceError) || e.code !== 'TransactionCanceledException' || inserts.size === 0) return e;
+  const reasons = e.fields?.CancellationReasons as Json[] | undefined;
+  if (!Array.isArray(reasons)) return e;
+  const mapped = reasons.map((r, i) => (inserts.has(i) && r.Code === 'ConditionalCheckFailed' ? { Code: 'DuplicateItem', Message: DUPLICATE_ITEM } : r));
+  const message = `Transaction cancelled, please refer cancellation reasons for specific reasons [${mapped.map((r) => r.Code as string).join(', ')}]`;
+  return new ServiceError(e.code, message, { status: e.status, fields: { ...e.fields, CancellationReasons: mapped } });
+}
