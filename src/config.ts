@@ -61,7 +61,13 @@ export interface CellarConfig {
   /** RDS engine settings (docs/rds.md). */
   rds?: RdsConfig;
   /** DynamoDB tuning (docs/configuration.md). */
-  dynamodb?: { backfillBatch?: number };
+  dynamodb?: {
+    backfillBatch?: number;
+    /** How often the Time to Live sweeper looks for expired items (default 1000 ms). */
+    ttlSweepIntervalMs?: number;
+    /** How long after a Time to Live change UpdateTimeToLive refuses another (default one hour, as AWS documents). */
+    ttlChangeIntervalMs?: number;
+  };
   /**
    * Which principals may AssumeRole into roles of another account, in --strict mode (docs/configuration.md). Outside
    * strict mode every cross-account AssumeRole is allowed, as LocalStack users rely on.
@@ -161,4 +167,8 @@ function checkLimits(config: CellarConfig): void {
   }
   const batch = config.dynamodb?.backfillBatch;
   if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 100_000)) throw new Error(`setting dynamodb.backfillBatch must be an integer from 1 to 100000, not ${JSON.stringify(batch)}`);
+  const sweep = config.dynamodb?.ttlSweepIntervalMs;
+  if (sweep !== undefined && (!Number.isInteger(sweep) || sweep < 10 || sweep > 3_600_000)) throw new Error(`setting dynamodb.ttlSweepIntervalMs must be an integer from 10 to 3600000, not ${JSON.stringify(sweep)}`);
+  const change = config.dynamodb?.ttlChangeIntervalMs;
+  if (change !== undefined && (!Number.isInteger(change) || change < 0 || change > 86_400_000)) throw new Error(`setting dynamodb.ttlChangeIntervalMs must be an integer from 0 to 86400000, not ${JSON.stringify(change)}`);
 }

@@ -7,7 +7,9 @@
  * resumed rotation) or is recorded as failed (a GSI whose creation fails is removed). A stored item the backfill
  * cannot read — real stored state, not an injected fault — fails the index creation the same way. RDS's reconciles
  * (`rds.reconcile`, on a real PostgreSQL) are killed and made to throw, and a final snapshot that cannot be taken
- * (`rds.snapshot`) fails its instance with an event instead of leaving it `deleting` for ever.
+ * (`rds.snapshot`) fails its instance with an event instead of leaving it `deleting` for ever. The Time to Live
+ * sweeper throwing at every tick (`dynamodb.ttl-sweep`) leaves the server serving, and its walk over existing items
+ * (`dynamodb.ttl-walk`) killed mid-way is resumed by the next start.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,10 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DynamoDBClient, CreateTableCommand, DescribeTableCommand, QueryCommand, ScanCommand, UpdateTableCommand, BatchWriteItemCommand, DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient, CreateTableCommand, DescribeTableCommand, QueryCommand, ScanCommand, UpdateTableCommand, BatchWriteItemCommand, DeleteTableCommand, ListTablesCommand,
+  UpdateTimeToLiveCommand, DescribeTimeToLiveCommand, PutItemCommand, GetItemCommand, UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, RotateSecretCommand, UpdateSecretVersionStageCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { KMSClient, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { RDSClient, CreateDBInstanceCommand, DescribeDBInstancesCommand, DeleteDBInstanceCommand, DescribeDBSnapshotsCommand, DescribeEventsCommand } from '@aws-sdk/client-rds';
@@ -182,6 +187,45 @@ describe('background jobs under faults', () => {
     const again = new DynamoDBClient(sdkConfig(second.endpoint));
     await waitFor(async () => (await again.send(new ListTablesCommand({}))).TableNames!.length === 0, 'the table gone', 10_000);
     await second.stop();
+  });
+
+  it('a Time to Live sweep that throws at every tick leaves the server serving; the next start sweeps', async () => {
+    const dir = dataDirWith({ dynamodb: { ttlSweepIntervalMs: 50, ttlChangeIntervalMs: 0 } });
+    const first = await start(dir, 'dynamodb.ttl-sweep@1+=throw');
+    let ddb = new DynamoDBClient(sdkConfig(first.endpoint));
+    await tableWithItems(ddb);
+    await ddb.send(new UpdateTimeToLiveCommand({ TableName: 'jobs', TimeToLiveSpecification: { Enabled: true, AttributeName: 'expires' } }));
+    await ddb.send(new PutItemCommand({ TableName: 'jobs', Item: { pk: { S: 'expired' }, expires: { N: String(Math.floor(Date.now() / 1000) - 60) } } }));
+    await waitFor(() => first.output.filter((l) => l.includes('time to live sweep failed')).length >= 3, 'sweeps failing', 10_000);
+    assert.ok((await ddb.send(new GetItemCommand({ TableName: 'jobs', Key: { pk: { S: 'expired' } } }))).Item, 'not swept while every tick throws');
+    assert.equal((await fetch(`${first.endpoint}/_cellar/health`)).status, 200);
+    await first.stop();
+    assert.equal(first.proc.exitCode, 0, 'a clean stop');
+    const second = await start(dir);
+    ddb = new DynamoDBClient(sdkConfig(second.endpoint));
+    await waitFor(async () => (await ddb.send(new GetItemCommand({ TableName: 'jobs', Key: { pk: { S: 'expired' } } }))).Item === undefined, 'the expired item swept', 10_000);
+    await second.stop();
+  });
+
+  it('a Time to Live walk over existing items killed at a step is resumed by the next start, and every expired item goes', async () => {
+    for (const step of [1, 3]) {
+      const dir = dataDirWith({ dynamodb: { backfillBatch: BATCH, ttlSweepIntervalMs: 50 } });
+      const first = await start(dir, `dynamodb.ttl-walk@${step}=kill`);
+      const ddb = new DynamoDBClient(sdkConfig(first.endpoint));
+      await tableWithItems(ddb);
+      // Every item of the table is given an expiry in the past (TTL still off: nothing is deleted yet).
+      const past = String(Math.floor(Date.now() / 1000) - 60);
+      for (let i = 0; i < ITEMS; i++) {
+        await ddb.send(new UpdateItemCommand({ TableName: 'jobs', Key: { pk: { S: `item-${String(i).padStart(3, '0')}` } }, UpdateExpression: 'SET expires = :e', ExpressionAttributeValues: { ':e': { N: past } } }));
+      }
+      await ddb.send(new UpdateTimeToLiveCommand({ TableName: 'jobs', TimeToLiveSpecification: { Enabled: true, AttributeName: 'expires' } })).catch(() => undefined);
+      await exited(first);
+      const second = await start(dir);
+      const again = new DynamoDBClient(sdkConfig(second.endpoint));
+      assert.equal((await again.send(new DescribeTimeToLiveCommand({ TableName: 'jobs' }))).TimeToLiveDescription?.TimeToLiveStatus, 'ENABLED', `step ${step}`);
+      await waitFor(async () => (await again.send(new ScanCommand({ TableName: 'jobs', Select: 'COUNT' }))).Count === 0, `every item expired after a kill at walk step ${step}`, 15_000);
+      await second.stop();
+    }
   });
 
   it('a Secrets Manager rotation killed at each of its four steps completes after the next start', async () => {

@@ -124,6 +124,11 @@ const TARGETS: Record<string, Record<string, Target>> = {
     DescribeKinesisStreamingDestination: (f, m) => ({ TableName: TABLE(f, m) }),
     DescribeTableReplicaAutoScaling: (f, m) => ({ TableName: TABLE(f, m) }),
     GetResourcePolicy: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    DescribeTimeToLive: (f, m) => ({ TableName: TABLE(f, m) }),
+    UpdateTimeToLive: (f, m) => ({ TableName: TABLE(f, m), TimeToLiveSpecification: { Enabled: true, AttributeName: 'expires' } }),
+    ExecuteStatement: (_f, m) => (m === 'name' ? { Statement: 'SELECT * FROM "iso_table"' } : undefined),
+    ExecuteTransaction: (_f, m) => (m === 'name' ? { TransactStatements: [{ Statement: 'UPDATE "iso_table" SET v = \'stolen\' WHERE pk = \'item\'' }] } : undefined),
+    BatchExecuteStatement: (_f, m) => (m === 'name' ? { Statements: [{ Statement: 'SELECT * FROM "iso_table" WHERE pk = \'item\'' }] } : undefined),
   },
   rds: {
     DescribeDBInstances: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
@@ -221,6 +226,8 @@ function expectedCode(svc: string, op: string, form: Form, approach: Approach): 
   if (svc === 'rds') return RDS_NOT_FOUND[op]!;
   // DynamoDB refuses an ARN it cannot take for a table of its partition as it refuses a malformed one.
   if (svc === 'dynamodb' && approach === 'arn-of-other-partition') return 'ValidationException';
+  // BatchExecuteStatement answers 200 and reports each statement's error in Responses, in its own codes.
+  if (svc === 'dynamodb' && op === 'BatchExecuteStatement') return 'ResourceNotFound';
   // GetResourcePolicy refuses any table ARN outside the caller's account and region as invalid, as AWS does.
   if (svc === 'dynamodb' && op === 'GetResourcePolicy') return 'ValidationException';
   // The continuous-backups pair names a missing table TableNotFoundException, as AWS does.
@@ -357,8 +364,14 @@ describe('isolation between accounts and regions, for every served operation', (
             const expected = expectedCode(svc, op, form, approach);
             // BatchGetSecretValue answers 200 and reports each secret it could not read in Errors, as AWS does.
             const partial = r.status === 200 && Array.isArray(r.json?.Errors) ? r.json : undefined;
-            const code = partial ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values') : errorCode(r);
-            const refused = partial ? true : r.status >= 400 && r.status < 500;
+            // BatchExecuteStatement likewise answers 200 with the statement's error in Responses.
+            const statements = r.status === 200 && Array.isArray(r.json?.Responses) ? (r.json.Responses as Json[]) : undefined;
+            const code = partial
+              ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values')
+              : statements
+                ? (statements.length === 1 && statements[0]!.Error ? String(statements[0]!.Error.Code) : 'returned values')
+                : errorCode(r);
+            const refused = partial || statements ? true : r.status >= 400 && r.status < 500;
             if (!refused || code !== expected) failures.push(`${approach} ${svc} ${op} by ${form}: HTTP ${r.status} ${code}, expected ${expected}: ${r.text.slice(0, 160)}`);
           }
         }

@@ -11,10 +11,19 @@ import { validationOrder } from './validation-order.js';
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
-  const batch = env.config.dynamodb?.backfillBatch; // checked by config.ts
+  const settings = env.config.dynamodb ?? {}; // checked by config.ts
   // DescribeEndpoints answers with the Host the client used; without one, the address Cellar listens on.
   const endpointAddress = (): string => (env.endpoint ? new URL(env.endpoint).host : 'localhost:4566');
-  const provider = new DynamoDBProvider(env.store, { clock: env.clock, endpointAddress, ...(batch !== undefined ? { backfillBatch: batch } : {}) });
+  const provider = new DynamoDBProvider(env.store, {
+    clock: env.clock,
+    endpointAddress,
+    ...(settings.backfillBatch !== undefined ? { backfillBatch: settings.backfillBatch } : {}),
+    timeToLive: {
+      ...(settings.backfillBatch !== undefined ? { walkBatch: settings.backfillBatch } : {}),
+      ...(settings.ttlSweepIntervalMs !== undefined ? { sweepIntervalMs: settings.ttlSweepIntervalMs } : {}),
+      ...(settings.ttlChangeIntervalMs !== undefined ? { changeIntervalMs: settings.ttlChangeIntervalMs } : {}),
+    },
+  });
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);

@@ -32,6 +32,7 @@ import { faultPoint } from '../../core/faults.js';
 import { parseArn, PARTITION } from '../../core/scope.js';
 import { notAuthorizedMessage } from '../../auth/policy.js';
 import type { Keyspace, Store } from '../../storage/store.js';
+import type { DescribeTimeToLiveInput, DescribeTimeToLiveOutput, UpdateTimeToLiveInput, UpdateTimeToLiveOutput } from '../../models/dynamodb.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
 import {
@@ -54,8 +55,8 @@ import {
   checkKeySchema, checkProjection, describe, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
 import * as probes from './probes/index.js';
-import { TableProbes } from './probes/index.js';
-import type { DescribeContinuousBackupsInput, DescribeContributorInsightsInput, DescribeKinesisStreamingDestinationInput, DescribeTableReplicaAutoScalingInput, GetResourcePolicyInput } from '../../models/dynamodb.js';
+import type * as M from '../../models/dynamodb.js';
+import { TimeToLive, type TimeToLiveOptions } from './ttl/time-to-live.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -72,6 +73,8 @@ export interface DynamoDBProviderOptions {
   recountChunk?: number;
   /** The service's clock (the server's, which tests can move): the time writes are made at. */
   clock?: Clock;
+  /** Time to Live intervals (ttl/time-to-live.ts). */
+  timeToLive?: TimeToLiveOptions;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -265,6 +268,8 @@ export class DynamoDBProvider {
   private closed = false;
   private readonly writeObservers: WriteObserver[] = [];
   readonly clock: Clock;
+  /** Time to Live: its operations, expiry index and sweeper. */
+  private readonly timeToLive: TimeToLive;
 
   constructor(
     readonly store: Store,
@@ -283,12 +288,14 @@ export class DynamoDBProvider {
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
+    this.timeToLive = new TimeToLive(this, options.timeToLive);
   }
 
   /** Stops background work (index backfills) and stores the exact counters. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.timeToLive.close();
     clearInterval(this.statsTimer);
     this.flushStats();
     for (const t of this.timers) {
@@ -559,6 +566,13 @@ export class DynamoDBProvider {
     }
     const t = this.buildState(JSON.parse(raw.toString('utf8')) as TableMeta);
     this.tables.set(k, t);
+    return t;
+  }
+
+  /** A table by its metadata key (background work acts in the table's own scope), or undefined when it is gone. */
+  tableAt(tableKey: string): TableState | undefined {
+    const t = this.tables.get(tableKey) ?? this.load(tableKey);
+    if (t) this.promote(t, this.clock.now());
     return t;
   }
 
@@ -1020,6 +1034,14 @@ export class DynamoDBProvider {
     }
   }
 
+  updateTimeToLive(input: UpdateTimeToLiveInput, ctx: RequestContext): UpdateTimeToLiveOutput {
+    return this.timeToLive.updateTimeToLive(input, ctx);
+  }
+
+  describeTimeToLive(input: DescribeTimeToLiveInput, ctx: RequestContext): DescribeTimeToLiveOutput {
+    return this.timeToLive.describeTimeToLive(input, ctx);
+  }
+
   describeLimits(_input: Json, _ctx: RequestContext): Json {
     return { AccountMaxReadCapacityUnits: 80000, AccountMaxWriteCapacityUnits: 80000, TableMaxReadCapacityUnits: 40000, TableMaxWriteCapacityUnits: 40000 };
   }
@@ -1031,13 +1053,13 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ what tools probe for (probes/)
 
-  private readonly probes = new TableProbes(this);
-  describeContinuousBackups(input: Json, ctx: RequestContext): Json { return this.probes.describeContinuousBackups(input as DescribeContinuousBackupsInput, ctx); }
-  describeContributorInsights(input: Json, ctx: RequestContext): Json { return this.probes.describeContributorInsights(input as DescribeContributorInsightsInput, ctx); }
+  private readonly probes = new probes.TableProbes(this);
+  describeContinuousBackups(input: Json, ctx: RequestContext): Json { return this.probes.describeContinuousBackups(input as M.DescribeContinuousBackupsInput, ctx); }
+  describeContributorInsights(input: Json, ctx: RequestContext): Json { return this.probes.describeContributorInsights(input as M.DescribeContributorInsightsInput, ctx); }
   listContributorInsights(input: Json, ctx: RequestContext): Json { return this.probes.listContributorInsights(input, ctx); }
-  describeKinesisStreamingDestination(input: Json, ctx: RequestContext): Json { return this.probes.describeKinesisStreamingDestination(input as DescribeKinesisStreamingDestinationInput, ctx); }
-  describeTableReplicaAutoScaling(input: Json, ctx: RequestContext): Json { return this.probes.describeTableReplicaAutoScaling(input as DescribeTableReplicaAutoScalingInput, ctx); }
-  getResourcePolicy(input: Json, ctx: RequestContext): Json { return this.probes.getResourcePolicy(input as GetResourcePolicyInput, ctx); }
+  describeKinesisStreamingDestination(input: Json, ctx: RequestContext): Json { return this.probes.describeKinesisStreamingDestination(input as M.DescribeKinesisStreamingDestinationInput, ctx); }
+  describeTableReplicaAutoScaling(input: Json, ctx: RequestContext): Json { return this.probes.describeTableReplicaAutoScaling(input as M.DescribeTableReplicaAutoScalingInput, ctx); }
+  getResourcePolicy(input: Json, ctx: RequestContext): Json { return this.probes.getResourcePolicy(input as M.GetResourcePolicyInput, ctx); }
   listBackups(): Json { return probes.listBackups(); }
   listExports(): Json { return probes.listExports(); }
   listImports(): Json { return probes.listImports(); }

@@ -6,6 +6,7 @@
  */
 import { validationError } from '../../core/errors.js';
 import type { KeyType } from './keycodec.js';
+import type { TimeToLiveMeta } from './ttl/expiry-index.js';
 
 export interface KeySchemaElement {
   AttributeName: string;
@@ -65,6 +66,8 @@ export interface TableMeta {
   /** Present when SSESpecification.Enabled was true: server-side encryption with a KMS key. */
   sse?: { kmsKeyArn: string };
   tags: Record<string, string>;
+  /** Time to Live (ttl/expiry-index.ts); absent until it is first enabled. */
+  timeToLive?: TimeToLiveMeta;
 }
 
 /** Resolved key schema of a table or an index. */
