@@ -20,11 +20,14 @@ export function amzDateNow(): string {
   return new Date().toISOString().replace(/[:-]|\.\d{3}/g, '');
 }
 
-/** The signed headers of a DynamoDB call to `host` (host:port), as [name, value] pairs in ddb-wrk's order. */
+/**
+ * The signed headers of a DynamoDB call to `host` (host:port), as [name, value] pairs in ddb-wrk's order. `target` is an
+ * operation of DynamoDB_20120810, or a whole X-Amz-Target (`DynamoDBStreams_20120810.ListStreams`).
+ */
 export function signDynamoDb(host: string, target: string, body: string, amzDate = amzDateNow()): Array<[string, string]> {
   const day = amzDate.slice(0, 8);
   const hash = createHash('sha256').update(body).digest('hex');
-  const amzTarget = `DynamoDB_20120810.${target}`;
+  const amzTarget = target.includes('.') ? target : `DynamoDB_20120810.${target}`;
   const names = 'content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target';
   const canonical = `POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:${host}\nx-amz-content-sha256:${hash}\nx-amz-date:${amzDate}\nx-amz-target:${amzTarget}\n\n${names}\n${hash}`;
   const scope = `${day}/us-east-1/dynamodb/aws4_request`;
@@ -40,4 +43,11 @@ export function signDynamoDb(host: string, target: string, body: string, amzDate
     ['Authorization', `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=${names}, Signature=${createHmac('sha256', key).update(sts).digest('hex')}`],
     ['Content-Length', String(Buffer.byteLength(body))],
   ];
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }

@@ -27,7 +27,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, signDynamoDb } from './common.js';
+import { freePort, median, signDynamoDb } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = resolve(process.env.CELLAR_SHARED ?? join(ROOT, '..', 'shared'));
@@ -269,12 +269,6 @@ async function rounds(servers: Server[], workloads: readonly string[], rows: Row
       for (const s of [...servers.slice(shift), ...servers.slice(0, shift)]) rows.push(await wrk(s, w, round));
     }
   }
-}
-
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 interface Summary {

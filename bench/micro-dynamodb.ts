@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { startCellar } from '../src/server.js';
+import { Scope } from '../src/core/scope.js';
 import { amzDateNow, signDynamoDb } from './common.js';
 import type { WireRequest } from '../src/protocols/types.js';
 
@@ -83,7 +84,7 @@ for (const [w, pool] of Object.entries(pools)) {
   const n = w === 'query' ? Math.ceil(N / 10) : N;
   const op = pool[0]!.headers['x-amz-target']!.split('.')[1]!;
   const opDef = dynamodb.model.operations.get(op)!;
-  const ctx = { accountId: '000000000000', region: 'us-east-1', requestId: 'x', accessKeyId: 'test', callerArn: '', service: 'dynamodb', operation: op, clock: cellar.clock };
+  const ctx = { scope: Scope.ofCaller('000000000000', 'us-east-1'), requestId: 'x', accessKeyId: 'test', callerArn: '', service: 'dynamodb', operation: op, clock: cellar.clock };
   const method = op.charAt(0).toLowerCase() + op.slice(1);
   if (w === 'put') {
     // Distinct fresh keys for each of the two App.handle runs: the second half of the pool for x16.

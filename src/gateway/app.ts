@@ -67,7 +67,8 @@ export class App {
   constructor(private readonly options: AppOptions) {
     for (const svc of options.services) {
       if (svc.model.metadata.targetPrefix) this.byTarget.set(svc.model.metadata.targetPrefix, svc);
-      this.bySigningName.set(svc.model.signingName, svc);
+      // DynamoDB Streams signs as `dynamodb`: a signing name belongs to the first service that has it (DynamoDB).
+      if (!this.bySigningName.has(svc.model.signingName)) this.bySigningName.set(svc.model.signingName, svc);
       this.bySigningName.set(svc.model.metadata.endpointPrefix, svc);
     }
   }

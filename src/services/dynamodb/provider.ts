@@ -14,14 +14,8 @@
  * Writes go through the store's group commit (Store.grouped): the item writes of one event-loop turn
  * share a commit, each atomic on its own, and each response is built once that commit is durable.
  *
- * Table counters (ItemCount, TableSizeBytes, index sizes) live in memory and are not written by each
- * write. Their stored record says whether it is exact: before the first write after the record was
- * last stored exact, a record marked dirty is committed on its own; every STATS_FLUSH_MS, and on close,
- * the exact counts are stored again (clean). A table whose record is dirty when it is loaded (Cellar
- * stopped without closing) has its counters recounted from its items and index entries, in the
- * background, RECOUNT_CHUNK entries per event-loop turn; DescribeTable waits for the recount. Writes
- * meanwhile go on: a write's change to a counter goes into the recount when its key is at or before the
- * recount's position (already counted), and is left to the recount otherwise (it will count the result).
+ * Table counters (ItemCount, TableSizeBytes, index sizes) live in memory, stored every STATS_FLUSH_MS
+ * and recounted after an unclean stop: see table-counters.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
@@ -35,6 +29,9 @@ import type { Keyspace, Store } from '../../storage/store.js';
 import type { DescribeTimeToLiveInput, DescribeTimeToLiveOutput, UpdateTimeToLiveInput, UpdateTimeToLiveOutput } from '../../models/dynamodb.js';
 import { RawJson } from '../../protocols/wirejson.js';
 import { prefixEnd } from '../../storage/store.js';
+import { StreamChangeLog } from './streams/change-log.js';
+import { streamLabel } from './streams/format.js';
+import { checkCreateStreamSpec, checkUpdateStreamSpec } from './streams/stream-spec.js';
 import {
   type AttributeValue, type Item, compareScalars, MAX_ITEM_BYTES, itemSize, readUnits, typeOf, validateValue, writeUnits,
 } from './attributes.js';
@@ -43,6 +40,7 @@ import { evalCondition, project } from './expressions/evaluate.js';
 import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
+import { RECOUNT_CHUNK, TableCounters } from './table-counters.js';
 import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
 import type { TableSchema } from './partiql/planner.js';
 import {
@@ -105,32 +103,8 @@ export interface TableState {
 
 /** How often counters changed by writes are stored (exact, clean) again. */
 const STATS_FLUSH_MS = 1000;
-/** Entries read per step (one per event-loop turn) when recounting a table's counters. */
-const RECOUNT_CHUNK = 1000;
 /** Tries of one backfill step before the index's creation fails. */
 const BACKFILL_ATTEMPTS = 3;
-
-/** A recount of one namespace (the table's items, or one index's entries) in progress. */
-interface NamespaceRecount {
-  /** The last key counted; undefined before the first step. */
-  after: Buffer | undefined;
-  counted: Stats;
-}
-
-/** A table's counters being recounted: namespaces still to finish, and who waits for them. */
-interface Recount {
-  pending: Map<number, NamespaceRecount>;
-  done: Promise<void>;
-  finish(): void;
-}
-
-/** The stored counters: c/b for the table, i for [index ns, count, bytes]; d=1 while not exact. */
-interface StoredStats {
-  c: number;
-  b: number;
-  i: [number, number, number][];
-  d?: 1;
-}
 
 /** How many names of tables that do not exist are remembered, so that lookups of them skip the store. */
 const MISSING_CACHED = 1024;
@@ -243,6 +217,8 @@ export interface ItemChange {
  */
 export interface WriteObserver {
   onChange(change: ItemChange, options: WriteOptions): void;
+  /** A deleted table's data is being removed (inside that store transaction): remove what the observer keeps for it. */
+  onTablePurged?(meta: TableMeta): void;
 }
 
 const USER_WRITE: Omit<WriteOptions, 'nowMs'> = { origin: 'user', transactional: false };
@@ -250,7 +226,6 @@ const USER_WRITE: Omit<WriteOptions, 'nowMs'> = { origin: 'user', transactional:
 export class DynamoDBProvider {
   readonly items: Keyspace;
   private readonly meta: Keyspace;
-  private readonly statsSpace: Keyspace;
   /** Tables read from the store, by metaKey. */
   private readonly tables = new Map<string, TableState>();
   /** Names looked up and not found (bounded: the oldest is forgotten past MISSING_CACHED). */
@@ -262,12 +237,12 @@ export class DynamoDBProvider {
   private readonly endpointAddress: () => string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
   private readonly statsTimer: NodeJS.Timeout;
-  /** Recounts in progress, by table namespace. */
-  private readonly recounts = new Map<number, Recount>();
-  private readonly recountChunk: number;
+  private readonly counters: TableCounters;
   private closed = false;
   private readonly writeObservers: WriteObserver[] = [];
   readonly clock: Clock;
+  /** The tables' change logs and streams (DynamoDB Streams), fed by the write path. */
+  readonly streams: StreamChangeLog;
   /** Time to Live: its operations, expiry index and sweeper. */
   private readonly timeToLive: TimeToLive;
 
@@ -277,14 +252,15 @@ export class DynamoDBProvider {
   ) {
     this.items = store.keyspace('ddb_items');
     this.meta = store.keyspace('ddb_meta');
-    this.statsSpace = store.keyspace('ddb_stats');
     this.createDelayMs = options.createDelayMs ?? 0;
     this.updateDelayMs = options.updateDelayMs ?? 0;
     this.deleteDelayMs = options.deleteDelayMs ?? 0;
     this.backfillBatch = options.backfillBatch ?? 500;
-    this.recountChunk = options.recountChunk ?? RECOUNT_CHUNK;
+    this.counters = new TableCounters(store, this.items, store.keyspace('ddb_stats'), options.recountChunk ?? RECOUNT_CHUNK, this.timers);
     this.endpointAddress = options.endpointAddress ?? (() => 'localhost:4566');
     this.clock = options.clock ?? systemClock;
+    this.streams = new StreamChangeLog(store, this.clock);
+    this.addWriteObserver(this.streams);
     this.resumeBackfills();
     this.statsTimer = setInterval(() => this.flushStats(), STATS_FLUSH_MS);
     this.statsTimer.unref();
@@ -298,6 +274,7 @@ export class DynamoDBProvider {
     this.timeToLive.close();
     clearInterval(this.statsTimer);
     this.flushStats();
+    this.counters.close();
     for (const t of this.timers) {
       clearTimeout(t as NodeJS.Timeout);
       clearImmediate(t as NodeJS.Immediate);
@@ -354,155 +331,22 @@ export class DynamoDBProvider {
       meta, key, keyAttrs: key.rangeName ? [key.hashName, key.rangeName] : [key.hashName], indexes,
       stats: prev?.stats ?? { count: 0, bytes: 0 }, indexStats: prev?.indexStats ?? new Map(), statsMarked: prev?.statsMarked ?? false,
     };
-    if (!prev) {
-      const raw = this.statsSpace.get(namespacePrefix(meta.ns));
-      const parsed: StoredStats = raw ? (JSON.parse(raw.toString('utf8')) as StoredStats) : { c: 0, b: 0, i: [] };
-      t.stats = { count: parsed.c, bytes: parsed.b };
-      for (const [ns, c, b] of parsed.i) t.indexStats.set(ns, { count: c, bytes: b });
-      if (parsed.d) {
-        // The record stays dirty until a flush after the recount stores it: same state as after a write.
-        t.statsMarked = true;
-        this.startRecount(t);
-      }
-    }
+    if (!prev) this.counters.load(t);
     for (const i of meta.indexes) if (!t.indexStats.has(i.ns)) t.indexStats.set(i.ns, { count: 0, bytes: 0 });
     return t;
   }
 
-  /** Stores a table's counters: exact (clean), or marked dirty (the in-memory ones are about to move on). */
-  private persistStats(t: TableState, requestDirty = false): void {
-    // Counters being recounted are not exact yet: stored, they stay dirty.
-    const dirty = requestDirty || this.recounts.has(t.meta.ns);
-    const body: StoredStats = { c: t.stats.count, b: t.stats.bytes, i: [...t.indexStats].map(([ns, s]) => [ns, s.count, s.bytes]) };
-    if (dirty) body.d = 1;
-    this.statsSpace.put(namespacePrefix(t.meta.ns), Buffer.from(JSON.stringify(body)));
-    t.statsMarked = dirty;
-  }
-
-  /**
-   * Before a write changes a table's in-memory counters: unless already done, commits a dirty record
-   * on its own (committing any open write group first). Committed before the write, it cannot be lost
-   * with the write's group: if Cellar dies at any later point, the record says to recount.
-   */
+  /** See TableCounters.mark: called before a write changes a table's in-memory counters. */
   markStats(t: TableState): void {
-    if (t.statsMarked) return;
-    this.store.transaction(() => this.persistStats(t, true));
+    this.counters.mark(t);
   }
 
-  /** Stores the exact counters of every table written since they were last stored (not those being recounted). */
   private flushStats(): void {
-    const marked = [...this.tables.values()].filter((t) => t.statsMarked && !this.recounts.has(t.meta.ns) && this.tables.get(this.metaKey(t.meta, t.meta.name)) === t);
-    if (marked.length === 0) return;
-    try {
-      this.store.transaction(() => {
-        for (const t of marked) this.persistStats(t, false);
-      });
-    } catch {
-      // The records stay dirty (and marked): a restart recounts, the next flush tries again.
-      for (const t of marked) t.statsMarked = true;
-    }
+    this.counters.flush([...this.tables.values()].filter((t) => this.tables.get(this.metaKey(t.meta, t.meta.name)) === t));
   }
 
-  /**
-   * Applies a write's change to one counter: the table's (ns = the table's) or an index's. While that
-   * namespace is being recounted, the change goes into the recount if key was already counted, and is
-   * dropped otherwise (the recount will count the entry as it is then).
-   */
   private addStats(t: TableState, ns: number, key: Buffer, count: number, bytes: number): void {
-    const r = this.recounts.get(t.meta.ns)?.pending.get(ns);
-    if (r !== undefined) {
-      if (r.after !== undefined && Buffer.compare(key, r.after) <= 0) {
-        r.counted.count += count;
-        r.counted.bytes += bytes;
-      }
-      return;
-    }
-    const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
-    if (s === undefined) return;
-    s.count += count;
-    s.bytes += bytes;
-  }
-
-  /**
-   * Recounts a table's counters in the background, one chunk of entries per event-loop turn (see the
-   * module header). The counters shown until it is done are the stored ones; DescribeTable waits.
-   */
-  private startRecount(t: TableState): void {
-    if (this.recounts.has(t.meta.ns)) return;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    const pending = new Map<number, NamespaceRecount>();
-    for (const ns of [t.meta.ns, ...t.meta.indexes.map((i) => i.ns)]) pending.set(ns, { after: undefined, counted: { count: 0, bytes: 0 } });
-    const recount: Recount = { pending, done, finish };
-    this.recounts.set(t.meta.ns, recount);
-    const step = (): void => {
-      this.timers.delete(handle);
-      if (this.recounts.get(t.meta.ns) !== recount) return; // replaced by a synchronous recount
-      const [ns, r] = pending.entries().next().value as [number, NamespaceRecount];
-      let chunk: Array<[Buffer, Buffer]>;
-      try {
-        faultPoint('dynamodb.recount');
-        chunk = [...this.items.scan({ ...(r.after ? { gt: r.after } : { gte: namespacePrefix(ns) }), lt: namespacePrefix(ns + 1), limit: this.recountChunk })];
-      } catch (e) {
-        // Background work: the counters stay the stored (dirty) ones and the next start recounts; never fatal.
-        log('error', 'dynamodb counter recount failed', { table: t.meta.name, error: (e as Error).message });
-        this.recounts.delete(t.meta.ns);
-        finish();
-        return;
-      }
-      for (const [, v] of chunk) {
-        r.counted.count++;
-        r.counted.bytes += itemValueSize(v);
-      }
-      if (chunk.length > 0) r.after = chunk[chunk.length - 1]![0];
-      if (chunk.length < this.recountChunk) {
-        pending.delete(ns);
-        const s = ns === t.meta.ns ? t.stats : t.indexStats.get(ns);
-        if (s) Object.assign(s, r.counted);
-      }
-      if (pending.size === 0) {
-        this.recounts.delete(t.meta.ns);
-        finish();
-        return;
-      }
-      if (this.closed) {
-        // Stopping: the stored record stays dirty, and the next start recounts.
-        this.recounts.delete(t.meta.ns);
-        finish();
-        return;
-      }
-      handle = setImmediate(step);
-      this.timers.add(handle);
-    };
-    let handle = setImmediate(step);
-    this.timers.add(handle);
-  }
-
-  /** Recomputes a table's counters from its items and index entries at once (a walk of each, RECOUNT_CHUNK at a time). */
-  private recount(t: TableState): void {
-    const pending = this.recounts.get(t.meta.ns);
-    this.recounts.delete(t.meta.ns);
-    const count = (ns: number): Stats => {
-      const s: Stats = { count: 0, bytes: 0 };
-      const end = namespacePrefix(ns + 1);
-      let after: Buffer | undefined;
-      for (;;) {
-        const chunk = [...this.items.scan({ ...(after ? { gt: after } : { gte: namespacePrefix(ns) }), lt: end, limit: RECOUNT_CHUNK })];
-        for (const [, v] of chunk) {
-          s.count++;
-          s.bytes += itemValueSize(v);
-        }
-        if (chunk.length < RECOUNT_CHUNK) return s;
-        after = chunk[chunk.length - 1]![0];
-      }
-    };
-    Object.assign(t.stats, count(t.meta.ns));
-    for (const i of t.meta.indexes) {
-      const s = t.indexStats.get(i.ns);
-      if (s) Object.assign(s, count(i.ns));
-      else t.indexStats.set(i.ns, count(i.ns));
-    }
-    pending?.finish();
+    this.counters.add(t, ns, key, count, bytes);
   }
 
   /**
@@ -528,7 +372,7 @@ export class DynamoDBProvider {
     if (!(e instanceof ServiceError)) {
       for (const t of new Set(tables)) {
         try {
-          this.recount(t);
+          this.counters.recount(t);
         } catch {
           // The stored record is dirty (marked before the write): the next restart recounts.
         }
@@ -674,6 +518,7 @@ export class DynamoDBProvider {
     if (used.size !== defined.size || [...defined].some((d) => !used.has(d))) {
       throw validationError(`${INVALID}Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions`);
     }
+    checkCreateStreamSpec(input.StreamSpecification);
     if (this.lookup(ctx, name)) throw inUse(`Table already exists: ${name}`);
     const meta: TableMeta = {
       ns: 0,
@@ -696,7 +541,7 @@ export class DynamoDBProvider {
       deletionProtection: input.DeletionProtectionEnabled === true,
       tableClass: input.TableClass,
       stream: input.StreamSpecification,
-      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: new Date(now).toISOString().replace('Z', '') } : {}),
+      ...(input.StreamSpecification?.StreamEnabled ? { streamLabel: streamLabel(now) } : {}),
       ...(input.SSESpecification?.Enabled ? { sse: { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) } } : {}),
       tags: {},
     };
@@ -706,6 +551,7 @@ export class DynamoDBProvider {
       meta.ns = this.nextNamespace();
       for (const i of meta.indexes) i.ns = this.nextNamespace();
       this.saveMeta(meta);
+      this.streams.tableCreated(meta);
     });
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
@@ -723,8 +569,8 @@ export class DynamoDBProvider {
   describeTable(input: Json, ctx: RequestContext): Json | Promise<Json> {
     const t = this.lookup(ctx, input.TableName);
     if (!t) throw this.tableNotFound(input.TableName);
-    const recount = this.recounts.get(t.meta.ns);
-    if (recount) return recount.done.then(() => this.describeTable(input, ctx));
+    const recount = this.counters.pendingRecount(t);
+    if (recount) return recount.then(() => this.describeTable(input, ctx));
     // The in-memory counters include the open write group: commit it before showing them.
     this.store.sync();
     return { Table: describe(t.meta, t.stats, t.indexStats) };
@@ -765,7 +611,11 @@ export class DynamoDBProvider {
     // then, data operations already find no table. A second DeleteTable meanwhile is not an error.
     if (t.meta.status !== 'DELETING') {
       t.meta.status = 'DELETING';
-      this.saveMeta(t.meta);
+      this.store.transaction(() => {
+        this.saveMeta(t.meta);
+        // The table's stream is disabled with it, and stays readable for 24 hours.
+        this.streams.tableDeleted(t.meta, ctx.clock.now());
+      });
       this.schedulePurge(this.metaKey(ctx.scope, name));
     }
     return { TableDescription: describeDeleted(t.meta, t.stats) };
@@ -786,7 +636,8 @@ export class DynamoDBProvider {
         this.store.transaction(() => {
           this.items.deletePrefix(namespacePrefix(meta.ns));
           for (const i of meta.indexes) this.items.deletePrefix(namespacePrefix(i.ns));
-          this.statsSpace.delete(namespacePrefix(meta.ns));
+          this.counters.forget(meta);
+          for (const o of this.writeObservers) o.onTablePurged?.(meta);
           this.meta.delete(Buffer.from(tableKey));
         });
         this.tables.delete(tableKey);
@@ -813,6 +664,7 @@ export class DynamoDBProvider {
     const creates = updates.filter((u) => u.Create);
     const deletes = updates.filter((u) => u.Delete);
     if (creates.length + deletes.length > 1) throw validationError(`${INVALID}Only 1 online index can be created or deleted simultaneously per table`);
+    checkUpdateStreamSpec(input.StreamSpecification, name, m.stream?.StreamEnabled === true, creates.length + deletes.length > 0);
     const now = ctx.clock.now();
     const billing: 'PROVISIONED' | 'PAY_PER_REQUEST' = input.BillingMode ?? m.billingMode;
     if (input.ProvisionedThroughput && billing === 'PAY_PER_REQUEST') {
@@ -874,10 +726,7 @@ export class DynamoDBProvider {
       }
       if (input.DeletionProtectionEnabled !== undefined) m.deletionProtection = input.DeletionProtectionEnabled;
       if (input.TableClass) m.tableClass = input.TableClass;
-      if (input.StreamSpecification) {
-        if (input.StreamSpecification.StreamEnabled && !m.stream?.StreamEnabled) m.streamLabel = new Date(now).toISOString().replace('Z', '');
-        m.stream = input.StreamSpecification;
-      }
+      if (input.StreamSpecification) this.streams.streamUpdated(m, input.StreamSpecification, now);
       if (input.SSESpecification) {
         if (input.SSESpecification.Enabled) m.sse = { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) };
         else delete m.sse;
@@ -916,7 +765,7 @@ export class DynamoDBProvider {
       const gs = (out.GlobalSecondaryIndexes as Json[] | undefined) ?? [];
       gs.push({ IndexName: dropped.name, KeySchema: dropped.keySchema, Projection: dropped.projection, IndexStatus: 'DELETING', ProvisionedThroughput: { NumberOfDecreasesToday: 0, ReadCapacityUnits: 0, WriteCapacityUnits: 0 }, IndexSizeBytes: 0, ItemCount: 0, IndexArn: `${arn}/index/${dropped.name}` });
       out.GlobalSecondaryIndexes = gs;
-      this.persistStats(state);
+      this.counters.persist(state);
     }
     if (startBackfill) this.scheduleBackfill(key, startBackfill.ns, undefined);
     return { TableDescription: out };
@@ -989,14 +838,14 @@ export class DynamoDBProvider {
             idx.meta.backfilling = false;
             this.saveMeta(t.meta);
           }
-          this.persistStats(t);
+          this.counters.persist(t);
         });
         if (idx.meta.backfilling) this.scheduleBackfill(tableKey, indexNs, batch[batch.length - 1]![0]);
       } catch (e) {
         // The batch's counter changes may be in memory without their commit: count again from what is stored.
         if (table) {
           try {
-            this.recount(table);
+            this.counters.recount(table);
           } catch {
             // the stored record stays dirty; the next start recounts
           }

@@ -222,12 +222,11 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
       return g;
     });
   }
-  if (meta.stream?.StreamEnabled) {
-    desc.StreamSpecification = meta.stream;
-    if (meta.streamLabel) {
-      desc.LatestStreamLabel = meta.streamLabel;
-      desc.LatestStreamArn = `${arn}/stream/${meta.streamLabel}`;
-    }
+  if (meta.stream?.StreamEnabled) desc.StreamSpecification = meta.stream;
+  // The latest stream is named even once disabled: it stays readable (DISABLED) for 24 hours.
+  if (meta.streamLabel) {
+    desc.LatestStreamLabel = meta.streamLabel;
+    desc.LatestStreamArn = `${arn}/stream/${meta.streamLabel}`;
   }
   // Tables encrypted with an AWS owned key (the default) have no SSEDescription, as on AWS.
   if (meta.sse) desc.SSEDescription = { Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: meta.sse.kmsKeyArn };

@@ -13,11 +13,12 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../../core/context.js';
 import { ServiceError, validationError } from '../../../core/errors.js';
-import type { AttributeValue, Item } from '../attributes.js';
-import type { Statement } from './ast.js';
+import { type AttributeValue, type Item, validateValue } from '../attributes.js';
+import type { DocPath, Statement } from './ast.js';
 import { SyntaxProblem } from './lexer.js';
 import { parseStatement, Rejection } from './parser.js';
 import { isRead, plan, type Plan, type TableSchema, type UseCase } from './planner.js';
+import { unnest } from './unnest.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Answer = Json | Promise<Json>;
@@ -57,6 +58,11 @@ function asValidation(e: unknown): unknown {
 }
 
 function planned(s: Statement, params: AttributeValue[] | undefined, backend: PartiqlBackend, ctx: RequestContext, use: UseCase): Plan {
+  // Parameters are attribute values: checked as every attribute value is, before they reach an expression.
+  for (const v of params ?? []) {
+    const problem = validateValue(v);
+    if (problem) throw validationError(problem);
+  }
   try {
     return plan(s, params ?? [], (table) => backend.partiqlSchema(ctx, table), use);
   } catch (e) {
@@ -125,7 +131,8 @@ export function executeStatement(backend: PartiqlBackend, input: Json, ctx: Requ
       if (input.Limit !== undefined) read.Limit = input.Limit;
       if (input.NextToken !== undefined) read.ExclusiveStartKey = readToken(ctx, input.NextToken, hash);
       return then(p.k === 'query' ? backend.query(read, ctx) : backend.scan(read, ctx), (out) => {
-        const answer: Json = { Items: out.Items ?? [] };
+        const items = (out.Items ?? []) as Item[];
+        const answer: Json = { Items: p.paths ? items.map((i) => unnest(i, p.paths!)) : items };
         if (out.LastEvaluatedKey) answer.NextToken = makeToken(ctx, hash, out.LastEvaluatedKey as Item);
         if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
         return answer;
@@ -237,7 +244,7 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Json
       if (out.ConsumedCapacity) consumed.push(out.ConsumedCapacity as Json);
       const response: Json = { TableName: table };
       const item = out.Item ?? out.Attributes;
-      if (item) response.Item = item;
+      if (item) response.Item = m.plan.k === 'get' && m.plan.paths ? unnest(item as Item, m.plan.paths) : item;
       responses.push(response);
     } catch (e) {
       responses.push(batchError(e, table));
@@ -309,7 +316,13 @@ export function executeTransaction(backend: PartiqlBackend, input: Json, ctx: Re
     if (!backend.transactGetItems) throw new ServiceError('UnknownOperationException', '');
     const get: Json = { TransactItems: plans.map((p) => ({ Get: p.input })), ...capacity };
     return then(backend.transactGetItems(get, ctx), (out) => {
-      const answer: Json = { Responses: out.Responses ?? [] };
+      const responses = (out.Responses ?? []) as Json[];
+      const answer: Json = {
+        Responses: responses.map((r, i) => {
+          const paths = plans[i]!.k === 'get' ? (plans[i] as { paths?: DocPath[] }).paths : undefined;
+          return r.Item && paths ? { ...r, Item: unnest(r.Item as Item, paths) } : r;
+        }),
+      };
       if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
       return answer;
     });

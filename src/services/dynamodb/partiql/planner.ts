@@ -85,9 +85,10 @@ export interface CheckInput extends Placeholders {
 }
 
 export type Plan =
-  | { k: 'query'; input: ReadInput }
-  | { k: 'scan'; input: ReadInput }
-  | { k: 'get'; input: GetInput }
+  /** paths: the SELECT's projection, when it names attributes (the answer is unnested by them, see unnest.ts). */
+  | { k: 'query'; input: ReadInput; paths?: DocPath[] }
+  | { k: 'scan'; input: ReadInput; paths?: DocPath[] }
+  | { k: 'get'; input: GetInput; paths?: DocPath[] }
   | { k: 'put'; input: PutInput }
   | { k: 'update'; input: UpdateInput }
   | { k: 'delete'; input: DeleteInput }
@@ -238,10 +239,12 @@ class Emitter {
       case 'cmp': return `${this.operand(e.l)} ${e.op} ${this.operand(e.r)}`;
       case 'between': return `${this.operand(e.v)} BETWEEN ${this.operand(e.lo)} AND ${this.operand(e.hi)}`;
       case 'in': {
-        if (!Array.isArray(e.list) || e.list.length === 0 || e.v.k !== 'path') {
+        // The right side is a sequence: (a, b), [a, b] or <<a, b>>.
+        const list = Array.isArray(e.list) ? e.list : e.list.k === 'list' || e.list.k === 'bag' ? e.list.items : undefined;
+        if (!list || list.length === 0 || e.v.k !== 'path') {
           throw new Rejection('IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member');
         }
-        return `${this.operand(e.v)} IN (${e.list.map((x) => this.operand(x)).join(', ')})`;
+        return `${this.operand(e.v)} IN (${list.map((x) => this.operand(x)).join(', ')})`;
       }
       case 'is': {
         if (e.e.k !== 'path') throw new Rejection('The left hand side argument to IS must be a Variable Reference, Literal, or Path');
@@ -425,6 +428,10 @@ function projectionOf(select: SelectStatement, ph: Placeholder): string | undefi
   return select.projection.map((p) => ph.path(p)).join(', ');
 }
 
+function pathsOf(select: SelectStatement): { paths?: DocPath[] } {
+  return select.projection === '*' ? {} : { paths: select.projection };
+}
+
 function readSchema(schema: TableSchema, index: string | undefined): KeySchema {
   if (index === undefined) return schema;
   const idx = schema.indexes.get(index);
@@ -450,7 +457,7 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
     if (found.rest.length) throw new Rejection(message);
     const ph = new Placeholder();
     const projection = projectionOf(s, ph);
-    return { k: 'get', input: ph.into<GetInput>({ TableName: schema.name, Key: found.key, ...(projection ? { ProjectionExpression: projection } : {}) }) };
+    return { k: 'get', input: ph.into<GetInput>({ TableName: schema.name, Key: found.key, ...(projection ? { ProjectionExpression: projection } : {}) }), ...pathsOf(s) };
   }
   const keySchema = readSchema(schema, index);
   const ph = new Placeholder();
@@ -476,13 +483,13 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
     if (projection) input.ProjectionExpression = projection;
     const rangeOrder = s.orderBy?.find((o) => o.path.length === 1 && o.path[0] === keySchema.range?.name) ?? s.orderBy?.[0];
     if (rangeOrder?.descending) input.ScanIndexForward = false;
-    return { k: 'query', input: ph.into(input) };
+    return { k: 'query', input: ph.into(input), ...pathsOf(s) };
   }
   const input: ReadInput = { ...base };
   if (s.where) input.FilterExpression = emit.condition(s.where);
   const projection = projectionOf(s, ph);
   if (projection) input.ProjectionExpression = projection;
-  return { k: 'scan', input: ph.into(input) };
+  return { k: 'scan', input: ph.into(input), ...pathsOf(s) };
 }
 
 function checkOrderBy(s: SelectStatement, schema: KeySchema, hasHashCondition: boolean): void {
