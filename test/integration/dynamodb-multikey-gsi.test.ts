@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  type AttributeValue, CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, type GlobalSecondaryIndexDescription, PutItemCommand,
+  type AttributeValue, BatchExecuteStatementCommand, CreateTableCommand, DescribeTableCommand, DynamoDBClient, ExecuteStatementCommand, GetItemCommand, type GlobalSecondaryIndexDescription, PutItemCommand,
   QueryCommand, type QueryCommandInput, ScanCommand, UpdateItemCommand, UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import { removeDir, sdkConfig, startCellar, type CellarProcess } from '../helpers/cellar.js';
@@ -161,6 +161,18 @@ describe('DynamoDB global secondary indexes with multi-attribute keys', () => {
   it('a Scan of the index returns only the items that have every key attribute', async () => {
     const s = await client.send(new ScanCommand({ TableName: MATCHES, IndexName: 'gsi' }));
     assert.deepEqual(s.Items?.map((i) => i.pk!.S).sort(), ['p1', 'p2', 'p3', 'p4', 'p5']);
+  });
+
+  it('PartiQL refuses to read a multi-attribute key index, and reads the table', async () => {
+    const refusal = 'PartiQL statements cannot be executed on tables with multi-attribute HASH keys or multi-attribute RANGE keys.';
+    await refused(client.send(new ExecuteStatementCommand({ Statement: `SELECT * FROM "${MATCHES}"."gsi" WHERE h = 'o1'` })), refusal);
+    await refused(client.send(new ExecuteStatementCommand({ Statement: `SELECT * FROM "${MATCHES}"."gsi"` })), refusal);
+    const batch = await client.send(new BatchExecuteStatementCommand({
+      Statements: [{ Statement: `SELECT * FROM "${MATCHES}"."gsi" WHERE h = 'o1' AND a = 'T'` }, { Statement: `SELECT * FROM "${MATCHES}" WHERE pk = 'p1'` }],
+    }));
+    assert.equal(batch.Responses?.[0]?.Error?.Code, 'ValidationError');
+    assert.equal(batch.Responses?.[0]?.Error?.Message, refusal);
+    assert.equal(batch.Responses?.[1]?.Item?.pk?.S, 'p1');
   });
 
   describe('several HASH attributes', () => {
@@ -317,6 +329,15 @@ describe('DynamoDB global secondary indexes with multi-attribute keys', () => {
       // The items left out are still in the table.
       assert.equal((await client.send(new ScanCommand({ TableName: B, Select: 'COUNT' }))).Count, 5);
       assert.equal((await client.send(new DescribeTableCommand({ TableName: B }))).Table?.TableStatus, 'ACTIVE');
+      // The two index key violations (not the item merely missing s) are reported in the log. Logs are written
+      // asynchronously: wait (bounded) for the line.
+      let line: string | undefined;
+      for (let i = 0; i < 100 && !line; i++) {
+        line = cellar.output.find((l) => l.includes('dynamodb index backfill left out items') && l.includes('"table":"backfill"'));
+        if (!line) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(line, 'a log line reports the index key violations');
+      assert.equal(JSON.parse(line!).items, 2);
     });
 
     it('a backfill of a new multi-attribute index indexes the items that have every key attribute', async () => {

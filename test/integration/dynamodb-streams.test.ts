@@ -478,4 +478,23 @@ describe('DynamoDB Streams over time (the server clock moved)', () => {
     assert.deepEqual((await streams.send(new ListStreamsCommand({ TableName: 'retained' }))).Streams, []);
     await expectError(streams.send(new DescribeStreamCommand({ StreamArn: arn })), 'ResourceNotFoundException');
   });
+
+  it('given the retention job failing at every run, the server goes on serving and reads still skip expired records', async () => {
+    const failing = await startCellar({ inMemory: true, env: { CELLAR_FAULTS: 'dynamodb.streams.trim@1+=throw' } });
+    const fddb = new DynamoDBClient(sdkConfig(failing.endpoint));
+    const fstreams = new DynamoDBStreamsClient(sdkConfig(failing.endpoint));
+    try {
+      await waitFor(() => failing.output.some((l) => l.includes('dynamodb streams retention scheduler failed')), 'the failed run logged');
+      const arn = (await createTable(fddb, 'failing', 'KEYS_ONLY')).TableDescription!.LatestStreamArn!;
+      await fddb.send(new PutItemCommand({ TableName: 'failing', Item: KEY('old', '0') }));
+      await advanceClock(failing.endpoint, 25 * 3600_000);
+      await fddb.send(new PutItemCommand({ TableName: 'failing', Item: KEY('new', '0') }));
+      const left = (await readAll(fstreams, await iterator(fstreams, arn, 'TRIM_HORIZON'))).records;
+      assert.deepEqual(left.map((r) => r.dynamodb!.Keys!.pk!.S), ['new']);
+    } finally {
+      fddb.destroy();
+      fstreams.destroy();
+      await failing.stop();
+    }
+  });
 });

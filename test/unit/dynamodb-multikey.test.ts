@@ -9,7 +9,7 @@ import { ServiceError } from '../../src/core/errors.js';
 import type { AttributeValue, Item } from '../../src/services/dynamodb/attributes.js';
 import { keyBody } from '../../src/services/dynamodb/keycodec.js';
 import {
-  checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, itemIndexKeyBody, type IndexKey,
+  checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, indexKeyViolation, itemIndexKeyBody, type IndexKey,
 } from '../../src/services/dynamodb/indexes/keys.js';
 import { checkMultiQueryStart, type KeyCondition, multiKeyBounds, multiKeyRange } from '../../src/services/dynamodb/indexes/query.js';
 
@@ -88,6 +88,16 @@ describe('which items an index holds', () => {
     assert.equal(itemIndexKeyBody({ ...full, h1: S('x'.repeat(2049)) }, KEY), undefined);
     assert.equal(itemIndexKeyBody({ ...full, r3: S('x'.repeat(1025)) }, KEY), undefined);
     assert.ok(itemIndexKeyBody({ ...full, h1: S('x'.repeat(2048)), r3: S('x'.repeat(1024)) }, KEY));
+  });
+
+  it('a present key value the index cannot hold is an index key violation; an absent one is not', () => {
+    assert.equal(indexKeyViolation({ ...full, r2: S('2') }, KEY), true);
+    assert.equal(indexKeyViolation({ ...full, h1: S('x'.repeat(2049)) }, KEY), true);
+    assert.equal(indexKeyViolation({ ...full, r3: S('') }, KEY), true);
+    const missing = { ...full };
+    delete missing.r1;
+    assert.equal(indexKeyViolation(missing, KEY), false);
+    assert.equal(indexKeyViolation(full, KEY), false);
   });
 
   it('a single-attribute index key keeps the encoding every index has had', () => {

@@ -46,7 +46,7 @@ import type { TableSchema } from './partiql/planner.js';
 import {
   bucketRange, encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
 } from './keycodec.js';
-import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, itemIndexKeyBody, type IndexKey } from './indexes/keys.js';
+import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, indexKeyViolation, itemIndexKeyBody, type IndexKey } from './indexes/keys.js';
 import { checkMultiQueryStart, type KeyCondition, keySizeProblem, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from './indexes/query.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
@@ -825,12 +825,16 @@ export class DynamoDBProvider {
         const prefix = namespacePrefix(t.meta.ns);
         const end = prefixEnd(prefix)!;
         const batch = [...this.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: end, limit: this.backfillBatch })];
+        let violations = 0;
         this.store.transaction(() => {
           if (!t.indexStats.has(indexNs)) t.indexStats.set(indexNs, { count: 0, bytes: 0 });
           for (const [k, v] of batch) {
             const item = JSON.parse(itemValueJson(v)) as Item;
             const entry = this.indexEntry(t, idx, item, k.subarray(4));
-            if (!entry) continue;
+            if (!entry) {
+              if (indexKeyViolation(item, idx.ikey)) violations++;
+              continue;
+            }
             if (this.items.get(entry.key) === undefined) this.addStats(t, indexNs, entry.key, 1, entry.size);
             this.items.put(entry.key, entry.value);
           }
@@ -840,6 +844,10 @@ export class DynamoDBProvider {
           }
           this.counters.persist(t);
         });
+        if (violations > 0) {
+          // AWS reports these as index key violations (its violation detector); here the log says how many were left out.
+          log('warn', 'dynamodb index backfill left out items whose index key values the index cannot hold', { table: t.meta.name, index: idx.meta.name, items: violations });
+        }
         if (idx.meta.backfilling) this.scheduleBackfill(tableKey, indexNs, batch[batch.length - 1]![0]);
       } catch (e) {
         // The batch's counter changes may be in memory without their commit: count again from what is stored.
@@ -1457,7 +1465,7 @@ export class DynamoDBProvider {
       hash: { name: k.hashName, type: k.hashType },
       ...(k.rangeName ? { range: { name: k.rangeName, type: k.rangeType! } } : {}),
     });
-    return { name: t.meta.name, ...keyOf(t.key), indexes: new Map(t.indexes.map((i) => [i.meta.name, { global: i.meta.global, ...keyOf(i.key) }])) };
+    return { name: t.meta.name, ...keyOf(t.key), indexes: new Map(t.indexes.map((i) => [i.meta.name, { global: i.meta.global, multi: i.ikey.multi, ...keyOf(i.key) }])) };
   }
 
   executeStatement(input: Json, ctx: RequestContext): Json | Promise<Json> {

@@ -165,6 +165,21 @@ export function indexKeyBodyOf(values: Record<string, AttributeValue>, key: Inde
   return Buffer.concat([partitionBytes(key.hash.map((p) => values[p.name]!), key), rangeBytes(key.range.map((p) => values[p.name]!), key.range)]);
 }
 
+/**
+ * Whether an item breaks an index's key rules: some key attribute is present with a value the index cannot
+ * hold (another type, empty, over the size limit). AWS's backfill leaves such items out and calls them index
+ * key violations; an item merely missing a key attribute is not one (it is outside a sparse index).
+ */
+export function indexKeyViolation(item: Item, key: IndexKey): boolean {
+  return key.parts.some((part) => item[part.name] !== undefined && !holdable(item[part.name], part));
+}
+
+/**
+ * AWS refuses a PartiQL statement reading an index whose key has several HASH or RANGE attributes, with this
+ * message, ahead of the WHERE clause rules (paritysuite/dynamodb-conformance, observed on AWS in October 2026).
+ */
+export const PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL = 'PartiQL statements cannot be executed on tables with multi-attribute HASH keys or multi-attribute RANGE keys.';
+
 /** The index key body of an item, or undefined when the item is not in the index (a key attribute absent, mistyped or unholdable). */
 export function itemIndexKeyBody(item: Item, key: IndexKey): Buffer | undefined {
   for (const part of key.parts) if (!holdable(item[part.name], part)) return undefined;

@@ -15,6 +15,7 @@
 import type { AttributeValue, Item } from '../attributes.js';
 import type { DocPath, Expr, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
 import { Rejection } from './parser.js';
+import { PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL } from '../indexes/keys.js';
 
 export type KeyType = 'S' | 'N' | 'B';
 
@@ -31,7 +32,8 @@ export interface KeySchema {
 export interface TableSchema extends KeySchema {
   /** The table's name as stored (the statement may name it by ARN). */
   name: string;
-  indexes: Map<string, KeySchema & { global: boolean }>;
+  /** multi: the index key has several HASH or RANGE attributes (PartiQL refuses to read such an index). */
+  indexes: Map<string, KeySchema & { global: boolean; multi?: boolean }>;
 }
 
 /** Which API carries the statement: their rules for reads differ. */
@@ -441,6 +443,8 @@ function readSchema(schema: TableSchema, index: string | undefined): KeySchema {
 
 function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use: UseCase): Plan {
   const index = s.from.index;
+  // AWS refuses a read of a multi-attribute key index ahead of every rule on the statement's form.
+  if (index !== undefined && schema.indexes.get(index)?.multi) throw new Rejection(PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL);
   if (use !== 'statement') {
     if (index !== undefined && use === 'transaction') throw new Rejection('Reads on indices are not supported within transactions.');
     const message = use === 'transaction'

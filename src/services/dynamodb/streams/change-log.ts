@@ -9,7 +9,7 @@
  * nothing acknowledged is lost at a kill -9, nothing rolled back is ever read. A stream is the range of
  * sequence numbers between its enabling and its disabling; each has one shard (no 4-hourly rollover).
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../core/clock.js';
 import { faultPoint } from '../../../core/faults.js';
 import { Scope } from '../../../core/scope.js';
@@ -79,7 +79,7 @@ export class StreamChangeLog implements WriteObserver {
     if (!this.known.has(meta.ns)) this.ensureStream(meta, options.nowMs);
     const seq = this.nextSeq(meta, options.nowMs);
     const record = buildRecord({
-      eventID: randomBytes(16).toString('hex'),
+      eventID: randomUUID().replaceAll('-', ''),
       region: meta.region,
       keyNames: change.table.keyAttrs,
       old,
@@ -134,13 +134,13 @@ export class StreamChangeLog implements WriteObserver {
   }
 
   /**
-   * The label a stream enabled now gets: the time, moved on a millisecond if the table's last stream has
-   * it already (so two streams of one table never share an ARN).
+   * The label a stream enabled now gets: the time, or a millisecond after the table's last stream's label
+   * if that is not earlier (so two streams of one table never share an ARN, even if the clock went back).
    */
   labelFor(meta: Pick<TableMeta, 'streamLabel'>, nowMs: number): string {
-    let ms = nowMs;
-    while (meta.streamLabel && streamLabel(ms) <= meta.streamLabel) ms++;
-    return streamLabel(ms);
+    const label = streamLabel(nowMs);
+    if (!meta.streamLabel || label > meta.streamLabel) return label;
+    return streamLabel(Date.parse(`${meta.streamLabel}Z`) + 1);
   }
 
   /** UpdateTable with a StreamSpecification (already validated against the table's state). */
