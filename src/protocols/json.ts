@@ -121,7 +121,8 @@ export class JsonProtocol implements Protocol {
   serializeError(_model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
     const prefix = errorTypePrefix(err.code, this.style);
     // An error with no message has no message member, as DynamoDB's UnknownOperationException has none.
-    const payload: Record<string, unknown> = err.message === '' ? { __type: prefix + err.code } : { __type: prefix + err.code, [this.style.messageKey]: err.message };
+    const messageKey = err.messageKey ?? this.style.messageKey;
+    const payload: Record<string, unknown> = err.message === '' ? { __type: prefix + err.code } : { __type: prefix + err.code, [messageKey]: err.message };
     if (err.fields) Object.assign(payload, err.fields);
     const body = Buffer.from(stringifyWire(payload), 'utf8');
     const headers: Record<string, string> = {
