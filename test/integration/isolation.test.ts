@@ -133,6 +133,8 @@ const TARGETS: Record<string, Record<string, Target>> = {
     UpdateTimeToLive: (f, m) => ({ TableName: TABLE(f, m), TimeToLiveSpecification: { Enabled: true, AttributeName: 'expires' } }),
     ExecuteStatement: (_f, m) => (m === 'name' ? { Statement: 'SELECT * FROM "iso_table"' } : undefined),
     ExecuteTransaction: (_f, m) => (m === 'name' ? { TransactStatements: [{ Statement: 'UPDATE "iso_table" SET v = \'stolen\' WHERE pk = \'item\'' }] } : undefined),
+    TransactGetItems: (f, m) => ({ TransactItems: [{ Get: { TableName: TABLE(f, m), Key: { pk: { S: 'item' } } } }] }),
+    TransactWriteItems: (f, m) => ({ TransactItems: [{ Put: { TableName: TABLE(f, m), Item: { pk: { S: 'item' }, v: { S: 'stolen' } } } }] }),
     BatchExecuteStatement: (_f, m) => (m === 'name' ? { Statements: [{ Statement: 'SELECT * FROM "iso_table" WHERE pk = \'item\'' }] } : undefined),
   },
   dynamodbstreams: {
