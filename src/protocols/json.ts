@@ -120,7 +120,9 @@ export class JsonProtocol implements Protocol {
 
   serializeError(model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
     const prefix = errorTypePrefix(err.code, this.style);
-    const payload: Record<string, unknown> = { __type: prefix + err.code, [this.messageKeyOf(model, err.code)]: err.message };
+    // An error with no message has no message member, as DynamoDB's UnknownOperationException has none.
+    const messageKey = this.messageKeyOf(model, err.code);
+    const payload: Record<string, unknown> = err.message === '' ? { __type: prefix + err.code } : { __type: prefix + err.code, [messageKey]: err.message };
     if (err.fields) Object.assign(payload, err.fields);
     const body = Buffer.from(stringifyWire(payload), 'utf8');
     const headers: Record<string, string> = {
