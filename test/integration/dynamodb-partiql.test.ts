@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DynamoDBClient, CreateTableCommand, DescribeTableCommand, ExecuteStatementCommand, BatchExecuteStatementCommand, QueryCommand,
+  DynamoDBClient, CreateTableCommand, DescribeTableCommand, ExecuteStatementCommand, BatchExecuteStatementCommand, QueryCommand, PutItemCommand,
   GetItemCommand, type AttributeValue, type CreateTableCommandInput, type ExecuteStatementCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { advanceClock, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
@@ -113,6 +113,12 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     assert.deepEqual(new Set(red.Items?.map((i) => `${i.pk?.S}${i.sk?.N}`)), new Set(['p1', 'p3', 'p5', 'q1']));
     const byRank = await stmt(`SELECT sk FROM music.byRank WHERE pk = 'p' AND rank <= 6`, { ConsistentRead: true });
     assert.deepEqual(byRank.Items, [{ sk: { N: '5' } }, { sk: { N: '4' } }]);
+    await create({
+      TableName: 'multikey', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'a', AttributeType: 'S' }, { AttributeName: 'b', AttributeType: 'N' }],
+      GlobalSecondaryIndexes: [{ IndexName: 'byAB', KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }, { AttributeName: 'b', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
+    });
+    await client.send(new PutItemCommand({ TableName: 'multikey', Item: { pk: { S: 'm1' }, a: { S: 'x' }, b: { N: '1' } } }));
+    await fails(`SELECT pk FROM multikey.byAB WHERE a = 'x' AND b = 1`, 'ValidationException', 'PartiQL statements cannot be executed on tables with multi-attribute HASH keys or multi-attribute RANGE keys.');
     await fails(`SELECT * FROM "music"."nope" WHERE color = 'red'`, 'ValidationException', 'The table does not have the specified index');
     await fails(`SELECT * FROM "music"."byColor" WHERE color = 'red'`, 'ValidationException', 'Strongly consistent read is not supported on Global Secondary Indexes', { ConsistentRead: true });
     await fails(`UPDATE "music"."byColor" SET x = 1 WHERE pk = 'p' AND sk = 1`, 'ValidationException', 'This operation is not supported on an index');

@@ -123,6 +123,8 @@ const TARGETS: Record<string, Record<string, Target>> = {
     TagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, Tags: [{ Key: 'owned', Value: 'yes' }] } : undefined),
     UntagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, TagKeys: ['team'] } : undefined),
     ListTagsOfResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    DescribeTimeToLive: (f, m) => ({ TableName: TABLE(f, m) }),
+    UpdateTimeToLive: (f, m) => ({ TableName: TABLE(f, m), TimeToLiveSpecification: { Enabled: true, AttributeName: 'stolen' } }),
   },
   dynamodbstreams: {
     ListStreams: (_f, m) => (m === 'name' ? { TableName: 'iso_table' } : undefined),
