@@ -95,6 +95,8 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     assert.deepEqual(leaves.Items, [{ size: { N: '40' }, tags: { L: [{ S: 't4' }] } }]);
     const desc = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND sk < 3 ORDER BY sk DESC`);
     assert.deepEqual(desc.Items, [{ sk: { N: '2' } }, { sk: { N: '1' } }]);
+    const descScan = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND sk <> 3 ORDER BY sk DESC`);
+    assert.deepEqual(descScan.Items, [{ sk: { N: '5' } }, { sk: { N: '4' } }, { sk: { N: '2' } }, { sk: { N: '1' } }]);
     const filtered = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND info.size >= 30 AND color = 'red'`);
     assert.deepEqual(filtered.Items, [{ sk: { N: '3' } }, { sk: { N: '5' } }]);
     const scan = await stmt(`SELECT pk, sk FROM music WHERE name IN ('n2', 'other') OR (begins_with(name, 'n4') AND NOT contains(info.tags, 'zz'))`);
