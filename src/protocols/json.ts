@@ -120,7 +120,7 @@ export class JsonProtocol implements Protocol {
 
   serializeError(_model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
     const prefix = errorTypePrefix(err.code, this.style);
-    const payload: Record<string, unknown> = { __type: prefix + err.code, [this.style.messageKey]: err.message };
+    const payload: Record<string, unknown> = { __type: prefix + err.code, [err.messageKey ?? this.style.messageKey]: err.message };
     if (err.fields) Object.assign(payload, err.fields);
     const body = Buffer.from(stringifyWire(payload), 'utf8');
     const headers: Record<string, string> = {

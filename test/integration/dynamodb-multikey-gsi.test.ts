@@ -158,6 +158,19 @@ describe('DynamoDB global secondary indexes with multi-attribute keys', () => {
     );
   });
 
+  it('a Scan of the index pages with ExclusiveStartKey carrying every key attribute', async () => {
+    const seen: string[] = [];
+    let esk: Record<string, AttributeValue> | undefined;
+    for (let page = 0; page < 10; page++) {
+      const s = await client.send(new ScanCommand({ TableName: MATCHES, IndexName: 'gsi', Limit: 2, ...(esk ? { ExclusiveStartKey: esk } : {}) }));
+      seen.push(...(s.Items ?? []).map((i) => i.pk!.S!));
+      esk = s.LastEvaluatedKey;
+      if (!esk) break;
+      assert.deepEqual(Object.keys(esk).sort(), ['a', 'b', 'c', 'd', 'h', 'pk']);
+    }
+    assert.deepEqual(seen.sort(), ['p1', 'p2', 'p3', 'p4', 'p5']);
+  });
+
   it('a Scan of the index returns only the items that have every key attribute', async () => {
     const s = await client.send(new ScanCommand({ TableName: MATCHES, IndexName: 'gsi' }));
     assert.deepEqual(s.Items?.map((i) => i.pk!.S).sort(), ['p1', 'p2', 'p3', 'p4', 'p5']);
@@ -202,6 +215,22 @@ describe('DynamoDB global secondary indexes with multi-attribute keys', () => {
       assert.deepEqual(r.Items?.map((i) => i.pk!.S), ['m3', 'm1', 'm2']);
       // KEYS_ONLY: the table key and every index key attribute.
       assert.deepEqual(Object.keys(r.Items![0]!).sort(), ['bracket', 'pk', 'region', 'round', 'tournament']);
+    });
+
+    it('a Query over several HASH attributes pages with Limit and ExclusiveStartKey', async () => {
+      const input = {
+        TableName: T, IndexName: 'byRegion', KeyConditionExpression: 'tournament = :t AND #r = :r', Limit: 1,
+        ExpressionAttributeNames: { '#r': 'region' }, ExpressionAttributeValues: { ':t': S('W24'), ':r': S('EU') },
+      };
+      const seen: string[] = [];
+      let esk: Record<string, AttributeValue> | undefined;
+      for (let page = 0; page < 10; page++) {
+        const r = await client.send(new QueryCommand({ ...input, ...(esk ? { ExclusiveStartKey: esk } : {}) }));
+        seen.push(...(r.Items ?? []).map((i) => i.pk!.S!));
+        esk = r.LastEvaluatedKey;
+        if (!esk) break;
+      }
+      assert.deepEqual(seen, ['m3', 'm1', 'm2']);
     });
 
     it('a Query missing one HASH attribute is refused', async () => {
@@ -358,6 +387,14 @@ describe('DynamoDB global secondary indexes with multi-attribute keys', () => {
       const r = await client.send(new QueryCommand({ TableName: B, IndexName: 'xyz', KeyConditionExpression: 'x = :x AND y = :y', ExpressionAttributeValues: { ':x': S('a'), ':y': S('b') } }));
       assert.deepEqual(r.Items?.map((i) => i.pk!.S), ['i2', 'i1']);
     });
+  });
+
+  it('after kill -9 and a restart, the multi-attribute index answers as before', async () => {
+    const before = (await query('h = :h AND a = :a')).pks;
+    await cellar.kill9();
+    cellar = await cellar.restart();
+    assert.deepEqual((await query('h = :h AND a = :a')).pks, before);
+    assert.deepEqual((await query('h = :h AND a = :a AND b = :b AND c > :c')).pks, ['p1']);
   });
 
   describe('UpdateItem that only removes attributes', () => {

@@ -40,6 +40,7 @@ import { evalCondition, project } from './expressions/evaluate.js';
 import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
 import { applyUpdate } from './expressions/update.js';
+import { TransactionState, transactGetItems, transactWriteItems } from './transactions/index.js';
 import { RECOUNT_CHUNK, TableCounters } from './table-counters.js';
 import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
 import type { TableSchema } from './partiql/planner.js';
@@ -239,6 +240,8 @@ export class DynamoDBProvider {
   private closed = false;
   private readonly writeObservers: WriteObserver[] = [];
   readonly clock: Clock;
+  /** The items write transactions hold, and the client tokens they remember (transactions/). */
+  readonly transactions: TransactionState;
   /** The tables' change logs and streams (DynamoDB Streams), fed by the write path. */
   readonly streams: StreamChangeLog;
   /** Time to Live: its operations, expiry index and sweeper. */
@@ -257,6 +260,7 @@ export class DynamoDBProvider {
     this.counters = new TableCounters(store, this.items, store.keyspace('ddb_stats'), options.recountChunk ?? RECOUNT_CHUNK, this.timers);
     this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
     this.clock = options.clock ?? systemClock;
+    this.transactions = new TransactionState(store, this.clock);
     this.streams = new StreamChangeLog(store, this.clock);
     this.addWriteObserver(this.streams);
     this.resumeBackfills();
@@ -271,6 +275,7 @@ export class DynamoDBProvider {
     this.closed = true;
     this.timeToLive.close();
     clearInterval(this.statsTimer);
+    this.transactions.close();
     this.flushStats();
     this.counters.close();
     for (const t of this.timers) {
@@ -1167,6 +1172,7 @@ export class DynamoDBProvider {
     const key = this.keyFromItem(t, item);
     const size = itemSize(item);
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     this.markStats(t);
     return this.write([t], () => {
@@ -1217,6 +1223,7 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     this.markStats(t);
     return this.write([t], () => {
@@ -1246,6 +1253,7 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
+    this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     let next: Item | undefined;
     this.markStats(t);
@@ -1290,6 +1298,16 @@ export class DynamoDBProvider {
     const icm = this.collectionMetrics(t, input.ReturnItemCollectionMetrics, next);
     if (icm) out.ItemCollectionMetrics = icm;
     return out;
+  }
+
+  // ------------------------------------------------------------------ transactions (transactions/)
+
+  transactWriteItems(input: Json, ctx: RequestContext): Json | Promise<Json> {
+    return transactWriteItems(this, input, ctx);
+  }
+
+  transactGetItems(input: Json, ctx: RequestContext): Json {
+    return transactGetItems(this, input, ctx);
   }
 
   batchGetItem(input: Json, ctx: RequestContext): Json {
