@@ -336,6 +336,13 @@ describe('DynamoDB global secondary indexes with multi-attribute keys', () => {
       assert.equal(got.Item?.s?.S, 'a');
     });
 
+    it('an UpdateItem that empties an index key is refused in UpdateItem\'s words and changes nothing', async () => {
+      await client.send(new PutItemCommand({ TableName: T, Item: { pk: S('u2'), g: S('small'), s: S('a') } }));
+      await refused(client.send(new UpdateItemCommand({ TableName: T, Key: { pk: S('u2') }, UpdateExpression: 'SET g = :g', ExpressionAttributeValues: { ':g': S('') } })),
+        'One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty string value.');
+      assert.equal((await client.send(new GetItemCommand({ TableName: T, Key: { pk: S('u2') } }))).Item?.g?.S, 'small');
+    });
+
     it('a backfill leaves out the items whose index key breaks the limits, indexes the rest, and the server goes on', async () => {
       const B = 'backfill';
       await client.send(new CreateTableCommand({ TableName: B, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: strings(['pk']), KeySchema: [H('pk')] }));

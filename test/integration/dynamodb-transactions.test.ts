@@ -17,6 +17,7 @@ import {
   PutItemCommand, ResourceNotFoundException, ScanCommand, TransactGetItemsCommand, TransactionCanceledException, TransactionConflictException,
   TransactionInProgressException, TransactWriteItemsCommand, UpdateItemCommand, type AttributeValue, type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { advanceClock, removeDir, sdkConfig, startCellar, type CellarProcess } from '../helpers/cellar.js';
 import { jsonCall } from '../helpers/sign.js';
 
@@ -112,6 +113,18 @@ describe('DynamoDB transactions through the AWS SDK', () => {
       { Code: 'ValidationError', Message: 'The provided key element does not match the schema' },
     ]);
     assert.deepEqual(await scanAll(client, 'orders'), before);
+  });
+
+  it('cancels an Update that would grow its item past 400 KB, with a ValidationError', async () => {
+    await client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('large'), b: S('x'.repeat(399 * 1024)) } }));
+    const e = await failure(client.send(new TransactWriteItemsCommand({ TransactItems: [
+      { Update: { TableName: 'orders', Key: { pk: S('large') }, UpdateExpression: 'SET c = :c', ExpressionAttributeValues: { ':c': S('y'.repeat(2048)) } } },
+      { Put: { TableName: 'orders', Item: { pk: S('large-2') } } },
+    ] })));
+    assert.ok(e instanceof TransactionCanceledException);
+    assert.deepEqual(e.CancellationReasons, [{ Code: 'ValidationError', Message: 'Item size to update has exceeded the maximum allowed size' }, { Code: 'None' }]);
+    assert.equal((await client.send(new GetItemCommand({ TableName: 'orders', Key: { pk: S('large-2') } }))).Item, undefined);
+    await client.send(new DeleteItemCommand({ TableName: 'orders', Key: { pk: S('large') } }));
   });
 
   it('sends TransactionCanceledException as DynamoDB does on the wire', async () => {
@@ -225,6 +238,16 @@ describe('DynamoDB transactions through the AWS SDK', () => {
     await client.send(gated());
     assert.equal(await count(), '2');
     assert.ok((await failure(client.send(txn('tok-1', { more: S('different') })))) instanceof IdempotentParameterMismatchException);
+    // Tokens are scoped by region: the same token in another region is another request.
+    const west = new DynamoDBClient({ ...sdkConfig(cellar.endpoint), region: 'eu-west-1' });
+    try {
+      await createTable(west, 'orders');
+      await west.send(txn('tok-1'));
+      assert.equal((await west.send(new GetItemCommand({ TableName: 'orders', Key: { pk: S('counter') } }))).Item?.n?.N, '1');
+      assert.equal(await count(), '2');
+    } finally {
+      west.destroy();
+    }
     // Ten minutes after, the token is a new request.
     await advanceClock(cellar.endpoint, 10 * 60 * 1000 + 1000);
     await client.send(txn('tok-1', { more: S('different') }));
@@ -284,6 +307,38 @@ describe('DynamoDB transactions through the AWS SDK', () => {
     assert.ok(missing instanceof ResourceNotFoundException);
     const many = await failure(client.send(new TransactGetItemsCommand({ TransactItems: Array.from({ length: 101 }, (_, i) => ({ Get: { TableName: 'orders', Key: { pk: S(`k${i}`) } } })) })));
     assert.match(many.message, /Member must have length less than or equal to 100$/);
+  });
+
+  it('a transaction\'s changes reach the table\'s stream, a ConditionCheck and a cancelled transaction make no record', async () => {
+    await createTable(client, 'streamed', { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+    const streams = new DynamoDBStreamsClient(sdkConfig(cellar.endpoint));
+    try {
+      const arn = (await client.send(new DescribeTableCommand({ TableName: 'streamed' }))).Table!.LatestStreamArn!;
+      await client.send(new PutItemCommand({ TableName: 'streamed', Item: { pk: S('m'), v: N(1) } }));
+      await client.send(new PutItemCommand({ TableName: 'streamed', Item: { pk: S('r'), v: N(1) } }));
+      await client.send(new PutItemCommand({ TableName: 'streamed', Item: { pk: S('c'), v: N(1) } }));
+      await failure(client.send(new TransactWriteItemsCommand({ TransactItems: [
+        { Put: { TableName: 'streamed', Item: { pk: S('never') } } },
+        { ConditionCheck: { TableName: 'streamed', Key: { pk: S('c') }, ConditionExpression: 'v > :v', ExpressionAttributeValues: { ':v': N(5) } } },
+      ] })));
+      await client.send(new TransactWriteItemsCommand({ TransactItems: [
+        { Put: { TableName: 'streamed', Item: { pk: S('i'), v: N(1) } } },
+        { Update: { TableName: 'streamed', Key: { pk: S('m') }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': N(2) } } },
+        { Delete: { TableName: 'streamed', Key: { pk: S('r') } } },
+        { ConditionCheck: { TableName: 'streamed', Key: { pk: S('c') }, ConditionExpression: 'attribute_exists(pk)' } },
+        { Delete: { TableName: 'streamed', Key: { pk: S('absent') } } },
+      ] }));
+      const shard = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards![0]!.ShardId!;
+      const it = (await streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!;
+      const got = await streams.send(new GetRecordsCommand({ ShardIterator: it }));
+      const seen = got.Records!.map((r) => [r.eventName, r.dynamodb!.Keys!.pk!.S, r.dynamodb!.OldImage?.v?.N, r.dynamodb!.NewImage?.v?.N]);
+      assert.deepEqual(seen, [
+        ['INSERT', 'm', undefined, '1'], ['INSERT', 'r', undefined, '1'], ['INSERT', 'c', undefined, '1'],
+        ['INSERT', 'i', undefined, '1'], ['MODIFY', 'm', '1', '2'], ['REMOVE', 'r', '1', undefined],
+      ]);
+    } finally {
+      streams.destroy();
+    }
   });
 
   it('no reader ever sees half a transaction while writers move value between items', async () => {

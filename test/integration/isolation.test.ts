@@ -123,6 +123,10 @@ const TARGETS: Record<string, Record<string, Target>> = {
     TagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, Tags: [{ Key: 'owned', Value: 'yes' }] } : undefined),
     UntagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, TagKeys: ['team'] } : undefined),
     ListTagsOfResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    DescribeTimeToLive: (f, m) => ({ TableName: TABLE(f, m) }),
+    UpdateTimeToLive: (f, m) => ({ TableName: TABLE(f, m), TimeToLiveSpecification: { Enabled: true, AttributeName: 'stolen' } }),
+    TransactWriteItems: (f, m) => ({ TransactItems: [{ Update: { TableName: TABLE(f, m), Key: { pk: { S: 'item' } }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: 'stolen' } } } }] }),
+    TransactGetItems: (f, m) => ({ TransactItems: [{ Get: { TableName: TABLE(f, m), Key: { pk: { S: 'item' } } } }] }),
   },
   dynamodbstreams: {
     ListStreams: (_f, m) => (m === 'name' ? { TableName: 'iso_table' } : undefined),

@@ -144,6 +144,11 @@ describe('write-time checks of index key values', () => {
       'One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: gsi, IndexKey: r3');
   });
 
+  it('an UpdateItem that empties an index key gets UpdateItem\'s message', () => {
+    throwsValidation(() => checkIndexKeyValues(indexes, { r3: S('') }, 'update'),
+      'One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty string value.');
+  });
+
   it('a partition key value over 2,048 bytes is refused', () => {
     throwsValidation(() => checkIndexKeyValues(indexes, { h1: S('é'.repeat(1025)) }), `${INVALID}Size limit exceeded for Index Key h1 Actual Size: 2050 bytes Max Size: 2048 bytes IndexName: gsi`);
   });

@@ -1264,7 +1264,8 @@ export class DynamoDBProvider {
       if (!old && actions.length > 0 && actions.every((a) => a.k === 'remove')) return { tableBytes: 0, indexUnits: new Map<string, number>() };
       const base: Item = old ? old.item : { ...(input.Key as Item) };
       next = applyUpdate(base, actions);
-      this.keyFromItem(t, next); // index key types of the updated item
+      // The updated item's index key values (its table key cannot change), in UpdateItem's words.
+      if (t.indexes.length) checkIndexKeyValues(t.indexes, next, 'update');
       const size = itemSize(next);
       if (size > MAX_ITEM_BYTES) throw validationError('Item size to update has exceeded the maximum allowed size');
       return this.userWrite(t, key, old, next, size);

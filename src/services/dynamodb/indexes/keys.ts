@@ -102,9 +102,10 @@ function holdable(v: AttributeValue | undefined, part: KeyPart): v is AttributeV
 /**
  * Refuses an item whose index key values no index could hold, before anything is written, with AWS's
  * messages: a value of another type than the attribute definition's, an empty string or binary, a value
- * over the key size limit. Absent attributes are fine (the item is just not in that index).
+ * over the key size limit. Absent attributes are fine (the item is just not in that index). An UpdateItem
+ * that empties an index key gets its own message, which names neither the index nor the attribute.
  */
-export function checkIndexKeyValues(indexes: Iterable<{ meta: { name: string }; ikey: IndexKey }>, item: Item): void {
+export function checkIndexKeyValues(indexes: Iterable<{ meta: { name: string }; ikey: IndexKey }>, item: Item, operation: 'put' | 'update' = 'put'): void {
   for (const idx of indexes) {
     const name = idx.meta.name;
     for (const part of idx.ikey.parts) {
@@ -116,6 +117,9 @@ export function checkIndexKeyValues(indexes: Iterable<{ meta: { name: string }; 
       if (part.type === 'N') continue;
       const bytes = keyValueBytes(v);
       if (bytes === 0) {
+        if (operation === 'update') {
+          throw validationError(`One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty ${part.type === 'S' ? 'string' : 'binary'} value.`);
+        }
         throw validationError(`One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${part.type === 'S' ? 'string' : 'binary'} value. IndexName: ${name}, IndexKey: ${part.name}`);
       }
       const limit = keyPartLimit(part);
