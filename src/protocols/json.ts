@@ -120,7 +120,9 @@ export class JsonProtocol implements Protocol {
 
   serializeError(_model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
     const prefix = errorTypePrefix(err.code, this.style);
-    const payload: Record<string, unknown> = { __type: prefix + err.code, [err.messageKey ?? this.style.messageKey]: err.message };
+    // An error with no message has no message member, as DynamoDB's UnknownOperationException has none.
+    const messageKey = err.messageKey ?? this.style.messageKey;
+    const payload: Record<string, unknown> = err.message === '' ? { __type: prefix + err.code } : { __type: prefix + err.code, [messageKey]: err.message };
     if (err.fields) Object.assign(payload, err.fields);
     const body = Buffer.from(stringifyWire(payload), 'utf8');
     const headers: Record<string, string> = {
