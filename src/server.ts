@@ -80,7 +80,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
             {
               state: 'available',
               protocol: s.protocol.name,
-              // The operations this Cellar serves; the rest of the model answers NotImplemented.
+              // The operations this Cellar serves; the rest of the model answers NotImplemented (DynamoDB: UnknownOperationException).
               operations: [...s.model.operations.keys()].filter((op) => typeof (s.provider as Record<string, unknown>)[methodName(op)] === 'function'),
               ...(s.health?.() ?? {}),
             },

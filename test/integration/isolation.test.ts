@@ -123,6 +123,15 @@ const TARGETS: Record<string, Record<string, Target>> = {
     TagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, Tags: [{ Key: 'owned', Value: 'yes' }] } : undefined),
     UntagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, TagKeys: ['team'] } : undefined),
     ListTagsOfResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    DescribeContinuousBackups: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeContributorInsights: (f, m) => ({ TableName: TABLE(f, m) }),
+    ListContributorInsights: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeKinesisStreamingDestination: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeTableReplicaAutoScaling: (f, m) => ({ TableName: TABLE(f, m) }),
+    GetResourcePolicy: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    ExecuteStatement: (_f, m) => (m === 'name' ? { Statement: 'SELECT * FROM "iso_table"' } : undefined),
+    ExecuteTransaction: (_f, m) => (m === 'name' ? { TransactStatements: [{ Statement: 'UPDATE "iso_table" SET v = \'stolen\' WHERE pk = \'item\'' }] } : undefined),
+    BatchExecuteStatement: (_f, m) => (m === 'name' ? { Statements: [{ Statement: 'SELECT * FROM "iso_table" WHERE pk = \'item\'' }] } : undefined),
     DescribeTimeToLive: (f, m) => ({ TableName: TABLE(f, m) }),
     UpdateTimeToLive: (f, m) => ({ TableName: TABLE(f, m), TimeToLiveSpecification: { Enabled: true, AttributeName: 'stolen' } }),
     TransactWriteItems: (f, m) => ({ TransactItems: [{ Update: { TableName: TABLE(f, m), Key: { pk: { S: 'item' } }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: 'stolen' } } } }] }),
@@ -170,7 +179,11 @@ const UNSCOPED: Record<string, Record<string, string>> = {
   },
   secretsmanager: { CreateSecret: 'creates in the caller scope', ListSecrets: 'lists the caller scope (checked below)', GetRandomPassword: 'no resource' },
   kms: { CreateKey: 'creates in the caller scope', ListKeys: 'lists the caller scope (checked below)', GenerateRandom: 'no resource', ListRetirableGrants: 'lists grants retirable by a principal in the caller scope (checked below)' },
-  dynamodb: { CreateTable: 'creates in the caller scope', ListTables: 'lists the caller scope (checked below)', DescribeEndpoints: 'no resource', DescribeLimits: 'no resource' },
+  dynamodb: {
+    CreateTable: 'creates in the caller scope', ListTables: 'lists the caller scope (checked below)', DescribeEndpoints: 'no resource', DescribeLimits: 'no resource',
+    ListBackups: 'always empty: Cellar makes no backups yet', ListExports: 'always empty: Cellar makes no exports yet',
+    ListImports: 'always empty: Cellar makes no imports yet', ListGlobalTables: 'always empty: Cellar has no global tables',
+  },
   rds: {
     CreateDBInstance: 'creates in the caller scope',
     CreateDBParameterGroup: 'creates in the caller scope',
@@ -227,6 +240,12 @@ function expectedCode(svc: string, op: string, form: Form, approach: Approach): 
   if (svc === 'rds') return RDS_NOT_FOUND[op]!;
   // DynamoDB refuses an ARN it cannot take for a table of its partition as it refuses a malformed one.
   if ((svc === 'dynamodb' || svc === 'dynamodbstreams') && approach === 'arn-of-other-partition') return 'ValidationException';
+  // BatchExecuteStatement answers 200 and reports each statement's error in Responses, in its own codes.
+  if (svc === 'dynamodb' && op === 'BatchExecuteStatement') return 'ResourceNotFound';
+  // GetResourcePolicy refuses any table ARN outside the caller's account and region as invalid, as AWS does.
+  if (svc === 'dynamodb' && op === 'GetResourcePolicy') return 'ValidationException';
+  // The continuous-backups pair names a missing table TableNotFoundException, as AWS does.
+  if (svc === 'dynamodb' && op === 'DescribeContinuousBackups' && !(approach === 'other-account' && form === 'arn')) return 'TableNotFoundException';
   if (approach === 'other-account' && form === 'arn') return 'AccessDeniedException';
   // RetireGrant by key id and grant id looks the grant up in the caller's scope, where there is none.
   if (svc === 'kms' && op === 'RetireGrant' && form === 'name') return 'InvalidGrantIdException';
@@ -367,8 +386,14 @@ describe('isolation between accounts and regions, for every served operation', (
             const expected = expectedCode(svc, op, form, approach);
             // BatchGetSecretValue answers 200 and reports each secret it could not read in Errors, as AWS does.
             const partial = r.status === 200 && Array.isArray(r.json?.Errors) ? r.json : undefined;
-            const code = partial ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values') : errorCode(r);
-            const refused = partial ? true : r.status >= 400 && r.status < 500;
+            // BatchExecuteStatement likewise answers 200 with the statement's error in Responses.
+            const statements = r.status === 200 && Array.isArray(r.json?.Responses) ? (r.json.Responses as Json[]) : undefined;
+            const code = partial
+              ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values')
+              : statements
+                ? (statements.length === 1 && statements[0]!.Error ? String(statements[0]!.Error.Code) : 'returned values')
+                : errorCode(r);
+            const refused = partial || statements ? true : r.status >= 400 && r.status < 500;
             if (!refused || code !== expected) failures.push(`${approach} ${svc} ${op} by ${form}: HTTP ${r.status} ${code}, expected ${expected}: ${r.text.slice(0, 160)}`);
           }
         }

@@ -51,9 +51,11 @@ import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKe
 import { checkMultiQueryStart, type KeyCondition, keySizeProblem, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from './indexes/query.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
-  checkKeySchema, checkProjection, describe, keyDefOf, projectedNames, tableArn,
+  checkKeySchema, checkProjection, describe, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
 import { invalidKeyConditionOperator } from './request-rules.js';
+import * as probes from './probes/index.js';
+import type * as M from '../../models/dynamodb.js';
 import { TimeToLive, type TimeToLiveOptions } from './ttl/time-to-live.js';
 
 export interface DynamoDBProviderOptions {
@@ -65,8 +67,8 @@ export interface DynamoDBProviderOptions {
   deleteDelayMs?: number;
   /** Items copied per backfill step when a GSI is added; steps yield to the event loop. */
   backfillBatch?: number;
-  /** Address returned by DescribeEndpoints. */
-  endpointAddress?: string;
+  /** The address DescribeEndpoints answers with when the request carried no usable Host. */
+  endpointAddress?: () => string;
   /** Entries counted per step when a table's counters are recounted after an unclean stop. */
   recountChunk?: number;
   /** The service's clock (the server's, which tests can move): the time writes are made at. */
@@ -234,7 +236,7 @@ export class DynamoDBProvider {
   private readonly updateDelayMs: number;
   private readonly deleteDelayMs: number;
   private readonly backfillBatch: number;
-  private readonly endpointAddress: string;
+  private readonly endpointAddress: () => string;
   private readonly timers = new Set<NodeJS.Timeout | NodeJS.Immediate>();
   private readonly statsTimer: NodeJS.Timeout;
   private readonly counters: TableCounters;
@@ -259,7 +261,7 @@ export class DynamoDBProvider {
     this.deleteDelayMs = options.deleteDelayMs ?? 0;
     this.backfillBatch = options.backfillBatch ?? 500;
     this.counters = new TableCounters(store, this.items, store.keyspace('ddb_stats'), options.recountChunk ?? RECOUNT_CHUNK, this.timers);
-    this.endpointAddress = options.endpointAddress ?? 'localhost:4566';
+    this.endpointAddress = options.endpointAddress ?? (() => 'localhost:4566');
     this.clock = options.clock ?? systemClock;
     this.transactions = new TransactionState(store, this.clock);
     this.streams = new StreamChangeLog(store, this.clock);
@@ -550,6 +552,7 @@ export class DynamoDBProvider {
       tags: {},
     };
     for (const t of (input.Tags ?? []) as { Key: string; Value: string }[]) meta.tags[t.Key] = t.Value;
+    raiseWarmThroughput(meta);
     this.store.transaction(() => {
       meta.ns = this.nextNamespace();
       for (const i of meta.indexes) i.ns = this.nextNamespace();
@@ -559,6 +562,7 @@ export class DynamoDBProvider {
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
     const desc = describe(meta, state.stats, state.indexStats);
+    delete desc.WarmThroughput; // CreateTable's answer has none; DescribeTable's has it from then on
     if (this.createDelayMs === 0) {
       // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
       meta.status = 'ACTIVE';
@@ -620,7 +624,7 @@ export class DynamoDBProvider {
       });
       this.schedulePurge(this.metaKey(ctx.scope, name));
     }
-    return { TableDescription: describe(t.meta, t.stats, t.indexStats) };
+    return { TableDescription: describeDeleted(t.meta, t.stats) };
   }
 
   /** Removes a DELETING table's items, index entries, counters and metadata (after deleteDelayMs). */
@@ -754,6 +758,7 @@ export class DynamoDBProvider {
       }
       m.status = 'UPDATING';
       m.readyAtMs = now + this.updateDelayMs;
+      raiseWarmThroughput(m);
       this.saveMeta(m);
     });
     const key = this.metaKey(ctx.scope, name);
@@ -904,9 +909,24 @@ export class DynamoDBProvider {
     return { AccountMaxReadCapacityUnits: 80000, AccountMaxWriteCapacityUnits: 80000, TableMaxReadCapacityUnits: 40000, TableMaxWriteCapacityUnits: 40000 };
   }
 
-  describeEndpoints(_input: Json, _ctx: RequestContext): Json {
-    return { Endpoints: [{ Address: this.endpointAddress, CachePeriodInMinutes: 1440 }] };
+  /** The address the client reached Cellar at (its Host header), so a client that follows it comes back here. */
+  describeEndpoints(_input: Json, ctx: RequestContext): Json {
+    return { Endpoints: [{ Address: ctx.host ?? this.endpointAddress(), CachePeriodInMinutes: 1440 }] };
   }
+
+  // ------------------------------------------------------------------ what tools probe for (probes/)
+
+  private readonly probes = new probes.TableProbes(this);
+  describeContinuousBackups(input: Json, ctx: RequestContext): Json { return this.probes.describeContinuousBackups(input as M.DescribeContinuousBackupsInput, ctx); }
+  describeContributorInsights(input: Json, ctx: RequestContext): Json { return this.probes.describeContributorInsights(input as M.DescribeContributorInsightsInput, ctx); }
+  listContributorInsights(input: Json, ctx: RequestContext): Json { return this.probes.listContributorInsights(input, ctx); }
+  describeKinesisStreamingDestination(input: Json, ctx: RequestContext): Json { return this.probes.describeKinesisStreamingDestination(input as M.DescribeKinesisStreamingDestinationInput, ctx); }
+  describeTableReplicaAutoScaling(input: Json, ctx: RequestContext): Json { return this.probes.describeTableReplicaAutoScaling(input as M.DescribeTableReplicaAutoScalingInput, ctx); }
+  getResourcePolicy(input: Json, ctx: RequestContext): Json { return this.probes.getResourcePolicy(input as M.GetResourcePolicyInput, ctx); }
+  listBackups(): Json { return probes.listBackups(); }
+  listExports(): Json { return probes.listExports(); }
+  listImports(): Json { return probes.listImports(); }
+  listGlobalTables(): Json { return probes.listGlobalTables(); }
 
   // ------------------------------------------------------------------ tags
 
