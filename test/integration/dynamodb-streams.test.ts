@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ExecuteStatementCommand,
-  PutItemCommand, UpdateItemCommand, UpdateTableCommand, UpdateTimeToLiveCommand, type AttributeValue,
+  PutItemCommand, TransactWriteItemsCommand, UpdateItemCommand, UpdateTableCommand, UpdateTimeToLiveCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand, type _Record as StreamRecord,
@@ -233,6 +233,36 @@ describe('DynamoDB Streams', () => {
     assert.ok(records.slice(0, 4).every((r) => r.userIdentity === undefined), 'callers\' writes carry no userIdentity');
     assert.deepEqual(records[4]!.userIdentity, { PrincipalId: 'dynamodb.amazonaws.com', Type: 'Service' });
     assert.deepEqual(records[4]!.dynamodb!.OldImage, expired);
+  });
+
+  it('a transaction makes one record per item it changes, and a cancelled one makes none', async () => {
+    const arn = (await createTable(ddb, 'transacted', 'NEW_AND_OLD_IMAGES')).TableDescription!.LatestStreamArn!;
+    await ddb.send(new PutItemCommand({ TableName: 'transacted', Item: { ...KEY('u', '1'), v: S('old') } }));
+    await ddb.send(new PutItemCommand({ TableName: 'transacted', Item: { ...KEY('d', '1'), v: S('doomed') } }));
+    await ddb.send(new PutItemCommand({ TableName: 'transacted', Item: { ...KEY('c', '1'), v: S('checked') } }));
+    const latest = await iterator(streams, arn, 'LATEST');
+    await ddb.send(new TransactWriteItemsCommand({
+      TransactItems: [
+        { Put: { TableName: 'transacted', Item: { ...KEY('p', '1'), v: S('put') } } },
+        { Update: { TableName: 'transacted', Key: KEY('u', '1'), UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': S('new') } } },
+        { Delete: { TableName: 'transacted', Key: KEY('d', '1') } },
+        { ConditionCheck: { TableName: 'transacted', Key: KEY('c', '1'), ConditionExpression: 'attribute_exists(pk)' } },
+      ],
+    }));
+    await assert.rejects(ddb.send(new TransactWriteItemsCommand({
+      TransactItems: [
+        { Put: { TableName: 'transacted', Item: { ...KEY('never', '1'), v: S('x') } } },
+        { ConditionCheck: { TableName: 'transacted', Key: KEY('c', '1'), ConditionExpression: 'attribute_not_exists(pk)' } },
+      ],
+    })), (e: Error) => e.name === 'TransactionCanceledException');
+    const records = (await readAll(streams, latest)).records;
+    const seen = records.map((r) => [r.eventName, r.dynamodb!.Keys!.pk!.S, r.dynamodb!.OldImage?.v?.S, r.dynamodb!.NewImage?.v?.S]);
+    seen.sort((x, y) => String(x[1]).localeCompare(String(y[1])));
+    assert.deepEqual(seen, [
+      ['REMOVE', 'd', 'doomed', undefined],
+      ['INSERT', 'p', undefined, 'put'],
+      ['MODIFY', 'u', 'old', 'new'],
+    ]);
   });
 
   it('DescribeStream and ListStreams describe the stream as AWS does', async () => {

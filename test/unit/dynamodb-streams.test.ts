@@ -9,11 +9,11 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { RequestContext } from '../../src/core/context.js';
 import { ServiceError } from '../../src/core/errors.js';
 import { Scope } from '../../src/core/scope.js';
-import type { Item } from '../../src/services/dynamodb/attributes.js';
+import { itemSize, type Item } from '../../src/services/dynamodb/attributes.js';
 import { DynamoDBProvider } from '../../src/services/dynamodb/provider.js';
 import {
-  buildRecord, decodeIterator, encodeIterator, formatSequence, iteratorStreamArn, parseSequence, parseStreamArn, sequenceKey, shardId, streamLabel,
-  type RecordInput,
+  decodeIterator, encodeIterator, formatSequence, iteratorStreamArn, parseSequence, parseStreamArn, recordJson, sequenceKey, shardId, streamLabel,
+  type Image, type RecordInput, type StreamRecordWire,
 } from '../../src/services/dynamodb/streams/format.js';
 import { checkCreateStreamSpec, checkUpdateStreamSpec } from '../../src/services/dynamodb/streams/stream-spec.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
@@ -73,9 +73,14 @@ describe('stream names and numbers', () => {
 
 describe('the record of one change', () => {
   const keyNames = ['pk', 'sk'];
+  const image = (item: Item | undefined): Image | undefined => item && { json: JSON.stringify(item), size: itemSize(item), item: () => item };
   const base = (old: Item | undefined, next: Item | undefined, viewType: RecordInput['viewType'] = 'NEW_AND_OLD_IMAGES'): RecordInput => ({
-    eventID: 'e'.repeat(32), region: 'eu-west-1', keyNames, old, next, viewType, seq: 5, nowMs: 1_796_000_000_999, byService: false,
+    eventID: 'e'.repeat(32), region: 'eu-west-1', keyNames, old: image(old), next: image(next), viewType, seq: 5, nowMs: 1_796_000_000_999, byService: false,
   });
+  const buildRecord = (r: RecordInput): StreamRecordWire | undefined => {
+    const text = recordJson(r);
+    return text === undefined ? undefined : (JSON.parse(text) as StreamRecordWire);
+  };
   const a = { pk: { S: 'a' }, sk: { S: '1' }, v: { S: 'one' } };
   const b = { pk: { S: 'a' }, sk: { S: '1' }, v: { S: 'two' }, w: { N: '1' } };
 
@@ -172,7 +177,7 @@ describe('the change log, through the provider', () => {
     ddb.putItem({ TableName: 'logged', Item: { pk: { S: 'a' }, v: { N: '1' } } }, ctx);
     assert.throws(() => ddb.putItem({ TableName: 'logged', Item: { pk: { S: 'a' }, v: { N: '2' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx), (e: unknown) => e instanceof ServiceError && e.code === 'ConditionalCheckFailedException');
     ddb.deleteItem({ TableName: 'logged', Key: { pk: { S: 'a' } } }, ctx);
-    const first = ddb.streams.read(stream, 0, 100, 1 << 20);
+    const first = { ...ddb.streams.read(stream, 0, 100, 1 << 20), records: ddb.streams.read(stream, 0, 100, 1 << 20).records.map((r) => JSON.parse(r) as StreamRecordWire) };
     assert.deepEqual(first.records.map((r) => r.eventName), ['INSERT', 'REMOVE']);
     assert.equal(first.more, false);
     const lastSeq = BigInt(first.records[1]!.dynamodb.SequenceNumber);
@@ -180,7 +185,7 @@ describe('the change log, through the provider', () => {
     clock.advance(-3600_000);
     const again = new DynamoDBProvider(store, { clock });
     again.putItem({ TableName: 'logged', Item: { pk: { S: 'b' } } }, ctx);
-    const after = again.streams.read(stream, 0, 100, 1 << 20).records;
+    const after = again.streams.read(stream, 0, 100, 1 << 20).records.map((r) => JSON.parse(r) as StreamRecordWire);
     assert.equal(after.length, 3);
     assert.ok(BigInt(after[2]!.dynamodb.SequenceNumber) > lastSeq);
     // Limit and more: one at a time.

@@ -18,8 +18,8 @@ import { namespacePrefix } from '../keycodec.js';
 import type { ItemChange, WriteObserver, WriteOptions } from '../provider.js';
 import { tableArn, type KeySchemaElement, type TableMeta } from '../tables.js';
 import {
-  buildRecord, RETENTION_MS, SEQUENCE_PER_MS, sequenceKey, sequenceOfKey, shardId, streamArn, streamLabel,
-  type StreamRecordWire, type StreamViewType,
+  recordJson, RETENTION_MS, SEQUENCE_PER_MS, sequenceKey, sequenceOfKey, shardId, streamArn, streamLabel,
+  type Image, type StreamViewType,
 } from './format.js';
 import type { StreamSpecificationInput } from './stream-spec.js';
 
@@ -73,12 +73,16 @@ export class StreamChangeLog implements WriteObserver {
   onChange(change: ItemChange, options: WriteOptions): void {
     const meta = change.table.meta;
     if (!meta.stream?.StreamEnabled || !meta.streamLabel) return;
-    const old = change.stored?.item;
-    const next = change.next;
-    if (!old && !next) return;
+    const stored = change.stored;
+    const nextItem = change.next;
+    if (!stored && !nextItem) return;
     if (!this.known.has(meta.ns)) this.ensureStream(meta, options.nowMs);
+    const old: Image | undefined = stored && { json: stored.json, size: stored.size, item: () => stored.item };
+    let nextJson: string | undefined;
+    // The new item's text is made only if the record carries it or the sizes cannot tell a change.
+    const next: Image | undefined = nextItem && { get json() { return (nextJson ??= JSON.stringify(nextItem)); }, size: change.nextSize, item: () => nextItem };
     const seq = this.nextSeq(meta, options.nowMs);
-    const record = buildRecord({
+    const record = recordJson({
       eventID: randomUUID().replaceAll('-', ''),
       region: meta.region,
       keyNames: change.table.keyAttrs,
@@ -89,8 +93,8 @@ export class StreamChangeLog implements WriteObserver {
       nowMs: options.nowMs,
       byService: options.origin === 'ttl',
     });
-    if (!record) return; // nothing changed: no record (the sequence number is simply not used)
-    this.records.put(this.recordKey(meta.ns, seq), Buffer.from(JSON.stringify(record)));
+    if (record === undefined) return; // nothing changed: no record (the sequence number is simply not used)
+    this.records.put(this.recordKey(meta.ns, seq), Buffer.from(record));
   }
 
   private recordKey(ns: number, seq: number): Buffer {
@@ -209,12 +213,12 @@ export class StreamChangeLog implements WriteObserver {
   }
 
   /**
-   * Records of a stream above `after`, in order, up to `limit` records or about `maxBytes` of them;
-   * `more` tells whether the stream holds further records now.
+   * Records of a stream above `after` (as JSON text), in order, up to `limit` records or about `maxBytes`
+   * of them; `more` tells whether the stream holds further records now.
    */
-  read(s: StreamMeta, after: number, limit: number, maxBytes: number): { records: StreamRecordWire[]; last: number; more: boolean } {
+  read(s: StreamMeta, after: number, limit: number, maxBytes: number): { records: string[]; last: number; more: boolean } {
     const upper = s.endSeq !== undefined ? { lte: this.recordKey(s.tableNs, s.endSeq) } : { lt: namespacePrefix(s.tableNs + 1) };
-    const records: StreamRecordWire[] = [];
+    const records: string[] = [];
     let last = after;
     let bytes = 0;
     let more = false;
@@ -223,7 +227,7 @@ export class StreamChangeLog implements WriteObserver {
         more = true;
         break;
       }
-      records.push(JSON.parse(v.toString('utf8')) as StreamRecordWire);
+      records.push(v.toString('utf8'));
       last = sequenceOfKey(k, 4);
       bytes += v.length;
     }

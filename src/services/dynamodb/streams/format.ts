@@ -171,13 +171,28 @@ export function itemsEqual(a: Item, b: Item): boolean {
   return true;
 }
 
+/**
+ * An item image as the write path holds it: its JSON text and size (both known without work for a
+ * stored item), and the parsed item, asked for only when needed.
+ */
+export interface Image {
+  readonly json: string;
+  readonly size: number;
+  item(): Item;
+}
+
+/** Two images of the same item: equal sizes first (cheap), then the same text, then the values. */
+export function sameItem(a: Image, b: Image): boolean {
+  return a.size === b.size && (a.json === b.json || itemsEqual(a.item(), b.item()));
+}
+
 export interface RecordInput {
   eventID: string;
   region: string;
   keyNames: readonly string[];
-  old: Item | undefined;
+  old: Image | undefined;
   /** Undefined when the item was deleted. */
-  next: Item | undefined;
+  next: Image | undefined;
   viewType: StreamViewType;
   seq: number;
   nowMs: number;
@@ -185,38 +200,28 @@ export interface RecordInput {
   byService: boolean;
 }
 
+const SERVICE_IDENTITY = ',"userIdentity":{"PrincipalId":"dynamodb.amazonaws.com","Type":"Service"}';
+
 /**
- * The record of one change, or undefined when the change changed nothing (a delete of a missing item,
- * a put or update that leaves the item as it was): DynamoDB writes no record for those.
+ * The record of one change as JSON text (the images spliced in as the write path holds them, not parsed
+ * and written again), or undefined when the change changed nothing (a delete of a missing item, a put or
+ * update that leaves the item as it was): DynamoDB writes no record for those.
  */
-export function buildRecord(r: RecordInput): StreamRecordWire | undefined {
+export function recordJson(r: RecordInput): string | undefined {
   const { old, next } = r;
   if (!old && !next) return undefined;
-  if (old && next && itemsEqual(old, next)) return undefined;
+  if (old && next && sameItem(old, next)) return undefined;
   const eventName: EventName = !old ? 'INSERT' : !next ? 'REMOVE' : 'MODIFY';
-  const source = (next ?? old)!;
+  const source = (next ?? old)!.item();
   const keys: Item = {};
   for (const k of r.keyNames) if (source[k] !== undefined) keys[k] = source[k]!;
-  const withNew = (r.viewType === 'NEW_IMAGE' || r.viewType === 'NEW_AND_OLD_IMAGES') && next !== undefined;
-  const withOld = (r.viewType === 'OLD_IMAGE' || r.viewType === 'NEW_AND_OLD_IMAGES') && old !== undefined;
+  const withNew = next !== undefined && (r.viewType === 'NEW_IMAGE' || r.viewType === 'NEW_AND_OLD_IMAGES');
+  const withOld = old !== undefined && (r.viewType === 'OLD_IMAGE' || r.viewType === 'NEW_AND_OLD_IMAGES');
   // SizeBytes counts what the record carries, by DynamoDB's item-size rules (the keys alone for KEYS_ONLY).
-  const size = itemSize(keys) + (withNew ? itemSize(next!) : 0) + (withOld ? itemSize(old!) : 0);
-  const record: StreamRecordWire = {
-    eventID: r.eventID,
-    eventName,
-    eventVersion: '1.1',
-    eventSource: 'aws:dynamodb',
-    awsRegion: r.region,
-    dynamodb: {
-      ApproximateCreationDateTime: Math.floor(r.nowMs / 1000),
-      Keys: keys,
-      ...(withNew ? { NewImage: next } : {}),
-      ...(withOld ? { OldImage: old } : {}),
-      SequenceNumber: formatSequence(r.seq),
-      SizeBytes: size,
-      StreamViewType: r.viewType,
-    },
-  };
-  if (r.byService) record.userIdentity = { PrincipalId: 'dynamodb.amazonaws.com', Type: 'Service' };
-  return record;
+  const size = itemSize(keys) + (withNew ? next.size : 0) + (withOld ? old.size : 0);
+  let body = `{"ApproximateCreationDateTime":${Math.floor(r.nowMs / 1000)},"Keys":${JSON.stringify(keys)}`;
+  if (withNew) body += `,"NewImage":${next.json}`;
+  if (withOld) body += `,"OldImage":${old.json}`;
+  body += `,"SequenceNumber":"${formatSequence(r.seq)}","SizeBytes":${size},"StreamViewType":"${r.viewType}"}`;
+  return `{"eventID":"${r.eventID}","eventName":"${eventName}","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":${JSON.stringify(r.region)},"dynamodb":${body}${r.byService ? SERVICE_IDENTITY : ''}}`;
 }

@@ -8,6 +8,7 @@ import { notAuthorizedMessage } from '../../../auth/policy.js';
 import type { RequestContext } from '../../../core/context.js';
 import { ServiceError, validationError } from '../../../core/errors.js';
 import { PARTITION } from '../../../core/scope.js';
+import { RawJson } from '../../../protocols/wirejson.js';
 import type {
   DescribeStreamInput, DescribeStreamOutput, DynamoDBStreamsApi, GetRecordsInput, GetRecordsOutput, GetShardIteratorInput,
   GetShardIteratorOutput, ListStreamsInput, ListStreamsOutput, Record as StreamsRecord, Shard,
@@ -15,6 +16,7 @@ import type {
 import { metaArn, type StreamChangeLog, type StreamMeta } from './change-log.js';
 import {
   decodeIterator, encodeIterator, formatSequence, ITERATOR_LIFETIME_MS, iteratorStreamArn, parseSequence, parseStreamArn, RETENTION_MS, type IteratorPosition,
+  type StreamRecordWire,
 } from './format.js';
 
 /** GetRecords returns at most this many bytes of records (AWS: 1 MB), and at most 1000 records. */
@@ -134,7 +136,9 @@ export class DynamoDBStreamsProvider implements DynamoDBStreamsApi {
     this.log.trim(s, now);
     if (position.after < (s.trimmedSeq ?? 0)) throw new ServiceError('TrimmedDataAccessException', 'The data you are trying to access has been trimmed');
     const { records, last, more } = this.log.read(s, position.after, limit, MAX_RECORD_BYTES);
-    const out: GetRecordsOutput = { Records: records as unknown as StreamsRecord[] };
+    // The JSON serializer splices records in as stored; other callers get them parsed.
+    const wire = records.map((r) => (ctx.rawJson ? new RawJson(r) : (JSON.parse(r) as StreamRecordWire)));
+    const out: GetRecordsOutput = { Records: wire as unknown as StreamsRecord[] };
     // A disabled stream's shard is closed: once read to its end, there is no next iterator.
     if (s.endSeq === undefined || more) out.NextShardIterator = encodeIterator({ streamArn: position.streamArn, shardId: s.shardId, after: last, issuedMs: now });
     return out;

@@ -202,8 +202,9 @@ export class TimeToLive {
     const batch = [...this.provider.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: prefixEnd(prefix)!, limit: this.walkBatch })];
     const done = batch.length < this.walkBatch;
     // The new position is stored with the step's entries and takes effect in memory once they commit.
-    const { walk: _, ...settled } = t.meta.timeToLive!;
-    const next: TimeToLiveMeta = done ? settled : { ...settled, walk: { ...walk, afterHex: batch[batch.length - 1]![0].toString('hex') } };
+    const next: TimeToLiveMeta = { ...t.meta.timeToLive! };
+    if (done) delete next.walk;
+    else next.walk = { ...walk, afterHex: batch[batch.length - 1]![0].toString('hex') };
     this.provider.store.transaction(() => {
       for (const [k, v] of batch) {
         const item = JSON.parse(itemValueJson(v)) as Item;
