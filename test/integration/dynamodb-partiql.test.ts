@@ -6,8 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DynamoDBClient, CreateTableCommand, DescribeTableCommand, ExecuteStatementCommand, BatchExecuteStatementCommand, QueryCommand, PutItemCommand,
-  GetItemCommand, type AttributeValue, type CreateTableCommandInput, type ExecuteStatementCommandInput,
+  DynamoDBClient, CreateTableCommand, DescribeTableCommand, ExecuteStatementCommand, BatchExecuteStatementCommand, ExecuteTransactionCommand, QueryCommand, PutItemCommand,
+  GetItemCommand, TransactionCanceledException, type AttributeValue, type CreateTableCommandInput, type ExecuteStatementCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { advanceClock, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 import { jsonCall } from '../helpers/sign.js';
@@ -95,6 +95,8 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     assert.deepEqual(leaves.Items, [{ size: { N: '40' }, tags: { L: [{ S: 't4' }] } }]);
     const desc = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND sk < 3 ORDER BY sk DESC`);
     assert.deepEqual(desc.Items, [{ sk: { N: '2' } }, { sk: { N: '1' } }]);
+    const descScan = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND sk <> 3 ORDER BY sk DESC`);
+    assert.deepEqual(descScan.Items, [{ sk: { N: '5' } }, { sk: { N: '4' } }, { sk: { N: '2' } }, { sk: { N: '1' } }]);
     const filtered = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND info.size >= 30 AND color = 'red'`);
     assert.deepEqual(filtered.Items, [{ sk: { N: '3' } }, { sk: { N: '5' } }]);
     const scan = await stmt(`SELECT pk, sk FROM music WHERE name IN ('n2', 'other') OR (begins_with(name, 'n4') AND NOT contains(info.tags, 'zz'))`);
@@ -257,5 +259,73 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await rejects('BatchExecuteStatement', { Statements: [{ Statement: `SELECT * FROM hashed WHERE pk = 'b1'` }, { Statement: `SELECT v FROM hashed WHERE pk = 'b1'` }] },
       'ValidationException', 'Provided list of item keys contains duplicates');
     assert.ok(await get('hashed', { pk: { S: 'b2' } }), 'a refused batch runs nothing');
+  });
+  it('ExecuteTransaction: all-or-nothing writes (INSERT, UPDATE, DELETE, EXISTS) with cancellation reasons in statement order', async () => {
+    await stmt(`INSERT INTO hashed VALUE {'pk': 't1', 'n': 1}`);
+    await stmt(`INSERT INTO hashed VALUE {'pk': 't2', 'n': 2}`);
+    const ok = await client.send(new ExecuteTransactionCommand({
+      TransactStatements: [
+        { Statement: `EXISTS(SELECT * FROM hashed WHERE pk = 't1' AND n = 1)` },
+        { Statement: `INSERT INTO hashed VALUE {'pk': ?, 'n': 3}`, Parameters: [{ S: 't3' }] },
+        { Statement: `UPDATE hashed SET n = n + 10 WHERE pk = 't2'` },
+        { Statement: `DELETE FROM hashed WHERE pk = 't4'` },
+      ],
+      ReturnConsumedCapacity: 'TOTAL',
+    }));
+    // Two units per item; the EXISTS (a ConditionCheck) is charged as a read.
+    assert.deepEqual(ok.ConsumedCapacity, [{ TableName: 'hashed', CapacityUnits: 8, ReadCapacityUnits: 2, WriteCapacityUnits: 6 }]);
+    assert.equal((await get('hashed', { pk: { S: 't2' } }))?.n?.N, '12');
+    assert.equal((await get('hashed', { pk: { S: 't3' } }))?.n?.N, '3');
+    const cancelled = await client.send(new ExecuteTransactionCommand({
+      TransactStatements: [
+        { Statement: `UPDATE hashed SET n = 100 WHERE pk = 't2'` },
+        { Statement: `INSERT INTO hashed VALUE {'pk': 't3'}` },
+        { Statement: `EXISTS(SELECT * FROM hashed WHERE pk = 't1' AND n = 5)`, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' },
+        { Statement: `UPDATE hashed SET n = 1 WHERE pk = 'ghost'` },
+      ],
+    })).then(() => undefined, (e: unknown) => e);
+    assert.ok(cancelled instanceof TransactionCanceledException, String(cancelled));
+    assert.equal(cancelled.message, 'Transaction cancelled, please refer cancellation reasons for specific reasons [None, DuplicateItem, ConditionalCheckFailed, ConditionalCheckFailed]');
+    assert.deepEqual(cancelled.CancellationReasons, [
+      { Code: 'None' },
+      { Code: 'DuplicateItem', Message: 'Duplicate primary key exists in table' },
+      { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', Item: { pk: { S: 't1' }, n: { N: '1' } } },
+      { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' },
+    ]);
+    assert.equal((await get('hashed', { pk: { S: 't2' } }))?.n?.N, '12', 'a cancelled transaction changes nothing');
+    assert.equal(await get('hashed', { pk: { S: 'ghost' } }), undefined);
+    // A ClientRequestToken makes the transaction idempotent: a repeat applies nothing, other statements are refused.
+    const once = { TransactStatements: [{ Statement: `UPDATE hashed SET n = n + 1 WHERE pk = 't1'` }], ClientRequestToken: 'partiql-token-1' };
+    await client.send(new ExecuteTransactionCommand(once));
+    await client.send(new ExecuteTransactionCommand(once));
+    assert.equal((await get('hashed', { pk: { S: 't1' } }))?.n?.N, '2');
+    await rejects('ExecuteTransaction', { ...once, TransactStatements: [{ Statement: `UPDATE hashed SET n = n + 5 WHERE pk = 't1'` }] },
+      'IdempotentParameterMismatchException', 'The request uses the same client token as a previous, but non-identical request');
+    assert.equal((await get('hashed', { pk: { S: 't1' } }))?.n?.N, '2');
+  });
+
+  it('ExecuteTransaction: reads by key, and the refusals of mixed, index, keyless and RETURNING statements', async () => {
+    const reads = await client.send(new ExecuteTransactionCommand({
+      TransactStatements: [
+        { Statement: `SELECT n FROM hashed WHERE pk = 't2'` },
+        { Statement: `SELECT * FROM hashed WHERE pk = 'nobody'` },
+        { Statement: `SELECT * FROM music WHERE pk = 'p' AND sk = 2` },
+      ],
+    }));
+    assert.equal(reads.Responses?.length, 3);
+    assert.deepEqual(reads.Responses?.[0], { Item: { n: { N: '12' } } });
+    assert.deepEqual(reads.Responses?.[1], {});
+    assert.equal(reads.Responses?.[2]?.Item?.name?.S, 'n2');
+    const tx = (statements: string[]) => ({ TransactStatements: statements.map((Statement) => ({ Statement })) });
+    await rejects('ExecuteTransaction', tx([`SELECT * FROM hashed WHERE pk = 't1'`, `DELETE FROM hashed WHERE pk = 't2'`]), 'ValidationException',
+      'ExecuteTransaction API does not support both read and write operations in the same request.');
+    await rejects('ExecuteTransaction', tx([`SELECT * FROM "music"."byColor" WHERE color = 'red'`]), 'ValidationException', 'Reads on indices are not supported within transactions.');
+    await rejects('ExecuteTransaction', tx([`SELECT * FROM hashed WHERE n = 1`]), 'ValidationException', 'Select statements within ExecuteTransaction must specify the primary key in the where clause.');
+    await rejects('ExecuteTransaction', tx([`DELETE FROM hashed WHERE pk = 't1'`, `DELETE FROM hashed WHERE pk = 't2' RETURNING ALL OLD *`]), 'ValidationException',
+      'Validation failed in TransactStatements[1]: RETURNING clause is not supported in ExecuteTransaction.');
+    await rejects('ExecuteTransaction', tx([`EXISTS(SELECT * FROM hashed WHERE pk = 't1')`]), 'ValidationException', 'EXISTS() must contain a single item read with additional condition');
+    await rejects('ExecuteTransaction', tx([`UPDATE hashed SET n = 1 WHERE pk = 't1'`, `DELETE FROM hashed WHERE pk = 't1'`]), 'ValidationException',
+      'Transaction request cannot include multiple operations on one item');
+    assert.ok(await get('hashed', { pk: { S: 't1' } }), 'refused transactions change nothing');
   });
 });

@@ -128,6 +128,7 @@ describe('DynamoDB transactions through the AWS SDK', () => {
   });
 
   it('sends TransactionCanceledException as DynamoDB does on the wire', async () => {
+    await client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('guard'), open: { BOOL: true } } }));
     const r = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', JSON.stringify({
       TransactItems: [
         { ConditionCheck: { TableName: 'orders', Key: { pk: { S: 'guard' } }, ConditionExpression: 'attribute_not_exists(pk)' } },
@@ -144,6 +145,13 @@ describe('DynamoDB transactions through the AWS SDK', () => {
     const ok = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', JSON.stringify({ TransactItems: [{ Put: { TableName: 'orders', Item: { pk: { S: 'wire' } } } }] }));
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.json, {});
+    // IdempotentParameterMismatchException's shape spells its message member `Message` too.
+    const put = (v: string) => JSON.stringify({ ClientRequestToken: 'wire-token', TransactItems: [{ Put: { TableName: 'orders', Item: { pk: { S: 'wire' }, v: { S: v } } } }] });
+    assert.equal((await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', put('a'))).status, 200);
+    const mismatch = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', put('b'));
+    assert.equal(mismatch.status, 400);
+    assert.deepEqual(Object.keys(mismatch.json).sort(), ['Message', '__type']);
+    assert.equal(mismatch.json.__type, 'com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException');
   });
 
   it('refuses what DynamoDB refuses, with its messages, and changes nothing', async () => {
@@ -472,5 +480,39 @@ describe('DynamoDB transactions: an item a transaction holds', () => {
     ]);
     // Released: the item takes writes again.
     await client.send(new PutItemCommand({ TableName: 'held', Item: { pk: S('x'), v: N(6) } }));
+  });
+});
+
+describe('DynamoDB transactions: kill -9 while a transaction holds its items', () => {
+  let cellar: CellarProcess;
+  let client: DynamoDBClient;
+  after(async () => {
+    client?.destroy();
+    await cellar?.stop();
+    removeDir(cellar?.dataDir);
+  });
+
+  it('a transaction that had not committed is not applied, and its token is not remembered', async () => {
+    cellar = await startCellar({ args: ['--quiet'], env: { CELLAR_FAULTS: 'dynamodb.transaction.hold@2=delay:30000' } });
+    client = new DynamoDBClient(sdkConfig(cellar.endpoint));
+    await createTable(client, 'killed');
+    await client.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: 'killed', Item: { pk: S('a'), v: N(1) } } }, { Put: { TableName: 'killed', Item: { pk: S('b'), v: N(1) } } }] }));
+    const move = () => new TransactWriteItemsCommand({
+      ClientRequestToken: 'killed-token',
+      TransactItems: [
+        { Update: { TableName: 'killed', Key: { pk: S('a') }, UpdateExpression: 'SET v = v - :one', ExpressionAttributeValues: { ':one': N(1) } } },
+        { Update: { TableName: 'killed', Key: { pk: S('b') }, UpdateExpression: 'SET v = v + :one', ExpressionAttributeValues: { ':one': N(1) } } },
+      ],
+    });
+    const held = client.send(move()).then(() => 'answered', () => 'failed');
+    await new Promise((r) => setTimeout(r, 500));
+    await cellar.kill9();
+    assert.equal(await held, 'failed');
+    cellar = await startCellar({ dataDir: cellar.dataDir!, port: cellar.port, args: ['--quiet'], env: { CELLAR_FAULTS: '' } });
+    assert.deepEqual(await scanAll(client, 'killed'), [{ pk: S('a'), v: N(1) }, { pk: S('b'), v: N(1) }]);
+    // Not remembered: the retry runs, once.
+    await client.send(move());
+    await client.send(move());
+    assert.deepEqual(await scanAll(client, 'killed'), [{ pk: S('a'), v: N(0) }, { pk: S('b'), v: N(2) }]);
   });
 });

@@ -181,6 +181,9 @@ test('planner: SELECT is a Query when the partition key is pinned, a Scan otherw
   assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE Artist = ?`)), "Number of parameters in request and statement don't match.");
   assert.equal(refusal(() => planOf(`SELECT * FROM Music ORDER BY Artist`)), 'Must have WHERE clause in the statement when using ORDER BY clause.');
   assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE x = 1 ORDER BY Artist`)), 'Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
+  assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE Artist = 'A' OR x = 1 ORDER BY Artist`)), 'Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
+  const ordered = planOf(`SELECT * FROM Music WHERE Artist = 'A' AND SongTitle <> 'B' ORDER BY SongTitle DESC`);
+  assert.deepEqual([ordered.k, ordered.k === 'scan' ? ordered.order : undefined], ['scan', [{ path: ['SongTitle'], descending: true }]]);
   assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE Artist = 'A' ORDER BY x`)), 'Variable reference x in ORDER BY clause must be part of the primary key');
 });
 

@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../../core/context.js';
 import { ServiceError, validationError } from '../../../core/errors.js';
-import { type AttributeValue, type Item, validateValue } from '../attributes.js';
-import type { DocPath, Statement } from './ast.js';
+import { type AttributeValue, type Item, compareScalars, validateValue } from '../attributes.js';
+import type { DocPath, OrderBy, Statement } from './ast.js';
 import { SyntaxProblem } from './lexer.js';
 import { parseStatement, Rejection } from './parser.js';
 import { isRead, plan, type Plan, type TableSchema, type UseCase } from './planner.js';
@@ -132,6 +132,7 @@ export function executeStatement(backend: PartiqlBackend, input: Json, ctx: Requ
       if (input.NextToken !== undefined) read.ExclusiveStartKey = readToken(ctx, input.NextToken, hash);
       return then(p.k === 'query' ? backend.query(read, ctx) : backend.scan(read, ctx), (out) => {
         const items = (out.Items ?? []) as Item[];
+        if (p.k === 'scan' && p.order) sortPage(items, p.order);
         const answer: Json = { Items: p.paths ? items.map((i) => unnest(i, p.paths!)) : items };
         if (out.LastEvaluatedKey) answer.NextToken = makeToken(ctx, hash, out.LastEvaluatedKey as Item);
         if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
@@ -150,6 +151,19 @@ export function executeStatement(backend: PartiqlBackend, input: Json, ctx: Requ
       // get and check are planned only for batches and transactions.
       throw validationError(WELL_FORMED + 'Expected data manipulation');
   }
+}
+
+/** Sorts a page by ORDER BY key attributes (a Scan's order is the store's; items lacking them keep their place). */
+function sortPage(items: Item[], order: OrderBy[]): void {
+  items.sort((a, b) => {
+    for (const o of order) {
+      const x = a[o.path[0]];
+      const y = b[o.path[0]];
+      const c = x && y ? compareScalars(x, y) ?? 0 : 0;
+      if (c !== 0) return o.descending ? -c : c;
+    }
+    return 0;
+  });
 }
 
 function writeAnswer(out: Json): Json {

@@ -13,7 +13,7 @@
  * key schema in, an operation out, or a Rejection with DynamoDB's message.
  */
 import type { AttributeValue, Item } from '../attributes.js';
-import type { DocPath, Expr, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
+import type { DocPath, Expr, OrderBy, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
 import { Rejection } from './parser.js';
 import { PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL } from '../indexes/keys.js';
 
@@ -89,7 +89,8 @@ export interface CheckInput extends Placeholders {
 export type Plan =
   /** paths: the SELECT's projection, when it names attributes (the answer is unnested by them, see unnest.ts). */
   | { k: 'query'; input: ReadInput; paths?: DocPath[] }
-  | { k: 'scan'; input: ReadInput; paths?: DocPath[] }
+  /** order: an ORDER BY the Scan cannot give (the page is sorted by it). */
+  | { k: 'scan'; input: ReadInput; paths?: DocPath[]; order?: OrderBy[] }
   | { k: 'get'; input: GetInput; paths?: DocPath[] }
   | { k: 'put'; input: PutInput }
   | { k: 'update'; input: UpdateInput }
@@ -468,7 +469,7 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
   const emit = new Emitter(ph, values);
   const base: ReadInput = { TableName: schema.name, ...(index !== undefined ? { IndexName: index } : {}) };
   const kc = selectKeyCondition(s.where, keySchema, values);
-  if (s.orderBy) checkOrderBy(s, keySchema, kc !== undefined);
+  if (s.orderBy) checkOrderBy(s, keySchema);
   if (kc) {
     checkKeyValue(keySchema.hash.name, kc.hash, keySchema.hash.type);
     let keyCondition = `${ph.name(keySchema.hash.name)} = ${ph.value(kc.hash)}`;
@@ -493,18 +494,31 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
   if (s.where) input.FilterExpression = emit.condition(s.where);
   const projection = projectionOf(s, ph);
   if (projection) input.ProjectionExpression = projection;
-  return { k: 'scan', input: ph.into(input), ...pathsOf(s) };
+  return { k: 'scan', input: ph.into(input), ...pathsOf(s), ...(s.orderBy ? { order: s.orderBy } : {}) };
 }
 
-function checkOrderBy(s: SelectStatement, schema: KeySchema, hasHashCondition: boolean): void {
+/** Whether every way the clause can hold names the partition key (an OR needs it on both sides). */
+function pinsHash(e: Expr, hash: string): boolean {
+  switch (e.k) {
+    case 'and': return pinsHash(e.l, hash) || pinsHash(e.r, hash);
+    case 'or': return pinsHash(e.l, hash) && pinsHash(e.r, hash);
+    case 'cmp': return (topName(e.l) === hash && isValueNode(e.r)) || (topName(e.r) === hash && isValueNode(e.l));
+    case 'between': return topName(e.v) === hash;
+    case 'in': return topName(e.v) === hash;
+    case 'call': return e.args.length > 1 && topName(e.args[0]!) === hash;
+    default: return false;
+  }
+}
+
+function checkOrderBy(s: SelectStatement, schema: KeySchema): void {
   if (!s.where) throw new Rejection('Must have WHERE clause in the statement when using ORDER BY clause.');
+  if (!pinsHash(s.where, schema.hash.name)) throw new Rejection('Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
   const keys = [schema.hash.name, ...(schema.range ? [schema.range.name] : [])];
   for (const o of s.orderBy ?? []) {
     if (o.path.length !== 1 || !keys.includes(o.path[0])) {
       throw new Rejection(`Variable reference ${o.path.join('.')} in ORDER BY clause must be part of the primary key`);
     }
   }
-  if (!hasHashCondition) throw new Rejection('Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
 }
 
 function updateExpression(clauses: UpdateClause[], emit: Emitter, values: Values): string {
