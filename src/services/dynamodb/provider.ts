@@ -51,7 +51,7 @@ import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKe
 import { checkMultiQueryStart, type KeyCondition, keySizeProblem, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from './indexes/query.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
-  checkKeySchema, checkProjection, describe, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
+  checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
 import * as probes from './probes/index.js';
 import type * as M from '../../models/dynamodb.js';
@@ -560,8 +560,7 @@ export class DynamoDBProvider {
     });
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
-    const desc = describe(meta, state.stats, state.indexStats);
-    delete desc.WarmThroughput; // CreateTable's answer has none; DescribeTable's has it from then on
+    const desc = describeCreated(meta, state.stats, state.indexStats);
     if (this.createDelayMs === 0) {
       // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
       meta.status = 'ACTIVE';
