@@ -555,8 +555,8 @@ export class DynamoDBProvider {
     this.store.transaction(() => {
       meta.ns = this.nextNamespace();
       for (const i of meta.indexes) i.ns = this.nextNamespace();
+      this.streams.tableCreated(meta); // may move the stream's label on (see StreamChangeLog.openStream)
       this.saveMeta(meta);
-      this.streams.tableCreated(meta);
     });
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
