@@ -200,6 +200,9 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await fails(`EXISTS(SELECT * FROM hashed WHERE pk = 'a' AND n = 1)`, 'ValidationException', 'EXISTS can only be used in ExecuteTransaction write requests.');
     await fails(`SELECT * FROM hashed WHERE pk = 'a'; SELECT * FROM hashed`, 'ValidationException', 'Only one operation is allowed in a statement.');
     await fails(`UPDATE hashed SET a = 1 WHERE pk = 'a' AND 'x`, 'ValidationException', `${WELL_FORMED}Unterminated string literal`);
+    await fails(`SELECT * FROM hashed`, 'ValidationException', "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", { Limit: 0 });
+    await rejects('ExecuteStatement', { Statement: '' }, 'ValidationException', "1 validation error detected: Value '' at 'statement' failed to satisfy constraint: Member must have length greater than or equal to 1");
+    await rejects('BatchExecuteStatement', { Statements: [] }, 'ValidationException', "1 validation error detected: Value '[]' at 'statements' failed to satisfy constraint: Member must have length greater than or equal to 1");
   });
 
   it('writes go through the one write path: indexes, counters and capacity see them', async () => {
