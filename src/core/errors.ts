@@ -10,11 +10,6 @@ export interface ServiceErrorOptions {
   senderFault?: boolean;
   /** Extra members serialized next to the message (e.g. DynamoDB's `Item` on a failed condition). */
   fields?: Record<string, unknown>;
-  /**
-   * The member the message goes in, where the model spells it differently from the protocol's usual one
-   * (DynamoDB's TransactionCanceledException has `Message`, its other errors `message`).
-   */
-  messageKey?: string;
 }
 
 export class ServiceError extends Error {
@@ -22,7 +17,6 @@ export class ServiceError extends Error {
   readonly status: number;
   readonly senderFault: boolean;
   readonly fields: Record<string, unknown> | undefined;
-  readonly messageKey: string | undefined;
   constructor(code: string, message: string, options: ServiceErrorOptions = {}) {
     super(message);
     this.name = code;
@@ -30,7 +24,6 @@ export class ServiceError extends Error {
     this.status = options.status ?? 400;
     this.senderFault = options.senderFault ?? this.status < 500;
     this.fields = options.fields;
-    this.messageKey = options.messageKey;
   }
 }
 

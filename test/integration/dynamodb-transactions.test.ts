@@ -128,6 +128,7 @@ describe('DynamoDB transactions through the AWS SDK', () => {
   });
 
   it('sends TransactionCanceledException as DynamoDB does on the wire', async () => {
+    await client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('guard'), open: { BOOL: true } } }));
     const r = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', JSON.stringify({
       TransactItems: [
         { ConditionCheck: { TableName: 'orders', Key: { pk: { S: 'guard' } }, ConditionExpression: 'attribute_not_exists(pk)' } },
@@ -144,6 +145,13 @@ describe('DynamoDB transactions through the AWS SDK', () => {
     const ok = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', JSON.stringify({ TransactItems: [{ Put: { TableName: 'orders', Item: { pk: { S: 'wire' } } } }] }));
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.json, {});
+    // IdempotentParameterMismatchException's shape spells its message member `Message` too.
+    const put = (v: string) => JSON.stringify({ ClientRequestToken: 'wire-token', TransactItems: [{ Put: { TableName: 'orders', Item: { pk: { S: 'wire' }, v: { S: v } } } }] });
+    assert.equal((await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', put('a'))).status, 200);
+    const mismatch = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.TransactWriteItems', put('b'));
+    assert.equal(mismatch.status, 400);
+    assert.deepEqual(Object.keys(mismatch.json).sort(), ['Message', '__type']);
+    assert.equal(mismatch.json.__type, 'com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException');
   });
 
   it('refuses what DynamoDB refuses, with its messages, and changes nothing', async () => {

@@ -41,10 +41,10 @@ export function cancellationMessage(reasons: readonly CancellationReason[]): str
   return `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`;
 }
 
-/** TransactionCanceledException with its reasons (the model spells its message member `Message`). */
+/** TransactionCanceledException with its reasons (its message goes in `Message`, as its model shape spells it). */
 export function transactionCanceled(reasons: readonly CancellationReason[]): ServiceError {
   const wire: WireCancellationReason[] = reasons.map((r) => ({ ...r }));
-  return new ServiceError('TransactionCanceledException', cancellationMessage(reasons), { fields: { CancellationReasons: wire }, messageKey: 'Message' });
+  return new ServiceError('TransactionCanceledException', cancellationMessage(reasons), { fields: { CancellationReasons: wire } });
 }
 
 /** Whether any reason cancels the transaction. */
@@ -58,7 +58,7 @@ export function transactionConflictError(): ServiceError {
 }
 
 export function transactionInProgress(): ServiceError {
-  return new ServiceError('TransactionInProgressException', 'Transaction with the given request token is already in progress', { messageKey: 'Message' });
+  return new ServiceError('TransactionInProgressException', 'Transaction with the given request token is already in progress');
 }
 
 export function idempotentParameterMismatch(): ServiceError {
