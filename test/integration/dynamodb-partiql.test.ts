@@ -25,10 +25,10 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     const r = await jsonCall(cellar.endpoint, 'dynamodb', `DynamoDB_20120810.${op}`, JSON.stringify(body));
     return { status: r.status, json: r.json as Json };
   };
-  /** The exact error of a raw call: HTTP 400, full `__type`, exact message. */
+  /** The exact error of a raw call: HTTP 400, full `__type`, exact message (in the member its model shape names: `message` or `Message`). */
   const rejects = async (op: string, body: unknown, type: string, message: string): Promise<Json> => {
     const r = await raw(op, body);
-    assert.deepEqual({ status: r.status, type: r.json?.__type, message: r.json?.message }, { status: 400, type: type === 'ValidationException' ? VALIDATION : DDB + type, message }, `${op} ${JSON.stringify(body).slice(0, 300)}`);
+    assert.deepEqual({ status: r.status, type: r.json?.__type, message: r.json?.message ?? r.json?.Message }, { status: 400, type: type === 'ValidationException' ? VALIDATION : DDB + type, message }, `${op} ${JSON.stringify(body).slice(0, 300)}`);
     return r.json;
   };
   const stmt = async (Statement: string, extra: Partial<ExecuteStatementCommandInput> = {}) => client.send(new ExecuteStatementCommand({ Statement, ...extra }));
