@@ -216,6 +216,20 @@ describe('DynamoDB over HTTP', () => {
     }
   });
 
+  it("CreateTable's answer has no warm throughput and no LastUpdateToPayPerRequestDateTime; DescribeTable's has both", async () => {
+    const r = await call('CreateTable', {
+      TableName: 'fresh', BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    });
+    assert.equal(r.status, 200);
+    const created = JSON.parse(r.body.toString()).TableDescription;
+    assert.equal(created.WarmThroughput, undefined);
+    assert.deepEqual(created.BillingModeSummary, { BillingMode: 'PAY_PER_REQUEST' });
+    const described = JSON.parse((await call('DescribeTable', { TableName: 'fresh' })).body.toString()).Table;
+    assert.deepEqual(described.WarmThroughput, { ReadUnitsPerSecond: 12000, WriteUnitsPerSecond: 4000, Status: 'ACTIVE' });
+    assert.equal(typeof described.BillingModeSummary.LastUpdateToPayPerRequestDateTime, 'number');
+  });
+
   it('DeleteTable answers with the TableDescription members AWS returns: no schema, no indexes', async () => {
     await client.send(new CreateTableCommand({
       TableName: 'doomed', BillingMode: 'PROVISIONED', ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
@@ -287,7 +301,7 @@ describe('DynamoDB over HTTP', () => {
   });
 
   it('DeleteTable of the probed tables: each gone afterwards', async () => {
-    for (const name of ['cors', 'gzip-answers', 'gzreq', 'b64', 'cap', 'probed']) {
+    for (const name of ['cors', 'gzip-answers', 'gzreq', 'b64', 'cap', 'probed', 'fresh']) {
       const r = await client.send(new DeleteTableCommand({ TableName: name }));
       assert.equal(r.TableDescription?.TableStatus, 'DELETING');
     }

@@ -482,3 +482,37 @@ describe('DynamoDB transactions: an item a transaction holds', () => {
     await client.send(new PutItemCommand({ TableName: 'held', Item: { pk: S('x'), v: N(6) } }));
   });
 });
+
+describe('DynamoDB transactions: kill -9 while a transaction holds its items', () => {
+  let cellar: CellarProcess;
+  let client: DynamoDBClient;
+  after(async () => {
+    client?.destroy();
+    await cellar?.stop();
+    removeDir(cellar?.dataDir);
+  });
+
+  it('a transaction that had not committed is not applied, and its token is not remembered', async () => {
+    cellar = await startCellar({ args: ['--quiet'], env: { CELLAR_FAULTS: 'dynamodb.transaction.hold@2=delay:30000' } });
+    client = new DynamoDBClient(sdkConfig(cellar.endpoint));
+    await createTable(client, 'killed');
+    await client.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: 'killed', Item: { pk: S('a'), v: N(1) } } }, { Put: { TableName: 'killed', Item: { pk: S('b'), v: N(1) } } }] }));
+    const move = () => new TransactWriteItemsCommand({
+      ClientRequestToken: 'killed-token',
+      TransactItems: [
+        { Update: { TableName: 'killed', Key: { pk: S('a') }, UpdateExpression: 'SET v = v - :one', ExpressionAttributeValues: { ':one': N(1) } } },
+        { Update: { TableName: 'killed', Key: { pk: S('b') }, UpdateExpression: 'SET v = v + :one', ExpressionAttributeValues: { ':one': N(1) } } },
+      ],
+    });
+    const held = client.send(move()).then(() => 'answered', () => 'failed');
+    await new Promise((r) => setTimeout(r, 500));
+    await cellar.kill9();
+    assert.equal(await held, 'failed');
+    cellar = await startCellar({ dataDir: cellar.dataDir!, port: cellar.port, args: ['--quiet'], env: { CELLAR_FAULTS: '' } });
+    assert.deepEqual(await scanAll(client, 'killed'), [{ pk: S('a'), v: N(1) }, { pk: S('b'), v: N(1) }]);
+    // Not remembered: the retry runs, once.
+    await client.send(move());
+    await client.send(move());
+    assert.deepEqual(await scanAll(client, 'killed'), [{ pk: S('a'), v: N(0) }, { pk: S('b'), v: N(2) }]);
+  });
+});

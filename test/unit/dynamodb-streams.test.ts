@@ -196,4 +196,27 @@ describe('the change log, through the provider', () => {
     again.close();
     store.close();
   });
+
+  it('a table deleted and created again in the same millisecond gets a stream of its own', async () => {
+    const { store, ddb, ctx } = setup();
+    ddb.putItem({ TableName: 'logged', Item: { pk: { S: 'first' } } }, ctx);
+    ddb.deleteTable({ TableName: 'logged' }, ctx);
+    await new Promise((r) => setTimeout(r, 20)); // the purge runs on the next turn
+    // The clock has not moved: the new stream's label would be the old one's.
+    const created = ddb.createTable({
+      TableName: 'logged', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], StreamSpecification: { StreamEnabled: true, StreamViewType: 'KEYS_ONLY' },
+    }, ctx) as { TableDescription: { LatestStreamLabel: string } };
+    ddb.putItem({ TableName: 'logged', Item: { pk: { S: 'second' } } }, ctx);
+    const [old, fresh] = ddb.streams.list(ctx.scope, 'logged');
+    assert.ok(old && fresh);
+    assert.notEqual(old.label, fresh.label);
+    assert.equal(fresh.label, created.TableDescription.LatestStreamLabel);
+    assert.equal(old.disabledMs !== undefined, true);
+    const keysOf = (s: typeof old) => ddb.streams.read(s, 0, 10, 1 << 20).records.map((r) => (JSON.parse(r) as StreamRecordWire).dynamodb.Keys.pk!.S);
+    assert.deepEqual(keysOf(old), ['first']);
+    assert.deepEqual(keysOf(fresh), ['second']);
+    ddb.close();
+    store.close();
+  });
 });

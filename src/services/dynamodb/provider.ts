@@ -51,7 +51,7 @@ import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKe
 import { checkMultiQueryStart, type KeyCondition, keySizeProblem, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from './indexes/query.js';
 import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
-  checkKeySchema, checkProjection, describe, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
+  checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
 import * as probes from './probes/index.js';
 import type * as M from '../../models/dynamodb.js';
@@ -555,13 +555,12 @@ export class DynamoDBProvider {
     this.store.transaction(() => {
       meta.ns = this.nextNamespace();
       for (const i of meta.indexes) i.ns = this.nextNamespace();
+      this.streams.tableCreated(meta); // may move the stream's label on (see StreamChangeLog.openStream)
       this.saveMeta(meta);
-      this.streams.tableCreated(meta);
     });
     const state = this.buildState(meta);
     this.cache(this.metaKey(ctx.scope, name), state);
-    const desc = describe(meta, state.stats, state.indexStats);
-    delete desc.WarmThroughput; // CreateTable's answer has none; DescribeTable's has it from then on
+    const desc = describeCreated(meta, state.stats, state.indexStats);
     if (this.createDelayMs === 0) {
       // Reported as CREATING once, as AWS does; ACTIVE from the next request on.
       meta.status = 'ACTIVE';

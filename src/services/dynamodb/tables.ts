@@ -238,6 +238,17 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
   return desc;
 }
 
+/**
+ * CreateTable's TableDescription: DescribeTable's without the warm throughput and without the billing summary's
+ * LastUpdateToPayPerRequestDateTime, both of which DescribeTable shows from then on (as AWS answers).
+ */
+export function describeCreated(meta: TableMeta, stats: Stats, indexStats: Map<number, Stats>): Record<string, unknown> {
+  const desc = describe(meta, stats, indexStats);
+  delete desc.WarmThroughput;
+  if (desc.BillingModeSummary) desc.BillingModeSummary = { BillingMode: meta.billingMode };
+  return desc;
+}
+
 /** Members of a TableDescription that DeleteTable's answer leaves out: the schema, the indexes, and the warm throughput. */
 const NOT_IN_DELETE_ANSWER = ['AttributeDefinitions', 'KeySchema', 'CreationDateTime', 'LocalSecondaryIndexes', 'GlobalSecondaryIndexes', 'WarmThroughput'];
 

@@ -121,11 +121,11 @@ export function policyTarget(resourceArn: string, scope: { accountId: string; re
 
 /**
  * GetResourcePolicy: Cellar does not serve PutResourcePolicy yet, so no table or stream has a policy. A stream ARN
- * must name the table's current stream.
+ * must name the table's latest stream (enabled or not).
  */
 export function getResourcePolicy(resourceArn: string, target: PolicyTarget, t: ProbedTable): never {
   const meta = existing(t);
-  if (target.streamLabel !== undefined && (!meta.stream?.StreamEnabled || meta.streamLabel !== target.streamLabel)) {
+  if (target.streamLabel !== undefined && meta.streamLabel !== target.streamLabel) {
     throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Stream: ${target.streamLabel} not found for Table: ${meta.name}`);
   }
   throw new ServiceError('PolicyNotFoundException', `Resource-based policy not found for the provided ResourceArn: ${resourceArn}`);

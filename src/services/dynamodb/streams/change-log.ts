@@ -164,8 +164,16 @@ export class StreamChangeLog implements WriteObserver {
     if (meta.stream?.StreamEnabled) this.closeStream(meta, nowMs);
   }
 
+  /**
+   * Opens the table's stream under meta.streamLabel. A stream of an earlier table of the same name may hold
+   * that label still (deleted and created again within a millisecond): the label then moves on a millisecond
+   * at a time, so no stream is ever overwritten.
+   */
   private openStream(meta: TableMeta, nowMs: number): void {
-    const label = meta.streamLabel!;
+    const scope = Scope.ofRecord(meta);
+    let label = meta.streamLabel!;
+    for (let i = 0; i < 1000 && this.streams.get(scope, `${meta.name}/${label}`); i++) label = streamLabel(Date.parse(`${label}Z`) + 1);
+    meta.streamLabel = label;
     const arn = streamArn(tableArn(meta), label);
     const s: StreamMeta = {
       accountId: meta.accountId,
@@ -179,7 +187,7 @@ export class StreamChangeLog implements WriteObserver {
       shardId: shardId(nowMs, arn),
       startSeq: this.nextSeq(meta, nowMs),
     };
-    this.streams.put(Scope.ofRecord(meta), `${meta.name}/${label}`, s);
+    this.streams.put(scope, `${meta.name}/${label}`, s);
     this.known.add(meta.ns);
   }
 
