@@ -57,10 +57,15 @@ export function transactionConflictError(): ServiceError {
   return new ServiceError('TransactionConflictException', TRANSACTION_CONFLICT_MESSAGE);
 }
 
+/** AWS's words, as a Java SDK log of a real TransactionInProgressException shows them. */
 export function transactionInProgress(): ServiceError {
-  return new ServiceError('TransactionInProgressException', 'Transaction with the given request token is already in progress');
+  return new ServiceError('TransactionInProgressException', 'Transaction from previous request is still in progress');
 }
 
+/**
+ * Without a message, as DynamoDB Local answers it (an SDK shows "IdempotentParameterMismatchException:" and
+ * nothing after): the one public record of what DynamoDB says here.
+ */
 export function idempotentParameterMismatch(): ServiceError {
-  return new ServiceError('IdempotentParameterMismatchException', 'The request uses the same client token as a previous, but non-identical request');
+  return new ServiceError('IdempotentParameterMismatchException', '');
 }
