@@ -355,7 +355,7 @@ export class App {
       this.checkScopedService(scoped, routed.service);
       return undefined;
     } catch (e) {
-      return this.failed(state, e, head);
+      return withCors(head, this.failed(state, e, head));
     }
   }
 
@@ -381,7 +381,7 @@ export class App {
           : reason === 'internal'
             ? new ServiceError(query ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 })
             : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
-    return this.failed(state, err, head);
+    return withCors(head, this.failed(state, err, head));
   }
 }
 

@@ -178,9 +178,10 @@ describe('DynamoDB over HTTP', () => {
     const limit = 16 * 1024 * 1024;
     const over = await RawClient.open(cellar.port);
     try {
-      over.write(await signedHead(cellar.port, { service: 'dynamodb', target: 'DynamoDB_20120810.PutItem', contentLength: limit + 1 }));
+      over.write(await signedHead(cellar.port, { service: 'dynamodb', target: 'DynamoDB_20120810.PutItem', contentLength: limit + 1, extra: ['origin: http://app.example'] }));
       const r = await over.reply();
       assert.equal(r.status, 413);
+      assert.equal(r.headers['access-control-allow-origin'], '*', 'a browser can read the refusal');
       assert.ok(await over.waitClosed(), 'the connection closes rather than read 16 MB it will not use');
     } finally {
       over.destroy();
