@@ -57,6 +57,8 @@ export interface AppOptions {
   defaultRegion: string;
   internalRoutes: Record<string, InternalRoute>;
   logRequests: boolean;
+  /** The largest request body, decompressed too (a service's own maxBodyBytes, when smaller, wins). */
+  maxBodyBytes: number;
 }
 
 export class App {
@@ -162,7 +164,7 @@ export class App {
       }
       const method = this.method(service, operation.name);
       if (!method && service.unservedOperations === 'unknown-operation') throw unknownOperation();
-      const body = decodedBody(req, service.maxBodyBytes ?? Infinity);
+      const body = decodedBody(req, service.maxBodyBytes ?? this.options.maxBodyBytes);
       const input = service.protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
       if (!method) {
         throw new ServiceError('NotImplemented', `Cellar does not implement ${service.model.metadata.serviceId} ${operation.name} yet`, { status: 501 });

@@ -103,6 +103,7 @@ export class JsonProtocol implements Protocol {
       if (e instanceof TypeMismatch) throw serializationError(e);
       throw e;
     }
+    model.precheck?.(op.name, input as Record<string, unknown>);
     if (problems.length) throw new ServiceError('ValidationException', formatProblems(problems));
     return input;
   }

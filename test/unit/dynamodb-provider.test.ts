@@ -314,7 +314,7 @@ test('batch operations', async () => {
   await failsAsync(() => ddb.batchWriteItem({ RequestItems: { things: [
     { PutRequest: { Item: { pk: { S: 'c' }, sk: { N: '1' } } } },
     { PutRequest: { Item: { pk: { S: 'd' } } } },
-  ] } }, ctx), 'ValidationException', 'One or more parameter values were invalid: Missing the key sk in the item');
+  ] } }, ctx), 'ValidationException', 'The provided key element does not match the schema');
   assert.equal(ddb.getItem({ TableName: 'things', Key: { pk: { S: 'c' }, sk: { N: '1' } } }, ctx).Item, undefined, 'whole batch rejected');
   await failsAsync(() => ddb.batchWriteItem({ RequestItems: { things: [
     { PutRequest: { Item: { pk: { S: 'c' }, sk: { N: '1' } } } },

@@ -5,7 +5,8 @@ import { JsonProtocol } from '../../protocols/json.js';
 import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
 import { DynamoDBProvider } from './provider.js';
-import { validationOrder } from './validation-order.js';
+import { ENUM_ORDER, validationOrder } from './validation-order.js';
+import { precheck, withRequestRules } from './request-rules.js';
 
 /** DynamoDB's largest request body: 16 MB (a larger one is 413). */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
@@ -27,6 +28,9 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);
+  model.precheck = precheck;
+  model.enumOrder = ENUM_ORDER;
+  model.mapValueConstraints = true;
   return {
     id: 'dynamodb',
     model,
@@ -36,7 +40,7 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
       messageKey: 'message',
       crc32: true,
     }),
-    provider,
+    provider: withRequestRules(provider),
     authStyle: 'json',
     unservedOperations: 'unknown-operation',
     maxBodyBytes: MAX_REQUEST_BYTES,
