@@ -466,12 +466,14 @@ export const requestRules: Readonly<Record<string, (input: Input) => void>> = {
  * for operations without rules.
  */
 export function withRequestRules<P extends object>(provider: P): P {
-  const wrapped: Record<string, unknown> = {};
+  // The provider is the prototype: what is not an operation (DynamoDB Streams reads `streams`, the change log)
+  // is reached through it.
+  const wrapped = Object.create(provider) as Record<string, unknown>;
   const methods = provider as unknown as Record<string, unknown>;
   for (let proto: object | null = provider; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       const fn = methods[name];
-      if (name === 'constructor' || name in wrapped || typeof fn !== 'function') continue;
+      if (name === 'constructor' || Object.hasOwn(wrapped, name) || typeof fn !== 'function') continue;
       const method = fn as (input: unknown, ctx: unknown) => unknown;
       const rule = Object.hasOwn(requestRules, name) ? requestRules[name] : undefined;
       wrapped[name] = rule
