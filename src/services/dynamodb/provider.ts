@@ -1041,6 +1041,11 @@ export class DynamoDBProvider {
     return { key, value: encodeItemValue(JSON.stringify(projected), size), size };
   }
 
+  /** The tables' change logs and streams, for the DynamoDB Streams service (a method, so it survives the request-rules wrapper). */
+  changeLog(): StreamChangeLog {
+    return this.streams;
+  }
+
   /** Registers a write observer (stream change log, Time to Live expiry index); see WriteObserver. */
   addWriteObserver(observer: WriteObserver): void {
     this.writeObservers.push(observer);

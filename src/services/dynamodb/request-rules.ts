@@ -466,8 +466,7 @@ export const requestRules: Readonly<Record<string, (input: Input) => void>> = {
  * for operations without rules.
  */
 export function withRequestRules<P extends object>(provider: P): P {
-  // The provider is the prototype: what is not an operation (DynamoDB Streams reads `streams`, the change log)
-  // is reached through it.
+  // The provider's other members (its change log, which DynamoDB Streams reads) stay reachable through the prototype.
   const wrapped = Object.create(provider) as Record<string, unknown>;
   const methods = provider as unknown as Record<string, unknown>;
   for (let proto: object | null = provider; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
