@@ -260,7 +260,7 @@ export class App {
    * as its endpoint answers it). Everything else about `GET` (presigned query calls, S3) goes on as before.
    */
   private healthCheck(req: WireRequest, requestId: string): WireResponse | undefined {
-    if (req.method !== 'GET' || req.path !== '/' || req.rawQuery || req.headers['authorization'] !== undefined) return undefined;
+    if (req.method !== 'GET' || req.path !== '/' || req.rawQuery || req.query.toString() !== '' || req.headers['authorization'] !== undefined) return undefined;
     for (const svc of this.options.services) {
       const answer = svc.healthCheck?.(this.options.defaultRegion);
       if (answer) return { status: 200, headers: { ...answer.headers, 'x-amzn-requestid': requestId }, body: answer.body };
