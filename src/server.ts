@@ -115,7 +115,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   }
 
   const authenticator = new Authenticator(credentials, { strict: config.strict, now: () => clock.now() });
-  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests });
+  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests, maxBodyBytes: config.maxBodyBytes });
   const server = createHttpServer(app, {
     maxBodyBytes: config.maxBodyBytes,
     unsignedMaxBodyBytes: config.unsignedMaxBodyBytes,

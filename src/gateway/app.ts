@@ -57,6 +57,8 @@ export interface AppOptions {
   defaultRegion: string;
   internalRoutes: Record<string, InternalRoute>;
   logRequests: boolean;
+  /** The largest request body, decompressed too (a service's own maxBodyBytes, when smaller, wins). */
+  maxBodyBytes: number;
 }
 
 export class App {
@@ -162,7 +164,7 @@ export class App {
       }
       const method = this.method(service, operation.name);
       if (!method && service.unservedOperations === 'unknown-operation') throw unknownOperation();
-      const body = decodedBody(req, service.maxBodyBytes ?? Infinity);
+      const body = decodedBody(req, service.maxBodyBytes ?? this.options.maxBodyBytes);
       const input = service.protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
       if (!method) {
         throw new ServiceError('NotImplemented', `Cellar does not implement ${service.model.metadata.serviceId} ${operation.name} yet`, { status: 501 });
@@ -258,7 +260,7 @@ export class App {
    * as its endpoint answers it). Everything else about `GET` (presigned query calls, S3) goes on as before.
    */
   private healthCheck(req: WireRequest, requestId: string): WireResponse | undefined {
-    if (req.method !== 'GET' || req.path !== '/' || req.rawQuery || req.headers['authorization'] !== undefined) return undefined;
+    if (req.method !== 'GET' || req.path !== '/' || req.rawQuery || req.query.toString() !== '' || req.headers['authorization'] !== undefined) return undefined;
     for (const svc of this.options.services) {
       const answer = svc.healthCheck?.(this.options.defaultRegion);
       if (answer) return { status: 200, headers: { ...answer.headers, 'x-amzn-requestid': requestId }, body: answer.body };
@@ -353,7 +355,7 @@ export class App {
       this.checkScopedService(scoped, routed.service);
       return undefined;
     } catch (e) {
-      return this.failed(state, e, head);
+      return withCors(head, this.failed(state, e, head));
     }
   }
 
@@ -379,7 +381,7 @@ export class App {
           : reason === 'internal'
             ? new ServiceError(query ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 })
             : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
-    return this.failed(state, err, head);
+    return withCors(head, this.failed(state, err, head));
   }
 }
 

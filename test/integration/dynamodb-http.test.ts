@@ -159,13 +159,29 @@ describe('DynamoDB over HTTP', () => {
     assert.deepEqual(scan.Items?.map((i) => i.pk?.S), ['zipped']);
   });
 
+  it("gzip request bodies reach every service, bounded by the gateway's limit decompressed", async () => {
+    const kmsCall = async (body: Buffer) => {
+      const req = await signedRequest(cellar.endpoint, body, { service: 'kms', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.ListKeys' } });
+      return rawHttp(cellar.port, 'POST', '/', { ...Object.fromEntries(req.headers.entries()), 'content-encoding': 'gzip' }, body);
+    };
+    const ok = await kmsCall(gzipSync('{}'));
+    assert.equal(ok.status, 200, ok.body.toString());
+    assert.ok(Array.isArray(JSON.parse(ok.body.toString()).Keys));
+    // 21 MB of spaces compress to some 20 KB: decompressed, it is over the gateway's 20 MB.
+    const bomb = gzipSync(Buffer.concat([Buffer.from('{'), Buffer.alloc(21 * 1024 * 1024, 0x20), Buffer.from('}')]));
+    assert.ok(bomb.length < 64 * 1024);
+    const refused = await kmsCall(bomb);
+    assert.equal(refused.status, 413);
+  });
+
   it('a body over 16 MB is refused with 413 before it is read; 16 MB exactly is read', async () => {
     const limit = 16 * 1024 * 1024;
     const over = await RawClient.open(cellar.port);
     try {
-      over.write(await signedHead(cellar.port, { service: 'dynamodb', target: 'DynamoDB_20120810.PutItem', contentLength: limit + 1 }));
+      over.write(await signedHead(cellar.port, { service: 'dynamodb', target: 'DynamoDB_20120810.PutItem', contentLength: limit + 1, extra: ['origin: http://app.example'] }));
       const r = await over.reply();
       assert.equal(r.status, 413);
+      assert.equal(r.headers['access-control-allow-origin'], '*', 'a browser can read the refusal');
       assert.ok(await over.waitClosed(), 'the connection closes rather than read 16 MB it will not use');
     } finally {
       over.destroy();

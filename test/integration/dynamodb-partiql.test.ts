@@ -25,10 +25,10 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     const r = await jsonCall(cellar.endpoint, 'dynamodb', `DynamoDB_20120810.${op}`, JSON.stringify(body));
     return { status: r.status, json: r.json as Json };
   };
-  /** The exact error of a raw call: HTTP 400, full `__type`, exact message. */
+  /** The exact error of a raw call: HTTP 400, full `__type`, exact message (in the member its model shape names: `message` or `Message`). */
   const rejects = async (op: string, body: unknown, type: string, message: string): Promise<Json> => {
     const r = await raw(op, body);
-    assert.deepEqual({ status: r.status, type: r.json?.__type, message: r.json?.message }, { status: 400, type: type === 'ValidationException' ? VALIDATION : DDB + type, message }, `${op} ${JSON.stringify(body).slice(0, 300)}`);
+    assert.deepEqual({ status: r.status, type: r.json?.__type, message: r.json?.message ?? r.json?.Message }, { status: 400, type: type === 'ValidationException' ? VALIDATION : DDB + type, message }, `${op} ${JSON.stringify(body).slice(0, 300)}`);
     return r.json;
   };
   const stmt = async (Statement: string, extra: Partial<ExecuteStatementCommandInput> = {}) => client.send(new ExecuteStatementCommand({ Statement, ...extra }));
@@ -200,6 +200,9 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await fails(`EXISTS(SELECT * FROM hashed WHERE pk = 'a' AND n = 1)`, 'ValidationException', 'EXISTS can only be used in ExecuteTransaction write requests.');
     await fails(`SELECT * FROM hashed WHERE pk = 'a'; SELECT * FROM hashed`, 'ValidationException', 'Only one operation is allowed in a statement.');
     await fails(`UPDATE hashed SET a = 1 WHERE pk = 'a' AND 'x`, 'ValidationException', `${WELL_FORMED}Unterminated string literal`);
+    await fails(`SELECT * FROM hashed`, 'ValidationException', "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", { Limit: 0 });
+    await rejects('ExecuteStatement', { Statement: '' }, 'ValidationException', "1 validation error detected: Value '' at 'statement' failed to satisfy constraint: Member must have length greater than or equal to 1");
+    await rejects('BatchExecuteStatement', { Statements: [] }, 'ValidationException', "1 validation error detected: Value '[]' at 'statements' failed to satisfy constraint: Member must have length greater than or equal to 1");
   });
 
   it('writes go through the one write path: indexes, counters and capacity see them', async () => {
@@ -299,8 +302,9 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await client.send(new ExecuteTransactionCommand(once));
     await client.send(new ExecuteTransactionCommand(once));
     assert.equal((await get('hashed', { pk: { S: 't1' } }))?.n?.N, '2');
-    await rejects('ExecuteTransaction', { ...once, TransactStatements: [{ Statement: `UPDATE hashed SET n = n + 5 WHERE pk = 't1'` }] },
-      'IdempotentParameterMismatchException', 'The request uses the same client token as a previous, but non-identical request');
+    // The mismatch carries no message (as TransactWriteItems answers it, see transactions/cancellation.ts).
+    const mismatch = await raw('ExecuteTransaction', { ...once, TransactStatements: [{ Statement: `UPDATE hashed SET n = n + 5 WHERE pk = 't1'` }] });
+    assert.deepEqual([mismatch.status, mismatch.json], [400, { __type: `${DDB}IdempotentParameterMismatchException` }]);
     assert.equal((await get('hashed', { pk: { S: 't1' } }))?.n?.N, '2');
   });
 

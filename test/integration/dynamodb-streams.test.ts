@@ -87,6 +87,17 @@ async function iterator(streams: DynamoDBStreamsClient, arn: string, type: 'TRIM
   return r.ShardIterator!;
 }
 
+/** Every record of a stream, shard after shard (oldest first), each from TRIM_HORIZON. */
+async function readStream(streams: DynamoDBStreamsClient, arn: string): Promise<StreamRecord[]> {
+  const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards!;
+  const out: StreamRecord[] = [];
+  for (const shard of shards) {
+    const it = (await streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!;
+    out.push(...(await readAll(streams, it)).records);
+  }
+  return out;
+}
+
 /** Runs the scripted writes on a table; returns the records they must make. */
 async function scriptedWrites(ddb: DynamoDBClient, table: string): Promise<Expected[]> {
   const a1 = { ...KEY('a', '1'), v: S('one') };
@@ -486,6 +497,51 @@ describe('DynamoDB Streams over time (the server clock moved)', () => {
     await streams.send(new GetRecordsCommand({ ShardIterator: r.NextShardIterator! }));
   });
 
+  it('a write four hours after its shard opened opens a child shard; the parent closes, and goes 24 hours later', async () => {
+    const arn = (await createTable(ddb, 'rolling', 'KEYS_ONLY')).TableDescription!.LatestStreamArn!;
+    await ddb.send(new PutItemCommand({ TableName: 'rolling', Item: KEY('a', '0') }));
+    const first = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards!;
+    assert.equal(first.length, 1);
+    await advanceClock(cellar.endpoint, 4 * 3600_000 + 60_000);
+    await ddb.send(new PutItemCommand({ TableName: 'rolling', Item: KEY('b', '0') }));
+    await ddb.send(new PutItemCommand({ TableName: 'rolling', Item: KEY('c', '0') }));
+    const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards!;
+    assert.equal(shards.length, 2);
+    const [parent, child] = shards as [typeof shards[0], typeof shards[0]];
+    assert.equal(parent.ShardId, first[0]!.ShardId);
+    assert.equal(child.ParentShardId, parent.ShardId);
+    assert.match(child.ShardId!, /^shardId-\d{20}-[0-9a-f]{8}$/);
+    assert.ok(child.ShardId! > parent.ShardId!);
+    assert.ok(parent.SequenceNumberRange!.EndingSequenceNumber, 'the parent is closed');
+    assert.equal(child.SequenceNumberRange!.EndingSequenceNumber, undefined);
+    assert.ok(BigInt(child.SequenceNumberRange!.StartingSequenceNumber!) > BigInt(parent.SequenceNumberRange!.EndingSequenceNumber!));
+    // The parent reads to its end and then has no next iterator; LATEST on it is its end.
+    const fromParent = await streams.send(new GetRecordsCommand({ ShardIterator: await iterator(streams, arn, 'TRIM_HORIZON') }));
+    assert.deepEqual(fromParent.Records!.map((r) => r.dynamodb!.Keys!.pk!.S), ['a']);
+    assert.equal(fromParent.NextShardIterator, undefined);
+    const parentLatest = (await streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: parent.ShardId!, ShardIteratorType: 'LATEST' }))).ShardIterator!;
+    const late = await streams.send(new GetRecordsCommand({ ShardIterator: parentLatest }));
+    assert.deepEqual(late.Records, []);
+    assert.equal(late.NextShardIterator, undefined);
+    assert.deepEqual((await readStream(streams, arn)).map((r) => r.dynamodb!.Keys!.pk!.S), ['a', 'b', 'c']);
+    // Paging and the child filter.
+    const page = (await streams.send(new DescribeStreamCommand({ StreamArn: arn, Limit: 1 }))).StreamDescription!;
+    assert.deepEqual(page.Shards!.map((x) => x.ShardId), [parent.ShardId]);
+    assert.equal(page.LastEvaluatedShardId, parent.ShardId);
+    const next = (await streams.send(new DescribeStreamCommand({ StreamArn: arn, ExclusiveStartShardId: page.LastEvaluatedShardId! }))).StreamDescription!;
+    assert.deepEqual(next.Shards!.map((x) => x.ShardId), [child.ShardId]);
+    assert.equal(next.LastEvaluatedShardId, undefined);
+    const children = (await streams.send(new DescribeStreamCommand({ StreamArn: arn, ShardFilter: { Type: 'CHILD_SHARDS', ShardId: parent.ShardId! } }))).StreamDescription!;
+    assert.deepEqual(children.Shards!.map((x) => x.ShardId), [child.ShardId]);
+    // 24 hours after it closed, the parent is gone with its record.
+    await advanceClock(cellar.endpoint, 24 * 3600_000);
+    await ddb.send(new PutItemCommand({ TableName: 'rolling', Item: KEY('d', '0') }));
+    const later = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards!;
+    assert.ok(!later.some((x) => x.ShardId === parent.ShardId));
+    await expectError(streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: parent.ShardId!, ShardIteratorType: 'TRIM_HORIZON' })), 'ResourceNotFoundException');
+    assert.deepEqual((await readStream(streams, arn)).map((r) => r.dynamodb!.Keys!.pk!.S), ['d']);
+  });
+
   it('records older than 24 hours are trimmed, and a stream disabled 24 hours ago is gone', async () => {
     const created = (await createTable(ddb, 'retained', 'KEYS_ONLY')).TableDescription!;
     const arn = created.LatestStreamArn!;
@@ -497,7 +553,7 @@ describe('DynamoDB Streams over time (the server clock moved)', () => {
     await ddb.send(new PutItemCommand({ TableName: 'retained', Item: KEY('young', '0') }));
     await advanceClock(cellar.endpoint, 2 * 3600_000);
     // The first record is 25 hours old, the second 2: only the second is left.
-    const left = (await readAll(streams, await iterator(streams, arn, 'TRIM_HORIZON'))).records;
+    const left = await readStream(streams, arn);
     assert.deepEqual(left.map((r) => r.dynamodb!.Keys!.pk!.S), ['young']);
     await expectError(streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: await shardOf(streams, arn), ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: oldSeq })), 'TrimmedDataAccessException');
     // Disabled, the stream is listed for 24 hours, then gone with its records.
@@ -519,7 +575,7 @@ describe('DynamoDB Streams over time (the server clock moved)', () => {
       await fddb.send(new PutItemCommand({ TableName: 'failing', Item: KEY('old', '0') }));
       await advanceClock(failing.endpoint, 25 * 3600_000);
       await fddb.send(new PutItemCommand({ TableName: 'failing', Item: KEY('new', '0') }));
-      const left = (await readAll(fstreams, await iterator(fstreams, arn, 'TRIM_HORIZON'))).records;
+      const left = await readStream(fstreams, arn);
       assert.deepEqual(left.map((r) => r.dynamodb!.Keys!.pk!.S), ['new']);
     } finally {
       fddb.destroy();

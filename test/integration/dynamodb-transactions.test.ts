@@ -190,11 +190,33 @@ describe('DynamoDB transactions through the AWS SDK', () => {
       'ValidationException', 'ExpressionAttributeValues must not be empty');
     await expectError([{ Update: { TableName: 'orders', Key: { pk: S('e') }, UpdateExpression: 'SET a = :a SET b = :a', ExpressionAttributeValues: { ':a': N(1) } } }],
       'ValidationException', /^Invalid UpdateExpression: The "SET" section can only be used once in an update expression;/);
+    // With an expression, a placeholder it does not use is refused; parse errors name their parameter.
+    await expectError([{ Put: { TableName: 'orders', Item: { pk: S('e') }, ConditionExpression: 'attribute_not_exists(pk)', ExpressionAttributeNames: { '#n': 'foo' } } }],
+      'ValidationException', 'Value provided in ExpressionAttributeNames unused in expressions: keys: {#n}');
+    await expectError([{ Update: { TableName: 'orders', Key: { pk: S('e') }, UpdateExpression: 'SET status = :v', ExpressionAttributeValues: { ':v': N(1) } } }],
+      'ValidationException', 'Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: status');
+    await expectError([{ ConditionCheck: { TableName: 'orders', Key: { pk: S('e') }, ConditionExpression: 'status > :v', ExpressionAttributeValues: { ':v': N(0) } } }],
+      'ValidationException', 'Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status');
     // The 4 MB aggregate: eleven items of 390 KB.
     const big = 'x'.repeat(390 * 1024);
     await expectError(Array.from({ length: 11 }, (_, i) => ({ Put: { TableName: 'orders', Item: { pk: S(`big-${i}`), b: S(big) } } })), 'ValidationException',
       'Transaction size has exceeded the maximum allowed size of 4 MB');
     assert.deepEqual(await scanAll(client, 'orders'), before);
+  });
+
+  it('accepts placeholder maps without an expression, as DynamoDB does for transactions', async () => {
+    await client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('pm-del') } }));
+    await client.send(new TransactWriteItemsCommand({ TransactItems: [
+      { Put: { TableName: 'orders', Item: { pk: S('pm-put') }, ExpressionAttributeNames: { '#n': 'foo' }, ExpressionAttributeValues: { ':v': N(1) } } },
+      { Delete: { TableName: 'orders', Key: { pk: S('pm-del') }, ExpressionAttributeNames: { '#n': 'foo' } } },
+    ] }));
+    const got = await client.send(new TransactGetItemsCommand({ TransactItems: [
+      { Get: { TableName: 'orders', Key: { pk: S('pm-put') }, ExpressionAttributeNames: { '#n': 'foo' } } },
+      { Get: { TableName: 'orders', Key: { pk: S('pm-del') } } },
+    ] }));
+    assert.deepEqual(got.Responses, [{ Item: { pk: S('pm-put') } }, {}]);
+    const unused = await failure(client.send(new TransactGetItemsCommand({ TransactItems: [{ Get: { TableName: 'orders', Key: { pk: S('pm-put') }, ProjectionExpression: 'pk', ExpressionAttributeNames: { '#n': 'foo' } } }] })));
+    assert.equal(unused.message, 'Value provided in ExpressionAttributeNames unused in expressions: keys: {#n}');
   });
 
   it('a ClientRequestToken makes a transaction idempotent for 10 minutes', async () => {

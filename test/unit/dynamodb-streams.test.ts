@@ -11,6 +11,7 @@ import { ServiceError } from '../../src/core/errors.js';
 import { Scope } from '../../src/core/scope.js';
 import { itemSize, type Item } from '../../src/services/dynamodb/attributes.js';
 import { DynamoDBProvider } from '../../src/services/dynamodb/provider.js';
+import { shardsOf } from '../../src/services/dynamodb/streams/change-log.js';
 import {
   decodeIterator, encodeIterator, formatSequence, iteratorStreamArn, parseSequence, parseStreamArn, recordJson, sequenceKey, shardId, streamLabel,
   type Image, type RecordInput, type StreamRecordWire,
@@ -177,7 +178,7 @@ describe('the change log, through the provider', () => {
     ddb.putItem({ TableName: 'logged', Item: { pk: { S: 'a' }, v: { N: '1' } } }, ctx);
     assert.throws(() => ddb.putItem({ TableName: 'logged', Item: { pk: { S: 'a' }, v: { N: '2' } }, ConditionExpression: 'attribute_not_exists(pk)' }, ctx), (e: unknown) => e instanceof ServiceError && e.code === 'ConditionalCheckFailedException');
     ddb.deleteItem({ TableName: 'logged', Key: { pk: { S: 'a' } } }, ctx);
-    const first = { ...ddb.streams.read(stream, 0, 100, 1 << 20), records: ddb.streams.read(stream, 0, 100, 1 << 20).records.map((r) => JSON.parse(r) as StreamRecordWire) };
+    const first = { ...ddb.streams.read(stream, shardsOf(stream)[0]!, 0, 100, 1 << 20), records: ddb.streams.read(stream, shardsOf(stream)[0]!, 0, 100, 1 << 20).records.map((r) => JSON.parse(r) as StreamRecordWire) };
     assert.deepEqual(first.records.map((r) => r.eventName), ['INSERT', 'REMOVE']);
     assert.equal(first.more, false);
     const lastSeq = BigInt(first.records[1]!.dynamodb.SequenceNumber);
@@ -185,11 +186,11 @@ describe('the change log, through the provider', () => {
     clock.advance(-3600_000);
     const again = new DynamoDBProvider(store, { clock });
     again.putItem({ TableName: 'logged', Item: { pk: { S: 'b' } } }, ctx);
-    const after = again.streams.read(stream, 0, 100, 1 << 20).records.map((r) => JSON.parse(r) as StreamRecordWire);
+    const after = again.streams.read(stream, shardsOf(stream)[0]!, 0, 100, 1 << 20).records.map((r) => JSON.parse(r) as StreamRecordWire);
     assert.equal(after.length, 3);
     assert.ok(BigInt(after[2]!.dynamodb.SequenceNumber) > lastSeq);
     // Limit and more: one at a time.
-    const one = again.streams.read(stream, 0, 1, 1 << 20);
+    const one = again.streams.read(stream, shardsOf(stream)[0]!, 0, 1, 1 << 20);
     assert.equal(one.records.length, 1);
     assert.equal(one.more, true);
     ddb.close();
@@ -213,7 +214,7 @@ describe('the change log, through the provider', () => {
     assert.notEqual(old.label, fresh.label);
     assert.equal(fresh.label, created.TableDescription.LatestStreamLabel);
     assert.equal(old.disabledMs !== undefined, true);
-    const keysOf = (s: typeof old) => ddb.streams.read(s, 0, 10, 1 << 20).records.map((r) => (JSON.parse(r) as StreamRecordWire).dynamodb.Keys.pk!.S);
+    const keysOf = (s: typeof old) => ddb.streams.read(s, shardsOf(s)[0]!, 0, 10, 1 << 20).records.map((r) => (JSON.parse(r) as StreamRecordWire).dynamodb.Keys.pk!.S);
     assert.deepEqual(keysOf(old), ['first']);
     assert.deepEqual(keysOf(fresh), ['second']);
     ddb.close();

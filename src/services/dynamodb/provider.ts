@@ -42,7 +42,9 @@ import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parsePro
 import { applyUpdate } from './expressions/update.js';
 import { TransactionState, transactGetItems, transactWriteItems } from './transactions/index.js';
 import { RECOUNT_CHUNK, TableCounters } from './table-counters.js';
-import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
+import {
+  type BatchExecuteStatementRequest, type ExecuteStatementRequest, type ExecuteTransactionRequest, batchExecuteStatement, executeStatement, executeTransaction,
+} from './partiql/executor.js';
 import type { TableSchema } from './partiql/planner.js';
 import {
   bucketRange, encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
@@ -1044,6 +1046,11 @@ export class DynamoDBProvider {
     return { key, value: encodeItemValue(JSON.stringify(projected), size), size };
   }
 
+  /** The tables' change logs and streams, for the DynamoDB Streams service (a method, so it survives the request-rules wrapper). */
+  changeLog(): StreamChangeLog {
+    return this.streams;
+  }
+
   /** Registers a write observer (stream change log, Time to Live expiry index); see WriteObserver. */
   addWriteObserver(observer: WriteObserver): void {
     this.writeObservers.push(observer);
@@ -1503,15 +1510,15 @@ export class DynamoDBProvider {
   }
 
   executeStatement(input: Json, ctx: RequestContext): Json | Promise<Json> {
-    return executeStatement(this, input, ctx);
+    return executeStatement(this, input as ExecuteStatementRequest, ctx);
   }
 
   batchExecuteStatement(input: Json, ctx: RequestContext): Promise<Json> {
-    return batchExecuteStatement(this, input, ctx);
+    return batchExecuteStatement(this, input as BatchExecuteStatementRequest, ctx);
   }
 
   executeTransaction(input: Json, ctx: RequestContext): Json | Promise<Json> {
-    return executeTransaction(this, input, ctx);
+    return executeTransaction(this, input as ExecuteTransactionRequest, ctx);
   }
 
   // ------------------------------------------------------------------ query and scan

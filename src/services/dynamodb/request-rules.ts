@@ -583,7 +583,7 @@ export const requestRules: Readonly<Record<string, (input: Input) => void>> = {
  * for operations without rules.
  */
 export function withRequestRules<P extends object>(provider: P): P {
-  // Reads of the provider's other members (the Streams service reads its change log) reach the provider itself.
+  // The provider's other members (its change log, which DynamoDB Streams reads) stay reachable through the prototype.
   const wrapped = Object.create(provider) as Record<string, unknown>;
   const methods = provider as unknown as Record<string, unknown>;
   for (let proto: object | null = provider; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {

@@ -17,9 +17,11 @@ const RETENTION_INTERVAL_MS = 60_000;
 export function dynamodbStreamsService(env: ServiceEnv): ServiceDefinition {
   const dynamodb = env.built.get('dynamodb');
   if (!dynamodb) throw new Error('DynamoDB Streams needs DynamoDB, built before it');
+  // DynamoDB's provider as served (its methods, bound): the change log and table lookups are reached through methods.
   const tables = dynamodb.provider as DynamoDBProvider;
-  const provider = new DynamoDBStreamsProvider(tables.streams, (ctx, name) => tables.lookup(ctx, name) !== undefined);
-  const retention = periodic('dynamodb streams retention', RETENTION_INTERVAL_MS, () => tables.streams.trimAll(env.clock.now()));
+  const log = tables.changeLog();
+  const provider = new DynamoDBStreamsProvider(log, (ctx, name) => tables.lookup(ctx, name) !== undefined);
+  const retention = periodic('dynamodb streams retention', RETENTION_INTERVAL_MS, () => log.trimAll(env.clock.now()));
   return {
     id: 'dynamodbstreams',
     model: loadModel('dynamodbstreams'),

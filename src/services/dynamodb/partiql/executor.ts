@@ -37,6 +37,31 @@ export interface PartiqlBackend {
   transactGetItems?(input: Json, ctx: RequestContext): Answer;
 }
 
+/** One statement of a request, as the wire carries it (binary values as base64, like every item Cellar reads). */
+export interface StatementRequest {
+  Statement: string;
+  Parameters?: AttributeValue[];
+  ConsistentRead?: boolean;
+  ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' | 'NONE';
+}
+
+export interface ExecuteStatementRequest extends StatementRequest {
+  NextToken?: string;
+  Limit?: number;
+  ReturnConsumedCapacity?: string;
+}
+
+export interface BatchExecuteStatementRequest {
+  Statements: StatementRequest[];
+  ReturnConsumedCapacity?: string;
+}
+
+export interface ExecuteTransactionRequest {
+  TransactStatements: StatementRequest[];
+  ClientRequestToken?: string;
+  ReturnConsumedCapacity?: string;
+}
+
 const WELL_FORMED = "Statement wasn't well formed, can't be processed: ";
 const DUPLICATE_ITEM = 'Duplicate primary key exists in table';
 /** How long a NextToken stays usable. */
@@ -113,8 +138,8 @@ function readToken(ctx: RequestContext, token: string, hash: string): Item {
 
 // ------------------------------------------------------------------ ExecuteStatement
 
-export function executeStatement(backend: PartiqlBackend, input: Json, ctx: RequestContext): Answer {
-  const statement: string = input.Statement;
+export function executeStatement(backend: PartiqlBackend, input: ExecuteStatementRequest, ctx: RequestContext): Answer {
+  const statement = input.Statement;
   const { statement: parsed } = parse(statement);
   const p = planned(parsed, input.Parameters, backend, ctx, 'statement');
   const capacity = input.ReturnConsumedCapacity !== undefined ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : {};
@@ -216,11 +241,11 @@ function batchError(e: unknown, tableName?: string): Json {
 
 type Member = { plan: Plan } | { error: unknown };
 
-export async function batchExecuteStatement(backend: PartiqlBackend, input: Json, ctx: RequestContext): Promise<Json> {
-  const requests = (input.Statements ?? []) as Json[];
+export async function batchExecuteStatement(backend: PartiqlBackend, input: BatchExecuteStatementRequest, ctx: RequestContext): Promise<Json> {
+  const requests = input.Statements ?? [];
   const parsed = requests.map((r): { statement: Statement } | { error: unknown } => {
     try {
-      return { statement: parse(r.Statement as string).statement };
+      return { statement: parse(r.Statement).statement };
     } catch (e) {
       return { error: e };
     }
@@ -243,7 +268,7 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Json
     if (seen.has(id)) throw validationError('Provided list of item keys contains duplicates');
     seen.add(id);
   }
-  const capacity = input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES' ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity as string } : undefined;
+  const capacity = input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES' ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : undefined;
   const consumed: Json[] = [];
   const responses: Json[] = [];
   for (let i = 0; i < members.length; i++) {
@@ -269,7 +294,7 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Json
   return out;
 }
 
-async function runMember(backend: PartiqlBackend, p: Plan, request: Json, capacity: Json | undefined, ctx: RequestContext): Promise<Json> {
+async function runMember(backend: PartiqlBackend, p: Plan, request: StatementRequest, capacity: Json | undefined, ctx: RequestContext): Promise<Json> {
   const extra: Json = { ...capacity };
   switch (p.k) {
     case 'get':
@@ -313,11 +338,11 @@ function sumCapacity(list: Json[]): Json[] {
 
 // ------------------------------------------------------------------ ExecuteTransaction
 
-export function executeTransaction(backend: PartiqlBackend, input: Json, ctx: RequestContext): Answer {
-  const requests = (input.TransactStatements ?? []) as Json[];
+export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransactionRequest, ctx: RequestContext): Answer {
+  const requests = input.TransactStatements ?? [];
   const plans: Plan[] = [];
   requests.forEach((r, i) => {
-    const { statement } = parse(r.Statement as string);
+    const { statement } = parse(r.Statement);
     if ((statement.k === 'update' || statement.k === 'delete') && statement.returning) {
       throw validationError(`Validation failed in TransactStatements[${i}]: RETURNING clause is not supported in ExecuteTransaction.`);
     }

@@ -7,7 +7,8 @@
  * Records live in their own keyspace, keyed by the table's namespace and the record's sequence number,
  * so a table's records read in order with one range scan, and commit or roll back with the item write:
  * nothing acknowledged is lost at a kill -9, nothing rolled back is ever read. A stream is the range of
- * sequence numbers between its enabling and its disabling; each has one shard (no 4-hourly rollover).
+ * sequence numbers between its enabling and its disabling, cut into shards: a new shard opens (the old one
+ * closes, as its parent) at the first write four hours after the open shard was opened, as on AWS.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../core/clock.js';
@@ -23,6 +24,18 @@ import {
 } from './format.js';
 import type { StreamSpecificationInput } from './stream-spec.js';
 
+/** One shard of a stream: its records have sequence numbers above startSeq, up to endSeq once closed. */
+export interface ShardMeta {
+  id: string;
+  createdMs: number;
+  startSeq: number;
+  endSeq?: number;
+  parentId?: string;
+}
+
+/** How long a shard takes writes before the next write opens a new one (AWS: about four hours). */
+export const SHARD_LIFETIME_MS = 4 * 60 * 60 * 1000;
+
 /** One stream of one table: what DescribeStream reports, and the sequence range its records hold. */
 export interface StreamMeta {
   accountId: string;
@@ -34,7 +47,10 @@ export interface StreamMeta {
   viewType: StreamViewType;
   keySchema: KeySchemaElement[];
   createdMs: number;
+  /** The first shard's id (the only one for streams written before shards rolled over). */
   shardId: string;
+  /** The stream's shards, oldest first; absent for a stream that only ever had the first. */
+  shards?: ShardMeta[];
   /** Records of this stream have sequence numbers above this. */
   startSeq: number;
   /** Set when the stream was disabled (or its table deleted). */
@@ -43,6 +59,14 @@ export interface StreamMeta {
   endSeq?: number;
   /** The highest sequence number of this stream removed by retention. */
   trimmedSeq?: number;
+}
+
+/** A stream's shards, oldest first: the last is open while the stream is enabled. */
+export function shardsOf(s: StreamMeta): ShardMeta[] {
+  const shards = s.shards ?? [{ id: s.shardId, createdMs: s.createdMs, startSeq: s.startSeq }];
+  if (s.endSeq === undefined) return shards;
+  // A disabled stream's last shard is closed where the stream ended.
+  return shards.map((x, i) => (i === shards.length - 1 && x.endSeq === undefined ? { ...x, endSeq: s.endSeq } : x));
 }
 
 export function metaArn(s: StreamMeta): string {
@@ -57,8 +81,8 @@ export class StreamChangeLog implements WriteObserver {
   private readonly streams: ScopedTable<StreamMeta>;
   /** The last sequence number handed out, by table namespace (read from the log once per process). */
   private readonly lastSeq = new Map<number, number>();
-  /** Table namespaces whose current stream is known to have its metadata stored. */
-  private readonly known = new Set<number>();
+  /** When the open shard of each table's current stream was opened (known once its metadata is stored). */
+  private readonly openShardMs = new Map<number, number>();
 
   constructor(
     private readonly store: Store,
@@ -76,7 +100,9 @@ export class StreamChangeLog implements WriteObserver {
     const stored = change.stored;
     const nextItem = change.next;
     if (!stored && !nextItem) return;
-    if (!this.known.has(meta.ns)) this.ensureStream(meta, options.nowMs);
+    let openedMs = this.openShardMs.get(meta.ns);
+    if (openedMs === undefined) openedMs = this.ensureStream(meta, options.nowMs);
+    if (options.nowMs - openedMs >= SHARD_LIFETIME_MS) this.rollShard(meta, options.nowMs);
     const old: Image | undefined = stored && { json: stored.json, size: stored.size, item: () => stored.item };
     let nextJson: string | undefined;
     // The new item's text is made only if the record carries it or the sizes cannot tell a change.
@@ -123,7 +149,7 @@ export class StreamChangeLog implements WriteObserver {
     return last;
   }
 
-  /** The last sequence number handed out in a table's log (for LATEST iterators). */
+  /** The last sequence number handed out in a stream (for LATEST iterators on its open shard). */
   currentSeq(s: StreamMeta): number {
     if (s.endSeq !== undefined) return s.endSeq;
     const last = this.lastSeq.get(s.tableNs) ?? this.storedLastSeq({ ns: s.tableNs, accountId: s.accountId, region: s.region, name: s.tableName });
@@ -188,7 +214,23 @@ export class StreamChangeLog implements WriteObserver {
       startSeq: this.nextSeq(meta, nowMs),
     };
     this.streams.put(scope, `${meta.name}/${label}`, s);
-    this.known.add(meta.ns);
+    this.openShardMs.set(meta.ns, nowMs);
+  }
+
+  /** Closes the open shard of the table's stream and opens its child (in the write's transaction). */
+  private rollShard(meta: TableMeta, nowMs: number): void {
+    const scope = Scope.ofRecord(meta);
+    const name = `${meta.name}/${meta.streamLabel}`;
+    const s = this.streams.get(scope, name);
+    if (!s || s.disabledMs !== undefined) return;
+    const shards = shardsOf(s);
+    const open = shards[shards.length - 1]!;
+    open.endSeq = this.currentSeq(s);
+    const arn = metaArn(s);
+    shards.push({ id: shardId(nowMs, `${arn}#${shards.length}`), createdMs: nowMs, startSeq: this.nextSeq(meta, nowMs), parentId: open.id });
+    s.shards = shards;
+    this.streams.put(scope, name, s);
+    this.openShardMs.set(meta.ns, nowMs);
   }
 
   private closeStream(meta: TableMeta, nowMs: number): void {
@@ -200,13 +242,20 @@ export class StreamChangeLog implements WriteObserver {
     s.disabledMs = nowMs;
     s.endSeq = this.currentSeq(s);
     this.streams.put(scope, name, s);
-    this.known.delete(meta.ns);
+    this.openShardMs.delete(meta.ns);
   }
 
   /** A table whose stream was enabled before streams were kept (an older data directory) gets its stream's metadata. */
-  private ensureStream(meta: TableMeta, nowMs: number): void {
-    if (!this.streams.get(Scope.ofRecord(meta), `${meta.name}/${meta.streamLabel}`)) this.openStream(meta, nowMs);
-    this.known.add(meta.ns);
+  private ensureStream(meta: TableMeta, nowMs: number): number {
+    const s = this.streams.get(Scope.ofRecord(meta), `${meta.name}/${meta.streamLabel}`);
+    if (!s) {
+      this.openStream(meta, nowMs);
+      return nowMs;
+    }
+    const shards = shardsOf(s);
+    const openedMs = shards[shards.length - 1]!.createdMs;
+    this.openShardMs.set(meta.ns, openedMs);
+    return openedMs;
   }
 
   // ------------------------------------------------------------------ reading
@@ -221,16 +270,16 @@ export class StreamChangeLog implements WriteObserver {
   }
 
   /**
-   * Records of a stream above `after` (as JSON text), in order, up to `limit` records or about `maxBytes`
-   * of them; `more` tells whether the stream holds further records now.
+   * Records of a shard above `after` (as JSON text), in order, up to `limit` records or about `maxBytes`
+   * of them; `more` tells whether the shard holds further records now.
    */
-  read(s: StreamMeta, after: number, limit: number, maxBytes: number): { records: string[]; last: number; more: boolean } {
-    const upper = s.endSeq !== undefined ? { lte: this.recordKey(s.tableNs, s.endSeq) } : { lt: namespacePrefix(s.tableNs + 1) };
+  read(s: StreamMeta, shard: ShardMeta, after: number, limit: number, maxBytes: number): { records: string[]; last: number; more: boolean } {
+    const upper = shard.endSeq !== undefined ? { lte: this.recordKey(s.tableNs, shard.endSeq) } : { lt: namespacePrefix(s.tableNs + 1) };
     const records: string[] = [];
     let last = after;
     let bytes = 0;
     let more = false;
-    for (const [k, v] of this.records.scan({ gt: this.recordKey(s.tableNs, Math.max(after, s.startSeq)), ...upper, limit: limit + 1 })) {
+    for (const [k, v] of this.records.scan({ gt: this.recordKey(s.tableNs, Math.max(after, shard.startSeq)), ...upper, limit: limit + 1 })) {
       if (records.length === limit || bytes >= maxBytes) {
         more = true;
         break;
@@ -260,17 +309,20 @@ export class StreamChangeLog implements WriteObserver {
       // Keys are read first and deleted after: a scan must not run while its keyspace is written.
       for (const [k] of this.records.scan({ gt: this.recordKey(s.tableNs, from), lte: this.recordKey(s.tableNs, upperSeq), limit: budget })) keys.push(k);
     }
-    if (keys.length === 0 && !expired) return 0;
+    // A shard closed (its child opened) 24 hours ago is gone, as its records are.
+    const shards = shardsOf(s);
+    const kept = shards.filter((x, i) => i === shards.length - 1 || shards[i + 1]!.createdMs + RETENTION_MS > nowMs);
+    const dropShards = kept.length < shards.length;
+    if (keys.length === 0 && !expired && !dropShards) return 0;
     this.store.transaction(() => {
       if (keys.length) this.records.write(keys.map((key) => ({ key, value: undefined })));
       if (expired && keys.length < budget) {
         this.streams.delete(scope, name);
         return;
       }
-      if (keys.length) {
-        s.trimmedSeq = sequenceOfKey(keys[keys.length - 1]!, 4);
-        this.streams.put(scope, name, s);
-      }
+      if (keys.length) s.trimmedSeq = sequenceOfKey(keys[keys.length - 1]!, 4);
+      if (dropShards) s.shards = kept;
+      this.streams.put(scope, name, s);
     });
     return keys.length;
   }

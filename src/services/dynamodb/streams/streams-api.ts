@@ -11,9 +11,9 @@ import { PARTITION } from '../../../core/scope.js';
 import { RawJson } from '../../../protocols/wirejson.js';
 import type {
   DescribeStreamInput, DescribeStreamOutput, DynamoDBStreamsApi, GetRecordsInput, GetRecordsOutput, GetShardIteratorInput,
-  GetShardIteratorOutput, ListStreamsInput, ListStreamsOutput, Record as StreamsRecord, Shard,
+  GetShardIteratorOutput, ListStreamsInput, ListStreamsOutput, Record as StreamsRecord, Shard, StreamDescription,
 } from '../../../models/dynamodbstreams.js';
-import { metaArn, type StreamChangeLog, type StreamMeta } from './change-log.js';
+import { metaArn, shardsOf, type ShardMeta, type StreamChangeLog, type StreamMeta } from './change-log.js';
 import {
   decodeIterator, encodeIterator, formatSequence, ITERATOR_LIFETIME_MS, iteratorStreamArn, parseSequence, parseStreamArn, RETENTION_MS, type IteratorPosition,
   type StreamRecordWire,
@@ -80,45 +80,56 @@ export class DynamoDBStreamsProvider implements DynamoDBStreamsApi {
     const limit = input.Limit ?? MAX_LIST;
     if (limit > MAX_LIST) throw limitAbove(limit, MAX_LIST);
     const s = this.resolve(ctx, input.StreamArn);
-    const shard: Shard = { ShardId: s.shardId, SequenceNumberRange: { StartingSequenceNumber: formatSequence(s.startSeq) } };
-    if (s.endSeq !== undefined) shard.SequenceNumberRange!.EndingSequenceNumber = formatSequence(s.endSeq);
-    // One shard per stream: it has no children, and nothing comes after it.
-    let shards: Shard[] = [shard];
-    if (input.ShardFilter?.Type === 'CHILD_SHARDS') shards = [];
-    else if (input.ExclusiveStartShardId !== undefined && !(s.shardId > input.ExclusiveStartShardId)) shards = [];
-    return {
-      StreamDescription: {
-        StreamArn: metaArn(s),
-        StreamLabel: s.label,
-        StreamStatus: s.disabledMs !== undefined ? 'DISABLED' : 'ENABLED',
-        StreamViewType: s.viewType,
-        CreationRequestDateTime: new Date(s.createdMs),
-        TableName: s.tableName,
-        KeySchema: s.keySchema,
-        Shards: shards.slice(0, limit),
-      },
+    this.log.trim(s, ctx.clock.now());
+    // Shard ids start with their creation time, so id order is the order they were opened in.
+    let shards = shardsOf(s);
+    if (input.ShardFilter?.Type === 'CHILD_SHARDS') shards = shards.filter((x) => x.parentId === input.ShardFilter!.ShardId);
+    if (input.ExclusiveStartShardId !== undefined) shards = shards.filter((x) => x.id > input.ExclusiveStartShardId!);
+    const page = shards.slice(0, limit);
+    const description: StreamDescription = {
+      StreamArn: metaArn(s),
+      StreamLabel: s.label,
+      StreamStatus: s.disabledMs !== undefined ? 'DISABLED' : 'ENABLED',
+      StreamViewType: s.viewType,
+      CreationRequestDateTime: new Date(s.createdMs),
+      TableName: s.tableName,
+      KeySchema: s.keySchema,
+      Shards: page.map((x) => {
+        const shard: Shard = { ShardId: x.id, SequenceNumberRange: { StartingSequenceNumber: formatSequence(x.startSeq) } };
+        if (x.endSeq !== undefined) shard.SequenceNumberRange!.EndingSequenceNumber = formatSequence(x.endSeq);
+        if (x.parentId !== undefined) shard.ParentShardId = x.parentId;
+        return shard;
+      }),
     };
+    if (shards.length > limit) description.LastEvaluatedShardId = page[page.length - 1]!.id;
+    return { StreamDescription: description };
+  }
+
+  private shard(s: StreamMeta, id: string, arn: string): ShardMeta {
+    const shard = shardsOf(s).find((x) => x.id === id);
+    if (!shard) throw notFound(`Shard: ${id} in Stream: ${arn} not found`);
+    return shard;
   }
 
   getShardIterator(input: GetShardIteratorInput, ctx: RequestContext): GetShardIteratorOutput {
     const s = this.resolve(ctx, input.StreamArn);
-    if (input.ShardId !== s.shardId) throw notFound(`Shard: ${input.ShardId} in Stream: ${input.StreamArn} not found`);
+    const now = ctx.clock.now();
+    this.log.trim(s, now);
+    const shard = this.shard(s, input.ShardId, input.StreamArn);
     const type = input.ShardIteratorType;
     const positional = type === 'AT_SEQUENCE_NUMBER' || type === 'AFTER_SEQUENCE_NUMBER';
     if (positional && input.SequenceNumber === undefined) throw validationError(`SequenceNumber is required for ShardIteratorType ${type}`);
     if (!positional && input.SequenceNumber !== undefined) throw validationError(`SequenceNumber must not be specified for ShardIteratorType ${type}`);
-    const now = ctx.clock.now();
-    this.log.trim(s, now);
     let after: number;
-    if (type === 'TRIM_HORIZON') after = Math.max(s.startSeq, s.trimmedSeq ?? 0);
-    else if (type === 'LATEST') after = this.log.currentSeq(s);
+    if (type === 'TRIM_HORIZON') after = Math.max(shard.startSeq, s.trimmedSeq ?? 0);
+    else if (type === 'LATEST') after = shard.endSeq ?? this.log.currentSeq(s);
     else {
       const seq = parseSequence(input.SequenceNumber!);
       if (seq === undefined) throw validationError(`Invalid SequenceNumber: ${input.SequenceNumber}`);
       after = type === 'AT_SEQUENCE_NUMBER' ? seq - 1 : seq;
       if (after < (s.trimmedSeq ?? 0)) throw new ServiceError('TrimmedDataAccessException', 'The data you are trying to access has been trimmed');
     }
-    return { ShardIterator: encodeIterator({ streamArn: metaArn(s), shardId: s.shardId, after, issuedMs: now }) };
+    return { ShardIterator: encodeIterator({ streamArn: metaArn(s), shardId: shard.id, after, issuedMs: now }) };
   }
 
   getRecords(input: GetRecordsInput, ctx: RequestContext): GetRecordsOutput {
@@ -130,17 +141,17 @@ export class DynamoDBStreamsProvider implements DynamoDBStreamsApi {
     const s = this.resolve(ctx, arn);
     const position: IteratorPosition | undefined = decodeIterator(input.ShardIterator);
     if (!position) throw validationError('Invalid ShardIterator');
-    if (position.shardId !== s.shardId) throw notFound(`Shard: ${position.shardId} in Stream: ${position.streamArn} not found`);
     const now = ctx.clock.now();
     if (now - position.issuedMs > ITERATOR_LIFETIME_MS) throw new ServiceError('ExpiredIteratorException', 'Shard iterator has expired');
     this.log.trim(s, now);
+    const shard = this.shard(s, position.shardId, arn);
     if (position.after < (s.trimmedSeq ?? 0)) throw new ServiceError('TrimmedDataAccessException', 'The data you are trying to access has been trimmed');
-    const { records, last, more } = this.log.read(s, position.after, limit, MAX_RECORD_BYTES);
+    const { records, last, more } = this.log.read(s, shard, position.after, limit, MAX_RECORD_BYTES);
     // The JSON serializer splices records in as stored; other callers get them parsed.
     const wire = records.map((r) => (ctx.rawJson ? new RawJson(r) : (JSON.parse(r) as StreamRecordWire)));
     const out: GetRecordsOutput = { Records: wire as unknown as StreamsRecord[] };
-    // A disabled stream's shard is closed: once read to its end, there is no next iterator.
-    if (s.endSeq === undefined || more) out.NextShardIterator = encodeIterator({ streamArn: position.streamArn, shardId: s.shardId, after: last, issuedMs: now });
+    // A closed shard (its stream disabled, or its child opened) read to its end has no next iterator.
+    if (shard.endSeq === undefined || more) out.NextShardIterator = encodeIterator({ streamArn: arn, shardId: shard.id, after: last, issuedMs: now });
     return out;
   }
 }

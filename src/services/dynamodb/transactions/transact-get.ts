@@ -82,7 +82,8 @@ export function transactGetItems(provider: DynamoDBProvider, input: TransactGetI
     checkPlaceholderMaps(g.ExpressionAttributeNames, undefined, validateValue);
     const ectx = newContext(g.ExpressionAttributeNames, undefined);
     const paths = g.ProjectionExpression !== undefined ? parseProjection(g.ProjectionExpression, ectx) : undefined;
-    checkUnused(ectx);
+    // As for write transactions, names without a ProjectionExpression are accepted.
+    if (paths !== undefined) checkUnused(ectx);
     const t = provider.active(ctx, g.TableName);
     const key = keyOrProblem(() => provider.keyFromKey(t, g.Key));
     if (typeof key === 'string') return { kind: 'Invalid', table: t, message: key };

@@ -25,7 +25,7 @@ import { faultDelayMs } from '../../../core/faults.js';
 import { type Item, MAX_ITEM_BYTES, itemSize, validateValue } from '../attributes.js';
 import type { Condition, UpdateAction } from '../expressions/ast.js';
 import { evalCondition } from '../expressions/evaluate.js';
-import { checkUnused, parseUpdate } from '../expressions/parser.js';
+import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseUpdate } from '../expressions/parser.js';
 import { applyUpdate } from '../expressions/update.js';
 import type { DynamoDBProvider, ItemChange, StoredItem, TableState, WriteEffect } from '../provider.js';
 import { addIndexWrite, addItemRead, addItemWrite, consumedCapacity, emptyUnits, type TableUnits } from './capacity.js';
@@ -354,8 +354,7 @@ function resolveWriteItem(provider: DynamoDBProvider, w: NonNullable<TransactWri
       const msg = validateValue(p.Item[name]);
       if (msg) throw validationError(msg);
     }
-    const { ctx: ectx, condition } = provider.writeCondition(p, 'Put');
-    checkUnused(ectx);
+    const { condition } = actionExpressions(p);
     const t = provider.active(ctx, p.TableName);
     const size = itemSize(p.Item);
     if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
@@ -365,23 +364,34 @@ function resolveWriteItem(provider: DynamoDBProvider, w: NonNullable<TransactWri
   }
   if (w.Update) {
     const u = w.Update;
-    const { ctx: ectx, condition } = provider.writeCondition(u, 'Update', ['UpdateExpression'], ['AttributeUpdates']);
     const known = provider.lookup(ctx, u.TableName);
-    const update = parseUpdate(u.UpdateExpression, ectx, known ? known.keyAttrs : []);
-    checkUnused(ectx);
+    const { condition, update } = actionExpressions(u, u.UpdateExpression, known ? known.keyAttrs : []);
     const t = provider.active(ctx, u.TableName);
     const key = keyOrProblem(() => provider.keyFromKey(t, u.Key));
     if (typeof key === 'string') return { kind: 'Invalid', table: t, message: key };
-    return { kind: 'Update', table: t, key, keyItem: u.Key, update, condition, returnOldOnFailure: u.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' };
+    return { kind: 'Update', table: t, key, keyItem: u.Key, update: update!, condition, returnOldOnFailure: u.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' };
   }
   const kind = w.Delete ? 'Delete' : 'ConditionCheck';
   const d = (w.Delete ?? w.ConditionCheck)!;
-  const { ctx: ectx, condition } = provider.writeCondition(d, kind);
-  checkUnused(ectx);
+  const { condition } = actionExpressions(d);
   const t = provider.active(ctx, d.TableName);
   const key = keyOrProblem(() => provider.keyFromKey(t, d.Key));
   if (typeof key === 'string') return { kind: 'Invalid', table: t, message: key };
   return { kind, table: t, key, condition, returnOldOnFailure: d.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' };
+}
+
+/**
+ * An action's condition and update, parsed with the single-item operations' checks and messages, except
+ * that, as DynamoDB does for transactions, placeholder maps without any expression are accepted (with an
+ * expression, a placeholder it does not use is still refused).
+ */
+function actionExpressions(a: WireConditional, updateExpression?: string, keyAttributes: readonly string[] = []): { condition: Condition | undefined; update: UpdateAction[] | undefined } {
+  checkPlaceholderMaps(a.ExpressionAttributeNames, a.ExpressionAttributeValues, validateValue);
+  const ectx = newContext(a.ExpressionAttributeNames, a.ExpressionAttributeValues);
+  const condition = a.ConditionExpression !== undefined ? parseCondition(a.ConditionExpression, 'ConditionExpression', ectx) : undefined;
+  const update = updateExpression !== undefined ? parseUpdate(updateExpression, ectx, keyAttributes) : undefined;
+  if (condition !== undefined || update !== undefined) checkUnused(ectx);
+  return { condition, update };
 }
 
 /**
