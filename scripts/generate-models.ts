@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 /** The services Cellar serves, with the model version of each. */
 export const SERVICES: Array<{ id: string; dir: string; version: string; typeName: string }> = [
   { id: 'dynamodb', dir: 'dynamodb', version: '2012-08-10', typeName: 'DynamoDB' },
+  { id: 'dynamodbstreams', dir: 'dynamodbstreams', version: '2012-08-10', typeName: 'DynamoDBStreams' },
   { id: 'kms', dir: 'kms', version: '2014-11-01', typeName: 'KMS' },
   { id: 'secretsmanager', dir: 'secretsmanager', version: '2017-10-17', typeName: 'SecretsManager' },
   { id: 'sts', dir: 'sts', version: '2011-06-15', typeName: 'STS' },
@@ -91,7 +92,8 @@ function tsType(model: Json, shapeName: string): string {
       return inner.includes('|') ? `(${inner})[]` : `${inner}[]`;
     }
     case 'map':
-      return `Record<string, ${tsType(model, s.value.shape)}>`;
+      // DynamoDB Streams names a shape `Record`, which would shadow TypeScript's own.
+      return model.shapes.Record ? `{ [key: string]: ${tsType(model, s.value.shape)} }` : `Record<string, ${tsType(model, s.value.shape)}>`;
     case 'string':
       return s.enum ? s.enum.map((e: string) => JSON.stringify(e)).join(' | ') : 'string';
     case 'integer':

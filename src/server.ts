@@ -80,7 +80,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
             {
               state: 'available',
               protocol: s.protocol.name,
-              // The operations this Cellar serves; the rest of the model answers NotImplemented.
+              // The operations this Cellar serves; the rest of the model answers NotImplemented (DynamoDB: UnknownOperationException).
               operations: [...s.model.operations.keys()].filter((op) => typeof (s.provider as Record<string, unknown>)[methodName(op)] === 'function'),
               ...(s.health?.() ?? {}),
             },
@@ -115,7 +115,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   }
 
   const authenticator = new Authenticator(credentials, { strict: config.strict, now: () => clock.now() });
-  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests });
+  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests, maxBodyBytes: config.maxBodyBytes });
   const server = createHttpServer(app, {
     maxBodyBytes: config.maxBodyBytes,
     unsignedMaxBodyBytes: config.unsignedMaxBodyBytes,

@@ -21,6 +21,8 @@ export interface RequestContext {
   service: string;
   operation: string;
   clock: Clock;
+  /** The Host the client addressed (host[:port]), when it sent a well-formed one: where it reached Cellar. */
+  host?: string;
   /**
    * The result goes straight to a JSON serializer that writes RawJson values (protocols/wirejson.ts)
    * as they are, so a provider may return JSON text it already holds instead of parsed objects.

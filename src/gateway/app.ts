@@ -17,6 +17,8 @@ import { isXmlStyle, requestStyle, unroutedErrorResponse } from '../protocols/un
 import type { WireRequest, WireResponse } from '../protocols/types.js';
 import { methodName, type ServiceDefinition } from '../services/registry.js';
 import { VERSION } from '../version.js';
+import { corsPreflight, withCors } from './cors.js';
+import { compressResponse, decodedBody } from './encoding.js';
 
 /** A handler for paths under /_cellar/ (health, clock control). */
 export type InternalRoute = (req: WireRequest) => WireResponse | Promise<WireResponse>;
@@ -55,6 +57,8 @@ export interface AppOptions {
   defaultRegion: string;
   internalRoutes: Record<string, InternalRoute>;
   logRequests: boolean;
+  /** The largest request body, decompressed too (a service's own maxBodyBytes, when smaller, wins). */
+  maxBodyBytes: number;
 }
 
 export class App {
@@ -65,7 +69,8 @@ export class App {
   constructor(private readonly options: AppOptions) {
     for (const svc of options.services) {
       if (svc.model.metadata.targetPrefix) this.byTarget.set(svc.model.metadata.targetPrefix, svc);
-      this.bySigningName.set(svc.model.signingName, svc);
+      // DynamoDB Streams signs as `dynamodb`: a signing name belongs to the first service that has it (DynamoDB).
+      if (!this.bySigningName.has(svc.model.signingName)) this.bySigningName.set(svc.model.signingName, svc);
       this.bySigningName.set(svc.model.metadata.endpointPrefix, svc);
     }
   }
@@ -84,10 +89,30 @@ export class App {
    * microtask hops. Never throws: failures become the protocol's error response.
    */
   respond(req: WireRequest): WireResponse | Promise<WireResponse> {
+    const out = this.answer(req);
+    // What HTTP adds to every answer (gateway/cors.ts, gateway/encoding.ts); two header lookups when unused.
+    if (req.headers['origin'] === undefined && req.headers['accept-encoding'] === undefined) return out;
+    return out instanceof Promise ? out.then((r) => this.finish(req, r)) : this.finish(req, out);
+  }
+
+  private finish(req: WireRequest, res: WireResponse): WireResponse {
+    try {
+      return withCors(req, compressResponse(req, res));
+    } catch (e) {
+      log('error', 'response encoding failed; sent as it is', { error: e instanceof Error ? e.stack : String(e) });
+      return withCors(req, res);
+    }
+  }
+
+  private answer(req: WireRequest): WireResponse | Promise<WireResponse> {
     const started = this.options.logRequests ? process.hrtime.bigint() : 0n;
     const requestId = randomUUID();
     const state: Pending = { requestId, started, routed: undefined, accountId: undefined };
     try {
+      const preflight = corsPreflight(req, requestId);
+      if (preflight) return preflight;
+      const health = this.healthCheck(req, requestId);
+      if (health) return health;
       const internal = this.internal(req);
       if (internal) {
         const out = internal(req);
@@ -96,6 +121,7 @@ export class App {
       const routed = this.route(req);
       state.routed = routed;
       const { service, operation } = routed;
+      if (service.maxBodyBytes !== undefined && req.body.length > service.maxBodyBytes) throw tooLarge();
       let caller: Caller | Promise<Caller>;
       if (operation && service.unsignedOperations?.has(operation.name) && !req.headers['authorization'] && !req.query.has('X-Amz-Signature')) {
         caller = { accessKeyId: '', accountId: '000000000000', arn: '', userId: '', region: this.options.defaultRegion, service: service.model.signingName, verified: false };
@@ -121,6 +147,7 @@ export class App {
       this.checkScopedService(caller.service, service);
       const scope = Scope.ofCaller(caller.accountId, caller.region || this.options.defaultRegion);
       if (!operation) {
+        if (service.unservedOperations === 'unknown-operation') throw unknownOperation();
         throw service.authStyle === 'json'
           ? new ServiceError('UnknownOperationException', `Unknown operation ${requested ?? ''}`.trim())
           : new ServiceError('InvalidAction', `The action ${requested ?? ''} is not valid for this web service.`);
@@ -135,8 +162,10 @@ export class App {
           (e: unknown) => this.failed(state, new ServiceError('InternalFailure', `${service.model.metadata.serviceId} could not start: ${e instanceof Error ? e.message : String(e)}`, { status: 500 })),
         );
       }
-      const input = service.protocol.parseInput(req, service.model, operation);
       const method = this.method(service, operation.name);
+      if (!method && service.unservedOperations === 'unknown-operation') throw unknownOperation();
+      const body = decodedBody(req, service.maxBodyBytes ?? this.options.maxBodyBytes);
+      const input = service.protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
       if (!method) {
         throw new ServiceError('NotImplemented', `Cellar does not implement ${service.model.metadata.serviceId} ${operation.name} yet`, { status: 501 });
       }
@@ -149,6 +178,8 @@ export class App {
         operation: operation.name,
         clock: this.options.clock,
       };
+      const host = req.headers['host'];
+      if (host !== undefined && HOST.test(host)) ctx.host = host;
       if (service.protocol.acceptsRawJson) ctx.rawJson = true;
       const output = method.call(service.provider, input, ctx);
       if (output instanceof Promise) {
@@ -222,6 +253,19 @@ export class App {
       byOp.set(operation, m);
     }
     return m ?? undefined;
+  }
+
+  /**
+   * An unsigned `GET /` with no query string is a health check: the first service that answers one does (DynamoDB,
+   * as its endpoint answers it). Everything else about `GET` (presigned query calls, S3) goes on as before.
+   */
+  private healthCheck(req: WireRequest, requestId: string): WireResponse | undefined {
+    if (req.method !== 'GET' || req.path !== '/' || req.rawQuery || req.query.toString() !== '' || req.headers['authorization'] !== undefined) return undefined;
+    for (const svc of this.options.services) {
+      const answer = svc.healthCheck?.(this.options.defaultRegion);
+      if (answer) return { status: 200, headers: { ...answer.headers, 'x-amzn-requestid': requestId }, body: answer.body };
+    }
+    return undefined;
   }
 
   private internal(req: WireRequest): InternalRoute | undefined {
@@ -304,12 +348,14 @@ export class App {
         throw e;
       }
       state.routed = routed;
+      const limit = routed.service.maxBodyBytes;
+      if (limit !== undefined && Number(head.headers['content-length'] ?? 0) > limit) throw tooLarge();
       if (unsigned && routed.operation && routed.service.unsignedOperations?.has(routed.operation.name)) return undefined;
       const scoped = this.options.authenticator.checkHead(head);
       this.checkScopedService(scoped, routed.service);
       return undefined;
     } catch (e) {
-      return this.failed(state, e, head);
+      return withCors(head, this.failed(state, e, head));
     }
   }
 
@@ -335,8 +381,20 @@ export class App {
           : reason === 'internal'
             ? new ServiceError(query ? 'InternalFailure' : 'InternalServerError', 'The request processing has failed because of an unknown error, exception or failure.', { status: 500 })
             : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
-    return this.failed(state, err, head);
+    return withCors(head, this.failed(state, err, head));
   }
+}
+
+/** A Host header that can name the address a client reached Cellar at (DescribeEndpoints answers with it). */
+const HOST = /^[A-Za-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?$/;
+
+function tooLarge(): ServiceError {
+  return new ServiceError('RequestEntityTooLarge', 'Request entity too large', { status: 413 });
+}
+
+/** DynamoDB's answer to an operation it does not serve: 400 UnknownOperationException, no message. */
+function unknownOperation(): ServiceError {
+  return new ServiceError('UnknownOperationException', '');
 }
 
 /** The request names no service Cellar serves; answered in the request's own protocol (protocols/unrouted.ts). */

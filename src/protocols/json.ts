@@ -103,6 +103,7 @@ export class JsonProtocol implements Protocol {
       if (e instanceof TypeMismatch) throw serializationError(e);
       throw e;
     }
+    model.precheck?.(op.name, input as Record<string, unknown>);
     if (problems.length) throw new ServiceError('ValidationException', formatProblems(problems));
     return input;
   }
@@ -118,9 +119,11 @@ export class JsonProtocol implements Protocol {
     return { status: 200, headers, body };
   }
 
-  serializeError(_model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
+  serializeError(model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
     const prefix = errorTypePrefix(err.code, this.style);
-    const payload: Record<string, unknown> = { __type: prefix + err.code, [this.style.messageKey]: err.message };
+    // An error with no message has no message member, as DynamoDB's UnknownOperationException has none.
+    const messageKey = this.messageKeyOf(model, err.code);
+    const payload: Record<string, unknown> = err.message === '' ? { __type: prefix + err.code } : { __type: prefix + err.code, [messageKey]: err.message };
     if (err.fields) Object.assign(payload, err.fields);
     const body = Buffer.from(stringifyWire(payload), 'utf8');
     const headers: Record<string, string> = {
@@ -130,6 +133,19 @@ export class JsonProtocol implements Protocol {
     };
     if (this.style.crc32) headers['x-amz-crc32'] = String(crc32(body) >>> 0);
     return { status: err.status, headers, body };
+  }
+
+  /**
+   * The member an error's message goes in: the protocol's usual one, unless the error's own shape spells it the
+   * other way (DynamoDB's TransactionCanceledException and TransactionInProgressException have `Message`, its
+   * other errors `message`).
+   */
+  private messageKeyOf(model: ServiceModel, code: string): string {
+    const usual = this.style.messageKey;
+    const members = model.shapes[code]?.members;
+    if (members === undefined || usual in members) return usual;
+    const other = usual === 'message' ? 'Message' : 'message';
+    return other in members ? other : usual;
   }
 }
 

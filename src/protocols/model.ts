@@ -73,6 +73,16 @@ export class ServiceModel {
    */
   memberOrder: Readonly<Record<string, readonly string[]>> = {};
   /**
+   * Checks the service makes once the JSON types are right but before it reports constraint problems (DynamoDB's
+   * table operations refuse a missing or mis-sized TableName in words of their own): operation name, parsed input.
+   * Throws the service's error; returns when the request goes on to constraint validation.
+   */
+  /** Enumerations the service lists in an order other than the model's in "enum value set" messages: shape → values. */
+  enumOrder: Readonly<Record<string, readonly string[]>> = {};
+  /** Length limits of list-valued maps are checked on the map, in Coral's "Map value must satisfy constraint" form. */
+  mapValueConstraints = false;
+  precheck: ((operation: string, input: Record<string, unknown>) => void) | undefined = undefined;
+  /**
    * Shapes whose null values inside a map the service words itself (DynamoDB's AttributeValue: "Supplied
    * AttributeValue is empty, ..."); elsewhere a null map value is a model validation problem.
    */

@@ -195,6 +195,14 @@ function compile(model: ServiceModel, shapeName: string): Validator {
       const nullableValue = model.nullableMapValues.has(valueShape);
       let key: Validator | undefined;
       let val: Validator | undefined;
+      // Coral checks a list-valued map's value lengths on the map itself ("Map value must satisfy constraint: [...]",
+      // the map shown as Java prints it) where the service's model says so; its values' members are checked as usual.
+      const listValue = model.mapValueConstraints ? model.shape(valueShape) : undefined;
+      const mapLevel = listValue?.type === 'list' && (listValue.min !== undefined || listValue.max !== undefined) ? listValue : undefined;
+      const mapLevelMessage = mapLevel ? `Map value must satisfy constraint: [${[
+        ...(mapLevel.max !== undefined ? [`Member must have length less than or equal to ${mapLevel.max}`] : []),
+        ...(mapLevel.min !== undefined ? [`Member must have length greater than or equal to ${mapLevel.min}`] : []),
+      ].join(', ')}]` : '';
       return (value, path, problems, depth) => {
         if (depth > MAX_DEPTH) throw new TypeMismatch(path, 'a shallower document', value);
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeMismatch(path, 'map', value);
@@ -202,12 +210,17 @@ function compile(model: ServiceModel, shapeName: string): Validator {
         const keys = Object.keys(obj);
         checkLength(shape, keys.length, value, path, problems);
         if (!keys.length) return;
+        if (mapLevel) {
+          const outside = (v: unknown) => Array.isArray(v) && ((mapLevel.min !== undefined && v.length < mapLevel.min) || (mapLevel.max !== undefined && v.length > mapLevel.max));
+          if (keys.some((k) => outside(obj[k]))) problems.push({ path, value: javaMap(obj), constraint: mapLevelMessage });
+        }
         key ??= validatorFor(model, keyShape);
         const keyPath = `${path}.key`;
         for (const k of keys) {
           key(k, keyPath, problems, depth + 1);
           const v = obj[k];
-          if (v !== null && v !== undefined) (val ??= validatorFor(model, valueShape))(v, `${path}.${k}.member`, problems, depth + 1);
+          if (v !== null && v !== undefined && mapLevel && Array.isArray(v)) listMembers(model, mapLevel, v, `${path}.${k}.member`, problems, depth + 1);
+          else if (v !== null && v !== undefined) (val ??= validatorFor(model, valueShape))(v, `${path}.${k}.member`, problems, depth + 1);
           // A map cannot hold "absent" either: a null value is refused here (as a list's null item is), unless the
           // service words that case itself (DynamoDB's "Supplied AttributeValue is empty").
           else if (!nullableValue) problems.push({ path: `${path}.${k}.member`, value: null, constraint: 'Member must not be null' });
@@ -216,7 +229,7 @@ function compile(model: ServiceModel, shapeName: string): Validator {
     }
     case 'string': {
       const enumValues = shape.enum ? new Set(shape.enum) : undefined;
-      const enumMessage = shape.enum ? `Member must satisfy enum value set: [${shape.enum.join(', ')}]` : '';
+      const enumMessage = shape.enum ? `Member must satisfy enum value set: [${(model.enumOrder[shapeName] ?? shape.enum).join(', ')}]` : '';
       const re = shape.pattern ? model.pattern(shapeName) : null;
       const patternMessage = `Member must satisfy regular expression pattern: ${shape.pattern}`;
       const limited = shape.min !== undefined || shape.max !== undefined;
@@ -270,6 +283,22 @@ function compile(model: ServiceModel, shapeName: string): Validator {
     }
     default:
       return () => undefined;
+  }
+}
+
+/** A map as Java's AbstractMap.toString prints it ("{a=[...], b=[...]}"), lists as Java's lists, members as JSON. */
+function javaMap(obj: Record<string, unknown>): string {
+  const show = (v: unknown): string => (Array.isArray(v) ? `[${v.map(show).join(', ')}]` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  return `{${Object.entries(obj).map(([k, v]) => `${k}=${show(v)}`).join(', ')}}`;
+}
+
+/** A list's members, without the list's own length check (made on the map holding it). */
+function listMembers(model: ServiceModel, list: Shape, items: unknown[], path: string, problems: ValidationProblem[], depth: number): void {
+  const member = validatorFor(model, list.member!.shape);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === null || item === undefined) problems.push({ path: `${path}.${i + 1}.member`, value: null, constraint: 'Member must not be null' });
+    else member(item, `${path}.${i + 1}.member`, problems, depth + 1);
   }
 }
 

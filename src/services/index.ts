@@ -1,15 +1,16 @@
 /**
  * @module services/index
  * Every service Cellar serves, in the order they are built (a service may use those before it:
- * Secrets Manager uses KMS; RDS uses both).
+ * Secrets Manager uses KMS; DynamoDB Streams reads DynamoDB's change log; RDS uses KMS and Secrets Manager).
  */
 import type { ServiceEnv } from './env.js';
 import type { ServiceDefinition } from './registry.js';
 import { dynamodbService } from './dynamodb/index.js';
+import { dynamodbStreamsService } from './dynamodbstreams/index.js';
 import { kmsService } from './kms/index.js';
 import { rdsService } from './rds/index.js';
 import { secretsManagerService } from './secretsmanager/index.js';
 import { stsService } from './sts/index.js';
 
 /** A factory may be async (RDS finds its engine user and installed engines before it serves). */
-export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition | Promise<ServiceDefinition>> = [stsService, kmsService, secretsManagerService, dynamodbService, rdsService];
+export const SERVICE_FACTORIES: Array<(env: ServiceEnv) => ServiceDefinition | Promise<ServiceDefinition>> = [stsService, kmsService, secretsManagerService, dynamodbService, dynamodbStreamsService, rdsService];

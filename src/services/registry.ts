@@ -17,6 +17,17 @@ export interface ServiceDefinition {
   provider: Provider;
   /** How this service words authentication failures: JSON services and query services differ. */
   authStyle: 'json' | 'query';
+  /**
+   * How an operation of the model that Cellar does not serve yet is answered. `not-implemented` (the default): 501
+   * NotImplemented naming it. `unknown-operation`: as the service answers an operation it does not know (DynamoDB's
+   * 400 UnknownOperationException with no message), which tools probing for optional features tolerate (Terraform
+   * reads DescribeContinuousBackups and accepts UnknownOperationException, as DynamoDB Local answers it).
+   */
+  unservedOperations?: 'not-implemented' | 'unknown-operation';
+  /** The service's own largest request body (DynamoDB: 16 MB), when smaller than the gateway's: larger ones are 413. */
+  maxBodyBytes?: number;
+  /** The service's answer to an unsigned `GET /` with no query string (DynamoDB's health check). */
+  healthCheck?(region: string): { body: string; headers: Record<string, string> };
   /** Operations AWS serves without a signature (STS AssumeRoleWithWebIdentity, for example). */
   unsignedOperations?: ReadonlySet<string>;
   /**

@@ -312,7 +312,8 @@ describe('DynamoDB conformance (SDK, DocumentClient, CLI, raw)', () => {
     const bad = [...writes.slice(0, 24), { PutRequest: { Item: { pk: { S: 'w24' }, s: { SS: [] } } } }];
     await rejects('BatchWriteItem', { RequestItems: { batch: bad } }, 'ValidationException', 'One or more parameter values were invalid: An string set  may not be empty');
     const noKey = [...writes.slice(0, 24), { PutRequest: { Item: { x: { S: 'w24' } } } }];
-    await rejects('BatchWriteItem', { RequestItems: { batch: noKey } }, 'ValidationException', 'One or more parameter values were invalid: Missing the key pk in the item');
+    // BatchWriteItem words a put without the table's key as a key mismatch, not as PutItem does (dynalite's suite, recorded on AWS).
+    await rejects('BatchWriteItem', { RequestItems: { batch: noKey } }, 'ValidationException', 'The provided key element does not match the schema');
     assert.equal((await ok('GetItem', { TableName: 'batch', Key: { pk: { S: 'w0' } } })).Item, undefined, 'a rejected batch writes nothing');
     const w = await ok('BatchWriteItem', { RequestItems: { batch: [...writes.slice(0, 24), { DeleteRequest: { Key: { pk: { S: 'b0' } } } }] } });
     assert.deepEqual(w, { UnprocessedItems: {} });

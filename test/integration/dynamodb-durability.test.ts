@@ -10,27 +10,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient, CreateTableCommand, GetItemCommand, BatchWriteItemCommand, QueryCommand, ScanCommand, DescribeTableCommand, DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { REPO_ROOT, removeDir, sdkConfig, startCellar, tempDir, waitFor } from '../helpers/cellar.js';
+import { startAckingWriter } from '../helpers/acking-writer.js';
+import { removeDir, sdkConfig, startCellar, tempDir, waitFor } from '../helpers/cellar.js';
 
-/** The writer: puts items one after another and prints each acknowledged key on stdout. */
-const WRITER = `
-const { DynamoDBClient, PutItemCommand } = require('@aws-sdk/client-dynamodb');
-const client = new DynamoDBClient({ endpoint: process.argv[1], region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-(async () => {
-  for (let i = 0; i < 100000; i++) {
-    try {
-      await client.send(new PutItemCommand({ TableName: 'durable', Item: { pk: { S: 'k' + i }, v: { N: String(i) }, pad: { S: 'x'.repeat(200) } } }));
-    } catch (e) {
-      process.exit(0); // the server is gone: stop writing
-    }
-    process.stdout.write('k' + i + '\\n');
-  }
-})();
-`;
 
 describe('DynamoDB durability', () => {
   it('given a writer acknowledging puts, when Cellar is killed -9 mid-stream, then every acknowledged item survives the restart', async () => {
@@ -38,15 +23,7 @@ describe('DynamoDB durability', () => {
     try {
       let client = new DynamoDBClient(sdkConfig(cellar.endpoint));
       await client.send(new CreateTableCommand({ TableName: 'durable', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
-      const writer = spawn(process.execPath, ['-e', WRITER, cellar.endpoint], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-      const acked: string[] = [];
-      let partial = '';
-      writer.stdout!.on('data', (chunk: Buffer) => {
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop()!;
-        acked.push(...lines.filter(Boolean));
-      });
-      const writerDone = new Promise<void>((r) => writer.once('exit', () => r()));
+      const { acked, done: writerDone } = startAckingWriter(cellar.endpoint, 'durable', { pk: { S: 'k%I%' }, v: { N: '%I%' }, pad: { S: 'x'.repeat(200) } });
       // Mid-stream: once a few hundred writes were acknowledged.
       await waitFor(() => acked.length >= 300, '300 acknowledged writes', 30_000);
       await cellar.kill9();

@@ -6,8 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DynamoDBClient, CreateTableCommand, DescribeTableCommand, ExecuteStatementCommand, BatchExecuteStatementCommand, QueryCommand,
-  GetItemCommand, type AttributeValue, type CreateTableCommandInput, type ExecuteStatementCommandInput,
+  DynamoDBClient, CreateTableCommand, DescribeTableCommand, ExecuteStatementCommand, BatchExecuteStatementCommand, ExecuteTransactionCommand, QueryCommand, PutItemCommand,
+  GetItemCommand, TransactionCanceledException, type AttributeValue, type CreateTableCommandInput, type ExecuteStatementCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { advanceClock, removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 import { jsonCall } from '../helpers/sign.js';
@@ -25,10 +25,10 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     const r = await jsonCall(cellar.endpoint, 'dynamodb', `DynamoDB_20120810.${op}`, JSON.stringify(body));
     return { status: r.status, json: r.json as Json };
   };
-  /** The exact error of a raw call: HTTP 400, full `__type`, exact message. */
+  /** The exact error of a raw call: HTTP 400, full `__type`, exact message (in the member its model shape names: `message` or `Message`). */
   const rejects = async (op: string, body: unknown, type: string, message: string): Promise<Json> => {
     const r = await raw(op, body);
-    assert.deepEqual({ status: r.status, type: r.json?.__type, message: r.json?.message }, { status: 400, type: type === 'ValidationException' ? VALIDATION : DDB + type, message }, `${op} ${JSON.stringify(body).slice(0, 300)}`);
+    assert.deepEqual({ status: r.status, type: r.json?.__type, message: r.json?.message ?? r.json?.Message }, { status: 400, type: type === 'ValidationException' ? VALIDATION : DDB + type, message }, `${op} ${JSON.stringify(body).slice(0, 300)}`);
     return r.json;
   };
   const stmt = async (Statement: string, extra: Partial<ExecuteStatementCommandInput> = {}) => client.send(new ExecuteStatementCommand({ Statement, ...extra }));
@@ -70,6 +70,7 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await fails(`INSERT INTO "hashed" VALUE {'other': 'a'}`, 'ValidationException', 'Key attribute should be present in the item: Key pk');
     await fails(`INSERT INTO hashed VALUE {'pk': 1}`, 'ValidationException', "Key attribute's data type should match its data type in table's schema: Key pk");
     await fails(`INSERT INTO hashed VALUE {'pk': ?}`, 'ValidationException', "Number of parameters in request and statement don't match.");
+    await fails(`INSERT INTO hashed VALUE {'pk': 'b', 'n': ?}`, 'ValidationException', 'The parameter cannot be converted to a numeric value: abc', { Parameters: [{ N: 'abc' }] });
     await fails(`INSERT INTO "music"."byColor" VALUE {'pk': 'a'}`, 'ValidationException', 'FROM clause may only contain a single table name in data manipulation statements at 1:13:17');
     await fails(`INSERT INTO hashed VALUE {'pk': 'b', 'e': <<>>}`, 'ValidationException', 'Empty bags are not supported');
     await fails(`INSERT INTO hashed VALUE {'pk': 'b', 'e': <<1, 'a'>>}`, 'ValidationException', 'Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags');
@@ -88,9 +89,14 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     const range = await stmt(`SELECT sk FROM "music" WHERE "pk" = ? AND sk > 2`, { Parameters: [{ S: 'p' }] });
     assert.deepEqual(range.Items, [{ sk: { N: '3' } }, { sk: { N: '4' } }, { sk: { N: '5' } }]);
     const between = await stmt(`SELECT sk, info.tags[0] FROM music WHERE pk = 'p' AND sk BETWEEN 2 AND 3`);
-    assert.deepEqual(between.Items, [{ sk: { N: '2' }, info: { M: { tags: { L: [{ S: 't2' }] } } } }, { sk: { N: '3' }, info: { M: { tags: { L: [{ S: 't3' }] } } } }]);
+    // Nested paths answer with their leaves, named by the last map key (list indexes appended).
+    assert.deepEqual(between.Items, [{ sk: { N: '2' }, 'tags[0]': { S: 't2' } }, { sk: { N: '3' }, 'tags[0]': { S: 't3' } }]);
+    const leaves = await stmt(`SELECT info.size, info.tags FROM music WHERE pk = 'p' AND sk = 4`);
+    assert.deepEqual(leaves.Items, [{ size: { N: '40' }, tags: { L: [{ S: 't4' }] } }]);
     const desc = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND sk < 3 ORDER BY sk DESC`);
     assert.deepEqual(desc.Items, [{ sk: { N: '2' } }, { sk: { N: '1' } }]);
+    const descScan = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND sk <> 3 ORDER BY sk DESC`);
+    assert.deepEqual(descScan.Items, [{ sk: { N: '5' } }, { sk: { N: '4' } }, { sk: { N: '2' } }, { sk: { N: '1' } }]);
     const filtered = await stmt(`SELECT sk FROM music WHERE pk = 'p' AND info.size >= 30 AND color = 'red'`);
     assert.deepEqual(filtered.Items, [{ sk: { N: '3' } }, { sk: { N: '5' } }]);
     const scan = await stmt(`SELECT pk, sk FROM music WHERE name IN ('n2', 'other') OR (begins_with(name, 'n4') AND NOT contains(info.tags, 'zz'))`);
@@ -109,6 +115,12 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     assert.deepEqual(new Set(red.Items?.map((i) => `${i.pk?.S}${i.sk?.N}`)), new Set(['p1', 'p3', 'p5', 'q1']));
     const byRank = await stmt(`SELECT sk FROM music.byRank WHERE pk = 'p' AND rank <= 6`, { ConsistentRead: true });
     assert.deepEqual(byRank.Items, [{ sk: { N: '5' } }, { sk: { N: '4' } }]);
+    await create({
+      TableName: 'multikey', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'a', AttributeType: 'S' }, { AttributeName: 'b', AttributeType: 'N' }],
+      GlobalSecondaryIndexes: [{ IndexName: 'byAB', KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }, { AttributeName: 'b', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
+    });
+    await client.send(new PutItemCommand({ TableName: 'multikey', Item: { pk: { S: 'm1' }, a: { S: 'x' }, b: { N: '1' } } }));
+    await fails(`SELECT pk FROM multikey.byAB WHERE a = 'x' AND b = 1`, 'ValidationException', 'PartiQL statements cannot be executed on tables with multi-attribute HASH keys or multi-attribute RANGE keys.');
     await fails(`SELECT * FROM "music"."nope" WHERE color = 'red'`, 'ValidationException', 'The table does not have the specified index');
     await fails(`SELECT * FROM "music"."byColor" WHERE color = 'red'`, 'ValidationException', 'Strongly consistent read is not supported on Global Secondary Indexes', { ConsistentRead: true });
     await fails(`UPDATE "music"."byColor" SET x = 1 WHERE pk = 'p' AND sk = 1`, 'ValidationException', 'This operation is not supported on an index');
@@ -188,6 +200,9 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await fails(`EXISTS(SELECT * FROM hashed WHERE pk = 'a' AND n = 1)`, 'ValidationException', 'EXISTS can only be used in ExecuteTransaction write requests.');
     await fails(`SELECT * FROM hashed WHERE pk = 'a'; SELECT * FROM hashed`, 'ValidationException', 'Only one operation is allowed in a statement.');
     await fails(`UPDATE hashed SET a = 1 WHERE pk = 'a' AND 'x`, 'ValidationException', `${WELL_FORMED}Unterminated string literal`);
+    await fails(`SELECT * FROM hashed`, 'ValidationException', "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", { Limit: 0 });
+    await rejects('ExecuteStatement', { Statement: '' }, 'ValidationException', "1 validation error detected: Value '' at 'statement' failed to satisfy constraint: Member must have length greater than or equal to 1");
+    await rejects('BatchExecuteStatement', { Statements: [] }, 'ValidationException', "1 validation error detected: Value '[]' at 'statements' failed to satisfy constraint: Member must have length greater than or equal to 1");
   });
 
   it('writes go through the one write path: indexes, counters and capacity see them', async () => {
@@ -247,5 +262,74 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await rejects('BatchExecuteStatement', { Statements: [{ Statement: `SELECT * FROM hashed WHERE pk = 'b1'` }, { Statement: `SELECT v FROM hashed WHERE pk = 'b1'` }] },
       'ValidationException', 'Provided list of item keys contains duplicates');
     assert.ok(await get('hashed', { pk: { S: 'b2' } }), 'a refused batch runs nothing');
+  });
+  it('ExecuteTransaction: all-or-nothing writes (INSERT, UPDATE, DELETE, EXISTS) with cancellation reasons in statement order', async () => {
+    await stmt(`INSERT INTO hashed VALUE {'pk': 't1', 'n': 1}`);
+    await stmt(`INSERT INTO hashed VALUE {'pk': 't2', 'n': 2}`);
+    const ok = await client.send(new ExecuteTransactionCommand({
+      TransactStatements: [
+        { Statement: `EXISTS(SELECT * FROM hashed WHERE pk = 't1' AND n = 1)` },
+        { Statement: `INSERT INTO hashed VALUE {'pk': ?, 'n': 3}`, Parameters: [{ S: 't3' }] },
+        { Statement: `UPDATE hashed SET n = n + 10 WHERE pk = 't2'` },
+        { Statement: `DELETE FROM hashed WHERE pk = 't4'` },
+      ],
+      ReturnConsumedCapacity: 'TOTAL',
+    }));
+    // Two units per item; the EXISTS (a ConditionCheck) is charged as a read.
+    assert.deepEqual(ok.ConsumedCapacity, [{ TableName: 'hashed', CapacityUnits: 8, ReadCapacityUnits: 2, WriteCapacityUnits: 6 }]);
+    assert.equal((await get('hashed', { pk: { S: 't2' } }))?.n?.N, '12');
+    assert.equal((await get('hashed', { pk: { S: 't3' } }))?.n?.N, '3');
+    const cancelled = await client.send(new ExecuteTransactionCommand({
+      TransactStatements: [
+        { Statement: `UPDATE hashed SET n = 100 WHERE pk = 't2'` },
+        { Statement: `INSERT INTO hashed VALUE {'pk': 't3'}` },
+        { Statement: `EXISTS(SELECT * FROM hashed WHERE pk = 't1' AND n = 5)`, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' },
+        { Statement: `UPDATE hashed SET n = 1 WHERE pk = 'ghost'` },
+      ],
+    })).then(() => undefined, (e: unknown) => e);
+    assert.ok(cancelled instanceof TransactionCanceledException, String(cancelled));
+    assert.equal(cancelled.message, 'Transaction cancelled, please refer cancellation reasons for specific reasons [None, DuplicateItem, ConditionalCheckFailed, ConditionalCheckFailed]');
+    assert.deepEqual(cancelled.CancellationReasons, [
+      { Code: 'None' },
+      { Code: 'DuplicateItem', Message: 'Duplicate primary key exists in table' },
+      { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', Item: { pk: { S: 't1' }, n: { N: '1' } } },
+      { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' },
+    ]);
+    assert.equal((await get('hashed', { pk: { S: 't2' } }))?.n?.N, '12', 'a cancelled transaction changes nothing');
+    assert.equal(await get('hashed', { pk: { S: 'ghost' } }), undefined);
+    // A ClientRequestToken makes the transaction idempotent: a repeat applies nothing, other statements are refused.
+    const once = { TransactStatements: [{ Statement: `UPDATE hashed SET n = n + 1 WHERE pk = 't1'` }], ClientRequestToken: 'partiql-token-1' };
+    await client.send(new ExecuteTransactionCommand(once));
+    await client.send(new ExecuteTransactionCommand(once));
+    assert.equal((await get('hashed', { pk: { S: 't1' } }))?.n?.N, '2');
+    // The mismatch carries no message (as TransactWriteItems answers it, see transactions/cancellation.ts).
+    const mismatch = await raw('ExecuteTransaction', { ...once, TransactStatements: [{ Statement: `UPDATE hashed SET n = n + 5 WHERE pk = 't1'` }] });
+    assert.deepEqual([mismatch.status, mismatch.json], [400, { __type: `${DDB}IdempotentParameterMismatchException` }]);
+    assert.equal((await get('hashed', { pk: { S: 't1' } }))?.n?.N, '2');
+  });
+
+  it('ExecuteTransaction: reads by key, and the refusals of mixed, index, keyless and RETURNING statements', async () => {
+    const reads = await client.send(new ExecuteTransactionCommand({
+      TransactStatements: [
+        { Statement: `SELECT n FROM hashed WHERE pk = 't2'` },
+        { Statement: `SELECT * FROM hashed WHERE pk = 'nobody'` },
+        { Statement: `SELECT * FROM music WHERE pk = 'p' AND sk = 2` },
+      ],
+    }));
+    assert.equal(reads.Responses?.length, 3);
+    assert.deepEqual(reads.Responses?.[0], { Item: { n: { N: '12' } } });
+    assert.deepEqual(reads.Responses?.[1], {});
+    assert.equal(reads.Responses?.[2]?.Item?.name?.S, 'n2');
+    const tx = (statements: string[]) => ({ TransactStatements: statements.map((Statement) => ({ Statement })) });
+    await rejects('ExecuteTransaction', tx([`SELECT * FROM hashed WHERE pk = 't1'`, `DELETE FROM hashed WHERE pk = 't2'`]), 'ValidationException',
+      'ExecuteTransaction API does not support both read and write operations in the same request.');
+    await rejects('ExecuteTransaction', tx([`SELECT * FROM "music"."byColor" WHERE color = 'red'`]), 'ValidationException', 'Reads on indices are not supported within transactions.');
+    await rejects('ExecuteTransaction', tx([`SELECT * FROM hashed WHERE n = 1`]), 'ValidationException', 'Select statements within ExecuteTransaction must specify the primary key in the where clause.');
+    await rejects('ExecuteTransaction', tx([`DELETE FROM hashed WHERE pk = 't1'`, `DELETE FROM hashed WHERE pk = 't2' RETURNING ALL OLD *`]), 'ValidationException',
+      'Validation failed in TransactStatements[1]: RETURNING clause is not supported in ExecuteTransaction.');
+    await rejects('ExecuteTransaction', tx([`EXISTS(SELECT * FROM hashed WHERE pk = 't1')`]), 'ValidationException', 'EXISTS() must contain a single item read with additional condition');
+    await rejects('ExecuteTransaction', tx([`UPDATE hashed SET n = 1 WHERE pk = 't1'`, `DELETE FROM hashed WHERE pk = 't1'`]), 'ValidationException',
+      'Transaction request cannot include multiple operations on one item');
+    assert.ok(await get('hashed', { pk: { S: 't1' } }), 'refused transactions change nothing');
   });
 });

@@ -5,6 +5,7 @@
  *    within the change interval, a missing table), and a refusal changes nothing;
  *  - given a short sweep interval, an item whose TTL passes is deleted within the interval, from the table and
  *    its indexes, with the table's counters following; an item that expired but is not deleted yet is still read;
+ *  - every write path (item operations, batches, transactions, PartiQL) keeps the expiry index;
  *  - values more than five years in the past, and TTL attributes that are not Numbers, are ignored;
  *  - enabling TTL on a table that already holds items (more than one walk step) expires them too;
  *  - expiry entries and the TTL setting survive a kill -9 and restart, and disabling TTL stops expiry.
@@ -16,7 +17,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DynamoDBClient, CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand,
-  QueryCommand, ScanCommand, UpdateItemCommand, UpdateTimeToLiveCommand, BatchWriteItemCommand, type AttributeValue,
+  QueryCommand, ScanCommand, UpdateItemCommand, UpdateTimeToLiveCommand, BatchWriteItemCommand, TransactWriteItemsCommand, ExecuteStatementCommand,
+  type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { advanceClock, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
@@ -164,6 +166,23 @@ describe('DynamoDB Time to Live', () => {
       const table = (await ddb.send(new DescribeTableCommand({ TableName: 'sessions' }))).Table!;
       assert.equal(table.ItemCount, 2);
       assert.equal(table.GlobalSecondaryIndexes![0]!.ItemCount, 2);
+    });
+
+    it('every write path keeps the expiry index: PutItem, UpdateItem, BatchWriteItem, TransactWriteItems and PartiQL INSERT', async () => {
+      await createTable(ddb, 'paths');
+      await enable(ddb, 'paths');
+      const now = await serverNowSeconds(cellar.endpoint);
+      const item = (pk: string) => ({ pk: { S: pk }, g: { S: 'paths' }, expires: { N: String(now + 300) } });
+      await ddb.send(new PutItemCommand({ TableName: 'paths', Item: item('put') }));
+      await ddb.send(new UpdateItemCommand({ TableName: 'paths', Key: { pk: { S: 'update' } }, UpdateExpression: 'SET g = :g, expires = :e', ExpressionAttributeValues: { ':g': { S: 'paths' }, ':e': { N: String(now + 300) } } }));
+      await ddb.send(new BatchWriteItemCommand({ RequestItems: { paths: [{ PutRequest: { Item: item('batch') } }] } }));
+      await ddb.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: 'paths', Item: item('transaction') } }] }));
+      await ddb.send(new ExecuteStatementCommand({ Statement: `INSERT INTO "paths" VALUE {'pk': 'partiql', 'g': 'paths', 'expires': ${now + 300}}` }));
+      await ddb.send(new PutItemCommand({ TableName: 'paths', Item: { pk: { S: 'stays' }, g: { S: 'paths' } } }));
+      assert.deepEqual(await byG(ddb, 'paths', 'paths'), ['batch', 'partiql', 'put', 'stays', 'transaction', 'update']);
+      await advanceClock(cellar.endpoint, 600_000);
+      await waitFor(async () => (await byG(ddb, 'paths', 'paths')).length === 1, 'the items of every write path to expire', 5_000, 20);
+      assert.deepEqual(await byG(ddb, 'paths', 'paths'), ['stays']);
     });
 
     it('an item updated to a later time before it is swept is kept; one whose TTL attribute is removed is kept', async () => {

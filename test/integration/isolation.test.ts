@@ -30,6 +30,9 @@ interface Fixture {
   keyId: string;
   grantId: string;
   tableArn: string;
+  streamArn: string;
+  shardId: string;
+  shardIterator: string;
   dbArn: string;
   pgArn: string;
   subnetArn: string;
@@ -40,7 +43,9 @@ type Form = 'name' | 'arn';
 /** A request addressing A's resource, in the form asked for; undefined when the operation has no such form. */
 type Target = (f: Fixture, form: Form) => Json | undefined;
 
-const JSON_TARGET: Record<string, string> = { kms: 'TrentService', secretsmanager: 'secretsmanager', dynamodb: 'DynamoDB_20120810' };
+const JSON_TARGET: Record<string, string> = { kms: 'TrentService', secretsmanager: 'secretsmanager', dynamodb: 'DynamoDB_20120810', dynamodbstreams: 'DynamoDBStreams_20120810' };
+/** DynamoDB Streams signs as DynamoDB. */
+const SIGNING_NAME: Record<string, string> = { dynamodbstreams: 'dynamodb' };
 const PLAINTEXT = Buffer.from('isolation').toString('base64');
 
 const SECRET = (f: Fixture, form: Form) => (form === 'arn' ? f.secretArn : 'iso/secret');
@@ -118,6 +123,26 @@ const TARGETS: Record<string, Record<string, Target>> = {
     TagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, Tags: [{ Key: 'owned', Value: 'yes' }] } : undefined),
     UntagResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn, TagKeys: ['team'] } : undefined),
     ListTagsOfResource: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    DescribeContinuousBackups: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeContributorInsights: (f, m) => ({ TableName: TABLE(f, m) }),
+    ListContributorInsights: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeKinesisStreamingDestination: (f, m) => ({ TableName: TABLE(f, m) }),
+    DescribeTableReplicaAutoScaling: (f, m) => ({ TableName: TABLE(f, m) }),
+    GetResourcePolicy: (f, m) => (m === 'arn' ? { ResourceArn: f.tableArn } : undefined),
+    ExecuteStatement: (_f, m) => (m === 'name' ? { Statement: 'SELECT * FROM "iso_table"' } : undefined),
+    ExecuteTransaction: (_f, m) => (m === 'name' ? { TransactStatements: [{ Statement: 'UPDATE "iso_table" SET v = \'stolen\' WHERE pk = \'item\'' }] } : undefined),
+    BatchExecuteStatement: (_f, m) => (m === 'name' ? { Statements: [{ Statement: 'SELECT * FROM "iso_table" WHERE pk = \'item\'' }] } : undefined),
+    DescribeTimeToLive: (f, m) => ({ TableName: TABLE(f, m) }),
+    UpdateTimeToLive: (f, m) => ({ TableName: TABLE(f, m), TimeToLiveSpecification: { Enabled: true, AttributeName: 'stolen' } }),
+    TransactWriteItems: (f, m) => ({ TransactItems: [{ Update: { TableName: TABLE(f, m), Key: { pk: { S: 'item' } }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: 'stolen' } } } }] }),
+    TransactGetItems: (f, m) => ({ TransactItems: [{ Get: { TableName: TABLE(f, m), Key: { pk: { S: 'item' } } } }] }),
+  },
+  dynamodbstreams: {
+    ListStreams: (_f, m) => (m === 'name' ? { TableName: 'iso_table' } : undefined),
+    DescribeStream: (f, m) => (m === 'arn' ? { StreamArn: f.streamArn } : undefined),
+    GetShardIterator: (f, m) => (m === 'arn' ? { StreamArn: f.streamArn, ShardId: f.shardId, ShardIteratorType: 'TRIM_HORIZON' } : undefined),
+    // An iterator names its stream's ARN: another account's is refused, another region's or partition's not found.
+    GetRecords: (f, m) => (m === 'arn' ? { ShardIterator: f.shardIterator } : undefined),
   },
   rds: {
     DescribeDBInstances: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
@@ -154,7 +179,11 @@ const UNSCOPED: Record<string, Record<string, string>> = {
   },
   secretsmanager: { CreateSecret: 'creates in the caller scope', ListSecrets: 'lists the caller scope (checked below)', GetRandomPassword: 'no resource' },
   kms: { CreateKey: 'creates in the caller scope', ListKeys: 'lists the caller scope (checked below)', GenerateRandom: 'no resource', ListRetirableGrants: 'lists grants retirable by a principal in the caller scope (checked below)' },
-  dynamodb: { CreateTable: 'creates in the caller scope', ListTables: 'lists the caller scope (checked below)', DescribeEndpoints: 'no resource', DescribeLimits: 'no resource' },
+  dynamodb: {
+    CreateTable: 'creates in the caller scope', ListTables: 'lists the caller scope (checked below)', DescribeEndpoints: 'no resource', DescribeLimits: 'no resource',
+    ListBackups: 'always empty: Cellar makes no backups yet', ListExports: 'always empty: Cellar makes no exports yet',
+    ListImports: 'always empty: Cellar makes no imports yet', ListGlobalTables: 'always empty: Cellar has no global tables',
+  },
   rds: {
     CreateDBInstance: 'creates in the caller scope',
     CreateDBParameterGroup: 'creates in the caller scope',
@@ -210,7 +239,13 @@ type Approach = 'other-account' | 'other-region' | 'arn-of-other-region' | 'arn-
 function expectedCode(svc: string, op: string, form: Form, approach: Approach): string {
   if (svc === 'rds') return RDS_NOT_FOUND[op]!;
   // DynamoDB refuses an ARN it cannot take for a table of its partition as it refuses a malformed one.
-  if (svc === 'dynamodb' && approach === 'arn-of-other-partition') return 'ValidationException';
+  if ((svc === 'dynamodb' || svc === 'dynamodbstreams') && approach === 'arn-of-other-partition') return 'ValidationException';
+  // BatchExecuteStatement answers 200 and reports each statement's error in Responses, in its own codes.
+  if (svc === 'dynamodb' && op === 'BatchExecuteStatement') return 'ResourceNotFound';
+  // GetResourcePolicy refuses any table ARN outside the caller's account and region as invalid, as AWS does.
+  if (svc === 'dynamodb' && op === 'GetResourcePolicy') return 'ValidationException';
+  // The continuous-backups pair names a missing table TableNotFoundException, as AWS does.
+  if (svc === 'dynamodb' && op === 'DescribeContinuousBackups' && !(approach === 'other-account' && form === 'arn')) return 'TableNotFoundException';
   if (approach === 'other-account' && form === 'arn') return 'AccessDeniedException';
   // RetireGrant by key id and grant id looks the grant up in the caller's scope, where there is none.
   if (svc === 'kms' && op === 'RetireGrant' && form === 'name') return 'InvalidGrantIdException';
@@ -220,7 +255,7 @@ function expectedCode(svc: string, op: string, form: Form, approach: Approach): 
 /** A's fixture with every ARN rewritten to name another region or another partition. */
 function misScoped(f: Fixture, approach: 'arn-of-other-region' | 'arn-of-other-partition'): Fixture {
   const rewrite = (arn: string) => (approach === 'arn-of-other-region' ? arn.replace(`:${HOME}:`, `:${AWAY}:`) : arn.replace(/^arn:aws:/, 'arn:aws-cn:'));
-  return { ...f, secretArn: rewrite(f.secretArn), keyArn: rewrite(f.keyArn), tableArn: rewrite(f.tableArn), dbArn: rewrite(f.dbArn), pgArn: rewrite(f.pgArn), subnetArn: rewrite(f.subnetArn), ogArn: rewrite(f.ogArn) };
+  return { ...f, secretArn: rewrite(f.secretArn), keyArn: rewrite(f.keyArn), tableArn: rewrite(f.tableArn), streamArn: rewrite(f.streamArn), shardIterator: rewrite(f.shardIterator), dbArn: rewrite(f.dbArn), pgArn: rewrite(f.pgArn), subnetArn: rewrite(f.subnetArn), ogArn: rewrite(f.ogArn) };
 }
 
 function errorCode(r: RawResponse): string {
@@ -236,7 +271,7 @@ describe('isolation between accounts and regions, for every served operation', (
   const call = (svc: string, op: string, body: Json, who: typeof A, region = HOME): Promise<RawResponse> =>
     svc === 'rds' || svc === 'sts'
       ? queryCall(cellar.endpoint, svc, { Action: op, Version: svc === 'rds' ? '2014-10-31' : '2011-06-15', ...body }, { ...who, region })
-      : jsonCall(cellar.endpoint, svc, `${JSON_TARGET[svc]}.${op}`, JSON.stringify(body), { ...who, region });
+      : jsonCall(cellar.endpoint, SIGNING_NAME[svc] ?? svc, `${JSON_TARGET[svc]}.${op}`, JSON.stringify(body), { ...who, region });
 
   const ok = async (svc: string, op: string, body: Json, who = A, region = HOME): Promise<Json> => {
     const r = await call(svc, op, body, who, region);
@@ -255,6 +290,9 @@ describe('isolation between accounts and regions, for every served operation', (
     parts.push(await ok('kms', 'GetKeyPolicy', { KeyId: fixture.keyId, PolicyName: 'default' }), await ok('kms', 'ListResourceTags', { KeyId: fixture.keyId }), await ok('kms', 'GetKeyRotationStatus', { KeyId: fixture.keyId }));
     const table = await ok('dynamodb', 'DescribeTable', { TableName: 'iso_table' });
     parts.push(table, await ok('dynamodb', 'Scan', { TableName: 'iso_table' }), await ok('dynamodb', 'ListTagsOfResource', { ResourceArn: fixture.tableArn }));
+    const stream = await ok('dynamodbstreams', 'DescribeStream', { StreamArn: fixture.streamArn });
+    const records = await ok('dynamodbstreams', 'GetRecords', { ShardIterator: (await ok('dynamodbstreams', 'GetShardIterator', { StreamArn: fixture.streamArn, ShardId: fixture.shardId, ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator });
+    parts.push(stream, records.Records);
     const strip = (xml: string) => xml.replace(/<RequestId>[^<]*<\/RequestId>/g, '');
     for (const [op, body] of [
       ['DescribeDBInstances', { DBInstanceIdentifier: 'iso-db' }],
@@ -278,8 +316,10 @@ describe('isolation between accounts and regions, for every served operation', (
     const key = (await ok('kms', 'CreateKey', { Description: 'A key', Tags: [{ TagKey: 'team', TagValue: 'a' }] })).KeyMetadata;
     await ok('kms', 'CreateAlias', { AliasName: 'alias/iso', TargetKeyId: key.KeyId });
     const grant = await ok('kms', 'CreateGrant', { KeyId: key.KeyId, GranteePrincipal: 'arn:aws:iam::111111111111:role/app', Operations: ['Decrypt'] });
-    const table = (await ok('dynamodb', 'CreateTable', { TableName: 'iso_table', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST', Tags: [{ Key: 'team', Value: 'a' }] })).TableDescription;
+    const table = (await ok('dynamodb', 'CreateTable', { TableName: 'iso_table', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST', Tags: [{ Key: 'team', Value: 'a' }], StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } })).TableDescription;
     await ok('dynamodb', 'PutItem', { TableName: 'iso_table', Item: { pk: { S: 'item' }, v: { S: 'A-only' } } });
+    const shardId = (await ok('dynamodbstreams', 'DescribeStream', { StreamArn: table.LatestStreamArn })).StreamDescription.Shards[0].ShardId;
+    const shardIterator = (await ok('dynamodbstreams', 'GetShardIterator', { StreamArn: table.LatestStreamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator;
     await ok('rds', 'CreateDBParameterGroup', { DBParameterGroupName: 'iso-pg', DBParameterGroupFamily: 'postgres15', Description: 'A group' });
     await ok('rds', 'ModifyDBParameterGroup', { DBParameterGroupName: 'iso-pg', 'Parameters.Parameter.1.ParameterName': 'work_mem', 'Parameters.Parameter.1.ParameterValue': '4096', 'Parameters.Parameter.1.ApplyMethod': 'immediate' });
     const defaults = (await ok('rds', 'DescribeDBSubnetGroups', { DBSubnetGroupName: 'default' })).xml as string;
@@ -297,6 +337,9 @@ describe('isolation between accounts and regions, for every served operation', (
       keyId: key.KeyId,
       grantId: grant.GrantId,
       tableArn: table.TableArn,
+      streamArn: table.LatestStreamArn,
+      shardId,
+      shardIterator,
       dbArn: 'arn:aws:rds:us-east-1:111111111111:db:iso-db',
       pgArn: 'arn:aws:rds:us-east-1:111111111111:pg:iso-pg',
       subnetArn: 'arn:aws:rds:us-east-1:111111111111:subgrp:iso-subnets',
@@ -343,8 +386,14 @@ describe('isolation between accounts and regions, for every served operation', (
             const expected = expectedCode(svc, op, form, approach);
             // BatchGetSecretValue answers 200 and reports each secret it could not read in Errors, as AWS does.
             const partial = r.status === 200 && Array.isArray(r.json?.Errors) ? r.json : undefined;
-            const code = partial ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values') : errorCode(r);
-            const refused = partial ? true : r.status >= 400 && r.status < 500;
+            // BatchExecuteStatement likewise answers 200 with the statement's error in Responses.
+            const statements = r.status === 200 && Array.isArray(r.json?.Responses) ? (r.json.Responses as Json[]) : undefined;
+            const code = partial
+              ? (partial.SecretValues.length === 0 && partial.Errors.length === 1 ? String(partial.Errors[0].ErrorCode) : 'returned values')
+              : statements
+                ? (statements.length === 1 && statements[0]!.Error ? String(statements[0]!.Error.Code) : 'returned values')
+                : errorCode(r);
+            const refused = partial || statements ? true : r.status >= 400 && r.status < 500;
             if (!refused || code !== expected) failures.push(`${approach} ${svc} ${op} by ${form}: HTTP ${r.status} ${code}, expected ${expected}: ${r.text.slice(0, 160)}`);
           }
         }
@@ -372,6 +421,7 @@ describe('isolation between accounts and regions, for every served operation', (
       assert.ok(!(await ok('kms', 'ListAliases', {}, who, region)).Aliases.some((a: Json) => a.AliasName === 'alias/iso'));
       assert.deepEqual((await ok('kms', 'ListRetirableGrants', { RetiringPrincipal: 'arn:aws:iam::111111111111:role/app' }, who, region)).Grants, []);
       assert.deepEqual((await ok('dynamodb', 'ListTables', {}, who, region)).TableNames, []);
+      assert.deepEqual((await ok('dynamodbstreams', 'ListStreams', {}, who, region)).Streams, []);
       const rds = (op: string, body: Json = {}) => call('rds', op, body, who, region).then((r) => r.text);
       assert.doesNotMatch(await rds('DescribeDBInstances'), /iso-db/);
       assert.doesNotMatch(await rds('DescribeDBParameterGroups'), /iso-pg/);

@@ -9,7 +9,7 @@ import { ServiceError } from '../../src/core/errors.js';
 import type { AttributeValue, Item } from '../../src/services/dynamodb/attributes.js';
 import { keyBody } from '../../src/services/dynamodb/keycodec.js';
 import {
-  checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, itemIndexKeyBody, type IndexKey,
+  checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, indexKeyViolation, itemIndexKeyBody, type IndexKey,
 } from '../../src/services/dynamodb/indexes/keys.js';
 import { checkMultiQueryStart, type KeyCondition, multiKeyBounds, multiKeyRange } from '../../src/services/dynamodb/indexes/query.js';
 
@@ -90,6 +90,16 @@ describe('which items an index holds', () => {
     assert.ok(itemIndexKeyBody({ ...full, h1: S('x'.repeat(2048)), r3: S('x'.repeat(1024)) }, KEY));
   });
 
+  it('a present key value the index cannot hold is an index key violation; an absent one is not', () => {
+    assert.equal(indexKeyViolation({ ...full, r2: S('2') }, KEY), true);
+    assert.equal(indexKeyViolation({ ...full, h1: S('x'.repeat(2049)) }, KEY), true);
+    assert.equal(indexKeyViolation({ ...full, r3: S('') }, KEY), true);
+    const missing = { ...full };
+    delete missing.r1;
+    assert.equal(indexKeyViolation(missing, KEY), false);
+    assert.equal(indexKeyViolation(full, KEY), false);
+  });
+
   it('a single-attribute index key keeps the encoding every index has had', () => {
     const single = indexKeyOf([hash('g'), range('s')], defs({ g: 'S', s: 'N' }));
     assert.deepEqual(itemIndexKeyBody({ g: S('x'), s: N('5') }, single), keyBody(S('x'), 'S', N('5'), 'N'));
@@ -132,6 +142,11 @@ describe('write-time checks of index key values', () => {
   it('an empty string is refused', () => {
     throwsValidation(() => checkIndexKeyValues(indexes, { r3: S('') }),
       'One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: gsi, IndexKey: r3');
+  });
+
+  it('an UpdateItem that empties an index key gets UpdateItem\'s message', () => {
+    throwsValidation(() => checkIndexKeyValues(indexes, { r3: S('') }, 'update'),
+      'One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty string value.');
   });
 
   it('a partition key value over 2,048 bytes is refused', () => {

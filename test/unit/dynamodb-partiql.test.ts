@@ -10,6 +10,7 @@ import { SyntaxProblem, tokenize } from '../../src/services/dynamodb/partiql/lex
 import { parseStatement, Rejection } from '../../src/services/dynamodb/partiql/parser.js';
 import { plan, type Plan, type TableSchema } from '../../src/services/dynamodb/partiql/planner.js';
 import { checkUnused, newContext, parseCondition, parseProjection, parseUpdate } from '../../src/services/dynamodb/expressions/parser.js';
+import { unnest } from '../../src/services/dynamodb/partiql/unnest.js';
 import type { AttributeValue } from '../../src/services/dynamodb/attributes.js';
 
 const music: TableSchema = {
@@ -160,6 +161,7 @@ test('planner: SELECT is a Query when the partition key is pinned, a Scan otherw
     [`SongTitle = 'S'`, 'scan'],
     [`Artist = 'A' OR Artist = 'B'`, 'scan'],
     [`Artist IN ('A', 'B')`, 'scan'],
+    [`Artist IN ['A', 'B'] OR x IN <<1, 2>>`, 'scan'],
     [`Artist > 'A'`, 'scan'],
     [`Artist = 'A' AND SongTitle <> 'S'`, 'scan'],
     [`Artist = 'A' AND SongTitle > 'A' AND SongTitle < 'Z'`, 'scan'],
@@ -179,6 +181,9 @@ test('planner: SELECT is a Query when the partition key is pinned, a Scan otherw
   assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE Artist = ?`)), "Number of parameters in request and statement don't match.");
   assert.equal(refusal(() => planOf(`SELECT * FROM Music ORDER BY Artist`)), 'Must have WHERE clause in the statement when using ORDER BY clause.');
   assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE x = 1 ORDER BY Artist`)), 'Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
+  assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE Artist = 'A' OR x = 1 ORDER BY Artist`)), 'Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
+  const ordered = planOf(`SELECT * FROM Music WHERE Artist = 'A' AND SongTitle <> 'B' ORDER BY SongTitle DESC`);
+  assert.deepEqual([ordered.k, ordered.k === 'scan' ? ordered.order : undefined], ['scan', [{ path: ['SongTitle'], descending: true }]]);
   assert.equal(refusal(() => planOf(`SELECT * FROM Music WHERE Artist = 'A' ORDER BY x`)), 'Variable reference x in ORDER BY clause must be part of the primary key');
 });
 
@@ -200,7 +205,7 @@ test('planner: writes become keyed item operations with their conditions', () =>
   assert.deepEqual(check.k, 'check');
   checkExpressions(check);
   const get = planOf(`SELECT a FROM Music WHERE Artist = 'A' AND SongTitle = 'S'`, [], 'batch');
-  assert.deepEqual(get, { k: 'get', input: { TableName: 'Music', Key: { Artist: { S: 'A' }, SongTitle: { S: 'S' } }, ProjectionExpression: '#n0', ExpressionAttributeNames: { '#n0': 'a' } } });
+  assert.deepEqual(get, { k: 'get', input: { TableName: 'Music', Key: { Artist: { S: 'A' }, SongTitle: { S: 'S' } }, ProjectionExpression: '#n0', ExpressionAttributeNames: { '#n0': 'a' } }, paths: [['a']] });
   const refusals: [string, string, ('statement' | 'batch' | 'transaction')?][] = [
     [`UPDATE Music SET a = 1 WHERE Artist = 'A'`, 'Where clause does not contain a mandatory equality on all key attributes'],
     [`DELETE FROM Music WHERE Artist = 'A' AND SongTitle = 'S' AND Artist = 'B'`, 'Multiple conditions on same key Artist. Only single item Update/Insert/Delete are supported'],
@@ -217,10 +222,20 @@ test('planner: writes become keyed item operations with their conditions', () =>
     [`SELECT * FROM Music WHERE Artist = 'A'`, 'Select statements within BatchExecuteStatement must specify the primary key in the where clause.', 'batch'],
     [`SELECT * FROM Music WHERE Artist = 'A' AND SongTitle = 'S' AND x = 1`, 'Select statements within ExecuteTransaction must specify the primary key in the where clause.', 'transaction'],
     [`SELECT * FROM Music.byYear WHERE Year = 1`, 'Reads on indices are not supported within transactions.', 'transaction'],
+    [`SELECT * FROM Music WHERE a IN 'x'`, 'IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member'],
     [`SELECT * FROM Music WHERE a IN ()`, 'IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member'],
     [`SELECT * FROM Music WHERE a = MISSING`, 'MISSING must be compared using IS operator'],
     [`SELECT * FROM Music WHERE frob(a)`, 'Unrecognized function: frob'],
     [`SELECT * FROM Music WHERE a`, 'WHERE clause must contain an expression that resolves to a boolean'],
   ];
   for (const [src, message, use] of refusals) assert.equal(refusal(() => planOf(src, [], use)), message, src);
+});
+
+test('unnest: a SELECT of nested paths answers with its leaves', () => {
+  const projected = { a: { M: { b: { S: 'x' }, c: { L: [{ N: '1' }, { N: '3' }] } } }, top: { S: 't' }, l: { L: [{ M: { k: { S: 'v' } } }] } };
+  assert.deepEqual(unnest(projected, [['a', 'b'], ['a', 'c', 0], ['a', 'c', 2], ['top'], ['l', 4, 'k']]), {
+    b: { S: 'x' }, 'c[0]': { N: '1' }, 'c[2]': { N: '3' }, top: { S: 't' }, k: { S: 'v' },
+  });
+  assert.deepEqual(unnest({ a: { S: '1' } }, [['a'], ['missing']]), { a: { S: '1' } });
+  assert.deepEqual(unnest({}, [['a', 'b']]), {});
 });

@@ -89,3 +89,28 @@ test('a sweep deletes what is due, leaves the rest, and the table counters follo
   ddb.close();
   store.close();
 });
+
+test('while a table is created or deleted: DescribeTimeToLive is refused with its state, UpdateTimeToLive is in use or not found', async () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  const clock = new ManualClock();
+  const ddb = new DynamoDBProvider(store, { clock, createDelayMs: 60_000, deleteDelayMs: 60_000 });
+  const ctx: RequestContext = {
+    scope: Scope.ofCaller('000000000000', 'us-east-1'), requestId: 'r', accessKeyId: 'AKID', callerArn: 'arn:aws:iam::000000000000:root',
+    service: 'dynamodb', operation: 'x', clock,
+  };
+  const fails = (fn: () => unknown, code: string, message: string) => assert.throws(fn, (e: Error) => {
+    assert.deepEqual([e.name, e.message], [code, message]);
+    return true;
+  });
+  ddb.createTable({ TableName: 'slow', BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }, ctx);
+  const spec = { TableName: 'slow', TimeToLiveSpecification: { Enabled: true, AttributeName: 'e' } };
+  fails(() => ddb.describeTimeToLive({ TableName: 'slow' }, ctx), 'ValidationException', 'Cannot describe time to live while table is in CREATING state');
+  fails(() => ddb.updateTimeToLive(spec, ctx), 'ResourceInUseException', 'Attempt to change a resource which is still in use: Table is being created: slow');
+  clock.advance(60_000);
+  assert.deepEqual(ddb.describeTimeToLive({ TableName: 'slow' }, ctx), { TimeToLiveDescription: { TimeToLiveStatus: 'DISABLED' } });
+  ddb.deleteTable({ TableName: 'slow' }, ctx);
+  fails(() => ddb.describeTimeToLive({ TableName: 'slow' }, ctx), 'ValidationException', 'Cannot describe time to live while table is in DELETING state');
+  fails(() => ddb.updateTimeToLive(spec, ctx), 'ResourceNotFoundException', 'Requested resource not found: Table: slow not found');
+  ddb.close();
+  store.close();
+});

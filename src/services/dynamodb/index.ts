@@ -1,15 +1,23 @@
 /** DynamoDB service definition: awsJson1_0 (target prefix DynamoDB_20120810), x-amz-crc32 on responses. */
+import { crc32 } from 'node:zlib';
 import { loadModel } from '../../protocols/model.js';
 import { JsonProtocol } from '../../protocols/json.js';
 import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
 import { DynamoDBProvider } from './provider.js';
-import { validationOrder } from './validation-order.js';
+import { ENUM_ORDER, validationOrder } from './validation-order.js';
+import { precheck, withRequestRules } from './request-rules.js';
+
+/** DynamoDB's largest request body: 16 MB (a larger one is 413). */
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const settings = env.config.dynamodb ?? {}; // checked by config.ts
+  // DescribeEndpoints answers with the Host the client used; without one, the address Cellar listens on.
+  const endpointAddress = (): string => (env.endpoint ? new URL(env.endpoint).host : 'localhost:4566');
   const provider = new DynamoDBProvider(env.store, {
     clock: env.clock,
+    endpointAddress,
     ...(settings.backfillBatch !== undefined ? { backfillBatch: settings.backfillBatch } : {}),
     timeToLive: {
       ...(settings.backfillBatch !== undefined ? { walkBatch: settings.backfillBatch } : {}),
@@ -20,6 +28,9 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);
+  model.precheck = precheck;
+  model.enumOrder = ENUM_ORDER;
+  model.mapValueConstraints = true;
   return {
     id: 'dynamodb',
     model,
@@ -29,8 +40,15 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
       messageKey: 'message',
       crc32: true,
     }),
-    provider,
+    provider: withRequestRules(provider),
     authStyle: 'json',
+    unservedOperations: 'unknown-operation',
+    maxBodyBytes: MAX_REQUEST_BYTES,
+    healthCheck: (region) => {
+      // DynamoDB's endpoint answers `GET /` with this line (the trailing space is DynamoDB's).
+      const body = `healthy: dynamodb.${region}.amazonaws.com `;
+      return { body, headers: { 'x-amz-crc32': String(crc32(body) >>> 0) } };
+    },
     stop() {
       provider.close();
     },

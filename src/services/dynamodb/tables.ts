@@ -61,6 +61,8 @@ export interface TableMeta {
   stream: { StreamEnabled: boolean; StreamViewType?: string } | undefined;
   /** When streams were last enabled: names the stream (LatestStreamLabel / LatestStreamArn). */
   streamLabel?: string;
+  /** The highest warm throughput the table has had (WarmThroughput never decreases); absent on older records. */
+  warm?: { read: number; write: number };
   /** Present when SSESpecification.Enabled was true: server-side encryption with a KMS key. */
   sse?: { kmsKeyArn: string };
   tags: Record<string, string>;
@@ -129,6 +131,29 @@ export function tableArn(meta: Pick<TableMeta, 'accountId' | 'region' | 'name'>)
   return `arn:aws:dynamodb:${meta.region}:${meta.accountId}:table/${meta.name}`;
 }
 
+/** What a new on-demand table (or index) is warmed to, and stays warmed to at least once it has been on demand. */
+const ON_DEMAND_WARM = { read: 12000, write: 4000 };
+
+/** The table's warm throughput now: on demand (now or ever) at least 12000/4000, provisioned at least its capacity, never lower than before. */
+function currentWarm(meta: TableMeta): { read: number; write: number } {
+  const everOnDemand = meta.billingMode === 'PAY_PER_REQUEST' || meta.billingModeChangedMs !== undefined;
+  const floor = everOnDemand ? ON_DEMAND_WARM : { read: 1, write: 1 };
+  const provisioned = meta.billingMode === 'PROVISIONED';
+  return {
+    read: Math.max(floor.read, meta.warm?.read ?? 0, provisioned ? (meta.throughput.ReadCapacityUnits ?? 0) : 0),
+    write: Math.max(floor.write, meta.warm?.write ?? 0, provisioned ? (meta.throughput.WriteCapacityUnits ?? 0) : 0),
+  };
+}
+
+/**
+ * Records the table's warm throughput after a create or an update, before its metadata is saved. As AWS reports it:
+ * 12000 read and 4000 write units per second for an on-demand table (kept after a switch back to provisioned), the
+ * highest capacity ever provisioned otherwise; it never decreases.
+ */
+export function raiseWarmThroughput(meta: TableMeta): void {
+  meta.warm = currentWarm(meta);
+}
+
 export interface Stats {
   count: number;
   bytes: number;
@@ -165,8 +190,10 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
       ...(meta.billingMode === 'PAY_PER_REQUEST' ? { LastUpdateToPayPerRequestDateTime: seconds(meta.billingModeChangedMs ?? meta.createdMs) } : {}),
     };
   }
-  const lsis = meta.indexes.filter((i) => !i.global);
-  const gsis = meta.indexes.filter((i) => i.global);
+  // "If the table is in the DELETING state, no information about indexes will be returned." (API reference)
+  const deleting = meta.status === 'DELETING';
+  const lsis = deleting ? [] : meta.indexes.filter((i) => !i.global);
+  const gsis = deleting ? [] : meta.indexes.filter((i) => i.global);
   if (lsis.length) {
     desc.LocalSecondaryIndexes = lsis.map((i) => {
       const s = indexStats.get(i.ns) ?? { count: 0, bytes: 0 };
@@ -187,19 +214,54 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
       g.IndexSizeBytes = s.bytes;
       g.ItemCount = s.count;
       g.IndexArn = `${arn}/index/${i.name}`;
+      g.WarmThroughput = {
+        ReadUnitsPerSecond: provisioned ? (i.throughput?.ReadCapacityUnits ?? 1) : ON_DEMAND_WARM.read,
+        WriteUnitsPerSecond: provisioned ? (i.throughput?.WriteCapacityUnits ?? 1) : ON_DEMAND_WARM.write,
+        Status: i.status,
+      };
       return g;
     });
   }
-  if (meta.stream?.StreamEnabled) {
-    desc.StreamSpecification = meta.stream;
-    if (meta.streamLabel) {
-      desc.LatestStreamLabel = meta.streamLabel;
-      desc.LatestStreamArn = `${arn}/stream/${meta.streamLabel}`;
-    }
+  if (meta.stream?.StreamEnabled) desc.StreamSpecification = meta.stream;
+  // The latest stream is named even once disabled: it stays readable (DISABLED) for 24 hours.
+  if (meta.streamLabel) {
+    desc.LatestStreamLabel = meta.streamLabel;
+    desc.LatestStreamArn = `${arn}/stream/${meta.streamLabel}`;
   }
   // Tables encrypted with an AWS owned key (the default) have no SSEDescription, as on AWS.
   if (meta.sse) desc.SSEDescription = { Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: meta.sse.kmsKeyArn };
   if (meta.tableClass) desc.TableClassSummary = { TableClass: meta.tableClass };
   desc.DeletionProtectionEnabled = meta.deletionProtection;
+  // Always present on AWS; Terraform waits for its Status to be ACTIVE after every create and update.
+  const warm = currentWarm(meta);
+  desc.WarmThroughput = { ReadUnitsPerSecond: warm.read, WriteUnitsPerSecond: warm.write, Status: meta.status === 'CREATING' || meta.status === 'DELETING' ? meta.status : 'ACTIVE' };
+  return desc;
+}
+
+/**
+ * CreateTable's TableDescription: DescribeTable's without the warm throughput and without the billing summary's
+ * LastUpdateToPayPerRequestDateTime, both of which DescribeTable shows from then on (as AWS answers).
+ */
+export function describeCreated(meta: TableMeta, stats: Stats, indexStats: Map<number, Stats>): Record<string, unknown> {
+  const desc = describe(meta, stats, indexStats);
+  delete desc.WarmThroughput;
+  if (desc.BillingModeSummary) desc.BillingModeSummary = { BillingMode: meta.billingMode };
+  return desc;
+}
+
+/** Members of a TableDescription that DeleteTable's answer leaves out: the schema, the indexes, and the warm throughput. */
+const NOT_IN_DELETE_ANSWER = ['AttributeDefinitions', 'KeySchema', 'CreationDateTime', 'LocalSecondaryIndexes', 'GlobalSecondaryIndexes', 'WarmThroughput'];
+
+/**
+ * DeleteTable's TableDescription: the table's name, status (DELETING), throughput (NumberOfDecreasesToday and the
+ * capacity units only), size, count, ARN and id, with its billing, stream, encryption and deletion-protection
+ * settings, and no schema or indexes (the API reference's example answer, and its rule that a DELETING table
+ * reports no indexes).
+ */
+export function describeDeleted(meta: TableMeta, stats: Stats): Record<string, unknown> {
+  const desc = describe(meta, stats, new Map());
+  for (const k of NOT_IN_DELETE_ANSWER) delete desc[k];
+  const pt = desc.ProvisionedThroughput as Record<string, unknown>;
+  desc.ProvisionedThroughput = { NumberOfDecreasesToday: pt.NumberOfDecreasesToday, ReadCapacityUnits: pt.ReadCapacityUnits, WriteCapacityUnits: pt.WriteCapacityUnits };
   return desc;
 }

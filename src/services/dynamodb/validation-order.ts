@@ -13,3 +13,16 @@ export function validationOrder(): Record<string, string[]> {
   cached ??= (JSON.parse(readFileSync(join(modelsDir, 'dynamodb-validation-order.json'), 'utf8')) as { order: Record<string, string[]> }).order;
   return cached;
 }
+
+/**
+ * The enumerations whose "Member must satisfy enum value set: [...]" lists DynamoDB writes in an order of its own
+ * (its service's, not the published model's), as dynalite's validation tables recorded them from the live service.
+ */
+export const ENUM_ORDER: Readonly<Record<string, readonly string[]>> = {
+  ScalarAttributeType: ['B', 'N', 'S'],
+  ProjectionType: ['ALL', 'INCLUDE', 'KEYS_ONLY'],
+  ReturnValue: ['ALL_NEW', 'UPDATED_OLD', 'ALL_OLD', 'NONE', 'UPDATED_NEW'],
+  ComparisonOperator: ['IN', 'NULL', 'BETWEEN', 'LT', 'NOT_CONTAINS', 'EQ', 'GT', 'NOT_NULL', 'NE', 'LE', 'BEGINS_WITH', 'GE', 'CONTAINS'],
+  ConditionalOperator: ['OR', 'AND'],
+  Select: ['SPECIFIC_ATTRIBUTES', 'COUNT', 'ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES'],
+};

@@ -13,11 +13,12 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../../core/context.js';
 import { ServiceError, validationError } from '../../../core/errors.js';
-import type { AttributeValue, Item } from '../attributes.js';
-import type { Statement } from './ast.js';
+import { type AttributeValue, type Item, compareScalars, validateValue } from '../attributes.js';
+import type { DocPath, OrderBy, Statement } from './ast.js';
 import { SyntaxProblem } from './lexer.js';
 import { parseStatement, Rejection } from './parser.js';
 import { isRead, plan, type Plan, type TableSchema, type UseCase } from './planner.js';
+import { unnest } from './unnest.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Answer = Json | Promise<Json>;
@@ -34,6 +35,31 @@ export interface PartiqlBackend {
   deleteItem(input: Json, ctx: RequestContext): Answer;
   transactWriteItems?(input: Json, ctx: RequestContext): Answer;
   transactGetItems?(input: Json, ctx: RequestContext): Answer;
+}
+
+/** One statement of a request, as the wire carries it (binary values as base64, like every item Cellar reads). */
+export interface StatementRequest {
+  Statement: string;
+  Parameters?: AttributeValue[];
+  ConsistentRead?: boolean;
+  ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' | 'NONE';
+}
+
+export interface ExecuteStatementRequest extends StatementRequest {
+  NextToken?: string;
+  Limit?: number;
+  ReturnConsumedCapacity?: string;
+}
+
+export interface BatchExecuteStatementRequest {
+  Statements: StatementRequest[];
+  ReturnConsumedCapacity?: string;
+}
+
+export interface ExecuteTransactionRequest {
+  TransactStatements: StatementRequest[];
+  ClientRequestToken?: string;
+  ReturnConsumedCapacity?: string;
 }
 
 const WELL_FORMED = "Statement wasn't well formed, can't be processed: ";
@@ -57,6 +83,11 @@ function asValidation(e: unknown): unknown {
 }
 
 function planned(s: Statement, params: AttributeValue[] | undefined, backend: PartiqlBackend, ctx: RequestContext, use: UseCase): Plan {
+  // Parameters are attribute values: checked as every attribute value is, before they reach an expression.
+  for (const v of params ?? []) {
+    const problem = validateValue(v);
+    if (problem) throw validationError(problem);
+  }
   try {
     return plan(s, params ?? [], (table) => backend.partiqlSchema(ctx, table), use);
   } catch (e) {
@@ -107,8 +138,8 @@ function readToken(ctx: RequestContext, token: string, hash: string): Item {
 
 // ------------------------------------------------------------------ ExecuteStatement
 
-export function executeStatement(backend: PartiqlBackend, input: Json, ctx: RequestContext): Answer {
-  const statement: string = input.Statement;
+export function executeStatement(backend: PartiqlBackend, input: ExecuteStatementRequest, ctx: RequestContext): Answer {
+  const statement = input.Statement;
   const { statement: parsed } = parse(statement);
   const p = planned(parsed, input.Parameters, backend, ctx, 'statement');
   const capacity = input.ReturnConsumedCapacity !== undefined ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : {};
@@ -125,7 +156,9 @@ export function executeStatement(backend: PartiqlBackend, input: Json, ctx: Requ
       if (input.Limit !== undefined) read.Limit = input.Limit;
       if (input.NextToken !== undefined) read.ExclusiveStartKey = readToken(ctx, input.NextToken, hash);
       return then(p.k === 'query' ? backend.query(read, ctx) : backend.scan(read, ctx), (out) => {
-        const answer: Json = { Items: out.Items ?? [] };
+        const items = (out.Items ?? []) as Item[];
+        if (p.k === 'scan' && p.order) sortPage(items, p.order);
+        const answer: Json = { Items: p.paths ? items.map((i) => unnest(i, p.paths!)) : items };
         if (out.LastEvaluatedKey) answer.NextToken = makeToken(ctx, hash, out.LastEvaluatedKey as Item);
         if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
         return answer;
@@ -143,6 +176,19 @@ export function executeStatement(backend: PartiqlBackend, input: Json, ctx: Requ
       // get and check are planned only for batches and transactions.
       throw validationError(WELL_FORMED + 'Expected data manipulation');
   }
+}
+
+/** Sorts a page by ORDER BY key attributes (a Scan's order is the store's; items lacking them keep their place). */
+function sortPage(items: Item[], order: OrderBy[]): void {
+  items.sort((a, b) => {
+    for (const o of order) {
+      const x = a[o.path[0]];
+      const y = b[o.path[0]];
+      const c = x && y ? compareScalars(x, y) ?? 0 : 0;
+      if (c !== 0) return o.descending ? -c : c;
+    }
+    return 0;
+  });
 }
 
 function writeAnswer(out: Json): Json {
@@ -195,11 +241,11 @@ function batchError(e: unknown, tableName?: string): Json {
 
 type Member = { plan: Plan } | { error: unknown };
 
-export async function batchExecuteStatement(backend: PartiqlBackend, input: Json, ctx: RequestContext): Promise<Json> {
-  const requests = (input.Statements ?? []) as Json[];
+export async function batchExecuteStatement(backend: PartiqlBackend, input: BatchExecuteStatementRequest, ctx: RequestContext): Promise<Json> {
+  const requests = input.Statements ?? [];
   const parsed = requests.map((r): { statement: Statement } | { error: unknown } => {
     try {
-      return { statement: parse(r.Statement as string).statement };
+      return { statement: parse(r.Statement).statement };
     } catch (e) {
       return { error: e };
     }
@@ -222,7 +268,7 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Json
     if (seen.has(id)) throw validationError('Provided list of item keys contains duplicates');
     seen.add(id);
   }
-  const capacity = input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES' ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity as string } : undefined;
+  const capacity = input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES' ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : undefined;
   const consumed: Json[] = [];
   const responses: Json[] = [];
   for (let i = 0; i < members.length; i++) {
@@ -237,7 +283,7 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Json
       if (out.ConsumedCapacity) consumed.push(out.ConsumedCapacity as Json);
       const response: Json = { TableName: table };
       const item = out.Item ?? out.Attributes;
-      if (item) response.Item = item;
+      if (item) response.Item = m.plan.k === 'get' && m.plan.paths ? unnest(item as Item, m.plan.paths) : item;
       responses.push(response);
     } catch (e) {
       responses.push(batchError(e, table));
@@ -248,7 +294,7 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Json
   return out;
 }
 
-async function runMember(backend: PartiqlBackend, p: Plan, request: Json, capacity: Json | undefined, ctx: RequestContext): Promise<Json> {
+async function runMember(backend: PartiqlBackend, p: Plan, request: StatementRequest, capacity: Json | undefined, ctx: RequestContext): Promise<Json> {
   const extra: Json = { ...capacity };
   switch (p.k) {
     case 'get':
@@ -292,11 +338,11 @@ function sumCapacity(list: Json[]): Json[] {
 
 // ------------------------------------------------------------------ ExecuteTransaction
 
-export function executeTransaction(backend: PartiqlBackend, input: Json, ctx: RequestContext): Answer {
-  const requests = (input.TransactStatements ?? []) as Json[];
+export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransactionRequest, ctx: RequestContext): Answer {
+  const requests = input.TransactStatements ?? [];
   const plans: Plan[] = [];
   requests.forEach((r, i) => {
-    const { statement } = parse(r.Statement as string);
+    const { statement } = parse(r.Statement);
     if ((statement.k === 'update' || statement.k === 'delete') && statement.returning) {
       throw validationError(`Validation failed in TransactStatements[${i}]: RETURNING clause is not supported in ExecuteTransaction.`);
     }
@@ -309,7 +355,13 @@ export function executeTransaction(backend: PartiqlBackend, input: Json, ctx: Re
     if (!backend.transactGetItems) throw new ServiceError('UnknownOperationException', '');
     const get: Json = { TransactItems: plans.map((p) => ({ Get: p.input })), ...capacity };
     return then(backend.transactGetItems(get, ctx), (out) => {
-      const answer: Json = { Responses: out.Responses ?? [] };
+      const responses = (out.Responses ?? []) as Json[];
+      const answer: Json = {
+        Responses: responses.map((r, i) => {
+          const paths = plans[i]!.k === 'get' ? (plans[i] as { paths?: DocPath[] }).paths : undefined;
+          return r.Item && paths ? { ...r, Item: unnest(r.Item as Item, paths) } : r;
+        }),
+      };
       if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
       return answer;
     });

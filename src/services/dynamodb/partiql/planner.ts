@@ -13,8 +13,9 @@
  * key schema in, an operation out, or a Rejection with DynamoDB's message.
  */
 import type { AttributeValue, Item } from '../attributes.js';
-import type { DocPath, Expr, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
+import type { DocPath, Expr, OrderBy, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
 import { Rejection } from './parser.js';
+import { PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL } from '../indexes/keys.js';
 
 export type KeyType = 'S' | 'N' | 'B';
 
@@ -31,7 +32,8 @@ export interface KeySchema {
 export interface TableSchema extends KeySchema {
   /** The table's name as stored (the statement may name it by ARN). */
   name: string;
-  indexes: Map<string, KeySchema & { global: boolean }>;
+  /** multi: the index key has several HASH or RANGE attributes (PartiQL refuses to read such an index). */
+  indexes: Map<string, KeySchema & { global: boolean; multi?: boolean }>;
 }
 
 /** Which API carries the statement: their rules for reads differ. */
@@ -85,9 +87,11 @@ export interface CheckInput extends Placeholders {
 }
 
 export type Plan =
-  | { k: 'query'; input: ReadInput }
-  | { k: 'scan'; input: ReadInput }
-  | { k: 'get'; input: GetInput }
+  /** paths: the SELECT's projection, when it names attributes (the answer is unnested by them, see unnest.ts). */
+  | { k: 'query'; input: ReadInput; paths?: DocPath[] }
+  /** order: an ORDER BY the Scan cannot give (the page is sorted by it). */
+  | { k: 'scan'; input: ReadInput; paths?: DocPath[]; order?: OrderBy[] }
+  | { k: 'get'; input: GetInput; paths?: DocPath[] }
   | { k: 'put'; input: PutInput }
   | { k: 'update'; input: UpdateInput }
   | { k: 'delete'; input: DeleteInput }
@@ -238,10 +242,12 @@ class Emitter {
       case 'cmp': return `${this.operand(e.l)} ${e.op} ${this.operand(e.r)}`;
       case 'between': return `${this.operand(e.v)} BETWEEN ${this.operand(e.lo)} AND ${this.operand(e.hi)}`;
       case 'in': {
-        if (!Array.isArray(e.list) || e.list.length === 0 || e.v.k !== 'path') {
+        // The right side is a sequence: (a, b), [a, b] or <<a, b>>.
+        const list = Array.isArray(e.list) ? e.list : e.list.k === 'list' || e.list.k === 'bag' ? e.list.items : undefined;
+        if (!list || list.length === 0 || e.v.k !== 'path') {
           throw new Rejection('IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member');
         }
-        return `${this.operand(e.v)} IN (${e.list.map((x) => this.operand(x)).join(', ')})`;
+        return `${this.operand(e.v)} IN (${list.map((x) => this.operand(x)).join(', ')})`;
       }
       case 'is': {
         if (e.e.k !== 'path') throw new Rejection('The left hand side argument to IS must be a Variable Reference, Literal, or Path');
@@ -425,6 +431,10 @@ function projectionOf(select: SelectStatement, ph: Placeholder): string | undefi
   return select.projection.map((p) => ph.path(p)).join(', ');
 }
 
+function pathsOf(select: SelectStatement): { paths?: DocPath[] } {
+  return select.projection === '*' ? {} : { paths: select.projection };
+}
+
 function readSchema(schema: TableSchema, index: string | undefined): KeySchema {
   if (index === undefined) return schema;
   const idx = schema.indexes.get(index);
@@ -434,6 +444,8 @@ function readSchema(schema: TableSchema, index: string | undefined): KeySchema {
 
 function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use: UseCase): Plan {
   const index = s.from.index;
+  // AWS refuses a read of a multi-attribute key index ahead of every rule on the statement's form.
+  if (index !== undefined && schema.indexes.get(index)?.multi) throw new Rejection(PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL);
   if (use !== 'statement') {
     if (index !== undefined && use === 'transaction') throw new Rejection('Reads on indices are not supported within transactions.');
     const message = use === 'transaction'
@@ -450,14 +462,14 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
     if (found.rest.length) throw new Rejection(message);
     const ph = new Placeholder();
     const projection = projectionOf(s, ph);
-    return { k: 'get', input: ph.into<GetInput>({ TableName: schema.name, Key: found.key, ...(projection ? { ProjectionExpression: projection } : {}) }) };
+    return { k: 'get', input: ph.into<GetInput>({ TableName: schema.name, Key: found.key, ...(projection ? { ProjectionExpression: projection } : {}) }), ...pathsOf(s) };
   }
   const keySchema = readSchema(schema, index);
   const ph = new Placeholder();
   const emit = new Emitter(ph, values);
   const base: ReadInput = { TableName: schema.name, ...(index !== undefined ? { IndexName: index } : {}) };
   const kc = selectKeyCondition(s.where, keySchema, values);
-  if (s.orderBy) checkOrderBy(s, keySchema, kc !== undefined);
+  if (s.orderBy) checkOrderBy(s, keySchema);
   if (kc) {
     checkKeyValue(keySchema.hash.name, kc.hash, keySchema.hash.type);
     let keyCondition = `${ph.name(keySchema.hash.name)} = ${ph.value(kc.hash)}`;
@@ -476,24 +488,37 @@ function planSelect(s: SelectStatement, schema: TableSchema, values: Values, use
     if (projection) input.ProjectionExpression = projection;
     const rangeOrder = s.orderBy?.find((o) => o.path.length === 1 && o.path[0] === keySchema.range?.name) ?? s.orderBy?.[0];
     if (rangeOrder?.descending) input.ScanIndexForward = false;
-    return { k: 'query', input: ph.into(input) };
+    return { k: 'query', input: ph.into(input), ...pathsOf(s) };
   }
   const input: ReadInput = { ...base };
   if (s.where) input.FilterExpression = emit.condition(s.where);
   const projection = projectionOf(s, ph);
   if (projection) input.ProjectionExpression = projection;
-  return { k: 'scan', input: ph.into(input) };
+  return { k: 'scan', input: ph.into(input), ...pathsOf(s), ...(s.orderBy ? { order: s.orderBy } : {}) };
 }
 
-function checkOrderBy(s: SelectStatement, schema: KeySchema, hasHashCondition: boolean): void {
+/** Whether every way the clause can hold names the partition key (an OR needs it on both sides). */
+function pinsHash(e: Expr, hash: string): boolean {
+  switch (e.k) {
+    case 'and': return pinsHash(e.l, hash) || pinsHash(e.r, hash);
+    case 'or': return pinsHash(e.l, hash) && pinsHash(e.r, hash);
+    case 'cmp': return (topName(e.l) === hash && isValueNode(e.r)) || (topName(e.r) === hash && isValueNode(e.l));
+    case 'between': return topName(e.v) === hash;
+    case 'in': return topName(e.v) === hash;
+    case 'call': return e.args.length > 1 && topName(e.args[0]!) === hash;
+    default: return false;
+  }
+}
+
+function checkOrderBy(s: SelectStatement, schema: KeySchema): void {
   if (!s.where) throw new Rejection('Must have WHERE clause in the statement when using ORDER BY clause.');
+  if (!pinsHash(s.where, schema.hash.name)) throw new Rejection('Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
   const keys = [schema.hash.name, ...(schema.range ? [schema.range.name] : [])];
   for (const o of s.orderBy ?? []) {
     if (o.path.length !== 1 || !keys.includes(o.path[0])) {
       throw new Rejection(`Variable reference ${o.path.join('.')} in ORDER BY clause must be part of the primary key`);
     }
   }
-  if (!hasHashCondition) throw new Rejection('Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
 }
 
 function updateExpression(clauses: UpdateClause[], emit: Emitter, values: Values): string {

@@ -40,6 +40,10 @@ const DEFAULT_WALK_BATCH = 500;
 /** Tries of one walk step before the walk is left for the next start. */
 const WALK_ATTEMPTS = 3;
 
+function notFound(name: string): ServiceError {
+  return new ServiceError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
+}
+
 export class TimeToLive {
   readonly index: ExpiryIndex;
   private readonly changeIntervalMs: number;
@@ -114,18 +118,21 @@ export class TimeToLive {
   }
 
   describeTimeToLive(input: DescribeTimeToLiveInput, ctx: RequestContext): DescribeTimeToLiveOutput {
-    const t = this.table(ctx, input.TableName);
-    if (t.meta.status === 'CREATING') throw validationError(`Cannot describe time to live while table is in ${t.meta.status} state`);
+    const name = this.provider.tableName(ctx, input.TableName);
+    const t = this.provider.lookup(ctx, name);
+    if (!t) throw notFound(name);
+    // AWS refuses the read while the table is created or deleted (UpdateTimeToLive finds a DELETING table gone).
+    if (t.meta.status === 'CREATING' || t.meta.status === 'DELETING') throw validationError(`Cannot describe time to live while table is in ${t.meta.status} state`);
     const m = t.meta.timeToLive;
     if (m?.enabled && m.attributeName !== undefined) return { TimeToLiveDescription: { TimeToLiveStatus: 'ENABLED', AttributeName: m.attributeName } };
     return { TimeToLiveDescription: { TimeToLiveStatus: 'DISABLED' } };
   }
 
-  /** The named table (a name, or an ARN in the caller's account and region); a DELETING table is gone already. */
+  /** The table UpdateTimeToLive names (a name, or an ARN in the caller's account and region); a DELETING table is gone already. */
   private table(ctx: RequestContext, nameOrArn: string): TableState {
     const name = this.provider.tableName(ctx, nameOrArn);
     const t = this.provider.lookup(ctx, name);
-    if (!t || t.meta.status === 'DELETING') throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
+    if (!t || t.meta.status === 'DELETING') throw notFound(name);
     return t;
   }
 
@@ -195,8 +202,9 @@ export class TimeToLive {
     const batch = [...this.provider.items.scan({ ...(after ? { gt: after } : { gte: prefix }), lt: prefixEnd(prefix)!, limit: this.walkBatch })];
     const done = batch.length < this.walkBatch;
     // The new position is stored with the step's entries and takes effect in memory once they commit.
-    const { walk: _, ...settled } = t.meta.timeToLive!;
-    const next: TimeToLiveMeta = done ? settled : { ...settled, walk: { ...walk, afterHex: batch[batch.length - 1]![0].toString('hex') } };
+    const next: TimeToLiveMeta = { ...t.meta.timeToLive! };
+    if (done) delete next.walk;
+    else next.walk = { ...walk, afterHex: batch[batch.length - 1]![0].toString('hex') };
     this.provider.store.transaction(() => {
       for (const [k, v] of batch) {
         const item = JSON.parse(itemValueJson(v)) as Item;
