@@ -104,7 +104,7 @@ export class JsonProtocol implements Protocol {
       throw e;
     }
     model.precheck?.(op.name, input as Record<string, unknown>);
-    if (problems.length) throw new ServiceError('ValidationException', formatProblems(problems));
+    if (problems.length) throw new ServiceError('ValidationException', formatProblems(model.maxValidationProblems ? problems.slice(0, model.maxValidationProblems) : problems));
     return input;
   }
 

@@ -79,6 +79,8 @@ export class ServiceModel {
    */
   /** Enumerations the service lists in an order other than the model's in "enum value set" messages: shape → values. */
   enumOrder: Readonly<Record<string, readonly string[]>> = {};
+  /** At most this many constraint problems are listed (DynamoDB stops at 10); undefined lists them all. */
+  maxValidationProblems: number | undefined = undefined;
   /** Length limits of list-valued maps are checked on the map, in Coral's "Map value must satisfy constraint" form. */
   mapValueConstraints = false;
   precheck: ((operation: string, input: Record<string, unknown>) => void) | undefined = undefined;

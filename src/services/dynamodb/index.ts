@@ -31,6 +31,7 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   model.precheck = precheck;
   model.enumOrder = ENUM_ORDER;
   model.mapValueConstraints = true;
+  model.maxValidationProblems = 10;
   return {
     id: 'dynamodb',
     model,

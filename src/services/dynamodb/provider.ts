@@ -55,7 +55,7 @@ import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
   checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
-import { invalidKeyConditionOperator } from './request-rules.js';
+import { checkKeyPaths, checkQueryKey, conditionPaths, invalidKeyConditionOperator, updatePaths } from './request-rules.js';
 import * as probes from './probes/index.js';
 import type * as M from '../../models/dynamodb.js';
 import { TimeToLive, type TimeToLiveOptions } from './ttl/time-to-live.js';
@@ -972,7 +972,7 @@ export class DynamoDBProvider {
   // ------------------------------------------------------------------ keys and index entries
 
   /** Validates a Key parameter against the table's schema; returns its encoded item key. */
-  keyFromKey(t: TableState, key: Json | undefined): Buffer {
+  keyFromKey(t: TableState, key: Json | undefined, emptyLead?: string): Buffer {
     const k = t.key;
     if (!key || typeof key !== 'object') throw validationError('The provided key element does not match the schema');
     let n = 0;
@@ -987,14 +987,19 @@ export class DynamoDBProvider {
     if ((h as Json)[k.hashType] === undefined || (r && (r as Json)[k.rangeType!] === undefined)) {
       throw validationError('The provided key element does not match the schema');
     }
-    this.checkKeyValue(k.hashName, h, true);
-    if (r) this.checkKeyValue(k.rangeName!, r, false);
+    this.checkKeyValue(k.hashName, h, true, emptyLead);
+    if (r) this.checkKeyValue(k.rangeName!, r, false, emptyLead);
     return withNamespace(t.meta.ns, keyBody(h, k.hashType, r, k.rangeType));
   }
 
-  private checkKeyValue(name: string, v: AttributeValue, isHash: boolean): void {
-    if (v.S === '' ) throw validationError(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${name}`);
-    if (v.B !== undefined && v.B.length === 0) throw validationError(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty binary value. Key: ${name}`);
+  /** Paths into the table's or an index's key attributes are refused (request-rules checkKeyPaths). */
+  private checkKeyPaths(t: TableState, paths: readonly Path[]): void {
+    checkKeyPaths(paths, t.keyAttrs, t.indexes.flatMap((i) => i.ikey.parts.map((p) => p.name)));
+  }
+
+  private checkKeyValue(name: string, v: AttributeValue, isHash: boolean, lead = 'One or more parameter values are not valid.'): void {
+    if (v.S === '' ) throw validationError(`${lead} The AttributeValue for a key attribute cannot contain an empty string value. Key: ${name}`);
+    if (v.B !== undefined && v.B.length === 0) throw validationError(`${lead} The AttributeValue for a key attribute cannot contain an empty binary value. Key: ${name}`);
     this.checkKeySize(v, isHash);
   }
 
@@ -1230,7 +1235,9 @@ export class DynamoDBProvider {
       checkUnused(ectx);
     }
     const t = this.active(ctx, input.TableName);
-    const key = this.keyFromKey(t, input.Key);
+    // GetItem words an empty key value "were invalid:", where an item's is "are not valid." (dynalite's suite, recorded on AWS).
+    const key = this.keyFromKey(t, input.Key, 'One or more parameter values were invalid:');
+    if (paths) this.checkKeyPaths(t, paths);
     const text = this.items.getText(key, ITEM_HEADER_BYTES);
     const out: Json = {};
     let size = 0;
@@ -1282,6 +1289,7 @@ export class DynamoDBProvider {
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
     const key = this.keyFromKey(t, input.Key);
+    this.checkKeyPaths(t, updatePaths(actions));
     this.transactions.checkFree(key);
     let old: StoredItem | undefined;
     let next: Item | undefined;
@@ -1532,7 +1540,12 @@ export class DynamoDBProvider {
     const { filter, paths } = this.readExpressions(input, ectx, 'QueryFilter');
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
-    const { target, key } = this.readTarget(t, input, paths);
+    const { target, key } = this.findTarget(t, input);
+    if (!target?.ikey.multi) {
+      // DynamoDB's walk of the key attributes, start key and conditions interleaved (request-rules.ts).
+      const queried = [{ name: key.hashName, type: key.hashType as string }, ...(key.rangeName ? [{ name: key.rangeName, type: key.rangeType as string }] : [])];
+      checkQueryKey(input, queried, [...new Set([...t.keyAttrs, ...queried.map((a) => a.name)])], (name, v, isHash) => this.checkKeyValue(name, v, isHash));
+    }
     if (input.KeyConditions !== undefined) {
       for (const a of Object.keys(input.KeyConditions as Json)) {
         if (['NULL', 'NOT_NULL', 'NE', 'CONTAINS', 'NOT_CONTAINS', 'IN'].includes((input.KeyConditions as Json)[a]?.ComparisonOperator)) {
@@ -1558,6 +1571,7 @@ export class DynamoDBProvider {
       }
       bounds = this.rangeBounds(withNamespace(ns, keyBody(range.hash, key.hashType)), range, key);
     }
+    if (paths) this.checkKeyPaths(t, paths);
     if (filter) {
       // A Query filters after the key condition: filtering on the queried key attributes is refused.
       const heads = new Set<string>();
@@ -1568,6 +1582,8 @@ export class DynamoDBProvider {
         }
       }
     }
+    if (target) this.checkTargetProjection(target, input, paths);
+    if (filter) this.checkKeyPaths(t, conditionPaths(filter));
     return this.walk(t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
   }
 
@@ -1589,7 +1605,13 @@ export class DynamoDBProvider {
     const { filter, paths } = this.readExpressions(input, ectx, 'ScanFilter');
     checkUnused(ectx);
     const t = this.active(ctx, input.TableName);
-    const { target } = this.readTarget(t, input, paths);
+    // DynamoDB's order: the index, the start key, what the index projects, then paths into key attributes.
+    const { target } = this.findTarget(t, input);
+    // The index's part of a start key is checked before the projection, the table's part after it.
+    if (input.ExclusiveStartKey) this.startKey(t, target, input.ExclusiveStartKey, 'Scan', () => target && this.checkTargetProjection(target, input, paths));
+    else if (target) this.checkTargetProjection(target, input, paths);
+    if (paths) this.checkKeyPaths(t, paths);
+    if (filter) this.checkKeyPaths(t, conditionPaths(filter));
     const ns = target ? target.meta.ns : t.meta.ns;
     let bounds: { gte: Buffer; lt: Buffer };
     if (totalSegments !== undefined) bounds = bucketRange(ns, segment!, totalSegments);
@@ -1629,12 +1651,18 @@ export class DynamoDBProvider {
     return { filter, paths };
   }
 
-  private readTarget(t: TableState, input: Json, paths: Path[] | undefined): { target: IndexState | undefined; key: KeyDef } {
+  /** The index a read names (or the table), with the checks DynamoDB makes as soon as it has found it. */
+  private findTarget(t: TableState, input: Json): { target: IndexState | undefined; key: KeyDef } {
     if (input.IndexName === undefined) return { target: undefined, key: t.key };
     const idx = t.indexes.find((i) => i.meta.name === input.IndexName);
     if (!idx) throw validationError(`The table does not have the specified index: ${input.IndexName}`);
     if (idx.meta.global && input.ConsistentRead === true) throw validationError('Consistent reads are not supported on global secondary indexes');
     if (idx.meta.status === 'CREATING' && idx.meta.backfilling) throw validationError(`Cannot read from backfilling global secondary index: ${idx.meta.name}`);
+    return { target: idx, key: idx.key };
+  }
+
+  /** What a read of a GSI may ask for: not ALL_ATTRIBUTES, nor paths it does not project, unless it projects ALL. */
+  private checkTargetProjection(idx: IndexState, input: Json, paths: Path[] | undefined): void {
     if (idx.meta.global && input.Select === 'ALL_ATTRIBUTES' && idx.projected !== 'ALL') {
       throw validationError(`${INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index ${idx.meta.name} because its projection type is not ALL`);
     }
@@ -1644,7 +1672,6 @@ export class DynamoDBProvider {
       const missing = [...new Set(paths.map((p) => String(p[0])).filter((name) => !(idx.projected as Set<string>).has(name)))];
       if (missing.length > 0) throw validationError(`${INVALID}Global secondary index ${idx.meta.name} does not project [${missing.join(', ')}]`);
     }
-    return { target: idx, key: idx.key };
   }
 
   /** Turns a key condition into the hash value and an optional range predicate, with AWS's checks. */
@@ -1743,7 +1770,7 @@ export class DynamoDBProvider {
    * key is invalid" (a Scan of the table itself adds the schema message), a wrong index key type is the
    * bare schema message, and a wrong table key is prefixed.
    */
-  private startKey(t: TableState, target: IndexState | undefined, esk: Json, op: 'Query' | 'Scan'): Buffer {
+  private startKey(t: TableState, target: IndexState | undefined, esk: Json, op: 'Query' | 'Scan', afterIndexPart?: () => void): Buffer {
     const bare = 'The provided starting key is invalid';
     const schema = 'The provided key element does not match the schema';
     for (const n in esk) {
@@ -1760,6 +1787,7 @@ export class DynamoDBProvider {
         if (v[p.type] === undefined) throw validationError(schema);
       }
     }
+    afterIndexPart?.();
     const get = (name: string, type: KeyType, isHash: boolean): AttributeValue => {
       const v = esk[name] as AttributeValue | undefined;
       if (!v || (v as Json)[type] === undefined) throw validationError(`${bare}: ${schema}`);

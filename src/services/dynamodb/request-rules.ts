@@ -11,7 +11,7 @@
 import { validationError } from '../../core/errors.js';
 import { type AttributeValue, compareScalars, itemSize, MAX_ITEM_BYTES, typeOf, validateValue } from './attributes.js';
 import { checkStyleMix, comparison, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
-import type { Condition, Operand } from './expressions/ast.js';
+import type { Condition, Operand, Path, SetValue, UpdateAction } from './expressions/ast.js';
 import { checkGlobalIndexKeySchema } from './indexes/keys.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate } from './expressions/parser.js';
 
@@ -437,6 +437,123 @@ function updateTable(input: Input): void {
     if (names.has(name)) throw validationError(`${INVALID}Only one global secondary index update per index is allowed simultaneously. Index: ${name}`);
     names.add(name);
   }
+}
+
+/** One key attribute of the queried table or index: its name and its scalar type. */
+export interface QueryKeyAttribute {
+  name: string;
+  type: string;
+}
+
+/** A Query's key conditions as comparison operators and values, from KeyConditions or a KeyConditionExpression. */
+function keyConditionsOf(input: Input): Map<string, { op: string; values: AttributeValue[] }> {
+  const out = new Map<string, { op: string; values: AttributeValue[] }>();
+  if (typeof input.KeyConditionExpression !== 'string') {
+    for (const [name, c] of Object.entries((input.KeyConditions ?? {}) as Record<string, LegacyCondition>)) out.set(name, { op: c.ComparisonOperator ?? '', values: c.AttributeValueList ?? [] });
+    return out;
+  }
+  const ctx = newContext(input.ExpressionAttributeNames as Record<string, string> | undefined, input.ExpressionAttributeValues as Record<string, AttributeValue> | undefined);
+  const flip: Record<string, string> = { '=': 'EQ', '<': 'GT', '<=': 'GE', '>': 'LT', '>=': 'LE' };
+  const same: Record<string, string> = { '=': 'EQ', '<': 'LT', '<=': 'LE', '>': 'GT', '>=': 'GE' };
+  const walk = (c: Condition): void => {
+    const value = (o: Operand): AttributeValue[] => (o.k === 'value' ? [o.value] : []);
+    if (c.k === 'and') {
+      walk(c.l);
+      walk(c.r);
+    } else if (c.k === 'cmp' && c.l.k === 'path') out.set(String(c.l.path[0]), { op: same[c.op] ?? c.op, values: value(c.r) });
+    else if (c.k === 'cmp' && c.r.k === 'path') out.set(String(c.r.path[0]), { op: flip[c.op] ?? c.op, values: value(c.l) });
+    else if (c.k === 'between' && c.v.k === 'path') out.set(String(c.v.path[0]), { op: 'BETWEEN', values: [...value(c.lo), ...value(c.hi)] });
+    else if (c.k === 'begins_with' && c.v.k === 'path') out.set(String(c.v.path[0]), { op: 'BEGINS_WITH', values: value(c.prefix) });
+  };
+  const condition = parseCondition(input.KeyConditionExpression, 'KeyConditionExpression', ctx);
+  // Made already when the request came through the rules; again here for callers of the provider itself.
+  checkKeyConditionShape(condition);
+  walk(condition);
+  return out;
+}
+
+/**
+ * A Query's key conditions and ExclusiveStartKey against the queried key, once the table is known, as DynamoDB walks
+ * them: the start key's size, then each key attribute in turn (HASH, then RANGE), its start-key value first and its
+ * condition after. `startKeyNames` are the table's key attributes and the index's (a start key holds both).
+ */
+export function checkQueryKey(input: Input, key: QueryKeyAttribute[], startKeyNames: readonly string[], checkKeyValue: (name: string, v: AttributeValue, isHash: boolean) => void): void {
+  const esk = input.ExclusiveStartKey as Record<string, AttributeValue> | undefined;
+  if (esk && Object.keys(esk).length !== startKeyNames.length) throw validationError('The provided starting key is invalid');
+  const conditions = keyConditionsOf(input);
+  for (let i = 0; i < key.length; i++) {
+    const { name, type } = key[i]!;
+    const isHash = i === 0;
+    if (esk) {
+      const v = esk[name];
+      if (!v) throw validationError('The provided starting key is invalid');
+      if ((v as Record<string, unknown>)[type] === undefined) throw validationError('The provided key element does not match the schema');
+      checkKeyValue(name, v, isHash);
+    }
+    if (isHash && key.length === 1 && conditions.size > 1) throw validationError('Query key condition not supported');
+    const c = conditions.get(name);
+    if (!c) {
+      if (isHash || conditions.size > 1) throw validationError(`Query condition missed key schema element: ${name}`);
+      continue;
+    }
+    if (['NULL', 'NOT_NULL', 'NE', 'CONTAINS', 'NOT_CONTAINS', 'IN'].includes(c.op)) throw validationError('Attempted conditional constraint is not an indexable operation');
+    if (c.values.some((v) => (v as Record<string, unknown>)[type] === undefined)) throw validationError(`${INVALID}Condition parameter type does not match schema type`);
+    if (isHash && c.op !== 'EQ') throw validationError('Query key condition not supported');
+  }
+}
+
+// ---------------------------------------------------------------- key attribute paths
+
+/** Every document path a condition reads. */
+export function conditionPaths(c: Condition, out: Path[] = []): Path[] {
+  const operand = (o: Operand): void => {
+    if (o.k === 'path') out.push(o.path);
+    else if (o.k === 'size') operand(o.arg);
+  };
+  switch (c.k) {
+    case 'and': case 'or': conditionPaths(c.l, out); conditionPaths(c.r, out); break;
+    case 'not': conditionPaths(c.c, out); break;
+    case 'cmp': operand(c.l); operand(c.r); break;
+    case 'between': operand(c.v); operand(c.lo); operand(c.hi); break;
+    case 'in': operand(c.v); c.list.forEach(operand); break;
+    case 'exists': case 'not_exists': out.push(c.path); break;
+    case 'type': out.push(c.path); operand(c.type); break;
+    case 'begins_with': operand(c.v); operand(c.prefix); break;
+    case 'contains': operand(c.v); operand(c.needle); break;
+    case 'true': break;
+  }
+  return out;
+}
+
+/** Every document path an update writes or reads. */
+export function updatePaths(actions: readonly UpdateAction[]): Path[] {
+  const out: Path[] = [];
+  const value = (v: SetValue): void => {
+    switch (v.k) {
+      case 'path': out.push(v.path); break;
+      case 'size': value(v.arg); break;
+      case 'if_not_exists': out.push(v.path); value(v.fallback); break;
+      case 'list_append': case 'plus': case 'minus': value(v.a); value(v.b); break;
+      case 'value': break;
+    }
+  };
+  for (const a of actions) {
+    out.push(a.path);
+    if (a.k === 'set') value(a.value);
+  }
+  return out;
+}
+
+/**
+ * Key attributes are scalars: a path into one (a.b, a[0]) is refused, the table's key attributes first, then each
+ * index's, in DynamoDB's words.
+ */
+export function checkKeyPaths(paths: readonly Path[], tableKeys: readonly string[], indexKeys: readonly string[]): void {
+  const nested = new Set(paths.filter((p) => p.length > 1).map((p) => String(p[0])));
+  if (nested.size === 0) return;
+  const scalars = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed";
+  for (const k of tableKeys) if (nested.has(k)) throw validationError(`${scalars}: Key: ${k}`);
+  for (const k of indexKeys) if (nested.has(k)) throw validationError(`${scalars}: IndexKey: ${k}`);
 }
 
 // ---------------------------------------------------------------- tags
