@@ -59,7 +59,8 @@ export interface Store {
    * Runs fn atomically as one op of a write group: the ops of one event-loop turn share one commit (and
    * one fsync), and the promise settles with fn's result or error only once that commit is durable. A
    * throwing fn rolls back its own writes only. Anything else that touches the store while a group is
-   * open commits it first, so no other caller sees a write before it is durable.
+   * open commits it first, so no other caller sees a write before it is durable. The store may keep the
+   * Buffers fn writes until the group commits: do not change them after handing them over.
    */
   grouped<T>(fn: () => T): Promise<T>;
   /**

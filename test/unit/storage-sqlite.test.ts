@@ -1,6 +1,7 @@
 /**
  * The SQLite store's group commit and its checkpointer, on real data directories:
- *  - ops of one event-loop turn share a commit, each atomic on its own: a failing op leaves the others intact;
+ *  - ops of one event-loop turn share a commit, each atomic on its own: a failing op leaves the others intact,
+ *    whatever it wrote (puts, deletes, batches, prefix deletes, nested transactions, in several keyspaces);
  *  - an op's promise settles only once its group is committed (another connection sees it);
  *  - anything else touching the store commits an open group first;
  *  - the checkpointer keeps the WAL bounded under sustained writes, and a clean close leaves no WAL behind.
@@ -55,6 +56,64 @@ test('group commit: a failing op rolls back only its own writes; the others comm
     assert.match(String((rb as PromiseRejectedResult).reason), /b fails after writing/);
     assert.deepEqual(rc, { status: 'fulfilled', value: 'c' });
     assert.deepEqual(committedKeys(path), ['a1', 'a2', 'c1']);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('group commit: an op that fails after writing is taken back whatever it wrote, and the ops around it see exactly the state they would alone', async () => {
+  const { dir, path } = tempDb();
+  const store = new SqliteStore({ path });
+  try {
+    const t = store.keyspace('t');
+    const u = store.keyspace('u');
+    t.put(Buffer.from('old'), Buffer.from('before'));
+    for (const k of ['p1', 'p2', 'q1']) u.put(Buffer.from(k), Buffer.from('x'));
+    const seen: Record<string, string | undefined> = {};
+    const ops = [
+      store.grouped(() => t.put(Buffer.from('a'), Buffer.from('1'))),
+      // One write, an overwrite: the old value comes back.
+      store.grouped(() => {
+        t.put(Buffer.from('old'), Buffer.from('changed'));
+        throw new Error('after one put');
+      }),
+      store.grouped(() => {
+        seen.old = t.get(Buffer.from('old'))?.toString();
+        t.put(Buffer.from('b'), Buffer.from(seen.old ?? 'none'));
+      }),
+      // Every kind of write, in two keyspaces, then a failure.
+      store.grouped(() => {
+        t.delete(Buffer.from('a'));
+        u.deletePrefix(Buffer.from('p'));
+        u.write([{ key: Buffer.from('q1'), value: undefined }, { key: Buffer.from('q2'), value: Buffer.from('y') }]);
+        store.transaction(() => t.put(Buffer.from('c'), Buffer.from('3')));
+        throw new Error('after many writes');
+      }),
+      store.grouped(() => {
+        seen.a = t.get(Buffer.from('a'))?.toString();
+        seen.p1 = u.get(Buffer.from('p1'))?.toString();
+        t.put(Buffer.from('d'), Buffer.from('4'));
+      }),
+      // A failure that wrote nothing rolls nothing back.
+      store.grouped(() => {
+        throw new Error('before writing');
+      }),
+      store.grouped(() => u.delete(Buffer.from('p2'))),
+    ];
+    const results = await Promise.allSettled(ops);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.match(String((results[3] as PromiseRejectedResult).reason), /after many writes/);
+    assert.deepEqual(seen, { old: 'before', a: '1', p1: 'x' });
+    assert.deepEqual(committedKeys(path), ['a', 'b', 'd', 'old']);
+    assert.equal(t.get(Buffer.from('old'))?.toString(), 'before');
+    assert.equal(t.get(Buffer.from('b'))?.toString(), 'before');
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.deepEqual((db.prepare('SELECT k FROM "kv_u" ORDER BY k').pluck(true).all() as Buffer[]).map((k) => k.toString()), ['p1', 'q1']);
+    } finally {
+      db.close();
+    }
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
