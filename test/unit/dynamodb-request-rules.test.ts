@@ -25,6 +25,13 @@ describe('DynamoDB request rules', () => {
     assert.doesNotThrow(() => requestRules.query!({ TableName: 't', IndexName: 'i', KeyConditions: { a: eq, b: eq, c: eq } }));
   });
 
+  it('expressions: the first comparison with a problem reports its own, whatever later comparisons hold', () => {
+    refuses(() => requestRules.scan!({ TableName: 't', FilterExpression: 'a = a AND #a = b AND :views > a', ExpressionAttributeNames: { '#a': 'a' } }),
+      'Invalid FilterExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]');
+    refuses(() => requestRules.scan!({ TableName: 't', FilterExpression: ':views > a AND a = a' }),
+      'Invalid FilterExpression: An expression attribute value used in expression is not defined; attribute value: :views');
+  });
+
   it('Scan: Segment and TotalSegments are tested for truth, as DynamoDB does', () => {
     assert.doesNotThrow(() => requestRules.scan!({ TableName: 't', Segment: 0 }));
     refuses(() => requestRules.scan!({ TableName: 't', Segment: 1 }), 'The TotalSegments parameter is required but was not present in the request when Segment parameter is present');
