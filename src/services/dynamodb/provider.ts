@@ -55,7 +55,7 @@ import {
   type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
   checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
 } from './tables.js';
-import { checkKeyPaths, checkQueryKey, conditionPaths, invalidKeyConditionOperator, updatePaths } from './request-rules.js';
+import { checkIndexUpdateCapacity, checkKeyPaths, checkQueryKey, conditionPaths, invalidKeyConditionOperator, updatePaths } from './request-rules.js';
 import * as probes from './probes/index.js';
 import type * as M from '../../models/dynamodb.js';
 import { TimeToLive, type TimeToLiveOptions } from './ttl/time-to-live.js';
@@ -660,6 +660,7 @@ export class DynamoDBProvider {
     const name: string = this.tableName(ctx, input.TableName);
     const t = this.lookup(ctx, name);
     if (!t) throw this.tableNotFound(name);
+    checkIndexUpdateCapacity(input);
     const m = t.meta;
     const updates: Json[] = input.GlobalSecondaryIndexUpdates ?? [];
     const hasAny = input.ProvisionedThroughput || input.BillingMode || updates.length || input.DeletionProtectionEnabled !== undefined ||
