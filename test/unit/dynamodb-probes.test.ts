@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ServiceError } from '../../src/core/errors.js';
 import { describeContinuousBackups, describeContributorInsights, getResourcePolicy, policyTarget, type ProbedTable } from '../../src/services/dynamodb/probes/index.js';
-import type { TableMeta } from '../../src/services/dynamodb/tables.js';
+import type { TableMeta } from '../../src/services/dynamodb/tables/schema.js';
 
 const SCOPE = { accountId: '111111111111', region: 'us-west-2' };
 const ARN = 'arn:aws:dynamodb:us-west-2:111111111111:table/orders';

@@ -41,6 +41,8 @@ export type ExpressionLabel = 'ConditionExpression' | 'FilterExpression' | 'KeyC
 
 // Semantic error classes, in the order DynamoDB reports them when several are present.
 const CONDITION_ERROR_ORDER = ['parens', 'unknownFunction', 'misused', 'reserved', 'placeholder', 'depth', 'operand', 'distinct', 'function', 'limit'] as const;
+/** The problems DynamoDB settles comparison by comparison, in its priority order (see Parser.comparisonError). */
+const COMPARISON_ERRORS = ['placeholder', 'operand', 'distinct', 'function'] as const;
 const UPDATE_ERROR_ORDER = ['reserved', 'unknownFunction', 'section', 'placeholder', 'depth', 'overlap', 'conflict', 'operand', 'function', 'limit'] as const;
 type ErrorClass = (typeof CONDITION_ERROR_ORDER)[number] | (typeof UPDATE_ERROR_ORDER)[number];
 
@@ -74,6 +76,13 @@ class Parser {
   private pos = 0;
   private readonly errors = new Map<ErrorClass, string>();
   private operators = 0;
+  /** Where the first undefined placeholder was met (token index), to tell which comparison it belongs to. */
+  private placeholderPos: number | undefined;
+  /**
+   * DynamoDB settles a condition's placeholder, operand, distinctness and function problems comparison by comparison:
+   * the first comparison (left to right) with any of them reports its own, by that priority, whatever later ones hold.
+   */
+  private comparisonError: ErrorClass | undefined;
 
   constructor(
     private readonly src: string,
@@ -97,8 +106,21 @@ class Parser {
       this.note('limit', `The expression contains too many operators; operator count: ${this.operators}`);
     }
     for (const cls of order) {
-      const msg = this.errors.get(cls);
+      const settled = this.comparisonError !== undefined && (COMPARISON_ERRORS as readonly string[]).includes(cls) ? this.comparisonError : cls;
+      const msg = this.errors.get(settled);
       if (msg) throw this.fail(msg);
+    }
+  }
+
+  /** After one comparison (or function call) of a condition: settles the condition's error if it is the first with one. */
+  comparisonDone(n: Node): void {
+    if (this.comparisonError !== undefined) return;
+    for (const cls of COMPARISON_ERRORS) {
+      const mine = cls === 'placeholder' ? this.placeholderPos !== undefined && this.placeholderPos <= n.end : this.errors.has(cls);
+      if (mine) {
+        this.comparisonError = cls;
+        return;
+      }
     }
   }
 
@@ -142,6 +164,7 @@ class Parser {
     const real = this.ctx.names?.[tok.text];
     if (real === undefined) {
       this.note('placeholder', `An expression attribute name used in the document path is not defined; attribute name: ${tok.text}`);
+      this.placeholderPos ??= this.pos;
       return tok.text;
     }
     this.ctx.usedNames.add(tok.text);
@@ -152,6 +175,7 @@ class Parser {
     const v = this.ctx.values?.[tok.text];
     if (v === undefined) {
       this.note('placeholder', `An expression attribute value used in expression is not defined; attribute value: ${tok.text}`);
+      this.placeholderPos ??= this.pos;
       return undefined;
     }
     this.ctx.usedValues.add(tok.text);
@@ -311,6 +335,12 @@ class Parser {
   }
 
   toCondition(n: Node): Condition {
+    const c = this.conditionOf(n);
+    if (n.t === 'cmp' || n.t === 'between' || n.t === 'in' || n.t === 'call') this.comparisonDone(n);
+    return c;
+  }
+
+  conditionOf(n: Node): Condition {
     switch (n.t) {
       case 'and':
       case 'or':

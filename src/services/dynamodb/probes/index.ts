@@ -20,7 +20,7 @@ import type {
   DescribeContinuousBackupsInput, DescribeContributorInsightsInput, DescribeKinesisStreamingDestinationInput, DescribeTableReplicaAutoScalingInput,
   GetResourcePolicyInput, ListContributorInsightsInput,
 } from '../../../models/dynamodb.js';
-import type { TableMeta } from '../tables.js';
+import type { TableMeta } from '../tables/schema.js';
 
 /** What the provider found for a TableName (a name, or an ARN in the caller's account and region). */
 export interface ProbedTable {

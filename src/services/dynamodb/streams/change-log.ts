@@ -17,7 +17,7 @@ import { Scope } from '../../../core/scope.js';
 import { ScopedTable, type Keyspace, type Store } from '../../../storage/store.js';
 import { namespacePrefix } from '../keycodec.js';
 import type { ItemChange, WriteObserver, WriteOptions } from '../provider.js';
-import { tableArn, type KeySchemaElement, type TableMeta } from '../tables.js';
+import { tableArn, type KeySchemaElement, type TableMeta } from '../tables/schema.js';
 import {
   recordJson, RETENTION_MS, SEQUENCE_PER_MS, sequenceKey, sequenceOfKey, shardId, streamArn, streamLabel,
   type Image, type StreamViewType,

@@ -1,12 +1,12 @@
 /**
- * @module services/dynamodb/tables
+ * @module services/dynamodb/tables/schema
  * Table and index metadata: the persisted shape, the in-memory view the hot path uses (key names and
  * types resolved once), CreateTable's semantic validation with AWS's messages, and the
  * TableDescription wire shape.
  */
-import { validationError } from '../../core/errors.js';
-import type { KeyType } from './keycodec.js';
-import type { TimeToLiveMeta } from './ttl/expiry-index.js';
+import { validationError } from '../../../core/errors.js';
+import type { KeyType } from '../keycodec.js';
+import type { TimeToLiveMeta } from '../ttl/expiry-index.js';
 
 export interface KeySchemaElement {
   AttributeName: string;

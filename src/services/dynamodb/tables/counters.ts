@@ -1,5 +1,5 @@
 /**
- * @module services/dynamodb/table-counters
+ * @module services/dynamodb/tables/counters
  * A table's counters (ItemCount, TableSizeBytes, each index's count and size) live in memory and are
  * not written by each write. Their stored record says whether it is exact: before the first write after
  * the record was last stored exact, a record marked dirty is committed on its own; every flush interval,
@@ -10,11 +10,11 @@
  * before the recount's position (already counted), and is left to the recount otherwise (it will count
  * the result).
  */
-import { faultPoint } from '../../core/faults.js';
-import { log } from '../../core/log.js';
-import type { Keyspace, Store } from '../../storage/store.js';
-import { itemValueSize, namespacePrefix } from './keycodec.js';
-import type { Stats, TableMeta } from './tables.js';
+import { faultPoint } from '../../../core/faults.js';
+import { log } from '../../../core/log.js';
+import type { Keyspace, Store } from '../../../storage/store.js';
+import { itemValueSize, namespacePrefix } from '../keycodec.js';
+import type { Stats, TableMeta } from './schema.js';
 
 /** Entries read per step (one per event-loop turn) when recounting a table's counters. */
 export const RECOUNT_CHUNK = 1000;
