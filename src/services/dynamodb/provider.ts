@@ -69,6 +69,7 @@ import * as lifecycle from './tables/lifecycle.js';
 import * as itemOps from './items/item-operations.js';
 import * as capacity from './items/capacity.js';
 import * as queryScan from './query/query-scan.js';
+import type { Answer, Request, Response } from './shapes.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -371,7 +372,7 @@ export class DynamoDBProvider {
    * Runs an item write: through the store's group commit when it has one (the answer, built by `answer`,
    * comes once the group is durable), else as a plain transaction answered at once.
    */
-  write<T>(tables: TableState[], fn: () => T, answer: (v: T) => Json): Json | Promise<Json> {
+  write<T, R>(tables: TableState[], fn: () => T, answer: (v: T) => R): R | Promise<R> {
     if (this.store.groupsCommits) return this.store.grouped(fn).then(answer, (e: unknown) => this.writeFailed(tables, e));
     let v: T;
     try {
@@ -701,43 +702,43 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ capacity and metrics
 
-  writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Json | undefined {
+  writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
     return capacity.writeCapacity(this, t, mode, effect);
   }
 
-  readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Json | undefined {
+  readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Response<M.ConsumedCapacity> | undefined {
     return capacity.readCapacity(this, t, mode, units, indexName);
   }
 
-  collectionMetrics(t: TableState, mode: string | undefined, item: Item | undefined): Json | undefined {
+  collectionMetrics(t: TableState, mode: string | undefined, item: Item | undefined): Response<M.ItemCollectionMetrics> | undefined {
     return capacity.collectionMetrics(this, t, mode, item);
   }
 
   // ------------------------------------------------------------------ expressions for writes
 
-  writeCondition(input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
+  writeCondition(input: itemOps.WriteConditionInput, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
     return itemOps.writeCondition(this, input, opName, extraExpr, extraLegacy);
   }
 
-  checkReturnValuesOnFailure(input: Json, old: Item | undefined): ServiceError {
+  checkReturnValuesOnFailure(input: Request<Pick<M.PutItemInput, 'ReturnValuesOnConditionCheckFailure'>>, old: Item | undefined): ServiceError {
     return itemOps.checkReturnValuesOnFailure(this, input, old);
   }
 
   // ------------------------------------------------------------------ item operations
 
-  putItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
+  putItem(input: Request<M.PutItemInput>, ctx: RequestContext): Answer<Response<M.PutItemOutput>> {
     return itemOps.putItem(this, input, ctx);
   }
 
-  getItem(input: Json, ctx: RequestContext): Json {
+  getItem(input: Request<M.GetItemInput>, ctx: RequestContext): Response<M.GetItemOutput> {
     return itemOps.getItem(this, input, ctx);
   }
 
-  deleteItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
+  deleteItem(input: Request<M.DeleteItemInput>, ctx: RequestContext): Answer<Response<M.DeleteItemOutput>> {
     return itemOps.deleteItem(this, input, ctx);
   }
 
-  updateItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
+  updateItem(input: Request<M.UpdateItemInput>, ctx: RequestContext): Answer<Response<M.UpdateItemOutput>> {
     return itemOps.updateItem(this, input, ctx);
   }
 
@@ -751,11 +752,11 @@ export class DynamoDBProvider {
     return transactGetItems(this, input, ctx);
   }
 
-  batchGetItem(input: Json, ctx: RequestContext): Json {
+  batchGetItem(input: Request<M.BatchGetItemInput>, ctx: RequestContext): Response<M.BatchGetItemOutput> {
     return itemOps.batchGetItem(this, input, ctx);
   }
 
-  batchWriteItem(input: Json, ctx: RequestContext): Json | Promise<Json> {
+  batchWriteItem(input: Request<M.BatchWriteItemInput>, ctx: RequestContext): Answer<Response<M.BatchWriteItemOutput>> {
     return itemOps.batchWriteItem(this, input, ctx);
   }
 

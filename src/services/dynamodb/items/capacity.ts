@@ -4,14 +4,16 @@
  * Functions of the provider's state, called by the provider's operation methods.
  */
 import { type Item, writeUnits } from '../attributes.js';
-import type { DynamoDBProvider, Json, TableState, WriteEffect } from '../provider.js';
+import type * as M from '../../../models/dynamodb.js';
+import type { DynamoDBProvider, TableState, WriteEffect } from '../provider.js';
+import type { Response } from '../shapes.js';
 
-export function writeCapacity(provider: DynamoDBProvider, t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Json | undefined {
+export function writeCapacity(provider: DynamoDBProvider, t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
   if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
   const tableUnits = writeUnits(effect?.tableBytes ?? 0);
   let total = tableUnits;
-  const gsi: Json = {};
-  const lsi: Json = {};
+  const gsi: Record<string, M.Capacity> = {};
+  const lsi: Record<string, M.Capacity> = {};
   if (effect) {
     for (const [name, units] of effect.indexUnits) {
       total += units;
@@ -19,7 +21,7 @@ export function writeCapacity(provider: DynamoDBProvider, t: TableState, mode: s
       (global ? gsi : lsi)[name] = { CapacityUnits: units, WriteCapacityUnits: units };
     }
   }
-  const out: Json = { TableName: t.meta.name, CapacityUnits: total, WriteCapacityUnits: total };
+  const out: Response<M.ConsumedCapacity> = { TableName: t.meta.name, CapacityUnits: total, WriteCapacityUnits: total };
   if (mode === 'INDEXES') {
     out.Table = { CapacityUnits: tableUnits, WriteCapacityUnits: tableUnits };
     if (Object.keys(gsi).length) out.GlobalSecondaryIndexes = gsi;
@@ -28,9 +30,9 @@ export function writeCapacity(provider: DynamoDBProvider, t: TableState, mode: s
   return out;
 }
 
-export function readCapacity(provider: DynamoDBProvider, t: TableState, mode: string | undefined, units: number, indexName?: string): Json | undefined {
+export function readCapacity(provider: DynamoDBProvider, t: TableState, mode: string | undefined, units: number, indexName?: string): Response<M.ConsumedCapacity> | undefined {
   if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
-  const out: Json = { TableName: t.meta.name, CapacityUnits: units, ReadCapacityUnits: units };
+  const out: Response<M.ConsumedCapacity> = { TableName: t.meta.name, CapacityUnits: units, ReadCapacityUnits: units };
   if (mode === 'INDEXES') {
     if (indexName) {
       const global = t.indexes.find((i) => i.meta.name === indexName)?.meta.global;
@@ -41,7 +43,7 @@ export function readCapacity(provider: DynamoDBProvider, t: TableState, mode: st
   return out;
 }
 
-export function collectionMetrics(provider: DynamoDBProvider, t: TableState, mode: string | undefined, item: Item | undefined): Json | undefined {
+export function collectionMetrics(provider: DynamoDBProvider, t: TableState, mode: string | undefined, item: Item | undefined): Response<M.ItemCollectionMetrics> | undefined {
   if (mode !== 'SIZE' || !t.indexes.some((i) => !i.meta.global) || !item) return undefined;
   return { ItemCollectionKey: { [t.key.hashName]: item[t.key.hashName] }, SizeEstimateRangeGB: [0, 1] };
 }

@@ -15,9 +15,17 @@ import { applyUpdate } from '../expressions/update.js';
 import { ITEM_HEADER_BYTES, textValueJson, textValueSize } from '../keycodec.js';
 import { checkIndexKeyValues, checkUpdatedIndexKeyTypes } from '../indexes/keys.js';
 import { updatePaths } from '../request-rules.js';
-import { conditionalFailed, type DynamoDBProvider, type Json, MB, type StoredItem, storedItem, type TableState, type WriteEffect } from '../provider.js';
+import type * as M from '../../../models/dynamodb.js';
+import { conditionalFailed, type DynamoDBProvider, MB, type StoredItem, storedItem, type TableState, type WriteEffect } from '../provider.js';
+import type { Answer, Request, Response } from '../shapes.js';
 
-export function writeCondition(provider: DynamoDBProvider, input: Json, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
+/** The condition members every single-item write (and a transaction's write actions) may carry. */
+export type WriteConditionInput = Request<Pick<M.PutItemInput, 'ConditionExpression' | 'Expected' | 'ConditionalOperator' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>>;
+/** The members a single-item write's answer depends on besides its ReturnValues. */
+type WriteMetricsInput = Request<Pick<M.PutItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>;
+type KeysAndAttributes = Request<M.KeysAndAttributes>;
+
+export function writeCondition(provider: DynamoDBProvider, input: WriteConditionInput, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
   // AWS lists UpdateItem's parameters as {UpdateExpression, ConditionExpression} / {AttributeUpdates, Expected}.
   checkStyleMix(input, [...extraExpr, 'ConditionExpression'], [...extraLegacy, 'Expected']);
   if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
@@ -28,16 +36,16 @@ export function writeCondition(provider: DynamoDBProvider, input: Json, opName: 
   const ctx = newContext(input.ExpressionAttributeNames, input.ExpressionAttributeValues);
   let condition: Condition | undefined;
   if (input.ConditionExpression !== undefined) condition = parseCondition(input.ConditionExpression, 'ConditionExpression', ctx);
-  else if (input.Expected !== undefined) condition = expectedToCondition(input.Expected as Record<string, LegacyCondition>, input.ConditionalOperator);
+  else if (input.Expected !== undefined) condition = expectedToCondition(input.Expected satisfies Record<string, LegacyCondition>, input.ConditionalOperator);
   return { ctx, condition };
 }
 
-export function checkReturnValuesOnFailure(provider: DynamoDBProvider, input: Json, old: Item | undefined): ServiceError {
+export function checkReturnValuesOnFailure(provider: DynamoDBProvider, input: Request<Pick<M.PutItemInput, 'ReturnValuesOnConditionCheckFailure'>>, old: Item | undefined): ServiceError {
   return conditionalFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
 }
 
-export function putItem(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json | Promise<Json> {
-  const item = input.Item as Item;
+export function putItem(provider: DynamoDBProvider, input: Request<M.PutItemInput>, ctx: RequestContext): Answer<Response<M.PutItemOutput>> {
+  const item = input.Item;
   const rv: string = input.ReturnValues ?? 'NONE';
   if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
   for (const name in item) {
@@ -58,13 +66,13 @@ export function putItem(provider: DynamoDBProvider, input: Json, ctx: RequestCon
     if (condition && !evalCondition(condition, old?.item ?? {})) throw checkReturnValuesOnFailure(provider, input, old?.item);
     return provider.userWrite(t, key, old, item, size);
   }, (effect) => {
-    const out: Json = {};
+    const out: Response<M.PutItemOutput> = {};
     if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
     return withWriteMetrics(provider, out, t, input, effect, item);
   });
 }
 
-export function getItem(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function getItem(provider: DynamoDBProvider, input: Request<M.GetItemInput>, ctx: RequestContext): Response<M.GetItemOutput> {
   let paths: Path[] | undefined;
   if (input.ProjectionExpression !== undefined || input.AttributesToGet !== undefined || input.ExpressionAttributeNames !== undefined) {
     checkStyleMix(input, ['ProjectionExpression'], ['AttributesToGet']);
@@ -79,7 +87,7 @@ export function getItem(provider: DynamoDBProvider, input: Json, ctx: RequestCon
   const key = provider.keyFromKey(t, input.Key, 'One or more parameter values were invalid:');
   if (paths) provider.checkKeyPaths(t, paths);
   const text = provider.items.getText(key, ITEM_HEADER_BYTES);
-  const out: Json = {};
+  const out: Response<M.GetItemOutput> = {};
   let size = 0;
   if (text !== undefined) {
     size = textValueSize(text);
@@ -92,7 +100,7 @@ export function getItem(provider: DynamoDBProvider, input: Json, ctx: RequestCon
   return out;
 }
 
-export function deleteItem(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json | Promise<Json> {
+export function deleteItem(provider: DynamoDBProvider, input: Request<M.DeleteItemInput>, ctx: RequestContext): Answer<Response<M.DeleteItemOutput>> {
   const rv: string = input.ReturnValues ?? 'NONE';
   if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
   const { ctx: ectx, condition } = writeCondition(provider, input, 'DeleteItem');
@@ -108,24 +116,24 @@ export function deleteItem(provider: DynamoDBProvider, input: Json, ctx: Request
     if (!old) return undefined;
     return provider.userWrite(t, key, old, undefined, 0);
   }, (effect) => {
-    const out: Json = {};
+    const out: Response<M.DeleteItemOutput> = {};
     if (rv === 'ALL_OLD' && old) out.Attributes = storedItem(old.json, ctx);
     const cc = provider.writeCapacity(t, input.ReturnConsumedCapacity, effect);
     if (cc) out.ConsumedCapacity = cc;
-    const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? provider.collectionMetrics(t, 'SIZE', old?.item ?? (input.Key as Item)) : undefined;
+    const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? provider.collectionMetrics(t, 'SIZE', old?.item ?? input.Key) : undefined;
     if (icm) out.ItemCollectionMetrics = icm;
     return out;
   });
 }
 
-export function updateItem(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json | Promise<Json> {
+export function updateItem(provider: DynamoDBProvider, input: Request<M.UpdateItemInput>, ctx: RequestContext): Answer<Response<M.UpdateItemOutput>> {
   const rv: string = input.ReturnValues ?? 'NONE';
   const { ctx: ectx, condition } = writeCondition(provider, input, 'UpdateItem', ['UpdateExpression'], ['AttributeUpdates']);
   const t0 = provider.lookup(ctx, input.TableName);
   const keyAttrs = t0 ? t0.keyAttrs : [];
   let actions: UpdateAction[] = [];
   if (input.UpdateExpression !== undefined) actions = parseUpdate(input.UpdateExpression, ectx, keyAttrs);
-  else if (input.AttributeUpdates !== undefined) actions = attributeUpdatesToActions(input.AttributeUpdates as Record<string, LegacyUpdate>, keyAttrs);
+  else if (input.AttributeUpdates !== undefined) actions = attributeUpdatesToActions(input.AttributeUpdates satisfies Record<string, LegacyUpdate>, keyAttrs);
   checkUnused(ectx);
   const t = provider.active(ctx, input.TableName);
   const key = provider.keyFromKey(t, input.Key);
@@ -140,7 +148,7 @@ export function updateItem(provider: DynamoDBProvider, input: Json, ctx: Request
     if (condition && !evalCondition(condition, old?.item ?? {})) throw checkReturnValuesOnFailure(provider, input, old?.item);
     // An update that only removes attributes creates no item where there is none (AWS answers success, writes nothing).
     if (!old && actions.length > 0 && actions.every((a) => a.k === 'remove')) return { tableBytes: 0, indexUnits: new Map<string, number>() };
-    const base: Item = old ? old.item : { ...(input.Key as Item) };
+    const base: Item = old ? old.item : { ...input.Key };
     next = applyUpdate(base, actions);
     // The updated item's index key values (its table key cannot change), in UpdateItem's words.
     if (t.indexes.length) checkIndexKeyValues(t.indexes, next, 'update');
@@ -150,8 +158,8 @@ export function updateItem(provider: DynamoDBProvider, input: Json, ctx: Request
   }, (effect) => updateOutput(provider, t, input, rv, actions, old, next, effect));
 }
 
-export function updateOutput(provider: DynamoDBProvider, t: TableState, input: Json, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Json {
-  const out: Json = {};
+export function updateOutput(provider: DynamoDBProvider, t: TableState, input: WriteMetricsInput, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Response<M.UpdateItemOutput> {
+  const out: Response<M.UpdateItemOutput> = {};
   const paths = actions.map((a) => a.path);
   switch (rv) {
     case 'ALL_OLD':
@@ -176,7 +184,7 @@ export function updateOutput(provider: DynamoDBProvider, t: TableState, input: J
 }
 
 /** Adds the ConsumedCapacity and ItemCollectionMetrics a single-item write was asked for. */
-function withWriteMetrics(provider: DynamoDBProvider, out: Json, t: TableState, input: Json, effect: WriteEffect | undefined, item: Item | undefined): Json {
+function withWriteMetrics<O extends Response<Pick<M.PutItemOutput, 'ConsumedCapacity' | 'ItemCollectionMetrics'>>>(provider: DynamoDBProvider, out: O, t: TableState, input: WriteMetricsInput, effect: WriteEffect | undefined, item: Item | undefined): O {
   const cc = provider.writeCapacity(t, input.ReturnConsumedCapacity, effect);
   if (cc) out.ConsumedCapacity = cc;
   const icm = provider.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
@@ -184,12 +192,12 @@ function withWriteMetrics(provider: DynamoDBProvider, out: Json, t: TableState, 
   return out;
 }
 
-export function batchGetItem(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
-  const requests = (input.RequestItems ?? {}) as Record<string, Json>;
+export function batchGetItem(provider: DynamoDBProvider, input: Request<M.BatchGetItemInput>, ctx: RequestContext): Response<M.BatchGetItemOutput> {
+  const requests = input.RequestItems ?? {};
   let total = 0;
   for (const name in requests) total += (requests[name]!.Keys ?? []).length;
   if (total > 100) throw validationError('Too many items requested for the BatchGetItem call');
-  const plans: { name: string; t: TableState; keys: Buffer[]; rawKeys: Json[]; paths: Path[] | undefined; consistent: boolean; req: Json }[] = [];
+  const plans: { name: string; t: TableState; keys: Buffer[]; rawKeys: Item[]; paths: Path[] | undefined; consistent: boolean; req: KeysAndAttributes }[] = [];
   for (const name in requests) {
     const req = requests[name]!;
     checkStyleMix(req, ['ProjectionExpression'], ['AttributesToGet']);
@@ -202,7 +210,7 @@ export function batchGetItem(provider: DynamoDBProvider, input: Json, ctx: Reque
     const t = provider.active(ctx, name);
     const keys: Buffer[] = [];
     const seen = new Set<string>();
-    for (const k of req.Keys as Json[]) {
+    for (const k of req.Keys) {
       const enc = provider.keyFromKey(t, k);
       const hex = enc.toString('hex');
       if (seen.has(hex)) throw validationError('Provided list of item keys contains duplicates');
@@ -211,9 +219,9 @@ export function batchGetItem(provider: DynamoDBProvider, input: Json, ctx: Reque
     }
     plans.push({ name, t, keys, rawKeys: req.Keys, paths, consistent: req.ConsistentRead === true, req });
   }
-  const responses: Json = {};
-  const unprocessed: Json = {};
-  const capacity: Json[] = [];
+  const responses: Record<string, (Item | RawJson)[]> = {};
+  const unprocessed: Record<string, KeysAndAttributes> = {};
+  const capacity: Response<M.ConsumedCapacity>[] = [];
   let bytes = 0;
   for (const p of plans) {
     const items: (Item | RawJson)[] = [];
@@ -237,13 +245,13 @@ export function batchGetItem(provider: DynamoDBProvider, input: Json, ctx: Reque
     const cc = provider.readCapacity(p.t, input.ReturnConsumedCapacity, units);
     if (cc) capacity.push(cc);
   }
-  const out: Json = { Responses: responses, UnprocessedKeys: unprocessed };
+  const out: Response<M.BatchGetItemOutput> = { Responses: responses, UnprocessedKeys: unprocessed };
   if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;
   return out;
 }
 
-export function batchWriteItem(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json | Promise<Json> {
-  const requests = (input.RequestItems ?? {}) as Record<string, Json[]>;
+export function batchWriteItem(provider: DynamoDBProvider, input: Request<M.BatchWriteItemInput>, ctx: RequestContext): Answer<Response<M.BatchWriteItemOutput>> {
+  const requests = input.RequestItems ?? {};
   let total = 0;
   for (const name in requests) total += requests[name]!.length;
   if (total > 25) throw validationError('Too many items requested for the BatchWriteItem call');
@@ -254,7 +262,7 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Json, ctx: Req
     for (const w of requests[name]!) {
       if (w.PutRequest && w.DeleteRequest) throw validationError('Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes');
       if (w.PutRequest) {
-        const item = w.PutRequest.Item as Item;
+        const item = w.PutRequest.Item;
         for (const n in item) {
           const msg = validateValue(item[n]);
           if (msg) throw validationError(msg);
@@ -270,16 +278,16 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Json, ctx: Req
       let item: Item | undefined;
       let size = 0;
       if (w.PutRequest) {
-        item = w.PutRequest.Item as Item;
+        item = w.PutRequest.Item;
         // A put whose item lacks the table's key (or has it in another type) gets the key message here, not PutItem's.
         const k = t.key;
-        if ((item[k.hashName] as Json | undefined)?.[k.hashType] === undefined || (k.rangeName && (item[k.rangeName] as Json | undefined)?.[k.rangeType!] === undefined)) {
+        if (item[k.hashName]?.[k.hashType] === undefined || (k.rangeName && item[k.rangeName]?.[k.rangeType!] === undefined)) {
           throw validationError('The provided key element does not match the schema');
         }
         key = provider.keyFromItem(t, item);
         size = itemSize(item);
         if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
-      } else key = provider.keyFromKey(t, w.DeleteRequest.Key);
+      } else key = provider.keyFromKey(t, w.DeleteRequest!.Key);
       const hex = key.toString('hex');
       if (seen.has(hex)) throw validationError('Provided list of item keys contains duplicates');
       seen.add(hex);
@@ -287,7 +295,7 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Json, ctx: Req
     }
   }
   const perTable = new Map<TableState, WriteEffect[]>();
-  const metrics = new Map<TableState, Json[]>();
+  const metrics = new Map<TableState, Response<M.ItemCollectionMetrics>[]>();
   for (const op of ops) provider.markStats(op.t);
   return provider.write(ops.map((op) => op.t), () => {
     for (const op of ops) {
@@ -304,8 +312,8 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Json, ctx: Req
   }, () => batchWriteOutput(provider, input, perTable, metrics));
 }
 
-export function batchWriteOutput(provider: DynamoDBProvider, input: Json, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Json[]>): Json {
-  const out: Json = { UnprocessedItems: {} };
+export function batchWriteOutput(provider: DynamoDBProvider, input: Request<Pick<M.BatchWriteItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Response<M.ItemCollectionMetrics>[]>): Response<M.BatchWriteItemOutput> {
+  const out: Response<M.BatchWriteItemOutput> = { UnprocessedItems: {} };
   if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
     out.ConsumedCapacity = [...perTable].map(([t, effects]) => {
       const merged: WriteEffect = { tableBytes: 0, indexUnits: new Map() };
@@ -316,17 +324,18 @@ export function batchWriteOutput(provider: DynamoDBProvider, input: Json, perTab
       }
       const cc = provider.writeCapacity(t, input.ReturnConsumedCapacity, merged)!;
       const extra = tableUnits - writeUnits(0);
-      cc.CapacityUnits += extra;
-      cc.WriteCapacityUnits += extra;
+      // writeCapacity sets both counts (and the Table's, when it reports one) in TOTAL and INDEXES modes.
+      cc.CapacityUnits! += extra;
+      cc.WriteCapacityUnits! += extra;
       if (cc.Table) {
-        cc.Table.CapacityUnits += extra;
-        cc.Table.WriteCapacityUnits += extra;
+        cc.Table.CapacityUnits! += extra;
+        cc.Table.WriteCapacityUnits! += extra;
       }
       return cc;
     });
   }
   if (input.ReturnItemCollectionMetrics === 'SIZE') {
-    const m: Json = {};
+    const m: Record<string, Response<M.ItemCollectionMetrics>[]> = {};
     for (const [t, list] of metrics) m[t.meta.name] = list;
     out.ItemCollectionMetrics = m;
   }
