@@ -399,15 +399,16 @@ async function load(endpoint: string, table: string, from: number, to: number, i
   const worker = async (): Promise<void> => {
     while (next < to) {
       const start = next;
-      next = Math.min(to, next + 25);
+      const end = Math.min(to, next + 25);
+      next = end;
       let pending: unknown[] = [];
-      for (let i = start; i < next; i++) pending.push({ PutRequest: { Item: kbItem(i) } });
+      for (let i = start; i < end; i++) pending.push({ PutRequest: { Item: kbItem(i) } });
       for (let attempt = 0; pending.length && attempt < 100; attempt++) {
         const out = await ddbOk(endpoint, 'BatchWriteItem', { RequestItems: { [table]: pending } });
         pending = ((out.UnprocessedItems as Record<string, unknown[]> | undefined) ?? {})[table] ?? [];
       }
       if (pending.length) throw new Error('BatchWriteItem kept items unprocessed');
-      done += next - start;
+      done += end - start;
       if (from + done - reported >= 100_000) {
         reported = from + done;
         const m = memoryOf(pid);

@@ -786,11 +786,11 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ query and scan
 
-  query(input: Json, ctx: RequestContext): Json {
+  query(input: Request<M.QueryInput>, ctx: RequestContext): Response<M.QueryOutput> {
     return queryScan.query(this, input, ctx);
   }
 
-  scan(input: Json, ctx: RequestContext): Json {
+  scan(input: Request<M.ScanInput>, ctx: RequestContext): Response<M.ScanOutput> {
     return queryScan.scan(this, input, ctx);
   }
 

@@ -17,9 +17,18 @@ import { indexKeyBodyOf } from '../indexes/keys.js';
 import { checkMultiQueryStart, type KeyCondition, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from '../indexes/query.js';
 import type { KeyDef } from '../tables/schema.js';
 import { checkQueryKey, conditionPaths, invalidKeyConditionOperator } from '../request-rules.js';
-import { collectPathHeads, type DynamoDBProvider, type IndexState, INVALID, type Json, MB, SCAN_CHUNK, storedItem, type TableState } from '../provider.js';
+import type * as M from '../../../models/dynamodb.js';
+import { collectPathHeads, type DynamoDBProvider, type IndexState, INVALID, MB, SCAN_CHUNK, storedItem, type TableState } from '../provider.js';
+import type { Request, Response } from '../shapes.js';
 
-export function query(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+/**
+ * What the shared Query and Scan steps read: the members of both requests (each request carries only its own;
+ * the members they share have the same shapes), and the answer both give (QueryOutput and ScanOutput have the same members).
+ */
+type ReadInput = Request<M.QueryInput & M.ScanInput>;
+type ReadOutput = Response<M.QueryOutput & M.ScanOutput>;
+
+export function query(provider: DynamoDBProvider, input: Request<M.QueryInput>, ctx: RequestContext): Response<M.QueryOutput> {
   checkStyleMix(input, ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'], ['AttributesToGet', 'QueryFilter', 'ConditionalOperator', 'KeyConditions']);
   if (input.KeyConditions === undefined && input.KeyConditionExpression === undefined) {
     throw validationError('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
@@ -29,7 +38,7 @@ export function query(provider: DynamoDBProvider, input: Json, ctx: RequestConte
   let keyCond: Condition;
   if (input.KeyConditionExpression !== undefined) keyCond = parseCondition(input.KeyConditionExpression, 'KeyConditionExpression', ectx);
   else {
-    const kc = input.KeyConditions as Record<string, LegacyCondition>;
+    const kc: Record<string, LegacyCondition> = input.KeyConditions!;
     const conds = Object.keys(kc).map((a) => comparison(a, kc[a]!.ComparisonOperator ?? '', kc[a]!.AttributeValueList ?? []));
     keyCond = conds.length ? conds.reduce((l, r) => ({ k: 'and', l, r })) : { k: 'true' };
   }
@@ -43,8 +52,8 @@ export function query(provider: DynamoDBProvider, input: Json, ctx: RequestConte
     checkQueryKey(input, queried, [...new Set([...t.keyAttrs, ...queried.map((a) => a.name)])], (name, v, isHash) => provider.checkKeyValue(name, v, isHash));
   }
   if (input.KeyConditions !== undefined) {
-    for (const a of Object.keys(input.KeyConditions as Json)) {
-      if (['NULL', 'NOT_NULL', 'NE', 'CONTAINS', 'NOT_CONTAINS', 'IN'].includes((input.KeyConditions as Json)[a]?.ComparisonOperator)) {
+    for (const a of Object.keys(input.KeyConditions)) {
+      if (['NULL', 'NOT_NULL', 'NE', 'CONTAINS', 'NOT_CONTAINS', 'IN'].includes(input.KeyConditions[a]!.ComparisonOperator)) {
         throw validationError('Attempted conditional constraint is not an indexable operation');
       }
     }
@@ -83,7 +92,7 @@ export function query(provider: DynamoDBProvider, input: Json, ctx: RequestConte
   return walk(provider, t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
 }
 
-export function scan(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function scan(provider: DynamoDBProvider, input: Request<M.ScanInput>, ctx: RequestContext): Response<M.ScanOutput> {
   checkStyleMix(input, ['ProjectionExpression', 'FilterExpression'], ['AttributesToGet', 'ScanFilter', 'ConditionalOperator']);
   const segment: number | undefined = input.Segment;
   const totalSegments: number | undefined = input.TotalSegments;
@@ -115,7 +124,7 @@ export function scan(provider: DynamoDBProvider, input: Json, ctx: RequestContex
   return walk(provider, t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined, ctx);
 }
 
-export function readExpressions(provider: DynamoDBProvider, input: Json, ectx: ExpressionContext, legacyFilter: 'QueryFilter' | 'ScanFilter'): { filter: Condition | undefined; paths: Path[] | undefined } {
+export function readExpressions(provider: DynamoDBProvider, input: ReadInput, ectx: ExpressionContext, legacyFilter: 'QueryFilter' | 'ScanFilter'): { filter: Condition | undefined; paths: Path[] | undefined } {
   let filter: Condition | undefined;
   let paths: Path[] | undefined;
   if (input.FilterExpression !== undefined) filter = parseCondition(input.FilterExpression, 'FilterExpression', ectx);
@@ -148,7 +157,7 @@ export function readExpressions(provider: DynamoDBProvider, input: Json, ectx: E
 }
 
 /** The index a read names (or the table), with the checks DynamoDB makes as soon as it has found it. */
-export function findTarget(provider: DynamoDBProvider, t: TableState, input: Json): { target: IndexState | undefined; key: KeyDef } {
+export function findTarget(provider: DynamoDBProvider, t: TableState, input: ReadInput): { target: IndexState | undefined; key: KeyDef } {
   if (input.IndexName === undefined) return { target: undefined, key: t.key };
   const idx = t.indexes.find((i) => i.meta.name === input.IndexName);
   if (!idx) throw validationError(`The table does not have the specified index: ${input.IndexName}`);
@@ -158,7 +167,7 @@ export function findTarget(provider: DynamoDBProvider, t: TableState, input: Jso
 }
 
 /** What a read of a GSI may ask for: not ALL_ATTRIBUTES, nor paths it does not project, unless it projects ALL. */
-export function checkTargetProjection(provider: DynamoDBProvider, idx: IndexState, input: Json, paths: Path[] | undefined): void {
+export function checkTargetProjection(provider: DynamoDBProvider, idx: IndexState, input: ReadInput, paths: Path[] | undefined): void {
   if (idx.meta.global && input.Select === 'ALL_ATTRIBUTES' && idx.projected !== 'ALL') {
     throw validationError(`${INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index ${idx.meta.name} because its projection type is not ALL`);
   }
@@ -181,7 +190,7 @@ export function keyConditionRange(provider: DynamoDBProvider, cond: Condition, k
     if (name !== key.hashName && name !== key.rangeName) throw bad('Query key condition not supported');
   }
   if (h.op !== '=') throw bad('Query key condition not supported');
-  const typeOk = (v: AttributeValue, type: KeyType): boolean => (v as Json)[type] !== undefined;
+  const typeOk = (v: AttributeValue, type: KeyType): boolean => v[type] !== undefined;
   if (!typeOk(h.values[0]!, key.hashType)) throw bad(`${INVALID}Condition parameter type does not match schema type`);
   const r = key.rangeName ? found.get(key.rangeName) : undefined;
   if (r && !r.values.every((v) => typeOk(v, key.rangeType!))) throw bad(`${INVALID}Condition parameter type does not match schema type`);
@@ -266,7 +275,7 @@ export function rangeBounds(provider: DynamoDBProvider, prefix: Buffer, range: {
  * key is invalid" (a Scan of the table itself adds the schema message), a wrong index key type is the
  * bare schema message, and a wrong table key is prefixed.
  */
-export function startKey(provider: DynamoDBProvider, t: TableState, target: IndexState | undefined, esk: Json, op: 'Query' | 'Scan', afterIndexPart?: () => void): Buffer {
+export function startKey(provider: DynamoDBProvider, t: TableState, target: IndexState | undefined, esk: Item, op: 'Query' | 'Scan', afterIndexPart?: () => void): Buffer {
   const bare = 'The provided starting key is invalid';
   const schema = 'The provided key element does not match the schema';
   for (const n in esk) {
@@ -278,15 +287,15 @@ export function startKey(provider: DynamoDBProvider, t: TableState, target: Inde
   if (Object.keys(esk).length !== need.size) throw validationError(op === 'Scan' && !target ? `${bare}: ${schema}` : bare);
   if (target) {
     for (const p of target.ikey.parts) {
-      const v = esk[p.name] as Json | undefined;
+      const v = esk[p.name];
       if (!v) throw validationError(bare);
       if (v[p.type] === undefined) throw validationError(schema);
     }
   }
   afterIndexPart?.();
   const get = (name: string, type: KeyType, isHash: boolean): AttributeValue => {
-    const v = esk[name] as AttributeValue | undefined;
-    if (!v || (v as Json)[type] === undefined) throw validationError(`${bare}: ${schema}`);
+    const v = esk[name];
+    if (!v || v[type] === undefined) throw validationError(`${bare}: ${schema}`);
     provider.checkKeySize(v, isHash);
     return v;
   };
@@ -302,14 +311,14 @@ export function startKey(provider: DynamoDBProvider, t: TableState, target: Inde
  * A Query's ExclusiveStartKey must lie in the queried partition and satisfy the range condition, with
  * AWS's (distinct) messages for each case.
  */
-export function checkQueryStart(provider: DynamoDBProvider, esk: Json, key: KeyDef, range: { hash: AttributeValue; op?: string; values?: AttributeValue[] }): void {
-  const h = esk[key.hashName] as AttributeValue;
+export function checkQueryStart(provider: DynamoDBProvider, esk: Item, key: KeyDef, range: { hash: AttributeValue; op?: string; values?: AttributeValue[] }): void {
+  const h = esk[key.hashName]!;
   const samePartition = compareScalars(h, range.hash) === 0;
   if (!range.op) {
     if (!samePartition) throw validationError('The provided starting key is outside query boundaries based on provided conditions');
     return;
   }
-  const ok = satisfiesKeyCondition(esk[key.rangeName!] as AttributeValue, { op: range.op, values: range.values! });
+  const ok = satisfiesKeyCondition(esk[key.rangeName!]!, { op: range.op, values: range.values! });
   if (!ok) throw validationError('The provided starting key does not match the range key predicate');
   if (!samePartition) throw validationError('The query can return at most one row and cannot be restarted');
 }
@@ -319,7 +328,7 @@ export function checkQueryStart(provider: DynamoDBProvider, esk: Json, key: KeyD
  * evaluated item against Limit and the 1 MB page, applies the filter, projects, and reports where it
  * stopped as LastEvaluatedKey.
  */
-export function walk(provider: DynamoDBProvider, t: TableState, target: IndexState | undefined, input: Json, bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer }, filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined, ctx: RequestContext): Json {
+export function walk(provider: DynamoDBProvider, t: TableState, target: IndexState | undefined, input: ReadInput, bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer }, filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined, ctx: RequestContext): ReadOutput {
   const limit: number = input.Limit ?? Number.MAX_SAFE_INTEGER;
   const select: string = input.Select ?? (paths ? 'SPECIFIC_ATTRIBUTES' : target ? 'ALL_PROJECTED_ATTRIBUTES' : 'ALL_ATTRIBUTES');
   const consistent = input.ConsistentRead === true;
@@ -397,7 +406,7 @@ export function walk(provider: DynamoDBProvider, t: TableState, target: IndexSta
     }
   }
   if (scanned >= limit) stopped = true;
-  const out: Json = {};
+  const out: ReadOutput = {};
   if (select !== 'COUNT') out.Items = items;
   out.Count = count;
   out.ScannedCount = scanned;
