@@ -20,7 +20,8 @@ import { addItemRead, consumedCapacity, emptyUnits, type TableUnits } from './ca
 import { type CancellationReason, NO_REASON, cancels, transactionCanceled, transactionConflict, validationFailed } from './cancellation.js';
 import { MAX_TRANSACTION_BYTES, TRANSACTION_SIZE_MESSAGE, checkDistinctItems, keyOrProblem } from './transact-write.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type * as M from '../../../models/dynamodb.js';
+import type { Response } from '../shapes.js';
 
 /** One resolved read of a read transaction. */
 export type TransactGetAction =
@@ -30,7 +31,7 @@ export type TransactGetAction =
 
 export interface TransactGetOutput {
   Responses: ({ Item?: Item | RawJson })[];
-  ConsumedCapacity?: Json[];
+  ConsumedCapacity?: Response<M.ConsumedCapacity>[];
 }
 
 /** Runs a read transaction (see the module header). Throws TransactionCanceledException or ValidationException. */

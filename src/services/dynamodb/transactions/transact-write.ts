@@ -34,7 +34,10 @@ import {
 } from './cancellation.js';
 import { ClientTokens, type TokenRecord, requestHash } from './client-tokens.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type * as M from '../../../models/dynamodb.js';
+import type { Response } from '../shapes.js';
+
+type ItemCollectionMetrics = Response<M.ItemCollectionMetrics>;
 
 /** DynamoDB's limit on the aggregate size of the items of one transaction. */
 export const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
@@ -76,8 +79,8 @@ export interface TransactWriteOptions {
 }
 
 export interface TransactWriteOutput {
-  ConsumedCapacity?: Json[];
-  ItemCollectionMetrics?: Record<string, Json[]>;
+  ConsumedCapacity?: Response<M.ConsumedCapacity>[];
+  ItemCollectionMetrics?: Record<string, ItemCollectionMetrics[]>;
 }
 
 // ---------------------------------------------------------------------------------------- the engine
@@ -146,14 +149,14 @@ function commit(provider: DynamoDBProvider, actions: readonly TransactWriteActio
     if (record && tokenId !== undefined) provider.transactions.tokens.forget(tokenId, record);
     throw e;
   };
-  let answered: Json | Promise<Json>;
+  let answered: TransactWriteOutput | Promise<TransactWriteOutput>;
   try {
     answered = provider.write(tables, run, (applied) => output(provider, applied, options));
   } catch (e) {
     return failed(e);
   }
-  if (answered instanceof Promise) return answered.catch(failed) as Promise<TransactWriteOutput>;
-  return answered as TransactWriteOutput;
+  if (answered instanceof Promise) return answered.catch(failed);
+  return answered;
 }
 
 interface Applied {
@@ -248,9 +251,9 @@ function output(provider: DynamoDBProvider, applied: Applied, options: TransactW
   return out;
 }
 
-function itemCollectionMetrics(provider: DynamoDBProvider, applied: Applied, mode: string | undefined): Record<string, Json[]> | undefined {
+function itemCollectionMetrics(provider: DynamoDBProvider, applied: Applied, mode: string | undefined): Record<string, ItemCollectionMetrics[]> | undefined {
   if (mode !== 'SIZE') return undefined;
-  const out: Record<string, Json[]> = {};
+  const out: Record<string, ItemCollectionMetrics[]> = {};
   for (const c of applied.changes) {
     const m = provider.collectionMetrics(c.table, 'SIZE', c.next ?? c.stored?.item);
     if (m) (out[c.table.meta.name] ??= []).push(m);
@@ -273,7 +276,7 @@ function repeatAnswer(provider: DynamoDBProvider, actions: readonly TransactWrit
     }
     out.ConsumedCapacity = consumedCapacity(options.returnConsumedCapacity, perTable);
   }
-  if (record.icm !== undefined) out.ItemCollectionMetrics = record.icm as Record<string, Json[]>;
+  if (record.icm !== undefined) out.ItemCollectionMetrics = record.icm as Record<string, ItemCollectionMetrics[]>; // what output() answered when the token was recorded
   return out;
 }
 
