@@ -122,6 +122,7 @@ export class App {
       state.routed = routed;
       const { service, operation } = routed;
       if (service.maxBodyBytes !== undefined && req.body.length > service.maxBodyBytes) throw tooLarge();
+      if (this.unknownBeforeAuth(routed)) throw unknownOperation();
       let caller: Caller | Promise<Caller>;
       if (operation && service.unsignedOperations?.has(operation.name) && !req.headers['authorization'] && !req.query.has('X-Amz-Signature')) {
         caller = { accessKeyId: '', accountId: '000000000000', arn: '', userId: '', region: this.options.defaultRegion, service: service.model.signingName, verified: false };
@@ -239,6 +240,17 @@ export class App {
 
   private readonly methods = new Map<ServiceDefinition, Map<string, ProviderMethod | null>>();
 
+  /**
+   * DynamoDB answers an operation it does not have before it looks at the signature (dynalite's connection suite,
+   * recorded on AWS: an unsigned `DynamoDB_20120810.ListTable` gets UnknownOperationException, an unsigned
+   * `ListTables` MissingAuthenticationTokenException). A service that answers unserved operations that way
+   * (`unknown-operation`) does the same for the operations Cellar does not serve; the others authenticate first.
+   */
+  private unknownBeforeAuth(routed: Routed): boolean {
+    if (routed.service.unservedOperations !== 'unknown-operation') return false;
+    return !routed.operation || !this.method(routed.service, routed.operation.name);
+  }
+
   /** The provider's method for an operation, looked up once. */
   private method(service: ServiceDefinition, operation: string): ProviderMethod | undefined {
     let byOp = this.methods.get(service);
@@ -350,6 +362,7 @@ export class App {
       state.routed = routed;
       const limit = routed.service.maxBodyBytes;
       if (limit !== undefined && Number(head.headers['content-length'] ?? 0) > limit) throw tooLarge();
+      if (this.unknownBeforeAuth(routed)) throw unknownOperation();
       if (unsigned && routed.operation && routed.service.unsignedOperations?.has(routed.operation.name)) return undefined;
       const scoped = this.options.authenticator.checkHead(head);
       this.checkScopedService(scoped, routed.service);

@@ -110,4 +110,69 @@ describe('DynamoDB validation: AWS order and messages, table-driven', () => {
       assert.deepEqual(failures, [], `${failures.length} of ${mine.length} rows differ:\n${failures.join('\n')}`);
     });
   }
+  // Beyond dynalite's rows: the cases around them that Cellar must also get right.
+
+  const keyElement = (AttributeName: string, KeyType: string) => ({ AttributeName, KeyType });
+  const defined = ['h', 'r', 'x', 'y'].map((AttributeName) => ({ AttributeName, AttributeType: 'S' }));
+
+  it('a table KeySchema has at most two elements; an LSI\'s too; a GSI\'s may have more (multi-attribute keys)', async () => {
+    const table = await call('CreateTable', {
+      TableName: 'three_key_table', AttributeDefinitions: defined.slice(0, 3), BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [keyElement('h', 'HASH'), keyElement('r', 'RANGE'), keyElement('x', 'RANGE')],
+    });
+    assert.equal(table.status, 400, table.text);
+    assert.equal(table.json.__type, 'com.amazon.coral.validate#ValidationException');
+    assert.match(table.json.message, /^1 validation error detected: Value '\[.+\]' at 'keySchema' failed to satisfy constraint: Member must have length less than or equal to 2$/);
+
+    // AWS's text for an LSI is not recorded anywhere public; this is the same constraint, rendered at the LSI's path.
+    const lsi = await call('CreateTable', {
+      TableName: 'three_key_lsi', AttributeDefinitions: defined, BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [keyElement('h', 'HASH'), keyElement('r', 'RANGE')],
+      LocalSecondaryIndexes: [{ IndexName: 'lsi', KeySchema: [keyElement('h', 'HASH'), keyElement('x', 'RANGE'), keyElement('y', 'RANGE')], Projection: { ProjectionType: 'ALL' } }],
+    });
+    assert.equal(lsi.status, 400, lsi.text);
+    assert.match(lsi.json.message, /^1 validation error detected: Value '\[.+\]' at 'localSecondaryIndexes\.1\.member\.keySchema' failed to satisfy constraint: Member must have length less than or equal to 2$/);
+    for (const name of ['three_key_table', 'three_key_lsi']) {
+      const d = await call('DescribeTable', { TableName: name });
+      assert.equal(d.status, 400, `${name} was not created`);
+      assert.match(String(d.json.__type), /ResourceNotFoundException$/);
+    }
+
+    const gsi = await call('CreateTable', {
+      TableName: 'three_key_gsi', AttributeDefinitions: defined, BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [keyElement('h', 'HASH')],
+      GlobalSecondaryIndexes: [{ IndexName: 'gsi', KeySchema: [keyElement('r', 'HASH'), keyElement('x', 'HASH'), keyElement('y', 'RANGE')], Projection: { ProjectionType: 'ALL' } }],
+    });
+    assert.equal(gsi.status, 200, gsi.text);
+    assert.equal(gsi.json.TableDescription.GlobalSecondaryIndexes[0].KeySchema.length, 3);
+    assert.equal((await call('DeleteTable', { TableName: 'three_key_gsi' })).status, 200);
+  });
+
+  it('a parenthesized path goes on as a path: (b.c).d reads b.c.d', async () => {
+    const TableName = TABLES[0]!.TableName;
+    const item = { a: { S: 'grouped-path' }, b: { M: { c: { M: { d: { S: 'deep' } } } } } };
+    assert.equal((await call('PutItem', { TableName, Item: item })).status, 200);
+    const r = await call('Scan', { TableName, FilterExpression: '(b.c).d = :v AND a = :a', ExpressionAttributeValues: { ':v': { S: 'deep' }, ':a': { S: 'grouped-path' } } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.Items, [item]);
+    const listStep = await call('Scan', { TableName, FilterExpression: '(b).c.d = :v', ExpressionAttributeValues: { ':v': { S: 'deep' } } });
+    assert.equal(listStep.status, 200, listStep.text);
+    assert.equal(listStep.json.Count, 1);
+  });
+
+  it('UpdateItem refuses a write of the wrong type to an index key before reading the item, and changes nothing', async () => {
+    const TableName = '__dynalite_test_3';
+    const Key = { a: { S: 'typed-index' }, b: { S: 'key' } };
+    assert.equal((await call('PutItem', { TableName, Item: { ...Key, c: { S: 'before' } } })).status, 200);
+    for (const UpdateExpression of ['SET c = :n', 'SET c = if_not_exists(c, :n)', 'SET c = c + :n', 'ADD c :n']) {
+      const r = await call('UpdateItem', { TableName, Key, UpdateExpression, ExpressionAttributeValues: { ':n': { N: '1' } } });
+      assert.equal(r.status, 400, `${UpdateExpression}: ${r.text}`);
+      assert.match(r.json.message, /^One or more parameter values were invalid: Type mismatch for Index Key c Expected: S Actual: N IndexName: index\d$/, UpdateExpression);
+    }
+    const g = await call('GetItem', { TableName, Key, ConsistentRead: true });
+    assert.deepEqual(g.json.Item, { ...Key, c: { S: 'before' } });
+    const ok = await call('UpdateItem', { TableName, Key, UpdateExpression: 'SET c = if_not_exists(c, :s)', ExpressionAttributeValues: { ':s': { S: 'fallback' } }, ReturnValues: 'ALL_NEW' });
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(ok.json.Attributes.c, { S: 'before' });
+  });
 });

@@ -10,7 +10,7 @@ import { ElastiCacheClient, DescribeCacheClustersCommand } from '@aws-sdk/client
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { removeDir, sdkConfig, startCellar, type CellarProcess } from '../helpers/cellar.js';
-import { jsonCall } from '../helpers/sign.js';
+import { jsonCall, send } from '../helpers/sign.js';
 
 describe('requests for services and operations Cellar does not serve', () => {
   let cellar: CellarProcess;
@@ -58,5 +58,36 @@ describe('requests for services and operations Cellar does not serve', () => {
     assert.equal(other.status, 400);
     assert.equal(other.json.__type, 'com.amazon.coral.service#UnknownOperationException');
     assert.equal(other.headers.get('x-amzn-errortype'), 'UnknownOperationException');
+  });
+  /** A raw request with no signature at all, as dynalite's connection suite sends them. */
+  const unsigned = (target: string, version = '1.0') =>
+    send(new Request(`${cellar.endpoint}/`, { method: 'POST', body: '{}', headers: { 'x-amz-target': target, 'content-type': `application/x-amz-json-${version}` } }));
+
+  it('DynamoDB answers an operation it does not have before it checks the signature; other services authenticate first', async () => {
+    // dynalite's connection suite (recorded on AWS): 'DynamoDB_20120810.ListTable' unsigned is UnknownOperationException.
+    const unknown = await unsigned('DynamoDB_20120810.ListTable');
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.json.__type, 'com.amazon.coral.service#UnknownOperationException');
+    assert.equal(unknown.json.message, undefined);
+    // A signature that does not verify changes nothing either.
+    const badlySigned = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.ListTable', '{}', { secretAccessKey: 'not-the-secret' });
+    assert.equal(badlySigned.status, 400);
+    assert.equal(badlySigned.json.__type, 'com.amazon.coral.service#UnknownOperationException');
+    // An operation of DynamoDB's that Cellar does not serve is answered the same way (global tables' auto scaling).
+    const unserved = await unsigned('DynamoDB_20120810.UpdateTableReplicaAutoScaling');
+    assert.equal(unserved.status, 400);
+    assert.equal(unserved.json.__type, 'com.amazon.coral.service#UnknownOperationException');
+    // An operation DynamoDB has still needs the signature first (dynalite: unsigned ListTables).
+    const known = await unsigned('DynamoDB_20120810.ListTables');
+    assert.equal(known.status, 400);
+    assert.match(String(known.json.__type), /MissingAuthenticationTokenException$/);
+    assert.equal(known.json.message, 'Request is missing Authentication Token');
+    const knownBadlySigned = await jsonCall(cellar.endpoint, 'dynamodb', 'DynamoDB_20120810.ListTables', '{}', { secretAccessKey: 'not-the-secret' });
+    assert.equal(knownBadlySigned.status, 400);
+    assert.match(String(knownBadlySigned.json.__type), /InvalidSignatureException$/);
+    // KMS keeps its order: the signature is checked before the operation.
+    const kms = await unsigned('TrentService.NoSuchThing', '1.1');
+    assert.equal(kms.status, 400);
+    assert.match(String(kms.json.__type), /MissingAuthenticationTokenException$/);
   });
 });

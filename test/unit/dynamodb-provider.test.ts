@@ -70,16 +70,19 @@ async function failsAsync(fn: () => unknown, code: string, message?: string | Re
 }
 
 /** DescribeTable, answered at once (no recount is running in these tests). */
-function describeNow(ddb: DynamoDBProvider, input: Record<string, unknown>, ctx: RequestContext): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+function describeNow(ddb: DynamoDBProvider, input: { TableName: string }, ctx: RequestContext): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const r = ddb.describeTable(input, ctx);
   assert.ok(!(r instanceof Promise));
   return r;
 }
 
-function makeTable(ddb: DynamoDBProvider, ctx: RequestContext, extra: Record<string, unknown> = {}) {
+type CreateTableRequest = Parameters<DynamoDBProvider['createTable']>[0];
+
+/** A table keyed pk/sk; `defs` adds attribute definitions to those two. */
+function makeTable(ddb: DynamoDBProvider, ctx: RequestContext, extra: Partial<CreateTableRequest> & { defs?: CreateTableRequest['AttributeDefinitions'] } = {}) {
   return ddb.createTable({
     TableName: 'things',
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }, ...((extra.defs as unknown[]) ?? [])],
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }, ...(extra.defs ?? [])],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
     BillingMode: 'PAY_PER_REQUEST',
     ...extra,
@@ -89,8 +92,8 @@ function makeTable(ddb: DynamoDBProvider, ctx: RequestContext, extra: Record<str
 test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then gone)', async () => {
   const { ddb, ctx } = setup();
   const created = makeTable(ddb, ctx);
-  assert.equal(created.TableDescription.TableStatus, 'CREATING');
-  assert.equal(created.TableDescription.TableArn, 'arn:aws:dynamodb:us-east-1:000000000000:table/things');
+  assert.equal(created.TableDescription?.TableStatus, 'CREATING');
+  assert.equal(created.TableDescription?.TableArn, 'arn:aws:dynamodb:us-east-1:000000000000:table/things');
   const d = describeNow(ddb, { TableName: 'things' }, ctx).Table;
   assert.equal(d.TableStatus, 'ACTIVE');
   assert.equal(d.ItemCount, 0);
@@ -98,12 +101,12 @@ test('table lifecycle: create → ACTIVE, describe, list, delete (DELETING, then
   fails(() => makeTable(ddb, ctx), 'ResourceInUseException', 'Table already exists: things');
   assert.deepEqual(ddb.listTables({}, ctx), { TableNames: ['things'] });
   assert.deepEqual(ddb.listTables({}, { ...ctx, scope: Scope.ofCaller('000000000000', 'eu-west-1') }), { TableNames: [] });
-  assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
+  assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription?.TableStatus, 'DELETING');
   // Until the background removal runs: DescribeTable shows DELETING, data operations find no table,
   // a second DeleteTable is not an error, CreateTable of the name is refused.
   assert.equal(describeNow(ddb, { TableName: 'things' }, ctx).Table.TableStatus, 'DELETING');
   fails(() => ddb.getItem({ TableName: 'things', Key: { pk: { S: 'a' }, sk: { N: '1' } } }, ctx), 'ResourceNotFoundException', 'Requested resource not found');
-  assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription.TableStatus, 'DELETING');
+  assert.equal(ddb.deleteTable({ TableName: 'things' }, ctx).TableDescription?.TableStatus, 'DELETING');
   fails(() => makeTable(ddb, ctx), 'ResourceInUseException', 'Table already exists: things');
   await new Promise((r) => setImmediate(r));
   fails(() => describeNow(ddb, { TableName: 'things' }, ctx), 'ResourceNotFoundException', 'Requested resource not found: Table: things not found');
@@ -272,7 +275,7 @@ test('UpdateTable adds a GSI with backfill (CREATING → ACTIVE) and deletes it'
   makeTable(ddb, ctx, { defs: [] });
   seed(ddb, ctx, 10);
   const res = ddb.updateTable({ TableName: 'things', AttributeDefinitions: [{ AttributeName: 'g', AttributeType: 'S' }], GlobalSecondaryIndexUpdates: [{ Create: { IndexName: 'byG', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } } }] }, ctx);
-  assert.equal(res.TableDescription.GlobalSecondaryIndexes[0].IndexStatus, 'CREATING');
+  assert.equal(res.TableDescription?.GlobalSecondaryIndexes?.[0]?.IndexStatus, 'CREATING');
   fails(() => ddb.query({ TableName: 'things', IndexName: 'byG', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'g0' } } }, ctx), 'ValidationException', 'Cannot read from backfilling global secondary index: byG');
   await ddb.putItem({ TableName: 'things', Item: { pk: { S: 'new' }, sk: { N: '0' }, g: { S: 'g0' } } }, ctx);
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
@@ -343,7 +346,8 @@ test('batch operations', async () => {
 
 test('tags, limits, endpoints', async () => {
   const { ddb, ctx } = setup();
-  const arn = makeTable(ddb, ctx).TableDescription.TableArn;
+  const arn = makeTable(ddb, ctx).TableDescription?.TableArn;
+  assert.ok(arn !== undefined);
   ddb.tagResource({ ResourceArn: arn, Tags: [{ Key: 'env', Value: 'dev' }, { Key: 'team', Value: 'x' }] }, ctx);
   ddb.untagResource({ ResourceArn: arn, TagKeys: ['team'] }, ctx);
   assert.deepEqual(ddb.listTagsOfResource({ ResourceArn: arn }, ctx), { Tags: [{ Key: 'env', Value: 'dev' }] });
@@ -451,6 +455,7 @@ test('counters found dirty are recounted in the background while writes go on, a
       await Promise.all(ops);
     }
     const after = (await described).Table;
+    assert.ok(after?.GlobalSecondaryIndexes?.[0] !== undefined);
     // The oracle: a synchronous recount of everything now.
     const t = (ddb as unknown as { tables: Map<string, { stats: unknown; indexStats: Map<number, unknown> }> }).tables.values().next().value!;
     (ddb as unknown as { counters: { recount(x: unknown): void } }).counters.recount(t);

@@ -1,6 +1,6 @@
 /** DynamoDB service definition: awsJson1_0 (target prefix DynamoDB_20120810), x-amz-crc32 on responses. */
 import { crc32 } from 'node:zlib';
-import { loadModel } from '../../protocols/model.js';
+import { loadModel, type ServiceModel } from '../../protocols/model.js';
 import { JsonProtocol } from '../../protocols/json.js';
 import type { ServiceEnv } from '../env.js';
 import type { ServiceDefinition } from '../registry.js';
@@ -10,6 +10,25 @@ import { precheck, withRequestRules } from './request-rules.js';
 
 /** DynamoDB's largest request body: 16 MB (a larger one is 413). */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A table's and a local secondary index's KeySchema hold at most two elements (one HASH, one RANGE). Today's model
+ * dropped the list's maximum when global secondary indexes took multi-attribute keys, but only GSIs did: DynamoDB
+ * still lists "Member must have length less than or equal to 2" for a table's keySchema (dynalite's createTable
+ * suite, recorded on AWS) and the AWS API reference keeps "Maximum number of 2 items" on LocalSecondaryIndex. Those
+ * two members get their own copy of the shape, with that maximum; GSI key schemas keep the model's.
+ */
+function limitTableAndLocalKeySchemas(model: ServiceModel): void {
+  const shapes = model.shapes;
+  const keySchema = shapes['KeySchema'];
+  if (!keySchema || shapes[TWO_ELEMENT_KEY_SCHEMA]) return;
+  shapes[TWO_ELEMENT_KEY_SCHEMA] = { ...keySchema, max: 2 };
+  for (const owner of ['CreateTableInput', 'LocalSecondaryIndex']) {
+    const member = shapes[owner]?.members?.['KeySchema'];
+    if (member) shapes[owner]!.members!['KeySchema'] = { ...member, shape: TWO_ELEMENT_KEY_SCHEMA };
+  }
+}
+const TWO_ELEMENT_KEY_SCHEMA = 'KeySchema$TwoElements';
 
 export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   const settings = env.config.dynamodb ?? {}; // checked by config.ts
@@ -32,6 +51,7 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   model.enumOrder = ENUM_ORDER;
   model.mapValueConstraints = true;
   model.maxValidationProblems = 10;
+  limitTableAndLocalKeySchemas(model);
   return {
     id: 'dynamodb',
     model,

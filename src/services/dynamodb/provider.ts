@@ -470,23 +470,23 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ tables
 
-  createTable(input: Json, ctx: RequestContext): Json {
+  createTable(input: Request<M.CreateTableInput>, ctx: RequestContext): Response<M.CreateTableOutput> {
     return lifecycle.createTable(this, input, ctx);
   }
 
-  describeTable(input: Json, ctx: RequestContext): Json | Promise<Json> {
+  describeTable(input: Request<M.DescribeTableInput>, ctx: RequestContext): Answer<Response<M.DescribeTableOutput>> {
     return lifecycle.describeTable(this, input, ctx);
   }
 
-  listTables(input: Json, ctx: RequestContext): Json {
+  listTables(input: Request<M.ListTablesInput>, ctx: RequestContext): Response<M.ListTablesOutput> {
     return lifecycle.listTables(this, input, ctx);
   }
 
-  deleteTable(input: Json, ctx: RequestContext): Json {
+  deleteTable(input: Request<M.DeleteTableInput>, ctx: RequestContext): Response<M.DeleteTableOutput> {
     return lifecycle.deleteTable(this, input, ctx);
   }
 
-  updateTable(input: Json, ctx: RequestContext): Json {
+  updateTable(input: Request<M.UpdateTableInput>, ctx: RequestContext): Response<M.UpdateTableOutput> {
     return lifecycle.updateTable(this, input, ctx);
   }
 
@@ -502,11 +502,11 @@ export class DynamoDBProvider {
     return this.timeToLive.describeTimeToLive(input, ctx);
   }
 
-  describeLimits(_input: Json, _ctx: RequestContext): Json {
+  describeLimits(_input: Request<M.DescribeLimitsInput>, _ctx: RequestContext): Response<M.DescribeLimitsOutput> {
     return lifecycle.describeLimits(this, _input, _ctx);
   }
 
-  describeEndpoints(_input: Json, ctx: RequestContext): Json {
+  describeEndpoints(_input: Request<M.DescribeEndpointsRequest>, ctx: RequestContext): Response<M.DescribeEndpointsResponse> {
     return lifecycle.describeEndpoints(this, _input, ctx);
   }
 
@@ -530,15 +530,15 @@ export class DynamoDBProvider {
     return lifecycle.tableByArn(this, arn, ctx, notFound);
   }
 
-  tagResource(input: Json, ctx: RequestContext): Json {
+  tagResource(input: Request<M.TagResourceInput>, ctx: RequestContext): Record<string, never> {
     return lifecycle.tagResource(this, input, ctx);
   }
 
-  untagResource(input: Json, ctx: RequestContext): Json {
+  untagResource(input: Request<M.UntagResourceInput>, ctx: RequestContext): Record<string, never> {
     return lifecycle.untagResource(this, input, ctx);
   }
 
-  listTagsOfResource(input: Json, ctx: RequestContext): Json {
+  listTagsOfResource(input: Request<M.ListTagsOfResourceInput>, ctx: RequestContext): Response<M.ListTagsOfResourceOutput> {
     return lifecycle.listTagsOfResource(this, input, ctx);
   }
 

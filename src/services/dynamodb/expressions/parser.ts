@@ -193,7 +193,11 @@ class Parser {
   }
 
   parsePath(keywords: Set<string>): Path {
-    const path: Path = [this.pathElement(this.next(), keywords)];
+    return this.pathSteps([this.pathElement(this.next(), keywords)]);
+  }
+
+  /** Extends path with the `.name` and `[n]` steps that follow (a condition's parenthesized path may take more). */
+  pathSteps(path: Path): Path {
     // Bounded by the token count: each step consumes tokens.
     for (;;) {
       const t = this.peek();
@@ -293,6 +297,11 @@ class Parser {
       const inner = this.parseOr();
       this.expect(')');
       if (inner.parens > 0) this.note('parens', 'The expression has redundant parentheses;');
+      // A parenthesized path goes on as a path: DynamoDB reads `(b.c).d` as b.c.d.
+      const next = this.peek().kind;
+      if (inner.t === 'path' && (next === '.' || next === '[')) {
+        return { t: 'path', path: this.pathSteps([...inner.path]), parens: 0, end: this.pos };
+      }
       inner.parens++;
       inner.end = this.pos;
       return inner;

@@ -20,6 +20,7 @@
  */
 import { validationError } from '../../../core/errors.js';
 import { type AttributeValue, type Item, keyValueBytes, MAX_HASH_KEY_BYTES, MAX_RANGE_KEY_BYTES, typeOf } from '../attributes.js';
+import type { SetValue, UpdateAction } from '../expressions/ast.js';
 import { bucketOf, keyBody, orderedKeyBytes, rawKeyBytes, type KeyType } from '../keycodec.js';
 
 const INVALID = 'One or more parameter values were invalid: ';
@@ -97,6 +98,43 @@ function holdable(v: AttributeValue | undefined, part: KeyPart): v is AttributeV
   if (part.type === 'N') return true;
   const bytes = keyValueBytes(v);
   return bytes > 0 && bytes <= keyPartLimit(part);
+}
+
+/** The type an update action gives its attribute, when the request alone settles it (no item needed). */
+function staticUpdateType(action: UpdateAction): string | undefined {
+  const of = (v: SetValue): string | undefined => {
+    switch (v.k) {
+      case 'value': return typeOf(v.value);
+      case 'plus': case 'minus': case 'size': return 'N';
+      case 'list_append': return 'L';
+      case 'if_not_exists': return of(v.fallback);
+      case 'path': return undefined;
+    }
+  };
+  switch (action.k) {
+    case 'set': return of(action.value);
+    case 'add': case 'delete': return typeOf(action.value);
+    case 'remove': return undefined;
+  }
+}
+
+/**
+ * Before UpdateItem reads the item, an action that writes a whole index key attribute with a value of another type
+ * than the attribute definition's is refused, in AWS's words ("Type mismatch for Index Key ..."): literal values,
+ * arithmetic (a number), list_append (a list), if_not_exists (its fallback's type). DynamoDB settles this before it
+ * refuses a path into a key attribute (dynalite's updateItem suite, recorded on AWS: 'set d.a = a add c :a' and
+ * 'set e = c[1], c = a + :a' answer with c's type mismatch, not with d's or c's path).
+ */
+export function checkUpdatedIndexKeyTypes(indexes: Iterable<{ meta: { name: string }; ikey: IndexKey }>, actions: readonly UpdateAction[]): void {
+  for (const idx of indexes) {
+    for (const part of idx.ikey.parts) {
+      const action = actions.find((a) => a.path.length === 1 && a.path[0] === part.name);
+      const type = action && staticUpdateType(action);
+      if (type !== undefined && type !== part.type) {
+        throw validationError(`${INVALID}Type mismatch for Index Key ${part.name} Expected: ${part.type} Actual: ${type} IndexName: ${idx.meta.name}`);
+      }
+    }
+  }
 }
 
 /**

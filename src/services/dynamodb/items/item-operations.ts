@@ -13,7 +13,7 @@ import { attributesToGet, attributeUpdatesToActions, checkStyleMix, expectedToCo
 import { checkPlaceholderMaps, checkUnused, type ExpressionContext, newContext, parseCondition, parseProjection, parseUpdate } from '../expressions/parser.js';
 import { applyUpdate } from '../expressions/update.js';
 import { ITEM_HEADER_BYTES, textValueJson, textValueSize } from '../keycodec.js';
-import { checkIndexKeyValues } from '../indexes/keys.js';
+import { checkIndexKeyValues, checkUpdatedIndexKeyTypes } from '../indexes/keys.js';
 import { updatePaths } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
 import { conditionalFailed, type DynamoDBProvider, MB, type StoredItem, storedItem, type TableState, type WriteEffect } from '../provider.js';
@@ -137,6 +137,7 @@ export function updateItem(provider: DynamoDBProvider, input: Request<M.UpdateIt
   checkUnused(ectx);
   const t = provider.active(ctx, input.TableName);
   const key = provider.keyFromKey(t, input.Key);
+  if (t.indexes.length) checkUpdatedIndexKeyTypes(t.indexes, actions);
   provider.checkKeyPaths(t, updatePaths(actions));
   provider.transactions.checkFree(key);
   let old: StoredItem | undefined;

@@ -17,9 +17,11 @@ import { itemValueJson, namespacePrefix } from '../keycodec.js';
 import { checkGlobalIndexKeySchema, indexKeyViolation } from '../indexes/keys.js';
 import { type AttributeDefinition, checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, type IndexMeta, type KeySchemaElement, type Projection, raiseWarmThroughput, tableArn, type TableMeta, type Throughput } from './schema.js';
 import { checkIndexUpdateCapacity } from '../request-rules.js';
-import { BACKFILL_ATTEMPTS, checkTableName, type DynamoDBProvider, inUse, INVALID, type Json, kmsKeyArn, notFound, type TableState } from '../provider.js';
+import type * as M from '../../../models/dynamodb.js';
+import { BACKFILL_ATTEMPTS, checkTableName, type DynamoDBProvider, inUse, INVALID, kmsKeyArn, notFound, type TableState } from '../provider.js';
+import type { Answer, Request, Response } from '../shapes.js';
 
-export function createTable(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function createTable(provider: DynamoDBProvider, input: Request<M.CreateTableInput>, ctx: RequestContext): Response<M.CreateTableOutput> {
   const name: string = provider.tableName(ctx, input.TableName);
   checkTableName(name);
   const keySchema: KeySchemaElement[] = input.KeySchema ?? [];
@@ -31,8 +33,8 @@ export function createTable(provider: DynamoDBProvider, input: Json, ctx: Reques
     if (defined.has(d.AttributeName)) throw validationError(`Attribute Name is duplicated: ${d.AttributeName}`);
     defined.add(d.AttributeName);
   }
-  const lsis: Json[] = input.LocalSecondaryIndexes ?? [];
-  const gsis: Json[] = input.GlobalSecondaryIndexes ?? [];
+  const lsis: Request<M.LocalSecondaryIndex>[] = input.LocalSecondaryIndexes ?? [];
+  const gsis: Request<M.GlobalSecondaryIndex>[] = input.GlobalSecondaryIndexes ?? [];
   const billingMode: 'PROVISIONED' | 'PAY_PER_REQUEST' = input.BillingMode ?? 'PROVISIONED';
   const throughput: Throughput | undefined = input.ProvisionedThroughput;
   if (billingMode === 'PROVISIONED' && !throughput) {
@@ -42,7 +44,7 @@ export function createTable(provider: DynamoDBProvider, input: Json, ctx: Reques
     throw validationError(`${INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST`);
   }
   const used = new Set<string>(keySchema.map((k) => k.AttributeName));
-  const allSchemas = [keySchema, ...lsis.map((l) => l.KeySchema as KeySchemaElement[]), ...gsis.map((g) => g.KeySchema as KeySchemaElement[])];
+  const allSchemas = [keySchema, ...lsis.map((l) => l.KeySchema), ...gsis.map((g) => g.KeySchema)];
   for (const s of allSchemas) {
     // AWS lists the whole key schema (not only the undefined names), unquoted.
     if (s.some((k) => !defined.has(k.AttributeName))) {
@@ -58,7 +60,7 @@ export function createTable(provider: DynamoDBProvider, input: Json, ctx: Reques
   }
   if (gsis.length > 20) throw validationError(`${INVALID}GlobalSecondaryIndex count exceeds the per-table limit of 20`);
   for (const l of lsis) {
-    const ks = l.KeySchema as KeySchemaElement[];
+    const ks: KeySchemaElement[] = l.KeySchema;
     checkKeySchema(ks);
     if (names.has(l.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${l.IndexName}`);
     names.add(l.IndexName);
@@ -71,7 +73,7 @@ export function createTable(provider: DynamoDBProvider, input: Json, ctx: Reques
     indexes.push({ ns: 0, name: l.IndexName, global: false, keySchema: ks, projection: l.Projection, status: 'ACTIVE', backfilling: false, readyAtMs: now, throughput: undefined });
   }
   for (const g of gsis) {
-    const ks = g.KeySchema as KeySchemaElement[];
+    const ks: KeySchemaElement[] = g.KeySchema;
     checkGlobalIndexKeySchema(ks);
     if (names.has(g.IndexName)) throw validationError(`${INVALID}Duplicate index name: ${g.IndexName}`);
     names.add(g.IndexName);
@@ -113,7 +115,7 @@ export function createTable(provider: DynamoDBProvider, input: Json, ctx: Reques
     ...(input.SSESpecification?.Enabled ? { sse: { kmsKeyArn: kmsKeyArn(input.SSESpecification.KMSMasterKeyId, ctx) } } : {}),
     tags: {},
   };
-  for (const t of (input.Tags ?? []) as { Key: string; Value: string }[]) meta.tags[t.Key] = t.Value;
+  for (const t of input.Tags ?? []) meta.tags[t.Key] = t.Value;
   raiseWarmThroughput(meta);
   provider.store.transaction(() => {
     meta.ns = provider.nextNamespace();
@@ -133,7 +135,7 @@ export function createTable(provider: DynamoDBProvider, input: Json, ctx: Reques
   return { TableDescription: desc };
 }
 
-export function describeTable(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json | Promise<Json> {
+export function describeTable(provider: DynamoDBProvider, input: Request<M.DescribeTableInput>, ctx: RequestContext): Answer<Response<M.DescribeTableOutput>> {
   const t = provider.lookup(ctx, input.TableName);
   if (!t) throw provider.tableNotFound(input.TableName);
   const recount = provider.counters.pendingRecount(t);
@@ -143,7 +145,7 @@ export function describeTable(provider: DynamoDBProvider, input: Json, ctx: Requ
   return { Table: describe(t.meta, t.stats, t.indexStats) };
 }
 
-export function listTables(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function listTables(provider: DynamoDBProvider, input: Request<M.ListTablesInput>, ctx: RequestContext): Response<M.ListTablesOutput> {
   const limit: number = input.Limit ?? 100;
   const start: string | undefined = input.ExclusiveStartTableName;
   const prefix = Buffer.from(provider.metaKey(ctx.scope, ''));
@@ -159,12 +161,12 @@ export function listTables(provider: DynamoDBProvider, input: Json, ctx: Request
     names.push(k.subarray(prefix.length).toString('utf8'));
   }
   // Names compare as UTF-8 bytes in the store, which for the allowed characters is their sorted order.
-  const out: Json = { TableNames: names };
+  const out: Response<M.ListTablesOutput> = { TableNames: names };
   if (more) out.LastEvaluatedTableName = names[names.length - 1];
   return out;
 }
 
-export function deleteTable(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function deleteTable(provider: DynamoDBProvider, input: Request<M.DeleteTableInput>, ctx: RequestContext): Response<M.DeleteTableOutput> {
   const name: string = provider.tableName(ctx, input.TableName);
   const t = provider.lookup(ctx, name);
   if (!t) throw provider.tableNotFound(name);
@@ -216,13 +218,13 @@ export function schedulePurge(provider: DynamoDBProvider, tableKey: string): voi
   provider.timers.add(handle);
 }
 
-export function updateTable(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function updateTable(provider: DynamoDBProvider, input: Request<M.UpdateTableInput>, ctx: RequestContext): Response<M.UpdateTableOutput> {
   const name: string = provider.tableName(ctx, input.TableName);
   const t = provider.lookup(ctx, name);
   if (!t) throw provider.tableNotFound(name);
   checkIndexUpdateCapacity(input);
   const m = t.meta;
-  const updates: Json[] = input.GlobalSecondaryIndexUpdates ?? [];
+  const updates: Request<M.GlobalSecondaryIndexUpdate>[] = input.GlobalSecondaryIndexUpdates ?? [];
   const hasAny = input.ProvisionedThroughput || input.BillingMode || updates.length || input.DeletionProtectionEnabled !== undefined ||
     input.StreamSpecification || input.TableClass || input.SSESpecification || input.ReplicaUpdates;
   if (!hasAny) {
@@ -247,7 +249,7 @@ export function updateTable(provider: DynamoDBProvider, input: Json, ctx: Reques
   }
   // Validate everything before changing anything.
   const newDefs = [...m.attributeDefinitions];
-  for (const d of (input.AttributeDefinitions ?? []) as AttributeDefinition[]) {
+  for (const d of input.AttributeDefinitions ?? []) {
     const existing = newDefs.find((x) => x.AttributeName === d.AttributeName);
     if (existing && existing.AttributeType !== d.AttributeType) {
       throw validationError(`${INVALID}Cannot change the type of existing attribute definition: ${d.AttributeName}`);
@@ -255,8 +257,8 @@ export function updateTable(provider: DynamoDBProvider, input: Json, ctx: Reques
     if (!existing) newDefs.push(d);
   }
   for (const u of creates) {
-    const c = u.Create as Json;
-    const ks = c.KeySchema as KeySchemaElement[];
+    const c = u.Create!;
+    const ks: KeySchemaElement[] = c.KeySchema;
     checkGlobalIndexKeySchema(ks);
     if (m.indexes.some((i) => i.name === c.IndexName)) throw validationError(`${INVALID}Attempting to create an index which already exists`);
     const missing = ks.map((k) => k.AttributeName).filter((n) => !newDefs.some((d) => d.AttributeName === n));
@@ -268,12 +270,12 @@ export function updateTable(provider: DynamoDBProvider, input: Json, ctx: Reques
     if (m.indexes.filter((i) => i.global).length >= 20) throw new ServiceError('LimitExceededException', 'Subscriber limit exceeded: The number of global secondary indexes exceeds the limit of 20');
   }
   for (const u of deletes) {
-    const idx = m.indexes.find((i) => i.global && i.name === u.Delete.IndexName);
-    if (!idx) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Requested index ${u.Delete.IndexName} not found`);
+    const idx = m.indexes.find((i) => i.global && i.name === u.Delete!.IndexName);
+    if (!idx) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Requested index ${u.Delete!.IndexName} not found`);
   }
   for (const u of updates.filter((x) => x.Update)) {
-    const idx = m.indexes.find((i) => i.global && i.name === u.Update.IndexName);
-    if (!idx) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Requested index ${u.Update.IndexName} not found`);
+    const idx = m.indexes.find((i) => i.global && i.name === u.Update!.IndexName);
+    if (!idx) throw new ServiceError('ResourceNotFoundException', `Requested resource not found: Requested index ${u.Update!.IndexName} not found`);
   }
   let startBackfill: IndexMeta | undefined;
   let dropped: IndexMeta | undefined;
@@ -301,11 +303,11 @@ export function updateTable(provider: DynamoDBProvider, input: Json, ctx: Reques
     }
     m.attributeDefinitions = newDefs;
     for (const u of updates.filter((x) => x.Update)) {
-      const idx = m.indexes.find((i) => i.global && i.name === u.Update.IndexName)!;
-      idx.throughput = u.Update.ProvisionedThroughput ?? idx.throughput;
+      const idx = m.indexes.find((i) => i.global && i.name === u.Update!.IndexName)!;
+      idx.throughput = u.Update!.ProvisionedThroughput ?? idx.throughput;
     }
     for (const u of creates) {
-      const c = u.Create as Json;
+      const c = u.Create!;
       const idx: IndexMeta = {
         ns: provider.nextNamespace(), name: c.IndexName, global: true, keySchema: c.KeySchema, projection: c.Projection,
         status: 'CREATING', backfilling: true, readyAtMs: now + provider.createDelayMs, throughput: c.ProvisionedThroughput,
@@ -314,7 +316,7 @@ export function updateTable(provider: DynamoDBProvider, input: Json, ctx: Reques
       startBackfill = idx;
     }
     for (const u of deletes) {
-      dropped = m.indexes.find((i) => i.global && i.name === u.Delete.IndexName)!;
+      dropped = m.indexes.find((i) => i.global && i.name === u.Delete!.IndexName)!;
       m.indexes = m.indexes.filter((i) => i !== dropped);
       provider.items.deletePrefix(namespacePrefix(dropped.ns));
     }
@@ -330,7 +332,7 @@ export function updateTable(provider: DynamoDBProvider, input: Json, ctx: Reques
   const out = describe(m, state.stats, state.indexStats);
   if (dropped) {
     const arn = tableArn(m);
-    const gs = (out.GlobalSecondaryIndexes as Json[] | undefined) ?? [];
+    const gs = out.GlobalSecondaryIndexes ?? [];
     gs.push({ IndexName: dropped.name, KeySchema: dropped.keySchema, Projection: dropped.projection, IndexStatus: 'DELETING', ProvisionedThroughput: { NumberOfDecreasesToday: 0, ReadCapacityUnits: 0, WriteCapacityUnits: 0 }, IndexSizeBytes: 0, ItemCount: 0, IndexArn: `${arn}/index/${dropped.name}` });
     out.GlobalSecondaryIndexes = gs;
     provider.counters.persist(state);
@@ -459,12 +461,12 @@ export function failBackfill(provider: DynamoDBProvider, tableKey: string, index
   }
 }
 
-export function describeLimits(provider: DynamoDBProvider, _input: Json, _ctx: RequestContext): Json {
+export function describeLimits(provider: DynamoDBProvider, _input: Request<M.DescribeLimitsInput>, _ctx: RequestContext): Response<M.DescribeLimitsOutput> {
   return { AccountMaxReadCapacityUnits: 80000, AccountMaxWriteCapacityUnits: 80000, TableMaxReadCapacityUnits: 40000, TableMaxWriteCapacityUnits: 40000 };
 }
 
 /** The address the client reached Cellar at (its Host header), so a client that follows it comes back here. */
-export function describeEndpoints(provider: DynamoDBProvider, _input: Json, ctx: RequestContext): Json {
+export function describeEndpoints(provider: DynamoDBProvider, _input: Request<M.DescribeEndpointsRequest>, ctx: RequestContext): Response<M.DescribeEndpointsResponse> {
   return { Endpoints: [{ Address: ctx.host ?? provider.endpointAddress(), CachePeriodInMinutes: 1440 }] };
 }
 
@@ -477,9 +479,9 @@ export function tableByArn(provider: DynamoDBProvider, arn: string, ctx: Request
   return t;
 }
 
-export function tagResource(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function tagResource(provider: DynamoDBProvider, input: Request<M.TagResourceInput>, ctx: RequestContext): Record<string, never> {
   const t = tableByArn(provider, input.ResourceArn, ctx);
-  const tags = (input.Tags ?? []) as { Key: string; Value: string }[];
+  const tags = input.Tags ?? [];
   if (Object.keys(t.meta.tags).length + tags.filter((x) => !(x.Key in t.meta.tags)).length > 50) {
     throw new ServiceError('LimitExceededException', 'Subscriber limit exceeded: The number of tags on the resource exceeds the limit of 50');
   }
@@ -488,20 +490,20 @@ export function tagResource(provider: DynamoDBProvider, input: Json, ctx: Reques
   return {};
 }
 
-export function untagResource(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function untagResource(provider: DynamoDBProvider, input: Request<M.UntagResourceInput>, ctx: RequestContext): Record<string, never> {
   // UntagResource alone says only "Requested resource not found" (dynalite's suite, recorded on AWS).
   const t = tableByArn(provider, input.ResourceArn, ctx, 'Requested resource not found');
-  for (const k of (input.TagKeys ?? []) as string[]) delete t.meta.tags[k];
+  for (const k of input.TagKeys ?? []) delete t.meta.tags[k];
   provider.saveMeta(t.meta);
   return {};
 }
 
-export function listTagsOfResource(provider: DynamoDBProvider, input: Json, ctx: RequestContext): Json {
+export function listTagsOfResource(provider: DynamoDBProvider, input: Request<M.ListTagsOfResourceInput>, ctx: RequestContext): Response<M.ListTagsOfResourceOutput> {
   const t = tableByArn(provider, input.ResourceArn, ctx);
   const keys = Object.keys(t.meta.tags).sort();
   const start = input.NextToken ? Number.parseInt(String(input.NextToken), 10) || 0 : 0;
   const page = keys.slice(start, start + 10);
-  const out: Json = { Tags: page.map((k) => ({ Key: k, Value: t.meta.tags[k] })) };
+  const out: Response<M.ListTagsOfResourceOutput> = { Tags: page.map((k) => ({ Key: k, Value: t.meta.tags[k] })) };
   if (start + 10 < keys.length) out.NextToken = String(start + 10);
   return out;
 }

@@ -7,6 +7,8 @@
 import { validationError } from '../../../core/errors.js';
 import type { KeyType } from '../keycodec.js';
 import type { TimeToLiveMeta } from '../ttl/expiry-index.js';
+import type * as M from '../../../models/dynamodb.js';
+import type { Response } from '../shapes.js';
 
 export interface KeySchemaElement {
   AttributeName: string;
@@ -57,8 +59,8 @@ export interface TableMeta {
   decreasesToday: number;
   indexes: IndexMeta[];
   deletionProtection: boolean;
-  tableClass: string | undefined;
-  stream: { StreamEnabled: boolean; StreamViewType?: string } | undefined;
+  tableClass: M.TableClassSummary['TableClass'];
+  stream: M.StreamSpecification | undefined;
   /** When streams were last enabled: names the stream (LatestStreamLabel / LatestStreamArn). */
   streamLabel?: string;
   /** The highest warm throughput the table has had (WarmThroughput never decreases); absent on older records. */
@@ -154,17 +156,20 @@ export function raiseWarmThroughput(meta: TableMeta): void {
   meta.warm = currentWarm(meta);
 }
 
+/** A TableDescription as the table operations answer it (timestamps in epoch seconds). */
+export type TableDescription = Response<M.TableDescription>;
+
 export interface Stats {
   count: number;
   bytes: number;
 }
 
 /** The TableDescription shape DescribeTable, CreateTable, UpdateTable and DeleteTable return. */
-export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, Stats>): Record<string, unknown> {
+export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, Stats>): TableDescription {
   const arn = tableArn(meta);
   const provisioned = meta.billingMode === 'PROVISIONED';
-  const throughput = (t: Throughput | undefined, withDates: boolean): Record<string, unknown> => {
-    const out: Record<string, unknown> = {};
+  const throughput = (t: Throughput | undefined, withDates: boolean): Response<M.ProvisionedThroughputDescription> => {
+    const out: Response<M.ProvisionedThroughputDescription> = {};
     if (withDates && meta.lastIncreaseMs) out.LastIncreaseDateTime = seconds(meta.lastIncreaseMs);
     if (withDates && meta.lastDecreaseMs) out.LastDecreaseDateTime = seconds(meta.lastDecreaseMs);
     out.NumberOfDecreasesToday = withDates ? meta.decreasesToday : 0;
@@ -172,7 +177,7 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
     out.WriteCapacityUnits = provisioned ? (t?.WriteCapacityUnits ?? 0) : 0;
     return out;
   };
-  const desc: Record<string, unknown> = {
+  const desc: TableDescription = {
     AttributeDefinitions: meta.attributeDefinitions,
     TableName: meta.name,
     KeySchema: meta.keySchema,
@@ -203,7 +208,7 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
   if (gsis.length) {
     desc.GlobalSecondaryIndexes = gsis.map((i) => {
       const s = indexStats.get(i.ns) ?? { count: 0, bytes: 0 };
-      const g: Record<string, unknown> = {
+      const g: Response<M.GlobalSecondaryIndexDescription> = {
         IndexName: i.name,
         KeySchema: i.keySchema,
         Projection: i.projection,
@@ -242,7 +247,7 @@ export function describe(meta: TableMeta, stats: Stats, indexStats: Map<number, 
  * CreateTable's TableDescription: DescribeTable's without the warm throughput and without the billing summary's
  * LastUpdateToPayPerRequestDateTime, both of which DescribeTable shows from then on (as AWS answers).
  */
-export function describeCreated(meta: TableMeta, stats: Stats, indexStats: Map<number, Stats>): Record<string, unknown> {
+export function describeCreated(meta: TableMeta, stats: Stats, indexStats: Map<number, Stats>): TableDescription {
   const desc = describe(meta, stats, indexStats);
   delete desc.WarmThroughput;
   if (desc.BillingModeSummary) desc.BillingModeSummary = { BillingMode: meta.billingMode };
@@ -250,7 +255,7 @@ export function describeCreated(meta: TableMeta, stats: Stats, indexStats: Map<n
 }
 
 /** Members of a TableDescription that DeleteTable's answer leaves out: the schema, the indexes, and the warm throughput. */
-const NOT_IN_DELETE_ANSWER = ['AttributeDefinitions', 'KeySchema', 'CreationDateTime', 'LocalSecondaryIndexes', 'GlobalSecondaryIndexes', 'WarmThroughput'];
+const NOT_IN_DELETE_ANSWER: readonly (keyof TableDescription)[] = ['AttributeDefinitions', 'KeySchema', 'CreationDateTime', 'LocalSecondaryIndexes', 'GlobalSecondaryIndexes', 'WarmThroughput'];
 
 /**
  * DeleteTable's TableDescription: the table's name, status (DELETING), throughput (NumberOfDecreasesToday and the
@@ -258,10 +263,10 @@ const NOT_IN_DELETE_ANSWER = ['AttributeDefinitions', 'KeySchema', 'CreationDate
  * settings, and no schema or indexes (the API reference's example answer, and its rule that a DELETING table
  * reports no indexes).
  */
-export function describeDeleted(meta: TableMeta, stats: Stats): Record<string, unknown> {
+export function describeDeleted(meta: TableMeta, stats: Stats): TableDescription {
   const desc = describe(meta, stats, new Map());
   for (const k of NOT_IN_DELETE_ANSWER) delete desc[k];
-  const pt = desc.ProvisionedThroughput as Record<string, unknown>;
+  const pt = desc.ProvisionedThroughput!;
   desc.ProvisionedThroughput = { NumberOfDecreasesToday: pt.NumberOfDecreasesToday, ReadCapacityUnits: pt.ReadCapacityUnits, WriteCapacityUnits: pt.WriteCapacityUnits };
   return desc;
 }
