@@ -19,48 +19,36 @@ import { SyntaxProblem } from './lexer.js';
 import { parseStatement, Rejection } from './parser.js';
 import { isRead, plan, type Plan, type TableSchema, type UseCase } from './planner.js';
 import { unnest } from './unnest.js';
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-type Answer = Json | Promise<Json>;
+import type * as M from '../../../models/dynamodb.js';
+import type { RawJson } from '../../../protocols/wirejson.js';
+import type { Answer, Request, Response } from '../shapes.js';
 
 /** What the executor needs from the DynamoDB provider: the key schema of a table, and its item operations. */
 export interface PartiqlBackend {
   /** The key schema of an ACTIVE (or UPDATING) table in the caller's scope; throws ResourceNotFoundException. */
   partiqlSchema(ctx: RequestContext, table: string): TableSchema;
-  getItem(input: Json, ctx: RequestContext): Answer;
-  query(input: Json, ctx: RequestContext): Answer;
-  scan(input: Json, ctx: RequestContext): Answer;
-  putItem(input: Json, ctx: RequestContext): Answer;
-  updateItem(input: Json, ctx: RequestContext): Answer;
-  deleteItem(input: Json, ctx: RequestContext): Answer;
-  transactWriteItems?(input: Json, ctx: RequestContext): Answer;
-  transactGetItems?(input: Json, ctx: RequestContext): Answer;
+  getItem(input: Request<M.GetItemInput>, ctx: RequestContext): Answer<Response<M.GetItemOutput>>;
+  query(input: Request<M.QueryInput>, ctx: RequestContext): Answer<Response<M.QueryOutput>>;
+  scan(input: Request<M.ScanInput>, ctx: RequestContext): Answer<Response<M.ScanOutput>>;
+  putItem(input: Request<M.PutItemInput>, ctx: RequestContext): Answer<Response<M.PutItemOutput>>;
+  updateItem(input: Request<M.UpdateItemInput>, ctx: RequestContext): Answer<Response<M.UpdateItemOutput>>;
+  deleteItem(input: Request<M.DeleteItemInput>, ctx: RequestContext): Answer<Response<M.DeleteItemOutput>>;
+  transactWriteItems?(input: Request<M.TransactWriteItemsInput>, ctx: RequestContext): Answer<Response<M.TransactWriteItemsOutput>>;
+  transactGetItems?(input: Request<M.TransactGetItemsInput>, ctx: RequestContext): Answer<Response<M.TransactGetItemsOutput>>;
+}
+
+/** What a statement of a batch answers with, whichever item operation served it. */
+interface MemberOutput {
+  Item?: Item | RawJson;
+  Attributes?: Item | RawJson;
+  ConsumedCapacity?: Response<M.ConsumedCapacity>;
 }
 
 /** One statement of a request, as the wire carries it (binary values as base64, like every item Cellar reads). */
-export interface StatementRequest {
-  Statement: string;
-  Parameters?: AttributeValue[];
-  ConsistentRead?: boolean;
-  ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' | 'NONE';
-}
-
-export interface ExecuteStatementRequest extends StatementRequest {
-  NextToken?: string;
-  Limit?: number;
-  ReturnConsumedCapacity?: string;
-}
-
-export interface BatchExecuteStatementRequest {
-  Statements: StatementRequest[];
-  ReturnConsumedCapacity?: string;
-}
-
-export interface ExecuteTransactionRequest {
-  TransactStatements: StatementRequest[];
-  ClientRequestToken?: string;
-  ReturnConsumedCapacity?: string;
-}
+export type StatementRequest = Request<M.BatchStatementRequest>;
+export type ExecuteStatementRequest = Request<M.ExecuteStatementInput>;
+export type BatchExecuteStatementRequest = Request<M.BatchExecuteStatementInput>;
+export type ExecuteTransactionRequest = Request<M.ExecuteTransactionInput>;
 
 const WELL_FORMED = "Statement wasn't well formed, can't be processed: ";
 const DUPLICATE_ITEM = 'Duplicate primary key exists in table';
@@ -138,7 +126,7 @@ function readToken(ctx: RequestContext, token: string, hash: string): Item {
 
 // ------------------------------------------------------------------ ExecuteStatement
 
-export function executeStatement(backend: PartiqlBackend, input: ExecuteStatementRequest, ctx: RequestContext): Answer {
+export function executeStatement(backend: PartiqlBackend, input: ExecuteStatementRequest, ctx: RequestContext): Answer<Response<M.ExecuteStatementOutput>> {
   const statement = input.Statement;
   const { statement: parsed } = parse(statement);
   const p = planned(parsed, input.Parameters, backend, ctx, 'statement');
@@ -151,15 +139,17 @@ export function executeStatement(backend: PartiqlBackend, input: ExecuteStatemen
         if (idx?.global) throw validationError('Strongly consistent read is not supported on Global Secondary Indexes');
       }
       const hash = requestHash(statement, input.Parameters);
-      const read: Json = { ...p.input, ...capacity };
+      const read: Request<M.QueryInput & M.ScanInput> = { ...p.input, ...capacity };
       if (input.ConsistentRead === true) read.ConsistentRead = true;
       if (input.Limit !== undefined) read.Limit = input.Limit;
       if (input.NextToken !== undefined) read.ExclusiveStartKey = readToken(ctx, input.NextToken, hash);
       return then(p.k === 'query' ? backend.query(read, ctx) : backend.scan(read, ctx), (out) => {
+        // Items are parsed wherever they are sorted or unnested: an ORDER BY needs a WHERE (a filtered read parses its
+        // items) and a projection is a ProjectionExpression (projected items are parsed), see query-scan's walk.
         const items = (out.Items ?? []) as Item[];
         if (p.k === 'scan' && p.order) sortPage(items, p.order);
-        const answer: Json = { Items: p.paths ? items.map((i) => unnest(i, p.paths!)) : items };
-        if (out.LastEvaluatedKey) answer.NextToken = makeToken(ctx, hash, out.LastEvaluatedKey as Item);
+        const answer: Response<M.ExecuteStatementOutput> = { Items: p.paths ? items.map((i) => unnest(i, p.paths!)) : items };
+        if (out.LastEvaluatedKey) answer.NextToken = makeToken(ctx, hash, out.LastEvaluatedKey as Item); // built from key attributes (query-scan keyOf), never pre-serialised
         if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
         return answer;
       });
@@ -168,7 +158,7 @@ export function executeStatement(backend: PartiqlBackend, input: ExecuteStatemen
       return then(catching(() => backend.putItem({ ...p.input, ...capacity }, ctx), insertError), (out) => writeAnswer(out));
     case 'update':
     case 'delete': {
-      const write: Json = { ...p.input, ...capacity };
+      const write: Request<M.UpdateItemInput & M.DeleteItemInput> = { ...p.input, ...capacity };
       if (input.ReturnValuesOnConditionCheckFailure !== undefined) write.ReturnValuesOnConditionCheckFailure = input.ReturnValuesOnConditionCheckFailure;
       return then(p.k === 'update' ? backend.updateItem(write, ctx) : backend.deleteItem(write, ctx), (out) => writeAnswer(out));
     }
@@ -191,8 +181,8 @@ function sortPage(items: Item[], order: OrderBy[]): void {
   });
 }
 
-function writeAnswer(out: Json): Json {
-  const answer: Json = { Items: out.Attributes ? [out.Attributes] : [] };
+function writeAnswer(out: MemberOutput): Response<M.ExecuteStatementOutput> {
+  const answer: Response<M.ExecuteStatementOutput> = { Items: out.Attributes ? [out.Attributes] : [] };
   if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
   return answer;
 }
@@ -202,8 +192,8 @@ function insertError(e: unknown): unknown {
 }
 
 /** Runs fn, mapping what it throws (at once or later) through map. */
-function catching(fn: () => Answer, map: (e: unknown) => unknown): Answer {
-  let out: Answer;
+function catching<T>(fn: () => Answer<T>, map: (e: unknown) => unknown): Answer<T> {
+  let out: Answer<T>;
   try {
     out = fn();
   } catch (e) {
@@ -212,13 +202,13 @@ function catching(fn: () => Answer, map: (e: unknown) => unknown): Answer {
   return out instanceof Promise ? out.catch((e: unknown) => Promise.reject(map(e))) : out;
 }
 
-function then(a: Answer, fn: (v: Json) => Json): Answer {
+function then<A, B>(a: Answer<A>, fn: (v: A) => B): Answer<B> {
   return a instanceof Promise ? a.then(fn) : fn(a);
 }
 
 // ------------------------------------------------------------------ BatchExecuteStatement
 
-const BATCH_CODES: Record<string, string> = {
+const BATCH_CODES: Record<string, NonNullable<M.BatchStatementError['Code']>> = {
   ConditionalCheckFailedException: 'ConditionalCheckFailed',
   DuplicateItemException: 'DuplicateItem',
   ResourceNotFoundException: 'ResourceNotFound',
@@ -231,17 +221,17 @@ const BATCH_CODES: Record<string, string> = {
   AccessDeniedException: 'AccessDenied',
 };
 
-function batchError(e: unknown, tableName?: string): Json {
-  const error: Json = e instanceof ServiceError
+function batchError(e: unknown, tableName?: string): Response<M.BatchStatementResponse> {
+  const error: Response<M.BatchStatementError> = e instanceof ServiceError
     ? { Code: BATCH_CODES[e.code] ?? 'InternalServerError', Message: e.message }
     : { Code: 'InternalServerError', Message: 'Internal server error' };
-  if (e instanceof ServiceError && e.fields?.Item) error.Item = e.fields.Item;
+  if (e instanceof ServiceError && e.fields?.Item) error.Item = e.fields.Item as Item; // conditionalFailed's item
   return tableName !== undefined ? { Error: error, TableName: tableName } : { Error: error };
 }
 
 type Member = { plan: Plan } | { error: unknown };
 
-export async function batchExecuteStatement(backend: PartiqlBackend, input: BatchExecuteStatementRequest, ctx: RequestContext): Promise<Json> {
+export async function batchExecuteStatement(backend: PartiqlBackend, input: BatchExecuteStatementRequest, ctx: RequestContext): Promise<Response<M.BatchExecuteStatementOutput>> {
   const requests = input.Statements ?? [];
   const parsed = requests.map((r): { statement: Statement } | { error: unknown } => {
     try {
@@ -269,8 +259,8 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Batc
     seen.add(id);
   }
   const capacity = input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES' ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : undefined;
-  const consumed: Json[] = [];
-  const responses: Json[] = [];
+  const consumed: Response<M.ConsumedCapacity>[] = [];
+  const responses: Response<M.BatchStatementResponse>[] = [];
   for (let i = 0; i < members.length; i++) {
     const m = members[i]!;
     if ('error' in m) {
@@ -280,8 +270,8 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Batc
     const table = m.plan.input.TableName;
     try {
       const out = await runMember(backend, m.plan, requests[i]!, capacity, ctx);
-      if (out.ConsumedCapacity) consumed.push(out.ConsumedCapacity as Json);
-      const response: Json = { TableName: table };
+      if (out.ConsumedCapacity) consumed.push(out.ConsumedCapacity);
+      const response: Response<M.BatchStatementResponse> = { TableName: table };
       const item = out.Item ?? out.Attributes;
       if (item) response.Item = m.plan.k === 'get' && m.plan.paths ? unnest(item as Item, m.plan.paths) : item;
       responses.push(response);
@@ -289,13 +279,13 @@ export async function batchExecuteStatement(backend: PartiqlBackend, input: Batc
       responses.push(batchError(e, table));
     }
   }
-  const out: Json = { Responses: responses };
+  const out: Response<M.BatchExecuteStatementOutput> = { Responses: responses };
   if (capacity) out.ConsumedCapacity = sumCapacity(consumed);
   return out;
 }
 
-async function runMember(backend: PartiqlBackend, p: Plan, request: StatementRequest, capacity: Json | undefined, ctx: RequestContext): Promise<Json> {
-  const extra: Json = { ...capacity };
+async function runMember(backend: PartiqlBackend, p: Plan, request: StatementRequest, capacity: Pick<BatchExecuteStatementRequest, 'ReturnConsumedCapacity'> | undefined, ctx: RequestContext): Promise<MemberOutput> {
+  const extra: Pick<M.UpdateItemInput, 'ReturnConsumedCapacity' | 'ReturnValuesOnConditionCheckFailure'> = { ...capacity };
   switch (p.k) {
     case 'get':
       return backend.getItem({ ...p.input, ...extra, ...(request.ConsistentRead === true ? { ConsistentRead: true } : {}) }, ctx);
@@ -311,25 +301,26 @@ async function runMember(backend: PartiqlBackend, p: Plan, request: StatementReq
 }
 
 /** ConsumedCapacity per table, summed over the statements that ran. */
-function sumCapacity(list: Json[]): Json[] {
-  const byTable = new Map<string, Json>();
-  const add = (into: Json, from: Json): void => {
-    for (const k of ['CapacityUnits', 'ReadCapacityUnits', 'WriteCapacityUnits']) {
-      if (typeof from[k] === 'number') into[k] = (into[k] ?? 0) + from[k];
+function sumCapacity(list: Response<M.ConsumedCapacity>[]): Response<M.ConsumedCapacity>[] {
+  const byTable = new Map<string | undefined, Response<M.ConsumedCapacity>>();
+  const add = (into: M.Capacity, from: M.Capacity): void => {
+    for (const k of ['CapacityUnits', 'ReadCapacityUnits', 'WriteCapacityUnits'] as const) {
+      const units = from[k];
+      if (typeof units === 'number') into[k] = (into[k] ?? 0) + units;
     }
   };
   for (const c of list) {
-    let t = byTable.get(c.TableName as string);
+    let t = byTable.get(c.TableName);
     if (!t) {
       t = { TableName: c.TableName };
-      byTable.set(c.TableName as string, t);
+      byTable.set(c.TableName, t);
     }
     add(t, c);
-    if (c.Table) add((t.Table ??= {}), c.Table as Json);
-    for (const group of ['GlobalSecondaryIndexes', 'LocalSecondaryIndexes']) {
-      const indexes = c[group] as Record<string, Json> | undefined;
+    if (c.Table) add((t.Table ??= {}), c.Table);
+    for (const group of ['GlobalSecondaryIndexes', 'LocalSecondaryIndexes'] as const) {
+      const indexes = c[group];
       if (!indexes) continue;
-      const into = (t[group] ??= {}) as Record<string, Json>;
+      const into = (t[group] ??= {});
       for (const [name, units] of Object.entries(indexes)) add((into[name] ??= {}), units);
     }
   }
@@ -338,7 +329,7 @@ function sumCapacity(list: Json[]): Json[] {
 
 // ------------------------------------------------------------------ ExecuteTransaction
 
-export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransactionRequest, ctx: RequestContext): Answer {
+export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransactionRequest, ctx: RequestContext): Answer<Response<M.ExecuteTransactionOutput>> {
   const requests = input.TransactStatements ?? [];
   const plans: Plan[] = [];
   requests.forEach((r, i) => {
@@ -353,10 +344,11 @@ export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransa
   const capacity = input.ReturnConsumedCapacity !== undefined ? { ReturnConsumedCapacity: input.ReturnConsumedCapacity } : {};
   if (reads > 0) {
     if (!backend.transactGetItems) throw new ServiceError('UnknownOperationException', '');
-    const get: Json = { TransactItems: plans.map((p) => ({ Get: p.input })), ...capacity };
+    // Every plan is a get here (reads > 0 and no writes).
+    const get: Request<M.TransactGetItemsInput> = { TransactItems: plans.map((p) => ({ Get: (p as Extract<Plan, { k: 'get' }>).input })), ...capacity };
     return then(backend.transactGetItems(get, ctx), (out) => {
-      const responses = (out.Responses ?? []) as Json[];
-      const answer: Json = {
+      const responses = out.Responses ?? [];
+      const answer: Response<M.ExecuteTransactionOutput> = {
         Responses: responses.map((r, i) => {
           const paths = plans[i]!.k === 'get' ? (plans[i] as { paths?: DocPath[] }).paths : undefined;
           return r.Item && paths ? { ...r, Item: unnest(r.Item as Item, paths) } : r;
@@ -369,7 +361,10 @@ export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransa
   if (!backend.transactWriteItems) throw new ServiceError('UnknownOperationException', '');
   const items = plans.map((p, i) => {
     const rv = requests[i]!.ReturnValuesOnConditionCheckFailure;
-    const body: Json = { ...p.input, ...(rv !== undefined ? { ReturnValuesOnConditionCheckFailure: rv } : {}) };
+    // The plan's own input, which TransactWriteItems takes as it is but for ReturnValues (an item operation's member only).
+    const body: Request<M.Put & M.Update & M.Delete & M.ConditionCheck> & { ReturnValues?: string } = {
+      ...(p.input as Request<M.Put & M.Update & M.Delete & M.ConditionCheck>), ...(rv !== undefined ? { ReturnValuesOnConditionCheckFailure: rv } : {}),
+    };
     delete body.ReturnValues;
     switch (p.k) {
       case 'put': return { Put: body };
@@ -378,11 +373,11 @@ export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransa
       default: return { ConditionCheck: body };
     }
   });
-  const write: Json = { TransactItems: items, ...capacity };
+  const write: Request<M.TransactWriteItemsInput> = { TransactItems: items, ...capacity };
   if (input.ClientRequestToken !== undefined) write.ClientRequestToken = input.ClientRequestToken;
   const inserts = new Set(plans.flatMap((p, i) => (p.k === 'put' ? [i] : [])));
   return then(catching(() => backend.transactWriteItems!(write, ctx), (e) => duplicateReasons(e, inserts)), (out) => {
-    const answer: Json = {};
+    const answer: Response<M.ExecuteTransactionOutput> = {};
     if (out.ConsumedCapacity) answer.ConsumedCapacity = out.ConsumedCapacity;
     return answer;
   });
@@ -391,9 +386,9 @@ export function executeTransaction(backend: PartiqlBackend, input: ExecuteTransa
 /** A cancelled transaction reports a failed INSERT as DuplicateItem, as DynamoDB does, not as a failed condition. */
 function duplicateReasons(e: unknown, inserts: Set<number>): unknown {
   if (!(e instanceof ServiceError) || e.code !== 'TransactionCanceledException' || inserts.size === 0) return e;
-  const reasons = e.fields?.CancellationReasons as Json[] | undefined;
+  const reasons = e.fields?.CancellationReasons as Response<M.CancellationReason>[] | undefined; // as transactions/cancellation.ts sets them
   if (!Array.isArray(reasons)) return e;
   const mapped = reasons.map((r, i) => (inserts.has(i) && r.Code === 'ConditionalCheckFailed' ? { Code: 'DuplicateItem', Message: DUPLICATE_ITEM } : r));
-  const message = `Transaction cancelled, please refer cancellation reasons for specific reasons [${mapped.map((r) => r.Code as string).join(', ')}]`;
+  const message = `Transaction cancelled, please refer cancellation reasons for specific reasons [${mapped.map((r) => r.Code).join(', ')}]`;
   return new ServiceError(e.code, message, { status: e.status, fields: { ...e.fields, CancellationReasons: mapped } });
 }

@@ -16,6 +16,9 @@ import type { AttributeValue, Item } from '../attributes.js';
 import type { DocPath, Expr, OrderBy, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
 import { Rejection } from './parser.js';
 import { PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL } from '../indexes/keys.js';
+import type * as M from '../../../models/dynamodb.js';
+
+type ReturnValues = NonNullable<M.UpdateItemInput['ReturnValues']>;
 
 export type KeyType = 'S' | 'N' | 'B';
 
@@ -70,14 +73,14 @@ export interface UpdateInput extends Placeholders {
   Key: Item;
   UpdateExpression: string;
   ConditionExpression: string;
-  ReturnValues?: string;
+  ReturnValues?: ReturnValues;
 }
 
 export interface DeleteInput extends Placeholders {
   TableName: string;
   Key: Item;
   ConditionExpression?: string;
-  ReturnValues?: string;
+  ReturnValues?: ReturnValues;
 }
 
 export interface CheckInput extends Placeholders {
@@ -97,7 +100,7 @@ export type Plan =
   | { k: 'delete'; input: DeleteInput }
   | { k: 'check'; input: CheckInput };
 
-const RETURN_VALUES: Record<Returning, string> = { 'ALL OLD': 'ALL_OLD', 'ALL NEW': 'ALL_NEW', 'MODIFIED OLD': 'UPDATED_OLD', 'MODIFIED NEW': 'UPDATED_NEW' };
+const RETURN_VALUES: Record<Returning, ReturnValues> = { 'ALL OLD': 'ALL_OLD', 'ALL NEW': 'ALL_NEW', 'MODIFIED OLD': 'UPDATED_OLD', 'MODIFIED NEW': 'UPDATED_NEW' };
 
 const IS_TYPE_CODES: Record<string, string> = { BOOLEAN: 'BOOL', STRING: 'S', NUMERIC: 'N', BLOB: 'B', STRUCT: 'M', TUPLE: 'M', LIST: 'L' };
 
