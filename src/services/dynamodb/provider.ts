@@ -22,47 +22,32 @@
  * argument: tables/ (schema, lifecycle, counters), items/ (item operations, capacity), query/,
  * expressions/, indexes/, transactions/, partiql/, streams/, ttl/, probes/.
  */
-import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { ServiceError, validationError } from '../../core/errors.js';
 import { log } from '../../core/log.js';
-import { faultPoint } from '../../core/faults.js';
 import { parseArn, PARTITION } from '../../core/scope.js';
 import { notAuthorizedMessage } from '../../auth/policy.js';
 import type { Keyspace, Store } from '../../storage/store.js';
 import type { DescribeTimeToLiveInput, DescribeTimeToLiveOutput, UpdateTimeToLiveInput, UpdateTimeToLiveOutput } from '../../models/dynamodb.js';
-import { RawJson } from '../../protocols/wirejson.js';
-import { prefixEnd } from '../../storage/store.js';
 import { StreamChangeLog } from './streams/change-log.js';
-import { streamLabel } from './streams/format.js';
-import { checkCreateStreamSpec, checkUpdateStreamSpec } from './streams/stream-spec.js';
-import {
-  type AttributeValue, type Item, compareScalars, MAX_ITEM_BYTES, itemSize, readUnits, typeOf, validateValue, writeUnits,
-} from './attributes.js';
-import type { Condition, Operand, Path, UpdateAction } from './expressions/ast.js';
-import { evalCondition, project } from './expressions/evaluate.js';
-import { attributesToGet, attributeUpdatesToActions, checkStyleMix, comparison, expectedToCondition, filterToCondition, type LegacyCondition, type LegacyUpdate } from './expressions/legacy.js';
-import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseProjection, parseUpdate, type ExpressionContext } from './expressions/parser.js';
-import { applyUpdate } from './expressions/update.js';
+import { type AttributeValue, type Item, itemSize, typeOf, validateValue, writeUnits } from './attributes.js';
+import type { Condition, Path } from './expressions/ast.js';
+import { type ExpressionContext } from './expressions/parser.js';
 import { TransactionState, transactGetItems, transactWriteItems } from './transactions/index.js';
 import { RECOUNT_CHUNK, TableCounters } from './tables/counters.js';
 import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
 import type { TableSchema } from './partiql/planner.js';
-import {
-  bucketRange, encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, itemValueSize, keyBody, namespacePrefix, segmentOf, textValueJson, textValueSize, withNamespace, type KeyType,
-} from './keycodec.js';
-import { checkGlobalIndexKeySchema, checkIndexKeyValues, indexKeyBodyOf, indexKeyOf, indexKeyViolation, itemIndexKeyBody, type IndexKey } from './indexes/keys.js';
-import { checkMultiQueryStart, type KeyCondition, keySizeProblem, multiKeyBounds, multiKeyRange, rangeBoundsOf, satisfiesKeyCondition } from './indexes/query.js';
-import {
-  type AttributeDefinition, type IndexMeta, type KeyDef, type KeySchemaElement, type Projection, type Stats, type TableMeta, type Throughput,
-  checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, keyDefOf, projectedNames, raiseWarmThroughput, tableArn,
-} from './tables/schema.js';
-import { checkIndexUpdateCapacity, checkKeyPaths, checkQueryKey, conditionPaths, invalidKeyConditionOperator, updatePaths } from './request-rules.js';
+import { encodeItemValue, ITEM_HEADER_BYTES, keyBody, textValueJson, textValueSize, withNamespace, type KeyType } from './keycodec.js';
+import { checkIndexKeyValues, indexKeyOf, itemIndexKeyBody, type IndexKey } from './indexes/keys.js';
+import { keySizeProblem } from './indexes/query.js';
+import { type IndexMeta, type KeyDef, type Stats, type TableMeta, keyDefOf, projectedNames } from './tables/schema.js';
+import { checkKeyPaths } from './request-rules.js';
 import * as probes from './probes/index.js';
 import type * as M from '../../models/dynamodb.js';
 import { TimeToLive, type TimeToLiveOptions } from './ttl/time-to-live.js';
 
+import { INVALID, notFound, checkTableName } from './common.js';
 import * as lifecycle from './tables/lifecycle.js';
 import * as itemOps from './items/item-operations.js';
 import * as capacity from './items/capacity.js';
@@ -94,11 +79,6 @@ export interface DynamoDBProviderOptions {
  */
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export const INVALID = 'One or more parameter values were invalid: ';
-export const MB = 1024 * 1024;
-/** Entries read from the store per chunk while walking a Query or Scan. */
-export const SCAN_CHUNK = 128;
-
 export interface IndexState {
   meta: IndexMeta;
   /** The first HASH and RANGE attributes; `ikey` has them all (a GSI key may have up to four of each). */
@@ -120,73 +100,8 @@ export interface TableState {
 
 /** How often counters changed by writes are stored (exact, clean) again. */
 const STATS_FLUSH_MS = 1000;
-/** Tries of one backfill step before the index's creation fails. */
-export const BACKFILL_ATTEMPTS = 3;
-
 /** How many names of tables that do not exist are remembered, so that lookups of them skip the store. */
 const MISSING_CACHED = 1024;
-
-export function notFound(): ServiceError {
-  return new ServiceError('ResourceNotFoundException', 'Requested resource not found');
-}
-
-export function conditionalFailed(item?: Item): ServiceError {
-  return new ServiceError('ConditionalCheckFailedException', 'The conditional request failed', item ? { fields: { Item: item } } : {});
-}
-
-/**
- * A stored item (or index entry) as the response's value: its JSON text as it is when the caller
- * serializes to JSON (stored text is JSON.stringify's output, so it is exactly what re-serializing the
- * parsed item would give), the parsed item otherwise.
- */
-export function storedItem(json: string, ctx: RequestContext): Item | RawJson {
-  return ctx.rawJson ? new RawJson(json) : (JSON.parse(json) as Item);
-}
-
-export function inUse(message: string): ServiceError {
-  return new ServiceError('ResourceInUseException', message);
-}
-
-const TABLE_NAME = /^[a-zA-Z0-9_.-]+$/;
-
-/**
- * The model types TableName as "name or ARN" (1–1024 characters), but DynamoDB still checks a plain
- * name against the table-name rules and reports it in the model-validation form.
- */
-export function checkTableName(name: string): void {
-  if (name.startsWith('arn:')) return;
-  const problem = name.length > 255 ? 'Member must have length less than or equal to 255'
-    : !TABLE_NAME.test(name) ? 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+'
-      : name.length < 3 ? 'Member must have length greater than or equal to 3' : undefined;
-  if (problem) throw validationError(`1 validation error detected: Value '${name}' at 'tableName' failed to satisfy constraint: ${problem}`);
-}
-
-/** The ARN of the KMS key a table is encrypted with: the given key (id, alias or ARN) or aws/dynamodb. */
-export function kmsKeyArn(keyId: string | undefined, ctx: RequestContext): string {
-  if (keyId?.startsWith('arn:')) return keyId;
-  const prefix = `arn:aws:kms:${ctx.scope.region}:${ctx.scope.accountId}:`;
-  if (!keyId) return `${prefix}alias/aws/dynamodb`;
-  return keyId.startsWith('alias/') ? prefix + keyId : `${prefix}key/${keyId}`;
-}
-
-/** Top-level attribute names a condition reads. */
-export function collectPathHeads(c: Condition, out: Set<string>): void {
-  const operand = (o: Operand): void => {
-    if (o.k === 'path') out.add(o.path[0] as string);
-    else if (o.k === 'size') operand(o.arg);
-  };
-  switch (c.k) {
-    case 'and': case 'or': collectPathHeads(c.l, out); collectPathHeads(c.r, out); break;
-    case 'not': collectPathHeads(c.c, out); break;
-    case 'cmp': operand(c.l); operand(c.r); break;
-    case 'between': operand(c.v); operand(c.lo); operand(c.hi); break;
-    case 'in': operand(c.v); c.list.forEach(operand); break;
-    case 'exists': case 'not_exists': case 'type': out.add(c.path[0] as string); break;
-    case 'begins_with': operand(c.v); operand(c.prefix); break;
-    case 'contains': operand(c.v); operand(c.needle); break;
-    case 'true': break;
-  }
-}
 
 /** An item read from the store: its size at once, the parsed item only when someone asks for it. */
 export class StoredItem {

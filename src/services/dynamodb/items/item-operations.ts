@@ -16,7 +16,8 @@ import { ITEM_HEADER_BYTES, textValueJson, textValueSize } from '../keycodec.js'
 import { checkIndexKeyValues, checkUpdatedIndexKeyTypes } from '../indexes/keys.js';
 import { updatePaths } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
-import { conditionalFailed, type DynamoDBProvider, MB, type StoredItem, storedItem, type TableState, type WriteEffect } from '../provider.js';
+import type { DynamoDBProvider, StoredItem, TableState, WriteEffect } from '../provider.js';
+import { conditionalFailed, MB, storedItem } from '../common.js';
 import type { Answer, Request, Response } from '../shapes.js';
 
 /** The condition members every single-item write (and a transaction's write actions) may carry. */

@@ -18,7 +18,8 @@ import { checkMultiQueryStart, type KeyCondition, multiKeyBounds, multiKeyRange,
 import type { KeyDef } from '../tables/schema.js';
 import { checkQueryKey, conditionPaths, invalidKeyConditionOperator } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
-import { collectPathHeads, type DynamoDBProvider, type IndexState, INVALID, MB, SCAN_CHUNK, storedItem, type TableState } from '../provider.js';
+import type { DynamoDBProvider, IndexState, TableState } from '../provider.js';
+import { collectPathHeads, INVALID, MB, SCAN_CHUNK, storedItem } from '../common.js';
 import type { Request, Response } from '../shapes.js';
 
 /**

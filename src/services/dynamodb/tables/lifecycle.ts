@@ -18,7 +18,8 @@ import { checkGlobalIndexKeySchema, indexKeyViolation } from '../indexes/keys.js
 import { type AttributeDefinition, checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, type IndexMeta, type KeySchemaElement, type Projection, raiseWarmThroughput, tableArn, type TableMeta, type Throughput } from './schema.js';
 import { checkIndexUpdateCapacity } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
-import { BACKFILL_ATTEMPTS, checkTableName, type DynamoDBProvider, inUse, INVALID, kmsKeyArn, notFound, type TableState } from '../provider.js';
+import type { DynamoDBProvider, TableState } from '../provider.js';
+import { BACKFILL_ATTEMPTS, checkTableName, inUse, INVALID, kmsKeyArn, notFound } from '../common.js';
 import type { Answer, Request, Response } from '../shapes.js';
 
 export function createTable(provider: DynamoDBProvider, input: Request<M.CreateTableInput>, ctx: RequestContext): Response<M.CreateTableOutput> {
