@@ -3,7 +3,7 @@
 # then the npm packages. Safe to run on every start: it does nothing when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client mariadb-backup redis-server redis-sentinel memcached awscli wrk iproute2 util-linux procps openssl)
+PKGS=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client mariadb-backup redis-server redis-sentinel memcached awscli wrk iproute2 util-linux procps openssl chromium pgbackrest)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
