@@ -45,8 +45,10 @@ export type EventName = keyof typeof EVENTS;
 
 /** The moves RDS makes; anything else is a bug in the caller, refused loudly. */
 const ALLOWED: Record<InstanceStatus, readonly InstanceStatus[]> = {
-  creating: ['available', 'failed', 'deleting', 'storage-full'],
-  available: ['modifying', 'rebooting', 'resetting-master-credentials', 'stopping', 'deleting', 'storage-full', 'failed'],
+  // A new instance's first backup is taken as soon as its engine is up (RDS shows `backing-up` then).
+  creating: ['available', 'backing-up', 'failed', 'deleting', 'storage-full'],
+  available: ['backing-up', 'modifying', 'rebooting', 'resetting-master-credentials', 'stopping', 'deleting', 'storage-full', 'failed'],
+  'backing-up': ['available', 'storage-full', 'rebooting', 'failed', 'deleting'],
   modifying: ['available', 'storage-full', 'failed', 'deleting', 'rebooting'],
   rebooting: ['available', 'storage-full', 'failed', 'deleting'],
   'resetting-master-credentials': ['available', 'storage-full', 'failed', 'deleting'],
@@ -61,7 +63,7 @@ const ALLOWED: Record<InstanceStatus, readonly InstanceStatus[]> = {
 
 /** Which event, if any, marks arriving in a status from another. */
 function arrivalEvent(from: InstanceStatus, to: InstanceStatus): EventName | undefined {
-  if (to === 'available' || to === 'storage-full') {
+  if (to === 'available' || to === 'storage-full' || to === 'backing-up') {
     if (from === 'creating') return 'created';
     if (from === 'rebooting') return 'restarted';
     if (from === 'starting') return 'started';
