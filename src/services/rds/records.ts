@@ -166,8 +166,9 @@ export interface SnapshotRecord {
   status?: SnapshotStatus;
   /** The settings a restore needs (absent in earlier Cellars' records). */
   source?: SourceSettings;
-  /** CopyDBSnapshot: the snapshot this one copies (an ARN). */
+  /** CopyDBSnapshot: the snapshot this one copies (an ARN), and its backup while the copy is made. */
   copiedFromArn?: string;
+  copyOf?: BaseBackupRef;
   /** When the data was captured, for copies: the original's. */
   originalCreatedAtMs?: number;
   /** ModifyDBSnapshotAttribute `restore`: account IDs (or `all`) that may restore and copy it. */

@@ -35,6 +35,7 @@ import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, InvalidTransition } from './status.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
 import type { InstanceCertificates } from './tls.js';
+import type { BackupWorker } from './backups/worker.js';
 
 export interface SupervisorOptions {
   tables: RdsTables;
@@ -52,6 +53,8 @@ export interface SupervisorOptions {
   deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
   /** Issues and renews the instances' TLS certificates (absent: engines run without TLS). */
   certificates?: InstanceCertificates;
+  /** Backups, snapshots and restores (backups/worker.ts): the create, backing-up and delete steps call it. */
+  backups: BackupWorker;
 }
 
 const STORAGE_CHECK_EVERY_MS = 2000;
@@ -149,7 +152,8 @@ export class RdsSupervisor implements ReconcileTrigger {
     const taken = this.o.tables.store.transaction(() => {
       const keys: string[] = [];
       for (const [, rec] of this.o.tables.instances.list()) {
-        if (rec.status !== 'available' && rec.status !== 'storage-full') continue;
+        // An instance a previous Cellar left `backing-up` lost that backup with it: the backup worker takes it again.
+        if (rec.status !== 'available' && rec.status !== 'storage-full' && rec.status !== 'backing-up') continue;
         const key = scopeKey(Scope.ofRecord(rec), rec.id);
         this.o.events.transition(rec, 'rebooting', now);
         this.o.tables.instances.put(key, rec);
@@ -165,6 +169,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     for (const [, rec] of this.o.tables.instances.list()) this.kick(Scope.ofRecord(rec), rec.id);
     this.timer = setInterval(() => this.tick(), this.o.healthIntervalMs);
     this.timer.unref();
+    this.o.backups.start();
   }
 
   async stop(): Promise<void> {
@@ -172,6 +177,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     if (this.timer) clearInterval(this.timer);
     const deadline = Date.now() + STOP_WAIT_FOR_ACTIONS_MS;
     while (this.inFlight.size && !this.hurried && Date.now() < deadline) await Promise.race([...this.inFlight.values(), new Promise((r) => setTimeout(r, 100))]);
+    await this.o.backups.stop(this.hurried);
     await this.o.driver.stopAll(this.hurried ? 'immediate' : 'fast');
   }
 
@@ -283,6 +289,9 @@ export class RdsSupervisor implements ReconcileTrigger {
         case 'available':
         case 'storage-full':
           return await this.keepHealthy(key, rec);
+        case 'backing-up':
+          // The backup worker's job ends this status; the engine supervisor still watches the engine meanwhile.
+          return `${rec.id} ${this.o.backups.whileBackingUp(key)}`;
         case 'modifying':
           return await this.modify(key, rec);
         case 'rebooting':
@@ -350,18 +359,29 @@ export class RdsSupervisor implements ReconcileTrigger {
   private async create(key: string, rec: InstanceRecord): Promise<string> {
     this.ensureParents(rec);
     const s = this.settings(rec);
-    const password = this.o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
-    // The certificate is in place before the first start, so the engine serves TLS from its first connection.
-    await this.ensureTls(key, rec, this.spec(rec));
-    await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
+    let restored = '';
+    if (rec.restore) {
+      // A restore: the instance directory is built from the backup, then started like any other.
+      restored = `; ${await this.o.backups.restoreInto(rec, rec.restore)}`;
+      await this.ensureTls(key, rec, this.spec(rec));
+      await this.o.driver.start(this.spec(rec), s.values);
+    } else {
+      const password = this.o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
+      // The certificate is in place before the first start, so the engine serves TLS from its first connection.
+      await this.ensureTls(key, rec, this.spec(rec));
+      await this.o.driver.initialise(this.spec(rec), { username: rec.masterUsername, password, dbName: rec.dbName }, s.values);
+    }
     this.attached.add(key);
     this.update(key, 'creating', (r) => {
       if (r.masterUserSecret) r.masterUserSecret.status = 'active';
       r.startedWithStatic = s.staticValues;
       r.appliedDynamic = s.dynamicValues;
-      this.o.events.transition(r, 'available', this.now());
+      if (r.restore) this.o.backups.restoredEvent(r, r.restore);
+      delete r.restore;
+      // The first automated backup follows at once (RDS shows `backing-up` then).
+      this.o.events.transition(r, this.o.backups.statusAfterCreate(r), this.now());
     });
-    return `${rec.id} created: ${rec.engine} ${rec.engineVersion} accepting connections on port ${rec.port}`;
+    return `${rec.id} created: ${rec.engine} ${rec.engineVersion} accepting connections on port ${rec.port}${restored}`;
   }
 
   /** Engine directories must be reachable by the unprivileged engine user (see docs/rds.md). */
@@ -625,9 +645,17 @@ export class RdsSupervisor implements ReconcileTrigger {
 
   private async delete(key: string, rec: InstanceRecord): Promise<string> {
     const spec = this.spec(rec);
-    await this.o.driver.stop(spec);
     let snap = '';
-    if (rec.finalSnapshotId) {
+    if (rec.finalSnapshotId && this.o.backups.canBackUp(rec)) {
+      // The final snapshot is a backup of the running engine, by its own tool, before it stops for good.
+      if (!this.o.driver.isRunning(spec)) await this.startEngine(rec, false);
+      await this.o.backups.takeFinalSnapshot(rec, rec.finalSnapshotId);
+      snap = `; final snapshot ${rec.finalSnapshotId} taken`;
+    }
+    await this.o.driver.stop(spec);
+    await this.o.backups.afterEngineStopped(rec);
+    if (rec.finalSnapshotId && !snap) {
+      // An engine that cannot back up here yet: the stopped data directory is copied (restorable by no restore).
       faultPoint('rds.snapshot');
       const dest = join(this.o.engineRoot, 'snapshots', rec.accountId, rec.region);
       mkdirSync(dest, { recursive: true, mode: 0o700 });

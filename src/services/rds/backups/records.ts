@@ -14,23 +14,11 @@
 import { createHash } from 'node:crypto';
 import { JsonTable, type ScopeLike, type Store } from '../../../storage/store.js';
 import type { EngineKind, RdsEngine } from '../catalog.js';
+import type { BaseBackupInfo } from '../../../engines/adapter.js';
 import type { Tag } from '../records.js';
 
-/**
- * A finished base backup as the engine adapter reports it (engines/adapter.ts BaseBackupInfo): a full physical
- * backup, compressed and checksummed, in `dir`.
- */
-export interface BaseBackupRef {
-  id: string;
-  startedAt: number;
-  finishedAt: number;
-  /** The earliest moment a restore from this backup alone is consistent (epoch ms). */
-  consistentAt: number;
-  bytes: number;
-  /** The engine log position the backup ends at (PostgreSQL LSN, MariaDB binlog position). */
-  position: string;
-  dir: string;
-}
+/** A finished base backup as the engine adapter reports it: a full physical backup, compressed and checksummed. */
+export type BaseBackupRef = BaseBackupInfo;
 
 /** Where one instance's backups live (engines/backup): base backups in baseDir, the archived log in archiveDir. */
 export interface BackupPlaceRef {
@@ -129,19 +117,15 @@ export function restoreWindow(rec: AutomatedBackupRecord): { earliestMs: number;
   return { earliestMs: first.consistentAt, latestMs: latest };
 }
 
-/** The newest base backup a restore to `targetMs` can start from (consistent at or before it). */
-export function baseFor(rec: AutomatedBackupRecord, targetMs: number): BaseBackupRef | undefined {
-  let best: BaseBackupRef | undefined;
-  for (const b of rec.bases) if (b.consistentAt <= targetMs) best = b;
-  return best;
+/** Where a retention of `retentionDays` puts the start of the restorable window now. */
+export function windowStartMs(retentionDays: number, nowMs: number): number {
+  return nowMs - retentionDays * 86_400_000;
 }
 
 /**
- * Which base backups retention lets go: every base older than the retention period except the newest of those, which
- * still covers the start of the window (a restore to the earliest restorable time starts from it).
+ * The place name of a manual snapshot's backup (engines/backup/location.ts): fixed-length, made of the scope and the
+ * snapshot identifier, so no identifier RDS accepts (up to 255 characters) makes an over-long or unsafe path.
  */
-export function expiredBases(bases: readonly BaseBackupRef[], retentionDays: number, nowMs: number): BaseBackupRef[] {
-  const horizon = nowMs - retentionDays * 86_400_000;
-  const old = bases.filter((b) => b.consistentAt < horizon);
-  return old.slice(0, Math.max(0, old.length - 1));
+export function snapshotPlaceId(scope: { accountId: string; region: string }, snapshotId: string): string {
+  return `snap-${createHash('sha256').update(`${scope.accountId}/${scope.region}/${snapshotId}`).digest('hex').slice(0, 40)}`;
 }
