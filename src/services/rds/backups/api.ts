@@ -74,8 +74,7 @@ export class BackupApi {
     if (!input.DBInstanceIdentifier) throw blankParameter('DBInstanceIdentifier');
     const tags = checkTags(input.Tags);
     return this.t.store.transaction(() => {
-      const rec = this.t.instances.get(scopeKey(ctx.scope, input.DBInstanceIdentifier.toLowerCase()));
-      if (!rec) throw dbInstanceNotFound(input.DBInstanceIdentifier);
+      const rec = this.ownInstance(ctx, input.DBInstanceIdentifier);
       if (this.t.snapshots.get(scopeKey(ctx.scope, id))) throw dbSnapshotAlreadyExists(id);
       if (rec.status !== 'available' && rec.status !== 'storage-full' && rec.status !== 'backing-up') {
         throw invalidDBInstanceState(`Cannot create a snapshot because the database instance ${rec.id} is not currently in the available state.`);
@@ -306,11 +305,7 @@ export class BackupApi {
       throw invalidParameterCombination('Specify exactly one of SourceDBInstanceIdentifier, SourceDbiResourceId and SourceDBInstanceAutomatedBackupsArn.');
     }
     if (input.SourceDBInstanceIdentifier !== undefined) {
-      const id = instanceIdOf(input.SourceDBInstanceIdentifier);
-      const arn = input.SourceDBInstanceIdentifier.startsWith('arn:') ? parseArn(input.SourceDBInstanceIdentifier) : undefined;
-      if (arn && !ctx.scope.owns(arn, 'rds')) throw dbInstanceNotFound(input.SourceDBInstanceIdentifier);
-      const rec = this.t.instances.get(scopeKey(ctx.scope, id));
-      if (!rec) throw dbInstanceNotFound(input.SourceDBInstanceIdentifier);
+      const rec = this.ownInstance(ctx, input.SourceDBInstanceIdentifier);
       const ab = this.o.backups.automated.get(automatedKey(ctx.scope, rec.dbiResourceId));
       if (rec.backupRetentionPeriod === 0 || !ab) {
         if (rec.backupRetentionPeriod === 0) throw new ServiceError('PointInTimeRestoreNotEnabled', `Point-in-time restore is not enabled for DB instance ${rec.id}: its BackupRetentionPeriod is 0.`);
@@ -369,6 +364,18 @@ export class BackupApi {
   }
 
   // ---- lookups ------------------------------------------------------------------------------------------------
+
+  /** An instance of the caller's scope named by identifier or ARN; another scope's is not found, as RDS answers. */
+  private ownInstance(ctx: RequestContext, value: string): InstanceRecord {
+    if (value.startsWith('arn:')) {
+      const arn = parseArn(value);
+      if (!arn || arn.service !== 'rds' || !arn.resource.startsWith('db:')) throw invalidParameterValue(`Invalid resource name: ${value}`);
+      if (!ctx.scope.owns(arn, 'rds')) throw dbInstanceNotFound(value);
+    }
+    const rec = this.t.instances.get(scopeKey(ctx.scope, instanceIdOf(value)));
+    if (!rec) throw dbInstanceNotFound(value);
+    return rec;
+  }
 
   private checkCanBackUp(rec: InstanceRecord): void {
     if (!this.o.worker.canBackUp(rec)) throw invalidParameterCombination(`Cellar cannot take snapshots of ${rec.engine} ${rec.engineVersion} DB instances on this host yet.`);

@@ -22,7 +22,7 @@ import { log } from '../../../core/log.js';
 import { faultPoint } from '../../../core/faults.js';
 import type { Clock } from '../../../core/clock.js';
 import type { BackupPlace } from '../../../engines/adapter.js';
-import { backupsToPrune, isBackupCorruptError } from '../../../engines/backup/index.js';
+import { backupsToPrune, isBackupCorruptError, listBaseBackups } from '../../../engines/backup/index.js';
 import type { EngineSpec, RdsEngineDriver } from '../driver.js';
 import { scopeKey, type InstanceRecord, type InstanceStatus, type RdsTables, type SnapshotRecord } from '../records.js';
 import type { InstanceEvents } from '../status.js';
@@ -269,6 +269,9 @@ export class BackupWorker {
           return fresh;
         });
       }
+      // A backup a crash interrupted left a directory without a manifest: never restored from, removed now (one job
+      // per instance runs at a time, so none is in progress).
+      for (const dir of (await listBaseBackups(place)).incomplete) await this.o.driver.removeBackupFiles(dir);
       // Archiving first: the log from the backup's start on must be in the archive for it to be restorable.
       await this.o.driver.startLogArchiving(spec, place);
       faultPoint('rds.backup');
