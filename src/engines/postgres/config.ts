@@ -215,7 +215,6 @@ export function bootstrapStatements(input: { major: number; masterUsername: stri
     // single-user mode).
     statements.push(`UPDATE pg_authid SET rolsuper = true WHERE rolname IN (${ungrantableRoles(input.major).map(sqlLiteral).join(', ')})`);
   }
-  statements.push(`CREATE ROLE ${REPLICATION_ROLE} LOGIN REPLICATION`);
   if (input.dbName) statements.push(`CREATE DATABASE ${quoteIdent(input.dbName)} OWNER ${master}`);
   return statements;
 }
