@@ -35,6 +35,8 @@ export interface AssembledRds {
   provider: RdsProvider;
   supervisor: RdsSupervisor;
   backups: BackupWorker;
+  /** Where backups and snapshots live (engines/backup/location.ts). */
+  backupRoot: string;
   secrets: MasterSecrets | undefined;
   root: string;
   temporary: boolean;
@@ -128,5 +130,5 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     backups: new BackupApi({ tables, backups: backupTables, events, worker: backups }),
     backupWorker: backups,
   });
-  return { provider, supervisor, backups, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host) };
+  return { provider, supervisor, backups, backupRoot, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host) };
 }
