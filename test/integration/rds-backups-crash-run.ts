@@ -24,7 +24,7 @@ const BULK: Record<Engine, string[]> = {
   ],
 };
 
-export function crashScenarios(engine: Engine, opts: { writerIntervalMs: number }): void {
+export function crashScenarios(engine: Engine, opts: { writerIntervalMs: number; timeGranularityMs?: number }): void {
   describe(`RDS backups on ${engine} across kill -9 of Cellar mid-backup`, () => {
     let dataDir: string;
     let cellar: CellarProcess;
@@ -82,7 +82,7 @@ export function crashScenarios(engine: Engine, opts: { writerIntervalMs: number 
       await waitFor(() => writer.rows.length >= 6, '6 rows written', 60_000, 50);
       await writer.stop();
       written = writer.rows;
-      const t = between(written, 3);
+      const t = between(written, 3, opts.timeGranularityMs);
       await waitFor(async () => ((await db.describe(SRC))!.LatestRestorableTime?.getTime() ?? 0) >= t, 'LatestRestorableTime past T', 60_000, 200);
       atSnapshot = await s.ids();
       await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: SRC, DBSnapshotIdentifier: `mid-${engine}` }));
@@ -105,7 +105,7 @@ export function crashScenarios(engine: Engine, opts: { writerIntervalMs: number 
     });
 
     it('after the kill, point-in-time restore to a time between two earlier writes gives exactly the rows up to it', async () => {
-      const t = between(written, 3);
+      const t = between(written, 3, opts.timeGranularityMs);
       await rds.send(new RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: SRC, TargetDBInstanceIdentifier: `crash-pitr-${engine}`, RestoreTime: new Date(t), Port: await freePort() }));
       await db.waitStatus(`crash-pitr-${engine}`, 'available');
       assert.deepEqual(await (await sql(`crash-pitr-${engine}`)).ids(), written.slice(0, 4).map((r) => r.id));

@@ -35,7 +35,7 @@ import { freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type Cel
 import { snapshotPlaceId } from '../../src/services/rds/backups/records.js';
 import { accountOf, between, connect, corrupt, CREATE_TABLE, createSource, filesUnder, instanceClient, READY_TIMEOUT_MS, startWriter, type Engine, type Sql } from './rds-backups-scenarios.js';
 
-export function backupScenarios(engine: Engine, opts: { writerIntervalMs: number }): void {
+export function backupScenarios(engine: Engine, opts: { writerIntervalMs: number; timeGranularityMs?: number }): void {
   describe(`RDS backups and restores on ${engine}`, () => {
     let dataDir: string;
     let cellar: CellarProcess;
@@ -106,7 +106,7 @@ export function backupScenarios(engine: Engine, opts: { writerIntervalMs: number
       writer = startWriter(src, opts.writerIntervalMs);
       await waitFor(() => writer!.rows.length >= 12, '12 rows written', 60_000, 50);
       const k = 7;
-      const t = between(writer.rows, k);
+      const t = between(writer.rows, k, opts.timeGranularityMs);
       await waitFor(async () => ((await latestRestorable()) ?? 0) >= t, 'LatestRestorableTime past T', 60_000, 200);
       const lagSamples: number[] = [];
       for (let i = 0; i < 5; i++) {
@@ -202,7 +202,7 @@ export function backupScenarios(engine: Engine, opts: { writerIntervalMs: number
     it('after the source is deleted, its retained automated backups and its final snapshot restore', async () => {
       writer = startWriter(src, opts.writerIntervalMs);
       await waitFor(() => writer!.rows.length >= 4, '4 more rows', 60_000, 50);
-      const t = between(writer.rows, 1);
+      const t = between(writer.rows, 1, opts.timeGranularityMs);
       const upToT = writer.rows[1]!.id;
       await waitFor(async () => ((await latestRestorable()) ?? 0) >= t, 'LatestRestorableTime past T', 60_000, 200);
       await writer.stop();

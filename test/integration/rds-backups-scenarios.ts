@@ -90,12 +90,16 @@ export function startWriter(sql: Sql, intervalMs: number): { rows: Written[]; st
   };
 }
 
-/** A moment strictly between row k's acknowledgement and row k+1's send. */
-export function between(rows: Written[], k: number): number {
+/**
+ * A moment strictly between row k's acknowledgement and row k+1's send, on the engine's restore granularity: MariaDB's
+ * binlog stamps events in whole seconds, so a restore there is exact to the second (engines/mariadb/binlog.ts).
+ */
+export function between(rows: Written[], k: number, granularityMs = 1): number {
   const a = rows[k]!.ackMs;
   const b = rows[k + 1]!.sentMs;
-  assert.ok(b - a >= 20, `rows ${k} and ${k + 1} are too close to tell apart (${b - a} ms)`);
-  return Math.floor((a + b) / 2);
+  const t = granularityMs === 1 ? Math.floor((a + b) / 2) : Math.ceil((a + 1) / granularityMs) * granularityMs;
+  assert.ok(t > a && t < b && b - a >= 20, `rows ${k} and ${k + 1} are too close to tell apart on ${granularityMs} ms (${a}..${b})`);
+  return t;
 }
 
 export function instanceClient(rds: RDSClient) {
