@@ -77,8 +77,13 @@ export interface AutomatedBackupRecord {
   bases: BaseBackupRef[];
   /** Newest moment restorable, as last observed (epoch ms); refreshed often while the instance runs. */
   latestRestorableMs?: number;
-  /** When the instance was deleted with DeleteAutomatedBackups=false. */
+  /** When the instance was deleted with DeleteAutomatedBackups=false (Cellar's clock). */
   retainedAtMs?: number;
+  /**
+   * When the newest base backup was started by Cellar's clock (the base's own times are the engine's wall clock):
+   * the daily schedule compares it with the backup window, so a clock moved forward takes one backup, not one a tick.
+   */
+  lastBackupAtMs?: number;
   tags: Tag[];
 }
 

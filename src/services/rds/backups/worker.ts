@@ -150,8 +150,15 @@ export class BackupWorker {
       if (rec.status === 'backing-up') this.backToService(key);
       return;
     }
+    if (ab && ab.status !== 'retained' && (ab.retentionDays !== rec.backupRetentionPeriod || ab.backupWindow !== rec.preferredBackupWindow)) {
+      // ModifyDBInstance changed them: they apply to the automated backups at once, as on RDS.
+      this.updateAutomated(abKeyOf(ab), (a) => {
+        a.retentionDays = rec.backupRetentionPeriod;
+        a.backupWindow = rec.preferredBackupWindow;
+      });
+    }
     const now = this.now();
-    const due = !ab || !ab.bases.length || lastWindowStartMs(rec.preferredBackupWindow, now) > ab.bases[ab.bases.length - 1]!.startedAt;
+    const due = !ab || !ab.bases.length || lastWindowStartMs(rec.preferredBackupWindow, now) > (ab.lastBackupAtMs ?? ab.bases[ab.bases.length - 1]!.startedAt);
     if (due) return this.startJob(key, 'automated', 'automated backup', () => this.automatedBackup(key, rec, ab));
     if (rec.status === 'backing-up') return this.backToService(key);
     if (now - (this.lastPruneMs.get(key) ?? 0) >= PRUNE_EVERY_MS) {
@@ -280,6 +287,7 @@ export class BackupWorker {
         a.bases.push(base);
         a.bases.sort((x, y) => x.consistentAt - y.consistentAt);
         a.status = 'active';
+        a.lastBackupAtMs = startedAt;
         a.source = sourceSettings(this.o.tables.instances.get(key) ?? cur);
         a.retentionDays = cur.backupRetentionPeriod;
         a.backupWindow = cur.preferredBackupWindow;
@@ -433,8 +441,8 @@ export class BackupWorker {
     const now = this.now();
     if (this.jobs.has(abKey) || now - (this.lastPruneMs.get(abKey) ?? 0) < PRUNE_EVERY_MS) return;
     this.lastPruneMs.set(abKey, now);
-    const horizon = windowStartMs(ab.retentionDays, now);
-    if (this.latestOf(ab) >= horizon) return this.startJob(abKey, 'prune', 'pruning a retained automated backup', () => this.prune(ab));
+    // Kept for the retention period from the deletion (by Cellar's clock), pruned meanwhile like an active one's.
+    if (now - (ab.retainedAtMs ?? now) < ab.retentionDays * 86_400_000) return this.startJob(abKey, 'prune', 'pruning a retained automated backup', () => this.prune(ab));
     this.startJob(abKey, 'prune', 'deleting an expired retained automated backup', async () => {
       this.o.backups.automated.delete(abKey);
       await this.o.driver.removeBackupFiles(placeDir(ab.place));
