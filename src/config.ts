@@ -62,6 +62,15 @@ export interface CellarConfig {
   slowRequestMs: number;
   /** Metrics collection: CloudWatch's AWS namespaces and /_cellar/metrics (docs/observability.md). */
   metrics: MetricsConfig;
+  /** Init hooks: `<initDir>/{boot,ready,shutdown}.d` (default `<data-dir>/init`; none in memory unless set). */
+  initDir?: string;
+  /** Time limit of each init hook, after which it is killed and reported as failed. */
+  initHookTimeoutMs: number;
+  /**
+   * Whether POST /_cellar/reset may empty the server. Default: only while Cellar listens on a loopback address (a
+   * server reachable from other machines does not let them wipe it unless this is set to true).
+   */
+  allowReset?: boolean;
   /** RDS engine settings (docs/rds.md). */
   rds?: RdsConfig;
   /** DynamoDB tuning (docs/configuration.md). */
@@ -96,6 +105,8 @@ export interface RoleTrust {
 export interface RdsConfig {
   /** Where engine data directories live (default `<data-dir>/rds`). */
   engineRoot?: string;
+  /** Where backups and archived logs live (default `<data-dir>/backups`); another disk survives the data disk. */
+  backupDir?: string;
   /** Share of a DB instance class's AWS memory an instance gets here (default 0.25). */
   memoryScale?: number;
   /** Bytes one GiB of AllocatedStorage stands for (default 1 GiB; tests make it small to fill it). */
@@ -133,6 +144,7 @@ export const DEFAULTS: CellarConfig = {
   logRequests: true,
   slowRequestMs: 2_000,
   metrics: { enabled: true, periodMs: 60_000 },
+  initHookTimeoutMs: 300_000,
 };
 
 export function defaultDataDir(): string {
@@ -157,6 +169,10 @@ export function loadConfig(flags: Partial<CellarConfig> & { configFile?: string 
   const config: CellarConfig = { ...DEFAULTS, ...fromFile, ...defined, dataDir, inMemory: Boolean(flags.inMemory) };
   config.metrics = { ...DEFAULTS.metrics, ...(fromFile.metrics ?? {}), ...(defined.metrics ?? {}) };
   applyObservabilityEnv(config, process.env);
+  // A relative init directory in the config file is relative to the data directory; on the command line, to the cwd.
+  if (config.initDir !== undefined && typeof config.initDir !== 'string') throw new Error(`setting initDir must be a directory path, not ${JSON.stringify(config.initDir)}`);
+  if (config.initDir !== undefined) config.initDir = defined.initDir !== undefined ? resolve(config.initDir) : resolve(dataDir ?? process.cwd(), config.initDir);
+  else if (dataDir) config.initDir = join(dataDir, 'init');
   checkLimits(config);
   return config;
 }
@@ -175,7 +191,7 @@ function applyObservabilityEnv(config: CellarConfig, env: NodeJS.ProcessEnv): vo
 /** The numbers every bound of the gateway rests on: a missing or wrong one would silently lift a bound. */
 const POSITIVE_LIMITS = [
   'maxBodyBytes', 'unsignedMaxBodyBytes', 'bodyBudgetBytes', 'bodyBudgetWaitMs', 'maxConnections', 'headersTimeoutMs', 'requestTimeoutMs',
-  'bodyRateGraceMs', 'minBodyBytesPerSecond', 'keepAliveTimeoutMs', 'shutdownDrainMs',
+  'bodyRateGraceMs', 'minBodyBytesPerSecond', 'keepAliveTimeoutMs', 'shutdownDrainMs', 'initHookTimeoutMs',
 ] as const;
 
 function checkLimits(config: CellarConfig): void {
