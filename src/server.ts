@@ -27,6 +27,9 @@ import { VERSION } from './version.js';
 import { enableFaults } from './core/faults.js';
 import { TlsAuthorities } from './tls/authorities.js';
 import { Observability } from './observability/index.js';
+import { ConsoleApi } from './console/api.js';
+import { ServiceCaller } from './console/invoke.js';
+import { CONSOLE_PATH, consoleRoute } from './console/routes.js';
 import { lifecycleRoutes } from './lifecycle/routes.js';
 import { InitHooks } from './lifecycle/init-hooks.js';
 import { Resetter } from './lifecycle/reset.js';
@@ -136,6 +139,10 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
 
   const observability = new Observability(config.metrics, services, clock);
   internalRoutes['/_cellar/metrics'] = observability.route();
+  // The web console (docs/console.md): loopback clients only, reading through the services' own operations.
+  const consoleApi = new ConsoleApi(store, new ServiceCaller(services, clock), () => env.endpoint);
+  const consoleHandler = consoleRoute(consoleApi);
+  internalRoutes[CONSOLE_PATH] = consoleHandler;
   let resetter: Resetter | undefined;
   const allowReset = config.allowReset ?? isLoopback(config.host);
   Object.assign(
@@ -155,6 +162,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
     clock,
     defaultRegion: config.region,
     internalRoutes,
+    internalPrefixRoutes: [[`${CONSOLE_PATH}/`, consoleHandler]],
     logRequests: config.logRequests,
     slowRequestMs: config.slowRequestMs,
     ...(observability.requests ? { meter: observability.requests } : {}),
