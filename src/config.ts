@@ -85,6 +85,8 @@ export interface RoleTrust {
 export interface RdsConfig {
   /** Where engine data directories live (default `<data-dir>/rds`). */
   engineRoot?: string;
+  /** Where backups and archived logs live (default `<data-dir>/backups`); another disk survives the data disk. */
+  backupDir?: string;
   /** Share of a DB instance class's AWS memory an instance gets here (default 0.25). */
   memoryScale?: number;
   /** Bytes one GiB of AllocatedStorage stands for (default 1 GiB; tests make it small to fill it). */
