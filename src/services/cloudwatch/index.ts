@@ -36,6 +36,7 @@ export function cloudwatchService(env: ServiceEnv): ServiceDefinition {
     queryProtocol: new QueryProtocol({ validationCode: 'ValidationError' }),
     provider,
     authStyle: 'json',
+    stateKeyspaces: ['cw_'],
     start: () => pruner.start(),
     stop: () => pruner.stop(),
   };
