@@ -26,6 +26,9 @@ import { SERVICE_FACTORIES } from './services/index.js';
 import { VERSION } from './version.js';
 import { enableFaults } from './core/faults.js';
 import { TlsAuthorities } from './tls/authorities.js';
+import { ConsoleApi } from './console/api.js';
+import { ServiceCaller } from './console/invoke.js';
+import { CONSOLE_PATH, consoleRoute } from './console/routes.js';
 import { lifecycleRoutes } from './lifecycle/routes.js';
 import { InitHooks } from './lifecycle/init-hooks.js';
 import { Resetter } from './lifecycle/reset.js';
@@ -133,6 +136,10 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
     };
   }
 
+  // The web console (docs/console.md): loopback clients only, reading through the services' own operations.
+  const consoleApi = new ConsoleApi(store, new ServiceCaller(services, clock), () => env.endpoint);
+  const consoleHandler = consoleRoute(consoleApi);
+  internalRoutes[CONSOLE_PATH] = consoleHandler;
   let resetter: Resetter | undefined;
   const allowReset = config.allowReset ?? isLoopback(config.host);
   Object.assign(
@@ -146,7 +153,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   );
 
   const authenticator = new Authenticator(credentials, { strict: config.strict, now: () => clock.now() });
-  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests, maxBodyBytes: config.maxBodyBytes });
+  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, internalPrefixRoutes: [[`${CONSOLE_PATH}/`, consoleHandler]], logRequests: config.logRequests, maxBodyBytes: config.maxBodyBytes });
   const server = createHttpServer(app, {
     maxBodyBytes: config.maxBodyBytes,
     unsignedMaxBodyBytes: config.unsignedMaxBodyBytes,

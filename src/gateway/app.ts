@@ -58,6 +58,8 @@ export interface AppOptions {
   clock: Clock;
   defaultRegion: string;
   internalRoutes: Record<string, InternalRoute>;
+  /** Routes for every path under a prefix (`/_cellar/console/` and below), tried when no exact route matches. */
+  internalPrefixRoutes?: Array<[prefix: string, route: InternalRoute]>;
   logRequests: boolean;
   /** The largest request body, decompressed too (a service's own maxBodyBytes, when smaller, wins). */
   maxBodyBytes: number;
@@ -320,7 +322,10 @@ export class App {
   private internal(req: WireRequest): InternalRoute | undefined {
     // `/_localstack/` too: the health and init paths that tools written for LocalStack wait on (lifecycle/routes.ts).
     if (!req.path.startsWith('/_cellar/') && !req.path.startsWith('/_localstack/')) return undefined;
-    return this.options.internalRoutes[req.path] ?? (() => jsonResponse(404, { error: `no internal route ${req.path}` }));
+    const exact = this.options.internalRoutes[req.path];
+    if (exact) return exact;
+    for (const [prefix, route] of this.options.internalPrefixRoutes ?? []) if (req.path.startsWith(prefix)) return route;
+    return () => jsonResponse(404, { error: `no internal route ${req.path}` });
   }
 
   /** Finds the service: X-Amz-Target for the JSON protocols, the credential scope's service for query. */
