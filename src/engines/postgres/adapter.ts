@@ -36,6 +36,7 @@ import {
   type StopMode,
   type StopOutcome,
   type StopStep,
+  type EngineActivity,
 } from '../adapter.js';
 import { delay } from '../host.js';
 import { generateSecret, scramSha256Verifier } from '../secrets.js';
@@ -240,6 +241,31 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     } finally {
       await client.end().catch(() => {});
     }
+  }
+
+  async activity(timeoutMs: number): Promise<EngineActivity> {
+    return this.withAdmin(timeoutMs, async (c) => {
+      const r = await c.query<{ connections: string; blks_read: string | null; blk_read_time: number | null; wal_sync: string | null; wal_sync_time: number | null; timing: string; wal_timing: string }>(
+        `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS connections,
+                (SELECT sum(blks_read) FROM pg_stat_database) AS blks_read,
+                (SELECT sum(blk_read_time) FROM pg_stat_database) AS blk_read_time,
+                (SELECT wal_sync FROM pg_stat_wal) AS wal_sync,
+                (SELECT wal_sync_time FROM pg_stat_wal) AS wal_sync_time,
+                current_setting('track_io_timing') AS timing,
+                current_setting('track_wal_io_timing', true) AS wal_timing`,
+      );
+      const row = r.rows[0]!;
+      const out: EngineActivity = { connections: Number(row.connections) };
+      if (row.timing === 'on' && row.blks_read !== null && row.blk_read_time !== null) {
+        out.readCount = Number(row.blks_read);
+        out.readTimeMs = Number(row.blk_read_time);
+      }
+      if (row.wal_timing === 'on' && row.wal_sync !== null && row.wal_sync_time !== null) {
+        out.writeCount = Number(row.wal_sync);
+        out.writeTimeMs = Number(row.wal_sync_time);
+      }
+      return out;
+    });
   }
 
   protected async probeOnce(timeoutMs: number): Promise<void> {
