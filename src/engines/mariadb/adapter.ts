@@ -426,7 +426,6 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
   }
 
   async backup(place: BackupPlace, id: string): Promise<BaseBackupInfo> {
-    this.requireRunning('taking a backup');
     return takeBaseBackup(this.backupContext(), place, id);
   }
 
@@ -482,9 +481,12 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
   async promote(): Promise<void> {
     this.requireRunning('promoting');
     try {
+      const standby = (await this.replicationRole()) === 'standby';
       await this.withAdmin(30_000, async (_c, exec) => {
-        await exec('STOP SLAVE');
-        await exec('RESET SLAVE ALL');
+        if (standby) {
+          await exec('STOP SLAVE');
+          await exec('RESET SLAVE ALL');
+        }
         await exec('SET GLOBAL read_only = 0');
       });
       const stored = { ...((await this.storedParams()) ?? {}) };
@@ -496,14 +498,19 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
   }
 
   /**
-   * CHANGE MASTER TO the primary with GTID (slave_pos: an instance restored from the primary's snapshot continues
-   * from the snapshot's GTID, recorded at restore; a fresh one from the primary's first binlog), read_only on,
-   * START SLAVE, and waits until both replication threads run. Re-seeding from the primary is not done here: the
-   * primary's binlogs must still reach back to where this instance's data ends.
+   * CHANGE MASTER TO the primary with GTID, read_only on, START SLAVE, and waits until both replication threads run.
+   * Where it starts: MASTER_USE_GTID = current_pos, i.e. after the last transaction this instance has, whether it
+   * logged it itself (a former primary now following its promoted standby) or replicated it; an instance restored
+   * from the primary's snapshot starts at the snapshot's GTID (recorded at restore); a new instance (initialised
+   * here) has none and replays the primary's binlog from its first file, which holds everything since the primary's
+   * creation (Cellar's bootstrap is not logged) as long as the primary has not purged it (binlog_expire_logs_seconds,
+   * a day by default). Re-seeding a standby whose start the primary no longer has (mariadb-dump or a backup) is not
+   * done here: that case fails with the server's error 1236.
    */
   async followPrimary(primary: PrimaryEndpoint): Promise<void> {
-    this.requireRunning('following a primary');
     try {
+      if (!(await this.isInitialised())) await this.initialise();
+      if (!this.isRunning()) await this.start();
       const marker = JSON.parse((await this.host.readFile(this.layout.marker)) ?? '{}') as { gtid?: string };
       await this.withAdmin(REPLICATION_START_TIMEOUT_MS + 10_000, async (c, exec) => {
         await exec('STOP SLAVE');
@@ -511,7 +518,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
         if (!rows[0]?.p && marker.gtid && /^[0-9,-]+$/.test(marker.gtid)) await exec(`SET GLOBAL gtid_slave_pos = ${sqlString(marker.gtid)}`);
         await exec(
           `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.host)}, MASTER_PORT = ${Number(primary.port)}, MASTER_USER = ${sqlString(primary.user)}, ` +
-            `MASTER_PASSWORD = ${sqlString(primary.password)}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1`,
+            `MASTER_PASSWORD = ${sqlString(primary.password)}, MASTER_USE_GTID = current_pos, MASTER_CONNECT_RETRY = 1`,
         );
         await exec('SET GLOBAL read_only = 1');
         await exec('START SLAVE');

@@ -36,6 +36,7 @@ import {
   baseBackupDir,
   compressAndSealArchiveFile,
   isArchiveFileSealed,
+  readBackupInfo,
   sealBackup,
   verifyArchiveFile,
   verifyBackup,
@@ -353,8 +354,11 @@ export async function takeBaseBackup(ctx: MariadbBackupContext, place: BackupPla
   const dir = baseBackupDir(place, id);
   const startedAt = Date.now();
   try {
+    const existing = await readBackupInfo(dir);
+    if (existing) return existing; // taken already (a retried request): the same backup
     if (!ctx.isRunning()) throw new Error('the engine is not running');
-    if (await ctx.host.exists(dir)) throw new Error(`backup directory ${dir} already exists`);
+    // Without a manifest it never completed (a crash mid-backup): start it again.
+    await ctx.host.remove(dir);
     await ctx.host.ensureDir(dir);
     const work = path.join(dir, 'work');
     await ctx.host.ensureDir(work);
@@ -412,7 +416,9 @@ async function archiveFilesFrom(archiveDir: string, startFile: string): Promise<
   for (let i = 1; i < needed.length; i++) {
     const seq = (n: string) => Number(n.slice(n.lastIndexOf('.') + 1));
     if (seq(needed[i]!.name) !== seq(needed[i - 1]!.name) + 1) {
-      throw new BackupCorruptError(path.join(archiveDir, needed[i - 1]!.name.replace(/\d+$/, (d) => String(Number(d) + 1).padStart(d.length, '0'))), 'gap', `the archive jumps from ${needed[i - 1]!.name} to ${needed[i]!.name}`);
+      // Every archive file but the newest is stored compressed: the missing one is the next name's .gz.
+      const missing = needed[i - 1]!.name.replace(/\d+$/, (d) => String(Number(d) + 1).padStart(d.length, '0')) + '.gz';
+      throw new BackupCorruptError(path.join(archiveDir, missing), 'gap', `the archive jumps from ${needed[i - 1]!.name} to ${needed[i]!.name}`);
     }
   }
   for (const f of needed) if (f.compressed || (await isArchiveFileSealed(f.file))) await verifyArchiveFile(f.file);

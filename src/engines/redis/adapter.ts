@@ -265,7 +265,6 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
   }
 
   async backup(place: BackupPlace, id: string): Promise<BaseBackupInfo> {
-    this.requireRunning('taking a snapshot');
     return takeSnapshot(this.backupContext(), place, id);
   }
 
@@ -325,8 +324,10 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
 
   /** masteruser/masterauth, REPLICAOF host port, then waits for the link to be up and the first sync done. */
   async followPrimary(primary: PrimaryEndpoint): Promise<void> {
-    this.requireRunning('following a primary');
     try {
+      // A new node: an empty instance, which the first full sync from the primary fills.
+      if (!(await this.isInitialised())) await this.initialise();
+      if (!this.isRunning()) await this.start();
       const stored: StoredReplication = { host: primary.host, port: primary.port, user: primary.user, password: primary.password };
       await this.host.writeFile(this.replicationFile, JSON.stringify(stored) + '\n', { ownedByCellar: true });
       await this.applyReplication(stored);

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { withContext } from '../../core/errors.js';
 import { delay, settlesWithin, type Host } from '../host.js';
 import type { BackupPlace, BaseBackupInfo, InstanceLayout, RestoreRequest } from '../adapter.js';
-import { baseBackupDir, BackupCorruptError, listBaseBackups, sealBackup, verifyBackup } from '../backup/index.js';
+import { baseBackupDir, BackupCorruptError, listBaseBackups, readBackupInfo, sealBackup, verifyBackup } from '../backup/index.js';
 import { RespClient, RespError, type RespValue } from './resp.js';
 
 const RDB_FILE = 'dump.rdb';
@@ -51,7 +51,9 @@ export async function takeSnapshot(ctx: RedisBackupContext, place: BackupPlace, 
   const dir = baseBackupDir(place, id);
   const startedAt = Date.now();
   try {
-    if (await ctx.host.exists(dir)) throw new Error(`backup directory ${dir} already exists`);
+    const existing = await readBackupInfo(dir);
+    if (existing) return existing; // taken already (a retried request): the same snapshot
+    await ctx.host.remove(dir); // without a manifest it never completed
     const consistentAt = await ctx.withAdmin(SAVE_TIMEOUT_MS, async (c) => {
       const before = Number(await c.call(['LASTSAVE']));
       // SCHEDULE: an AOF rewrite in progress delays the save instead of failing it.
