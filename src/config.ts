@@ -58,6 +58,15 @@ export interface CellarConfig {
   /** Memory the state store caches in: SQLite's page cache (3/4) and values of point reads (1/4). */
   cacheMiB: number;
   logRequests: boolean;
+  /** Init hooks: `<initDir>/{boot,ready,shutdown}.d` (default `<data-dir>/init`; none in memory unless set). */
+  initDir?: string;
+  /** Time limit of each init hook, after which it is killed and reported as failed. */
+  initHookTimeoutMs: number;
+  /**
+   * Whether POST /_cellar/reset may empty the server. Default: only while Cellar listens on a loopback address (a
+   * server reachable from other machines does not let them wipe it unless this is set to true).
+   */
+  allowReset?: boolean;
   /** RDS engine settings (docs/rds.md). */
   rds?: RdsConfig;
   /** DynamoDB tuning (docs/configuration.md). */
@@ -122,6 +131,7 @@ export const DEFAULTS: CellarConfig = {
   durability: 'process',
   cacheMiB: 64,
   logRequests: true,
+  initHookTimeoutMs: 300_000,
 };
 
 export function defaultDataDir(): string {
@@ -144,6 +154,10 @@ export function loadConfig(flags: Partial<CellarConfig> & { configFile?: string 
   }
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as Partial<CellarConfig>;
   const config: CellarConfig = { ...DEFAULTS, ...fromFile, ...defined, dataDir, inMemory: Boolean(flags.inMemory) };
+  // A relative init directory in the config file is relative to the data directory; on the command line, to the cwd.
+  if (config.initDir !== undefined && typeof config.initDir !== 'string') throw new Error(`setting initDir must be a directory path, not ${JSON.stringify(config.initDir)}`);
+  if (config.initDir !== undefined) config.initDir = defined.initDir !== undefined ? resolve(config.initDir) : resolve(dataDir ?? process.cwd(), config.initDir);
+  else if (dataDir) config.initDir = join(dataDir, 'init');
   checkLimits(config);
   return config;
 }
@@ -151,7 +165,7 @@ export function loadConfig(flags: Partial<CellarConfig> & { configFile?: string 
 /** The numbers every bound of the gateway rests on: a missing or wrong one would silently lift a bound. */
 const POSITIVE_LIMITS = [
   'maxBodyBytes', 'unsignedMaxBodyBytes', 'bodyBudgetBytes', 'bodyBudgetWaitMs', 'maxConnections', 'headersTimeoutMs', 'requestTimeoutMs',
-  'bodyRateGraceMs', 'minBodyBytesPerSecond', 'keepAliveTimeoutMs', 'shutdownDrainMs',
+  'bodyRateGraceMs', 'minBodyBytesPerSecond', 'keepAliveTimeoutMs', 'shutdownDrainMs', 'initHookTimeoutMs',
 ] as const;
 
 function checkLimits(config: CellarConfig): void {

@@ -56,6 +56,8 @@ export interface AppOptions {
   clock: Clock;
   defaultRegion: string;
   internalRoutes: Record<string, InternalRoute>;
+  /** Routes for every path under a prefix (`/_cellar/console/` and below), tried when no exact route matches. */
+  internalPrefixRoutes?: Array<[prefix: string, route: InternalRoute]>;
   logRequests: boolean;
   /** The largest request body, decompressed too (a service's own maxBodyBytes, when smaller, wins). */
   maxBodyBytes: number;
@@ -65,14 +67,45 @@ export class App {
   private readonly byTarget = new Map<string, ServiceDefinition>();
   private readonly bySigningName = new Map<string, ServiceDefinition>();
   private readonly readyServices = new WeakSet<ServiceDefinition>();
+  /** Services being reset (lifecycle/reset.ts), by id: their requests wait, then are routed to the rebuilt service. */
+  private readonly held = new Map<string, Promise<void>>();
 
   constructor(private readonly options: AppOptions) {
-    for (const svc of options.services) {
+    this.index();
+  }
+
+  private index(): void {
+    this.byTarget.clear();
+    this.bySigningName.clear();
+    for (const svc of this.options.services) {
       if (svc.model.metadata.targetPrefix) this.byTarget.set(svc.model.metadata.targetPrefix, svc);
       // DynamoDB Streams signs as `dynamodb`: a signing name belongs to the first service that has it (DynamoDB).
       if (!this.bySigningName.has(svc.model.signingName)) this.bySigningName.set(svc.model.signingName, svc);
       this.bySigningName.set(svc.model.metadata.endpointPrefix, svc);
     }
+  }
+
+  /**
+   * Holds the requests for these services until the returned release() is called: a reset stops, clears and rebuilds
+   * them meanwhile, and what waited is then answered by the rebuilt services. Requests already past routing finish
+   * against the old ones.
+   */
+  hold(ids: readonly string[]): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    for (const id of ids) this.held.set(id, gate);
+    return () => {
+      for (const id of ids) if (this.held.get(id) === gate) this.held.delete(id);
+      release();
+    };
+  }
+
+  /** Puts a rebuilt service in the place of the one with its id (the services array is the server's own). */
+  replaceService(next: ServiceDefinition): void {
+    const i = this.options.services.findIndex((s) => s.id === next.id);
+    if (i < 0) throw new Error(`no service ${next.id} to replace`);
+    this.options.services[i] = next;
+    this.index();
   }
 
   get services(): readonly ServiceDefinition[] {
@@ -119,6 +152,10 @@ export class App {
         return out instanceof Promise ? out.catch((e: unknown) => this.failed(state, e, req)) : out;
       }
       const routed = this.route(req);
+      if (this.held.size !== 0) {
+        const gate = this.held.get(routed.service.id);
+        if (gate) return gate.then(() => this.answer(req));
+      }
       state.routed = routed;
       const { service, operation } = routed;
       if (service.maxBodyBytes !== undefined && req.body.length > service.maxBodyBytes) throw tooLarge();
@@ -281,8 +318,12 @@ export class App {
   }
 
   private internal(req: WireRequest): InternalRoute | undefined {
-    if (!req.path.startsWith('/_cellar/')) return undefined;
-    return this.options.internalRoutes[req.path] ?? (() => jsonResponse(404, { error: `no internal route ${req.path}` }));
+    // `/_localstack/` too: the health and init paths that tools written for LocalStack wait on (lifecycle/routes.ts).
+    if (!req.path.startsWith('/_cellar/') && !req.path.startsWith('/_localstack/')) return undefined;
+    const exact = this.options.internalRoutes[req.path];
+    if (exact) return exact;
+    for (const [prefix, route] of this.options.internalPrefixRoutes ?? []) if (req.path.startsWith(prefix)) return route;
+    return () => jsonResponse(404, { error: `no internal route ${req.path}` });
   }
 
   /** Finds the service: X-Amz-Target for the JSON protocols, the credential scope's service for query. */

@@ -405,12 +405,16 @@ export class SqliteStore implements Store {
     return { passive: Atomics.load(s, SLOT_PASSIVE), restart: Atomics.load(s, SLOT_RESTART), errors: Atomics.load(s, SLOT_ERRORS) };
   }
 
+  keyspaceNames(): string[] {
+    return (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kv\\_%' ESCAPE '\\' ORDER BY name`).all() as { name: string }[]).map((r) =>
+      r.name.slice(3),
+    );
+  }
+
   digest(exclude: readonly string[] = []): string {
     this.sync();
     const hash = createHash('sha256');
-    const names = (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kv\\_%' ESCAPE '\\' ORDER BY name`).all() as { name: string }[])
-      .map((r) => r.name.slice(3))
-      .filter((n) => !exclude.includes(n));
+    const names = this.keyspaceNames().filter((n) => !exclude.includes(n));
     for (const name of names) {
       hash.update(`\u0000keyspace ${name}\u0000`);
       for (const row of this.db.prepare(`SELECT k, v FROM "kv_${name}" ORDER BY k`).iterate() as IterableIterator<{ k: Buffer; v: Buffer }>) {

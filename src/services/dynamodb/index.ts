@@ -63,6 +63,8 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
     }),
     provider: withRequestRules(provider),
     authStyle: 'json',
+    // Tables, items, indexes, streams' change records, TTL settings and transaction tokens.
+    stateKeyspaces: ['ddb_'],
     unservedOperations: 'unknown-operation',
     maxBodyBytes: MAX_REQUEST_BYTES,
     healthCheck: (region) => {
