@@ -5,6 +5,7 @@
  */
 import type { ServiceModel } from '../protocols/model.js';
 import type { Protocol } from '../protocols/types.js';
+import type { MetricSampler } from '../observability/types.js';
 
 /** A provider has one method per operation it serves, named after the operation in lowerCamelCase. */
 export type Provider = object;
@@ -51,6 +52,8 @@ export interface ServiceDefinition {
   stateFiles?(): string[];
   /** State reported by /_cellar/health. */
   health?(): Record<string, unknown>;
+  /** Measurements the service publishes into CloudWatch each period (AWS/RDS from the engines; observability/). */
+  metrics?: MetricSampler;
 }
 
 export function methodName(operation: string): string {

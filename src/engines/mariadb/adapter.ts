@@ -32,6 +32,7 @@ import {
   type BackupPlace,
   type BaseBackupInfo,
   type ConfigureResult,
+  type EngineActivity,
   type EngineSpec,
   type PrimaryEndpoint,
   type RecoverableEngineAdapter,
@@ -229,6 +230,15 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     } finally {
       await closeQuietly(connection);
     }
+  }
+
+  /** Threads_connected counts every session, this one included. MariaDB does not time its I/O by default: connections only. */
+  async activity(timeoutMs: number): Promise<EngineActivity> {
+    return this.withAdmin(timeoutMs, async (c) => {
+      const [rows] = await c.query("SHOW GLOBAL STATUS LIKE 'Threads_connected'");
+      const value = Number((rows as Array<{ Value?: string }>)[0]?.Value ?? 1);
+      return { connections: Math.max(0, value - 1) };
+    });
   }
 
   /** Through the admin procedure, so a probe also proves that Cellar can still administer the server. */
