@@ -4,16 +4,17 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { html } from './ui.js';
 
-export function MetricChart({ series, width = 420, height = 160 }) {
+/** The x axis spans the chosen range [start, end] (epoch seconds), whatever part of it has data. */
+export function MetricChart({ series, start, end, height = 160 }) {
   const box = useRef(null);
   useEffect(() => {
     if (!box.current || series.timestamps.length === 0) return undefined;
     const plot = new uPlot(
       {
-        width,
+        width: Math.max(240, box.current.clientWidth),
         height,
         legend: { show: false },
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: () => [start, end] } },
         series: [{}, { label: series.metric, stroke: '#2f5fd0', width: 1.5, points: { show: series.timestamps.length < 60 } }],
         axes: [{}, { size: 60 }],
       },
@@ -21,7 +22,7 @@ export function MetricChart({ series, width = 420, height = 160 }) {
       box.current,
     );
     return () => plot.destroy();
-  }, [series, width, height]);
+  }, [series, start, end, height]);
   const last = series.values.length ? series.values[series.values.length - 1] : undefined;
   return html`
     <div class="chart" data-testid="metric-chart" data-metric=${series.metric} data-points=${series.timestamps.length}>
