@@ -155,7 +155,11 @@ class Writer {
   private loop: Promise<void> | undefined;
   private next = 1;
   error: unknown;
-  constructor(private readonly session: RowSession) {}
+  constructor(private session: RowSession) {}
+  /** A new session after the engine restarted; numbering goes on. */
+  useSession(session: RowSession): void {
+    this.session = session;
+  }
   start(): void {
     this.running = true;
     this.loop = (async () => {
@@ -344,6 +348,22 @@ for (const h of HARNESSES) {
       assert.ok(restoredTo >= latest, 'restoredTo is at least the latest archived time');
       assert.deepEqual(ids.slice(0, mustHave.length), mustHave, 'every row acknowledged before LatestRestorableTime is there');
       assert.deepEqual(ids, ids.map((_, i) => i + 1), 'a prefix of the writes, no holes');
+    });
+
+    it('pauses archiving with the engine, keeps what was committed before the stop, and resumes at the next start', { timeout: STEP_TIMEOUT_MS }, async () => {
+      await writer.pause();
+      const lastAck = writer.rows.at(-1)!.ackedAt;
+      await session.close();
+      await primary.stop('fast');
+      const whileDown = await primary.latestArchivedTime(place);
+      assert.ok(whileDown !== undefined && whileDown >= lastAck, `recorded latest ${whileDown} covers the last acknowledged write ${lastAck}`);
+      const restartedAt = Date.now();
+      await primary.start();
+      session = await h.connect(primary.spec.port);
+      writer.useSession(session);
+      writer.resume();
+      await waitFor(async () => ((await primary.latestArchivedTime(place)) ?? 0) > restartedAt + 500, 'archiving to resume after the start');
+      assert.ok(writer.rows.at(-1)!.ackedAt > restartedAt, 'the writer goes on');
     });
 
     it('detects a corrupted base backup file and a corrupted or missing archive file, naming it', { timeout: STEP_TIMEOUT_MS }, async () => {
