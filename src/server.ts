@@ -26,6 +26,7 @@ import { SERVICE_FACTORIES } from './services/index.js';
 import { VERSION } from './version.js';
 import { enableFaults } from './core/faults.js';
 import { TlsAuthorities } from './tls/authorities.js';
+import { Observability } from './observability/index.js';
 import { ConsoleApi } from './console/api.js';
 import { ServiceCaller } from './console/invoke.js';
 import { CONSOLE_PATH, consoleRoute } from './console/routes.js';
@@ -136,6 +137,8 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
     };
   }
 
+  const observability = new Observability(config.metrics, services, clock);
+  internalRoutes['/_cellar/metrics'] = observability.route();
   // The web console (docs/console.md): loopback clients only, reading through the services' own operations.
   const consoleApi = new ConsoleApi(store, new ServiceCaller(services, clock), () => env.endpoint);
   const consoleHandler = consoleRoute(consoleApi);
@@ -153,7 +156,18 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   );
 
   const authenticator = new Authenticator(credentials, { strict: config.strict, now: () => clock.now() });
-  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, internalPrefixRoutes: [[`${CONSOLE_PATH}/`, consoleHandler]], logRequests: config.logRequests, maxBodyBytes: config.maxBodyBytes });
+  const app = new App({
+    services,
+    authenticator,
+    clock,
+    defaultRegion: config.region,
+    internalRoutes,
+    internalPrefixRoutes: [[`${CONSOLE_PATH}/`, consoleHandler]],
+    logRequests: config.logRequests,
+    slowRequestMs: config.slowRequestMs,
+    ...(observability.requests ? { meter: observability.requests } : {}),
+    maxBodyBytes: config.maxBodyBytes,
+  });
   const server = createHttpServer(app, {
     maxBodyBytes: config.maxBodyBytes,
     unsignedMaxBodyBytes: config.unsignedMaxBodyBytes,
@@ -182,6 +196,7 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
       log('error', 'service background work did not start', { service: svc.id, error: e instanceof Error ? e.stack : String(e) });
     }
   }
+  observability.start();
   log('info', 'cellar started', { version: VERSION, endpoint, dataDir: config.dataDir ?? null, inMemory: config.inMemory, strict: config.strict });
   // Ready hooks create resources through the API; the server serves meanwhile (`cellar wait` waits for them too).
   void hooks.run('ready');
@@ -213,6 +228,8 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
         const drainStarted = Date.now();
         await server.drain(config.shutdownDrainMs);
         log('info', 'requests drained; stopping services', { drainMs: Date.now() - drainStarted, hurried });
+        // The last period's measurements go to CloudWatch before its service stops (bounded by the samplers' timeout).
+        if (!hurried) await observability.stop().catch(() => undefined);
         for (const svc of [...services].reverse()) {
           try {
             await svc.stop?.();

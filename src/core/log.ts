@@ -99,9 +99,30 @@ export function setLogSink(fn?: (line: string) => void): void {
   sink = fn ?? stdoutSink;
 }
 
+/**
+ * The id of the request being served by the code running now (the x-amzn-RequestId it is answered with): the
+ * gateway sets it around each synchronous stretch of a request's handling, so every line logged meanwhile carries
+ * it. Work that continues after an await logs the id itself (the gateway's own lines do; providers pass
+ * ctx.requestId), because nothing here follows a request across turns of the event loop.
+ */
+let currentRequestId: string | undefined;
+
+/** Sets the current request id (undefined: none); returns the one it replaces, to restore afterwards. */
+export function setLogRequestId(requestId: string | undefined): string | undefined {
+  const previous = currentRequestId;
+  currentRequestId = requestId;
+  return previous;
+}
+
+/** Whether a line at this level would be written (so callers skip building what it would carry). */
+export function logEnabled(level: LogLevel): boolean {
+  return order[level] >= order[threshold];
+}
+
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   if (order[level] < order[threshold]) return;
-  emit(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  const line = currentRequestId !== undefined && fields['requestId'] === undefined ? { time: new Date().toISOString(), level, msg, requestId: currentRequestId, ...fields } : { time: new Date().toISOString(), level, msg, ...fields };
+  emit(JSON.stringify(line));
 }
 
 /** Printable ASCII other than `"` and `\`: a string of these is its own JSON encoding between quotes. */

@@ -230,6 +230,21 @@ export interface RelationalEngineAdapter extends EngineAdapter {
   installTls(material: TlsMaterial): Promise<{ live: boolean }>;
   /** The installed server certificate (PEM), undefined when none is. */
   tlsCertificate(): Promise<string | undefined>;
+  /** Client connections and I/O timing counters, through Cellar's admin account (CloudWatch's AWS/RDS metrics). */
+  activity(timeoutMs: number): Promise<EngineActivity>;
+}
+
+/**
+ * What an engine reports about its load, for the AWS/RDS metrics. `connections` leaves out the admin session that
+ * asks. The I/O counters are cumulative and present only when the engine times its I/O (PostgreSQL's
+ * track_io_timing and track_wal_io_timing): reads are data-block reads, writes are WAL syncs (what a commit waits for).
+ */
+export interface EngineActivity {
+  connections: number;
+  readCount?: number;
+  readTimeMs?: number;
+  writeCount?: number;
+  writeTimeMs?: number;
 }
 
 /** A stop step: the signal that asks for it and how long to wait before escalating. */

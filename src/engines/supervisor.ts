@@ -9,6 +9,7 @@
  */
 import { systemClock, type Clock } from '../core/clock.js';
 import { log } from '../core/log.js';
+import { countEngineRestart } from '../observability/measures.js';
 import { describeExit } from './adapter.js';
 import type { ExitStatus } from './host.js';
 
@@ -136,6 +137,7 @@ export class EngineSupervisor {
       await this.engine.start({ timeoutMs: this.startTimeoutMs });
       if (this.current !== 'restarting') return; // stopped meanwhile
       this.current = 'watching';
+      countEngineRestart(this.engine.spec.engine);
       const sentence = `restarted ${this.label} in ${this.clock.now() - started} ms (attempt ${attempt})`;
       this.say(sentence);
       this.notify(() => this.options.onRestarted?.(sentence));

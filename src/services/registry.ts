@@ -5,6 +5,7 @@
  */
 import type { ServiceModel } from '../protocols/model.js';
 import type { Protocol } from '../protocols/types.js';
+import type { MetricSampler } from '../observability/types.js';
 
 /** A provider has one method per operation it serves, named after the operation in lowerCamelCase. */
 export type Provider = object;
@@ -14,6 +15,11 @@ export interface ServiceDefinition {
   id: string;
   model: ServiceModel;
   protocol: Protocol;
+  /**
+   * The awsQuery twin of a JSON-protocol service whose model lists both (CloudWatch: recent SDKs speak awsJson1_0,
+   * the AWS CLI v2.9 and older SDKs awsQuery): requests with no X-Amz-Target are parsed and answered by it.
+   */
+  queryProtocol?: Protocol;
   provider: Provider;
   /** How this service words authentication failures: JSON services and query services differ. */
   authStyle: 'json' | 'query';
@@ -51,6 +57,8 @@ export interface ServiceDefinition {
   stateFiles?(): string[];
   /** State reported by /_cellar/health. */
   health?(): Record<string, unknown>;
+  /** Measurements the service publishes into CloudWatch each period (AWS/RDS from the engines; observability/). */
+  metrics?: MetricSampler;
 }
 
 export function methodName(operation: string): string {

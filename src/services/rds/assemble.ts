@@ -21,6 +21,7 @@ import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
 import { RdsSupervisor } from './supervisor.js';
+import { RdsMetrics } from './metrics.js';
 import { InstanceCertificates } from './tls.js';
 import { backupRootFor } from '../../engines/backup/index.js';
 import { BackupApi } from './backups/api.js';
@@ -42,6 +43,8 @@ export interface AssembledRds {
   temporary: boolean;
   /** After the engines stopped: removes what this Cellar made under the system temp dir (engines/temp-dirs.ts). */
   removeTempDirs: () => Promise<void>;
+  /** The AWS/RDS metrics of the running engines. */
+  metrics: RdsMetrics;
 }
 
 /**
@@ -130,5 +133,6 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     backups: new BackupApi({ tables, backups: backupTables, events, worker: backups }),
     backupWorker: backups,
   });
-  return { provider, supervisor, backups, backupRoot, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host) };
+  const metrics = new RdsMetrics(() => supervisor.metricTargets(), driver);
+  return { provider, supervisor, backups, backupRoot, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host), metrics };
 }

@@ -9,7 +9,7 @@
  * cellar-engine.json marker, all owned by the unprivileged engine user.
  */
 import { join } from 'node:path';
-import { isRecoverable, type BackupPlace, type BaseBackupInfo, type ConfigureResult, type RecoverableEngineAdapter, type RelationalEngineAdapter, type RestoreRequest } from '../../engines/adapter.js';
+import { isRecoverable, type BackupPlace, type BaseBackupInfo, type ConfigureResult, type EngineActivity, type RecoverableEngineAdapter, type RelationalEngineAdapter, type RestoreRequest } from '../../engines/adapter.js';
 import { preparePlace, pruneArchive, verifyBackup, type BackupOwner } from '../../engines/backup/index.js';
 import type { ExitStatus, Host } from '../../engines/host.js';
 import { createRelationalEngine } from '../../engines/index.js';
@@ -83,6 +83,8 @@ export interface RdsEngineDriver {
   setMasterPassword(spec: EngineSpec, username: string, password: string): Promise<void>;
   /** Bytes the instance occupies on disk (data, WAL, logs). */
   storageUsedBytes(spec: EngineSpec): Promise<number>;
+  /** The running engine's connections and I/O counters (AWS/RDS metrics); undefined when it is not running. */
+  activity?(spec: EngineSpec): Promise<EngineActivity | undefined>;
   /** Copies the (stopped) engine data directory to dest, for a final snapshot. */
   copyDataDir(spec: EngineSpec, dest: string): Promise<void>;
   /** Stops the engine and removes the instance directory. */
@@ -258,6 +260,12 @@ export class EnginesDriver implements RdsEngineDriver {
 
   async storageUsedBytes(spec: EngineSpec): Promise<number> {
     return this.entry(spec).engine.storageUsedBytes();
+  }
+
+  async activity(spec: EngineSpec): Promise<EngineActivity | undefined> {
+    const cur = this.instances.get(spec.key);
+    if (!cur?.engine.isRunning()) return undefined;
+    return cur.engine.activity(PROBE_TIMEOUT_MS);
   }
 
   async copyDataDir(spec: EngineSpec, dest: string): Promise<void> {

@@ -114,6 +114,7 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
       await built.removeTempDirs();
     },
     health: () => (built ? built.supervisor.health() : { state: 'starting' }),
+    metrics: { sample: async (periodMs, timestamp) => (built ? built.metrics.sample(periodMs, timestamp) : []) },
   };
 }
 

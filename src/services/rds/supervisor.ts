@@ -32,6 +32,7 @@ import type { EngineEvent, EngineSpec, RdsEngineDriver } from './driver.js';
 import { SEAL_AAD, type ReconcileTrigger } from './provider.js';
 import { portKey, scopeKey, type InstanceRecord, type InstanceStatus, type RdsTables } from './records.js';
 import { instanceSettings, sameSettings } from './settings.js';
+import { classMemoryBytes, instanceClass } from './catalog.js';
 import { InstanceEvents, InvalidTransition } from './status.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
 import type { InstanceCertificates } from './tls.js';
@@ -73,6 +74,22 @@ const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
 const TLS_CHECK_EVERY_MS = 10 * 60_000;
 
 class Aborted extends Error {}
+
+/** What an instance of an unknown class is given (as services/rds/settings.ts does). */
+const DEFAULT_INSTANCE_MEMORY_BYTES = 256 * 1024 * 1024;
+
+/** A running instance as the AWS/RDS metrics see it. */
+export interface RdsMetricTarget {
+  scope: Scope;
+  id: string;
+  spec: EngineSpec;
+  /** The engine's main process. */
+  pid: number;
+  /** AllocatedStorage in bytes (as configured: storageGiBBytes per GiB). */
+  allocatedBytes: number;
+  /** The instance class's memory here (its AWS memory scaled by rds.memoryScale). */
+  memoryBytes: number;
+}
 
 export class RdsSupervisor implements ReconcileTrigger {
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -240,6 +257,26 @@ export class RdsSupervisor implements ReconcileTrigger {
       decision: this.lastDecision.get(scopeKey(Scope.ofRecord(r), r.id)) ?? null,
     }));
     return { instances, ...(this.o.certificates ? { tls: this.o.certificates.health() } : {}) };
+  }
+
+  /** The instances whose engines this Cellar runs now, for the AWS/RDS metrics (./metrics.ts). */
+  metricTargets(): RdsMetricTarget[] {
+    const out: RdsMetricTarget[] = [];
+    for (const [, rec] of this.o.tables.instances.list()) {
+      const spec = this.spec(rec);
+      const pid = this.o.driver.pid(spec);
+      if (pid === undefined || !this.o.driver.isRunning(spec)) continue;
+      const cls = instanceClass(rec.instanceClass);
+      out.push({
+        scope: Scope.ofRecord(rec),
+        id: rec.id,
+        spec,
+        pid,
+        allocatedBytes: rec.allocatedStorageGiB * this.o.storageGiBBytes,
+        memoryBytes: cls ? classMemoryBytes(cls, this.o.memoryScale) : DEFAULT_INSTANCE_MEMORY_BYTES,
+      });
+    }
+    return out;
   }
 
   spec(rec: InstanceRecord): EngineSpec {
