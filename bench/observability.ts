@@ -2,12 +2,13 @@
  * What metrics collection costs: DynamoDB PutItem throughput and pgbench TPS with collection on against off, in the
  * same run, alternating rounds (issue 13: under 3% for both).
  *
- *   npm run build && node dist/bench/observability.js [--seconds 10] [--rounds 5] [--only put,pgbench]
+ *   npm run build && node dist/bench/observability.js [--seconds 10] [--rounds 5] [--only put,pgbench] [--period-ms 1000]
  *
- * Two Cellars on fresh data directories, identical but for the switch: `on` collects with a 1 s period (the
- * sampling cost at sixty times its 60 s default, so the worst case), `off` has CELLAR_METRICS=off. Both are pinned to
+ * Two Cellars on fresh data directories, identical but for the switch: `on` collects with a 1 s period (--period-ms;
+ * the sampling cost at sixty times its 60 s default, so the worst case), `off` has CELLAR_METRICS=off. Both are pinned to
  * CPU 0 with taskset (their engines inherit it); the load generator runs on CPU 1.
- *   - put: bench/ddb-wrk.mjs, 16 connections, every put a new item (as bench/dynamodb-ratios.ts).
+ *   - put: bench/ddb-wrk.mjs, 16 connections, a pool of 20,000 signed PutItems of distinct keys (cycled: later puts
+ *     overwrite; a larger pool takes minutes to sign on a loaded machine).
  *   - pgbench: one db.t3.micro PostgreSQL instance per Cellar, `pgbench -i -s 4` once, then `pgbench -c 8 -j 1 -T
  *     <seconds> -n` (TPC-B-like, over TCP with the master user). The `on` Cellar samples its instance every second
  *     (an admin query, /proc reads of the engine's process tree, a disk usage walk) while pgbench runs.
@@ -36,6 +37,8 @@ function arg(name: string, def: string): string {
 const SECONDS = Math.max(2, Number(arg('seconds', '10')));
 const ROUNDS = Math.max(1, Math.min(15, Number(arg('rounds', '5'))));
 const ONLY = new Set(arg('only', 'put,pgbench').split(','));
+/** The `on` Cellar's metrics period: 1 s by default, sixty times AWS's (and Cellar's default) 60 s. */
+const PERIOD_MS = Math.max(1000, Number(arg('period-ms', '1000')));
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
 const PASSWORD = 'Bench-pass-1';
@@ -52,7 +55,7 @@ interface Server {
 async function startCellar(name: 'on' | 'off'): Promise<Server> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), `cellar-bench-obs-${name}-`));
-  writeFileSync(join(dataDir, 'cellar.json'), JSON.stringify({ metrics: { enabled: name === 'on', periodMs: 1000 } }));
+  writeFileSync(join(dataDir, 'cellar.json'), JSON.stringify({ metrics: { enabled: name === 'on', periodMs: PERIOD_MS } }));
   const proc = spawn('taskset', ['-c', SERVER_CPU, process.execPath, join(ROOT, 'bin', 'cellar.js'), 'start', '--port', String(port), '--data-dir', dataDir, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const s: Server = { name, proc, endpoint: `http://127.0.0.1:${port}`, dataDir };
   for (let i = 0; i < 600; i++) {
@@ -94,7 +97,7 @@ interface Sample {
 }
 
 async function putRun(s: Server, round: number): Promise<Sample> {
-  const out = await run(process.execPath, [DDB_WRK, '--endpoint', s.endpoint, '--workload', 'put', '--connections', '16', '--seconds', String(SECONDS), '--cpus-client', CLIENT_CPU, '--cpus-server', SERVER_CPU, '--server-pid', String(s.proc.pid), '--pool', String(SECONDS * 30_000)]);
+  const out = await run(process.execPath, [DDB_WRK, '--endpoint', s.endpoint, '--workload', 'put', '--connections', '16', '--seconds', String(SECONDS), '--cpus-client', CLIENT_CPU, '--cpus-server', SERVER_CPU, '--server-pid', String(s.proc.pid), '--pool', '20000']);
   const line = out.stdout.trim().split('\n').pop() ?? '';
   if (out.code !== 0 || !line.startsWith('{')) throw new Error(`ddb-wrk against ${s.name} failed: ${out.stderr.slice(-2000)}`);
   const w = JSON.parse(line) as { opsPerSec: number; errors: number; ops: number; serverCpuS: number | null };
@@ -173,7 +176,7 @@ async function main(): Promise<void> {
   }
   const unit = (w: string) => (w === 'put' ? 'PutItem/s' : 'TPS');
   const table = [
-    `Run of ${started.toISOString()}: ${ROUNDS} rounds of ${SECONDS} s (+1 warm-up), ${cpus().length} CPUs, load average at the end ${loadavg()[0]!.toFixed(2)}.`,
+    `Run of ${started.toISOString()}: ${ROUNDS} rounds of ${SECONDS} s (+1 warm-up), metrics period ${PERIOD_MS / 1000} s, ${cpus().length} CPUs, load average at the end ${loadavg()[0]!.toFixed(2)}.`,
     '',
     '| workload | metrics on (median) | metrics off (median) | on/off (median of rounds) | spread of rounds | cost | Cellar CPU per op, on / off |',
     '|---|---|---|---|---|---|---|',
@@ -184,7 +187,7 @@ async function main(): Promise<void> {
   ].join('\n');
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'observability.md'), table + '\n');
-  writeFileSync(join(RESULTS, 'observability.json'), JSON.stringify({ started, seconds: SECONDS, rounds: ROUNDS, rows, samples }, null, 2) + '\n');
+  writeFileSync(join(RESULTS, 'observability.json'), JSON.stringify({ started, seconds: SECONDS, rounds: ROUNDS, periodMs: PERIOD_MS, rows, samples }, null, 2) + '\n');
   console.log(table);
 }
 
