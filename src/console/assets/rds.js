@@ -78,8 +78,9 @@ function Metrics({ instance }) {
   const [error, setError] = useState(undefined);
   useEffect(() => {
     const end = Math.floor(Date.now() / 1000);
+    const start = end - range;
     setError(undefined);
-    getJson('rds/metrics', { account: instance.account, region: instance.region, id: instance.name, start: end - range, end }).then(setData, setError);
+    getJson('rds/metrics', { account: instance.account, region: instance.region, id: instance.name, start, end }).then((d) => setData({ ...d, start, end }), setError);
   }, [instance.account, instance.region, instance.name, range, tick]);
   return html`
     <h3>Metrics</h3>
@@ -94,6 +95,6 @@ function Metrics({ instance }) {
     </div>
     <${ErrorBox} error=${error} />
     ${data && !data.available ? html`<p class="muted">This Cellar serves no CloudWatch, so there is nothing to draw.</p>` : null}
-    ${data?.available ? html`<div class="charts">${data.series.map((s) => html`<${MetricChart} series=${s} />`)}</div>` : null}
+    ${data?.available ? html`<div class="charts">${data.series.map((s) => html`<${MetricChart} series=${s} start=${data.start} end=${data.end} />`)}</div>` : null}
   `;
 }
