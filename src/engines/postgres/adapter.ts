@@ -76,6 +76,8 @@ const RECOVERY_POLL_MS = 5;
 export class PostgresEngine extends ProcessEngine implements RelationalEngineAdapter, RecoverableEngineAdapter {
   readonly binDir: string;
   private archiver: WalArchiver | undefined;
+  /** Durations of the last restoreToPoint() steps, for logs and the benchmark. */
+  lastRestorePhasesMs: Record<string, number> = {};
   /** Server options of a restore's recovery run (restore_command, recovery target); undefined otherwise. */
   private recoveryArgs: string[] | undefined;
 
@@ -244,7 +246,7 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
   async activity(timeoutMs: number): Promise<EngineActivity> {
     return this.withAdmin(timeoutMs, async (c) => {
       const r = await c.query<{ connections: string; blks_read: string | null; blk_read_time: number | null; wal_sync: string | null; wal_sync_time: number | null; timing: string; wal_timing: string }>(
-        `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS connections,
+        `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND usename IS DISTINCT FROM current_user) AS connections,
                 (SELECT sum(blks_read) FROM pg_stat_database) AS blks_read,
                 (SELECT sum(blk_read_time) FROM pg_stat_database) AS blk_read_time,
                 (SELECT wal_sync FROM pg_stat_wal) AS wal_sync,
@@ -420,8 +422,10 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     if (await this.isInitialised()) throw new Error(`restoreToPoint: ${L.root} already holds an instance`);
     const staging = path.join(L.root, 'restore-wal');
     const script = path.join(L.conf, 'restore-wal.sh');
+    const phases = new PhaseTimer();
     try {
       const base = await verifyBackup(req.base.dir);
+      phases.mark('verify');
       if (base.engine !== 'postgres') throw new Error(`backup ${base.id} is of ${base.engine}, not postgres`);
       await this.freshDirectories();
       await this.host.remove(L.marker);
@@ -431,8 +435,10 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
         if (target !== undefined && target < base.consistentAt) throw new Error(`restore time ${new Date(target).toISOString()} is before backup ${base.id} is consistent`);
         recorded = (await readLatest(req.archiveDir))?.t;
         await stageArchive(this.host, req.archiveDir, base, staging, target);
+        phases.mark('stageArchive');
       }
       await extractBaseBackup(this.host, base, L.data);
+      phases.mark('extract');
       const major = Number(((await this.host.readFile(path.join(L.data, 'PG_VERSION'))) ?? '').trim());
       await this.storeParams({ ...(this.spec.params ?? {}) });
       // The source's ALTER SYSTEM settings are not this instance's parameters (its parameter group is the spec's).
@@ -449,12 +455,15 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
         lastReplay = await this.recover(recoveryOptions({ restoreScript: script }));
         if (lastReplay === 'target-not-reached') throw new Error('recovery did not finish');
       }
+      phases.mark('recovery');
       await this.host.remove(staging);
       await this.host.remove(script);
       await this.host.syncTree(L.root);
+      phases.mark('sync');
       await this.writeMarker({ binDir: this.binDir, major, restoredFrom: base.id, ...(target !== undefined ? { restoredTo: new Date(target).toISOString() } : {}) });
       const restoredTo = target ?? (req.archiveDir ? Math.max(recorded ?? 0, lastReplay ?? 0, base.consistentAt) : base.consistentAt);
-      log('info', 'restored to a point in time', { name: this.spec.name, base: base.id, restoredTo: new Date(restoredTo).toISOString() });
+      this.lastRestorePhasesMs = phases.phasesMs;
+      log('info', 'restored to a point in time', { name: this.spec.name, base: base.id, restoredTo: new Date(restoredTo).toISOString(), phasesMs: phases.phasesMs });
       return { restoredTo };
     } catch (err) {
       // The clear error a damaged backup gives reaches the caller as it is (it names the file).
