@@ -184,6 +184,15 @@ describe('DynamoDB Streams', () => {
     ddb = new DynamoDBClient(sdkConfig(cellar.endpoint));
     streams = new DynamoDBStreamsClient(sdkConfig(cellar.endpoint));
   };
+  /** kill -9 of Cellar under a writer, then a restart on the same data and new clients. */
+  const killAndRestart = async (writerDone: Promise<void>): Promise<void> => {
+    await cellar.kill9();
+    await writerDone;
+    ddb.destroy();
+    streams.destroy();
+    cellar = await cellar.restart();
+    connect();
+  };
 
   before(async () => {
     // Time to Live sweeps every 100 ms here, so its deletes reach the stream at once.
@@ -444,12 +453,7 @@ describe('DynamoDB Streams', () => {
     assert.equal(beforeKill.records.length, 1);
     const { acked, done: writerDone } = startAckingWriter(cellar.endpoint, 'durable_stream', { pk: { S: 'w%I%' }, sk: { S: '0' }, pad: { S: 'x'.repeat(100) } });
     await waitFor(() => acked.length >= 200, '200 acknowledged writes', 30_000);
-    await cellar.kill9();
-    await writerDone;
-    ddb.destroy();
-    streams.destroy();
-    cellar = await cellar.restart();
-    connect();
+    await killAndRestart(writerDone);
     const all = (await readAll(streams, await iterator(streams, arn, 'TRIM_HORIZON'))).records;
     const keys = all.map((r) => r.dynamodb!.Keys!.pk!.S!);
     assert.equal(keys[0], 'first');
@@ -474,12 +478,7 @@ describe('DynamoDB Streams', () => {
     const { acked, ackedRequests, done: writerDone } = startAckingWriter(cellar.endpoint, table, { pk: { S: 'm%I%' }, sk: { S: '0' }, pad }, { mode: 'mixed', keyNames: ['pk', 'sk'] });
     // Enough requests that each of the four kinds ran many times, and the kill lands on any of them.
     await waitFor(() => ackedRequests.length >= 200, '200 acknowledged requests', 30_000);
-    await cellar.kill9();
-    await writerDone;
-    ddb.destroy();
-    streams.destroy();
-    cellar = await cellar.restart();
-    connect();
+    await killAndRestart(writerDone);
     const records = (await readAll(streams, await iterator(streams, arn, 'TRIM_HORIZON'))).records;
     const recorded = records.map((r) => r.dynamodb!.Keys!.pk!.S!);
     assert.equal(new Set(recorded).size, recorded.length, 'no write has two records');
