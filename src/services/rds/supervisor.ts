@@ -89,6 +89,8 @@ export interface RdsMetricTarget {
   allocatedBytes: number;
   /** The instance class's memory here (its AWS memory scaled by rds.memoryScale). */
   memoryBytes: number;
+  /** What the instance directory occupied at the health loop's last storage check, if there was one. */
+  usedBytes: number | undefined;
 }
 
 export class RdsSupervisor implements ReconcileTrigger {
@@ -97,6 +99,8 @@ export class RdsSupervisor implements ReconcileTrigger {
   /** Instances this Cellar has attached to (adopted or started) since it started. */
   private readonly attached = new Set<string>();
   private readonly lastStorageCheckMs = new Map<string, number>();
+  /** What each instance's directory occupied at its last storage check (the AWS/RDS FreeStorageSpace metric). */
+  private readonly lastStorageUsedBytes = new Map<string, number>();
   private readonly lastProbeMs = new Map<string, number>();
   private readonly probeFailures = new Map<string, number>();
   private readonly restartFailures = new Map<string, number>();
@@ -274,6 +278,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         pid,
         allocatedBytes: rec.allocatedStorageGiB * this.o.storageGiBBytes,
         memoryBytes: cls ? classMemoryBytes(cls, this.o.memoryScale) : DEFAULT_INSTANCE_MEMORY_BYTES,
+        usedBytes: this.lastStorageUsedBytes.get(spec.key),
       });
     }
     return out;
@@ -550,6 +555,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     if (!rec.storageFull && now - (this.lastStorageCheckMs.get(key) ?? 0) < STORAGE_CHECK_EVERY_MS) return undefined;
     this.lastStorageCheckMs.set(key, now);
     const used = await this.o.driver.storageUsedBytes(spec);
+    this.lastStorageUsedBytes.set(key, used);
     const limit = rec.allocatedStorageGiB * this.o.storageGiBBytes;
     const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
     if (!rec.storageFull && used >= limit) {
@@ -621,6 +627,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     });
     // Re-check storage at once: more storage may lift storage-full.
     this.lastStorageCheckMs.delete(key);
+    this.lastStorageUsedBytes.delete(key);
     this.kick(Scope.ofRecord(rec), rec.id);
     return `${rec.id}: applied ${did.length ? did.join(', ') : 'network settings'}${needsRestart ? ' with a restart' : ''}`;
   }
@@ -636,6 +643,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     await this.startEngine(rec, true);
     this.update(key, 'rebooting', (r) => this.o.events.transition(r, r.storageFull ? 'storage-full' : 'available', this.now()));
     this.lastStorageCheckMs.delete(key);
+    this.lastStorageUsedBytes.delete(key);
     return `${rec.id} rebooted: engine restarted on port ${rec.port}`;
   }
 
