@@ -252,7 +252,13 @@ export class BinlogArchiver {
     this.wanted = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.pause();
+  }
+
+  /** While the engine is stopped: the archiver process ends, archiving stays wanted; resume() carries on. */
+  async pause(): Promise<void> {
     const proc = this.proc;
+    this.proc = undefined; // its exit is expected: no restart
     if (proc && proc.exitStatus() === undefined) {
       proc.signal('SIGTERM');
       if (!(await settlesWithin(proc.exited, 10_000))) {
@@ -260,9 +266,13 @@ export class BinlogArchiver {
         await settlesWithin(proc.exited, 5000);
       }
     }
-    this.proc = undefined;
     // Whatever the server finished while we ran is compressed now rather than at the next start.
     await this.compressCompleted().catch((err) => log('warn', 'binlog archive compression failed', { name: this.ctx.label, error: String(err) }));
+  }
+
+  /** After the engine started again: archiving that was wanted carries on at once. */
+  async resume(): Promise<void> {
+    if (this.wanted && !this.isRunning() && this.ctx.isRunning()) await this.spawn();
   }
 
   /** The binlog file to (re)start from: the newest one archived, else the server's oldest. */
