@@ -419,7 +419,11 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
   }
 
   override async stop(mode?: StopMode, options?: { stepTimeoutMs?: number }): Promise<StopOutcome> {
-    // The archiver pauses first (it would only fail against a server going away) and resumes after the next start.
+    // The archiver catches up and records how far the archive reaches, then pauses (it would only fail against a
+    // server going away) and resumes after the next start.
+    if (this.archiver && this.isRunning()) {
+      await this.archiver.catchUp(3000).catch((err) => log('warn', 'binlog archive did not catch up before the stop', { name: this.label, error: String(err) }));
+    }
     await this.archiver?.pause();
     return super.stop(mode, options);
   }
