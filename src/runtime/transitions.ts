@@ -14,6 +14,8 @@
  *      │                                                                                        
  *      └──gave up──▶ failed ◀── any action that gave up (decider or reconciler); a newer API write (reboot, delete) leaves it
  *
+ *   available ──backup started──▶ backing-up ──backup finished──▶ available     (observed.backingUp, ensureBackups)
+ *
  * The rows are ordered: the first that matches names the status, and its `why` says which fact decided it.
  */
 
@@ -29,6 +31,7 @@ export type ResourceStatus =
   | 'starting'
   | 'deleting'
   | 'storage-full'
+  | 'backing-up'
   | 'failed';
 
 /** What the API asked for. Only the API writes it, and every write bumps `generation`. */
@@ -65,6 +68,8 @@ export interface ObservedState {
   failed?: { generation: number; reason: string };
   /** The data outgrew the allocated storage; the engine is read-only. */
   storageFull: boolean;
+  /** A backup of the running engine is being taken (the ensureBackups step's observation). */
+  backingUp?: boolean;
 }
 
 interface Row {
@@ -86,6 +91,7 @@ export const TRANSITION_TABLE: readonly Row[] = [
   { status: 'rebooting', when: (_d, o) => o.engine !== 'running', why: 'engine down or not yet under this Cellar' },
   { status: 'resetting-master-credentials', when: (d) => d.credentialsPending, why: 'a new master password waits for the engine' },
   { status: 'storage-full', when: (_d, o) => o.storageFull, why: 'storage full' },
+  { status: 'backing-up', when: (_d, o) => o.backingUp === true, why: 'a backup is being taken' },
   { status: 'available', when: () => true, why: 'engine running as asked' },
 ];
 

@@ -329,7 +329,7 @@ for (const h of harnesses) {
         await waitFor('the exit to be reported', 60_000, () => decider.state === 'down');
         const decision = await decider.decide(async () => ({ ok: true }));
         assert.equal(decision.action, 'restart');
-        assert.match(decision.sentence, /exited unexpectedly \(signal SIGKILL\); restarting it \(attempt 1 of 2/);
+        assert.match(decision.sentence, /exited unexpectedly \(signal SIGKILL\); restarting it \(crash restart 1 of 2 within 60 s\)/);
         await engine.start();
         decider.noteRunning();
         assert.ok((await engine.healthProbe(2000)).ok);

@@ -31,6 +31,9 @@ describe('transition table', () => {
       ['modifying', { modifying: true }, { engine: 'down' }],
       ['resetting-master-credentials', { credentialsPending: true }, {}],
       ['storage-full', {}, { storageFull: true }],
+      ['backing-up', {}, { backingUp: true }],
+      ['storage-full', {}, { storageFull: true, backingUp: true }],
+      ['rebooting', { rebootGeneration: 1 }, { backingUp: true }],
       ['deleting', { deleted: true, running: false }, {}],
       ['deleting', { deleted: true }, { created: false }],
       ['failed', { generation: 3 }, { failed: { generation: 3, reason: 'x' } }],
@@ -42,7 +45,7 @@ describe('transition table', () => {
 
   it('every status is reachable through some row, and the last row always matches', () => {
     const statuses = new Set(TRANSITION_TABLE.map((r) => r.status));
-    for (const s of ['creating', 'available', 'modifying', 'rebooting', 'resetting-master-credentials', 'stopping', 'stopped', 'starting', 'deleting', 'storage-full', 'failed'] as const) assert.ok(statuses.has(s), s);
+    for (const s of ['creating', 'available', 'modifying', 'rebooting', 'resetting-master-credentials', 'stopping', 'stopped', 'starting', 'deleting', 'storage-full', 'backing-up', 'failed'] as const) assert.ok(statuses.has(s), s);
     assert.equal(TRANSITION_TABLE.at(-1)!.when(initialState().desired, initialState().observed), true);
   });
 

@@ -56,7 +56,7 @@ const TLS_CHECK_EVERY_MS = 10 * 60_000;
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 /** The steps, bound to the supervisor that owns the shared per-process state (attached engines, deciders). */
-export function instanceSteps(sup: RdsSupervisor, ensureBackups?: InstanceStep['run']): InstanceStep[] {
+export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceReconcile, supervisor: RdsSupervisor) => Promise<StepOutcome>): InstanceStep[] {
   const o = sup.options;
   const now = () => o.clock.now();
   const lastStorageCheckMs = sup.lastStorageCheckMs;
@@ -248,8 +248,9 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: InstanceStep['
         } catch (e) {
           if (ob.engine !== 'down') throw e;
           // A restart the decider ordered: its bound and backoff decide what follows, not the reconciler's retries.
+          log('error', 'rds action failed', { instance: c.key, action: 'restart', error: (e as Error).message });
           sup.decider(c.key).noteRestartFailed((e as Error).message);
-          sup.kickLater(c.key, 1000);
+          sup.kickLater(c.key, 0);
           return halt(`restart failed (${(e as Error).message.split('\n')[0]}); the health decider decides what next`);
         }
         sup.observe(c, (r) => (r.observed.rebootGeneration = Math.max(r.observed.rebootGeneration, d.rebootGeneration)));
@@ -337,7 +338,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: InstanceStep['
     {
       name: 'ensureBackups',
       async run(c): Promise<StepOutcome> {
-        if (ensureBackups) return ensureBackups(c);
+        if (ensureBackups) return ensureBackups(c, sup);
         return done(`automated backups not managed by this Cellar yet (retention ${c.rec.backupRetentionPeriod} days)`);
       },
     },

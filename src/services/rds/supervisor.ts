@@ -50,8 +50,13 @@ export interface SupervisorOptions {
   deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
   /** Issues and renews the instances' TLS certificates (absent: engines run without TLS). */
   certificates?: InstanceCertificates;
-  /** The automated-backups step (services/rds/backups); absent: the slot reports that nobody manages backups. */
-  ensureBackups?: InstanceStep['run'];
+  /**
+   * The automated-backups step (services/rds/backups); absent: the slot reports that nobody manages backups. It runs
+   * inside the instance's reconcile, after the engine is up: long work (a base backup) belongs in a background job it
+   * starts, which records its progress with `observeKey` (observed.backingUp makes the status `backing-up`), so the
+   * reconcile, and the health decider in it, are never held up by a backup.
+   */
+  ensureBackups?: (c: InstanceReconcile, supervisor: RdsSupervisor) => Promise<StepOutcome>;
 }
 
 /** Failed reconciles (a start that does not come up, say) retried from the health loop before `failed`. */
@@ -61,6 +66,8 @@ const RETRY_BACKOFF_MS = 1000;
 const STOP_WAIT_FOR_ACTIONS_MS = 60_000;
 /** Crash restarts allowed per instance within the window before the instance is `failed`. */
 const MAX_CRASH_RESTARTS = 3;
+/** Restarts of a hung engine (probes unanswered, e.g. its admin account taken away) allowed within the window. */
+const MAX_HANG_RESTARTS = 10;
 const CRASH_WINDOW_MS = 10 * 60_000;
 const PROBE_EVERY_MS = 5000;
 const PROBE_FAILURES_BEFORE_RESTART = 3;
@@ -102,7 +109,17 @@ export class RdsSupervisor implements ReconcileTrigger {
   decider(key: string): HealthDecider {
     let d = this.deciders.get(key);
     if (!d) {
-      d = new HealthDecider(key, { maxRestarts: MAX_CRASH_RESTARTS, windowMs: CRASH_WINDOW_MS, probeEveryMs: PROBE_EVERY_MS, probeFailuresBeforeRestart: PROBE_FAILURES_BEFORE_RESTART, clock: this.options.clock });
+      const rec = this.options.tables.instances.get(key);
+      d = new HealthDecider(rec ? `${rec.engineKind} ${rec.id}` : key, {
+        maxRestarts: MAX_CRASH_RESTARTS,
+        maxHangRestarts: MAX_HANG_RESTARTS,
+        maxFailedRestarts: ATTEMPTS_BEFORE_FAILED,
+        windowMs: CRASH_WINDOW_MS,
+        initialBackoffMs: RETRY_BACKOFF_MS,
+        probeEveryMs: PROBE_EVERY_MS,
+        probeFailuresBeforeRestart: PROBE_FAILURES_BEFORE_RESTART,
+        clock: this.options.clock,
+      });
       this.deciders.set(key, d);
     }
     return d;
@@ -171,6 +188,18 @@ export class RdsSupervisor implements ReconcileTrigger {
     return rec;
   }
 
+  /** `observe` outside a reconcile (a background job's result): undefined when the instance is gone. */
+  observeKey(key: string, fn: (rec: InstanceRecord) => void): InstanceRecord | undefined {
+    const rec = this.options.tables.instances.get(key);
+    if (!rec) return undefined;
+    try {
+      return this.observe({ key, rec, spec: this.spec(rec) }, fn);
+    } catch (e) {
+      if (e instanceof MovedOn) return undefined;
+      throw e;
+    }
+  }
+
   /**
    * Called once, before this Cellar answers any RDS request (assemble.ts). What a previous Cellar process observed
    * of engines is stale: an instance the store says runs has no engine under this Cellar yet. Either none runs (the
@@ -197,6 +226,8 @@ export class RdsSupervisor implements ReconcileTrigger {
           rec.observed.engine = 'detached';
           keys.push(key);
         }
+        // A backup in progress died with the previous process; ensureBackups decides afresh.
+        delete rec.observed.backingUp;
         this.options.events.settle(rec, now);
         this.options.tables.instances.put(key, rec);
       }
@@ -317,8 +348,9 @@ export class RdsSupervisor implements ReconcileTrigger {
       },
     };
     const generation = rec.desired.generation;
+    // Outside the failure handling: an injected fault here fails the reconcile, not the instance.
+    faultPoint('rds.reconcile');
     try {
-      faultPoint('rds.reconcile');
       const result = await runSteps(rec.id, this.steps, c, (_step, sentence) => {
         // A step that acted says so in the instance's events too (Cellar's words, category notification).
         const cur = this.options.tables.instances.get(key);
