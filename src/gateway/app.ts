@@ -9,7 +9,9 @@ import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { Scope } from '../core/scope.js';
 import { ServiceError } from '../core/errors.js';
-import { log, logRequestLine } from '../core/log.js';
+import { log, logEnabled, logRequestLine, setLogRequestId } from '../core/log.js';
+import type { RequestMeter } from '../observability/request-meter.js';
+import { redacted } from '../observability/redact.js';
 import { AuthError, type Authenticator, type AuthFailure, type Caller } from '../auth/sigv4.js';
 import type { Operation } from '../protocols/model.js';
 import { parseQueryParams } from '../protocols/query.js';
@@ -28,9 +30,13 @@ type ProviderMethod = (input: unknown, ctx: RequestContext) => unknown;
 /** What the steps of one request have learnt so far, for its response and its log line. */
 interface Pending {
   requestId: string;
-  started: bigint;
+  /** performance.now() when the request arrived. */
+  started: number;
   routed: Routed | undefined;
   accountId: string | undefined;
+  region: string | undefined;
+  /** The parsed request, once parsed (metrics read DynamoDB's table names from it). */
+  input: unknown;
 }
 
 interface Routed {
@@ -56,7 +62,13 @@ export interface AppOptions {
   clock: Clock;
   defaultRegion: string;
   internalRoutes: Record<string, InternalRoute>;
+  /** Routes for every path under a prefix (`/_cellar/console/` and below), tried when no exact route matches. */
+  internalPrefixRoutes?: Array<[prefix: string, route: InternalRoute]>;
   logRequests: boolean;
+  /** Requests slower than this are logged at warn level, whatever logRequests says. */
+  slowRequestMs?: number;
+  /** Records every routed request's outcome and latency (observability/); absent when metrics are off. */
+  meter?: RequestMeter;
   /** The largest request body, decompressed too (a service's own maxBodyBytes, when smaller, wins). */
   maxBodyBytes: number;
 }
@@ -65,14 +77,45 @@ export class App {
   private readonly byTarget = new Map<string, ServiceDefinition>();
   private readonly bySigningName = new Map<string, ServiceDefinition>();
   private readonly readyServices = new WeakSet<ServiceDefinition>();
+  /** Services being reset (lifecycle/reset.ts), by id: their requests wait, then are routed to the rebuilt service. */
+  private readonly held = new Map<string, Promise<void>>();
 
   constructor(private readonly options: AppOptions) {
-    for (const svc of options.services) {
+    this.index();
+  }
+
+  private index(): void {
+    this.byTarget.clear();
+    this.bySigningName.clear();
+    for (const svc of this.options.services) {
       if (svc.model.metadata.targetPrefix) this.byTarget.set(svc.model.metadata.targetPrefix, svc);
       // DynamoDB Streams signs as `dynamodb`: a signing name belongs to the first service that has it (DynamoDB).
       if (!this.bySigningName.has(svc.model.signingName)) this.bySigningName.set(svc.model.signingName, svc);
       this.bySigningName.set(svc.model.metadata.endpointPrefix, svc);
     }
+  }
+
+  /**
+   * Holds the requests for these services until the returned release() is called: a reset stops, clears and rebuilds
+   * them meanwhile, and what waited is then answered by the rebuilt services. Requests already past routing finish
+   * against the old ones.
+   */
+  hold(ids: readonly string[]): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    for (const id of ids) this.held.set(id, gate);
+    return () => {
+      for (const id of ids) if (this.held.get(id) === gate) this.held.delete(id);
+      release();
+    };
+  }
+
+  /** Puts a rebuilt service in the place of the one with its id (the services array is the server's own). */
+  replaceService(next: ServiceDefinition): void {
+    const i = this.options.services.findIndex((s) => s.id === next.id);
+    if (i < 0) throw new Error(`no service ${next.id} to replace`);
+    this.options.services[i] = next;
+    this.index();
   }
 
   get services(): readonly ServiceDefinition[] {
@@ -105,9 +148,10 @@ export class App {
   }
 
   private answer(req: WireRequest): WireResponse | Promise<WireResponse> {
-    const started = this.options.logRequests ? process.hrtime.bigint() : 0n;
     const requestId = randomUUID();
-    const state: Pending = { requestId, started, routed: undefined, accountId: undefined };
+    const state = pending(requestId);
+    // Every line logged while this request is handled synchronously carries its id (core/log.ts).
+    const previousId = setLogRequestId(requestId);
     try {
       const preflight = corsPreflight(req, requestId);
       if (preflight) return preflight;
@@ -119,6 +163,10 @@ export class App {
         return out instanceof Promise ? out.catch((e: unknown) => this.failed(state, e, req)) : out;
       }
       const routed = this.route(req);
+      if (this.held.size !== 0) {
+        const gate = this.held.get(routed.service.id);
+        if (gate) return gate.then(() => this.answer(req));
+      }
       state.routed = routed;
       const { service, operation } = routed;
       if (service.maxBodyBytes !== undefined && req.body.length > service.maxBodyBytes) throw tooLarge();
@@ -138,15 +186,19 @@ export class App {
       return this.afterAuth(req, state, caller);
     } catch (e) {
       return this.failed(state, e, req);
+    } finally {
+      setLogRequestId(previousId);
     }
   }
 
   private afterAuth(req: WireRequest, state: Pending, caller: Caller): WireResponse | Promise<WireResponse> {
+    const previousId = setLogRequestId(state.requestId);
     try {
       const { service, operation, requested } = state.routed!;
       state.accountId = caller.accountId;
       this.checkScopedService(caller.service, service);
       const scope = Scope.ofCaller(caller.accountId, caller.region || this.options.defaultRegion);
+      state.region = scope.region;
       if (!operation) {
         if (service.unservedOperations === 'unknown-operation') throw unknownOperation();
         throw service.authStyle === 'json'
@@ -167,6 +219,10 @@ export class App {
       if (!method && service.unservedOperations === 'unknown-operation') throw unknownOperation();
       const body = decodedBody(req, service.maxBodyBytes ?? this.options.maxBodyBytes);
       const input = service.protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
+      state.input = input;
+      if (logEnabled('debug')) {
+        log('debug', 'request received', { requestId: state.requestId, service: service.id, operation: operation.name, account: caller.accountId, region: scope.region, params: redacted(service.model, operation.input?.shape, input) });
+      }
       if (!method) {
         throw new ServiceError('NotImplemented', `Cellar does not implement ${service.model.metadata.serviceId} ${operation.name} yet`, { status: 501 });
       }
@@ -192,6 +248,8 @@ export class App {
       return this.succeeded(state, output);
     } catch (e) {
       return this.failed(state, e);
+    } finally {
+      setLogRequestId(previousId);
     }
   }
 
@@ -203,7 +261,7 @@ export class App {
     } catch (e) {
       return this.failed(state, e);
     }
-    if (this.options.logRequests) this.logRequest(state, response, undefined);
+    this.finishRequest(state, response, undefined, output);
     return response;
   }
 
@@ -228,14 +286,25 @@ export class App {
     }
     const err = this.asServiceError(e, routed, state.requestId, authStyle, style === 'query' || (routed?.service.authStyle === 'query'));
     const response = routed ? routed.service.protocol.serializeError(routed.service.model, err, state.requestId) : unroutedErrorResponse(style ?? 'json', req!, err, state.requestId);
-    if (this.options.logRequests) this.logRequest(state, response, err.code);
+    this.finishRequest(state, response, err, undefined);
     return response;
   }
 
-  private logRequest(state: Pending, response: WireResponse, errorCode: string | undefined): void {
-    const ms = Number(process.hrtime.bigint() - state.started) / 1e6;
+  /** What every answered request leaves behind: its log lines (request, slow, debug response) and its metrics. */
+  private finishRequest(state: Pending, response: WireResponse, err: ServiceError | undefined, output: unknown): void {
+    const ms = performance.now() - state.started;
     const routed = state.routed;
-    logRequestLine(state.requestId, routed?.service.id ?? null, routed?.operation?.name ?? routed?.requested ?? null, response.status, errorCode, state.accountId, Math.round(ms * 1000) / 1000);
+    const errorCode = err?.code;
+    if (this.options.logRequests) logRequestLine(state.requestId, routed?.service.id ?? null, routed?.operation?.name ?? routed?.requested ?? null, response.status, errorCode, state.accountId, Math.round(ms * 1000) / 1000);
+    const meter = this.options.meter;
+    if (meter && routed) meter.record(meter.bind(routed.service.id, routed.operation?.name ?? UNKNOWN_OPERATION), response.status, errorCode, ms, state.accountId, state.region, state.input);
+    if (ms >= (this.options.slowRequestMs ?? Infinity)) {
+      log('warn', 'slow request', { requestId: state.requestId, service: routed?.service.id ?? null, operation: routed?.operation?.name ?? null, status: response.status, latencyMs: Math.round(ms * 1000) / 1000, thresholdMs: this.options.slowRequestMs });
+    }
+    if (logEnabled('debug')) {
+      const answer = err ? { error: { code: err.code, message: err.message } } : routed?.operation ? { result: redacted(routed.service.model, routed.operation.output?.shape, output) } : {};
+      log('debug', 'response sent', { requestId: state.requestId, service: routed?.service.id ?? null, operation: routed?.operation?.name ?? routed?.requested ?? null, status: response.status, latencyMs: Math.round(ms * 1000) / 1000, ...answer });
+    }
   }
 
   private readonly methods = new Map<ServiceDefinition, Map<string, ProviderMethod | null>>();
@@ -281,8 +350,12 @@ export class App {
   }
 
   private internal(req: WireRequest): InternalRoute | undefined {
-    if (!req.path.startsWith('/_cellar/')) return undefined;
-    return this.options.internalRoutes[req.path] ?? (() => jsonResponse(404, { error: `no internal route ${req.path}` }));
+    // `/_localstack/` too: the health and init paths that tools written for LocalStack wait on (lifecycle/routes.ts).
+    if (!req.path.startsWith('/_cellar/') && !req.path.startsWith('/_localstack/')) return undefined;
+    const exact = this.options.internalRoutes[req.path];
+    if (exact) return exact;
+    for (const [prefix, route] of this.options.internalPrefixRoutes ?? []) if (req.path.startsWith(prefix)) return route;
+    return () => jsonResponse(404, { error: `no internal route ${req.path}` });
   }
 
   /** Finds the service: X-Amz-Target for the JSON protocols, the credential scope's service for query. */
@@ -349,7 +422,7 @@ export class App {
    */
   checkBeforeBody(head: WireRequest): WireResponse | undefined {
     if (this.internal(head)) return undefined;
-    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    const state = pending(randomUUID());
     const unsigned = !head.headers['authorization'] && !head.query.has('X-Amz-Signature');
     try {
       let routed: Routed;
@@ -379,7 +452,7 @@ export class App {
    * `internal` (500) for a failure outside the handler chain. The gateway writes no error document itself.
    */
   unavailableBeforeBody(head: WireRequest, reason: 'throttled' | 'stopping' | 'too-large' | 'internal'): WireResponse {
-    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    const state = pending(randomUUID());
     try {
       state.routed = this.route(head);
     } catch {
@@ -396,6 +469,13 @@ export class App {
             : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
     return withCors(head, this.failed(state, err, head));
   }
+}
+
+/** The operation label of requests for an operation the service's model does not have (their names are the client's). */
+const UNKNOWN_OPERATION = '(unknown)';
+
+function pending(requestId: string): Pending {
+  return { requestId, started: performance.now(), routed: undefined, accountId: undefined, region: undefined, input: undefined };
 }
 
 /** A Host header that can name the address a client reached Cellar at (DescribeEndpoints answers with it). */

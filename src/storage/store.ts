@@ -75,6 +75,8 @@ export interface Store {
    * before and after a refused request, to show it changed nothing.
    */
   digest(exclude?: readonly string[]): string;
+  /** The names of every keyspace stored, created by this process or an earlier one (what a reset clears). */
+  keyspaceNames(): string[];
   close(): void;
 }
 

@@ -24,7 +24,7 @@ const loadMysql = async () => (await import('mysql2/promise')).default;
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import { settlesWithin, type Host } from '../host.js';
-import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineSpec, type RelationalEngineAdapter } from '../adapter.js';
+import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineActivity, type EngineSpec, type RelationalEngineAdapter } from '../adapter.js';
 import { mysqlNativePasswordHash } from '../secrets.js';
 import {
   ADMIN_PROCEDURE,
@@ -207,6 +207,15 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     } finally {
       await closeQuietly(connection);
     }
+  }
+
+  /** Threads_connected counts every session, this one included. MariaDB does not time its I/O by default: connections only. */
+  async activity(timeoutMs: number): Promise<EngineActivity> {
+    return this.withAdmin(timeoutMs, async (c) => {
+      const [rows] = await c.query("SHOW GLOBAL STATUS LIKE 'Threads_connected'");
+      const value = Number((rows as Array<{ Value?: string }>)[0]?.Value ?? 1);
+      return { connections: Math.max(0, value - 1) };
+    });
   }
 
   /** Through the admin procedure, so a probe also proves that Cellar can still administer the server. */

@@ -10,7 +10,7 @@
  * cellar-engine.json marker, all owned by the unprivileged engine user.
  */
 import { join } from 'node:path';
-import { describeExit, type ConfigureResult, type EngineSpec, type RelationalEngineAdapter } from '../../engines/adapter.js';
+import { describeExit, type ConfigureResult, type EngineActivity, type EngineSpec, type RelationalEngineAdapter } from '../../engines/adapter.js';
 import type { ExitStatus, Host } from '../../engines/host.js';
 import { createRelationalEngine } from '../../engines/index.js';
 import type { TlsMaterial } from '../../engines/tls.js';
@@ -84,6 +84,8 @@ export interface RdsEngineDriver {
   setMasterPassword(spec: MemberEngine, username: string, password: string): Promise<void>;
   /** Bytes the instance occupies on disk (data, WAL, logs). */
   storageUsedBytes(spec: MemberEngine): Promise<number>;
+  /** The running engine's connections and I/O counters (AWS/RDS metrics); undefined when it is not running. */
+  activity?(spec: MemberEngine): Promise<EngineActivity | undefined>;
   /** Copies the (stopped) engine data directory to dest, for a final snapshot. */
   copyDataDir(spec: MemberEngine, dest: string): Promise<void>;
   /** Stops the engine and removes the instance directory. */
@@ -230,6 +232,12 @@ export class EnginesDriver implements RdsEngineDriver {
 
   async storageUsedBytes(spec: MemberEngine): Promise<number> {
     return this.entry(spec).engine.storageUsedBytes();
+  }
+
+  async activity(spec: MemberEngine): Promise<EngineActivity | undefined> {
+    const cur = this.instances.get(spec.key);
+    if (!cur?.engine.isRunning()) return undefined;
+    return cur.engine.activity(PROBE_TIMEOUT_MS);
   }
 
   async copyDataDir(spec: MemberEngine, dest: string): Promise<void> {

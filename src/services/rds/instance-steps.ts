@@ -26,6 +26,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../../core/log.js';
 import { faultPoint } from '../../core/faults.js';
+import { countEngineRestart } from '../../observability/measures.js';
 import type { HealthDecider } from '../../runtime/decider.js';
 import { acted, done, halt, rest, type EnsureStep, type StepOutcome } from '../../runtime/reconciler.js';
 import { listenAddress, STOPPED_LIMIT_MS } from './describe.js';
@@ -254,6 +255,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
           return halt(`restart failed (${(e as Error).message.split('\n')[0]}); the health decider decides what next`);
         }
         sup.observe(c, (r) => (r.observed.rebootGeneration = Math.max(r.observed.rebootGeneration, d.rebootGeneration)));
+        if (ob.engine === 'down') countEngineRestart(c.rec.engine);
         lastStorageCheckMs.delete(c.key);
         return acted(`engine ${ob.engine === 'stopped' ? 'started' : 'restarted'} on port ${c.rec.port}: ${why}`);
       },

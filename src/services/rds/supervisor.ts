@@ -25,6 +25,7 @@ import type { CellarConfig } from '../../config.js';
 import { HealthDecider, type Decision, type ProbeOutcome } from '../../runtime/decider.js';
 import { acted, done, halt, MovedOn, ReconcileLoop, runSteps, type StepOutcome } from '../../runtime/reconciler.js';
 import { primary } from '../../runtime/resource.js';
+import { classMemoryBytes, instanceClass } from './catalog.js';
 import { listenAddress } from './describe.js';
 import type { EngineEvent, MemberEngine, RdsEngineDriver } from './driver.js';
 import { deleteInstance, instanceSteps, type InstanceReconcile, type InstanceStep } from './instance-steps.js';
@@ -73,6 +74,22 @@ const PROBE_EVERY_MS = 5000;
 const PROBE_FAILURES_BEFORE_RESTART = 3;
 /** Events older than RDS's 14 days are pruned this often (they are also pruned as they are written). */
 const EVENT_PRUNE_EVERY_MS = 3600_000;
+
+/** What an instance of an unknown class is given (as services/rds/settings.ts does). */
+const DEFAULT_INSTANCE_MEMORY_BYTES = 256 * 1024 * 1024;
+
+/** A running instance as the AWS/RDS metrics see it. */
+export interface RdsMetricTarget {
+  scope: Scope;
+  id: string;
+  spec: MemberEngine;
+  /** The engine's main process. */
+  pid: number;
+  /** AllocatedStorage in bytes (as configured: storageGiBBytes per GiB). */
+  allocatedBytes: number;
+  /** The instance class's memory here (its AWS memory scaled by rds.memoryScale). */
+  memoryBytes: number;
+}
 
 export class RdsSupervisor implements ReconcileTrigger {
   /** Instances whose engine this Cellar has attached to (adopted, started or stopped) since it started. */
@@ -301,6 +318,26 @@ export class RdsSupervisor implements ReconcileTrigger {
       decision: this.loop.lastDecision.get(key) ?? null,
     }));
     return { instances, ...(this.options.certificates ? { tls: this.options.certificates.health() } : {}) };
+  }
+
+  /** The instances whose engines this Cellar runs now, for the AWS/RDS metrics (./metrics.ts). */
+  metricTargets(): RdsMetricTarget[] {
+    const out: RdsMetricTarget[] = [];
+    for (const [, rec] of this.options.tables.instances.list()) {
+      const spec = this.spec(rec);
+      const pid = this.options.driver.pid(spec);
+      if (pid === undefined || !this.options.driver.isRunning(spec)) continue;
+      const cls = instanceClass(rec.instanceClass);
+      out.push({
+        scope: Scope.ofRecord(rec),
+        id: rec.id,
+        spec,
+        pid,
+        allocatedBytes: rec.allocatedStorageGiB * this.options.storageGiBBytes,
+        memoryBytes: cls ? classMemoryBytes(cls, this.options.memoryScale) : DEFAULT_INSTANCE_MEMORY_BYTES,
+      });
+    }
+    return out;
   }
 
   /** The engine of the instance's primary member. */
