@@ -28,7 +28,7 @@ import {
   StopDBInstanceCommand,
   type DBInstance,
 } from '@aws-sdk/client-rds';
-import { freePort, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
+import { freePort, rdsCaBundle, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
 const RDS_TIMEOUT_MS = 90_000;
 const PASSWORD = 'Passw0rd-runtime';
@@ -80,8 +80,9 @@ async function create(rds: RDSClient, id: string): Promise<void> {
   await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: id, Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'master', MasterUserPassword: PASSWORD, DBName: 'app', Port: await freePort() }));
 }
 
-async function query(i: DBInstance, sql: string): Promise<any[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port: i.Endpoint!.Port!, user: 'master', password: PASSWORD, database: 'app' });
+/** As RDS's PostgreSQL requires (rds.force_ssl=1): TLS, verified against Cellar's RDS CA bundle. */
+async function query(cellar: CellarProcess, i: DBInstance, sql: string): Promise<any[]> {
+  const c = new pg.Client({ host: i.Endpoint!.Address, port: i.Endpoint!.Port!, user: 'master', password: PASSWORD, database: 'app', connectionTimeoutMillis: 5000, ssl: { ca: await rdsCaBundle(cellar.endpoint) } });
   await c.connect();
   try {
     return (await c.query(sql)).rows;
@@ -116,7 +117,7 @@ describe('reconcile runtime', () => {
       const second = await start(dir, '', port);
       rds = new RDSClient(sdkConfig(second.endpoint));
       const i = await converged(second, rds, 'crashy');
-      assert.deepEqual(await query(i, 'SELECT 1 AS one'), [{ one: 1 }], `the engine serves after a crash at ${step}`);
+      assert.deepEqual(await query(second, i, 'SELECT 1 AS one'), [{ one: 1 }], `the engine serves after a crash at ${step}`);
       const messages = (await events(rds, 'crashy')).map((e) => e.Message);
       assert.equal(messages.filter((m) => m === 'DB instance created').length, 1, `created once (crash at ${step}): ${messages.join('; ')}`);
       await second.stop();
@@ -131,7 +132,7 @@ describe('reconcile runtime', () => {
     let rds = new RDSClient(sdkConfig(c.endpoint));
     await create(rds, 'steady');
     let i = await converged(c, rds, 'steady');
-    await query(i, 'CREATE TABLE t (v int); INSERT INTO t VALUES (42)');
+    await query(c, i, 'CREATE TABLE t (v int); INSERT INTO t VALUES (42)');
 
     // Stop, then kill -9 at once: the desired state (stopped) was acknowledged, the engine may not be stopped yet.
     const stop = await rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'steady' }));
@@ -154,7 +155,7 @@ describe('reconcile runtime', () => {
     c = await start(dir, '', port);
     rds = new RDSClient(sdkConfig(c.endpoint));
     i = await converged(c, rds, 'steady');
-    assert.deepEqual(await query(i, 'SELECT v FROM t'), [{ v: 42 }]);
+    assert.deepEqual(await query(c, i, 'SELECT v FROM t'), [{ v: 42 }]);
 
     // Reboot, then kill -9: the reboot asked is still owed, and done, after the restart.
     const pidBefore = (await healthOf(c, 'steady')).pid;
@@ -166,7 +167,7 @@ describe('reconcile runtime', () => {
     i = await converged(c, rds, 'steady');
     const pidAfter = (await healthOf(c, 'steady')).pid;
     assert.ok(pidAfter > 0 && pidAfter !== pidBefore, `a new engine (pid ${pidBefore} -> ${pidAfter})`);
-    assert.deepEqual(await query(i, 'SELECT v FROM t'), [{ v: 42 }]);
+    assert.deepEqual(await query(c, i, 'SELECT v FROM t'), [{ v: 42 }]);
     const messages = (await events(rds, 'steady')).map((e) => e.Message);
     for (const m of ['DB instance created', 'DB instance stopped', 'DB instance started', 'DB instance restarted']) assert.ok(messages.includes(m), `${m} in ${messages.join('; ')}`);
     await c.stop();
@@ -194,7 +195,7 @@ describe('reconcile runtime', () => {
     const decided = recent.filter((m) => /exited unexpectedly \(signal SIGKILL\); restarting it \(crash restart 1 of 3 within 600 s\)$/.test(m));
     assert.equal(decided.length, 1, `the decider's one decision, as an event: ${recent.join('; ')}`);
     assert.ok(c.output.some((l) => l.includes('exited unexpectedly (signal SIGKILL); restarting it')), "the decider's sentence is logged");
-    assert.deepEqual(await query(i, 'SELECT 1 AS one'), [{ one: 1 }]);
+    assert.deepEqual(await query(c, i, 'SELECT 1 AS one'), [{ one: 1 }]);
     await c.stop();
   });
 });

@@ -294,11 +294,14 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
         const used = await o.driver.storageUsedBytes(c.spec);
         const limit = c.rec.allocatedStorageGiB * o.storageGiBBytes;
         if (full === used >= limit) return done(`${mib(used)} used of ${mib(limit)} allocated`);
-        // Read-only while full (settings.ts), writable again below the limit; the status follows the observation.
-        sup.observe(c, (r) => (r.observed.storageFull = !full));
-        const s = sup.settings(c.rec);
+        // Read-only while full (settings.ts), writable again below the limit. The engine gets its settings first and
+        // the observation follows, so `available` is never reported while the engine still refuses writes.
+        const s = sup.settings({ ...c.rec, observed: { ...c.rec.observed, storageFull: !full } });
         await o.driver.applySettings(c.spec, s.values);
-        sup.observe(c, (r) => (r.appliedDynamic = s.dynamicValues));
+        sup.observe(c, (r) => {
+          r.observed.storageFull = !full;
+          r.appliedDynamic = s.dynamicValues;
+        });
         return acted(full ? `${mib(used)} used of ${mib(limit)} allocated: writes allowed again` : `${mib(used)} used of ${mib(limit)} allocated: storage full, engine made read-only`);
       },
     },
