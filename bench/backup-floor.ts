@@ -117,7 +117,9 @@ async function directRestore(backupDir: string, name: string): Promise<void> {
     if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
   };
   run('tar', ['-x', '-I', 'lz4', '-f', path.join(backupDir, 'base.tar.lz4'), '-C', data]);
-  run('tar', ['-x', '-I', 'lz4', '-f', path.join(backupDir, 'pg_wal.tar.lz4'), '-C', path.join(data, 'pg_wal')]);
+  // pg_basebackup 15 compresses the WAL archive with gzip only; with lz4 it leaves it plain.
+  const walTar = fs.readdirSync(backupDir).find((n) => n.startsWith('pg_wal.tar'))!;
+  run('tar', ['-x', ...(walTar.endsWith('.lz4') ? ['-I', 'lz4'] : walTar.endsWith('.gz') ? ['-z'] : []), '-f', path.join(backupDir, walTar), '-C', path.join(data, 'pg_wal')]);
   const port = await host.findFreePort();
   const sock = fs.mkdtempSync(path.join(os.tmpdir(), 'cellar-bench-sock-'));
   fs.chownSync(sock, engineUser.uid, engineUser.gid);
@@ -143,6 +145,8 @@ async function directRestore(backupDir: string, name: string): Promise<void> {
 }
 
 const results: Record<string, number[]> = { directBackupMs: [], adapterBackupMs: [], directRestoreMs: [], adapterRestoreMs: [], adapterPitrLatestMs: [], backupBytes: [] };
+const restorePhases: Array<Record<string, number>> = [];
+const pitrPhases: Array<Record<string, number>> = [];
 for (let i = 0; i < rounds; i++) {
   const order = i % 2 === 0 ? ['direct', 'adapter'] : ['adapter', 'direct'];
   let adapterBackupDir = '';
@@ -165,12 +169,14 @@ for (let i = 0; i < rounds; i++) {
     else {
       const target = newEngine(`restore-${i}`, await host.findFreePort());
       results.adapterRestoreMs!.push((await timed(() => target.restoreToPoint({ base: backupInfo, dataDir: target.spec.dataDir }))).ms);
+      restorePhases.push(target.lastRestorePhasesMs);
       await target.destroy();
     }
   }
   fs.rmSync(path.join(base, `direct-restore-${i}`), { recursive: true, force: true });
   const pitr = newEngine(`pitr-${i}`, await host.findFreePort());
   results.adapterPitrLatestMs!.push((await timed(() => pitr.restoreToPoint({ base: backupInfo, dataDir: pitr.spec.dataDir, archiveDir: place.archiveDir }))).ms);
+  pitrPhases.push(pitr.lastRestorePhasesMs);
   await pitr.destroy();
   fs.rmSync(directDir, { recursive: true, force: true });
   console.error(`round ${i}: restores done`);
@@ -230,7 +236,9 @@ const summary = {
     directMs: results.directRestoreMs,
     adapterMs: results.adapterRestoreMs,
     adapterOverDirect: median(results.adapterRestoreMs!) / median(results.directRestoreMs!),
+    adapterPhasesMs: restorePhases,
   },
+  restoreLatestPhasesMs: pitrPhases,
   restoreLatestWithArchiveMs: results.adapterPitrLatestMs,
   load: {
     seconds: loadSeconds,

@@ -16,7 +16,7 @@ import { AuthError, type Authenticator, type AuthFailure, type Caller } from '..
 import type { Operation } from '../protocols/model.js';
 import { parseQueryParams } from '../protocols/query.js';
 import { isXmlStyle, requestStyle, unroutedErrorResponse } from '../protocols/unrouted.js';
-import type { WireRequest, WireResponse } from '../protocols/types.js';
+import type { Protocol, WireRequest, WireResponse } from '../protocols/types.js';
 import { methodName, type ServiceDefinition } from '../services/registry.js';
 import { VERSION } from '../version.js';
 import { corsPreflight, withCors } from './cors.js';
@@ -41,6 +41,8 @@ interface Pending {
 
 interface Routed {
   service: ServiceDefinition;
+  /** The protocol the request speaks: the service's own, or its awsQuery twin (ServiceDefinition.queryProtocol). */
+  protocol: Protocol;
   operation: Operation | undefined;
   /** The operation name the request asked for, even when the model lacks it. */
   requested: string | undefined;
@@ -194,14 +196,14 @@ export class App {
   private afterAuth(req: WireRequest, state: Pending, caller: Caller): WireResponse | Promise<WireResponse> {
     const previousId = setLogRequestId(state.requestId);
     try {
-      const { service, operation, requested } = state.routed!;
+      const { service, operation, requested, protocol } = state.routed!;
       state.accountId = caller.accountId;
       this.checkScopedService(caller.service, service);
       const scope = Scope.ofCaller(caller.accountId, caller.region || this.options.defaultRegion);
       state.region = scope.region;
       if (!operation) {
         if (service.unservedOperations === 'unknown-operation') throw unknownOperation();
-        throw service.authStyle === 'json'
+        throw authStyleOf(state.routed!) === 'json'
           ? new ServiceError('UnknownOperationException', `Unknown operation ${requested ?? ''}`.trim())
           : new ServiceError('InvalidAction', `The action ${requested ?? ''} is not valid for this web service.`);
       }
@@ -218,7 +220,7 @@ export class App {
       const method = this.method(service, operation.name);
       if (!method && service.unservedOperations === 'unknown-operation') throw unknownOperation();
       const body = decodedBody(req, service.maxBodyBytes ?? this.options.maxBodyBytes);
-      const input = service.protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
+      const input = protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
       state.input = input;
       if (logEnabled('debug')) {
         log('debug', 'request received', { requestId: state.requestId, service: service.id, operation: operation.name, account: caller.accountId, region: scope.region, params: redacted(service.model, operation.input?.shape, input) });
@@ -237,7 +239,7 @@ export class App {
       };
       const host = req.headers['host'];
       if (host !== undefined && HOST.test(host)) ctx.host = host;
-      if (service.protocol.acceptsRawJson) ctx.rawJson = true;
+      if (protocol.acceptsRawJson) ctx.rawJson = true;
       const output = method.call(service.provider, input, ctx);
       if (output instanceof Promise) {
         return output.then(
@@ -254,10 +256,10 @@ export class App {
   }
 
   private succeeded(state: Pending, output: unknown): WireResponse {
-    const { service, operation } = state.routed!;
+    const { service, operation, protocol } = state.routed!;
     let response: WireResponse;
     try {
-      response = service.protocol.serializeOutput(service.model, operation!, output, state.requestId);
+      response = protocol.serializeOutput(service.model, operation!, output, state.requestId);
     } catch (e) {
       return this.failed(state, e);
     }
@@ -279,13 +281,13 @@ export class App {
     const routed = state.routed;
     // Unrouted: the request's own protocol decides how its error is worded and shaped (protocols/unrouted.ts).
     const style = routed ? undefined : req ? requestStyle(req, this.scopeService(req)) : 'json';
-    const authStyle = routed ? routed.service.authStyle : style && isXmlStyle(style) ? 'query' : 'json';
+    const authStyle = routed ? authStyleOf(routed) : style && isXmlStyle(style) ? 'query' : 'json';
     if (e instanceof AuthError) {
       const [code, status] = AUTH_ERRORS[e.kind][authStyle];
       e = new ServiceError(code, e.message, { status });
     }
-    const err = this.asServiceError(e, routed, state.requestId, authStyle, style === 'query' || (routed?.service.authStyle === 'query'));
-    const response = routed ? routed.service.protocol.serializeError(routed.service.model, err, state.requestId) : unroutedErrorResponse(style ?? 'json', req!, err, state.requestId);
+    const err = this.asServiceError(e, routed, state.requestId, authStyle, style === 'query' || (routed !== undefined && authStyleOf(routed) === 'query'));
+    const response = routed ? routed.protocol.serializeError(routed.service.model, err, state.requestId) : unroutedErrorResponse(style ?? 'json', req!, err, state.requestId);
     this.finishRequest(state, response, err, undefined);
     return response;
   }
@@ -366,7 +368,7 @@ export class App {
       const svc = dot > 0 ? this.byTarget.get(target.slice(0, dot)) : undefined;
       if (svc) {
         const name = target.slice(dot + 1);
-        return { service: svc, operation: svc.model.operations.get(name), requested: name };
+        return { service: svc, protocol: svc.protocol, operation: svc.model.operations.get(name), requested: name };
       }
       throw new RoutingError(`Cellar serves no service for X-Amz-Target ${target}`);
     }
@@ -379,8 +381,9 @@ export class App {
       action = undefined;
     }
     if (svc) {
-      if (svc.protocol.name === 'awsQuery') return { service: svc, operation: action ? svc.model.operations.get(action) : undefined, requested: action };
-      return { service: svc, operation: undefined, requested: action };
+      const query = queryProtocolOf(svc);
+      if (query) return { service: svc, protocol: query, operation: action ? svc.model.operations.get(action) : undefined, requested: action };
+      return { service: svc, protocol: svc.protocol, operation: undefined, requested: action };
     }
     // Unsigned query requests (STS AssumeRoleWithWebIdentity) carry no scope: find the action's service. An action
     // AWS serves only signed goes on to authentication too, which answers it as AWS does (403
@@ -388,9 +391,10 @@ export class App {
     if (action && !scoped) {
       let signedOnly: Routed | undefined;
       for (const s of this.options.services) {
-        if (s.protocol.name !== 'awsQuery') continue;
-        if (s.unsignedOperations?.has(action)) return { service: s, operation: s.model.operations.get(action), requested: action };
-        if (!signedOnly && s.model.operations.has(action)) signedOnly = { service: s, operation: s.model.operations.get(action), requested: action };
+        const query = queryProtocolOf(s);
+        if (!query) continue;
+        if (s.unsignedOperations?.has(action)) return { service: s, protocol: query, operation: s.model.operations.get(action), requested: action };
+        if (!signedOnly && s.model.operations.has(action)) signedOnly = { service: s, protocol: query, operation: s.model.operations.get(action), requested: action };
       }
       if (signedOnly) return signedOnly;
     }
@@ -458,7 +462,7 @@ export class App {
     } catch {
       // Unroutable from its head: answered in the request's own protocol (failed, protocols/unrouted.ts).
     }
-    const query = state.routed ? state.routed.service.authStyle === 'query' : isXmlStyle(requestStyle(head, this.scopeService(head)));
+    const query = state.routed ? authStyleOf(state.routed) === 'query' : isXmlStyle(requestStyle(head, this.scopeService(head)));
     const err =
       reason === 'throttled'
         ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: true })
@@ -469,6 +473,16 @@ export class App {
             : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
     return withCors(head, this.failed(state, err, head));
   }
+}
+
+/** The awsQuery protocol a service speaks, as its own or beside its JSON protocol (CloudWatch); undefined if none. */
+function queryProtocolOf(svc: ServiceDefinition): Protocol | undefined {
+  return svc.protocol.name === 'awsQuery' ? svc.protocol : svc.queryProtocol;
+}
+
+/** How a routed request's authentication failures are worded: as its protocol words them. */
+function authStyleOf(routed: Routed): 'json' | 'query' {
+  return routed.protocol === routed.service.protocol ? routed.service.authStyle : 'query';
 }
 
 /** The operation label of requests for an operation the service's model does not have (their names are the client's). */

@@ -56,6 +56,12 @@ export interface JsonErrorStyle {
   messageKey: 'message' | 'Message';
   /** DynamoDB clients verify an `x-amz-crc32` header over the body. */
   crc32: boolean;
+  /**
+   * The model is `awsQueryCompatible` (CloudWatch): errors also carry `x-amzn-query-error: <Code>;<Sender|Receiver>`,
+   * the awsQuery code the SDKs report, and `__type` names the error's shape. Providers throw the awsQuery codes;
+   * the protocol's own validation error is named by `validationCode` there.
+   */
+  queryCompatible?: { validationCode: string };
 }
 
 export interface Protocol {

@@ -15,6 +15,11 @@ export interface ServiceDefinition {
   id: string;
   model: ServiceModel;
   protocol: Protocol;
+  /**
+   * The awsQuery twin of a JSON-protocol service whose model lists both (CloudWatch: recent SDKs speak awsJson1_0,
+   * the AWS CLI v2.9 and older SDKs awsQuery): requests with no X-Amz-Target are parsed and answered by it.
+   */
+  queryProtocol?: Protocol;
   provider: Provider;
   /** How this service words authentication failures: JSON services and query services differ. */
   authStyle: 'json' | 'query';

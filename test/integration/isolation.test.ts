@@ -43,9 +43,9 @@ type Form = 'name' | 'arn';
 /** A request addressing A's resource, in the form asked for; undefined when the operation has no such form. */
 type Target = (f: Fixture, form: Form) => Json | undefined;
 
-const JSON_TARGET: Record<string, string> = { kms: 'TrentService', secretsmanager: 'secretsmanager', dynamodb: 'DynamoDB_20120810', dynamodbstreams: 'DynamoDBStreams_20120810' };
-/** DynamoDB Streams signs as DynamoDB. */
-const SIGNING_NAME: Record<string, string> = { dynamodbstreams: 'dynamodb' };
+const JSON_TARGET: Record<string, string> = { kms: 'TrentService', secretsmanager: 'secretsmanager', dynamodb: 'DynamoDB_20120810', dynamodbstreams: 'DynamoDBStreams_20120810', cloudwatch: 'GraniteServiceVersion20100801' };
+/** DynamoDB Streams signs as DynamoDB; CloudWatch as `monitoring`. */
+const SIGNING_NAME: Record<string, string> = { dynamodbstreams: 'dynamodb', cloudwatch: 'monitoring' };
 const PLAINTEXT = Buffer.from('isolation').toString('base64');
 
 const SECRET = (f: Fixture, form: Form) => (form === 'arn' ? f.secretArn : 'iso/secret');
@@ -197,6 +197,12 @@ const UNSCOPED: Record<string, Record<string, string>> = {
     DescribeDBSnapshots: 'lists the caller scope (checked below)',
     DescribeEvents: 'lists the caller scope (checked below)',
   },
+  cloudwatch: {
+    PutMetricData: 'writes in the caller scope',
+    ListMetrics: 'lists the caller scope (checked below)',
+    GetMetricStatistics: "reads the caller scope's metric: answers 200 with no datapoints elsewhere (checked below)",
+    GetMetricData: "reads the caller scope's metrics: answers 200 with empty results elsewhere (checked below)",
+  },
 };
 
 /** RDS's not-found error for the kind of resource each operation names. */
@@ -318,6 +324,7 @@ describe('isolation between accounts and regions, for every served operation', (
     const grant = await ok('kms', 'CreateGrant', { KeyId: key.KeyId, GranteePrincipal: 'arn:aws:iam::111111111111:role/app', Operations: ['Decrypt'] });
     const table = (await ok('dynamodb', 'CreateTable', { TableName: 'iso_table', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST', Tags: [{ Key: 'team', Value: 'a' }], StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } })).TableDescription;
     await ok('dynamodb', 'PutItem', { TableName: 'iso_table', Item: { pk: { S: 'item' }, v: { S: 'A-only' } } });
+    await ok('cloudwatch', 'PutMetricData', { Namespace: 'Iso', MetricData: [{ MetricName: 'Orders', Value: 7, Dimensions: [{ Name: 'Shop', Value: 'a' }] }] });
     const shardId = (await ok('dynamodbstreams', 'DescribeStream', { StreamArn: table.LatestStreamArn })).StreamDescription.Shards[0].ShardId;
     const shardIterator = (await ok('dynamodbstreams', 'GetShardIterator', { StreamArn: table.LatestStreamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator;
     await ok('rds', 'CreateDBParameterGroup', { DBParameterGroupName: 'iso-pg', DBParameterGroupFamily: 'postgres15', Description: 'A group' });
@@ -429,7 +436,16 @@ describe('isolation between accounts and regions, for every served operation', (
       assert.doesNotMatch(await rds('DescribeOptionGroups'), /iso-og/);
       assert.doesNotMatch(await rds('DescribeEvents', { SourceType: 'db-instance' }), /iso-db/);
       assert.doesNotMatch(await rds('DescribeDBSnapshots'), /iso-db/);
+      assert.deepEqual((await ok('cloudwatch', 'ListMetrics', {}, who, region)).Metrics, []);
+      const range = { StartTime: Date.now() / 1000 - 3600, EndTime: Date.now() / 1000 + 60 };
+      const orders = { Namespace: 'Iso', MetricName: 'Orders', Dimensions: [{ Name: 'Shop', Value: 'a' }] };
+      assert.deepEqual((await ok('cloudwatch', 'GetMetricStatistics', { ...orders, ...range, Period: 60, Statistics: ['Sum'] }, who, region)).Datapoints, []);
+      const data = await ok('cloudwatch', 'GetMetricData', { ...range, MetricDataQueries: [{ Id: 'm', MetricStat: { Metric: orders, Period: 60, Stat: 'Sum' } }] }, who, region);
+      assert.deepEqual(data.MetricDataResults[0].Values, []);
     }
+    // A itself sees its metric: the empty answers above are isolation, not a broken read.
+    const own = await ok('cloudwatch', 'GetMetricStatistics', { Namespace: 'Iso', MetricName: 'Orders', Dimensions: [{ Name: 'Shop', Value: 'a' }], StartTime: Date.now() / 1000 - 3600, EndTime: Date.now() / 1000 + 60, Period: 60, Statistics: ['Sum'] });
+    assert.equal(own.Datapoints[0].Sum, 7);
   });
 
   it('a credential scope with a region that is not a region name, or for another service, is refused', async () => {

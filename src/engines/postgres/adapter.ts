@@ -76,6 +76,8 @@ const RECOVERY_POLL_MS = 5;
 export class PostgresEngine extends ProcessEngine implements RelationalEngineAdapter, RecoverableEngineAdapter {
   readonly binDir: string;
   private archiver: WalArchiver | undefined;
+  /** Durations of the last restoreToPoint() steps, for logs and the benchmark. */
+  lastRestorePhasesMs: Record<string, number> = {};
   /** Server options of a restore's recovery run (restore_command, recovery target); undefined otherwise. */
   private recoveryArgs: string[] | undefined;
 
@@ -420,8 +422,10 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     if (await this.isInitialised()) throw new Error(`restoreToPoint: ${L.root} already holds an instance`);
     const staging = path.join(L.root, 'restore-wal');
     const script = path.join(L.conf, 'restore-wal.sh');
+    const phases = new PhaseTimer();
     try {
       const base = await verifyBackup(req.base.dir);
+      phases.mark('verify');
       if (base.engine !== 'postgres') throw new Error(`backup ${base.id} is of ${base.engine}, not postgres`);
       await this.freshDirectories();
       await this.host.remove(L.marker);
@@ -431,8 +435,10 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
         if (target !== undefined && target < base.consistentAt) throw new Error(`restore time ${new Date(target).toISOString()} is before backup ${base.id} is consistent`);
         recorded = (await readLatest(req.archiveDir))?.t;
         await stageArchive(this.host, req.archiveDir, base, staging, target);
+        phases.mark('stageArchive');
       }
       await extractBaseBackup(this.host, base, L.data);
+      phases.mark('extract');
       const major = Number(((await this.host.readFile(path.join(L.data, 'PG_VERSION'))) ?? '').trim());
       await this.storeParams({ ...(this.spec.params ?? {}) });
       // The source's ALTER SYSTEM settings are not this instance's parameters (its parameter group is the spec's).
@@ -449,12 +455,15 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
         lastReplay = await this.recover(recoveryOptions({ restoreScript: script }));
         if (lastReplay === 'target-not-reached') throw new Error('recovery did not finish');
       }
+      phases.mark('recovery');
       await this.host.remove(staging);
       await this.host.remove(script);
       await this.host.syncTree(L.root);
+      phases.mark('sync');
       await this.writeMarker({ binDir: this.binDir, major, restoredFrom: base.id, ...(target !== undefined ? { restoredTo: new Date(target).toISOString() } : {}) });
       const restoredTo = target ?? (req.archiveDir ? Math.max(recorded ?? 0, lastReplay ?? 0, base.consistentAt) : base.consistentAt);
-      log('info', 'restored to a point in time', { name: this.spec.name, base: base.id, restoredTo: new Date(restoredTo).toISOString() });
+      this.lastRestorePhasesMs = phases.phasesMs;
+      log('info', 'restored to a point in time', { name: this.spec.name, base: base.id, restoredTo: new Date(restoredTo).toISOString(), phasesMs: phases.phasesMs });
       return { restoredTo };
     } catch (err) {
       // The clear error a damaged backup gives reaches the caller as it is (it names the file).

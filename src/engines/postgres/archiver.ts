@@ -169,7 +169,9 @@ export class WalArchiver {
   /** Stops pg_receivewal (it flushes what it has and exits). `forget` also drops the slot, releasing the server's WAL. */
   async stop(options: { forget?: boolean; pauseOnly?: boolean } = {}): Promise<void> {
     if (!options.pauseOnly) this.wanted = false;
-    if (this.engine.isRunning()) await this.sample().catch(() => undefined);
+    // What was committed before the stop is recorded as archived (pg_receivewal flushes within milliseconds).
+    if (this.engine.isRunning() && this.proc && !this.proc.exitStatus()) await this.catchUp().catch(() => undefined);
+    await this.persist().catch(() => undefined);
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     if (!options.pauseOnly) {
@@ -277,13 +279,7 @@ export class WalArchiver {
   async latestArchivedTime(): Promise<number | undefined> {
     if (this.wanted && this.engine.isRunning() && this.proc && !this.proc.exitStatus()) {
       try {
-        const now = await this.sample();
-        const deadline = Date.now() + FLUSH_WAIT_MS;
-        while ((this.latest?.t ?? 0) < now.t && Date.now() < deadline) {
-          await delay(5);
-          const flushed = await this.flushedLsn();
-          if (flushed !== undefined) await this.advance(flushed);
-        }
+        await this.catchUp();
         await this.persist();
       } catch (err) {
         log('warn', 'could not sample the WAL position; answering the recorded latest archived time', { engine: this.engine.label, error: String(err) });
@@ -291,6 +287,17 @@ export class WalArchiver {
     }
     this.latest ??= await readLatest(this.place.archiveDir);
     return this.latest?.t;
+  }
+
+  /** Samples the present and waits (at most FLUSH_WAIT_MS) until pg_receivewal has flushed up to it. */
+  private async catchUp(): Promise<void> {
+    const now = await this.sample();
+    const deadline = Date.now() + FLUSH_WAIT_MS;
+    while ((this.latest?.t ?? 0) < now.t && Date.now() < deadline) {
+      await delay(5);
+      const flushed = await this.flushedLsn();
+      if (flushed !== undefined) await this.advance(flushed);
+    }
   }
 
   private async logTail(): Promise<string> {
