@@ -229,6 +229,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
         });
         // Re-check storage at once: more storage may lift storage-full.
         lastStorageCheckMs.delete(c.key);
+        sup.lastStorageUsedBytes.delete(c.key);
         return acted(`applied ${did.length ? did.join(', ') : 'network settings'}${needsRestart ? ' with a restart' : ''}`);
       },
     },
@@ -257,6 +258,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
         sup.observe(c, (r) => (r.observed.rebootGeneration = Math.max(r.observed.rebootGeneration, d.rebootGeneration)));
         if (ob.engine === 'down') countEngineRestart(c.rec.engine);
         lastStorageCheckMs.delete(c.key);
+        sup.lastStorageUsedBytes.delete(c.key);
         return acted(`engine ${ob.engine === 'stopped' ? 'started' : 'restarted'} on port ${c.rec.port}: ${why}`);
       },
     },
@@ -292,6 +294,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
         if (!full && t - (lastStorageCheckMs.get(c.key) ?? 0) < STORAGE_CHECK_EVERY_MS) return done('storage checked recently');
         lastStorageCheckMs.set(c.key, t);
         const used = await o.driver.storageUsedBytes(c.spec);
+        sup.lastStorageUsedBytes.set(c.key, used);
         const limit = c.rec.allocatedStorageGiB * o.storageGiBBytes;
         if (full === used >= limit) return done(`${mib(used)} used of ${mib(limit)} allocated`);
         // Read-only while full (settings.ts), writable again below the limit. The engine gets its settings first and

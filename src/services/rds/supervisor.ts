@@ -89,12 +89,16 @@ export interface RdsMetricTarget {
   allocatedBytes: number;
   /** The instance class's memory here (its AWS memory scaled by rds.memoryScale). */
   memoryBytes: number;
+  /** What the instance directory occupied at the health loop's last storage check, if there was one. */
+  usedBytes: number | undefined;
 }
 
 export class RdsSupervisor implements ReconcileTrigger {
   /** Instances whose engine this Cellar has attached to (adopted, started or stopped) since it started. */
   readonly attached = new Set<string>();
   readonly lastStorageCheckMs = new Map<string, number>();
+  /** What each instance's directory occupied at its last storage check (the AWS/RDS FreeStorageSpace metric). */
+  readonly lastStorageUsedBytes = new Map<string, number>();
   readonly lastTlsCheckMs = new Map<string, number>();
   private readonly deciders = new Map<string, HealthDecider>();
   private readonly failures = new Map<string, number>();
@@ -296,6 +300,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.deciders.delete(key);
     this.failures.delete(key);
     this.lastStorageCheckMs.delete(key);
+    this.lastStorageUsedBytes.delete(key);
     this.lastTlsCheckMs.delete(key);
     this.loop.forget(key);
   }
@@ -335,6 +340,7 @@ export class RdsSupervisor implements ReconcileTrigger {
         pid,
         allocatedBytes: rec.allocatedStorageGiB * this.options.storageGiBBytes,
         memoryBytes: cls ? classMemoryBytes(cls, this.options.memoryScale) : DEFAULT_INSTANCE_MEMORY_BYTES,
+        usedBytes: this.lastStorageUsedBytes.get(spec.key),
       });
     }
     return out;
