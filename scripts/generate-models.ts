@@ -24,6 +24,7 @@ export const SERVICES: Array<{ id: string; dir: string; version: string; typeNam
   { id: 'sts', dir: 'sts', version: '2011-06-15', typeName: 'STS' },
   { id: 'rds', dir: 'rds', version: '2014-10-31', typeName: 'RDS' },
   { id: 'elasticache', dir: 'elasticache', version: '2015-02-02', typeName: 'ElastiCache' },
+  { id: 'cloudwatch', dir: 'cloudwatch', version: '2010-08-01', typeName: 'CloudWatch' },
 ];
 
 const KEEP_SHAPE_KEYS = ['type', 'required', 'min', 'max', 'pattern', 'enum', 'flattened', 'timestampFormat', 'exception', 'error', 'union', 'sensitive', 'event', 'eventstream', 'document'];

@@ -58,6 +58,19 @@ export interface CellarConfig {
   /** Memory the state store caches in: SQLite's page cache (3/4) and values of point reads (1/4). */
   cacheMiB: number;
   logRequests: boolean;
+  /** A request slower than this is logged at warn level (docs/observability.md). */
+  slowRequestMs: number;
+  /** Metrics collection: CloudWatch's AWS namespaces and /_cellar/metrics (docs/observability.md). */
+  metrics: MetricsConfig;
+  /** Init hooks: `<initDir>/{boot,ready,shutdown}.d` (default `<data-dir>/init`; none in memory unless set). */
+  initDir?: string;
+  /** Time limit of each init hook, after which it is killed and reported as failed. */
+  initHookTimeoutMs: number;
+  /**
+   * Whether POST /_cellar/reset may empty the server. Default: only while Cellar listens on a loopback address (a
+   * server reachable from other machines does not let them wipe it unless this is set to true).
+   */
+  allowReset?: boolean;
   /** RDS engine settings (docs/rds.md). */
   rds?: RdsConfig;
   /** DynamoDB tuning (docs/configuration.md). */
@@ -75,6 +88,13 @@ export interface CellarConfig {
   roleTrust?: RoleTrust[];
 }
 
+export interface MetricsConfig {
+  /** Off: no request is measured and nothing is sampled (the Prometheus endpoint still answers, with process metrics). */
+  enabled: boolean;
+  /** How often measurements are published into CloudWatch (60 s as AWS publishes its own; tests use 1 s). */
+  periodMs: number;
+}
+
 export interface RoleTrust {
   /** A role ARN; `*` and `?` wildcards allowed (`arn:aws:iam::222222222222:role/*`). */
   role: string;
@@ -85,6 +105,8 @@ export interface RoleTrust {
 export interface RdsConfig {
   /** Where engine data directories live (default `<data-dir>/rds`). */
   engineRoot?: string;
+  /** Where backups and archived logs live (default `<data-dir>/backups`); another disk survives the data disk. */
+  backupDir?: string;
   /** Share of a DB instance class's AWS memory an instance gets here (default 0.25). */
   memoryScale?: number;
   /** Bytes one GiB of AllocatedStorage stands for (default 1 GiB; tests make it small to fill it). */
@@ -120,6 +142,9 @@ export const DEFAULTS: CellarConfig = {
   durability: 'process',
   cacheMiB: 64,
   logRequests: true,
+  slowRequestMs: 2_000,
+  metrics: { enabled: true, periodMs: 60_000 },
+  initHookTimeoutMs: 300_000,
 };
 
 export function defaultDataDir(): string {
@@ -142,14 +167,31 @@ export function loadConfig(flags: Partial<CellarConfig> & { configFile?: string 
   }
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as Partial<CellarConfig>;
   const config: CellarConfig = { ...DEFAULTS, ...fromFile, ...defined, dataDir, inMemory: Boolean(flags.inMemory) };
+  config.metrics = { ...DEFAULTS.metrics, ...(fromFile.metrics ?? {}), ...(defined.metrics ?? {}) };
+  applyObservabilityEnv(config, process.env);
+  // A relative init directory in the config file is relative to the data directory; on the command line, to the cwd.
+  if (config.initDir !== undefined && typeof config.initDir !== 'string') throw new Error(`setting initDir must be a directory path, not ${JSON.stringify(config.initDir)}`);
+  if (config.initDir !== undefined) config.initDir = defined.initDir !== undefined ? resolve(config.initDir) : resolve(dataDir ?? process.cwd(), config.initDir);
+  else if (dataDir) config.initDir = join(dataDir, 'init');
   checkLimits(config);
   return config;
+}
+
+/** CELLAR_METRICS (on/off), CELLAR_METRICS_PERIOD_MS and CELLAR_SLOW_REQUEST_MS, over the file and flags. */
+function applyObservabilityEnv(config: CellarConfig, env: NodeJS.ProcessEnv): void {
+  const switched = env.CELLAR_METRICS;
+  if (switched !== undefined && switched !== '') {
+    if (!['on', 'off', 'true', 'false', '1', '0'].includes(switched)) throw new Error(`CELLAR_METRICS must be on or off, not ${JSON.stringify(switched)}`);
+    config.metrics.enabled = switched === 'on' || switched === 'true' || switched === '1';
+  }
+  if (env.CELLAR_METRICS_PERIOD_MS) config.metrics.periodMs = Number(env.CELLAR_METRICS_PERIOD_MS);
+  if (env.CELLAR_SLOW_REQUEST_MS) config.slowRequestMs = Number(env.CELLAR_SLOW_REQUEST_MS);
 }
 
 /** The numbers every bound of the gateway rests on: a missing or wrong one would silently lift a bound. */
 const POSITIVE_LIMITS = [
   'maxBodyBytes', 'unsignedMaxBodyBytes', 'bodyBudgetBytes', 'bodyBudgetWaitMs', 'maxConnections', 'headersTimeoutMs', 'requestTimeoutMs',
-  'bodyRateGraceMs', 'minBodyBytesPerSecond', 'keepAliveTimeoutMs', 'shutdownDrainMs',
+  'bodyRateGraceMs', 'minBodyBytesPerSecond', 'keepAliveTimeoutMs', 'shutdownDrainMs', 'initHookTimeoutMs',
 ] as const;
 
 function checkLimits(config: CellarConfig): void {
@@ -165,6 +207,10 @@ function checkLimits(config: CellarConfig): void {
     const ok = Array.isArray(config.roleTrust) && config.roleTrust.every((t) => t && typeof t.role === 'string' && Array.isArray(t.principals) && t.principals.every((p) => typeof p === 'string'));
     if (!ok) throw new Error('setting roleTrust must be a list of { "role": "<role ARN, wildcards allowed>", "principals": ["<account id or principal ARN>", ...] }');
   }
+  const period = config.metrics.periodMs;
+  if (!Number.isInteger(period) || period < 1000 || period > 3_600_000) throw new Error(`setting metrics.periodMs must be an integer from 1000 to 3600000, not ${JSON.stringify(period)}`);
+  if (typeof config.metrics.enabled !== 'boolean') throw new Error(`setting metrics.enabled must be true or false, not ${JSON.stringify(config.metrics.enabled)}`);
+  if (typeof config.slowRequestMs !== 'number' || !(config.slowRequestMs > 0)) throw new Error(`setting slowRequestMs must be a positive number, not ${JSON.stringify(config.slowRequestMs)}`);
   const batch = config.dynamodb?.backfillBatch;
   if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 100_000)) throw new Error(`setting dynamodb.backfillBatch must be an integer from 1 to 100000, not ${JSON.stringify(batch)}`);
   const sweep = config.dynamodb?.ttlSweepIntervalMs;

@@ -26,6 +26,13 @@ import { SERVICE_FACTORIES } from './services/index.js';
 import { VERSION } from './version.js';
 import { enableFaults } from './core/faults.js';
 import { TlsAuthorities } from './tls/authorities.js';
+import { Observability } from './observability/index.js';
+import { ConsoleApi } from './console/api.js';
+import { ServiceCaller } from './console/invoke.js';
+import { CONSOLE_PATH, consoleRoute } from './console/routes.js';
+import { lifecycleRoutes } from './lifecycle/routes.js';
+import { InitHooks } from './lifecycle/init-hooks.js';
+import { Resetter } from './lifecycle/reset.js';
 
 export interface RunningCellar {
   endpoint: string;
@@ -69,11 +76,27 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
     services.push(svc);
   }
 
+  // Init hooks see the endpoint (known once the server listens) and credentials that work with any Cellar.
+  let endpointForHooks = '';
+  const hooks = new InitHooks({
+    dir: config.initDir,
+    timeoutMs: config.initHookTimeoutMs,
+    env: () => ({
+      AWS_ENDPOINT_URL: endpointForHooks,
+      CELLAR_ENDPOINT: endpointForHooks,
+      AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION ?? config.region,
+      AWS_REGION: process.env.AWS_REGION ?? config.region,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+    }),
+  });
   const internalRoutes: Record<string, InternalRoute> = {
     '/_cellar/health': () =>
       jsonResponse(200, {
         version: VERSION,
         status: 'running',
+        // Which init hook stages have run (`cellar wait` waits for the ready hooks too).
+        init: hooks.report().completed,
         services: Object.fromEntries(
           services.map((s) => [
             s.id,
@@ -114,8 +137,37 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
     };
   }
 
+  const observability = new Observability(config.metrics, services, clock);
+  internalRoutes['/_cellar/metrics'] = observability.route();
+  // The web console (docs/console.md): loopback clients only, reading through the services' own operations.
+  const consoleApi = new ConsoleApi(store, new ServiceCaller(services, clock), () => env.endpoint);
+  const consoleHandler = consoleRoute(consoleApi);
+  internalRoutes[CONSOLE_PATH] = consoleHandler;
+  let resetter: Resetter | undefined;
+  const allowReset = config.allowReset ?? isLoopback(config.host);
+  Object.assign(
+    internalRoutes,
+    lifecycleRoutes({
+      hooks,
+      services: () => services,
+      health: () => internalRoutes['/_cellar/health']!,
+      reset: allowReset ? (ids) => resetter!.reset(ids) : undefined,
+    }),
+  );
+
   const authenticator = new Authenticator(credentials, { strict: config.strict, now: () => clock.now() });
-  const app = new App({ services, authenticator, clock, defaultRegion: config.region, internalRoutes, logRequests: config.logRequests, maxBodyBytes: config.maxBodyBytes });
+  const app = new App({
+    services,
+    authenticator,
+    clock,
+    defaultRegion: config.region,
+    internalRoutes,
+    internalPrefixRoutes: [[`${CONSOLE_PATH}/`, consoleHandler]],
+    logRequests: config.logRequests,
+    slowRequestMs: config.slowRequestMs,
+    ...(observability.requests ? { meter: observability.requests } : {}),
+    maxBodyBytes: config.maxBodyBytes,
+  });
   const server = createHttpServer(app, {
     maxBodyBytes: config.maxBodyBytes,
     unsignedMaxBodyBytes: config.unsignedMaxBodyBytes,
@@ -132,6 +184,9 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   env.endpoint = endpoint;
+  endpointForHooks = endpoint;
+  resetter = new Resetter({ services, factories: SERVICE_FACTORIES, env, app, store });
+  await hooks.run('boot');
   // A service's background work that cannot start (stored state it cannot read, say) is reported and the server
   // serves anyway: a start never fails, so never crash-loops, on what is stored.
   for (const svc of services) {
@@ -141,7 +196,10 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
       log('error', 'service background work did not start', { service: svc.id, error: e instanceof Error ? e.stack : String(e) });
     }
   }
+  observability.start();
   log('info', 'cellar started', { version: VERSION, endpoint, dataDir: config.dataDir ?? null, inMemory: config.inMemory, strict: config.strict });
+  // Ready hooks create resources through the API; the server serves meanwhile (`cellar wait` waits for them too).
+  void hooks.run('ready');
 
   let closing: Promise<void> | undefined;
   let hurried = false;
@@ -160,9 +218,18 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
     hurry,
     close() {
       closing ??= (async () => {
+        // Shutdown hooks run while the server still answers (unless the stop is hurried), for at most
+        // SHUTDOWN_HOOKS_MS together: a stop is bounded whatever the hooks do (one still running is killed by its own limit).
+        if (!hurried) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([hooks.run('shutdown'), new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_HOOKS_MS)))]);
+          clearTimeout(timer);
+        }
         const drainStarted = Date.now();
         await server.drain(config.shutdownDrainMs);
         log('info', 'requests drained; stopping services', { drainMs: Date.now() - drainStarted, hurried });
+        // The last period's measurements go to CloudWatch before its service stops (bounded by the samplers' timeout).
+        if (!hurried) await observability.stop().catch(() => undefined);
         for (const svc of [...services].reverse()) {
           try {
             await svc.stop?.();
@@ -195,4 +262,11 @@ function listen(server: HttpServer, port: number, host: string): Promise<void> {
     server.once('listening', onListening);
     server.listen(port, host);
   });
+}
+
+/** How long a stop waits for the shutdown hooks (the CLI's bound on a whole stop allows for it). */
+export const SHUTDOWN_HOOKS_MS = 30_000;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

@@ -48,6 +48,48 @@ function stdoutSink(line: string): void {
 
 let sink: (line: string) => void = stdoutSink;
 
+/**
+ * The most recent lines, kept in memory for the console's live log view (console/api.ts): a ring of RECENT_LINES
+ * lines, each cut at RECENT_LINE_CHARS, so it holds at most about 2 MiB whatever is logged. The same lines as the
+ * sink's: nothing here that the log would not already say.
+ */
+const RECENT_LINES = 500;
+const RECENT_LINE_CHARS = 4096;
+/** Live followers of the log (the console's open log views); more are refused. */
+export const MAX_LOG_FOLLOWERS = 16;
+const recent: string[] = [];
+let recentNext = 0;
+const followers = new Set<(line: string) => void>();
+
+function emit(line: string): void {
+  const kept = line.length > RECENT_LINE_CHARS ? line.slice(0, RECENT_LINE_CHARS) : line;
+  if (recent.length < RECENT_LINES) recent.push(kept);
+  else recent[recentNext] = kept;
+  recentNext = (recentNext + 1) % RECENT_LINES;
+  for (const f of followers) {
+    try {
+      f(kept);
+    } catch {
+      // A follower's failure is its own (the console drops a stream it cannot write); logging goes on.
+    }
+  }
+  sink(line);
+}
+
+/** The recent lines, oldest first (at most RECENT_LINES). */
+export function recentLogLines(): string[] {
+  return recent.length < RECENT_LINES ? recent.slice() : [...recent.slice(recentNext), ...recent.slice(0, recentNext)];
+}
+
+/** Calls fn with every line logged from now on, until the returned function is called; undefined when MAX_LOG_FOLLOWERS follow already. */
+export function followLogs(fn: (line: string) => void): (() => void) | undefined {
+  if (followers.size >= MAX_LOG_FOLLOWERS) return undefined;
+  followers.add(fn);
+  return () => {
+    followers.delete(fn);
+  };
+}
+
 export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }
@@ -57,9 +99,30 @@ export function setLogSink(fn?: (line: string) => void): void {
   sink = fn ?? stdoutSink;
 }
 
+/**
+ * The id of the request being served by the code running now (the x-amzn-RequestId it is answered with): the
+ * gateway sets it around each synchronous stretch of a request's handling, so every line logged meanwhile carries
+ * it. Work that continues after an await logs the id itself (the gateway's own lines do; providers pass
+ * ctx.requestId), because nothing here follows a request across turns of the event loop.
+ */
+let currentRequestId: string | undefined;
+
+/** Sets the current request id (undefined: none); returns the one it replaces, to restore afterwards. */
+export function setLogRequestId(requestId: string | undefined): string | undefined {
+  const previous = currentRequestId;
+  currentRequestId = requestId;
+  return previous;
+}
+
+/** Whether a line at this level would be written (so callers skip building what it would carry). */
+export function logEnabled(level: LogLevel): boolean {
+  return order[level] >= order[threshold];
+}
+
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   if (order[level] < order[threshold]) return;
-  sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  const line = currentRequestId !== undefined && fields['requestId'] === undefined ? { time: new Date().toISOString(), level, msg, requestId: currentRequestId, ...fields } : { time: new Date().toISOString(), level, msg, ...fields };
+  emit(JSON.stringify(line));
 }
 
 /** Printable ASCII other than `"` and `\`: a string of these is its own JSON encoding between quotes. */
@@ -101,5 +164,5 @@ export function logRequestLine(requestId: string, service: string | null, operat
   if (error) line += ',"error":' + jsonString(error);
   if (account) line += ',"account":' + jsonString(account);
   line += ',"latencyMs":' + JSON.stringify(latencyMs) + '}';
-  sink(line);
+  emit(line);
 }

@@ -4,7 +4,8 @@
  *
  * A `Scope` is made in three places only, each named for why:
  *   - `Scope.ofCaller`: the gateway, from an authenticated request (the credential scope's region and the account
- *     the access key maps to), once per request;
+ *     the access key maps to), once per request; and the web console, whose caller is the loopback user acting as
+ *     an account's root (console/guard.ts, console/api.ts);
  *   - `Scope.ofRecord`: background work acting for a stored resource, in the account and region the record says;
  *   - `Scope.crossAccount` / `Scope.otherRegion`: the documented paths that reach beyond the caller's own scope
  *     (a resource policy that grants another account, a key policy or grant, replication to another region), each

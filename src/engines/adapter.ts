@@ -26,8 +26,10 @@
  * Cellar administers through its own internal account (`rdsadmin`, as on RDS), reachable only through the Unix
  * socket inside the instance's directory.
  *
- * Backup, restore, promote and follow are not part of this interface yet (see the report in the commit history);
- * they will be added as separate methods when they exist, never as stubs.
+ * Backup, point-in-time restore, promote and follow-primary live in `RecoverableEngineAdapter` below: an engine
+ * implements it for real or not at all (no stubs), and `isRecoverable()` tells which ones do. Every engine that does
+ * passes the shared contract suite (test/integration/engine-contract.test.ts). Backup files are kept by the storage
+ * module (./backup/): its checksum manifests, verification and pruning are the same for every engine.
  */
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -114,6 +116,101 @@ export interface EngineAdapter {
 }
 
 /**
+ * Where one instance's backups live: `<backupRoot>/<account>/<region>/<dbiResourceId>/` (see ./backup/location.ts,
+ * which creates both directories, owned by the engine user since the engine's own tools write there).
+ */
+export interface BackupPlace {
+  /** Full (base) backups, one directory each. */
+  baseDir: string;
+  /** The continuously archived log (PostgreSQL WAL segments, MariaDB binlogs), compressed once each file is complete. */
+  archiveDir: string;
+}
+
+/** A full physical backup, as recorded in its directory's checksum manifest (./backup/manifest.ts). */
+export interface BaseBackupInfo {
+  id: string;
+  engine: EngineName;
+  /** Epoch ms. */
+  startedAt: number;
+  finishedAt: number;
+  /** The earliest time a restore from this backup is consistent (a restore target must not be earlier). */
+  consistentAt: number;
+  /** Compressed bytes stored. */
+  bytes: number;
+  /** The engine's log position at the backup's start (PostgreSQL LSN; MariaDB binlog file:pos or GTID). */
+  position: string;
+  /**
+   * Name of the first archived log file a restore from this backup reads (a WAL segment name, a binlog file name):
+   * archive files sorting before it are not needed by this backup (./backup/prune.ts).
+   */
+  archiveStart: string;
+  /** Where its files and its checksum manifest are. */
+  dir: string;
+}
+
+export interface RestoreRequest {
+  base: BaseBackupInfo;
+  /** The archived log to replay; absent = restore the base backup as it is (a snapshot). */
+  archiveDir?: string;
+  /** Epoch ms (millisecond precision); undefined = everything archived (latest). Ignored without archiveDir. */
+  targetTime?: number;
+  /** The NEW instance's instance directory (empty or absent); the request's adapter spec must point at it. */
+  dataDir: string;
+}
+
+/** The primary a standby follows: a replication account on it (the primary's `replicationCredentials()`). */
+export interface PrimaryEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/**
+ * An engine with backups, point-in-time restore and replication roles. Each method is bounded in time and fails with
+ * context; none is a stub.
+ */
+export interface RecoverableEngineAdapter extends EngineAdapter {
+  /**
+   * Continuous archiving of the engine's log into `place.archiveDir` (PostgreSQL: pg_receivewal; MariaDB:
+   * mariadb-binlog --read-from-remote-server --raw --stop-never), a child process supervised by the adapter that
+   * stops with the engine. Completed files are compressed and checksummed. Idempotent. Engine must be running.
+   */
+  startLogArchiving(place: BackupPlace): Promise<void>;
+  stopLogArchiving(): Promise<void>;
+  /**
+   * The time of the newest change safely in the archive (RDS's LatestRestorableTime): everything committed up to it
+   * can be restored. undefined if nothing is archived yet. Read from the archive's own record when the engine is down.
+   */
+  latestArchivedTime(place: BackupPlace): Promise<number | undefined>;
+  /** A full physical backup of the running engine, with the engine's own tool, compressed and checksummed, into a new dir under place.baseDir. */
+  backup(place: BackupPlace, id: string): Promise<BaseBackupInfo>;
+  /**
+   * Verifies every checksum it needs (throws BackupCorruptError naming the file), then builds a complete instance
+   * directory in req.dataDir, initialised (isInitialised() true), whose data is exactly the source's at targetTime
+   * (or at the newest archived change), with this adapter's spec (port, parameters). Leaves the engine stopped.
+   * The adapter must be the new instance's (spec.dataDir === req.dataDir).
+   */
+  restoreToPoint(req: RestoreRequest): Promise<{ restoredTo: number }>;
+  /** The account a standby of this instance connects with (created on first call, stored as the engine needs it). */
+  replicationCredentials(): Promise<{ user: string; password: string }>;
+  /** Makes a standby a primary that accepts writes; resolves once it does. A no-op on a primary. */
+  promote(): Promise<void>;
+  /**
+   * Makes this instance a standby streaming from `primary`, re-seeding its data from the primary with the engine's
+   * own tool when it is not already a standby of the same system. Resolves once it is running and replicating.
+   */
+  followPrimary(primary: PrimaryEndpoint): Promise<void>;
+  /** 'primary' or 'standby', asked of the running engine. */
+  replicationRole(): Promise<'primary' | 'standby'>;
+}
+
+export function isRecoverable(adapter: EngineAdapter): adapter is RecoverableEngineAdapter {
+  const a = adapter as Partial<RecoverableEngineAdapter>;
+  return typeof a.backup === 'function' && typeof a.restoreToPoint === 'function' && typeof a.startLogArchiving === 'function';
+}
+
+/**
  * The relational engines (postgres, mariadb/mysql) also take a whole parameter set at once, which is how RDS
  * drives them: a DB parameter group is the complete list of what differs from the defaults, so a parameter that
  * leaves the group must go back to its default, and static ones must wait for the next start.
@@ -133,6 +230,21 @@ export interface RelationalEngineAdapter extends EngineAdapter {
   installTls(material: TlsMaterial): Promise<{ live: boolean }>;
   /** The installed server certificate (PEM), undefined when none is. */
   tlsCertificate(): Promise<string | undefined>;
+  /** Client connections and I/O timing counters, through Cellar's admin account (CloudWatch's AWS/RDS metrics). */
+  activity(timeoutMs: number): Promise<EngineActivity>;
+}
+
+/**
+ * What an engine reports about its load, for the AWS/RDS metrics. `connections` leaves out Cellar's own admin
+ * sessions where the engine can tell them apart (PostgreSQL: its admin role's; MariaDB: the one asking). The I/O counters are cumulative and present only when the engine times its I/O (PostgreSQL's
+ * track_io_timing and track_wal_io_timing): reads are data-block reads, writes are WAL syncs (what a commit waits for).
+ */
+export interface EngineActivity {
+  connections: number;
+  readCount?: number;
+  readTimeMs?: number;
+  writeCount?: number;
+  writeTimeMs?: number;
 }
 
 /** A stop step: the signal that asks for it and how long to wait before escalating. */

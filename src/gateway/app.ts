@@ -9,12 +9,14 @@ import type { Clock } from '../core/clock.js';
 import type { RequestContext } from '../core/context.js';
 import { Scope } from '../core/scope.js';
 import { ServiceError } from '../core/errors.js';
-import { log, logRequestLine } from '../core/log.js';
+import { log, logEnabled, logRequestLine, setLogRequestId } from '../core/log.js';
+import type { RequestMeter } from '../observability/request-meter.js';
+import { redacted } from '../observability/redact.js';
 import { AuthError, type Authenticator, type AuthFailure, type Caller } from '../auth/sigv4.js';
 import type { Operation } from '../protocols/model.js';
 import { parseQueryParams } from '../protocols/query.js';
 import { isXmlStyle, requestStyle, unroutedErrorResponse } from '../protocols/unrouted.js';
-import type { WireRequest, WireResponse } from '../protocols/types.js';
+import type { Protocol, WireRequest, WireResponse } from '../protocols/types.js';
 import { methodName, type ServiceDefinition } from '../services/registry.js';
 import { VERSION } from '../version.js';
 import { corsPreflight, withCors } from './cors.js';
@@ -28,13 +30,19 @@ type ProviderMethod = (input: unknown, ctx: RequestContext) => unknown;
 /** What the steps of one request have learnt so far, for its response and its log line. */
 interface Pending {
   requestId: string;
-  started: bigint;
+  /** performance.now() when the request arrived. */
+  started: number;
   routed: Routed | undefined;
   accountId: string | undefined;
+  region: string | undefined;
+  /** The parsed request, once parsed (metrics read DynamoDB's table names from it). */
+  input: unknown;
 }
 
 interface Routed {
   service: ServiceDefinition;
+  /** The protocol the request speaks: the service's own, or its awsQuery twin (ServiceDefinition.queryProtocol). */
+  protocol: Protocol;
   operation: Operation | undefined;
   /** The operation name the request asked for, even when the model lacks it. */
   requested: string | undefined;
@@ -56,7 +64,13 @@ export interface AppOptions {
   clock: Clock;
   defaultRegion: string;
   internalRoutes: Record<string, InternalRoute>;
+  /** Routes for every path under a prefix (`/_cellar/console/` and below), tried when no exact route matches. */
+  internalPrefixRoutes?: Array<[prefix: string, route: InternalRoute]>;
   logRequests: boolean;
+  /** Requests slower than this are logged at warn level, whatever logRequests says. */
+  slowRequestMs?: number;
+  /** Records every routed request's outcome and latency (observability/); absent when metrics are off. */
+  meter?: RequestMeter;
   /** The largest request body, decompressed too (a service's own maxBodyBytes, when smaller, wins). */
   maxBodyBytes: number;
 }
@@ -65,14 +79,45 @@ export class App {
   private readonly byTarget = new Map<string, ServiceDefinition>();
   private readonly bySigningName = new Map<string, ServiceDefinition>();
   private readonly readyServices = new WeakSet<ServiceDefinition>();
+  /** Services being reset (lifecycle/reset.ts), by id: their requests wait, then are routed to the rebuilt service. */
+  private readonly held = new Map<string, Promise<void>>();
 
   constructor(private readonly options: AppOptions) {
-    for (const svc of options.services) {
+    this.index();
+  }
+
+  private index(): void {
+    this.byTarget.clear();
+    this.bySigningName.clear();
+    for (const svc of this.options.services) {
       if (svc.model.metadata.targetPrefix) this.byTarget.set(svc.model.metadata.targetPrefix, svc);
       // DynamoDB Streams signs as `dynamodb`: a signing name belongs to the first service that has it (DynamoDB).
       if (!this.bySigningName.has(svc.model.signingName)) this.bySigningName.set(svc.model.signingName, svc);
       this.bySigningName.set(svc.model.metadata.endpointPrefix, svc);
     }
+  }
+
+  /**
+   * Holds the requests for these services until the returned release() is called: a reset stops, clears and rebuilds
+   * them meanwhile, and what waited is then answered by the rebuilt services. Requests already past routing finish
+   * against the old ones.
+   */
+  hold(ids: readonly string[]): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    for (const id of ids) this.held.set(id, gate);
+    return () => {
+      for (const id of ids) if (this.held.get(id) === gate) this.held.delete(id);
+      release();
+    };
+  }
+
+  /** Puts a rebuilt service in the place of the one with its id (the services array is the server's own). */
+  replaceService(next: ServiceDefinition): void {
+    const i = this.options.services.findIndex((s) => s.id === next.id);
+    if (i < 0) throw new Error(`no service ${next.id} to replace`);
+    this.options.services[i] = next;
+    this.index();
   }
 
   get services(): readonly ServiceDefinition[] {
@@ -105,9 +150,10 @@ export class App {
   }
 
   private answer(req: WireRequest): WireResponse | Promise<WireResponse> {
-    const started = this.options.logRequests ? process.hrtime.bigint() : 0n;
     const requestId = randomUUID();
-    const state: Pending = { requestId, started, routed: undefined, accountId: undefined };
+    const state = pending(requestId);
+    // Every line logged while this request is handled synchronously carries its id (core/log.ts).
+    const previousId = setLogRequestId(requestId);
     try {
       const preflight = corsPreflight(req, requestId);
       if (preflight) return preflight;
@@ -119,6 +165,10 @@ export class App {
         return out instanceof Promise ? out.catch((e: unknown) => this.failed(state, e, req)) : out;
       }
       const routed = this.route(req);
+      if (this.held.size !== 0) {
+        const gate = this.held.get(routed.service.id);
+        if (gate) return gate.then(() => this.answer(req));
+      }
       state.routed = routed;
       const { service, operation } = routed;
       if (service.maxBodyBytes !== undefined && req.body.length > service.maxBodyBytes) throw tooLarge();
@@ -138,18 +188,22 @@ export class App {
       return this.afterAuth(req, state, caller);
     } catch (e) {
       return this.failed(state, e, req);
+    } finally {
+      setLogRequestId(previousId);
     }
   }
 
   private afterAuth(req: WireRequest, state: Pending, caller: Caller): WireResponse | Promise<WireResponse> {
+    const previousId = setLogRequestId(state.requestId);
     try {
-      const { service, operation, requested } = state.routed!;
+      const { service, operation, requested, protocol } = state.routed!;
       state.accountId = caller.accountId;
       this.checkScopedService(caller.service, service);
       const scope = Scope.ofCaller(caller.accountId, caller.region || this.options.defaultRegion);
+      state.region = scope.region;
       if (!operation) {
         if (service.unservedOperations === 'unknown-operation') throw unknownOperation();
-        throw service.authStyle === 'json'
+        throw authStyleOf(state.routed!) === 'json'
           ? new ServiceError('UnknownOperationException', `Unknown operation ${requested ?? ''}`.trim())
           : new ServiceError('InvalidAction', `The action ${requested ?? ''} is not valid for this web service.`);
       }
@@ -166,7 +220,11 @@ export class App {
       const method = this.method(service, operation.name);
       if (!method && service.unservedOperations === 'unknown-operation') throw unknownOperation();
       const body = decodedBody(req, service.maxBodyBytes ?? this.options.maxBodyBytes);
-      const input = service.protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
+      const input = protocol.parseInput(body === req.body ? req : { ...req, body }, service.model, operation);
+      state.input = input;
+      if (logEnabled('debug')) {
+        log('debug', 'request received', { requestId: state.requestId, service: service.id, operation: operation.name, account: caller.accountId, region: scope.region, params: redacted(service.model, operation.input?.shape, input) });
+      }
       if (!method) {
         throw new ServiceError('NotImplemented', `Cellar does not implement ${service.model.metadata.serviceId} ${operation.name} yet`, { status: 501 });
       }
@@ -181,7 +239,7 @@ export class App {
       };
       const host = req.headers['host'];
       if (host !== undefined && HOST.test(host)) ctx.host = host;
-      if (service.protocol.acceptsRawJson) ctx.rawJson = true;
+      if (protocol.acceptsRawJson) ctx.rawJson = true;
       const output = method.call(service.provider, input, ctx);
       if (output instanceof Promise) {
         return output.then(
@@ -192,18 +250,20 @@ export class App {
       return this.succeeded(state, output);
     } catch (e) {
       return this.failed(state, e);
+    } finally {
+      setLogRequestId(previousId);
     }
   }
 
   private succeeded(state: Pending, output: unknown): WireResponse {
-    const { service, operation } = state.routed!;
+    const { service, operation, protocol } = state.routed!;
     let response: WireResponse;
     try {
-      response = service.protocol.serializeOutput(service.model, operation!, output, state.requestId);
+      response = protocol.serializeOutput(service.model, operation!, output, state.requestId);
     } catch (e) {
       return this.failed(state, e);
     }
-    if (this.options.logRequests) this.logRequest(state, response, undefined);
+    this.finishRequest(state, response, undefined, output);
     return response;
   }
 
@@ -221,21 +281,32 @@ export class App {
     const routed = state.routed;
     // Unrouted: the request's own protocol decides how its error is worded and shaped (protocols/unrouted.ts).
     const style = routed ? undefined : req ? requestStyle(req, this.scopeService(req)) : 'json';
-    const authStyle = routed ? routed.service.authStyle : style && isXmlStyle(style) ? 'query' : 'json';
+    const authStyle = routed ? authStyleOf(routed) : style && isXmlStyle(style) ? 'query' : 'json';
     if (e instanceof AuthError) {
       const [code, status] = AUTH_ERRORS[e.kind][authStyle];
       e = new ServiceError(code, e.message, { status });
     }
-    const err = this.asServiceError(e, routed, state.requestId, authStyle, style === 'query' || (routed?.service.authStyle === 'query'));
-    const response = routed ? routed.service.protocol.serializeError(routed.service.model, err, state.requestId) : unroutedErrorResponse(style ?? 'json', req!, err, state.requestId);
-    if (this.options.logRequests) this.logRequest(state, response, err.code);
+    const err = this.asServiceError(e, routed, state.requestId, authStyle, style === 'query' || (routed !== undefined && authStyleOf(routed) === 'query'));
+    const response = routed ? routed.protocol.serializeError(routed.service.model, err, state.requestId) : unroutedErrorResponse(style ?? 'json', req!, err, state.requestId);
+    this.finishRequest(state, response, err, undefined);
     return response;
   }
 
-  private logRequest(state: Pending, response: WireResponse, errorCode: string | undefined): void {
-    const ms = Number(process.hrtime.bigint() - state.started) / 1e6;
+  /** What every answered request leaves behind: its log lines (request, slow, debug response) and its metrics. */
+  private finishRequest(state: Pending, response: WireResponse, err: ServiceError | undefined, output: unknown): void {
+    const ms = performance.now() - state.started;
     const routed = state.routed;
-    logRequestLine(state.requestId, routed?.service.id ?? null, routed?.operation?.name ?? routed?.requested ?? null, response.status, errorCode, state.accountId, Math.round(ms * 1000) / 1000);
+    const errorCode = err?.code;
+    if (this.options.logRequests) logRequestLine(state.requestId, routed?.service.id ?? null, routed?.operation?.name ?? routed?.requested ?? null, response.status, errorCode, state.accountId, Math.round(ms * 1000) / 1000);
+    const meter = this.options.meter;
+    if (meter && routed) meter.record(meter.bind(routed.service.id, routed.operation?.name ?? UNKNOWN_OPERATION), response.status, errorCode, ms, state.accountId, state.region, state.input);
+    if (ms >= (this.options.slowRequestMs ?? Infinity)) {
+      log('warn', 'slow request', { requestId: state.requestId, service: routed?.service.id ?? null, operation: routed?.operation?.name ?? null, status: response.status, latencyMs: Math.round(ms * 1000) / 1000, thresholdMs: this.options.slowRequestMs });
+    }
+    if (logEnabled('debug')) {
+      const answer = err ? { error: { code: err.code, message: err.message } } : routed?.operation ? { result: redacted(routed.service.model, routed.operation.output?.shape, output) } : {};
+      log('debug', 'response sent', { requestId: state.requestId, service: routed?.service.id ?? null, operation: routed?.operation?.name ?? routed?.requested ?? null, status: response.status, latencyMs: Math.round(ms * 1000) / 1000, ...answer });
+    }
   }
 
   private readonly methods = new Map<ServiceDefinition, Map<string, ProviderMethod | null>>();
@@ -281,8 +352,12 @@ export class App {
   }
 
   private internal(req: WireRequest): InternalRoute | undefined {
-    if (!req.path.startsWith('/_cellar/')) return undefined;
-    return this.options.internalRoutes[req.path] ?? (() => jsonResponse(404, { error: `no internal route ${req.path}` }));
+    // `/_localstack/` too: the health and init paths that tools written for LocalStack wait on (lifecycle/routes.ts).
+    if (!req.path.startsWith('/_cellar/') && !req.path.startsWith('/_localstack/')) return undefined;
+    const exact = this.options.internalRoutes[req.path];
+    if (exact) return exact;
+    for (const [prefix, route] of this.options.internalPrefixRoutes ?? []) if (req.path.startsWith(prefix)) return route;
+    return () => jsonResponse(404, { error: `no internal route ${req.path}` });
   }
 
   /** Finds the service: X-Amz-Target for the JSON protocols, the credential scope's service for query. */
@@ -293,7 +368,7 @@ export class App {
       const svc = dot > 0 ? this.byTarget.get(target.slice(0, dot)) : undefined;
       if (svc) {
         const name = target.slice(dot + 1);
-        return { service: svc, operation: svc.model.operations.get(name), requested: name };
+        return { service: svc, protocol: svc.protocol, operation: svc.model.operations.get(name), requested: name };
       }
       throw new RoutingError(`Cellar serves no service for X-Amz-Target ${target}`);
     }
@@ -306,8 +381,9 @@ export class App {
       action = undefined;
     }
     if (svc) {
-      if (svc.protocol.name === 'awsQuery') return { service: svc, operation: action ? svc.model.operations.get(action) : undefined, requested: action };
-      return { service: svc, operation: undefined, requested: action };
+      const query = queryProtocolOf(svc);
+      if (query) return { service: svc, protocol: query, operation: action ? svc.model.operations.get(action) : undefined, requested: action };
+      return { service: svc, protocol: svc.protocol, operation: undefined, requested: action };
     }
     // Unsigned query requests (STS AssumeRoleWithWebIdentity) carry no scope: find the action's service. An action
     // AWS serves only signed goes on to authentication too, which answers it as AWS does (403
@@ -315,9 +391,10 @@ export class App {
     if (action && !scoped) {
       let signedOnly: Routed | undefined;
       for (const s of this.options.services) {
-        if (s.protocol.name !== 'awsQuery') continue;
-        if (s.unsignedOperations?.has(action)) return { service: s, operation: s.model.operations.get(action), requested: action };
-        if (!signedOnly && s.model.operations.has(action)) signedOnly = { service: s, operation: s.model.operations.get(action), requested: action };
+        const query = queryProtocolOf(s);
+        if (!query) continue;
+        if (s.unsignedOperations?.has(action)) return { service: s, protocol: query, operation: s.model.operations.get(action), requested: action };
+        if (!signedOnly && s.model.operations.has(action)) signedOnly = { service: s, protocol: query, operation: s.model.operations.get(action), requested: action };
       }
       if (signedOnly) return signedOnly;
     }
@@ -349,7 +426,7 @@ export class App {
    */
   checkBeforeBody(head: WireRequest): WireResponse | undefined {
     if (this.internal(head)) return undefined;
-    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    const state = pending(randomUUID());
     const unsigned = !head.headers['authorization'] && !head.query.has('X-Amz-Signature');
     try {
       let routed: Routed;
@@ -379,13 +456,13 @@ export class App {
    * `internal` (500) for a failure outside the handler chain. The gateway writes no error document itself.
    */
   unavailableBeforeBody(head: WireRequest, reason: 'throttled' | 'stopping' | 'too-large' | 'internal'): WireResponse {
-    const state: Pending = { requestId: randomUUID(), started: this.options.logRequests ? process.hrtime.bigint() : 0n, routed: undefined, accountId: undefined };
+    const state = pending(randomUUID());
     try {
       state.routed = this.route(head);
     } catch {
       // Unroutable from its head: answered in the request's own protocol (failed, protocols/unrouted.ts).
     }
-    const query = state.routed ? state.routed.service.authStyle === 'query' : isXmlStyle(requestStyle(head, this.scopeService(head)));
+    const query = state.routed ? authStyleOf(state.routed) === 'query' : isXmlStyle(requestStyle(head, this.scopeService(head)));
     const err =
       reason === 'throttled'
         ? new ServiceError(query ? 'Throttling' : 'ThrottlingException', 'Rate exceeded', { status: 503, senderFault: true })
@@ -396,6 +473,23 @@ export class App {
             : new ServiceError(query ? 'ServiceUnavailable' : 'ServiceUnavailableException', 'Cellar is shutting down', { status: 503, senderFault: false });
     return withCors(head, this.failed(state, err, head));
   }
+}
+
+/** The awsQuery protocol a service speaks, as its own or beside its JSON protocol (CloudWatch); undefined if none. */
+function queryProtocolOf(svc: ServiceDefinition): Protocol | undefined {
+  return svc.protocol.name === 'awsQuery' ? svc.protocol : svc.queryProtocol;
+}
+
+/** How a routed request's authentication failures are worded: as its protocol words them. */
+function authStyleOf(routed: Routed): 'json' | 'query' {
+  return routed.protocol === routed.service.protocol ? routed.service.authStyle : 'query';
+}
+
+/** The operation label of requests for an operation the service's model does not have (their names are the client's). */
+const UNKNOWN_OPERATION = '(unknown)';
+
+function pending(requestId: string): Pending {
+  return { requestId, started: performance.now(), routed: undefined, accountId: undefined, region: undefined, input: undefined };
 }
 
 /** A Host header that can name the address a client reached Cellar at (DescribeEndpoints answers with it). */

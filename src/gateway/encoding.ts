@@ -70,7 +70,8 @@ function quality(text: string): number {
 /** The answer compressed as the request's `Accept-Encoding` asks, when it is large enough to be worth it. */
 export function compressResponse(req: WireRequest, res: WireResponse): WireResponse {
   const accept = req.headers['accept-encoding'];
-  if (accept === undefined || res.headers['content-encoding'] !== undefined) return res;
+  // A streamed answer (server-sent events) goes as it is written.
+  if (accept === undefined || res.stream || res.headers['content-encoding'] !== undefined) return res;
   const length = typeof res.body === 'string' ? Buffer.byteLength(res.body, 'utf8') : res.body.length;
   if (length < COMPRESS_THRESHOLD_BYTES) return res;
   const coding = chooseCoding(accept);

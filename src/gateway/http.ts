@@ -70,6 +70,8 @@ const QUIET_BYTES_PER_SECOND = 1024 * 1024;
 const QUIET_CONNECTIONS_PER_SECOND = 20;
 /** …for this long (longer than a lingering connection holds what it read). */
 const QUIET_FOR_MS = LINGER_MS + 1000;
+/** A streamed answer (server-sent events) whose client has this much unread is ended: a reader that stopped reading. */
+const STREAM_BACKLOG_BYTES = 1024 * 1024;
 const EMPTY_QUERY = new URLSearchParams();
 const EMPTY_BODY = Buffer.alloc(0);
 
@@ -308,6 +310,8 @@ class Connection {
   private finishing = false;
   /** Bytes read and dropped while lingering. */
   private discarded = 0;
+  /** Ends the streamed answer this connection carries (WireResponse.stream), if it carries one. */
+  private endStream: (() => void) | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -347,6 +351,10 @@ class Connection {
    * the budget) finishes that one and closes; any other closes now.
    */
   startDrain(): void {
+    if (this.endStream) {
+      this.endStream();
+      return;
+    }
     if (this.done) return;
     // Being answered: the answer closes the connection (send).
     if (this.busy) return;
@@ -361,6 +369,8 @@ class Connection {
   /** Closes connections that idle or dawdle past their bounds. */
   sweep(now: number): void {
     const o = this.gateway.options;
+    // A streamed answer is bounded by its backlog (STREAM_BACKLOG_BYTES) and ends when Cellar stops.
+    if (this.endStream) return;
     // Closing (lingering closes it after the answer is flushed): a client that reads nothing is not waited for forever.
     if (this.done) {
       if (now - this.lastActive > o.keepAliveTimeoutMs) this.socket.destroy();
@@ -587,6 +597,7 @@ class Connection {
       wire = wireHead(req.method, req.target, req.headers);
       wire.body = req.body;
     }
+    wire.remoteAddress = this.socket.remoteAddress;
     // The one request a stopping Cellar still answers on this connection.
     if (this.finishing) this.finishing = false;
     let out: WireResponse | Promise<WireResponse>;
@@ -627,6 +638,13 @@ class Connection {
 
   private send(method: string, minor: 0 | 1, keepAliveAsked: boolean, out: WireResponse): void {
     const socket = this.socket;
+    if (out.stream) {
+      if (!socket.destroyed && method !== 'HEAD' && !this.gateway.draining) {
+        this.stream(out);
+        return;
+      }
+      out.stream.cancel();
+    }
     if (socket.destroyed) return;
     // A stopping Cellar closes each connection after the answer in flight.
     const keepAlive = keepAliveAsked && !this.gateway.draining;
@@ -650,6 +668,52 @@ class Connection {
       socket.end();
       this.linger();
     } else if (!flushed) socket.pause(); // resumed on 'drain'
+  }
+
+  /**
+   * A streamed answer: its head and first body, then whatever the stream writes, until the stream ends, the client
+   * goes, stops reading (STREAM_BACKLOG_BYTES) or Cellar stops. The connection then closes: nothing else is read.
+   */
+  private stream(out: WireResponse): void {
+    const socket = this.socket;
+    this.done = true;
+    this.stopWaiting();
+    this.release();
+    socket.write(responseHead(out.status, out.headers, undefined, httpDate(), 'close') + (typeof out.body === 'string' ? out.body : out.body.toString('utf8')), 'utf8');
+    let ended = false;
+    let stop: (() => void) | undefined;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.endStream = undefined;
+      stop?.();
+      if (socket.destroyed) return;
+      socket.end();
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    };
+    this.endStream = end;
+    socket.once('close', end);
+    const writer = {
+      write: (chunk: string): boolean => {
+        if (ended || socket.destroyed) return false;
+        if (socket.writableLength > STREAM_BACKLOG_BYTES) {
+          end();
+          return false;
+        }
+        socket.write(chunk, 'utf8');
+        this.lastActive = Date.now();
+        return true;
+      },
+      end,
+    };
+    try {
+      stop = out.stream!.open(writer);
+    } catch (e) {
+      log('error', 'a streamed answer failed to start', { error: e instanceof Error ? e.stack : String(e) });
+      end();
+    }
+    // Ended before open returned: what it opened is stopped now.
+    if (ended) stop?.();
   }
 
   /** Answers a request that cannot be framed (or timed out) and closes the connection. */

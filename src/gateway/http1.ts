@@ -481,7 +481,7 @@ export function parseHead(text: string): RequestHead {
 }
 
 const REASONS: Record<number, string> = {
-  100: 'Continue', 200: 'OK', 201: 'Created', 204: 'No Content', 301: 'Moved Permanently', 304: 'Not Modified',
+  100: 'Continue', 200: 'OK', 201: 'Created', 204: 'No Content', 301: 'Moved Permanently', 304: 'Not Modified', 308: 'Permanent Redirect',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   408: 'Request Timeout', 409: 'Conflict', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Payload Too Large',
   414: 'URI Too Long', 415: 'Unsupported Media Type', 417: 'Expectation Failed', 429: 'Too Many Requests',
@@ -496,14 +496,16 @@ const HEADER_VALUE_UNSAFE = /[\r\n\0]/;
  * close or is an HTTP/1.0 keep-alive one, Connection. Header values carrying CR, LF or NUL are dropped
  * rather than written (no response splitting).
  */
-export function responseHead(status: number, headers: Record<string, string>, contentLength: number, date: string, connection: 'close' | 'keep-alive' | undefined): string {
+export function responseHead(status: number, headers: Record<string, string>, contentLength: number | undefined, date: string, connection: 'close' | 'keep-alive' | undefined): string {
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
   for (const name in headers) {
     const value = headers[name]!;
     if (HEADER_VALUE_UNSAFE.test(value) || name === 'content-length' || name === 'connection' || name === 'date') continue;
     head += `${name}: ${value}\r\n`;
   }
-  head += `content-length: ${contentLength}\r\ndate: ${date}\r\n`;
+  // No length: a streamed answer, whose end is the connection's close.
+  if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
+  head += `date: ${date}\r\n`;
   if (connection) head += `connection: ${connection}\r\n`;
   return head + '\r\n';
 }

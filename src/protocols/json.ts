@@ -120,6 +120,7 @@ export class JsonProtocol implements Protocol {
   }
 
   serializeError(model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
+    if (this.style.queryCompatible) return this.queryCompatibleError(model, err, requestId, this.style.queryCompatible.validationCode);
     const prefix = errorTypePrefix(err.code, this.style);
     // An error with no message has no message member, as DynamoDB's UnknownOperationException has none.
     const messageKey = this.messageKeyOf(model, err.code);
@@ -132,6 +133,27 @@ export class JsonProtocol implements Protocol {
       'x-amzn-errortype': err.code,
     };
     if (this.style.crc32) headers['x-amz-crc32'] = String(crc32(body) >>> 0);
+    return { status: err.status, headers, body };
+  }
+
+  /**
+   * An awsQueryCompatible service's error: the awsQuery code in `x-amzn-query-error` (what the SDKs report), the
+   * error's shape in `__type` (the model's shape whose `error.code` is that code), and `message`.
+   */
+  private queryCompatibleError(model: ServiceModel, err: ServiceError, requestId: string, validationCode: string): WireResponse {
+    const code = err.code === 'ValidationException' ? validationCode : err.code;
+    // The shape named as the code when there is one (CloudWatch's ResourceNotFound, not DashboardNotFoundError, which
+    // shares its code), else the first whose code it is.
+    const shape = model.shapes[code]?.exception ? code : Object.entries(model.shapes).find(([, s]) => s.exception && s.error?.code === code)?.[0];
+    const type = shape !== undefined ? this.style.typePrefix + shape : code === validationCode ? `${this.style.validationTypePrefix}ValidationException` : errorTypePrefix(err.code, this.style) + err.code;
+    const payload: Record<string, unknown> = { __type: type, message: err.message };
+    if (err.fields) Object.assign(payload, err.fields);
+    const body = Buffer.from(stringifyWire(payload), 'utf8');
+    const headers: Record<string, string> = {
+      'content-type': this.contentType,
+      'x-amzn-requestid': requestId,
+      'x-amzn-query-error': `${code};${err.senderFault ? 'Sender' : 'Receiver'}`,
+    };
     return { status: err.status, headers, body };
   }
 

@@ -17,12 +17,33 @@ export interface WireRequest {
   /** Header names in lower case. */
   headers: Record<string, string>;
   body: Buffer;
+  /** The client's IP address, as the socket reports it (the console serves loopback clients only). */
+  remoteAddress?: string;
 }
 
 export interface WireResponse {
   status: number;
   headers: Record<string, string>;
   body: Buffer | string;
+  /**
+   * An answer that goes on after its head (server-sent events): `body` is written first, then `open` is called with
+   * a writer. The connection carries nothing else and closes when `open`'s returned close function is called by
+   * the gateway (client gone, Cellar stopping) or when the stream calls `end`.
+   */
+  stream?: ResponseStream;
+}
+
+export interface ResponseStream {
+  /** Starts the stream; returns what stops it (called once, when the connection closes for any reason). */
+  open(writer: StreamWriter): () => void;
+  /** The stream will not be opened (the client went, Cellar is stopping, a HEAD request): let go of what it holds. */
+  cancel(): void;
+}
+
+export interface StreamWriter {
+  /** Writes a chunk; false when the client is not reading fast enough and the stream should end. */
+  write(chunk: string): boolean;
+  end(): void;
 }
 
 /** Service quirks of a JSON-protocol service's error and validation shapes. */
@@ -35,6 +56,12 @@ export interface JsonErrorStyle {
   messageKey: 'message' | 'Message';
   /** DynamoDB clients verify an `x-amz-crc32` header over the body. */
   crc32: boolean;
+  /**
+   * The model is `awsQueryCompatible` (CloudWatch): errors also carry `x-amzn-query-error: <Code>;<Sender|Receiver>`,
+   * the awsQuery code the SDKs report, and `__type` names the error's shape. Providers throw the awsQuery codes;
+   * the protocol's own validation error is named by `validationCode` there.
+   */
+  queryCompatible?: { validationCode: string };
 }
 
 export interface Protocol {

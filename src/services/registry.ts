@@ -5,6 +5,7 @@
  */
 import type { ServiceModel } from '../protocols/model.js';
 import type { Protocol } from '../protocols/types.js';
+import type { MetricSampler } from '../observability/types.js';
 
 /** A provider has one method per operation it serves, named after the operation in lowerCamelCase. */
 export type Provider = object;
@@ -14,6 +15,11 @@ export interface ServiceDefinition {
   id: string;
   model: ServiceModel;
   protocol: Protocol;
+  /**
+   * The awsQuery twin of a JSON-protocol service whose model lists both (CloudWatch: recent SDKs speak awsJson1_0,
+   * the AWS CLI v2.9 and older SDKs awsQuery): requests with no X-Amz-Target are parsed and answered by it.
+   */
+  queryProtocol?: Protocol;
   provider: Provider;
   /** How this service words authentication failures: JSON services and query services differ. */
   authStyle: 'json' | 'query';
@@ -40,8 +46,19 @@ export interface ServiceDefinition {
   stop?(): void | Promise<void>;
   /** Cellar's stop is being hurried (a second signal): a stop in progress, or the next one, finishes fast. */
   hurry?(): void;
+  /**
+   * Services this one holds references into (Secrets Manager into KMS, RDS into both, DynamoDB Streams into DynamoDB):
+   * a reset that rebuilds one of them rebuilds this one too (lifecycle/reset.ts).
+   */
+  dependsOn?: readonly string[];
+  /** Prefixes of the store keyspaces this service owns: a reset of the service clears every keyspace they begin. */
+  stateKeyspaces?: readonly string[];
+  /** Files and directories the service keeps outside the store (engine data): a reset removes them once it stopped. */
+  stateFiles?(): string[];
   /** State reported by /_cellar/health. */
   health?(): Record<string, unknown>;
+  /** Measurements the service publishes into CloudWatch each period (AWS/RDS from the engines; observability/). */
+  metrics?: MetricSampler;
 }
 
 export function methodName(operation: string): string {

@@ -54,6 +54,14 @@ const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 const CHECKPOINTER_WAIT_MS = 1000;
 /** The longest the main thread pauses for a RESTART checkpoint the checkpointer asked for. */
 const MAX_PAUSE_MS = 2000;
+/** Called with each COMMIT's duration in seconds (observability/: the store commit latency metric). */
+let commitObserver: ((seconds: number) => void) | undefined;
+
+/** Sets (or, with undefined, removes) the function every commit's duration is reported to. */
+export function observeCommits(fn: ((seconds: number) => void) | undefined): void {
+  commitObserver = fn;
+}
+
 /** Ops per write group: past this the group commits at once and a new one begins. */
 const MAX_GROUP_OPS = 256;
 
@@ -405,12 +413,16 @@ export class SqliteStore implements Store {
     return { passive: Atomics.load(s, SLOT_PASSIVE), restart: Atomics.load(s, SLOT_RESTART), errors: Atomics.load(s, SLOT_ERRORS) };
   }
 
+  keyspaceNames(): string[] {
+    return (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kv\\_%' ESCAPE '\\' ORDER BY name`).all() as { name: string }[]).map((r) =>
+      r.name.slice(3),
+    );
+  }
+
   digest(exclude: readonly string[] = []): string {
     this.sync();
     const hash = createHash('sha256');
-    const names = (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'kv\\_%' ESCAPE '\\' ORDER BY name`).all() as { name: string }[])
-      .map((r) => r.name.slice(3))
-      .filter((n) => !exclude.includes(n));
+    const names = this.keyspaceNames().filter((n) => !exclude.includes(n));
     for (const name of names) {
       hash.update(`\u0000keyspace ${name}\u0000`);
       for (const row of this.db.prepare(`SELECT k, v FROM "kv_${name}" ORDER BY k`).iterate() as IterableIterator<{ k: Buffer; v: Buffer }>) {
@@ -446,8 +458,19 @@ export class SqliteStore implements Store {
       if (this.db.inTransaction) this.rollbackStmt.run();
       throw e;
     }
-    this.commitStmt.run();
+    this.commit();
     return result;
+  }
+
+  /** COMMIT, timed for the metrics when someone observes commits. */
+  private commit(): void {
+    if (commitObserver === undefined) {
+      this.commitStmt.run();
+      return;
+    }
+    const started = performance.now();
+    this.commitStmt.run();
+    commitObserver((performance.now() - started) / 1000);
   }
 
   /**
@@ -553,7 +576,7 @@ export class SqliteStore implements Store {
     this.groupState.open = false;
     this.groupState.log = [];
     try {
-      this.commitStmt.run();
+      this.commit();
     } catch (e) {
       if (this.db.inTransaction) this.rollbackStmt.run();
       g.reject(e);

@@ -130,7 +130,7 @@ describe('postgres config', () => {
 });
 
 describe('mariadb config', () => {
-  const input = { dataDir: '/i/data', initFile: '/i/conf/init.sql', secureFileDir: '/i/files', socket: '/i/run/s', pidFile: '/i/run/p', tmpDir: '/i/tmp', port: 3307, listenAddresses: ['127.0.0.1', '::1'], params: {} };
+  const input = { dataDir: '/i/data', initFile: '/i/conf/init.sql', secureFileDir: '/i/files', socket: '/i/run/s', pidFile: '/i/run/p', tmpDir: '/i/tmp', port: 3307, listenAddresses: ['127.0.0.1', '::1'], params: {}, serverId: 42 };
 
   it('starts with --no-defaults and explicit paths', () => {
     const args = myc.mariadbdArgs({ ...input, params: { 'innodb-buffer-pool-size': '64M' } });

@@ -63,7 +63,7 @@ export async function send(req: Request): Promise<RawResponse> {
 
 /** A signed awsJson call: target like `TrentService.Encrypt`. */
 export async function jsonCall(endpoint: string, service: string, target: string, body: string | Buffer, extra: Partial<SignOptions> = {}): Promise<RawResponse> {
-  const version = service === 'dynamodb' ? '1.0' : '1.1';
+  const version = service === 'dynamodb' || service === 'monitoring' ? '1.0' : '1.1';
   return send(await signedRequest(endpoint, body, { service, ...extra, headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amz-target': target, ...(extra.headers ?? {}) } }));
 }
 

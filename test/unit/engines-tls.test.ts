@@ -12,7 +12,7 @@ describe('engine TLS settings', () => {
     const original = hba.split('\n');
     assert.equal(forced.length, original.length);
     for (const [i, line] of original.entries()) {
-      if (/^host\s/.test(line) && !/\sreject\s*$/.test(line)) assert.match(forced[i]!, /^hostssl\s+all\s+all\s+all\s+\S+$/, line);
+      if (/^host\s/.test(line) && !/\sreject\s*$/.test(line)) assert.match(forced[i]!, /^hostssl\s+\S+\s+\S+\s+all\s+\S+$/, line);
       else assert.equal(forced[i], line);
     }
     assert.ok(forced.some((l) => l.startsWith('hostssl')), 'at least one rule forced');

@@ -24,8 +24,25 @@ const loadMysql = async () => (await import('mysql2/promise')).default;
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import { settlesWithin, type Host } from '../host.js';
-import { instanceLayout, PhaseTimer, ProcessEngine, withTimeout, type ConfigureResult, type EngineSpec, type RelationalEngineAdapter } from '../adapter.js';
-import { mysqlNativePasswordHash } from '../secrets.js';
+import {
+  instanceLayout,
+  PhaseTimer,
+  ProcessEngine,
+  withTimeout,
+  type BackupPlace,
+  type BaseBackupInfo,
+  type ConfigureResult,
+  type EngineActivity,
+  type EngineSpec,
+  type PrimaryEndpoint,
+  type RecoverableEngineAdapter,
+  type RelationalEngineAdapter,
+  type RestoreRequest,
+  type StopMode,
+  type StopOutcome,
+} from '../adapter.js';
+import { generateSecret, mysqlNativePasswordHash } from '../secrets.js';
+import { archiveLatestTime, BinlogArchiver, restoreInstance, takeBaseBackup, type MariadbBackupContext } from './backup.js';
 import {
   ADMIN_PROCEDURE,
   bootstrapSql,
@@ -33,6 +50,7 @@ import {
   initFileSql,
   mariadbdArgs,
   paramArgs,
+  serverIdFor,
   setGlobalValue,
   sqlString,
   validateDbName,
@@ -61,7 +79,11 @@ const ADMIN_REFUSED_ERRNOS: ReadonlySet<number> = new Set([
 /** The server default, for Cellar's own sessions: their string literals must not depend on the server's sql_mode. */
 const ADMIN_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION';
 
-export class MariadbEngine extends ProcessEngine implements RelationalEngineAdapter {
+/** Cellar's replication account: standbys (and nothing else) log in with it over TCP. */
+export const REPLICATION_USER = 'rdsrepladmin';
+const REPLICATION_START_TIMEOUT_MS = 30_000;
+
+export class MariadbEngine extends ProcessEngine implements RelationalEngineAdapter, RecoverableEngineAdapter {
   readonly prefix: string;
   private readonly socket: string;
   private readonly pidFile: string;
@@ -162,6 +184,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
       port: this.spec.port,
       listenAddresses: this.spec.listenAddresses!,
       params: this.paramsForStart,
+      serverId: serverIdFor(this.layout.root),
     });
     if (this.tlsForStart) args.push(...mariadbTlsArgs(this.tlsForStart));
     return { command: path.join(this.prefix, 'sbin', 'mariadbd'), args };
@@ -173,7 +196,7 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     await this.host.ensureDir(path.join(L.root, 'tmp'));
     await this.host.ensureDir(this.secureFileDir);
     // Rewritten at every start (not durable: it follows from the spec), read by mariadbd as the engine user.
-    await this.host.writeFile(this.initFile, initFileSql({ adminUser: this.adminUser, masterUsername: this.spec.masterUsername }), { durable: false });
+    await this.host.writeFile(this.initFile, this.initSql(), { durable: false });
     this.paramsForStart = (await this.storedParams()) ?? {};
     this.tlsForStart = (await hasTls(this.host, L)) ? tlsFile(L) : undefined;
     const text = await this.host.readFile(this.pidFile);
@@ -207,6 +230,15 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     } finally {
       await closeQuietly(connection);
     }
+  }
+
+  /** Threads_connected counts every session, this one included. MariaDB does not time its I/O by default: connections only. */
+  async activity(timeoutMs: number): Promise<EngineActivity> {
+    return this.withAdmin(timeoutMs, async (c) => {
+      const [rows] = await c.query("SHOW GLOBAL STATUS LIKE 'Threads_connected'");
+      const value = Number((rows as Array<{ Value?: string }>)[0]?.Value ?? 1);
+      return { connections: Math.max(0, value - 1) };
+    });
   }
 
   /** Through the admin procedure, so a probe also proves that Cellar can still administer the server. */
@@ -327,6 +359,195 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
       });
     } catch (err) {
       throw withContext(`setting the password of ${username} on ${this.label}`, err);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Backups, point-in-time restore and replication roles (./backup.ts)
+
+  private archiver: BinlogArchiver | undefined;
+
+  private initSql(): string {
+    return initFileSql({ adminUser: this.adminUser, masterUsername: this.spec.masterUsername, backupUser: this.host.engineUser.name });
+  }
+
+  private backupContext(): MariadbBackupContext {
+    return {
+      host: this.host,
+      engine: this.spec.engine,
+      label: this.label,
+      prefix: this.prefix,
+      socket: this.socket,
+      layout: this.layout,
+      backupUser: this.host.engineUser.name,
+      isRunning: () => this.isRunning(),
+      masterStatus: () => this.masterStatus(),
+      serverBinlogs: async () => (await this.adminRows('SHOW BINARY LOGS')).map((r) => String(r.Log_name)),
+    };
+  }
+
+  /** Rows of a statement run through the admin procedure (SHOW ... needs privileges Cellar's account lacks). */
+  private async adminRows(statement: string): Promise<mysql.RowDataPacket[]> {
+    return this.withAdmin(10_000, async (_c, exec) => {
+      const result = (await exec(statement)) as [unknown, unknown];
+      const sets = result[0];
+      // A CALL answers its result sets followed by an OK packet.
+      return Array.isArray(sets) && Array.isArray(sets[0]) ? (sets[0] as mysql.RowDataPacket[]) : [];
+    });
+  }
+
+  private async masterStatus(): Promise<{ file: string; position: number } | undefined> {
+    const row = (await this.adminRows('SHOW MASTER STATUS'))[0];
+    return row ? { file: String(row.File), position: Number(row.Position) } : undefined;
+  }
+
+  async startLogArchiving(place: BackupPlace): Promise<void> {
+    this.requireRunning('starting binlog archiving');
+    try {
+      if (this.archiver && this.archiver.archiveDir !== place.archiveDir) await this.archiver.stop();
+      if (!this.archiver || this.archiver.archiveDir !== place.archiveDir) this.archiver = new BinlogArchiver(this.backupContext(), place.archiveDir);
+      await this.archiver.start();
+    } catch (err) {
+      throw withContext(`starting binlog archiving of ${this.label} into ${place.archiveDir}`, err);
+    }
+  }
+
+  async stopLogArchiving(): Promise<void> {
+    const archiver = this.archiver;
+    this.archiver = undefined;
+    await archiver?.stop();
+  }
+
+  override async stop(mode?: StopMode, options?: { stepTimeoutMs?: number }): Promise<StopOutcome> {
+    // The archiver first: it would only fail and be restarted against a server going away. It stays wanted: the
+    // caller starts archiving again after the next start.
+    await this.stopLogArchiving();
+    return super.stop(mode, options);
+  }
+
+  async latestArchivedTime(place: BackupPlace): Promise<number | undefined> {
+    let caughtUp: { at: number; file: string; position: number } | undefined;
+    if (this.isRunning() && this.archiver?.isRunning() && this.archiver.archiveDir === place.archiveDir) {
+      const at = Date.now();
+      const status = await this.masterStatus().catch(() => undefined);
+      if (status) caughtUp = { at, ...status };
+    }
+    return archiveLatestTime(place.archiveDir, caughtUp);
+  }
+
+  async backup(place: BackupPlace, id: string): Promise<BaseBackupInfo> {
+    return takeBaseBackup(this.backupContext(), place, id);
+  }
+
+  async restoreToPoint(req: RestoreRequest): Promise<{ restoredTo: number }> {
+    if (path.resolve(req.dataDir) !== this.layout.root) throw new Error(`restoreToPoint: ${this.label} lives in ${this.layout.root}, not ${req.dataDir}`);
+    if (this.isRunning()) throw new Error(`restoreToPoint: ${this.label} is running`);
+    const admin = `${sqlString(this.adminUser)}@'localhost'`;
+    return restoreInstance(
+      {
+        ...this.backupContext(),
+        adminUser: this.adminUser,
+        pidFile: this.pidFile,
+        // Cellar's administration as at every start, plus full privileges for the replay session (binlog events
+        // create users, set GTIDs, run BINLOG statements). The next normal start's init file takes them away again.
+        replayInitSql: this.initSql() + `GRANT ALL PRIVILEGES ON *.* TO ${admin} WITH GRANT OPTION;\n`,
+        finishInstance: async (details) => {
+          await this.storeParams({ ...(this.spec.params ?? {}) });
+          await this.writeMarker({ prefix: this.prefix, ...details });
+        },
+      },
+      req,
+    );
+  }
+
+  /** The account standbys log in with: REPLICATION SLAVE only, its password kept in conf/ (0600, Cellar's). */
+  async replicationCredentials(): Promise<{ user: string; password: string }> {
+    this.requireRunning('preparing replication credentials');
+    const secretFile = path.join(this.layout.conf, 'replication.secret');
+    try {
+      let password = (await this.host.readFile(secretFile))?.trim();
+      if (!password) {
+        password = generateSecret();
+        await this.host.writeFile(secretFile, password + '\n', { ownedByCellar: true });
+      }
+      const account = `${sqlString(REPLICATION_USER)}@'%'`;
+      await this.withAdmin(10_000, async (_c, exec) => {
+        // Not logged: each instance has its own replication account and password, never its primary's.
+        await exec('SET SESSION sql_log_bin = 0');
+        await exec(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY PASSWORD ${sqlString(mysqlNativePasswordHash(password!))}`);
+        await exec(`ALTER USER ${account} IDENTIFIED BY PASSWORD ${sqlString(mysqlNativePasswordHash(password!))} ACCOUNT UNLOCK`);
+        await exec(`GRANT REPLICATION SLAVE ON *.* TO ${account}`);
+      });
+      return { user: REPLICATION_USER, password };
+    } catch (err) {
+      throw withContext(`preparing the replication account of ${this.label}`, err);
+    }
+  }
+
+  async replicationRole(): Promise<'primary' | 'standby'> {
+    const rows = await this.adminRows('SHOW SLAVE STATUS');
+    return rows.length > 0 ? 'standby' : 'primary';
+  }
+
+  /** STOP SLAVE; RESET SLAVE ALL; read_only off (live and for later starts). A no-op on a primary. */
+  async promote(): Promise<void> {
+    this.requireRunning('promoting');
+    try {
+      const standby = (await this.replicationRole()) === 'standby';
+      await this.withAdmin(30_000, async (_c, exec) => {
+        if (standby) {
+          await exec('STOP SLAVE');
+          await exec('RESET SLAVE ALL');
+        }
+        await exec('SET GLOBAL read_only = 0');
+      });
+      const stored = { ...((await this.storedParams()) ?? {}) };
+      delete stored.read_only;
+      await this.storeParams(stored);
+    } catch (err) {
+      throw withContext(`promoting ${this.label}`, err);
+    }
+  }
+
+  /**
+   * CHANGE MASTER TO the primary with GTID, read_only on, START SLAVE, and waits until both replication threads run.
+   * Where it starts: MASTER_USE_GTID = current_pos, i.e. after the last transaction this instance has, whether it
+   * logged it itself (a former primary now following its promoted standby) or replicated it; an instance restored
+   * from the primary's snapshot starts at the snapshot's GTID (recorded at restore); a new instance (initialised
+   * here) has none and replays the primary's binlog from its first file, which holds everything since the primary's
+   * creation (Cellar's bootstrap is not logged) as long as the primary has not purged it (binlog_expire_logs_seconds,
+   * a day by default). Re-seeding a standby whose start the primary no longer has (mariadb-dump or a backup) is not
+   * done here: that case fails with the server's error 1236.
+   */
+  async followPrimary(primary: PrimaryEndpoint): Promise<void> {
+    try {
+      if (!(await this.isInitialised())) await this.initialise();
+      if (!this.isRunning()) await this.start();
+      const marker = JSON.parse((await this.host.readFile(this.layout.marker)) ?? '{}') as { gtid?: string };
+      await this.withAdmin(REPLICATION_START_TIMEOUT_MS + 10_000, async (c, exec) => {
+        await exec('STOP SLAVE');
+        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_slave_pos AS p');
+        if (!rows[0]?.p && marker.gtid && /^[0-9,-]+$/.test(marker.gtid)) await exec(`SET GLOBAL gtid_slave_pos = ${sqlString(marker.gtid)}`);
+        await exec(
+          `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.host)}, MASTER_PORT = ${Number(primary.port)}, MASTER_USER = ${sqlString(primary.user)}, ` +
+            `MASTER_PASSWORD = ${sqlString(primary.password)}, MASTER_USE_GTID = current_pos, MASTER_CONNECT_RETRY = 1`,
+        );
+        await exec('SET GLOBAL read_only = 1');
+        await exec('START SLAVE');
+        const deadline = Date.now() + REPLICATION_START_TIMEOUT_MS;
+        for (;;) {
+          const status = ((await exec('SHOW SLAVE STATUS')) as [mysql.RowDataPacket[][]])[0][0]?.[0];
+          if (status?.Slave_IO_Running === 'Yes' && status.Slave_SQL_Running === 'Yes') break;
+          if (status?.Last_IO_Error || status?.Last_SQL_Error) {
+            if (Date.now() > deadline) throw new Error(`replication did not start: ${status.Last_IO_Error || status.Last_SQL_Error}`);
+          }
+          if (Date.now() > deadline) throw new Error(`replication threads not running after ${REPLICATION_START_TIMEOUT_MS} ms`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      });
+      await this.storeParams({ ...((await this.storedParams()) ?? {}), read_only: '1' });
+    } catch (err) {
+      throw withContext(`making ${this.label} follow ${primary.host}:${primary.port}`, err);
     }
   }
 }

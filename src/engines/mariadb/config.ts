@@ -112,12 +112,22 @@ export const MANAGED_OPTIONS: ReadonlySet<string> = new Set([
   'plugin_maturity', 'innodb_data_home_dir', 'innodb_log_group_home_dir', 'innodb_undo_directory', 'innodb_tmpdir',
   'aria_log_dir_path', 'character_sets_dir', 'lc_messages_dir', 'server_audit_file_path', 'proxy_protocol_networks',
   'init_connect', 'init_slave',
+  // Binary logging is what backups and replication stand on (see mariadbdArgs); the server id must differ between a
+  // primary and its replicas, so Cellar derives it from the instance.
+  'server_id', 'skip_log_bin', 'disable_log_bin', 'log_slave_updates', 'log_replica_updates',
 ]);
 
 export const DEFAULT_PARAMS: Readonly<Record<string, string>> = {
   innodb_buffer_pool_size: '128M',
   max_connections: '151',
+  // Row events replay exactly what was committed (point-in-time restore, replicas), as RDS's default for PITR.
+  binlog_format: 'ROW',
+  // Binlogs are archived continuously (./backup.ts); the server keeps its own copies a day for replicas and restarts.
+  binlog_expire_logs_seconds: '86400',
 };
+
+/** The binary log's base name inside the data directory (files binlog.000001 ...). */
+export const BINLOG_BASENAME = 'binlog';
 
 export function normaliseOptionName(name: string): string {
   return name.replace(/-/g, '_').toLowerCase();
@@ -161,6 +171,18 @@ export interface MariadbArgsInput {
   port: number;
   listenAddresses: readonly string[];
   params: Readonly<Record<string, string>>;
+  /** 1 .. 2^32-1, unique among a primary and its replicas (serverIdFor). */
+  serverId: number;
+}
+
+/**
+ * The server id: derived from the instance directory, so that a primary, its replicas and instances restored from it
+ * (each in its own directory) differ. 0 is refused by replication; 65535 is left to tools (mariadb-binlog's default).
+ */
+export function serverIdFor(instanceDir: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(instanceDir)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h === 0 || h === 65535 ? 1 : h;
 }
 
 /**
@@ -184,6 +206,14 @@ export function mariadbdArgs(input: MariadbArgsInput): string[] {
     `--secure-file-priv=${input.secureFileDir}`,
     // CREATE TABLE ... DATA DIRECTORY / INDEX DIRECTORY would put table files anywhere the engine user can write.
     '--skip-symbolic-links',
+    // The binary log: continuous archiving for point-in-time restore, and replication. Replicas log what they apply,
+    // so a promoted replica's archive carries on where its primary's stopped.
+    `--log-bin=${input.dataDir}/${BINLOG_BASENAME}`,
+    `--log-bin-index=${input.dataDir}/${BINLOG_BASENAME}.index`,
+    `--relay-log=${input.dataDir}/relay-bin`,
+    `--relay-log-index=${input.dataDir}/relay-bin.index`,
+    `--server-id=${input.serverId}`,
+    '--log-slave-updates=ON',
   ];
   // Defaults first: mariadbd takes the last occurrence of an option, so a parameter overrides its default.
   args.push(...paramArgs({ ...DEFAULT_PARAMS, ...input.params }));
@@ -270,7 +300,7 @@ const INIT_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CR
  * logged by the server and the next one runs, so each one is written not to fail (IF [NOT] EXISTS, plain DML on
  * the grant tables followed by FLUSH PRIVILEGES). `adminUser` is Cellar's OS user (unix_socket). No secrets.
  */
-export function initFileSql(input: { adminUser: string; masterUsername: string }): string {
+export function initFileSql(input: { adminUser: string; masterUsername: string; backupUser?: string }): string {
   const role = sqlString(ADMIN_ROLE);
   const admin = `${sqlString(input.adminUser)}@'localhost'`;
   const master = `${sqlString(input.masterUsername)}@'%'`;
@@ -349,7 +379,35 @@ export function initFileSql(input: { adminUser: string; masterUsername: string }
       `EXECUTE IMMEDIATE CONCAT('REVOKE ', IF(d.readable, 'GRANT OPTION', CONCAT(d.privilege, IF(d.grantable, ', GRANT OPTION', ''))), ' ON \`', REPLACE(d.pattern, '\`', '\`\`'), '\`.* FROM ', ` +
       `IF(d.grantee LIKE '%@''''', SUBSTRING_INDEX(d.grantee, '@', 1), d.grantee)); END FOR; END;`,
   );
+  if (input.backupUser) lines.push(...backupAccountSql(input.backupUser, input.adminUser));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * What mariadb-backup and the binlog archiver (mariadb-binlog --read-from-remote-server) need, all of them privileges
+ * the master holds too (MASTER_GLOBAL_PRIVILEGES), so an account that has them gives nobody more reach.
+ */
+export const BACKUP_PRIVILEGES: readonly string[] = ['RELOAD', 'PROCESS', 'BINLOG MONITOR', 'REPLICATION SLAVE', 'SLAVE MONITOR'];
+
+/**
+ * The account Cellar's backup tools log in with: named after the engine's OS user (the tools run as that user) and
+ * reachable only through the Unix socket (unix_socket authentication, no password anywhere). When Cellar is not root
+ * the engine user is Cellar's own user, whose admin account then also holds these privileges.
+ */
+export function backupAccountSql(backupUser: string, adminUser: string): string[] {
+  const account = `${sqlString(backupUser)}@'localhost'`;
+  const lines: string[] = [];
+  if (backupUser !== adminUser) {
+    lines.push(
+      `CREATE USER IF NOT EXISTS ${account} IDENTIFIED VIA unix_socket;`,
+      `ALTER USER ${account} IDENTIFIED VIA unix_socket REQUIRE NONE WITH MAX_USER_CONNECTIONS 0 PASSWORD EXPIRE NEVER ACCOUNT UNLOCK;`,
+      `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account};`,
+      `DELETE FROM mysql.roles_mapping WHERE User = ${sqlString(backupUser)} AND Host = 'localhost';`,
+      'FLUSH PRIVILEGES;',
+    );
+  }
+  lines.push(`GRANT ${BACKUP_PRIVILEGES.join(', ')} ON *.* TO ${account};`);
+  return lines;
 }
 
 /** Parses `mariadbd --version`, e.g. "mariadbd  Ver 10.11.19-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64". */

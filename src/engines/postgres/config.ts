@@ -8,6 +8,13 @@ import { quoteIdent } from '../adapter.js';
 
 /** Cellar's internal superuser, named as on RDS. Only reachable over the Unix socket, with peer authentication. */
 export const ADMIN_ROLE = 'rdsadmin';
+/**
+ * Cellar's replication role (named as on RDS): pg_receivewal and pg_basebackup of the instance's own backups, and
+ * standbys, connect as it with a password (conf/replication.secret), never with peer authentication: every
+ * instance runs as the same OS user, so an engine process must not reach another instance's data stream just by
+ * being that user.
+ */
+export const REPLICATION_ROLE = 'rdsrepladmin';
 /** The non-superuser role RDS grants to the master user. */
 export const RDS_SUPERUSER_ROLE = 'rds_superuser';
 export const IDENT_MAP = 'cellar';
@@ -49,6 +56,16 @@ export const MANAGED_PARAMS: ReadonlySet<string> = new Set([
   'ssl_crl_dir',
   'krb_server_keyfile',
   'primary_conninfo',
+  'primary_slot_name',
+  'promote_trigger_file',
+  'recovery_target',
+  'recovery_target_action',
+  'recovery_target_inclusive',
+  'recovery_target_lsn',
+  'recovery_target_name',
+  'recovery_target_time',
+  'recovery_target_timeline',
+  'recovery_target_xid',
   'allow_system_table_mods',
 ]);
 
@@ -117,8 +134,10 @@ export function renderHba(): string {
     '# TYPE  DATABASE  USER  ADDRESS  METHOD',
     `local   all       ${ADMIN_ROLE}  peer map=${IDENT_MAP}`,
     'local   all       all            scram-sha-256',
+    `local   replication  ${REPLICATION_ROLE}  scram-sha-256`,
     `host    all       ${ADMIN_ROLE}  all  reject`,
     'host    all       all            all  md5',
+    `host    replication  ${REPLICATION_ROLE}  all  scram-sha-256`,
     '',
   ].join('\n');
 }
@@ -169,7 +188,7 @@ export function ungrantableRoles(major: number): string[] {
 export function validateMasterUsername(name: string): void {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid master username ${JSON.stringify(name)}: 1-63 letters, digits or _, starting with a letter`);
   const lower = name.toLowerCase();
-  if (lower === ADMIN_ROLE || lower === RDS_SUPERUSER_ROLE || lower.startsWith('pg_') || lower === 'postgres' || lower === 'public') {
+  if (lower === ADMIN_ROLE || lower === RDS_SUPERUSER_ROLE || lower === REPLICATION_ROLE || lower.startsWith('pg_') || lower === 'postgres' || lower === 'public') {
     throw new Error(`master username ${name} is reserved`);
   }
 }

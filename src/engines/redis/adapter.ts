@@ -12,11 +12,33 @@
 import * as path from 'node:path';
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
-import type { Host } from '../host.js';
-import { instanceLayout, PhaseTimer, ProcessEngine, type ConfigureResult, type EngineSpec } from '../adapter.js';
+import { delay, type Host } from '../host.js';
+import {
+  instanceLayout,
+  PhaseTimer,
+  ProcessEngine,
+  type BackupPlace,
+  type BaseBackupInfo,
+  type ConfigureResult,
+  type EngineSpec,
+  type PrimaryEndpoint,
+  type RecoverableEngineAdapter,
+  type RestoreRequest,
+} from '../adapter.js';
 import { generateSecret, redisAclPasswordRule } from '../secrets.js';
-import { ADMIN_USER, checkDirective, checkValue, renderRedisConf, userRule, validateUsername } from './config.js';
+import { ADMIN_USER, checkDirective, checkValue, renderRedisConf, REPLICATION_USER, replicationUserRule, userRule, validateUsername } from './config.js';
 import { RespClient, RespError } from './resp.js';
+import { latestSnapshotTime, parseInfo, restoreSnapshot, takeSnapshot, type RedisBackupContext } from './backup.js';
+
+const REPLICATION_START_TIMEOUT_MS = 30_000;
+
+/** Where this node replicates from, kept across restarts (conf/replication.json, 0600, Cellar's: it holds the password). */
+interface StoredReplication {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
 
 export const DEFAULT_REDIS_BIN_DIR = '/usr/bin';
 
@@ -25,7 +47,7 @@ interface StoredAuth {
   masterPasswordRule: string | undefined;
 }
 
-export class RedisEngine extends ProcessEngine {
+export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapter {
   readonly binDir: string;
   private readonly socket: string;
   private readonly pidFile: string;
@@ -111,6 +133,7 @@ export class RedisEngine extends ProcessEngine {
         masterUsername: auth.masterUsername,
         masterPasswordRule: auth.masterPasswordRule,
         adminPasswordRule: redisAclPasswordRule(await this.adminSecret()),
+        replicationPasswordRule: await this.replicationPasswordRule(),
         params,
       }),
       { durable: false }, // rendered again before every start
@@ -197,5 +220,146 @@ export class RedisEngine extends ProcessEngine {
     } catch (err) {
       throw withContext(`setting the password of ${username} on ${this.label}`, err);
     }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Snapshots, restore and replication roles (./backup.ts)
+
+  private get replicationSecretFile(): string {
+    return path.join(this.layout.conf, 'replication.secret');
+  }
+
+  private get replicationFile(): string {
+    return path.join(this.layout.conf, 'replication.json');
+  }
+
+  private async replicationPasswordRule(): Promise<string | undefined> {
+    const secret = (await this.host.readFile(this.replicationSecretFile))?.trim();
+    return secret ? redisAclPasswordRule(secret) : undefined;
+  }
+
+  private backupContext(): RedisBackupContext {
+    return { host: this.host, label: this.label, binDir: this.binDir, layout: this.layout, socket: this.socket, withAdmin: (t, fn) => this.withAdmin(t, fn) };
+  }
+
+  /** Where snapshots go; Redis has no log, so there is nothing to archive continuously (see ./backup.ts). */
+  private place: BackupPlace | undefined;
+
+  /**
+   * Redis has no change log to ship (its AOF is rewritten in place): this only checks and records the backup place.
+   * What is restorable is the set of snapshots taken by backup().
+   */
+  async startLogArchiving(place: BackupPlace): Promise<void> {
+    this.requireRunning('preparing backups');
+    for (const dir of [place.baseDir, place.archiveDir]) if (!(await this.host.exists(dir))) throw new Error(`backup directory ${dir} does not exist`);
+    this.place = place;
+  }
+
+  async stopLogArchiving(): Promise<void> {
+    this.place = undefined;
+  }
+
+  /** The newest snapshot's time ("last save"): without a log, nothing later can be restored. */
+  async latestArchivedTime(place: BackupPlace): Promise<number | undefined> {
+    return latestSnapshotTime(place);
+  }
+
+  async backup(place: BackupPlace, id: string): Promise<BaseBackupInfo> {
+    return takeSnapshot(this.backupContext(), place, id);
+  }
+
+  async restoreToPoint(req: RestoreRequest): Promise<{ restoredTo: number }> {
+    if (path.resolve(req.dataDir) !== this.layout.root) throw new Error(`restoreToPoint: ${this.label} lives in ${this.layout.root}, not ${req.dataDir}`);
+    if (this.isRunning()) throw new Error(`restoreToPoint: ${this.label} is running`);
+    return restoreSnapshot(
+      {
+        ...this.backupContext(),
+        finishInstance: async (details) => {
+          // What initialise() writes, for this adapter's spec; the data is the snapshot's.
+          await this.host.writeFile(this.adminSecretFile, generateSecret(), { ownedByCellar: true });
+          const auth: StoredAuth = {
+            masterUsername: this.spec.masterUsername,
+            masterPasswordRule: this.spec.masterPassword ? redisAclPasswordRule(this.spec.masterPassword) : undefined,
+          };
+          await this.host.writeFile(this.authFile, JSON.stringify(auth) + '\n');
+          await this.host.writeFile(this.paramsFile, JSON.stringify(this.spec.params ?? {}, null, 2) + '\n');
+          await this.writeMarker({ binDir: this.binDir, ...details });
+        },
+      },
+      req,
+    );
+  }
+
+  async replicationCredentials(): Promise<{ user: string; password: string }> {
+    this.requireRunning('preparing replication credentials');
+    try {
+      let password = (await this.host.readFile(this.replicationSecretFile))?.trim();
+      if (!password) {
+        password = generateSecret();
+        await this.host.writeFile(this.replicationSecretFile, password + '\n', { ownedByCellar: true });
+      }
+      const rule = replicationUserRule(redisAclPasswordRule(password));
+      await this.withAdmin(10_000, (c) => c.call(['ACL', 'SETUSER', ...rule.split(' ').slice(1)]));
+      return { user: REPLICATION_USER, password };
+    } catch (err) {
+      throw withContext(`preparing the replication user of ${this.label}`, err);
+    }
+  }
+
+  async replicationRole(): Promise<'primary' | 'standby'> {
+    const info = await this.withAdmin(5000, async (c) => parseInfo(await c.call(['INFO', 'replication'])));
+    return info.role === 'slave' ? 'standby' : 'primary';
+  }
+
+  /** REPLICAOF NO ONE: the node keeps its data and accepts writes. */
+  async promote(): Promise<void> {
+    this.requireRunning('promoting');
+    try {
+      await this.host.remove(this.replicationFile);
+      await this.withAdmin(10_000, (c) => c.call(['REPLICAOF', 'NO', 'ONE']));
+    } catch (err) {
+      throw withContext(`promoting ${this.label}`, err);
+    }
+  }
+
+  /** masteruser/masterauth, REPLICAOF host port, then waits for the link to be up and the first sync done. */
+  async followPrimary(primary: PrimaryEndpoint): Promise<void> {
+    try {
+      // A new node: an empty instance, which the first full sync from the primary fills.
+      if (!(await this.isInitialised())) await this.initialise();
+      if (!this.isRunning()) await this.start();
+      const stored: StoredReplication = { host: primary.host, port: primary.port, user: primary.user, password: primary.password };
+      await this.host.writeFile(this.replicationFile, JSON.stringify(stored) + '\n', { ownedByCellar: true });
+      await this.applyReplication(stored);
+    } catch (err) {
+      throw withContext(`making ${this.label} follow ${primary.host}:${primary.port}`, err);
+    }
+  }
+
+  private async applyReplication(r: StoredReplication): Promise<void> {
+    await this.withAdmin(REPLICATION_START_TIMEOUT_MS + 5000, async (c) => {
+      await c.call(['CONFIG', 'SET', 'masteruser', r.user]);
+      await c.call(['CONFIG', 'SET', 'masterauth', r.password]);
+      await c.call(['REPLICAOF', r.host, String(r.port)]);
+      const deadline = Date.now() + REPLICATION_START_TIMEOUT_MS;
+      for (;;) {
+        const info = parseInfo(await c.call(['INFO', 'replication']));
+        if (info.master_link_status === 'up' && info.master_sync_in_progress === '0') return;
+        if (Date.now() > deadline) throw new Error(`replication link not up after ${REPLICATION_START_TIMEOUT_MS} ms (master_link_status ${info.master_link_status})`);
+        await delay(50);
+      }
+    });
+  }
+
+  /** A node that was following a primary follows it again after a restart (without waiting for the link). */
+  protected override async afterStart(): Promise<void> {
+    const text = await this.host.readFile(this.replicationFile);
+    if (!text) return;
+    const r = JSON.parse(text) as StoredReplication;
+    await this.withAdmin(10_000, async (c) => {
+      await c.call(['CONFIG', 'SET', 'masteruser', r.user]);
+      await c.call(['CONFIG', 'SET', 'masterauth', r.password]);
+      await c.call(['REPLICAOF', r.host, String(r.port)]);
+    });
   }
 }

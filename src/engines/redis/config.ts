@@ -25,6 +25,13 @@ export const RESTRICTED_COMMANDS: readonly string[] = [
 ];
 
 export const ADMIN_USER = 'rdsadmin';
+/** The user a replica of this node logs in with: only the commands replication needs. */
+export const REPLICATION_USER = 'rdsrepl';
+export const REPLICATION_COMMANDS: readonly string[] = ['psync', 'replconf', 'ping', 'sync'];
+
+export function replicationUserRule(passwordRule: string): string {
+  return `user ${REPLICATION_USER} reset on ${passwordRule} ${REPLICATION_COMMANDS.map((c) => '+' + c).join(' ')}`;
+}
 
 export function checkDirective(name: string): string {
   const n = name.toLowerCase();
@@ -39,7 +46,7 @@ export function checkValue(value: string): void {
 
 export function validateUsername(name: string): void {
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(name)) throw new Error(`invalid username ${JSON.stringify(name)}`);
-  if (name === ADMIN_USER) throw new Error(`username ${name} is reserved`);
+  if (name === ADMIN_USER || name === REPLICATION_USER) throw new Error(`username ${name} is reserved`);
 }
 
 /** A config-file string in double quotes (redis.conf understands C-like escapes inside them). */
@@ -58,6 +65,8 @@ export interface RedisConfInput {
   /** `#<sha256>` rule, or undefined for no password (ElastiCache without AUTH). */
   masterPasswordRule: string | undefined;
   adminPasswordRule: string;
+  /** `#<sha256>` of the replication user's password, once replicationCredentials() made one. */
+  replicationPasswordRule?: string;
   params: Readonly<Record<string, string>>;
 }
 
@@ -85,6 +94,7 @@ export function renderRedisConf(input: RedisConfInput): string {
     userRule(ADMIN_USER, input.adminPasswordRule, []), // the admin keeps every command
     userRule(input.masterUsername, input.masterPasswordRule),
   ];
+  if (input.replicationPasswordRule) lines.push(replicationUserRule(input.replicationPasswordRule));
   if (input.masterUsername !== 'default') lines.push('user default reset off');
   for (const [k, v] of Object.entries(input.params)) {
     const name = checkDirective(k);

@@ -7,6 +7,8 @@ import type { ServiceDefinition } from '../registry.js';
 import { DynamoDBProvider } from './provider.js';
 import { ENUM_ORDER, validationOrder } from './validation-order.js';
 import { precheck, withRequestRules } from './request-rules.js';
+import { CapacityMeter } from '../../observability/dynamodb-capacity.js';
+import type { MetricSampler } from '../../observability/types.js';
 
 /** DynamoDB's largest request body: 16 MB (a larger one is 413). */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
@@ -63,6 +65,8 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
     }),
     provider: withRequestRules(provider),
     authStyle: 'json',
+    // Tables, items, indexes, streams' change records, TTL settings and transaction tokens.
+    stateKeyspaces: ['ddb_'],
     unservedOperations: 'unknown-operation',
     maxBodyBytes: MAX_REQUEST_BYTES,
     healthCheck: (region) => {
@@ -73,5 +77,13 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
     stop() {
       provider.close();
     },
+    ...(env.config.metrics.enabled ? { metrics: capacityMetrics(provider) } : {}),
   };
+}
+
+/** ConsumedRead/WriteCapacityUnits of every request and the provisioned units of the tables, each period (AWS/DynamoDB). */
+function capacityMetrics(provider: DynamoDBProvider): MetricSampler {
+  const meter = new CapacityMeter();
+  provider.capacityMeter = meter;
+  return { sample: async (_periodMs, timestamp) => meter.takePeriod(timestamp, provider.tables.values()) };
 }

@@ -53,6 +53,7 @@ import * as itemOps from './items/item-operations.js';
 import * as capacity from './items/capacity.js';
 import * as queryScan from './query/query-scan.js';
 import type { Answer, Request, Response } from './shapes.js';
+import type { CapacityRecorder } from '../../observability/dynamodb-capacity.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -622,11 +623,16 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ capacity and metrics
 
+  /** Called for every request's units, whatever its ReturnConsumedCapacity, while metrics are collected (observability/). */
+  capacityMeter: CapacityRecorder | undefined;
+
   writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
+    if (this.capacityMeter) this.capacityMeter.write(t, writeUnits(effect?.tableBytes ?? 0), effect?.indexUnits);
     return capacity.writeCapacity(this, t, mode, effect);
   }
 
   readCapacity(t: TableState, mode: string | undefined, units: number, indexName?: string): Response<M.ConsumedCapacity> | undefined {
+    if (this.capacityMeter) this.capacityMeter.read(t, units, indexName);
     return capacity.readCapacity(this, t, mode, units, indexName);
   }
 

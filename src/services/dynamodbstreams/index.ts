@@ -33,6 +33,8 @@ export function dynamodbStreamsService(env: ServiceEnv): ServiceDefinition {
     }),
     provider,
     authStyle: 'json',
+    // Its records are DynamoDB's change log (ddb_ keyspaces): a reset of DynamoDB clears them.
+    dependsOn: ['dynamodb'],
     start() {
       retention.start();
     },

@@ -19,6 +19,7 @@ export function kmsService(env: ServiceEnv): ServiceDefinition {
     protocol: new JsonProtocol('awsJson1_1', { typePrefix: '', validationTypePrefix: '', messageKey: 'message', crc32: false }),
     provider,
     authStyle: 'json',
+    stateKeyspaces: ['kms_'],
     // The first tick catches up on what fell due while Cellar was down.
     start: () => scheduler.start(),
     stop: () => scheduler.stop(),

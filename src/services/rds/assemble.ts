@@ -21,6 +21,7 @@ import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
 import { RdsSupervisor } from './supervisor.js';
+import { RdsMetrics } from './metrics.js';
 import { InstanceCertificates } from './tls.js';
 
 const DEFAULT_HEALTH_INTERVAL_MS = 500;
@@ -33,6 +34,8 @@ export interface AssembledRds {
   temporary: boolean;
   /** After the engines stopped: removes what this Cellar made under the system temp dir (engines/temp-dirs.ts). */
   removeTempDirs: () => Promise<void>;
+  /** The AWS/RDS metrics of the running engines. */
+  metrics: RdsMetrics;
 }
 
 /**
@@ -112,5 +115,6 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     trigger: supervisor,
     ...(kms ? { kms } : {}),
   });
-  return { provider, supervisor, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host) };
+  const metrics = new RdsMetrics(() => supervisor.metricTargets(), driver);
+  return { provider, supervisor, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host), metrics };
 }

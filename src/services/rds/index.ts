@@ -87,6 +87,10 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
     }),
     provider,
     authStyle: 'query',
+    dependsOn: ['kms', 'secretsmanager'],
+    stateKeyspaces: ['rds_'],
+    // The engines' instance directories (stopped first: stop() stops every engine).
+    stateFiles: () => (built ? [built.root] : []),
     ready,
     start: async () => {
       await new Promise((resolve) => setTimeout(resolve, ASSEMBLY_DELAY_MS));
@@ -110,6 +114,7 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
       await built.removeTempDirs();
     },
     health: () => (built ? built.supervisor.health() : { state: 'starting' }),
+    metrics: { sample: async (periodMs, timestamp) => (built ? built.metrics.sample(periodMs, timestamp) : []) },
   };
 }
 

@@ -28,6 +28,8 @@ export function secretsManagerService(env: ServiceEnv): ServiceDefinition {
     protocol: new JsonProtocol('awsJson1_1', { typePrefix: '', validationTypePrefix: '', messageKey: 'Message', crc32: false }),
     provider,
     authStyle: 'json',
+    dependsOn: ['kms'],
+    stateKeyspaces: ['sm_'],
     start() {
       const resumed = provider.resumeInterrupted();
       if (resumed) log('info', 'secretsmanager resumed interrupted rotations', { resumed });

@@ -12,6 +12,8 @@ export function stsService(env: ServiceEnv): ServiceDefinition {
     protocol: new QueryProtocol({ validationCode: 'ValidationError' }),
     provider: new StsProvider(env.credentials, { strict: env.config.strict, roleTrust: env.config.roleTrust ?? [] }),
     authStyle: 'query',
+    // Temporary credentials issued by AssumeRole and GetSessionToken (the configured keys live in the config).
+    stateKeyspaces: ['sts_'],
     unsignedOperations: new Set(['AssumeRoleWithWebIdentity', 'AssumeRoleWithSAML']),
   };
 }

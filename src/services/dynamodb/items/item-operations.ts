@@ -17,6 +17,7 @@ import { checkIndexKeyValues, checkUpdatedIndexKeyTypes } from '../indexes/keys.
 import { updatePaths } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
 import type { DynamoDBProvider, StoredItem, TableState, WriteEffect } from '../provider.js';
+import { writeCapacity } from './capacity.js';
 import { conditionalFailed, MB, storedItem } from '../common.js';
 import type { Answer, Request, Response } from '../shapes.js';
 
@@ -95,9 +96,9 @@ export function getItem(provider: DynamoDBProvider, input: Request<M.GetItemInpu
     const json = textValueJson(text);
     out.Item = paths ? project(JSON.parse(json) as Item, paths) : storedItem(json, ctx);
   }
-  if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
-    out.ConsumedCapacity = provider.readCapacity(t, input.ReturnConsumedCapacity, readUnits(size, input.ConsistentRead === true));
-  }
+  // Called whatever the mode: the metrics count every request's units (it answers undefined for NONE).
+  const cc = provider.readCapacity(t, input.ReturnConsumedCapacity, readUnits(size, input.ConsistentRead === true));
+  if (cc) out.ConsumedCapacity = cc;
   return out;
 }
 
@@ -315,6 +316,8 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Request<M.Batc
 
 export function batchWriteOutput(provider: DynamoDBProvider, input: Request<Pick<M.BatchWriteItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Response<M.ItemCollectionMetrics>[]>): Response<M.BatchWriteItemOutput> {
   const out: Response<M.BatchWriteItemOutput> = { UnprocessedItems: {} };
+  const meter = provider.capacityMeter;
+  if (meter) for (const [t, effects] of perTable) for (const e of effects) meter.write(t, writeUnits(e.tableBytes), e.indexUnits);
   if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
     out.ConsumedCapacity = [...perTable].map(([t, effects]) => {
       const merged: WriteEffect = { tableBytes: 0, indexUnits: new Map() };
@@ -323,7 +326,8 @@ export function batchWriteOutput(provider: DynamoDBProvider, input: Request<Pick
         tableUnits += writeUnits(e.tableBytes);
         for (const [n, u] of e.indexUnits) merged.indexUnits.set(n, (merged.indexUnits.get(n) ?? 0) + u);
       }
-      const cc = provider.writeCapacity(t, input.ReturnConsumedCapacity, merged)!;
+      // Not provider.writeCapacity: the meter has counted these writes one by one above.
+      const cc = writeCapacity(provider, t, input.ReturnConsumedCapacity, merged)!;
       const extra = tableUnits - writeUnits(0);
       // writeCapacity sets both counts (and the Table's, when it reports one) in TOTAL and INDEXES modes.
       cc.CapacityUnits! += extra;

@@ -412,9 +412,9 @@ export function walk(provider: DynamoDBProvider, t: TableState, target: IndexSta
   out.Count = count;
   out.ScannedCount = scanned;
   if (stopped && last) out.LastEvaluatedKey = keyOf(provider, JSON.parse(last) as Item, t, target);
-  if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
-    out.ConsumedCapacity = provider.readCapacity(t, input.ReturnConsumedCapacity, readUnits(bytes, consistent), target?.meta.name);
-  }
+  // Called whatever the mode: the metrics count every request's units (it answers undefined for NONE).
+  const cc = provider.readCapacity(t, input.ReturnConsumedCapacity, readUnits(bytes, consistent), target?.meta.name);
+  if (cc) out.ConsumedCapacity = cc;
   return out;
 }
 
