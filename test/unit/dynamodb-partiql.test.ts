@@ -83,6 +83,9 @@ test('parser: each statement kind', () => {
   const d = parseStatement(`DELETE FROM Music WHERE Artist = 'A' RETURNING ALL OLD *;`).statement;
   assert.deepEqual(d.k === 'delete' ? d.returning : undefined, 'ALL OLD');
   assert.equal(parseStatement(`EXISTS(SELECT * FROM Music WHERE Artist = 'A' AND x IS MISSING)`).statement.k, 'exists');
+  // Keywords quoted are names; after a dot or in a function call they are no bare name.
+  const q = parseStatement(`SELECT "new", "all".key FROM "user" WHERE "old" = 1 AND size("count") > 0`).statement;
+  assert.deepEqual(q.k === 'select' ? [q.projection, q.from.table] : undefined, [[['new'], ['all', 'key']], 'user']);
 });
 
 test('parser: precedence and predicates', () => {
@@ -123,6 +126,15 @@ test('parser: refusals with DynamoDB messages', () => {
     [`SELECT * FROM Music WHERE a[*].b = 1`, 'Wildcard path component like a[*].b are not supported'],
     [`SELECT * FROM Music; DELETE FROM Music WHERE a = 1`, 'Only one operation is allowed in a statement.'],
     [`SELECT * FROM Music WHERE a = 1 b`, 'syntax: Unexpected token: b at 1:33'],
+    // PartiQL's keywords (partiql-lang-kotlin's lexer: SQL-92's and PartiQL's, RETURNING's ALL/NEW/OLD among them) are
+    // never bare names: neither attributes nor tables.
+    [`SELECT new FROM Music`, 'syntax: Unexpected keyword: new at 1:8'],
+    [`SELECT * FROM Music WHERE ALL = 1`, 'syntax: Unexpected keyword: ALL at 1:27'],
+    [`SELECT * FROM Music WHERE a = 1 AND Key = 2`, 'syntax: Unexpected keyword: Key at 1:37'],
+    [`UPDATE Music REMOVE old WHERE a = 1`, 'syntax: Unexpected keyword: old at 1:21'],
+    [`UPDATE Music SET count = 1 WHERE a = 1`, 'syntax: Unexpected keyword: count at 1:18'],
+    [`SELECT * FROM Music ORDER BY modified`, 'syntax: Unexpected keyword: modified at 1:30'],
+    [`SELECT * FROM user`, 'syntax: Unexpected keyword: user at 1:15'],
   ];
   for (const [src, message] of cases) assert.equal(refusal(() => parseStatement(src)), message, src);
   assert.equal(refusal(() => parseStatement(`SELECT * FROM Music WHERE ${'('.repeat(200)}a = 1${')'.repeat(200)}`)), 'syntax: Statement is nested too deeply');
@@ -191,7 +203,7 @@ test('planner: writes become keyed item operations with their conditions', () =>
   const put = planOf(`INSERT INTO Music VALUE {'Artist': ?, 'SongTitle': 'S', 'Tags': <<'a', 'b'>>}`, [{ S: 'A' }]);
   assert.deepEqual(put, { k: 'put', input: { TableName: 'Music', Item: { Artist: { S: 'A' }, SongTitle: { S: 'S' }, Tags: { SS: ['a', 'b'] } }, ConditionExpression: 'attribute_not_exists(#n0)', ExpressionAttributeNames: { '#n0': 'Artist' } } });
   checkExpressions(put);
-  const upd = planOf(`UPDATE Music SET Plays = Plays + 1 REMOVE Old SET Tags = set_delete(Tags, <<'a'>>) WHERE Artist = 'A' AND SongTitle = 'S' AND Plays < 5 RETURNING ALL NEW *`);
+  const upd = planOf(`UPDATE Music SET Plays = Plays + 1 REMOVE "Old" SET Tags = set_delete(Tags, <<'a'>>) WHERE Artist = 'A' AND SongTitle = 'S' AND Plays < 5 RETURNING ALL NEW *`);
   assert.equal(upd.k, 'update');
   assert.deepEqual(upd.input, {
     TableName: 'Music', Key: { Artist: { S: 'A' }, SongTitle: { S: 'S' } }, UpdateExpression: 'SET #n0 = #n0 + :v0 REMOVE #n1 DELETE #n2 :v1',
