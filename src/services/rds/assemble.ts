@@ -27,6 +27,7 @@ import { backupRootFor } from '../../engines/backup/index.js';
 import { BackupApi } from './backups/api.js';
 import { BackupTables } from './backups/records.js';
 import { BackupWorker } from './backups/worker.js';
+import { done } from '../../runtime/reconciler.js';
 
 const DEFAULT_HEALTH_INTERVAL_MS = 500;
 /** How often the backup worker looks at every instance: LatestRestorableTime trails the archive by at most this. */
@@ -100,8 +101,10 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     storageGiBBytes: env.config.rds?.storageGiBBytes ?? 1024 ** 3,
     healthIntervalMs: env.config.rds?.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
     backups,
+    ensureBackups: async (c) => done(backups.ensureStep(c.key, c.rec)),
   });
   specOf.fn = (rec) => supervisor.spec(rec);
+  backups.attach(supervisor);
   // Before the first RDS request is answered: an instance is never reported available while its engine is not yet
   // this Cellar's (see RdsSupervisor.takeOver).
   supervisor.takeOver();

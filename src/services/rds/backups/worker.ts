@@ -23,7 +23,7 @@ import { faultPoint } from '../../../core/faults.js';
 import type { Clock } from '../../../core/clock.js';
 import type { BackupPlace } from '../../../engines/adapter.js';
 import { backupsToPrune, isBackupCorruptError, listBaseBackups } from '../../../engines/backup/index.js';
-import type { EngineSpec, RdsEngineDriver } from '../driver.js';
+import type { MemberEngine as EngineSpec, RdsEngineDriver } from '../driver.js';
 import { scopeKey, type InstanceRecord, type InstanceStatus, type RdsTables, type SnapshotRecord } from '../records.js';
 import type { InstanceEvents } from '../status.js';
 import { emitInstanceBackupEvent, emitSnapshotEvent } from './events.js';
@@ -37,6 +37,14 @@ import {
   type SourceSettings,
 } from './records.js';
 import { lastWindowStartMs } from './validation.js';
+
+/**
+ * How the worker records that a backup of an instance is being taken: the runtime derives `backing-up` from it
+ * (runtime/transitions.ts observed.backingUp), through the supervisor's observeKey.
+ */
+export interface BackingUpPort {
+  observeKey(key: string, fn: (rec: InstanceRecord) => void): InstanceRecord | undefined;
+}
 
 export interface BackupWorkerOptions {
   tables: RdsTables;
@@ -60,6 +68,8 @@ const RETRY_CAP_MS = 10 * 60_000;
 const PERSIST_LATEST_EVERY_MS = 10_000;
 const PRUNE_EVERY_MS = 60_000;
 const STOP_WAIT_MS = 30_000;
+/** The statuses in which an instance's engine serves, so backups can be taken. */
+const UP: readonly InstanceStatus[] = ['available', 'storage-full', 'backing-up'];
 
 type Job = { kind: 'automated' | 'snapshot' | 'copy' | 'disable' | 'prune'; describe: string; run: Promise<void> };
 
@@ -72,8 +82,14 @@ export class BackupWorker {
   private readonly retryAt = new Map<string, { at: number; delay: number }>();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private port: BackingUpPort | undefined;
 
   constructor(private readonly o: BackupWorkerOptions) {}
+
+  /** The supervisor, once built (it is built with this worker). */
+  attach(port: BackingUpPort): void {
+    this.port = port;
+  }
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.o.tickMs);
@@ -99,15 +115,18 @@ export class BackupWorker {
     return this.o.driver.canBackUp(this.o.spec(rec));
   }
 
-  /** The status a newly created (or restored) instance takes once its engine is up: its first backup comes next. */
-  statusAfterCreate(rec: InstanceRecord): InstanceStatus {
-    return rec.backupRetentionPeriod > 0 && this.canBackUp(rec) ? 'backing-up' : rec.storageFull ? 'storage-full' : 'available';
-  }
-
-  /** The reconciler's sentence for an instance in `backing-up` (the job, not the reconciler, ends that status). */
-  whileBackingUp(key: string): string {
+  /**
+   * The reconciler's ensureBackups step: decides (and starts in the background) what the instance's backups need now,
+   * and says what it decided. Never waits for a backup.
+   */
+  ensureStep(key: string, rec: InstanceRecord): string {
+    this.ensureBackups(key, rec);
     const job = this.jobs.get(key);
-    return job ? `backing up: ${job.describe}` : 'backing up: waiting for a backup slot';
+    if (job) return `backups: ${job.describe} running`;
+    if (rec.backupRetentionPeriod === 0) return 'automated backups off (retention 0)';
+    if (!this.canBackUp(rec)) return `automated backups: ${rec.engine} cannot back up here`;
+    const latest = this.latestRestorableMs(rec);
+    return latest === undefined ? 'automated backups: first backup due' : `automated backups: restorable to ${new Date(latest).toISOString()}`;
   }
 
   /** LatestRestorableTime of an instance (undefined without automated backups or before the first one). */
@@ -139,8 +158,7 @@ export class BackupWorker {
 
   private ensureBackups(key: string, rec: InstanceRecord): void {
     if (this.jobs.has(key) || (this.retryAt.get(key)?.at ?? 0) > Date.now()) return;
-    const up = rec.status === 'available' || rec.status === 'storage-full' || rec.status === 'backing-up';
-    if (!up) return;
+    if (!UP.includes(rec.status)) return;
     const ab = this.o.backups.automated.get(automatedKey(Scope.ofRecord(rec), rec.dbiResourceId));
     const canBackUp = this.canBackUp(rec);
     const pendingSnapshot = canBackUp ? this.pendingSnapshotOf(rec) : undefined;
@@ -223,25 +241,20 @@ export class BackupWorker {
 
   // ---- jobs ---------------------------------------------------------------------------------------------------------
 
-  /** Moves an available instance to `backing-up` for a job (or leaves it there); false if it moved on meanwhile. */
+  /** Marks a backup of an available instance as being taken (status `backing-up`); undefined if it moved on. */
   private enterBackingUp(key: string): InstanceRecord | undefined {
-    return this.o.tables.store.transaction(() => {
-      const cur = this.o.tables.instances.get(key);
-      if (!cur || !['available', 'storage-full', 'backing-up'].includes(cur.status)) return undefined;
-      if (cur.status !== 'backing-up') {
-        this.o.events.transition(cur, 'backing-up', this.now());
-        this.o.tables.instances.put(key, cur);
-      }
-      return cur;
+    const cur = this.o.tables.instances.get(key);
+    if (!cur || !UP.includes(cur.status)) return undefined;
+    return this.port?.observeKey(key, (r) => {
+      r.observed.backingUp = true;
     });
   }
 
   private backToService(key: string): void {
-    this.o.tables.store.transaction(() => {
-      const cur = this.o.tables.instances.get(key);
-      if (!cur || cur.status !== 'backing-up') return;
-      this.o.events.transition(cur, cur.storageFull ? 'storage-full' : 'available', this.now());
-      this.o.tables.instances.put(key, cur);
+    const cur = this.o.tables.instances.get(key);
+    if (!cur?.observed.backingUp) return;
+    this.port?.observeKey(key, (r) => {
+      delete r.observed.backingUp;
     });
   }
 
