@@ -155,6 +155,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
             r.observed.engine = 'running';
             r.observed.rebootGeneration = r.desired.rebootGeneration;
             delete r.restore;
+            if (o.backups?.firstBackupDue(r)) r.observed.backingUp = true;
           });
           o.backups.restoredEvent(rec, restore);
           return acted(`created: ${how}; accepting connections on port ${rec.port}`);
@@ -172,6 +173,8 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
           r.observed.created = true;
           r.observed.engine = 'running';
           r.observed.rebootGeneration = r.desired.rebootGeneration;
+          // The first automated backup follows at once: RDS shows a new instance `backing-up` until it is taken.
+          if (o.backups?.firstBackupDue(r)) r.observed.backingUp = true;
         });
         return acted(`created: ${rec.engine} ${rec.engineVersion} initialised and accepting connections on port ${rec.port}`);
       },

@@ -115,6 +115,11 @@ export class BackupWorker {
     return this.o.driver.canBackUp(this.o.spec(rec));
   }
 
+  /** Whether a just-created (or restored) instance takes its first automated backup now (status `backing-up`). */
+  firstBackupDue(rec: InstanceRecord): boolean {
+    return rec.backupRetentionPeriod > 0 && this.canBackUp(rec);
+  }
+
   /**
    * The reconciler's ensureBackups step: decides (and starts in the background) what the instance's backups need now,
    * and says what it decided. Never waits for a backup.
