@@ -264,6 +264,6 @@ const summary = {
 };
 console.log(JSON.stringify(summary, null, 2));
 fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync(path.join('bench/results', `backup-floor-${summary.when.replace(/[:.]/g, '-')}.json`), JSON.stringify(summary, null, 2) + '\n');
+fs.writeFileSync(path.join('bench/results', 'backup-floor.json'), JSON.stringify(summary, null, 2) + '\n');
 await primary.destroy();
 fs.rmSync(base, { recursive: true, force: true });
