@@ -2,7 +2,8 @@
  * The web console (/_cellar/console) in a real browser: Debian's chromium, headless, driven by playwright-core.
  * Given a Cellar holding a DynamoDB table with items, a secret and a PostgreSQL DB instance (a real engine with a
  * client connected), the console lists every resource by account and region, browses the table's items by scan and
- * by query, shows a secret's value only when asked, shows the instance with its events, and streams the live log;
+ * by query, shows a secret's value only when asked, shows the instance with its events and graphs of its AWS/RDS
+ * metrics (once CloudWatch has data points for them), and streams the live log;
  * the page logs no console errors and throws nothing. The console's guard refuses foreign origins and non-loopback
  * Host names. Chromium is required: without /usr/bin/chromium this file fails, it does not skip.
  */
@@ -13,6 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { DynamoDBClient, CreateTableCommand, PutItemCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { RDSClient, CreateDBInstanceCommand, DescribeDBInstancesCommand, type DBInstance } from '@aws-sdk/client-rds';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import pg from 'pg';
 import { freePort, rdsCaBundle, removeDir, sdkConfig, startCellar, tempDir, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
@@ -20,6 +22,8 @@ const CHROMIUM = process.env.CELLAR_CHROMIUM ?? '/usr/bin/chromium';
 const PASSWORD = 'Sup3r-secret!';
 const SECRET_VALUE = 'console-secret-value-4711';
 const UI_TIMEOUT_MS = 15_000;
+/** The samplers publish the engines' metrics this often here (60 s by default), so the graphs have points soon. */
+const METRICS_PERIOD_MS = 2_000;
 
 describe('web console in headless Chromium', { timeout: 180_000 }, () => {
   let dataDir: string;
@@ -44,7 +48,7 @@ describe('web console in headless Chromium', { timeout: 180_000 }, () => {
     // Loud, not a skip: the console's browser test needs the Debian chromium package (scripts/install-system-deps.sh).
     assert.ok(existsSync(CHROMIUM), `Chromium is not installed at ${CHROMIUM}: install the Debian chromium package (scripts/install-system-deps.sh)`);
     dataDir = tempDir();
-    cellar = await startCellar({ dataDir });
+    cellar = await startCellar({ dataDir, env: { CELLAR_METRICS_PERIOD_MS: String(METRICS_PERIOD_MS) } });
     const ddb = new DynamoDBClient(sdkConfig(cellar.endpoint));
     await ddb.send(
       new CreateTableCommand({
@@ -164,6 +168,40 @@ describe('web console in headless Chromium', { timeout: 180_000 }, () => {
     const events = page.locator('[data-testid=rds-events]');
     await events.waitFor({ timeout: UI_TIMEOUT_MS });
     assert.match(await events.innerText(), /DB instance created/i);
+    await page.close();
+    noProblems();
+  });
+
+  it("graphs an RDS instance's CloudWatch metrics", async () => {
+    // The samplers publish the instance's metrics every METRICS_PERIOD_MS; first CloudWatch itself has them.
+    const cw = new CloudWatchClient(sdkConfig(cellar.endpoint));
+    const connections = async () => {
+      const end = new Date();
+      const r = await cw.send(
+        new GetMetricDataCommand({
+          StartTime: new Date(end.getTime() - 3600_000),
+          EndTime: end,
+          MetricDataQueries: [{ Id: 'c', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'DatabaseConnections', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'console-pg' }] }, Period: 60, Stat: 'Maximum' } }],
+        }),
+      );
+      return r.MetricDataResults?.[0]?.Values ?? [];
+    };
+    const values = (await waitFor(async () => ((await connections()).some((v) => v >= 1) ? connections() : undefined), 'DatabaseConnections data points', 60_000, 500))!;
+    assert.ok(values.some((v) => v >= 1), `the connected client is counted: ${JSON.stringify(values)}`);
+    const page = await openConsole('#rds');
+    await page.locator('[data-testid=rds-instance][data-name=console-pg] button').click({ timeout: UI_TIMEOUT_MS });
+    const chart = page.locator('[data-testid=metric-chart][data-metric=DatabaseConnections]');
+    await chart.locator('canvas').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.ok(Number(await chart.getAttribute('data-points')) > 0);
+    assert.match(await chart.innerText(), /last \d/);
+    // Another range: the graph is drawn again, from a new GetMetricData, and still has the points.
+    await page.locator('[data-testid=metric-range]').selectOption(String(3 * 3600));
+    await page.locator('[data-testid=metric-refresh]').click();
+    await chart.locator('canvas').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.ok(Number(await chart.getAttribute('data-points')) > 0);
+    for (const metric of ['CPUUtilization', 'FreeStorageSpace']) {
+      assert.ok(Number(await page.locator(`[data-testid=metric-chart][data-metric=${metric}]`).getAttribute('data-points')) > 0, metric);
+    }
     await page.close();
     noProblems();
   });

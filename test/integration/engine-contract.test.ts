@@ -15,6 +15,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pg from 'pg';
+import mysql from 'mysql2/promise';
+import { RespClient } from '../../src/engines/redis/resp.js';
 import { LocalHost, delay } from '../../src/engines/host.js';
 import { createEngine } from '../../src/engines/index.js';
 import { isRecoverable, type BackupPlace, type BaseBackupInfo, type EngineName, type RecoverableEngineAdapter } from '../../src/engines/adapter.js';
@@ -38,10 +40,18 @@ interface BackupHarness {
   dbName: string;
   /** Connects as the master user and makes sure the rows table exists (not on a standby: `readOnly`). */
   connect(port: number, options?: { readOnly?: boolean }): Promise<RowSession>;
-  /** Makes the engine finish its current log file, so that it is archived as a complete one. */
-  switchLog(engine: RecoverableEngineAdapter): Promise<void>;
-  /** The archive file names of complete, compressed log files. */
-  archivedLogFiles(archiveDir: string): string[];
+  /**
+   * How finely a restore time is honoured: 1 ms (PostgreSQL's commit timestamps) or 1000 ms (MariaDB's binlog
+   * timestamps are whole seconds: a whole-second target is exact, a fraction is rounded down).
+   */
+  restoreGranularityMs: number;
+  /** The log archive and its replay; undefined for an engine that has only snapshots (Redis). */
+  log?: {
+    /** Makes the engine finish its current log file, so that it is archived as a complete one. */
+    switchLog(engine: RecoverableEngineAdapter): Promise<void>;
+    /** The archive file names of complete, compressed log files. */
+    archivedLogFiles(archiveDir: string): string[];
+  };
 }
 
 const pgHarness: BackupHarness = {
@@ -59,20 +69,77 @@ const pgHarness: BackupHarness = {
       close: () => c.end(),
     };
   },
-  async switchLog(engine) {
-    // As Cellar's own admin role over the instance's socket: the master may not switch WAL files.
-    const c = new pg.Client({ host: (engine as PostgresEngine).layout.run, port: engine.spec.port, user: 'rdsadmin', database: 'postgres' });
-    await c.connect();
-    try {
-      await c.query('SELECT pg_switch_wal()');
-    } finally {
-      await c.end();
-    }
+  restoreGranularityMs: 1,
+  log: {
+    async switchLog(engine) {
+      // As Cellar's own admin role over the instance's socket: the master may not switch WAL files.
+      const c = new pg.Client({ host: (engine as PostgresEngine).layout.run, port: engine.spec.port, user: 'rdsadmin', database: 'postgres' });
+      await c.connect();
+      try {
+        await c.query('SELECT pg_switch_wal()');
+      } finally {
+        await c.end();
+      }
+    },
+    archivedLogFiles: (dir) => fs.readdirSync(dir).filter((n) => /^[0-9A-F]{24}\.gz$/.test(n) && fs.existsSync(path.join(dir, n + '.sha256'))).sort(),
   },
-  archivedLogFiles: (dir) => fs.readdirSync(dir).filter((n) => /^[0-9A-F]{24}\.gz$/.test(n) && fs.existsSync(path.join(dir, n + '.sha256'))).sort(),
 };
 
-const HARNESSES: BackupHarness[] = [pgHarness];
+async function mariadbSession(port: number, database: string): Promise<mysql.Connection> {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'admin', password: PASSWORD, database, connectTimeout: 5000 });
+  c.on('error', () => {});
+  return c;
+}
+
+/** MariaDB, and MySQL served by it: binlogs archived by mariadb-binlog, restore times to the second. */
+function mariadbHarness(engine: 'mariadb' | 'mysql'): BackupHarness {
+  return {
+    engine,
+    masterUsername: 'admin',
+    dbName: 'app',
+    restoreGranularityMs: 1000,
+    async connect(port, options = {}) {
+      const c = await mariadbSession(port, 'app');
+      if (!options.readOnly) await c.query('CREATE TABLE IF NOT EXISTS contract_rows (id INT PRIMARY KEY, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB');
+      return {
+        insert: async (id) => void (await c.query('INSERT INTO contract_rows (id) VALUES (?)', [id])),
+        ids: async () => (await c.query<mysql.RowDataPacket[]>('SELECT id FROM contract_rows ORDER BY id'))[0].map((r) => Number(r.id)),
+        close: () => c.end(),
+      };
+    },
+    log: {
+      async switchLog(target) {
+        // The master holds RELOAD, as on RDS.
+        const c = await mariadbSession(target.spec.port, 'app');
+        try {
+          await c.query('FLUSH BINARY LOGS');
+        } finally {
+          await c.end();
+        }
+      },
+      archivedLogFiles: (dir) => fs.readdirSync(dir).filter((n) => /^binlog\.\d{6}\.gz$/.test(n) && fs.existsSync(path.join(dir, n + '.sha256'))).sort(),
+    },
+  };
+}
+
+/** Redis: snapshots (BGSAVE) only, no log to replay; rows are the members of a sorted set. */
+const redisHarness: BackupHarness = {
+  engine: 'redis',
+  masterUsername: 'default',
+  dbName: 'app',
+  restoreGranularityMs: 1,
+  async connect(port) {
+    const c = await RespClient.connect({ host: '127.0.0.1', port }, 5000);
+    await c.call(['AUTH', 'default', PASSWORD]);
+    return {
+      insert: async (id) => void (await c.call(['ZADD', 'contract_rows', String(id), String(id)])),
+      ids: async () => ((await c.call(['ZRANGE', 'contract_rows', '0', '-1'])) as string[]).map(Number),
+      close: async () => c.close(),
+    };
+  },
+};
+
+const HARNESSES: BackupHarness[] = [pgHarness, mariadbHarness('mariadb'), redisHarness];
 
 interface WrittenRow {
   id: number;
@@ -231,12 +298,39 @@ for (const h of HARNESSES) {
 
     it('restores to a time between two writes: exactly the rows committed up to it, none after', { timeout: STEP_TIMEOUT_MS }, async () => {
       await waitFor(async () => writer.rows.filter((r) => r.sentAt > backup.consistentAt + 300).length > 20, 'writes after the backup');
+      if (!h.log) {
+        // Only snapshots: the one reachable time is the snapshot's own, and any other is refused.
+        const refused = await newEngine('pitr-refused');
+        await assert.rejects(refused.restoreToPoint({ base: backup, dataDir: refused.spec.dataDir, archiveDir: place.archiveDir, targetTime: backup.consistentAt + 1000 }), /no log to replay/);
+        assert.equal(await refused.isInitialised(), false);
+        const { ids, restoredTo } = await restoreAndRead('pitr', { archiveDir: place.archiveDir, targetTime: backup.consistentAt });
+        assert.equal(restoredTo, backup.consistentAt);
+        assert.deepEqual(ids, idsAtBackup);
+        return;
+      }
+      let targetTime: number;
+      if (h.restoreGranularityMs === 1) {
+        const rows = writer.rows;
+        const after = rows.filter((r) => r.sentAt > backup.consistentAt + 200);
+        const k = after[Math.floor(after.length / 2)]!;
+        const next = rows.find((r) => r.id === k.id + 1)!;
+        assert.ok(next.sentAt - k.ackedAt >= 2, 'a gap between the two writes');
+        targetTime = Math.floor((k.ackedAt + next.sentAt) / 2);
+      } else {
+        // A target on the engine's granularity, with the writer paused across it: the last write before it is
+        // acknowledged before it, the next one sent after it.
+        const g = h.restoreGranularityMs;
+        targetTime = (Math.floor(Date.now() / g) + 2) * g;
+        await delay(targetTime - 80 - Date.now());
+        await writer.pause();
+        await delay(Math.max(0, targetTime + 80 - Date.now()));
+        writer.resume();
+        await waitFor(async () => writer.rows.some((r) => r.sentAt > targetTime), 'a write after the target');
+      }
       const rows = writer.rows;
-      const after = rows.filter((r) => r.sentAt > backup.consistentAt + 200);
-      const k = after[Math.floor(after.length / 2)]!;
+      const k = rows.filter((r) => r.ackedAt < targetTime).at(-1)!;
       const next = rows.find((r) => r.id === k.id + 1)!;
-      assert.ok(next.sentAt - k.ackedAt >= 2, 'a gap between the two writes');
-      const targetTime = Math.floor((k.ackedAt + next.sentAt) / 2);
+      assert.ok(k.ackedAt < targetTime && next.sentAt > targetTime, 'the target lies between two writes');
       await waitFor(async () => ((await primary.latestArchivedTime(place)) ?? 0) > targetTime, 'the archive to pass the target');
       const { ids, restoredTo } = await restoreAndRead('pitr', { archiveDir: place.archiveDir, targetTime });
       assert.equal(restoredTo, targetTime);
@@ -273,15 +367,18 @@ for (const h of HARNESSES) {
     });
 
     it('detects a corrupted base backup file and a corrupted or missing archive file, naming it', { timeout: STEP_TIMEOUT_MS }, async () => {
+      const log = h.log;
       // Complete log files after the backup's start.
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; log && i < 3; i++) {
         await delay(100);
-        await h.switchLog(primary);
+        await log.switchLog(primary);
       }
-      const archived = await waitFor(async () => {
-        const files = h.archivedLogFiles(place.archiveDir).filter((f) => f.slice(0, 24) > backup.archiveStart);
-        return files.length >= 3 ? files : undefined;
-      }, 'three archived log files after the backup');
+      const archived = log
+        ? await waitFor(async () => {
+            const files = log.archivedLogFiles(place.archiveDir).filter((f) => f.slice(0, 24) > backup.archiveStart);
+            return files.length >= 3 ? files : undefined;
+          }, 'three archived log files after the backup')
+        : [];
 
       // A flipped byte in the base backup.
       const baseFile = fs.readdirSync(backup.dir).map((n) => path.join(backup.dir, n)).filter((f) => fs.statSync(f).isFile() && !f.endsWith('.json')).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0]!;
@@ -298,6 +395,10 @@ for (const h of HARNESSES) {
       });
       assert.equal(await corruptTarget.isInitialised(), false, 'no instance from a corrupt backup');
       fs.writeFileSync(baseFile, original);
+      if (!log) {
+        assert.deepEqual(fs.readdirSync(place.archiveDir), [], 'an engine without a log archives nothing');
+        return;
+      }
 
       // A damaged archived log file.
       const middle = path.join(place.archiveDir, archived[1]!);

@@ -16,7 +16,7 @@ export function MetricChart({ series, start, end, height = 160 }) {
         legend: { show: false },
         scales: { x: { time: true, range: () => [start, end] } },
         series: [{}, { label: series.metric, stroke: '#2f5fd0', width: 1.5, points: { show: series.timestamps.length < 60 } }],
-        axes: [{}, { size: 60 }],
+        axes: [{}, { size: 60, values: (_u, splits) => splits.map(formatNumber) }],
       },
       [series.timestamps, series.values],
       box.current,
@@ -33,6 +33,15 @@ export function MetricChart({ series, start, end, height = 160 }) {
   `;
 }
 
+const UNITS = [
+  [1e12, 'T'],
+  [1e9, 'G'],
+  [1e6, 'M'],
+  [1e3, 'k'],
+];
+
+/** A value shortly: 204.3M, 1.24, 0.25 (bytes, counts and percentages alike; CloudWatch's units are not shown). */
 function formatNumber(n) {
-  return Math.abs(n) >= 1e6 ? n.toExponential(3) : Number.isInteger(n) ? String(n) : n.toFixed(3);
+  for (const [size, unit] of UNITS) if (Math.abs(n) >= size) return `${Number((n / size).toPrecision(4))}${unit}`;
+  return String(Number(n.toPrecision(4)));
 }

@@ -472,6 +472,8 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
       }
       const account = `${sqlString(REPLICATION_USER)}@'%'`;
       await this.withAdmin(10_000, async (_c, exec) => {
+        // Not logged: each instance has its own replication account and password, never its primary's.
+        await exec('SET SESSION sql_log_bin = 0');
         await exec(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY PASSWORD ${sqlString(mysqlNativePasswordHash(password!))}`);
         await exec(`ALTER USER ${account} IDENTIFIED BY PASSWORD ${sqlString(mysqlNativePasswordHash(password!))} ACCOUNT UNLOCK`);
         await exec(`GRANT REPLICATION SLAVE ON *.* TO ${account}`);
