@@ -235,8 +235,8 @@ export interface RelationalEngineAdapter extends EngineAdapter {
 }
 
 /**
- * What an engine reports about its load, for the AWS/RDS metrics. `connections` leaves out the admin session that
- * asks. The I/O counters are cumulative and present only when the engine times its I/O (PostgreSQL's
+ * What an engine reports about its load, for the AWS/RDS metrics. `connections` leaves out Cellar's own admin
+ * sessions where the engine can tell them apart (PostgreSQL: its admin role's; MariaDB: the one asking). The I/O counters are cumulative and present only when the engine times its I/O (PostgreSQL's
  * track_io_timing and track_wal_io_timing): reads are data-block reads, writes are WAL syncs (what a commit waits for).
  */
 export interface EngineActivity {

@@ -78,7 +78,7 @@ export const storeCommitDuration = new HistogramFamily('cellar_store_commit_dura
 ]);
 export const storeCommits = storeCommitDuration.child({});
 
-/** Engine processes restarted by their supervisor after an unexpected exit, by engine. */
+/** Engine processes restarted because their health decider (runtime/decider.ts) found them down, by engine. */
 export const engineRestarts = new Map<string, number>();
 
 export function countEngineRestart(engine: string): void {

@@ -1,8 +1,9 @@
 /**
  * @module observability/proc
  * What Linux's /proc says about a process tree: CPU time, resident memory and I/O, summed over a root process and
- * its descendants (PostgreSQL runs a process per connection under its postmaster; MariaDB one process). Reads only
- * numbers; a process that exits between two reads is skipped. On a system without /proc every reading is empty.
+ * its descendants (PostgreSQL runs a process per connection under its postmaster; MariaDB one process), found through
+ * each process's `children` list rather than a scan of every process on the machine. Reads only numbers; a process
+ * that exits between two reads is skipped. On a system without /proc every reading is empty.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -62,52 +63,50 @@ function readIo(pid: number): { reads: number; writes: number } | undefined {
   return reads && writes ? { reads: Number(reads[1]), writes: Number(writes[1]) } : undefined;
 }
 
-/** Every live process's parent: read once per sampling round, shared by all the trees sampled in it. */
-export function parentMap(): Map<number, number> {
-  const parents = new Map<number, number>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return parents;
-  }
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(name);
-    const s = readStat(pid);
-    if (s) parents.set(pid, s.ppid);
-  }
-  return parents;
-}
+/** Past this many processes a tree is not followed further (an engine runs one process per connection, bounded). */
+const MAX_TREE_PROCESSES = 10_000;
 
-/** The tree under `rootPid` (root included), from a parent map. */
-export function descendants(rootPid: number, parents: ReadonlyMap<number, number>): number[] {
-  const children = new Map<number, number[]>();
-  for (const [pid, ppid] of parents) {
-    let list = children.get(ppid);
-    if (!list) children.set(ppid, (list = []));
-    list.push(pid);
+/** The children of a process: Linux lists them per thread in /proc/<pid>/task/<tid>/children. */
+function childrenOf(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
   }
   const out: number[] = [];
+  for (const tid of tasks) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const c of text.split(' ')) if (c !== '' && c !== '\n') out.push(Number(c));
+  }
+  return out;
+}
+
+/** The tree under `rootPid` (root included), following each process's children; bounded by MAX_TREE_PROCESSES. */
+export function descendants(rootPid: number): number[] {
+  const out: number[] = [];
   const queue = [rootPid];
-  // Bounded by the number of live processes: each pid has one parent, so it is queued once.
-  while (queue.length > 0 && out.length <= parents.size) {
-    const pid = queue.shift()!;
+  for (let i = 0; i < queue.length && out.length < MAX_TREE_PROCESSES; i++) {
+    const pid = queue[i]!;
     out.push(pid);
-    for (const child of children.get(pid) ?? []) queue.push(child);
+    for (const child of childrenOf(pid)) queue.push(child);
   }
   return out;
 }
 
 /** A reading of the tree under `rootPid`, or undefined when that process is gone. */
-export function sampleTree(rootPid: number, parents: ReadonlyMap<number, number>): ProcessSample | undefined {
+export function sampleTree(rootPid: number): ProcessSample | undefined {
   const root = readStat(rootPid);
   if (!root) return undefined;
   let ticks = root.cutime + root.cstime;
   let rssPages = 0;
   const io = new Map<number, { reads: number; writes: number }>();
-  for (const pid of descendants(rootPid, parents)) {
+  for (const pid of descendants(rootPid)) {
     const s = pid === rootPid ? root : readStat(pid);
     if (!s) continue;
     ticks += s.utime + s.stime;

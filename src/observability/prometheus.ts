@@ -103,6 +103,7 @@ const mirrorNames = new Set<string>();
 
 function snake(s: string): string {
   return s
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .replace(/[^A-Za-z0-9]+/g, '_')
     .toLowerCase();

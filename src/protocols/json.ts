@@ -142,9 +142,10 @@ export class JsonProtocol implements Protocol {
    */
   private queryCompatibleError(model: ServiceModel, err: ServiceError, requestId: string, validationCode: string): WireResponse {
     const code = err.code === 'ValidationException' ? validationCode : err.code;
-    const byCode = Object.entries(model.shapes).find(([, s]) => s.exception && s.error?.code === code)?.[0];
-    const shape = byCode ?? (model.shapes[code]?.exception ? code : undefined);
-    const type = shape !== undefined ? this.style.typePrefix + shape : errorTypePrefix(err.code, this.style) + err.code;
+    // The shape named as the code when there is one (CloudWatch's ResourceNotFound, not DashboardNotFoundError, which
+    // shares its code), else the first whose code it is.
+    const shape = model.shapes[code]?.exception ? code : Object.entries(model.shapes).find(([, s]) => s.exception && s.error?.code === code)?.[0];
+    const type = shape !== undefined ? this.style.typePrefix + shape : code === validationCode ? `${this.style.validationTypePrefix}ValidationException` : errorTypePrefix(err.code, this.style) + err.code;
     const payload: Record<string, unknown> = { __type: type, message: err.message };
     if (err.fields) Object.assign(payload, err.fields);
     const body = Buffer.from(stringifyWire(payload), 'utf8');

@@ -94,10 +94,14 @@ export function prefixEnd(prefix: Buffer): Buffer | undefined {
 
 /** JSON documents in a keyspace, keyed by strings: the common case for resource metadata. */
 export class JsonTable<T> {
-  constructor(private readonly space: Keyspace) {}
+  /** `migrate` brings a document stored in an older shape to the current one as it is read. */
+  constructor(
+    private readonly space: Keyspace,
+    private readonly migrate: (stored: T) => T = (stored) => stored,
+  ) {}
   get(key: string): T | undefined {
     const raw = this.space.get(Buffer.from(key, 'utf8'));
-    return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as T);
+    return raw === undefined ? undefined : this.migrate(JSON.parse(raw.toString('utf8')) as T);
   }
   put(key: string, value: T): void {
     this.space.put(Buffer.from(key, 'utf8'), Buffer.from(JSON.stringify(value), 'utf8'));
@@ -114,7 +118,7 @@ export class JsonTable<T> {
     const end = prefixEnd(p);
     const out: Array<[string, T]> = [];
     for (const [k, v] of this.space.scan({ gte: p, ...(end ? { lt: end } : {}) })) {
-      out.push([k.toString('utf8'), JSON.parse(v.toString('utf8')) as T]);
+      out.push([k.toString('utf8'), this.migrate(JSON.parse(v.toString('utf8')) as T)]);
     }
     return out;
   }

@@ -14,7 +14,8 @@ import mysql from 'mysql2/promise';
 import { LocalHost, settlesWithin } from '../../src/engines/host.js';
 import { createEngine } from '../../src/engines/index.js';
 import type { EngineAdapter, EngineName, EngineSpec, RelationalEngineAdapter } from '../../src/engines/adapter.js';
-import { EngineSupervisor } from '../../src/engines/supervisor.js';
+import { HealthDecider } from '../../src/runtime/decider.js';
+import { describeExit } from '../../src/engines/adapter.js';
 import { RespClient, RespError } from '../../src/engines/redis/resp.js';
 
 const STEP_TIMEOUT_MS = 120_000;
@@ -318,19 +319,23 @@ for (const h of harnesses) {
       await engine.start();
     });
 
-    it('is restarted by the supervisor after a crash', { timeout: STEP_TIMEOUT_MS }, async () => {
-      const sentences: string[] = [];
-      const supervisor = new EngineSupervisor(engine, { initialBackoffMs: 50, maxRestarts: 2, windowMs: 60_000, report: (s) => sentences.push(s) });
-      supervisor.watch();
+    it('is restarted after a crash, as its health decider decides', { timeout: STEP_TIMEOUT_MS }, async () => {
+      // The engine layer only reports the exit; the runtime's one decider decides the restart and the caller acts.
+      const decider = new HealthDecider(`${h.engine} contract`, { maxRestarts: 2, windowMs: 60_000 });
+      const unsubscribe = engine.onUnexpectedExit((status) => decider.noteExit(describeExit(status)));
       try {
         const pid = engine.pid()!;
         process.kill(pid, 'SIGKILL');
-        await waitFor('the supervisor to restart the engine', 60_000, () => sentences.some((s) => s.startsWith('restarted')));
-        assert.match(sentences[0]!, /exited unexpectedly \(signal SIGKILL\); restarting in 50 ms \(attempt 1 of 2/);
+        await waitFor('the exit to be reported', 60_000, () => decider.state === 'down');
+        const decision = await decider.decide(async () => ({ ok: true }));
+        assert.equal(decision.action, 'restart');
+        assert.match(decision.sentence, /exited unexpectedly \(signal SIGKILL\); restarting it \(crash restart 1 of 2 within 60 s\)/);
+        await engine.start();
+        decider.noteRunning();
         assert.ok((await engine.healthProbe(2000)).ok);
         assert.notEqual(engine.pid(), pid);
       } finally {
-        supervisor.stop();
+        unsubscribe();
       }
     });
 

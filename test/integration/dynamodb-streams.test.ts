@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ExecuteStatementCommand,
-  PutItemCommand, TransactWriteItemsCommand, UpdateItemCommand, UpdateTableCommand, UpdateTimeToLiveCommand, type AttributeValue,
+  PutItemCommand, ScanCommand, TransactWriteItemsCommand, UpdateItemCommand, UpdateTableCommand, UpdateTimeToLiveCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand, type _Record as StreamRecord,
@@ -183,6 +183,15 @@ describe('DynamoDB Streams', () => {
   const connect = () => {
     ddb = new DynamoDBClient(sdkConfig(cellar.endpoint));
     streams = new DynamoDBStreamsClient(sdkConfig(cellar.endpoint));
+  };
+  /** kill -9 of Cellar under a writer, then a restart on the same data and new clients. */
+  const killAndRestart = async (writerDone: Promise<void>): Promise<void> => {
+    await cellar.kill9();
+    await writerDone;
+    ddb.destroy();
+    streams.destroy();
+    cellar = await cellar.restart();
+    connect();
   };
 
   before(async () => {
@@ -444,12 +453,7 @@ describe('DynamoDB Streams', () => {
     assert.equal(beforeKill.records.length, 1);
     const { acked, done: writerDone } = startAckingWriter(cellar.endpoint, 'durable_stream', { pk: { S: 'w%I%' }, sk: { S: '0' }, pad: { S: 'x'.repeat(100) } });
     await waitFor(() => acked.length >= 200, '200 acknowledged writes', 30_000);
-    await cellar.kill9();
-    await writerDone;
-    ddb.destroy();
-    streams.destroy();
-    cellar = await cellar.restart();
-    connect();
+    await killAndRestart(writerDone);
     const all = (await readAll(streams, await iterator(streams, arn, 'TRIM_HORIZON'))).records;
     const keys = all.map((r) => r.dynamodb!.Keys!.pk!.S!);
     assert.equal(keys[0], 'first');
@@ -465,6 +469,47 @@ describe('DynamoDB Streams', () => {
     assert.deepEqual(resumed.map((r) => r.dynamodb!.Keys!.pk!.S), [...keys.slice(1), 'after-restart']);
     const seqs = [...all, resumed[resumed.length - 1]!].map((r) => BigInt(r.dynamodb!.SequenceNumber!));
     assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'sequence numbers keep increasing across the restart');
+  });
+
+  it('given a writer of PutItem, UpdateItem, TransactWriteItems and BatchWriteItem, when Cellar is killed -9, then every record survives with its item and none without', async () => {
+    const table = 'durable_mixed';
+    const arn = (await createTable(ddb, table, 'NEW_AND_OLD_IMAGES')).TableDescription!.LatestStreamArn!;
+    const pad = S('y'.repeat(100));
+    const { acked, ackedRequests, done: writerDone } = startAckingWriter(cellar.endpoint, table, { pk: { S: 'm%I%' }, sk: { S: '0' }, pad }, { mode: 'mixed', keyNames: ['pk', 'sk'] });
+    // Enough requests that each of the four kinds ran many times, and the kill lands on any of them.
+    await waitFor(() => ackedRequests.length >= 200, '200 acknowledged requests', 30_000);
+    await killAndRestart(writerDone);
+    const records = (await readAll(streams, await iterator(streams, arn, 'TRIM_HORIZON'))).records;
+    const recorded = records.map((r) => r.dynamodb!.Keys!.pk!.S!);
+    assert.equal(new Set(recorded).size, recorded.length, 'no write has two records');
+    assert.ok(records.every((r) => r.eventName === 'INSERT' && r.dynamodb!.OldImage === undefined));
+    const stored = new Map<string, Item>();
+    let startKey: Item | undefined;
+    do {
+      const page = await ddb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+      for (const item of page.Items ?? []) stored.set(item.pk!.S!, item);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    // Each record came with its item and each item with its record: the item is the record's NewImage.
+    assert.deepEqual([...stored.keys()].sort(), [...recorded].sort(), 'the items stored are exactly the items recorded');
+    for (const r of records) assert.deepEqual(r.dynamodb!.NewImage, stored.get(r.dynamodb!.Keys!.pk!.S!), `${r.dynamodb!.Keys!.pk!.S} is its record's NewImage`);
+    assert.deepEqual(acked.filter((k) => !stored.has(k)), [], 'every acknowledged item survived, with its record');
+    // Each of the four paths was acknowledged before the kill, so each was cut by it or survived it.
+    for (const suffix of ['', 'u', 'ta', 'ba']) assert.ok(ackedRequests.some((keys) => keys[0]!.replace(/^m\d+/, '') === suffix), `requests ending in '${suffix}' were acknowledged`);
+    // At most one request was in flight at the kill, and it committed whole or not at all: a transaction's three
+    // items and a batch's two are all there or none is.
+    const requestOf = (k: string): string => k.replace(/^(m\d+).*$/, '$1');
+    const ackedNames = new Set(ackedRequests.map((keys) => requestOf(keys[0]!)));
+    const unacked = [...new Set(recorded.map(requestOf))].filter((name) => !ackedNames.has(name));
+    assert.ok(unacked.length <= 1, `unacknowledged requests that committed: ${unacked.join(', ')}`);
+    for (const name of unacked) {
+      const n = Number(name.slice(1));
+      const expected = [[name], [`${name}u`], [`${name}ta`, `${name}tb`, `${name}tc`], [`${name}ba`, `${name}bb`]][n % 4]!;
+      assert.deepEqual(recorded.filter((k) => requestOf(k) === name).sort(), expected.sort(), `request ${name} committed whole`);
+    }
+    for (const keys of ackedRequests.filter((ks) => ks.length > 1)) {
+      assert.ok(keys.every((k) => stored.has(k)), `request ${requestOf(keys[0]!)} committed whole`);
+    }
   });
 });
 

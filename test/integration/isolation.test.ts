@@ -37,6 +37,7 @@ interface Fixture {
   pgArn: string;
   subnetArn: string;
   ogArn: string;
+  alarmArn: string;
 }
 
 type Form = 'name' | 'arn';
@@ -167,6 +168,12 @@ const TARGETS: Record<string, Record<string, Target>> = {
     AddTagsToResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn, 'Tags.Tag.1.Key': 'owned', 'Tags.Tag.1.Value': 'yes' } : undefined),
     RemoveTagsFromResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn, 'TagKeys.member.1': 'team' } : undefined),
   },
+  cloudwatch: {
+    SetAlarmState: (_f, m) => (m === 'name' ? { AlarmName: 'iso-alarm', StateValue: 'ALARM', StateReason: 'stolen' } : undefined),
+    ListTagsForResource: (f, m) => (m === 'arn' ? { ResourceARN: f.alarmArn } : undefined),
+    TagResource: (f, m) => (m === 'arn' ? { ResourceARN: f.alarmArn, Tags: [{ Key: 'owned', Value: 'yes' }] } : undefined),
+    UntagResource: (f, m) => (m === 'arn' ? { ResourceARN: f.alarmArn, TagKeys: ['team'] } : undefined),
+  },
 };
 
 /** Served operations that address no existing resource of A, with why (checked by listing, below, or harmless). */
@@ -202,6 +209,13 @@ const UNSCOPED: Record<string, Record<string, string>> = {
     ListMetrics: 'lists the caller scope (checked below)',
     GetMetricStatistics: "reads the caller scope's metric: answers 200 with no datapoints elsewhere (checked below)",
     GetMetricData: "reads the caller scope's metrics: answers 200 with empty results elsewhere (checked below)",
+    PutMetricAlarm: 'creates or updates in the caller scope',
+    DescribeAlarms: 'lists the caller scope (checked below)',
+    DescribeAlarmsForMetric: 'lists the caller scope (checked below)',
+    DescribeAlarmHistory: 'lists the caller scope (checked below)',
+    DeleteAlarms: "passes over names the caller's scope lacks, as CloudWatch does: A's alarm survives B's attempt (checked below)",
+    EnableAlarmActions: "passes over names the caller's scope lacks (checked below with DisableAlarmActions)",
+    DisableAlarmActions: "passes over names the caller's scope lacks: A's alarm keeps its actions enabled (checked below)",
   },
 };
 
@@ -250,6 +264,8 @@ function expectedCode(svc: string, op: string, form: Form, approach: Approach): 
   if (svc === 'dynamodb' && op === 'BatchExecuteStatement') return 'ResourceNotFound';
   // GetResourcePolicy refuses any table ARN outside the caller's account and region as invalid, as AWS does.
   if (svc === 'dynamodb' && op === 'GetResourcePolicy') return 'ValidationException';
+  // CloudWatch has no resource policies: another account's alarm ARN is as unknown as a missing alarm.
+  if (svc === 'cloudwatch') return op === 'SetAlarmState' ? 'ResourceNotFound' : 'ResourceNotFoundException';
   // The continuous-backups pair names a missing table TableNotFoundException, as AWS does.
   if (svc === 'dynamodb' && op === 'DescribeContinuousBackups' && !(approach === 'other-account' && form === 'arn')) return 'TableNotFoundException';
   if (approach === 'other-account' && form === 'arn') return 'AccessDeniedException';
@@ -261,7 +277,7 @@ function expectedCode(svc: string, op: string, form: Form, approach: Approach): 
 /** A's fixture with every ARN rewritten to name another region or another partition. */
 function misScoped(f: Fixture, approach: 'arn-of-other-region' | 'arn-of-other-partition'): Fixture {
   const rewrite = (arn: string) => (approach === 'arn-of-other-region' ? arn.replace(`:${HOME}:`, `:${AWAY}:`) : arn.replace(/^arn:aws:/, 'arn:aws-cn:'));
-  return { ...f, secretArn: rewrite(f.secretArn), keyArn: rewrite(f.keyArn), tableArn: rewrite(f.tableArn), streamArn: rewrite(f.streamArn), shardIterator: rewrite(f.shardIterator), dbArn: rewrite(f.dbArn), pgArn: rewrite(f.pgArn), subnetArn: rewrite(f.subnetArn), ogArn: rewrite(f.ogArn) };
+  return { ...f, secretArn: rewrite(f.secretArn), keyArn: rewrite(f.keyArn), tableArn: rewrite(f.tableArn), streamArn: rewrite(f.streamArn), shardIterator: rewrite(f.shardIterator), dbArn: rewrite(f.dbArn), pgArn: rewrite(f.pgArn), subnetArn: rewrite(f.subnetArn), ogArn: rewrite(f.ogArn), alarmArn: rewrite(f.alarmArn) };
 }
 
 function errorCode(r: RawResponse): string {
@@ -299,6 +315,7 @@ describe('isolation between accounts and regions, for every served operation', (
     const stream = await ok('dynamodbstreams', 'DescribeStream', { StreamArn: fixture.streamArn });
     const records = await ok('dynamodbstreams', 'GetRecords', { ShardIterator: (await ok('dynamodbstreams', 'GetShardIterator', { StreamArn: fixture.streamArn, ShardId: fixture.shardId, ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator });
     parts.push(stream, records.Records);
+    parts.push(await ok('cloudwatch', 'DescribeAlarms', { AlarmNames: ['iso-alarm'] }), await ok('cloudwatch', 'ListTagsForResource', { ResourceARN: fixture.alarmArn }));
     const strip = (xml: string) => xml.replace(/<RequestId>[^<]*<\/RequestId>/g, '');
     for (const [op, body] of [
       ['DescribeDBInstances', { DBInstanceIdentifier: 'iso-db' }],
@@ -325,6 +342,8 @@ describe('isolation between accounts and regions, for every served operation', (
     const table = (await ok('dynamodb', 'CreateTable', { TableName: 'iso_table', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST', Tags: [{ Key: 'team', Value: 'a' }], StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } })).TableDescription;
     await ok('dynamodb', 'PutItem', { TableName: 'iso_table', Item: { pk: { S: 'item' }, v: { S: 'A-only' } } });
     await ok('cloudwatch', 'PutMetricData', { Namespace: 'Iso', MetricData: [{ MetricName: 'Orders', Value: 7, Dimensions: [{ Name: 'Shop', Value: 'a' }] }] });
+    // On a metric with no data: it stays INSUFFICIENT_DATA, so background evaluation changes nothing a snapshot sees.
+    await ok('cloudwatch', 'PutMetricAlarm', { AlarmName: 'iso-alarm', Namespace: 'Iso', MetricName: 'Silent', Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanThreshold', Tags: [{ Key: 'team', Value: 'a' }] });
     const shardId = (await ok('dynamodbstreams', 'DescribeStream', { StreamArn: table.LatestStreamArn })).StreamDescription.Shards[0].ShardId;
     const shardIterator = (await ok('dynamodbstreams', 'GetShardIterator', { StreamArn: table.LatestStreamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator;
     await ok('rds', 'CreateDBParameterGroup', { DBParameterGroupName: 'iso-pg', DBParameterGroupFamily: 'postgres15', Description: 'A group' });
@@ -351,6 +370,7 @@ describe('isolation between accounts and regions, for every served operation', (
       pgArn: 'arn:aws:rds:us-east-1:111111111111:pg:iso-pg',
       subnetArn: 'arn:aws:rds:us-east-1:111111111111:subgrp:iso-subnets',
       ogArn: 'arn:aws:rds:us-east-1:111111111111:og:iso-og',
+      alarmArn: 'arn:aws:cloudwatch:us-east-1:111111111111:alarm:iso-alarm',
     };
   });
 
@@ -436,13 +456,23 @@ describe('isolation between accounts and regions, for every served operation', (
       assert.doesNotMatch(await rds('DescribeOptionGroups'), /iso-og/);
       assert.doesNotMatch(await rds('DescribeEvents', { SourceType: 'db-instance' }), /iso-db/);
       assert.doesNotMatch(await rds('DescribeDBSnapshots'), /iso-db/);
-      assert.deepEqual((await ok('cloudwatch', 'ListMetrics', {}, who, region)).Metrics, []);
+      // (Each caller has metrics of its own: AWS/Usage counts its own calls.)
+      assert.deepEqual((await ok('cloudwatch', 'ListMetrics', { Namespace: 'Iso' }, who, region)).Metrics, []);
       const range = { StartTime: Date.now() / 1000 - 3600, EndTime: Date.now() / 1000 + 60 };
       const orders = { Namespace: 'Iso', MetricName: 'Orders', Dimensions: [{ Name: 'Shop', Value: 'a' }] };
       assert.deepEqual((await ok('cloudwatch', 'GetMetricStatistics', { ...orders, ...range, Period: 60, Statistics: ['Sum'] }, who, region)).Datapoints, []);
       const data = await ok('cloudwatch', 'GetMetricData', { ...range, MetricDataQueries: [{ Id: 'm', MetricStat: { Metric: orders, Period: 60, Stat: 'Sum' } }] }, who, region);
       assert.deepEqual(data.MetricDataResults[0].Values, []);
+      assert.deepEqual((await ok('cloudwatch', 'DescribeAlarms', {}, who, region)).MetricAlarms, []);
+      assert.deepEqual((await ok('cloudwatch', 'DescribeAlarmsForMetric', { Namespace: 'Iso', MetricName: 'Silent' }, who, region)).MetricAlarms, []);
+      assert.deepEqual((await ok('cloudwatch', 'DescribeAlarmHistory', {}, who, region)).AlarmHistoryItems, []);
+      await ok('cloudwatch', 'DisableAlarmActions', { AlarmNames: ['iso-alarm'] }, who, region);
+      await ok('cloudwatch', 'EnableAlarmActions', { AlarmNames: ['iso-alarm'] }, who, region);
+      await ok('cloudwatch', 'DeleteAlarms', { AlarmNames: ['iso-alarm'] }, who, region);
     }
+    const alarms = (await ok('cloudwatch', 'DescribeAlarms', { AlarmNames: ['iso-alarm'] })).MetricAlarms;
+    assert.equal(alarms.length, 1, "A's alarm survives the others' DeleteAlarms");
+    assert.equal(alarms[0].ActionsEnabled, true);
     // A itself sees its metric: the empty answers above are isolation, not a broken read.
     const own = await ok('cloudwatch', 'GetMetricStatistics', { Namespace: 'Iso', MetricName: 'Orders', Dimensions: [{ Name: 'Shop', Value: 'a' }], StartTime: Date.now() / 1000 - 3600, EndTime: Date.now() / 1000 + 60, Period: 60, Statistics: ['Sum'] });
     assert.equal(own.Datapoints[0].Sum, 7);

@@ -59,7 +59,12 @@ test('lexer: tokens, positions across lines, quoting, comments, bags', () => {
   assert.deepEqual([t[1]!.line, t[1]!.col, t[1]!.length], [1, 8, 6]);
   assert.equal(refusal(() => tokenize(`'open`)), 'syntax: Unterminated string literal');
   assert.equal(refusal(() => tokenize(`"open`)), 'syntax: Unterminated quoted identifier');
-  assert.equal(refusal(() => tokenize(`a # b`)), 'syntax: Unexpected character: #');
+  // A character no token starts with, or a block comment left open: nothing after the colon, as DynamoDB answers.
+  assert.equal(refusal(() => tokenize(`a # b`)), 'syntax: ');
+  assert.equal(refusal(() => tokenize(`a /* b`)), 'syntax: ');
+  // A number whose exponent or scale does not fit a 32-bit integer cannot be read either.
+  for (const n of ['1e2147483648', '1e99999999999', '-1e-2147483649', '1.5e-2147483647']) assert.equal(refusal(() => tokenize(`a = ${n}`)), 'syntax: ', n);
+  for (const n of ['1e2147483647', '1.5e-2147483646', '7.31e6', '.73e1']) assert.equal(tokenize(`a = ${n}`)[2]?.text, n);
 });
 
 test('parser: each statement kind', () => {
@@ -83,6 +88,9 @@ test('parser: each statement kind', () => {
   const d = parseStatement(`DELETE FROM Music WHERE Artist = 'A' RETURNING ALL OLD *;`).statement;
   assert.deepEqual(d.k === 'delete' ? d.returning : undefined, 'ALL OLD');
   assert.equal(parseStatement(`EXISTS(SELECT * FROM Music WHERE Artist = 'A' AND x IS MISSING)`).statement.k, 'exists');
+  // Keywords quoted are names; after a dot or in a function call they are no bare name.
+  const q = parseStatement(`SELECT "new", "all".key FROM "user" WHERE "old" = 1 AND size("count") > 0`).statement;
+  assert.deepEqual(q.k === 'select' ? [q.projection, q.from.table] : undefined, [[['new'], ['all', 'key']], 'user']);
 });
 
 test('parser: precedence and predicates', () => {
@@ -122,7 +130,22 @@ test('parser: refusals with DynamoDB messages', () => {
     [`SELECT * FROM Music WHERE a IS DATE`, 'Unsupported data type for IS operator: DATE. Supported data types are [MISSING, NULL, BOOLEAN, BLOB, STRING, NUMERIC, STRUCT, TUPLE, LIST]'],
     [`SELECT * FROM Music WHERE a[*].b = 1`, 'Wildcard path component like a[*].b are not supported'],
     [`SELECT * FROM Music; DELETE FROM Music WHERE a = 1`, 'Only one operation is allowed in a statement.'],
-    [`SELECT * FROM Music WHERE a = 1 b`, 'syntax: Unexpected token: b at 1:33'],
+    // A token left after a complete statement (DynamoDB's answers, captured by paritysuite's conformance suite).
+    [`SELECT * FROM Music WHERE a = 1 b`, 'syntax: Unexpected token after expression'],
+    [`SELECT * FROM Music WHERE a = 1)`, 'syntax: Unexpected token after expression'],
+    [`DELETE FROM Music WHERE a = 1 ORDER BY a`, 'syntax: Unexpected token after expression'],
+    [`SELECT * FROM Music ORDER BY a WHERE a = 1`, 'syntax: Unexpected token after expression'],
+    [`INSERT INTO "Music" t VALUE {'a': 1}`, 'syntax: Unexpected token after expression'],
+    [`UPDATE "Music" t SET a = 3 WHERE pk = 'x'`, 'Aliasing is not supported'],
+    // PartiQL's keywords (partiql-lang-kotlin's lexer: SQL-92's and PartiQL's, RETURNING's ALL/NEW/OLD among them) are
+    // never bare names: neither attributes nor tables.
+    [`SELECT new FROM Music`, 'syntax: Unexpected keyword: new at 1:8'],
+    [`SELECT * FROM Music WHERE ALL = 1`, 'syntax: Unexpected keyword: ALL at 1:27'],
+    [`SELECT * FROM Music WHERE a = 1 AND Key = 2`, 'syntax: Unexpected keyword: Key at 1:37'],
+    [`UPDATE Music REMOVE old WHERE a = 1`, 'syntax: Unexpected keyword: old at 1:21'],
+    [`UPDATE Music SET count = 1 WHERE a = 1`, 'syntax: Unexpected keyword: count at 1:18'],
+    [`SELECT * FROM Music ORDER BY modified`, 'syntax: Unexpected keyword: modified at 1:30'],
+    [`SELECT * FROM user`, 'syntax: Unexpected keyword: user at 1:15'],
   ];
   for (const [src, message] of cases) assert.equal(refusal(() => parseStatement(src)), message, src);
   assert.equal(refusal(() => parseStatement(`SELECT * FROM Music WHERE ${'('.repeat(200)}a = 1${')'.repeat(200)}`)), 'syntax: Statement is nested too deeply');
@@ -191,7 +214,7 @@ test('planner: writes become keyed item operations with their conditions', () =>
   const put = planOf(`INSERT INTO Music VALUE {'Artist': ?, 'SongTitle': 'S', 'Tags': <<'a', 'b'>>}`, [{ S: 'A' }]);
   assert.deepEqual(put, { k: 'put', input: { TableName: 'Music', Item: { Artist: { S: 'A' }, SongTitle: { S: 'S' }, Tags: { SS: ['a', 'b'] } }, ConditionExpression: 'attribute_not_exists(#n0)', ExpressionAttributeNames: { '#n0': 'Artist' } } });
   checkExpressions(put);
-  const upd = planOf(`UPDATE Music SET Plays = Plays + 1 REMOVE Old SET Tags = set_delete(Tags, <<'a'>>) WHERE Artist = 'A' AND SongTitle = 'S' AND Plays < 5 RETURNING ALL NEW *`);
+  const upd = planOf(`UPDATE Music SET Plays = Plays + 1 REMOVE "Old" SET Tags = set_delete(Tags, <<'a'>>) WHERE Artist = 'A' AND SongTitle = 'S' AND Plays < 5 RETURNING ALL NEW *`);
   assert.equal(upd.k, 'update');
   assert.deepEqual(upd.input, {
     TableName: 'Music', Key: { Artist: { S: 'A' }, SongTitle: { S: 'S' } }, UpdateExpression: 'SET #n0 = #n0 + :v0 REMOVE #n1 DELETE #n2 :v1',

@@ -6,7 +6,7 @@ import { RawJson } from '../../src/protocols/wirejson.js';
 import { redacted, SENSITIVE } from '../../src/observability/redact.js';
 import { RequestMeter } from '../../src/observability/request-meter.js';
 import { CapacityMeter, type MeteredTable } from '../../src/observability/dynamodb-capacity.js';
-import { descendants, ioBetween, parentMap, sampleTree } from '../../src/observability/proc.js';
+import { descendants, ioBetween, sampleTree } from '../../src/observability/proc.js';
 import { HistogramFamily } from '../../src/observability/measures.js';
 import type { MetricDatum, ScopedMetrics } from '../../src/observability/types.js';
 
@@ -118,14 +118,14 @@ describe('process tree readings (/proc)', () => {
     const child = spawn(process.execPath, ['-e', 'const fs=require("fs");const t=Date.now();let n=0;while(Date.now()-t<300){fs.writeSync(1,"");n++}setTimeout(()=>{},2000)'], { stdio: ['ignore', 'ignore', 'ignore'] });
     try {
       await new Promise((r) => setTimeout(r, 50));
-      const first = sampleTree(process.pid, parentMap())!;
-      assert.ok(descendants(process.pid, parentMap()).includes(child.pid!));
+      const first = sampleTree(process.pid)!;
+      assert.ok(descendants(process.pid).includes(child.pid!));
       await new Promise((r) => setTimeout(r, 500));
-      const second = sampleTree(process.pid, parentMap())!;
+      const second = sampleTree(process.pid)!;
       assert.ok(second.cpuSeconds > first.cpuSeconds, `CPU ${first.cpuSeconds} → ${second.cpuSeconds}`);
       assert.ok(second.rssBytes > 10 * 1024 * 1024);
       assert.ok(ioBetween(first, second).writes > 0);
-      assert.equal(sampleTree(2 ** 22 + 1, parentMap()), undefined, 'no such process');
+      assert.equal(sampleTree(2 ** 22 + 1), undefined, 'no such process');
     } finally {
       child.kill('SIGKILL');
     }

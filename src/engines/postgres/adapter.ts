@@ -251,7 +251,7 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
   async activity(timeoutMs: number): Promise<EngineActivity> {
     return this.withAdmin(timeoutMs, async (c) => {
       const r = await c.query<{ connections: string; blks_read: string | null; blk_read_time: number | null; wal_sync: string | null; wal_sync_time: number | null; timing: string; wal_timing: string }>(
-        `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS connections,
+        `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND usename IS DISTINCT FROM current_user) AS connections,
                 (SELECT sum(blks_read) FROM pg_stat_database) AS blks_read,
                 (SELECT sum(blk_read_time) FROM pg_stat_database) AS blk_read_time,
                 (SELECT wal_sync FROM pg_stat_wal) AS wal_sync,

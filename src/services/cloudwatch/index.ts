@@ -13,6 +13,8 @@ import type { ServiceDefinition } from '../registry.js';
 import { periodic } from '../scheduler.js';
 import { CloudWatchProvider } from './provider.js';
 
+/** How often alarms are looked at (each is evaluated once each time one of its periods completes). */
+const ALARM_TICK_MS = 1000;
 /** How often data past its retention is looked for, and how many keys one pass deletes at most. */
 const PRUNE_INTERVAL_MS = 60_000;
 const PRUNE_BUDGET = 20_000;
@@ -21,8 +23,9 @@ export function cloudwatchService(env: ServiceEnv): ServiceDefinition {
   const provider = new CloudWatchProvider(env.store, env.clock);
   const pruner = periodic('cloudwatch retention', PRUNE_INTERVAL_MS, () => {
     const deleted = provider.prune(PRUNE_BUDGET);
-    return deleted ? `forgot ${deleted} buckets past their tier's retention` : '';
+    return deleted ? `forgot ${deleted} buckets and history items past their retention` : '';
   });
+  const evaluator = periodic('cloudwatch alarms', ALARM_TICK_MS, () => provider.alarms.tick());
   return {
     id: 'cloudwatch',
     model: loadModel('cloudwatch'),
@@ -37,7 +40,13 @@ export function cloudwatchService(env: ServiceEnv): ServiceDefinition {
     provider,
     authStyle: 'json',
     stateKeyspaces: ['cw_'],
-    start: () => pruner.start(),
-    stop: () => pruner.stop(),
+    start: () => {
+      pruner.start();
+      evaluator.start();
+    },
+    stop: () => {
+      evaluator.stop();
+      pruner.stop();
+    },
   };
 }

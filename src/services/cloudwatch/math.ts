@@ -261,8 +261,9 @@ type Reducer = (xs: number[]) => number;
 const REDUCERS: Record<string, Reducer> = {
   SUM: (xs) => xs.reduce((s, x) => s + x, 0),
   AVG: (xs) => xs.reduce((s, x) => s + x, 0) / xs.length,
-  MIN: (xs) => Math.min(...xs),
-  MAX: (xs) => Math.max(...xs),
+  // Loops rather than Math.min(...xs): a series may hold 100,800 points, past what a spread call takes.
+  MIN: (xs) => xs.reduce((m, x) => (x < m ? x : m), Infinity),
+  MAX: (xs) => xs.reduce((m, x) => (x > m ? x : m), -Infinity),
   STDDEV: (xs) => {
     const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
     return Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / xs.length);
@@ -371,22 +372,32 @@ export function fill(s: Series, grid: number[], how: FillMode): Series {
   for (let i = 0; i < s.timestamps.length; i++) known.set(s.timestamps[i]!, s.values[i]!);
   const timestamps = [...new Set([...grid, ...s.timestamps])].sort((a, b) => a - b);
   const values: Array<number | undefined> = timestamps.map((t) => known.get(t));
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] !== undefined) continue;
-    if (typeof how === 'number') values[i] = how;
-    else if (how === 'REPEAT') values[i] = i > 0 ? values[i - 1] : undefined;
-    else {
-      let prev = i - 1;
-      while (prev >= 0 && !known.has(timestamps[prev]!)) prev--;
-      let next = i + 1;
-      while (next < timestamps.length && !known.has(timestamps[next]!)) next++;
-      if (prev >= 0 && next < timestamps.length) {
-        const t0 = timestamps[prev]!;
-        const t1 = timestamps[next]!;
-        const v0 = known.get(t0)!;
-        const v1 = known.get(t1)!;
-        values[i] = v0 + ((v1 - v0) * (timestamps[i]! - t0)) / (t1 - t0);
+  if (how === 'LINEAR') {
+    // The nearest known point after each index, found in one backward pass (the grid may hold 100,800 points).
+    const nextKnown: number[] = new Array<number>(timestamps.length);
+    let next = -1;
+    for (let i = timestamps.length - 1; i >= 0; i--) {
+      nextKnown[i] = next;
+      if (known.has(timestamps[i]!)) next = i;
+    }
+    let prev = -1;
+    for (let i = 0; i < timestamps.length; i++) {
+      if (known.has(timestamps[i]!)) {
+        prev = i;
+        continue;
       }
+      const n = nextKnown[i]!;
+      if (prev < 0 || n < 0) continue;
+      const t0 = timestamps[prev]!;
+      const t1 = timestamps[n]!;
+      const v0 = known.get(t0)!;
+      const v1 = known.get(t1)!;
+      values[i] = v0 + ((v1 - v0) * (timestamps[i]! - t0)) / (t1 - t0);
+    }
+  } else {
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] !== undefined) continue;
+      values[i] = typeof how === 'number' ? how : i > 0 ? values[i - 1] : undefined;
     }
   }
   const outT: number[] = [];

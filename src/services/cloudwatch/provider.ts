@@ -11,6 +11,17 @@ import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../storage/store.js';
 import type {
   Datapoint,
+  DeleteAlarmsInput,
+  DescribeAlarmHistoryInput,
+  DescribeAlarmsForMetricInput,
+  DescribeAlarmsInput,
+  DisableAlarmActionsInput,
+  EnableAlarmActionsInput,
+  ListTagsForResourceInput,
+  PutMetricAlarmInput,
+  SetAlarmStateInput,
+  TagResourceInput,
+  UntagResourceInput,
   GetMetricDataInput,
   GetMetricDataOutput,
   GetMetricStatisticsInput,
@@ -21,8 +32,10 @@ import type {
   PutMetricDataInput,
 } from '../../models/cloudwatch.js';
 import { percentileOf, statistic } from './aggregate.js';
-import { checkNamespace, invalidCombination, invalidValue, MAX_DATUMS_PER_REQUEST, storedDatum } from './datums.js';
+import { AlarmBook } from './alarms.js';
+import { checkNamespace, checkTimestamps, invalidCombination, invalidValue, MAX_DATUMS_PER_REQUEST, storedDatum } from './datums.js';
 import type { CloudWatchInternal } from './internal.js';
+import { offsetOfToken, offsetToken } from './paging.js';
 import { checkPeriod, evaluateQueries, periodAggregates, resultsOf, validationError } from './queries.js';
 import { MetricSeries, type StoredDatum } from './series.js';
 
@@ -40,6 +53,7 @@ export const MAX_METRICS_PER_SCOPE = 50_000;
 
 export class CloudWatchProvider {
   readonly series: MetricSeries;
+  readonly alarms: AlarmBook;
   readonly internal: CloudWatchInternal;
 
   constructor(
@@ -47,9 +61,46 @@ export class CloudWatchProvider {
     readonly clock: Clock,
   ) {
     this.series = new MetricSeries(store);
+    this.alarms = new AlarmBook(store, this.series, clock);
     this.internal = {
       publish: (scope, namespace, datums) => this.store_(Scope.ofRecord(scope), namespace, datums, true),
     };
+  }
+
+  // ---------------------------------------------------------------- alarms and tags (alarms.ts)
+
+  putMetricAlarm(input: PutMetricAlarmInput, ctx: RequestContext) {
+    return this.alarms.putMetricAlarm(input, ctx);
+  }
+  describeAlarms(input: DescribeAlarmsInput, ctx: RequestContext) {
+    return this.alarms.describeAlarms(input, ctx);
+  }
+  describeAlarmsForMetric(input: DescribeAlarmsForMetricInput, ctx: RequestContext) {
+    return this.alarms.describeAlarmsForMetric(input, ctx);
+  }
+  deleteAlarms(input: DeleteAlarmsInput, ctx: RequestContext) {
+    return this.alarms.deleteAlarms(input, ctx);
+  }
+  setAlarmState(input: SetAlarmStateInput, ctx: RequestContext) {
+    return this.alarms.setAlarmState(input, ctx);
+  }
+  describeAlarmHistory(input: DescribeAlarmHistoryInput, ctx: RequestContext) {
+    return this.alarms.describeAlarmHistory(input, ctx);
+  }
+  enableAlarmActions(input: EnableAlarmActionsInput, ctx: RequestContext) {
+    return this.alarms.enableAlarmActions(input, ctx);
+  }
+  disableAlarmActions(input: DisableAlarmActionsInput, ctx: RequestContext) {
+    return this.alarms.disableAlarmActions(input, ctx);
+  }
+  tagResource(input: TagResourceInput, ctx: RequestContext) {
+    return this.alarms.tagResource(input, ctx);
+  }
+  untagResource(input: UntagResourceInput, ctx: RequestContext) {
+    return this.alarms.untagResource(input, ctx);
+  }
+  listTagsForResource(input: ListTagsForResourceInput, ctx: RequestContext) {
+    return this.alarms.listTagsForResource(input, ctx);
   }
 
   // ---------------------------------------------------------------- metrics
@@ -66,6 +117,7 @@ export class CloudWatchProvider {
     checkNamespace(namespace, allowReserved);
     if (datums.length > MAX_DATUMS_PER_REQUEST) throw invalidValue(`The collection MetricData must not have a size greater than ${MAX_DATUMS_PER_REQUEST}.`);
     const now = this.clock.now();
+    checkTimestamps(datums, now);
     const byMetric = new Map<MetricDatum, StoredDatum>();
     datums.forEach((d, i) => byMetric.set(d, storedDatum(d, i, now)));
     const write = () => {
@@ -95,7 +147,7 @@ export class CloudWatchProvider {
   prune(budget: number): number {
     const deleted = this.series.prune(this.clock.now(), budget);
     if (deleted) this.metricCounts.clear();
-    return deleted;
+    return deleted + this.alarms.pruneHistory(Math.max(0, budget - deleted));
   }
 
   getMetricStatistics(input: GetMetricStatisticsInput, ctx: RequestContext): GetMetricStatisticsOutput {
@@ -105,11 +157,12 @@ export class CloudWatchProvider {
     for (const e of extended) if (percentileOf(e) === undefined) throw invalidValue(`The value ${e} for parameter ExtendedStatistics is not supported.`);
     const start = input.StartTime.getTime();
     const end = input.EndTime.getTime();
-    if (start >= end) throw invalidValue('The parameter StartTime must be less than the parameter EndTime.');
+    if (start === end) throw invalidValue('The parameter StartTime must not equal parameter EndTime.');
+    if (start > end) throw invalidValue('The parameter StartTime must be less than the parameter EndTime.');
     checkPeriod(input.Period, 'Period');
     const requested = Math.ceil((end - start) / (input.Period * 1000));
     if (requested > MAX_STATISTICS_DATAPOINTS) {
-      throw invalidCombination(`You have requested up to ${requested.toLocaleString('en-US')} datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.`);
+      throw invalidCombination(`You have requested up to ${requested} datapoints, which exceeds the limit of ${MAX_STATISTICS_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, or decreasing the time range.`);
     }
     const datapoints: Datapoint[] = [];
     for (const p of periodAggregates(this.series, ctx.scope, { namespace: input.Namespace, metricName: input.MetricName, dimensions: input.Dimensions }, input.Period, input.Unit, start, end, this.clock.now())) {
@@ -142,7 +195,7 @@ export class CloudWatchProvider {
     if (maxPoints < 1) throw invalidValue('The parameter MaxDatapoints must be greater than 0.');
     if (!queries.some((q) => q.ReturnData !== false)) throw validationError('At least one MetricDataQuery must have ReturnData set to true.');
     for (const [i, q] of queries.entries()) if (q.Period !== undefined) checkPeriod(q.Period, `MetricDataQueries.member.${i + 1}.Period`);
-    const offset = input.NextToken === undefined ? 0 : decodeOffset(input.NextToken);
+    const offset = input.NextToken === undefined ? 0 : offsetOfToken(input.NextToken);
     const evaluated = evaluateQueries(this.series, ctx.scope, queries, start, end, this.clock.now());
     const all = resultsOf(queries, evaluated, (input.ScanBy ?? 'TimestampDescending') === 'TimestampDescending');
     // Pages cut through the results' datapoints in order: a result that straddles a page boundary is answered in
@@ -172,7 +225,7 @@ export class CloudWatchProvider {
         break;
       }
     }
-    return { MetricDataResults: page, Messages: [], ...(more ? { NextToken: encodeOffset(offset + taken) } : {}) };
+    return { MetricDataResults: page, Messages: [], ...(more ? { NextToken: offsetToken(offset + taken) } : {}) };
   }
 
   listMetrics(input: ListMetricsInput, ctx: RequestContext): ListMetricsOutput {
@@ -197,20 +250,6 @@ export class CloudWatchProvider {
     }
     return { Metrics: metrics, ...(next ? { NextToken: next } : {}) };
   }
-}
-
-function encodeOffset(offset: number): string {
-  return Buffer.from(JSON.stringify({ o: offset }), 'utf8').toString('base64');
-}
-
-function decodeOffset(token: string): number {
-  try {
-    const o = (JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { o?: unknown }).o;
-    if (typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
-  } catch {
-    // answered below
-  }
-  throw new ServiceError('InvalidNextToken', 'The service cannot return the next page: the NextToken is invalid.');
 }
 
 function decodeListToken(token: string): string {

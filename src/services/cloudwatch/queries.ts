@@ -72,11 +72,23 @@ export interface EvaluatedQuery {
  * unknown id, a cycle, a malformed expression).
  */
 export function evaluateQueries(series: MetricSeries, scope: Scope, queries: MetricDataQuery[], startMs: number, endMs: number, nowMs: number): Map<string, EvaluatedQuery> {
+  const { byId, parsed } = checkQueries(queries, 'MetricDataQueries');
+  return evaluateChecked(series, scope, queries, byId, parsed, startMs, endMs, nowMs);
+}
+
+/**
+ * The rules a list of queries (GetMetricData's MetricDataQueries, an alarm's Metrics) must follow as a whole: unique
+ * ids that start with a lowercase letter, exactly one of MetricStat and Expression each, known periods and stats,
+ * expressions that parse and name only ids of the list. Returns the queries by id and the parsed expressions.
+ */
+export function checkQueries(queries: MetricDataQuery[], listName: string): { byId: Map<string, MetricDataQuery>; parsed: Map<string, ReturnType<typeof parseExpression>> } {
   const byId = new Map<string, MetricDataQuery>();
+  // Every id off the pattern is named at once, one line each, as CloudWatch does.
+  const badIds = queries.flatMap((q, i) => (/^[a-z][a-zA-Z0-9_]*$/.test(q.Id) ? [] : [`The value ${q.Id} for parameter ${listName}.member.${i + 1}.Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$.`]));
+  if (badIds.length) throw validationError(badIds.join('\n'));
   queries.forEach((q, i) => {
-    const path = `MetricDataQueries.member.${i + 1}`;
-    if (byId.has(q.Id)) throw validationError(`The value ${q.Id} for parameter MetricDataQueries.member.${i + 1}.Id is not unique.`);
-    if (!/^[a-z][a-zA-Z0-9_]*$/.test(q.Id)) throw validationError(`The value ${q.Id} for parameter ${path}.Id is invalid: it must start with a lowercase letter and contain only letters, digits and underscores.`);
+    const path = `${listName}.member.${i + 1}`;
+    if (byId.has(q.Id)) throw validationError(`The value ${q.Id} for parameter ${path}.Id is not unique.`);
     if (q.MetricStat && q.Expression !== undefined) throw validationError(`The parameters ${path}.MetricStat and ${path}.Expression are mutually exclusive and you have specified both.`);
     if (!q.MetricStat && q.Expression === undefined) throw validationError(`The parameter ${path}.MetricStat is required.`);
     if (q.MetricStat) {
@@ -99,6 +111,10 @@ export function evaluateQueries(series: MetricSeries, scope: Scope, queries: Met
       if (ref === q.Id) throw validationError(`Error in expression ${q.Id}: Circular dependency on ${q.Id}`);
     }
   }
+  return { byId, parsed };
+}
+
+function evaluateChecked(series: MetricSeries, scope: Scope, queries: MetricDataQuery[], byId: Map<string, MetricDataQuery>, parsed: Map<string, ReturnType<typeof parseExpression>>, startMs: number, endMs: number, nowMs: number): Map<string, EvaluatedQuery> {
   const out = new Map<string, EvaluatedQuery>();
   const metricSeries: Series[] = [];
   for (const q of queries) {

@@ -1,25 +1,29 @@
 /**
  * @module services/rds/driver
  * What the RDS reconciler needs from the engine layer, in RDS's terms, and its one binding to src/engines/: the
- * relational engine adapters (postgres, mariadb serving `mariadb` and `mysql`), the host interface they run
- * through, and one EngineSupervisor per running instance for crash restarts. Nothing here starts, signals or
- * watches a process itself; tests of the reconciler could bind the interface to a fake.
+ * relational engine adapters (postgres, mariadb serving `mariadb` and `mysql`) and the host interface they run
+ * through. Nothing here starts, signals or watches a process itself. An engine that exits unexpectedly is only
+ * reported (`onEngineEvent`): deciding what to do about it is the resource's health decider's (runtime/decider.ts),
+ * and nobody else's.
  *
  * Instance directories follow the adapters' layout (src/engines/adapter.ts): data/, run/, conf/, log/ and the
  * cellar-engine.json marker, all owned by the unprivileged engine user.
  */
 import { join } from 'node:path';
-import type { ConfigureResult, EngineActivity, RelationalEngineAdapter } from '../../engines/adapter.js';
+import { describeExit, type ConfigureResult, type EngineActivity, type EngineSpec, type RelationalEngineAdapter } from '../../engines/adapter.js';
 import type { ExitStatus, Host } from '../../engines/host.js';
 import { createRelationalEngine } from '../../engines/index.js';
-import { EngineSupervisor } from '../../engines/supervisor.js';
 import type { TlsMaterial } from '../../engines/tls.js';
 import { VersionProbeCache } from '../../engines/version-cache.js';
 import { listPostgresInstallations, mariadbVersion } from '../../engines/versions.js';
 import { log } from '../../core/log.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
 
-export interface EngineSpec {
+/**
+ * The engine of one member of an instance (runtime/resource.ts Member), as the driver builds its adapter from it:
+ * the adapter's own EngineSpec fields, plus what picks the installation and keys the driver's table.
+ */
+export interface MemberEngine extends Pick<EngineSpec, 'dataDir' | 'port' | 'masterUsername'> {
   /** Stable, unique per instance (account/region/id): names processes and logs. */
   key: string;
   /** The RDS engine name (`mysql` is served by MariaDB). */
@@ -27,11 +31,8 @@ export interface EngineSpec {
   kind: EngineKind;
   /** Exact engine version that must run (never swapped for another). */
   version: string;
-  dataDir: string;
-  port: number;
-  /** 127.0.0.1 unless the instance is publicly accessible. */
+  /** The member's host address: 127.0.0.1 unless the instance is publicly accessible. */
   listenAddress: string;
-  masterUsername: string;
 }
 
 export interface MasterCredentials {
@@ -40,11 +41,14 @@ export interface MasterCredentials {
   dbName?: string;
 }
 
-/** What the engine supervisor decided about an instance's engine, for the reconciler's status and events. */
-export type EngineEvent =
-  | { key: string; kind: 'exited'; status: ExitStatus; sentence: string }
-  | { key: string; kind: 'restarted'; sentence: string }
-  | { key: string; kind: 'gave-up'; sentence: string };
+/** An engine exited without being asked to: an observation for the instance's health decider. */
+export interface EngineEvent {
+  key: string;
+  kind: 'exited';
+  status: ExitStatus;
+  /** How it exited ("signal SIGKILL", "exit code 1"). */
+  detail: string;
+}
 
 export interface InstalledEngine {
   kind: EngineKind;
@@ -61,38 +65,36 @@ export interface RdsEngineDriver {
    * Brings a new instance up: the engine's own initialisation with the master user (RDS-like privileges) and
    * DBName, then a start with `settings`. Re-runnable after a crash: a half-made directory is discarded.
    */
-  initialise(spec: EngineSpec, master: MasterCredentials, settings: Record<string, string>): Promise<void>;
+  initialise(spec: MemberEngine, master: MasterCredentials, settings: Record<string, string>): Promise<void>;
   /**
    * Starts the engine with `settings` (its complete parameter set) and resolves once a real query succeeds; an
    * engine a previous Cellar left running is stopped and started again. A no-op when already running.
    */
-  start(spec: EngineSpec, settings: Record<string, string>): Promise<void>;
+  start(spec: MemberEngine, settings: Record<string, string>): Promise<void>;
   /** Stops the engine (escalating fast → immediate → kill), also one a previous Cellar left running. */
-  stop(spec: EngineSpec): Promise<void>;
-  isRunning(spec: EngineSpec): boolean;
-  /** True while the engine supervisor is bringing a crashed engine back (the reconciler leaves it alone). */
-  isRestarting(spec: EngineSpec): boolean;
+  stop(spec: MemberEngine): Promise<void>;
+  isRunning(spec: MemberEngine): boolean;
   /** Whether the engine answers a real query now. */
-  probe(spec: EngineSpec): Promise<boolean>;
+  probe(spec: MemberEngine): Promise<boolean>;
   /** Makes `settings` the complete parameter set: dynamic ones now, static ones at the next start. */
-  applySettings(spec: EngineSpec, settings: Record<string, string>): Promise<ConfigureResult>;
+  applySettings(spec: MemberEngine, settings: Record<string, string>): Promise<ConfigureResult>;
   /** The engine's process id while it runs (reported by /_cellar/health). */
-  pid(spec: EngineSpec): number | undefined;
+  pid(spec: MemberEngine): number | undefined;
   /** Changes the master user's password in the running engine. */
-  setMasterPassword(spec: EngineSpec, username: string, password: string): Promise<void>;
+  setMasterPassword(spec: MemberEngine, username: string, password: string): Promise<void>;
   /** Bytes the instance occupies on disk (data, WAL, logs). */
-  storageUsedBytes(spec: EngineSpec): Promise<number>;
+  storageUsedBytes(spec: MemberEngine): Promise<number>;
   /** The running engine's connections and I/O counters (AWS/RDS metrics); undefined when it is not running. */
-  activity?(spec: EngineSpec): Promise<EngineActivity | undefined>;
+  activity?(spec: MemberEngine): Promise<EngineActivity | undefined>;
   /** Copies the (stopped) engine data directory to dest, for a final snapshot. */
-  copyDataDir(spec: EngineSpec, dest: string): Promise<void>;
+  copyDataDir(spec: MemberEngine, dest: string): Promise<void>;
   /** Stops the engine and removes the instance directory. */
-  destroy(spec: EngineSpec): Promise<void>;
+  destroy(spec: MemberEngine): Promise<void>;
   onEngineEvent(listener: (event: EngineEvent) => void): void;
   /** Installs the instance's TLS certificate and key (served from the next start, and now when the engine can reload it). */
-  installTls(spec: EngineSpec, material: TlsMaterial): Promise<{ live: boolean }>;
+  installTls(spec: MemberEngine, material: TlsMaterial): Promise<{ live: boolean }>;
   /** The instance's installed TLS certificate (PEM), undefined when none is. */
-  tlsCertificate(spec: EngineSpec): Promise<string | undefined>;
+  tlsCertificate(spec: MemberEngine): Promise<string | undefined>;
   /**
    * Stops every engine this driver runs (Cellar shutting down): `fast` is a clean shutdown; `immediate` (a hurried
    * stop) skips the engines' shutdown work and escalates a stop already in progress.
@@ -100,15 +102,12 @@ export interface RdsEngineDriver {
   stopAll(mode?: 'fast' | 'immediate'): Promise<void>;
 }
 
-/** Crash restarts allowed per instance within the window before the instance is `failed`. */
-const MAX_CRASH_RESTARTS = 3;
-const CRASH_WINDOW_MS = 10 * 60_000;
 const PROBE_TIMEOUT_MS = 2000;
 const COPY_TIMEOUT_MS = 10 * 60_000;
 
 interface Running {
   engine: RelationalEngineAdapter;
-  supervisor: EngineSupervisor;
+  unsubscribe: () => void;
 }
 
 /** Binds RdsEngineDriver to the engine layer on one host. Build it with `EnginesDriver.create`. */
@@ -147,7 +146,7 @@ export class EnginesDriver implements RdsEngineDriver {
    * The adapter for an instance. Specs are fixed per adapter, so a changed port or address (ModifyDBInstance)
    * gets a new adapter once the old engine has stopped.
    */
-  private entry(spec: EngineSpec, master?: MasterCredentials, settings: Record<string, string> = {}): Running {
+  private entry(spec: MemberEngine, master?: MasterCredentials, settings: Record<string, string> = {}): Running {
     const cur = this.instances.get(spec.key);
     if (cur) {
       const s = cur.engine.spec;
@@ -157,7 +156,7 @@ export class EnginesDriver implements RdsEngineDriver {
         if (same) return cur;
         throw new Error(`the engine of ${spec.key} must be stopped before its port or address changes`);
       }
-      cur.supervisor.stop();
+      cur.unsubscribe();
     }
     const installed = this.versions.find((v) => v.kind === spec.kind && v.version === spec.version);
     if (!installed) throw new Error(`${spec.kind} ${spec.version} is not installed on this host`);
@@ -174,81 +173,74 @@ export class EnginesDriver implements RdsEngineDriver {
       dbName: master?.dbName,
       params: settings,
     });
-    const emit = (e: EngineEvent) => {
-      for (const l of this.listeners) l(e);
-    };
-    const supervisor = new EngineSupervisor(engine, {
-      maxRestarts: MAX_CRASH_RESTARTS,
-      windowMs: CRASH_WINDOW_MS,
-      onExit: (status, sentence) => emit({ key: spec.key, kind: 'exited', status, sentence }),
-      onRestarted: (sentence) => emit({ key: spec.key, kind: 'restarted', sentence }),
-      onGiveUp: (sentence) => emit({ key: spec.key, kind: 'gave-up', sentence }),
+    // Only an exit nobody asked for is reported (a stop() is never one); the health decider decides what follows.
+    const unsubscribe = engine.onUnexpectedExit((status) => {
+      const event: EngineEvent = { key: spec.key, kind: 'exited', status, detail: describeExit(status) };
+      for (const l of this.listeners) {
+        try {
+          l(event);
+        } catch (e) {
+          log('error', 'rds engine exit listener failed', { instance: spec.key, error: (e as Error).message });
+        }
+      }
     });
-    const entry = { engine, supervisor };
+    const entry = { engine, unsubscribe };
     this.instances.set(spec.key, entry);
     return entry;
   }
 
-  async initialise(spec: EngineSpec, master: MasterCredentials, settings: Record<string, string>): Promise<void> {
-    const { engine, supervisor } = this.entry(spec, master, settings);
+  async initialise(spec: MemberEngine, master: MasterCredentials, settings: Record<string, string>): Promise<void> {
+    const { engine } = this.entry(spec, master, settings);
     if (!(await engine.isInitialised())) await engine.initialise();
     await engine.applyParams(settings);
     await engine.start();
-    supervisor.watch();
   }
 
-  async start(spec: EngineSpec, settings: Record<string, string>): Promise<void> {
-    const { engine, supervisor } = this.entry(spec);
+  async start(spec: MemberEngine, settings: Record<string, string>): Promise<void> {
+    const { engine } = this.entry(spec);
     if (!engine.isRunning()) {
       await engine.applyParams(settings);
       await engine.start();
     }
-    supervisor.watch();
   }
 
-  async stop(spec: EngineSpec): Promise<void> {
+  async stop(spec: MemberEngine): Promise<void> {
     const cur = this.instances.get(spec.key) ?? this.entry(spec);
-    // The supervisor first, so that the exit we cause is not taken for a crash and restarted.
-    cur.supervisor.stop();
     await cur.engine.stop('fast');
   }
 
-  isRunning(spec: EngineSpec): boolean {
+  isRunning(spec: MemberEngine): boolean {
     return this.instances.get(spec.key)?.engine.isRunning() ?? false;
   }
 
-  isRestarting(spec: EngineSpec): boolean {
-    return this.instances.get(spec.key)?.supervisor.state === 'restarting';
-  }
-
-  async probe(spec: EngineSpec): Promise<boolean> {
+  async probe(spec: MemberEngine): Promise<boolean> {
     const cur = this.instances.get(spec.key);
     return cur ? (await cur.engine.healthProbe(PROBE_TIMEOUT_MS)).ok : false;
   }
 
-  async applySettings(spec: EngineSpec, settings: Record<string, string>): Promise<ConfigureResult> {
+  async applySettings(spec: MemberEngine, settings: Record<string, string>): Promise<ConfigureResult> {
     return this.entry(spec).engine.applyParams(settings);
   }
 
-  pid(spec: EngineSpec): number | undefined {
+  pid(spec: MemberEngine): number | undefined {
     return this.instances.get(spec.key)?.engine.pid();
   }
 
-  async setMasterPassword(spec: EngineSpec, username: string, password: string): Promise<void> {
+  async setMasterPassword(spec: MemberEngine, username: string, password: string): Promise<void> {
     await this.entry(spec).engine.setMasterPassword(username, password);
   }
 
-  async storageUsedBytes(spec: EngineSpec): Promise<number> {
+  async storageUsedBytes(spec: MemberEngine): Promise<number> {
     return this.entry(spec).engine.storageUsedBytes();
   }
 
-  async activity(spec: EngineSpec): Promise<EngineActivity | undefined> {
+  async activity(spec: MemberEngine): Promise<EngineActivity | undefined> {
     const cur = this.instances.get(spec.key);
     if (!cur?.engine.isRunning()) return undefined;
     return cur.engine.activity(PROBE_TIMEOUT_MS);
   }
 
-  async copyDataDir(spec: EngineSpec, dest: string): Promise<void> {
+  async copyDataDir(spec: MemberEngine, dest: string): Promise<void> {
     if (this.isRunning(spec)) throw new Error('the engine must be stopped before its data directory is copied');
     // A partial copy never carries the final name: copied aside, then renamed.
     const partial = `${dest}.partial`;
@@ -266,9 +258,11 @@ export class EnginesDriver implements RdsEngineDriver {
     }
   }
 
-  async destroy(spec: EngineSpec): Promise<void> {
+  async destroy(spec: MemberEngine): Promise<void> {
     await this.stop(spec);
-    await this.instances.get(spec.key)!.engine.destroy();
+    const cur = this.instances.get(spec.key)!;
+    await cur.engine.destroy();
+    cur.unsubscribe();
     this.instances.delete(spec.key);
   }
 
@@ -276,18 +270,17 @@ export class EnginesDriver implements RdsEngineDriver {
     this.listeners.push(listener);
   }
 
-  async installTls(spec: EngineSpec, material: TlsMaterial): Promise<{ live: boolean }> {
+  async installTls(spec: MemberEngine, material: TlsMaterial): Promise<{ live: boolean }> {
     return this.entry(spec).engine.installTls(material);
   }
 
-  async tlsCertificate(spec: EngineSpec): Promise<string | undefined> {
+  async tlsCertificate(spec: MemberEngine): Promise<string | undefined> {
     return this.entry(spec).engine.tlsCertificate();
   }
 
   async stopAll(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     await Promise.all(
-      [...this.instances.values()].map(async ({ engine, supervisor }) => {
-        supervisor.stop();
+      [...this.instances.values()].map(async ({ engine }) => {
         try {
           await engine.stop(mode);
         } catch (e) {

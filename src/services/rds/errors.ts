@@ -34,9 +34,6 @@ export const dbSecurityGroupNotFound = (name: string) => new ServiceError('DBSec
 export const dbSnapshotAlreadyExists = (id: string) =>
   new ServiceError('DBSnapshotAlreadyExists', `Cannot create the snapshot because a snapshot with the identifier ${id} already exists.`);
 
-export const storageQuotaExceeded = (message: string) => new ServiceError('StorageQuotaExceeded', message);
-export const insufficientDBInstanceCapacity = (message: string) => new ServiceError('InsufficientDBInstanceCapacity', message);
-
 export const kmsKeyNotAccessible = (message: string) => new ServiceError('KMSKeyNotAccessibleFault', message);
 
 /** The identifier rule RDS states for instances, parameter groups, snapshots and subnet groups. */

@@ -25,10 +25,9 @@ import type { SecretBox } from '../../crypto/rootkey.js';
 import type { KmsInternal } from '../kms/internal.js';
 import type { SecretsManagerInternal } from '../secretsmanager/provider.js';
 import type { BuiltinRotationHandler, InProcessSecretsManager, RotationEvent } from '../secretsmanager/rotation.js';
-import type { EngineSpec, RdsEngineDriver } from './driver.js';
+import type { MemberEngine, RdsEngineDriver } from './driver.js';
 import { kmsKeyNotAccessible } from './errors.js';
-import { ROTATION_FUNCTION, scopeKey, type InstanceRecord, type MasterUserSecretRecord, type RdsTables } from './records.js';
-import { SEAL_AAD } from './provider.js';
+import { ROTATION_FUNCTION, SEAL_AAD, scopeKey, type InstanceRecord, type MasterUserSecretRecord, type RdsTables } from './records.js';
 import { InstanceEvents, instanceArn } from './status.js';
 
 export { ROTATION_FUNCTION };
@@ -57,7 +56,7 @@ export interface MasterSecretsOptions {
   clock: Clock;
   driver: RdsEngineDriver;
   /** The engine spec of an instance (the reconciler's). */
-  spec: (rec: InstanceRecord) => EngineSpec;
+  spec: (rec: InstanceRecord) => MemberEngine;
   /** How clients reach the engine (the instance endpoint's address). */
   clientAddress: (rec: InstanceRecord) => string;
   /** The CA bundle the instances' certificates chain to: logins then use TLS and check the server (rds.force_ssl). */

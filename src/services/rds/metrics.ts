@@ -17,7 +17,7 @@
 import { log } from '../../core/log.js';
 import { availableParallelism } from 'node:os';
 import type { EngineActivity } from '../../engines/adapter.js';
-import { ioBetween, parentMap, sampleTree, type ProcessSample } from '../../observability/proc.js';
+import { ioBetween, sampleTree, type ProcessSample } from '../../observability/proc.js';
 import type { MetricDatum, MetricSampler, ScopedMetrics } from '../../observability/types.js';
 import type { RdsEngineDriver } from './driver.js';
 import type { RdsMetricTarget } from './supervisor.js';
@@ -41,12 +41,11 @@ export class RdsMetrics implements MetricSampler {
   async sample(_periodMs: number, timestamp: Date): Promise<ScopedMetrics[]> {
     const targets = this.targets();
     const out: ScopedMetrics[] = [];
-    const parents = targets.length > 0 ? parentMap() : new Map<number, number>();
     const live = new Set<string>();
     for (const t of targets) {
       live.add(t.spec.key);
       try {
-        const datums = await this.sampleInstance(t, parents, timestamp);
+        const datums = await this.sampleInstance(t, timestamp);
         if (datums.length > 0) out.push({ scope: t.scope, namespace: 'AWS/RDS', datums });
       } catch (e) {
         log('warn', 'rds metrics: instance not sampled', { instance: t.spec.key, error: (e as Error).message });
@@ -56,18 +55,19 @@ export class RdsMetrics implements MetricSampler {
     return out;
   }
 
-  private async sampleInstance(t: RdsMetricTarget, parents: ReadonlyMap<number, number>, timestamp: Date): Promise<MetricDatum[]> {
+  private async sampleInstance(t: RdsMetricTarget, timestamp: Date): Promise<MetricDatum[]> {
     const Dimensions = [{ Name: 'DBInstanceIdentifier', Value: t.id }];
     const datum = (MetricName: string, Value: number, Unit: string): MetricDatum => ({ MetricName, Dimensions, Timestamp: timestamp, Value, Unit });
     const datums: MetricDatum[] = [];
     const atMs = Date.now();
     const [activity, used] = await Promise.all([
       this.driver.activity ? this.driver.activity(t.spec).catch((e: unknown) => void log('warn', 'rds metrics: engine activity not read', { instance: t.spec.key, error: (e as Error).message })) : undefined,
-      this.driver.storageUsedBytes(t.spec).catch(() => undefined),
+      // The health loop's own reading when it has one (it walks the instance directory every few seconds anyway).
+      t.usedBytes !== undefined ? t.usedBytes : this.driver.storageUsedBytes(t.spec).catch(() => undefined),
     ]);
     if (activity) datums.push(datum('DatabaseConnections', activity.connections, 'Count'));
     if (used !== undefined) datums.push(datum('FreeStorageSpace', Math.max(0, t.allocatedBytes - used), 'Bytes'));
-    const proc = sampleTree(t.pid, parents);
+    const proc = sampleTree(t.pid);
     if (proc) datums.push(datum('FreeableMemory', Math.max(0, t.memoryBytes - proc.rssBytes), 'Bytes'));
     const before = this.previous.get(t.spec.key);
     if (proc && before && before.process.rootPid === proc.rootPid && atMs > before.atMs) {

@@ -4,9 +4,10 @@
  * is served by MariaDB), plus the resources around them (parameter groups, subnet groups, option
  * groups, snapshots taken at deletion, events, tags).
  *
- * Every write persists the desired state (the record, with its status naming the action in progress)
- * before it answers, then asks the supervisor to reconcile in the background. The API never waits for
- * an engine: CreateDBInstance answers `creating` at once.
+ * Every write persists the desired state only (the spec fields and `desired`, bumping its generation) before it
+ * answers, then asks the supervisor to reconcile in the background. The status it answers is derived from desired
+ * and observed by the runtime's transition table (status.ts `settle`), never set here. The API never waits for an
+ * engine: CreateDBInstance answers `creating` at once.
  */
 import { parseArn, PARTITION, Scope } from '../../core/scope.js';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +32,7 @@ import {
 import {
   checkMaxRecords,
   filterValues,
+  listenAddress,
   paginate,
   toDBInstance,
   toDBParameterGroup,
@@ -63,9 +65,11 @@ import type { KmsInternal } from '../kms/internal.js';
 import { generateMasterPassword, type MasterSecrets } from './master-secret.js';
 import { availabilityZones, defaultSecurityGroupId, defaultSubnets, defaultVpcId, SECURITY_GROUP_ID, SUBNET_ID, subnetAz } from './network.js';
 import { checkValue, parameterDef, parameterDefs, type FormulaVars } from './parameters.js';
+import { initialState } from '../../runtime/transitions.js';
 import {
   portKey,
   scopeKey,
+  SEAL_AAD,
   type InstanceRecord,
   type OptionGroupRecord,
   type ParameterGroupRecord,
@@ -117,7 +121,6 @@ const DEFAULT_MAINTENANCE_WINDOW = 'sun:05:00-sun:05:30';
 const PORT_PROBE_TIMEOUT_MS = 1000;
 const DEFAULT_STORAGE_KMS_KEY = 'alias/aws/rds';
 
-export const SEAL_AAD = 'rds-master-password';
 const MANAGED_AND_PASSWORD = "You can't specify MasterUserPassword when ManageMasterUserPassword is turned on: RDS generates the password and stores it in AWS Secrets Manager.";
 const KMS_KEY_WITHOUT_MANAGE = 'You can specify MasterUserSecretKmsKeyId only when ManageMasterUserPassword is turned on.';
 
@@ -222,6 +225,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (this.t.instances.get(key)) throw dbInstanceAlreadyExists();
       const portOwner = this.t.ports.get(portKey(allocated));
       if (portOwner) throw invalidParameterValue(`Port ${allocated} is already used by DB instance ${portOwner.instanceId} on this Cellar host.`);
+      const dataDir = join(this.o.engineRoot, ctx.scope.accountId, ctx.scope.region, `${id}-${dbiResourceId.slice(3, 11).toLowerCase()}`);
+      const publiclyAccessible = input.PubliclyAccessible ?? false;
       const rec: InstanceRecord = {
         id,
         accountId: ctx.scope.accountId,
@@ -243,7 +248,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
         vpcSecurityGroupIds: sgIds,
         subnetGroupName: subnetGroup.name,
         availabilityZone: az,
-        publiclyAccessible: input.PubliclyAccessible ?? false,
+        publiclyAccessible,
         storageEncrypted: input.StorageEncrypted ?? false,
         kmsKeyId: storageKmsKeyArn,
         deletionProtection: input.DeletionProtection ?? false,
@@ -258,10 +263,10 @@ export class RdsProvider implements Partial<api.RDSApi> {
         status: 'creating',
         statusSinceMs: now,
         pending: {},
-        desiredRunning: true,
-        dataDir: join(this.o.engineRoot, ctx.scope.accountId, ctx.scope.region, `${id}-${dbiResourceId.slice(3, 11).toLowerCase()}`),
+        dataDir,
+        members: [{ role: 'primary', availabilityZone: az, host: listenAddress({ publiclyAccessible }, this.o.config), dataDir, port: allocated }],
+        ...initialState(),
         lastMaintenanceCheckMs: now,
-        generation: 1,
       };
       this.t.instances.put(key, rec);
       this.t.ports.put(portKey(allocated), { accountId: ctx.scope.accountId, region: ctx.scope.region, instanceId: id });
@@ -407,6 +412,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
       let restartNow = false;
       if (input.PubliclyAccessible !== undefined && input.PubliclyAccessible !== cur.publiclyAccessible) {
         cur.publiclyAccessible = input.PubliclyAccessible;
+        for (const m of cur.members) m.host = listenAddress(cur, this.o.config);
         restartNow = true;
       }
       if (newPort !== undefined) {
@@ -414,6 +420,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
         this.t.ports.delete(portKey(cur.port));
         this.t.ports.put(portKey(newPort), { accountId: cur.accountId, region: cur.region, instanceId: cur.id });
         cur.port = newPort;
+        for (const m of cur.members) m.port = newPort;
         restartNow = true;
         this.ev.emitInstance(cur, 'portChanged', now, String(newPort));
       }
@@ -424,16 +431,10 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (applyNow) {
         const applying = { ...cur.pending, ...changes };
         cur.pending = {};
-        if (applying.DBInstanceClass || applying.AllocatedStorage || restartNow) {
-          cur.applying = applying;
-          this.ev.transition(cur, 'modifying', now);
-        }
+        if (applying.DBInstanceClass || applying.AllocatedStorage || restartNow) cur.applying = applying;
       } else {
         cur.pending = { ...cur.pending, ...changes };
-        if (restartNow) {
-          cur.applying = {};
-          this.ev.transition(cur, 'modifying', now);
-        }
+        if (restartNow) cur.applying = {};
       }
       if (v.createdSecret) cur.masterUserSecret = v.createdSecret;
       else if (cur.masterUserSecret && v.newSecretKmsArn) cur.masterUserSecret.kmsKeyId = v.newSecretKmsArn;
@@ -444,9 +445,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (password !== undefined) {
         // The master password is always changed at once; it shows as pending until the engine has it.
         cur.pending.MasterUserPasswordSealed = this.o.box.sealString(password, SEAL_AAD);
-        if (cur.status === 'available' || cur.status === 'storage-full') this.ev.transition(cur, 'resetting-master-credentials', now);
       }
-      cur.generation++;
+      cur.desired.generation++;
+      this.ev.settle(cur, now);
       this.t.instances.put(key, cur);
       this.o.trigger.kick(Scope.ofRecord(cur), cur.id);
       return { DBInstance: this.describeOne(cur) };
@@ -455,26 +456,27 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   rebootDBInstance(input: api.RebootDBInstanceMessage, ctx: RequestContext): api.RebootDBInstanceResult {
     if (input.ForceFailover) throw invalidParameterCombination('ForceFailover can only be specified for a Multi-AZ DB instance.');
-    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec) => {
       if (!['available', 'storage-full', 'failed'].includes(rec.status)) throw invalidDBInstanceState('Database instance is not in available state.');
-      this.ev.transition(rec, 'rebooting', now);
+      // A reboot of a failed instance (even one whose deletion failed) asks for it running again.
+      rec.desired.rebootGeneration++;
+      rec.desired.running = true;
+      rec.desired.deleted = false;
     });
   }
 
   stopDBInstance(input: api.StopDBInstanceMessage, ctx: RequestContext): api.StopDBInstanceResult {
     if (input.DBSnapshotIdentifier) throw invalidParameterCombination('Cellar does not take snapshots when stopping a DB instance yet: omit DBSnapshotIdentifier.');
-    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec) => {
       if (rec.status !== 'available' && rec.status !== 'storage-full') throw invalidDBInstanceState(`Instance ${rec.id} is not in available state.`);
-      rec.desiredRunning = false;
-      this.ev.transition(rec, 'stopping', now);
+      rec.desired.running = false;
     });
   }
 
   startDBInstance(input: api.StartDBInstanceMessage, ctx: RequestContext): api.StartDBInstanceResult {
-    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec) => {
       if (rec.status !== 'stopped') throw invalidDBInstanceState(`Instance ${rec.id} is not stopped, it cannot be started.`);
-      rec.desiredRunning = true;
-      this.ev.transition(rec, 'starting', now);
+      rec.desired.running = true;
     });
   }
 
@@ -483,7 +485,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const finalId = input.FinalDBSnapshotIdentifier;
     // The identifier's syntax is a parameter check, made before the instance is looked up.
     const snapId = finalId ? checkIdentifier('FinalDBSnapshotIdentifier', finalId, 255) : undefined;
-    return this.mutate(ctx, input.DBInstanceIdentifier, (rec, now) => {
+    return this.mutate(ctx, input.DBInstanceIdentifier, (rec) => {
       if (rec.status === 'deleting') throw invalidDBInstanceState(`Instance ${rec.id} is already being deleted.`);
       if (rec.deletionProtection) throw invalidParameterCombination('Cannot delete protected DB Instance, please disable deletion protection and try again.');
       if (!skip && !finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.');
@@ -493,17 +495,18 @@ export class RdsProvider implements Partial<api.RDSApi> {
         if (rec.status === 'creating' || rec.status === 'failed') throw invalidDBInstanceState(`Instance ${rec.id} is not in a state that allows a final snapshot (${rec.status}).`);
         rec.finalSnapshotId = snapId;
       } else delete rec.finalSnapshotId;
-      rec.desiredRunning = false;
-      this.ev.transition(rec, 'deleting', now);
+      rec.desired.deleted = true;
     });
   }
 
   /** Reads, checks and changes one instance atomically, then asks for a reconcile. */
-  private mutate(ctx: RequestContext, idOrArn: string, fn: (rec: InstanceRecord, nowMs: number) => void): { DBInstance: api.DBInstance } {
+  private mutate(ctx: RequestContext, idOrArn: string, fn: (rec: InstanceRecord) => void): { DBInstance: api.DBInstance } {
     return this.t.store.transaction(() => {
       const rec = this.instance(ctx, idOrArn);
-      fn(rec, ctx.clock.now());
-      rec.generation++;
+      const now = ctx.clock.now();
+      fn(rec);
+      rec.desired.generation++;
+      this.ev.settle(rec, now);
       this.t.instances.put(scopeKey(ctx.scope, rec.id), rec);
       this.o.trigger.kick(ctx.scope, rec.id);
       return { DBInstance: this.describeOne(rec) };

@@ -1,11 +1,18 @@
 /**
  * @module services/rds/records
  * What RDS keeps durably, one JSON document per resource in the state store, keyed
- * `<account>/<region>/<name>` so every table is scoped by account and region. A DB instance record is
- * both the API's view and the reconciler's desired state: its `status` says which long action is in
- * progress, so a Cellar that dies mid-action finds the action again on restart and finishes it.
+ * `<account>/<region>/<name>` so every table is scoped by account and region. A DB instance record is a runtime
+ * resource record (runtime/resource.ts): its spec fields and `desired` are what the API asked for, `observed` is what
+ * the reconciler and the health decider saw, and `status` is derived from the two by the transition table
+ * (runtime/transitions.ts). A Cellar that dies mid-action finds desired and observed still apart on restart, and the
+ * reconciler finishes the work.
+ *
+ * Records written before the runtime (status as a command, `desiredRunning`, `generation`, `storageFull` on the
+ * record) are migrated when read (`migrateInstance`), and written back in the new shape by the next write.
  */
 import { JsonTable, type ScopeLike, type Store } from '../../storage/store.js';
+import type { Member, RuntimeFields } from '../../runtime/resource.js';
+import type { ObservedState } from '../../runtime/transitions.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
 
 /**
@@ -15,19 +22,14 @@ import type { EngineKind, RdsEngine } from './catalog.js';
  */
 export const ROTATION_FUNCTION = 'cellar-rds-master-user-password-rotation';
 
-/** RDS's DB instance statuses that Cellar uses (RDS's own strings). */
-export type InstanceStatus =
-  | 'creating'
-  | 'available'
-  | 'modifying'
-  | 'rebooting'
-  | 'resetting-master-credentials'
-  | 'stopping'
-  | 'stopped'
-  | 'starting'
-  | 'deleting'
-  | 'storage-full'
-  | 'failed';
+/**
+ * Additional data of the master password's seal (crypto/rootkey.ts). Here, with the records it protects, so that
+ * the provider, the supervisor and master-secret.ts share it without importing each other.
+ */
+export const SEAL_AAD = 'rds-master-password';
+
+/** RDS's DB instance statuses that Cellar uses (RDS's own strings; derived, see runtime/transitions.ts). */
+export type { ResourceStatus as InstanceStatus } from '../../runtime/transitions.js';
 
 export interface Tag {
   Key: string;
@@ -49,7 +51,7 @@ export interface MasterUserSecretRecord {
   status: 'creating' | 'active' | 'rotating' | 'impaired';
 }
 
-export interface InstanceRecord {
+export interface InstanceRecord extends RuntimeFields {
   id: string;
   accountId: string;
   region: string;
@@ -83,11 +85,7 @@ export interface InstanceRecord {
   tags: Tag[];
   createdAtMs: number;
   dbiResourceId: string;
-  status: InstanceStatus;
-  statusSinceMs: number;
   pending: PendingChanges;
-  /** Whether the process should run once the current action is done. */
-  desiredRunning: boolean;
   /** When a StopDBInstance took effect; RDS starts the instance again 7 days later. */
   stoppedAtMs?: number;
   /** Modifications being applied right now (status `modifying`), applied in the reconciler. */
@@ -98,16 +96,52 @@ export interface InstanceRecord {
   appliedDynamic?: Record<string, string>;
   /** When the TLS certificate the engine serves expires (DescribeDBInstances CertificateDetails.ValidTill). */
   tlsValidTillMs?: number;
-  /** Set while the engine is read-only because its data outgrew AllocatedStorage. */
-  storageFull?: boolean;
   /** The engine data directory, under Cellar's data directory. */
   dataDir: string;
   /** Final snapshot requested by DeleteDBInstance (recorded; see docs/rds.md). */
   finalSnapshotId?: string;
   /** Last maintenance-window check, so a window is not missed when the clock jumps. */
   lastMaintenanceCheckMs?: number;
-  /** Bumped by every API write, so a long action can tell that the record moved under it. */
-  generation: number;
+}
+
+/** The shape records had before the runtime (status as the reconciler's command). */
+interface LegacyInstanceFields {
+  desiredRunning?: boolean;
+  generation?: number;
+  storageFull?: boolean;
+}
+
+/**
+ * Reads a stored instance in the current shape. A record from before the runtime carries its action in `status`:
+ * that becomes the desired state it asked for, and nothing is taken as observed about its engine (this Cellar has
+ * not seen it yet), so the reconciler redoes the action idempotently.
+ */
+export function migrateInstance(raw: InstanceRecord): InstanceRecord {
+  if (raw.desired && raw.observed && raw.members) return raw;
+  const legacy = raw as InstanceRecord & LegacyInstanceFields;
+  const status = legacy.status;
+  const generation = legacy.generation ?? 1;
+  const running = status === 'stopping' || status === 'stopped' || status === 'deleting' ? false : (legacy.desiredRunning ?? true);
+  const observed: ObservedState = {
+    generation: 0,
+    created: status !== 'creating',
+    engine: status === 'stopped' || status === 'starting' ? 'stopped' : 'detached',
+    rebootGeneration: 0,
+    storageFull: legacy.storageFull ?? false,
+    ...(status === 'failed' ? { failed: { generation, reason: 'failed before this Cellar was upgraded' } } : {}),
+  };
+  const members: Member[] = [{ role: 'primary', availabilityZone: raw.availabilityZone, host: '127.0.0.1', dataDir: raw.dataDir, port: raw.port }];
+  const rec: InstanceRecord = {
+    ...raw,
+    desired: { generation, running, deleted: status === 'deleting', rebootGeneration: status === 'rebooting' ? 1 : 0 },
+    observed,
+    members,
+  };
+  const stale = rec as InstanceRecord & LegacyInstanceFields;
+  delete stale.desiredRunning;
+  delete stale.generation;
+  delete stale.storageFull;
+  return rec;
 }
 
 export interface ParameterGroupRecord {
@@ -180,7 +214,7 @@ export class RdsTables {
   readonly ports: JsonTable<PortRecord>;
 
   constructor(readonly store: Store) {
-    this.instances = new JsonTable(store.keyspace('rds_instances'));
+    this.instances = new JsonTable(store.keyspace('rds_instances'), migrateInstance);
     this.parameterGroups = new JsonTable(store.keyspace('rds_parameter_groups'));
     this.subnetGroups = new JsonTable(store.keyspace('rds_subnet_groups'));
     this.optionGroups = new JsonTable(store.keyspace('rds_option_groups'));

@@ -24,7 +24,7 @@ export function instanceSettings(rec: InstanceRecord, group: ParameterGroupRecor
     AllocatedStorage: rec.allocatedStorageGiB * 1024 ** 3,
   };
   const eff = effectiveSettings(rec.engineKind, group?.values ?? {}, vars);
-  if (rec.storageFull) {
+  if (rec.observed.storageFull) {
     // Storage full: the engine stops taking writes (docs/rds.md explains what a client sees).
     if (rec.engineKind === 'postgres') eff.values['default_transaction_read_only'] = '1';
     else eff.values['read_only'] = '1';

@@ -1,16 +1,17 @@
 /**
  * @module services/rds/status
- * The DB instance status state machine, in RDS's own status strings, and RDS's event messages.
- * Every status change goes through `transition`, which refuses moves RDS never makes, records when
- * the new status began, and emits the event RDS emits for it (RDS User Guide, "Amazon RDS event
- * categories and event messages"). Events that are not status changes use `emit` with a message
- * from EVENTS, so every message is written once.
+ * RDS's event messages, and the one place a DB instance's status changes: `settle` derives it from the record's
+ * desired and observed state through the runtime's transition table (runtime/transitions.ts), records when the new
+ * status began, and emits the events RDS emits for the move (RDS User Guide, "Amazon RDS event categories and event
+ * messages"). Events that are not status changes use `emitInstance` with a message from EVENTS, so every message is
+ * written once. Events are kept in the runtime's bounded event log (14 days, bounded count: runtime/events.ts).
  */
 import { Scope } from '../../core/scope.js';
-import { randomBytes } from 'node:crypto';
 import { log } from '../../core/log.js';
-import type { EventRecord, InstanceRecord, InstanceStatus, RdsTables } from './records.js';
-import { scopeKey } from './records.js';
+import { EventLog, type EventLogOptions } from '../../runtime/events.js';
+import { settleStatus } from '../../runtime/resource.js';
+import type { DesiredState, ResourceStatus } from '../../runtime/transitions.js';
+import type { EventRecord, InstanceRecord, RdsTables } from './records.js';
 
 /** RDS's DB instance event messages (event id in the comment) with their category. */
 export const EVENTS = {
@@ -35,77 +36,54 @@ export const EVENTS = {
     category: 'failure',
   }, // RDS-EVENT-0031
   restartError: { message: 'Error restarting %s: %s', category: 'availability' }, // RDS-EVENT-0022
-  recoveryStarted: { message: 'Recovery of the DB instance has started. Recovery time will vary with the amount of data to be recovered.', category: 'recovery' }, // RDS-EVENT-0019
-  recoveryComplete: { message: 'Recovery of the DB instance is complete.', category: 'recovery' }, // RDS-EVENT-0020
   masterSecretRotated: { message: 'Master user password for the DB instance has been rotated', category: 'configuration change' },
   finalSnapshotFailed: { message: 'The final DB snapshot %s could not be created; the DB instance was not deleted', category: 'failure' },
 } as const;
 
 export type EventName = keyof typeof EVENTS;
 
-/** The moves RDS makes; anything else is a bug in the caller, refused loudly. */
-const ALLOWED: Record<InstanceStatus, readonly InstanceStatus[]> = {
-  creating: ['available', 'failed', 'deleting', 'storage-full'],
-  available: ['modifying', 'rebooting', 'resetting-master-credentials', 'stopping', 'deleting', 'storage-full', 'failed'],
-  modifying: ['available', 'storage-full', 'failed', 'deleting', 'rebooting'],
-  rebooting: ['available', 'storage-full', 'failed', 'deleting'],
-  'resetting-master-credentials': ['available', 'storage-full', 'failed', 'deleting'],
-  stopping: ['stopped', 'failed', 'deleting'],
-  stopped: ['starting', 'deleting', 'modifying'],
-  starting: ['available', 'storage-full', 'failed', 'deleting'],
-  // A deletion whose final snapshot cannot be taken fails the instance rather than losing its data or retrying forever.
-  deleting: ['failed'],
-  'storage-full': ['available', 'modifying', 'rebooting', 'resetting-master-credentials', 'stopping', 'deleting', 'failed'],
-  failed: ['deleting', 'rebooting'],
-};
-
-/** Which event, if any, marks arriving in a status from another. */
-function arrivalEvent(from: InstanceStatus, to: InstanceStatus): EventName | undefined {
-  if (to === 'available' || to === 'storage-full') {
-    if (from === 'creating') return 'created';
-    if (from === 'rebooting') return 'restarted';
-    if (from === 'starting') return 'started';
-  }
-  if (to === 'stopped') return 'stopped';
-  if (to === 'failed') return 'failed';
-  if (to === 'storage-full') return 'storageExhausted';
-  return undefined;
+/** The full desired state of an instance: what its record stores, and what its spec fields imply. */
+export function desiredOf(rec: InstanceRecord): DesiredState {
+  return {
+    ...rec.desired,
+    modifying: rec.applying !== undefined,
+    credentialsPending: rec.pending.MasterUserPasswordSealed !== undefined,
+  };
 }
 
-export class InvalidTransition extends Error {}
-
 export class InstanceEvents {
-  private seq = 0;
-  constructor(private readonly tables: RdsTables) {}
+  readonly log: EventLog<EventRecord>;
+
+  constructor(tables: RdsTables, options: EventLogOptions = {}) {
+    this.log = new EventLog(tables.store, tables.events, options);
+  }
 
   /** Records an event for an instance (or another source) in its account and region. */
   emit(scope: Scope, event: Omit<EventRecord, 'dateMs'>, nowMs: number): void {
-    // Key: time, then a per-process sequence and random suffix so events in the same millisecond keep order.
-    const key = scopeKey(scope, `${String(nowMs).padStart(15, '0')}-${String(this.seq++ % 1e6).padStart(6, '0')}-${randomBytes(3).toString('hex')}`);
-    this.tables.events.put(key, { ...event, dateMs: nowMs });
+    this.log.append(scope, { ...event, dateMs: nowMs });
     log('info', 'rds event', { account: scope.accountId, region: scope.region, source: event.sourceId, message: event.message });
   }
 
   emitInstance(rec: InstanceRecord, name: EventName, nowMs: number, ...args: string[]): void {
     let message: string = EVENTS[name].message;
     for (const a of args) message = message.replace('%s', a);
-    this.emit(Scope.ofRecord(rec), { sourceId: rec.id, sourceType: 'db-instance', message, categories: [EVENTS[name].category], sourceArn: instanceArn(rec) }, nowMs);
+    this.emitMessage(rec, message, EVENTS[name].category, nowMs);
+  }
+
+  /** An event in Cellar's words (a reconcile step's sentence), category `notification`. */
+  emitMessage(rec: InstanceRecord, message: string, category: string, nowMs: number): void {
+    this.emit(Scope.ofRecord(rec), { sourceId: rec.id, sourceType: 'db-instance', message, categories: [category], sourceArn: instanceArn(rec) }, nowMs);
   }
 
   /**
-   * Moves rec to status `to` (in memory; the caller persists), recording when it began and emitting
-   * the matching event. A move to the status it already has is a no-op.
+   * Derives rec's status from its desired and observed state (in memory; the caller persists), and on a change
+   * records when the new status began and emits the events RDS emits for it. Returns the status.
    */
-  transition(rec: InstanceRecord, to: InstanceStatus, nowMs: number): InstanceRecord {
-    const from = rec.status;
-    if (from === to) return rec;
-    if (!ALLOWED[from].includes(to)) throw new InvalidTransition(`DB instance ${rec.id} cannot go from ${from} to ${to}`);
-    rec.status = to;
-    rec.statusSinceMs = nowMs;
-    const ev = arrivalEvent(from, to);
-    if (ev) this.emitInstance(rec, ev, nowMs);
-    // A restart out of storage-full into available after more storage: RDS reports recovery.
-    return rec;
+  settle(rec: InstanceRecord, nowMs: number): ResourceStatus {
+    const moved = settleStatus(rec, desiredOf(rec), nowMs);
+    for (const name of moved.events) this.emitInstance(rec, name, nowMs);
+    if (moved.from !== moved.to) log('debug', 'rds status', { instance: rec.id, from: moved.from, to: moved.to, why: moved.why });
+    return moved.to;
   }
 }
 

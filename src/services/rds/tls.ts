@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import type { CellarConfig } from '../../config.js';
 import type { CertificateAuthority, ServerCertificateRequest } from '../../tls/ca.js';
 import { endpointAddress } from './describe.js';
-import type { EngineSpec, RdsEngineDriver } from './driver.js';
+import type { MemberEngine, RdsEngineDriver } from './driver.js';
 import type { InstanceRecord } from './records.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
@@ -33,7 +33,7 @@ export class InstanceCertificates {
    * until when the served certificate is valid. Throws when it cannot (the caller decides whether that stops anything:
    * it never does, a certificate is background work).
    */
-  async ensure(rec: InstanceRecord, spec: EngineSpec): Promise<{ sentence?: string; validTillMs?: number }> {
+  async ensure(rec: InstanceRecord, spec: MemberEngine): Promise<{ sentence?: string; validTillMs?: number }> {
     if (!this.ca) return {};
     const req = certificateRequest(rec, this.config);
     const current = await this.driver.tlsCertificate(spec);

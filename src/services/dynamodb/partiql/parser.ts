@@ -14,11 +14,43 @@ export class Rejection extends Error {}
 
 export const MAX_NESTING = 64;
 
+/** DynamoDB's detail for a token left after a complete statement (paritysuite's captures of AWS, October 2026). */
+const LEFTOVER = 'Unexpected token after expression';
+
 /** Words that end an expression or a clause, so they are never read as attribute names. */
 const KEYWORDS = new Set([
   'select', 'from', 'where', 'and', 'or', 'not', 'in', 'is', 'between', 'like', 'missing', 'null', 'true', 'false', 'value', 'values',
   'set', 'remove', 'returning', 'insert', 'into', 'update', 'delete', 'order', 'by', 'asc', 'desc', 'exists', 'as', 'at', 'limit', 'distinct',
   'group', 'having', 'on', 'pivot', 'unpivot', 'union', 'except', 'intersect', 'join', 'case', 'when', 'then', 'else', 'end',
+]);
+
+/**
+ * Every word the PartiQL lexer behind DynamoDB (partiql-lang-kotlin's LexerConstants: SQL-92's keywords and PartiQL's
+ * own, RETURNING's ALL/NEW/OLD/MODIFIED among them) reads as a keyword, so a bare one is never an attribute or table
+ * name: DynamoDB refuses `SELECT new FROM t` and `WHERE all = 1`; "new", "all" quoted are names like any other.
+ * Words it reads as keywords only inside particular functions (YEAR, BOTH …) are not here.
+ */
+const RESERVED_NAMES = new Set([
+  ...KEYWORDS,
+  'absolute', 'action', 'add', 'all', 'allocate', 'alter', 'any', 'are', 'assertion', 'authorization', 'avg', 'begin', 'bit',
+  'bit_length', 'cascade', 'cascaded', 'cast', 'catalog', 'char', 'character', 'character_length', 'char_length', 'check',
+  'close', 'coalesce', 'collate', 'collation', 'column', 'commit', 'connect', 'connection', 'constraint', 'constraints',
+  'continue', 'convert', 'corresponding', 'count', 'create', 'cross', 'current', 'current_date', 'current_time',
+  'current_timestamp', 'current_user', 'cursor', 'date', 'deallocate', 'dec', 'decimal', 'declare', 'default', 'deferrable',
+  'deferred', 'describe', 'descriptor', 'diagnostics', 'disconnect', 'domain', 'double', 'drop', 'end-exec', 'escape',
+  'exception', 'exec', 'execute', 'external', 'extract', 'date_add', 'date_diff', 'fetch', 'first', 'float', 'for',
+  'foreign', 'found', 'full', 'get', 'global', 'go', 'goto', 'grant', 'identity', 'immediate', 'indicator', 'initially',
+  'inner', 'input', 'insensitive', 'int', 'integer', 'interval', 'isolation', 'key', 'language', 'last', 'left', 'level',
+  'local', 'lower', 'match', 'max', 'min', 'module', 'names', 'national', 'natural', 'nchar', 'next', 'no', 'nullif',
+  'numeric', 'octet_length', 'of', 'only', 'open', 'option', 'outer', 'output', 'overlaps', 'pad', 'partial', 'position',
+  'precision', 'prepare', 'preserve', 'primary', 'prior', 'privileges', 'procedure', 'public', 'read', 'real', 'references',
+  'relative', 'restrict', 'revoke', 'right', 'rollback', 'rows', 'schema', 'scroll', 'section', 'session', 'session_user',
+  'size', 'smallint', 'some', 'space', 'sql', 'sqlcode', 'sqlerror', 'sqlstate', 'substring', 'sum', 'system_user', 'table',
+  'temporary', 'time', 'timestamp', 'to', 'transaction', 'translate', 'translation', 'trim', 'unique', 'unknown', 'upper',
+  'usage', 'user', 'using', 'varchar', 'varying', 'view', 'whenever', 'with', 'work', 'write', 'zone',
+  'can_cast', 'can_lossless_cast', 'offset', 'tuple', 'index', 'let', 'integer2', 'int2', 'integer4', 'int4', 'integer8',
+  'int8', 'bigint', 'conflict', 'do', 'nothing', 'modified', 'new', 'old', 'bool', 'boolean', 'string', 'symbol', 'clob',
+  'blob', 'struct', 'list', 'sexp', 'bag',
 ]);
 
 /** IS operand types DynamoDB supports, by the names PartiQL spells them. */
@@ -77,7 +109,7 @@ class Parser {
   private unexpected(t: Token = this.peek()): SyntaxProblem {
     if (t.kind === 'eof') return new SyntaxProblem('Unexpected end of statement');
     const shown = t.kind === 'string' ? `'${t.text}'` : t.kind === 'qident' ? `"${t.text}"` : t.text;
-    return new SyntaxProblem(`Unexpected ${t.kind === 'ident' && KEYWORDS.has(t.text.toLowerCase()) ? 'keyword' : 'token'}: ${shown} at ${t.line}:${t.col}`);
+    return new SyntaxProblem(`Unexpected ${t.kind === 'ident' && RESERVED_NAMES.has(t.text.toLowerCase()) ? 'keyword' : 'token'}: ${shown} at ${t.line}:${t.col}`);
   }
 
   private expectWord(word: string): void {
@@ -121,7 +153,7 @@ class Parser {
       if (this.isWord('select') || this.isWord('insert') || this.isWord('update') || this.isWord('delete')) {
         throw new Rejection('Only one operation is allowed in a statement.');
       }
-      throw this.unexpected();
+      throw new SyntaxProblem(LEFTOVER);
     }
     return s;
   }
@@ -173,9 +205,10 @@ class Parser {
     return paths;
   }
 
-  private tableRef(): TableRef {
+  /** The table a statement names; a word after it is an alias (refused), in an INSERT a leftover token, as DynamoDB reads them. */
+  private tableRef(inInsert = false): TableRef {
     const t = this.next();
-    if (t.kind !== 'qident' && (t.kind !== 'ident' || KEYWORDS.has(t.text.toLowerCase()))) throw this.unexpected(t);
+    if (t.kind !== 'qident' && (t.kind !== 'ident' || RESERVED_NAMES.has(t.text.toLowerCase()))) throw this.unexpected(t);
     const ref: TableRef = { table: t.text, at: { line: t.line, col: t.col, length: t.length } };
     if (this.acceptPunct('.')) {
       const i = this.next();
@@ -191,6 +224,7 @@ class Parser {
     }
     const alias = this.peek();
     if (this.isWord('as') || alias.kind === 'qident' || (alias.kind === 'ident' && !KEYWORDS.has(alias.text.toLowerCase()))) {
+      if (inInsert) throw new SyntaxProblem(LEFTOVER);
       throw new Rejection('Aliasing is not supported');
     }
     return ref;
@@ -199,7 +233,7 @@ class Parser {
   private insert(): Statement {
     this.expectWord('insert');
     this.expectWord('into');
-    const into = this.tableRef();
+    const into = this.tableRef(true);
     if (into.index !== undefined) {
       throw new Rejection(`FROM clause may only contain a single table name in data manipulation statements at ${into.at.line}:${into.at.col}:${into.at.length}`);
     }
@@ -270,7 +304,7 @@ class Parser {
   /** attr, "attr", attr.child, attr[0], attr['key'] … */
   private path(): DocPath {
     const t = this.next();
-    if (t.kind !== 'qident' && (t.kind !== 'ident' || KEYWORDS.has(t.text.toLowerCase()))) throw this.unexpected(t);
+    if (t.kind !== 'qident' && (t.kind !== 'ident' || RESERVED_NAMES.has(t.text.toLowerCase()))) throw this.unexpected(t);
     const path: DocPath = [t.text];
     this.pathSteps(path);
     return path;

@@ -11,12 +11,12 @@
 import type { RequestContext } from '../../../core/context.js';
 import { validationError } from '../../../core/errors.js';
 import { RawJson } from '../../../protocols/wirejson.js';
-import { type Item, validateValue } from '../attributes.js';
+import { type Item, readUnits, validateValue } from '../attributes.js';
 import type { Path } from '../expressions/ast.js';
 import { project } from '../expressions/evaluate.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseProjection } from '../expressions/parser.js';
 import type { DynamoDBProvider, StoredItem, TableState } from '../provider.js';
-import { addItemRead, consumedCapacity, emptyUnits, type TableUnits } from './capacity.js';
+import { addItemRead, consumedCapacity, emptyUnits, TRANSACTION_FACTOR, type TableUnits } from './capacity.js';
 import { type CancellationReason, NO_REASON, cancels, transactionCanceled, transactionConflict, validationFailed } from './cancellation.js';
 import { MAX_TRANSACTION_BYTES, TRANSACTION_SIZE_MESSAGE, checkDistinctItems, keyOrProblem } from './transact-write.js';
 
@@ -52,6 +52,9 @@ export function transactGet(provider: DynamoDBProvider, reads: readonly Transact
       return { Item: ctx.rawJson ? new RawJson(s.json) : s.item };
     }),
   };
+  const meter = provider.capacityMeter;
+  // Every request's units, whatever ReturnConsumedCapacity asked (AWS/DynamoDB metrics).
+  if (meter) reads.forEach((r, i) => meter.read(r.table, TRANSACTION_FACTOR * readUnits(found[i]?.size ?? 0, true), undefined));
   if (returnConsumedCapacity === 'TOTAL' || returnConsumedCapacity === 'INDEXES') {
     const perTable = new Map<string, TableUnits>();
     reads.forEach((r, i) => {

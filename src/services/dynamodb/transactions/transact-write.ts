@@ -22,13 +22,13 @@
 import type { RequestContext } from '../../../core/context.js';
 import { ServiceError, validationError } from '../../../core/errors.js';
 import { faultDelayMs } from '../../../core/faults.js';
-import { type Item, MAX_ITEM_BYTES, itemSize, validateValue } from '../attributes.js';
+import { type Item, MAX_ITEM_BYTES, itemSize, readUnits, validateValue, writeUnits } from '../attributes.js';
 import type { Condition, UpdateAction } from '../expressions/ast.js';
 import { evalCondition } from '../expressions/evaluate.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseUpdate } from '../expressions/parser.js';
 import { applyUpdate } from '../expressions/update.js';
 import type { DynamoDBProvider, ItemChange, StoredItem, TableState, WriteEffect } from '../provider.js';
-import { addIndexWrite, addItemRead, addItemWrite, consumedCapacity, emptyUnits, type TableUnits } from './capacity.js';
+import { addIndexWrite, addItemRead, addItemWrite, consumedCapacity, emptyUnits, TRANSACTION_FACTOR, type TableUnits } from './capacity.js';
 import {
   type CancellationReason, NO_REASON, cancels, conditionalCheckFailed, transactionCanceled, transactionConflict, validationFailed,
 } from './cancellation.js';
@@ -230,6 +230,16 @@ function changeFor(provider: DynamoDBProvider, a: Exclude<TransactWriteAction, {
 
 function output(provider: DynamoDBProvider, applied: Applied, options: TransactWriteOptions): TransactWriteOutput {
   const out: TransactWriteOutput = {};
+  const meter = provider.capacityMeter;
+  if (meter) {
+    // Every request's units, whatever ReturnConsumedCapacity asked (AWS/DynamoDB metrics), charged as below.
+    applied.actions.forEach((a, i) => {
+      const ci = applied.changeOf[i]!;
+      if (a.kind === 'ConditionCheck') meter.read(a.table, TRANSACTION_FACTOR * readUnits(applied.before[i]?.size ?? 0, true), undefined);
+      else if (ci < 0) meter.write(a.table, TRANSACTION_FACTOR * writeUnits(applied.before[i]?.size ?? 0), undefined);
+      else meter.write(a.table, TRANSACTION_FACTOR * writeUnits(applied.effects[ci]!.tableBytes), applied.effects[ci]!.indexUnits);
+    });
+  }
   if (options.returnConsumedCapacity === 'TOTAL' || options.returnConsumedCapacity === 'INDEXES') {
     const perTable = new Map<string, TableUnits>();
     applied.actions.forEach((a, i) => {
