@@ -13,7 +13,7 @@ import { itemSize, type Item } from '../../src/services/dynamodb/attributes.js';
 import { DynamoDBProvider } from '../../src/services/dynamodb/provider.js';
 import { shardsOf } from '../../src/services/dynamodb/streams/change-log.js';
 import {
-  decodeIterator, encodeIterator, formatSequence, iteratorStreamArn, parseSequence, parseStreamArn, recordJson, sequenceKey, shardId, streamLabel,
+  decodeIterator, encodeIterator, encodeRecord, formatSequence, iteratorStreamArn, parseSequence, parseStreamArn, recordEventId, recordJson, recordText, sequenceKey, shardId, streamLabel,
   type Image, type RecordInput, type StreamRecordWire,
 } from '../../src/services/dynamodb/streams/format.js';
 import { checkCreateStreamSpec, checkUpdateStreamSpec } from '../../src/services/dynamodb/streams/stream-spec.js';
@@ -74,7 +74,7 @@ describe('stream names and numbers', () => {
 
 describe('the record of one change', () => {
   const keyNames = ['pk', 'sk'];
-  const image = (item: Item | undefined): Image | undefined => item && { json: JSON.stringify(item), size: itemSize(item), item: () => item };
+  const image = (item: Item | undefined): Image | undefined => item && { json: JSON.stringify(item), size: itemSize(item), bytes: () => Buffer.from(JSON.stringify(item)), item: () => item };
   const base = (old: Item | undefined, next: Item | undefined, viewType: RecordInput['viewType'] = 'NEW_AND_OLD_IMAGES'): RecordInput => ({
     eventID: 'e'.repeat(32), region: 'eu-west-1', keyNames, old: image(old), next: image(next), viewType, seq: 5, nowMs: 1_796_000_000_999, byService: false,
   });
@@ -126,6 +126,29 @@ describe('the record of one change', () => {
     // A list's order matters, and a removed attribute is a change.
     assert.ok(buildRecord(base({ ...a, l: { L: [{ S: '1' }, { S: '2' }] } }, { ...a, l: { L: [{ S: '2' }, { S: '1' }] } })));
     assert.ok(buildRecord(base(b, a)));
+  });
+
+  it('is stored compactly (the images as they are, no wire JSON around them) and made into wire JSON at read', () => {
+    const input = base(a, b);
+    const stored = encodeRecord(input)!;
+    assert.ok(stored.length < JSON.stringify(a).length + JSON.stringify(b).length + 20, `${stored.length} bytes`);
+    assert.deepEqual(JSON.parse(recordText(stored, input)), buildRecord(input));
+    // KEYS_ONLY carries the keys alone; a delete's keys come from the old image.
+    const keysOnly = encodeRecord(base(a, undefined, 'KEYS_ONLY'))!;
+    assert.ok(!keysOnly.includes('one'), 'no attribute outside the key');
+    assert.deepEqual((JSON.parse(recordText(keysOnly, input)) as StreamRecordWire).dynamodb.Keys, { pk: { S: 'a' }, sk: { S: '1' } });
+  });
+
+  it('a record stored as wire JSON by an earlier version is read as it is', () => {
+    const legacy = recordJson(base(undefined, a))!.replace('"eventID":"eeee', '"eventID":"ffff');
+    assert.equal(recordText(Buffer.from(legacy), { seq: 9, region: 'us-east-1', keyNames, eventID: 'x' }), legacy);
+  });
+
+  it('an eventID is 32 hex digits, the same at every read, distinct between sequence numbers and tables', () => {
+    assert.match(recordEventId(7, 1_796_000_000_123_000), /^[0-9a-f]{32}$/);
+    assert.equal(recordEventId(7, 1_796_000_000_123_000), recordEventId(7, 1_796_000_000_123_000));
+    assert.notEqual(recordEventId(7, 1_796_000_000_123_000), recordEventId(7, 1_796_000_000_123_001));
+    assert.notEqual(recordEventId(7, 1_796_000_000_123_000), recordEventId(8, 1_796_000_000_123_000));
   });
 
   it("a delete by Time to Live is marked as the service's", () => {

@@ -419,10 +419,18 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
   }
 
   override async stop(mode?: StopMode, options?: { stepTimeoutMs?: number }): Promise<StopOutcome> {
-    // The archiver first: it would only fail and be restarted against a server going away. It stays wanted: the
-    // caller starts archiving again after the next start.
-    await this.stopLogArchiving();
+    // The archiver catches up and records how far the archive reaches, then pauses (it would only fail against a
+    // server going away) and resumes after the next start.
+    if (this.archiver && this.isRunning()) {
+      await this.archiver.catchUp(3000).catch((err) => log('warn', 'binlog archive did not catch up before the stop', { name: this.label, error: String(err) }));
+    }
+    await this.archiver?.pause();
     return super.stop(mode, options);
+  }
+
+  protected override async afterStart(): Promise<void> {
+    // Not fatal to the start: the archiver's own tick retries with a backoff.
+    await this.archiver?.resume().catch((err) => log('warn', 'binlog archiving did not resume yet', { name: this.label, error: String(err) }));
   }
 
   async latestArchivedTime(place: BackupPlace): Promise<number | undefined> {

@@ -119,10 +119,9 @@ export function segmentOf(key: Buffer, totalSegments: number): number {
 
 /** Item values are stored as u32 item size followed by the item's JSON (wire shape, canonical values). */
 export function encodeItemValue(json: string, size: number): Buffer {
-  const body = Buffer.from(json, 'utf8');
-  const out = Buffer.allocUnsafe(4 + body.length);
+  const out = Buffer.allocUnsafe(4 + Buffer.byteLength(json, 'utf8'));
   out.writeUInt32BE(size, 0);
-  body.copy(out, 4);
+  out.write(json, 4, 'utf8');
   return out;
 }
 

@@ -149,7 +149,8 @@ export interface ItemChange {
  * rolls back with the item. An observer must not throw for valid items: a throw fails the whole write.
  */
 export interface WriteObserver {
-  onChange(change: ItemChange, options: WriteOptions): void;
+  /** storedValue: what the item write stored for the new item (keycodec encodeItemValue), undefined for a delete. */
+  onChange(change: ItemChange, options: WriteOptions, storedValue: Buffer | undefined): void;
   /** A deleted table's data is being removed (inside that store transaction): remove what the observer keeps for it. */
   onTablePurged?(meta: TableMeta): void;
 }
@@ -558,8 +559,10 @@ export class DynamoDBProvider {
   }
 
   applyChange(change: ItemChange, options: WriteOptions): WriteEffect {
-    const effect = this.writeItem(change.table, change.key, change.stored, change.next, change.nextSize);
-    for (const o of this.writeObservers) o.onChange(change, options);
+    // The new item is serialized once: the item write stores these bytes, and a stream record splices them in.
+    const value = change.next ? encodeItemValue(JSON.stringify(change.next), change.nextSize) : undefined;
+    const effect = this.writeItem(change.table, change.key, change.stored, change.next, value, change.nextSize);
+    for (const o of this.writeObservers) o.onChange(change, options, value);
     return effect;
   }
 
@@ -572,13 +575,13 @@ export class DynamoDBProvider {
    * Writes (or deletes, when next is undefined) an item and keeps its index entries and the table's
    * in-memory counters in step. Only applyChange calls it.
    */
-  private writeItem(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextSize: number): WriteEffect {
+  private writeItem(t: TableState, key: Buffer, stored: StoredItem | undefined, next: Item | undefined, nextValue: Buffer | undefined, nextSize: number): WriteEffect {
     const oldSize = stored?.size ?? 0;
     // Parsed only when index entries depend on it (a plain overwrite needs only its size).
     const old = stored !== undefined && t.indexes.length ? stored.item : undefined;
     const existed = stored !== undefined;
     const effect: WriteEffect = { tableBytes: Math.max(oldSize, nextSize), indexUnits: new Map() };
-    if (next) this.items.put(key, encodeItemValue(JSON.stringify(next), nextSize));
+    if (nextValue) this.items.put(key, nextValue);
     else if (existed) this.items.delete(key);
     if (existed && !next) this.addStats(t, t.meta.ns, key, -1, -oldSize);
     else if (!existed && next) this.addStats(t, t.meta.ns, key, 1, nextSize);

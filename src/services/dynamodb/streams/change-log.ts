@@ -10,16 +10,15 @@
  * sequence numbers between its enabling and its disabling, cut into shards: a new shard opens (the old one
  * closes, as its parent) at the first write four hours after the open shard was opened, as on AWS.
  */
-import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../core/clock.js';
 import { faultPoint } from '../../../core/faults.js';
 import { Scope } from '../../../core/scope.js';
 import { ScopedTable, type Keyspace, type Store } from '../../../storage/store.js';
-import { namespacePrefix } from '../keycodec.js';
+import { encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, namespacePrefix } from '../keycodec.js';
 import type { ItemChange, WriteObserver, WriteOptions } from '../provider.js';
 import { tableArn, type KeySchemaElement, type TableMeta } from '../tables/schema.js';
 import {
-  recordJson, RETENTION_MS, SEQUENCE_PER_MS, sequenceKey, sequenceOfKey, shardId, streamArn, streamLabel,
+  encodeRecord, recordEventId, recordText, RETENTION_MS, SEQUENCE_PER_MS, sequenceOfKey, shardId, streamArn, streamLabel, writeSequence,
   type Image, type StreamViewType,
 } from './format.js';
 import type { StreamSpecificationInput } from './stream-spec.js';
@@ -94,7 +93,7 @@ export class StreamChangeLog implements WriteObserver {
 
   // ------------------------------------------------------------------ the write observer
 
-  onChange(change: ItemChange, options: WriteOptions): void {
+  onChange(change: ItemChange, options: WriteOptions, storedValue: Buffer | undefined): void {
     const meta = change.table.meta;
     if (!meta.stream?.StreamEnabled || !meta.streamLabel) return;
     const stored = change.stored;
@@ -103,28 +102,25 @@ export class StreamChangeLog implements WriteObserver {
     let openedMs = this.openShardMs.get(meta.ns);
     if (openedMs === undefined) openedMs = this.ensureStream(meta, options.nowMs);
     if (options.nowMs - openedMs >= SHARD_LIFETIME_MS) this.rollShard(meta, options.nowMs);
-    const old: Image | undefined = stored && { json: stored.json, size: stored.size, item: () => stored.item };
-    let nextJson: string | undefined;
-    // The new item's text is made only if the record carries it or the sizes cannot tell a change.
-    const next: Image | undefined = nextItem && { get json() { return (nextJson ??= JSON.stringify(nextItem)); }, size: change.nextSize, item: () => nextItem };
-    const seq = this.nextSeq(meta, options.nowMs);
-    const record = recordJson({
-      eventID: randomUUID().replaceAll('-', ''),
-      region: meta.region,
-      keyNames: change.table.keyAttrs,
-      old,
-      next,
-      viewType: meta.stream.StreamViewType as StreamViewType,
-      seq,
-      nowMs: options.nowMs,
-      byService: options.origin === 'ttl',
-    });
-    if (record === undefined) return; // nothing changed: no record (the sequence number is simply not used)
-    this.records.put(this.recordKey(meta.ns, seq), Buffer.from(record));
+    const old: Image | undefined = stored && { json: stored.json, size: stored.size, bytes: () => Buffer.from(stored.json, 'utf8'), item: () => stored.item };
+    let next: Image | undefined;
+    if (nextItem) {
+      // The new item's JSON is the one the item write just stored: its bytes are spliced in, its text made only if the
+      // sizes of old and new cannot tell a change.
+      const value = storedValue ?? encodeItemValue(JSON.stringify(nextItem), change.nextSize);
+      let nextJson: string | undefined;
+      next = { get json() { return (nextJson ??= itemValueJson(value)); }, size: change.nextSize, bytes: () => value.subarray(ITEM_HEADER_BYTES), item: () => nextItem };
+    }
+    const record = encodeRecord({ keyNames: change.table.keyAttrs, old, next, viewType: meta.stream.StreamViewType as StreamViewType, nowMs: options.nowMs, byService: options.origin === 'ttl' });
+    if (record === undefined) return; // nothing changed: no record
+    this.records.put(this.recordKey(meta.ns, this.nextSeq(meta, options.nowMs)), record);
   }
 
   private recordKey(ns: number, seq: number): Buffer {
-    return Buffer.concat([namespacePrefix(ns), sequenceKey(seq)]);
+    const key = Buffer.allocUnsafe(12);
+    key.writeUInt32BE(ns, 0);
+    writeSequence(key, seq, 4);
+    return key;
   }
 
   /**
@@ -279,14 +275,17 @@ export class StreamChangeLog implements WriteObserver {
     let last = after;
     let bytes = 0;
     let more = false;
+    const keyNames = s.keySchema.map((k) => k.AttributeName);
     for (const [k, v] of this.records.scan({ gt: this.recordKey(s.tableNs, Math.max(after, shard.startSeq)), ...upper, limit: limit + 1 })) {
       if (records.length === limit || bytes >= maxBytes) {
         more = true;
         break;
       }
-      records.push(v.toString('utf8'));
-      last = sequenceOfKey(k, 4);
-      bytes += v.length;
+      const seq = sequenceOfKey(k, 4);
+      const text = recordText(v, { seq, region: s.region, keyNames, eventID: recordEventId(s.tableNs, seq) });
+      records.push(text);
+      last = seq;
+      bytes += text.length;
     }
     return { records, last, more };
   }

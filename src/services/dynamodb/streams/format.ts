@@ -77,8 +77,14 @@ export function parseSequence(text: string): number | undefined {
 /** The store key suffix of a sequence number: 8 bytes, big-endian, so keys sort as numbers. */
 export function sequenceKey(seq: number): Buffer {
   const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(seq), 0);
+  writeSequence(b, seq, 0);
   return b;
+}
+
+/** Writes a sequence number (a safe integer, so below 2^53) as 8 big-endian bytes, without a BigInt. */
+export function writeSequence(b: Buffer, seq: number, offset: number): void {
+  b.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), offset);
+  b.writeUInt32BE(seq >>> 0, offset + 4);
 }
 
 export function sequenceOfKey(key: Buffer, offset: number): number {
@@ -172,12 +178,14 @@ export function itemsEqual(a: Item, b: Item): boolean {
 }
 
 /**
- * An item image as the write path holds it: its JSON text and size (both known without work for a
- * stored item), and the parsed item, asked for only when needed.
+ * An item image as the write path holds it: its size, its JSON as text or as UTF-8 bytes (whichever the write path
+ * already has; the other is made only when asked for), and the parsed item, asked for only when needed.
  */
 export interface Image {
   readonly json: string;
   readonly size: number;
+  /** The JSON as UTF-8 bytes (for a new item: the bytes the item write stored, not encoded again). */
+  bytes(): Buffer;
   item(): Item;
 }
 
@@ -202,26 +210,96 @@ export interface RecordInput {
 
 const SERVICE_IDENTITY = ',"userIdentity":{"PrincipalId":"dynamodb.amazonaws.com","Type":"Service"}';
 
+// ------------------------------------------------------------------ the stored form of a record
+
 /**
- * The record of one change as JSON text (the images spliced in as the write path holds them, not parsed
- * and written again), or undefined when the change changed nothing (a delete of a missing item, a put or
+ * A record is stored compactly, as the write path holds it, and made into its wire JSON only when GetRecords reads it:
+ *
+ *   u8 format (1) | u8 event (0 INSERT, 1 MODIFY, 2 REMOVE) | u8 view type (index in STREAM_VIEW_TYPES) | u8 flags
+ *   | u32 ApproximateCreationDateTime (s) | u32 bytes of the images carried (DynamoDB's item-size rules)
+ *   | u32 length of the first part | parts
+ *
+ * The parts are the new image's JSON (flag NEW), then the old image's (flag OLD), or, when the record carries neither,
+ * the keys' JSON (flag KEYS). The new image's bytes are the ones the item write just stored. The keys of a record
+ * with an image are read from it; its sequence number is its store key; its eventID is derived from the table and
+ * the sequence number (recordEventId). Records stored before this format (their wire JSON, starting with `{`) are
+ * read as they are.
+ */
+const RECORD_FORMAT = 1;
+const RECORD_HEADER_BYTES = 16;
+const FLAG_BY_SERVICE = 1;
+const FLAG_NEW = 2;
+const FLAG_OLD = 4;
+const FLAG_KEYS = 8;
+const EVENT_NAMES: readonly EventName[] = ['INSERT', 'MODIFY', 'REMOVE'];
+
+function keysOf(item: Item, keyNames: readonly string[]): Item {
+  const keys: Item = {};
+  for (const k of keyNames) if (item[k] !== undefined) keys[k] = item[k]!;
+  return keys;
+}
+
+/**
+ * The stored record of one change, or undefined when the change changed nothing (a delete of a missing item, a put or
  * update that leaves the item as it was): DynamoDB writes no record for those.
  */
-export function recordJson(r: RecordInput): string | undefined {
+export function encodeRecord(r: Omit<RecordInput, 'eventID' | 'region' | 'seq'>): Buffer | undefined {
   const { old, next } = r;
   if (!old && !next) return undefined;
   if (old && next && sameItem(old, next)) return undefined;
-  const eventName: EventName = !old ? 'INSERT' : !next ? 'REMOVE' : 'MODIFY';
-  const source = (next ?? old)!.item();
-  const keys: Item = {};
-  for (const k of r.keyNames) if (source[k] !== undefined) keys[k] = source[k]!;
+  const event = !old ? 0 : !next ? 2 : 1;
   const withNew = next !== undefined && (r.viewType === 'NEW_IMAGE' || r.viewType === 'NEW_AND_OLD_IMAGES');
   const withOld = old !== undefined && (r.viewType === 'OLD_IMAGE' || r.viewType === 'NEW_AND_OLD_IMAGES');
+  const first = withNew ? next.bytes() : withOld ? old.bytes() : Buffer.from(JSON.stringify(keysOf((next ?? old)!.item(), r.keyNames)), 'utf8');
+  const second = withNew && withOld ? old.bytes() : undefined;
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + first.length + (second?.length ?? 0));
+  out[0] = RECORD_FORMAT;
+  out[1] = event;
+  out[2] = STREAM_VIEW_TYPES.indexOf(r.viewType);
+  out[3] = (r.byService ? FLAG_BY_SERVICE : 0) | (withNew ? FLAG_NEW : 0) | (withOld ? FLAG_OLD : 0) | (withNew || withOld ? 0 : FLAG_KEYS);
+  out.writeUInt32BE(Math.floor(r.nowMs / 1000), 4);
+  out.writeUInt32BE((withNew ? next.size : 0) + (withOld ? old.size : 0), 8);
+  out.writeUInt32BE(first.length, 12);
+  first.copy(out, RECORD_HEADER_BYTES);
+  if (second) second.copy(out, RECORD_HEADER_BYTES + first.length);
+  return out;
+}
+
+/** A record's eventID: 32 hex digits, the same at every read, distinct for every table's every sequence number. */
+export function recordEventId(tableNs: number, seq: number): string {
+  return createHash('md5').update(`${tableNs}/${seq}`).digest('hex');
+}
+
+/** What a stored record's wire JSON needs besides the stored bytes. */
+export interface RecordContext {
+  seq: number;
+  region: string;
+  keyNames: readonly string[];
+  eventID: string;
+}
+
+/** A stored record as GetRecords returns it (JSON text). */
+export function recordText(stored: Buffer, c: RecordContext): string {
+  if (stored[0] !== RECORD_FORMAT) return stored.toString('utf8'); // stored as wire JSON by an earlier version
+  const flags = stored[3]!;
+  const firstEnd = RECORD_HEADER_BYTES + stored.readUInt32BE(12);
+  const first = stored.toString('utf8', RECORD_HEADER_BYTES, firstEnd);
+  const newJson = flags & FLAG_NEW ? first : undefined;
+  const oldJson = flags & FLAG_OLD ? (newJson !== undefined ? stored.toString('utf8', firstEnd) : first) : undefined;
+  const keys = keysOf(JSON.parse(first) as Item, c.keyNames);
   // SizeBytes counts what the record carries, by DynamoDB's item-size rules (the keys alone for KEYS_ONLY).
-  const size = itemSize(keys) + (withNew ? next.size : 0) + (withOld ? old.size : 0);
-  let body = `{"ApproximateCreationDateTime":${Math.floor(r.nowMs / 1000)},"Keys":${JSON.stringify(keys)}`;
-  if (withNew) body += `,"NewImage":${next.json}`;
-  if (withOld) body += `,"OldImage":${old.json}`;
-  body += `,"SequenceNumber":"${formatSequence(r.seq)}","SizeBytes":${size},"StreamViewType":"${r.viewType}"}`;
-  return `{"eventID":"${r.eventID}","eventName":"${eventName}","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":${JSON.stringify(r.region)},"dynamodb":${body}${r.byService ? SERVICE_IDENTITY : ''}}`;
+  const size = itemSize(keys) + stored.readUInt32BE(8);
+  const viewType = STREAM_VIEW_TYPES[stored[2]!]!;
+  let body = `{"ApproximateCreationDateTime":${stored.readUInt32BE(4)},"Keys":${JSON.stringify(keys)}`;
+  if (newJson !== undefined) body += `,"NewImage":${newJson}`;
+  if (oldJson !== undefined) body += `,"OldImage":${oldJson}`;
+  body += `,"SequenceNumber":"${formatSequence(c.seq)}","SizeBytes":${size},"StreamViewType":"${viewType}"}`;
+  const identity = flags & FLAG_BY_SERVICE ? SERVICE_IDENTITY : '';
+  return `{"eventID":"${c.eventID}","eventName":"${EVENT_NAMES[stored[1]!]!}","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":${JSON.stringify(c.region)},"dynamodb":${body}${identity}}`;
+}
+
+/** The record of one change as JSON text, or undefined when the change changed nothing: encodeRecord, then recordText. */
+export function recordJson(r: RecordInput): string | undefined {
+  const stored = encodeRecord(r);
+  return stored && recordText(stored, r);
 }
