@@ -210,6 +210,15 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await fails(`SELECT * FROM hashed WHERE pk = 'a' /* note`, 'ValidationException', WELL_FORMED);
     await fails(`SELECT * FROM hashed WHERE n = 1e2147483648`, 'ValidationException', WELL_FORMED);
     await fails(`SELECT * FROM hashed WHERE n = 1.5e-2147483647`, 'ValidationException', WELL_FORMED);
+    // A number literal out of DynamoDB's range names where it sits; an INSERT's attributes are each at root.
+    const OVER = 'Number overflow. Attempting to store a number with magnitude larger than supported range';
+    await fails(`SELECT * FROM hashed WHERE pk = 'a' AND n = 1e126`, 'ValidationException', `${OVER} under root`);
+    await fails(`SELECT * FROM hashed WHERE pk = 'a' AND n = 123456789012345678901234567890123456789`, 'ValidationException', 'Attempting to store more than 38 significant digits in a Number under root');
+    await fails(`UPDATE hashed SET n = 1e-131 WHERE pk = 'a'`, 'ValidationException', 'Number underflow. Attempting to store a number with magnitude smaller than supported range under root');
+    await fails(`INSERT INTO hashed VALUE {'pk': 'n1', 'n': 1e126}`, 'ValidationException', `${OVER} under root`);
+    await fails(`INSERT INTO hashed VALUE {'pk': 'n1', 'm': {'x': 1e126}}`, 'ValidationException', `${OVER} under root.x`);
+    await fails(`INSERT INTO hashed VALUE {'pk': 'n1', 'l': [1, 1e126]}`, 'ValidationException', `${OVER} under root[1]`);
+    assert.equal(await get('hashed', { pk: { S: 'n1' } }), undefined, 'refused INSERTs store nothing');
     // PartiQL's keywords (RETURNING's ALL, NEW, OLD among them) are no bare attribute or table names; quoted they are.
     await fails(`SELECT new FROM hashed`, 'ValidationException', `${WELL_FORMED}Unexpected keyword: new at 1:8`);
     await fails(`SELECT * FROM hashed WHERE pk = 'a' AND all = 1`, 'ValidationException', `${WELL_FORMED}Unexpected keyword: all at 1:41`);
