@@ -10,6 +10,7 @@
  * - backup, floor compressed: `mariadb-backup --backup --stream=xbstream | zstd -1 -T0` (what the adapter runs);
  * - backup, adapter: `backup()` (the same pipeline + sha256 manifest + fsyncs);
  * - restore, floor: `--prepare` + `--copy-back` of the plain copy, then mariadbd to the first answered query;
+ * - restore, floor compressed: `zstd -dc | mbstream -x`, `--prepare`, `--move-back`, mariadbd to the first query;
  * - restore, adapter: `restoreToPoint()` of the base backup (verify, zstd | mbstream, --prepare, --move-back) + start().
  * Then a writer inserts rows as fast as one connection can for `--lag-seconds`, with archiving on, while
  * latestArchivedTime() is sampled every 250 ms: lag = now - LatestRestorableTime.
@@ -75,25 +76,39 @@ await source.initialise();
 await source.start();
 const socket = path.join(source.layout.run, 'mysqld.sock');
 
-// Load: rows of ~1 KiB of random hex (compresses to about half), doubled until the table reaches the target size.
+// Load: rows of 1 KiB of random hex (compresses to about half), `--mb` MiB of them, doubled in batches. The load is
+// not binlogged (sql_log_bin off in Cellar's admin session over the socket): it is not what is measured.
 {
   const c = await connect(source.spec.port);
-  await c.query('CREATE TABLE big (id BIGINT AUTO_INCREMENT PRIMARY KEY, a CHAR(200) NOT NULL, b VARCHAR(800) NOT NULL) ENGINE=InnoDB');
-  const randomRow = 'CONCAT(MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND())), CONCAT(MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()))';
-  await c.query(`INSERT INTO big (a, b) SELECT ${randomRow} FROM seq_1_to_1000`);
-  for (;;) {
-    const [rows] = await c.query<mysql.RowDataPacket[]>("SELECT data_length + index_length AS bytes FROM information_schema.tables WHERE table_schema = 'appdb' AND table_name = 'big'");
-    if (Number(rows[0]!.bytes) >= targetMiB * 1024 * 1024) break;
-    await c.query(`INSERT INTO big (a, b) SELECT ${randomRow} FROM big`);
-  }
+  await c.query('CREATE TABLE big (id BIGINT AUTO_INCREMENT PRIMARY KEY, a CHAR(192) NOT NULL, b VARCHAR(800) NOT NULL) ENGINE=InnoDB');
   await c.end();
-  // The load's binlogs are not what is measured: rotate and purge them (Cellar's admin procedure, over the socket).
-  for (const statement of ['FLUSH BINARY LOGS', 'PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 SECOND']) {
-    await run('/usr/bin/mariadb', ['--no-defaults', `--socket=${socket}`, `--user=${host.cellarUser}`, '-e', `CALL mysql.cellar_exec('${statement}')`], false);
+  const randomRow = 'CONCAT(MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND())), CONCAT(MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND()))';
+  const targetRows = targetMiB * 1024;
+  const statements = ['SET SESSION sql_log_bin = 0', `INSERT INTO appdb.big (a, b) SELECT ${randomRow} FROM seq_1_to_1024`];
+  for (let rows = 1024; rows < targetRows; rows *= 2) {
+    statements.push(`INSERT INTO appdb.big (a, b) SELECT ${randomRow} FROM appdb.big LIMIT ${Math.min(rows, targetRows - rows)}`);
   }
+  const sql = statements.map((st) => `CALL mysql.cellar_exec('${st}');`).join(' ');
+  await run('/usr/bin/mariadb', ['--no-defaults', `--socket=${socket}`, `--user=${host.cellarUser}`, '-e', sql], false);
 }
 const dataBytes = dirBytes(source.layout.data);
 console.error(`loaded: data directory ${(dataBytes / 2 ** 20).toFixed(0)} MiB`);
+
+/** mariadbd on a restored data directory until its first answered query, then a clean stop; the directory goes. */
+async function startAndStop(dir: string): Promise<void> {
+  const sock = path.join(dir, 's.sock');
+  const proc = host.spawn({ command: '/usr/sbin/mariadbd', args: ['--no-defaults', `--datadir=${path.join(dir, 'data')}`, `--socket=${sock}`, '--skip-networking', `--pid-file=${path.join(dir, 'p.pid')}`], cwd: dir, logFile: path.join(dir, 'log') });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const probe = await host.run({ command: '/usr/bin/mariadb', args: ['--no-defaults', `--socket=${sock}`, `--user=${host.cellarUser}`, '-e', 'DO 1'], asEngineUser: false, timeoutMs: 5000 });
+    if (probe.code === 0) break;
+    if (Date.now() > deadline || proc.exitStatus()) throw new Error(`floor restore server did not answer: ${probe.stderr}`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  proc.signal('SIGTERM');
+  await settlesWithin(proc.exited, 60_000);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
 
 interface Round {
   backupFloorMs: number;
@@ -101,9 +116,11 @@ interface Round {
   backupAdapterMs: number;
   backupBytes: number;
   restoreFloorMs: number;
+  restoreFloorCompressedMs: number;
   restoreAdapterMs: number;
 }
 const results: Round[] = [];
+const restorePhases: Record<string, number>[] = [];
 for (let r = 0; r < rounds; r++) {
   // The floor's files live in a directory of the engine user's, as the adapter's do.
   const floorDir = path.join(base, 'floor');
@@ -127,7 +144,6 @@ for (let r = 0; r < rounds; r++) {
   ];
   for (const [key, fn] of r % 2 === 0 ? order : [...order].reverse()) round[key] = await timed(fn);
   round.backupBytes = info!.bytes;
-  fs.rmSync(streamed, { force: true });
 
   // Restores: the floor from the plain copy, the adapter from its own backup.
   const floorRestore = async () => {
@@ -135,32 +151,35 @@ for (let r = 0; r < rounds; r++) {
     await host.ensureDir(dir);
     await run('/usr/bin/mariadb-backup', ['--no-defaults', '--prepare', `--target-dir=${plain}`]);
     await run('/usr/bin/mariadb-backup', ['--no-defaults', '--copy-back', `--target-dir=${plain}`, `--datadir=${path.join(dir, 'data')}`]);
-    const sock = path.join(dir, 's.sock');
-    const proc = host.spawn({ command: '/usr/sbin/mariadbd', args: ['--no-defaults', `--datadir=${path.join(dir, 'data')}`, `--socket=${sock}`, '--skip-networking', `--pid-file=${path.join(dir, 'p.pid')}`], cwd: dir, logFile: path.join(dir, 'log') });
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-      const probe = await host.run({ command: '/usr/bin/mariadb', args: ['--no-defaults', `--socket=${sock}`, `--user=${host.cellarUser}`, '-e', 'DO 1'], asEngineUser: false, timeoutMs: 5000 });
-      if (probe.code === 0) break;
-      if (Date.now() > deadline || proc.exitStatus()) throw new Error(`floor restore server did not answer: ${probe.stderr}`);
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    proc.signal('SIGTERM');
-    await settlesWithin(proc.exited, 60_000);
+    await startAndStop(dir);
     fs.rmSync(dir, { recursive: true, force: true });
+  };
+  // The same steps as the adapter's, run directly: decompress and extract the stream, --prepare, --move-back, start.
+  const floorCompressedRestore = async () => {
+    const dir = path.join(floorDir, `restore-z-${r}`);
+    const extracted = path.join(dir, 'base');
+    await host.ensureDir(extracted);
+    await run('/bin/bash', ['-o', 'pipefail', '-c', 'zstd -q -dc -- "$1" | mbstream -x -C "$2"', 'x', streamed, extracted]);
+    await run('/usr/bin/mariadb-backup', ['--no-defaults', '--prepare', `--target-dir=${extracted}`]);
+    await run('/usr/bin/mariadb-backup', ['--no-defaults', '--move-back', `--target-dir=${extracted}`, `--datadir=${path.join(dir, 'data')}`]);
+    await startAndStop(dir);
   };
   const adapterRestore = async () => {
     const target = await newEngine(`restore-${r}`);
     await target.restoreToPoint({ base: info!, dataDir: target.spec.dataDir });
-    await target.start();
+    const startMs = await timed(() => target.start());
+    restorePhases.push({ ...target.lastRestorePhasesMs, start: Math.round(startMs) });
     await target.stop('fast');
     await target.destroy();
   };
   const restores: Array<[keyof Round, () => Promise<unknown>]> = [
     ['restoreFloorMs', floorRestore],
+    ['restoreFloorCompressedMs', floorCompressedRestore],
     ['restoreAdapterMs', adapterRestore],
   ];
   for (const [key, fn] of r % 2 === 0 ? restores : [...restores].reverse()) round[key] = await timed(fn);
   fs.rmSync(plain, { recursive: true, force: true });
+  fs.rmSync(streamed, { force: true });
   fs.rmSync(info!.dir, { recursive: true, force: true });
   results.push(round as Round);
   console.error(JSON.stringify({ round: r, ...round }));
@@ -213,7 +232,9 @@ const summary = {
   restore: {
     floorMs: Math.round(med('restoreFloorMs')),
     adapterMs: Math.round(med('restoreAdapterMs')),
+    floorCompressedMs: Math.round(med('restoreFloorCompressedMs')),
     adapterVsFloor: +(med('restoreFloorMs') / med('restoreAdapterMs')).toFixed(2),
+    adapterVsFloorCompressed: +(med('restoreFloorCompressedMs') / med('restoreAdapterMs')).toFixed(2),
   },
   lag: {
     writesPerSecond: Math.round(inserted / lagSeconds),
@@ -222,6 +243,7 @@ const summary = {
     p95Ms: Math.round(sortedLags[Math.floor(sortedLags.length * 0.95)] ?? NaN),
     maxMs: Math.round(sortedLags[sortedLags.length - 1] ?? NaN),
   },
+  adapterRestorePhasesMs: restorePhases,
   roundsDetail: results,
 };
 console.log(JSON.stringify(summary, null, 2));

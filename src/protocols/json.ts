@@ -146,7 +146,8 @@ export class JsonProtocol implements Protocol {
     // shares its code), else the first whose code it is.
     const shape = model.shapes[code]?.exception ? code : Object.entries(model.shapes).find(([, s]) => s.exception && s.error?.code === code)?.[0];
     const type = shape !== undefined ? this.style.typePrefix + shape : code === validationCode ? `${this.style.validationTypePrefix}ValidationException` : errorTypePrefix(err.code, this.style) + err.code;
-    const payload: Record<string, unknown> = { __type: type, message: err.message };
+    // The message member is spelt as the error's shape spells it (CloudWatch: `Message` on InternalServiceFault).
+    const payload: Record<string, unknown> = { __type: type, [shape !== undefined ? this.messageKeyOf(model, shape) : this.style.messageKey]: err.message };
     if (err.fields) Object.assign(payload, err.fields);
     const body = Buffer.from(stringifyWire(payload), 'utf8');
     const headers: Record<string, string> = {

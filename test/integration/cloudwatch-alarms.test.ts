@@ -46,6 +46,8 @@ describe('CloudWatch alarms', () => {
   const put = (input: Partial<PutMetricAlarmCommandInput> & { AlarmName: string }) =>
     cw.send(new PutMetricAlarmCommand({ Namespace: 'Orders', MetricName: 'Failed', Statistic: 'Sum', Period: 60, EvaluationPeriods: 2, DatapointsToAlarm: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', ...input } as PutMetricAlarmCommandInput));
   const datum = (MetricName: string, Value: number, Namespace = 'Orders') => cw.send(new PutMetricDataCommand({ Namespace, MetricData: [{ MetricName, Value }] }));
+  /** Several datums in one request: they arrive at one instant, so a period boundary cannot fall between them. */
+  const datums = (Namespace: string, values: Array<[string, number]>) => cw.send(new PutMetricDataCommand({ Namespace, MetricData: values.map(([MetricName, Value]) => ({ MetricName, Value })) }));
 
   it('a new alarm is INSUFFICIENT_DATA, goes to ALARM when a datapoint breaches, and back to OK when it stops', async () => {
     await put({ AlarmName: 'failed-orders', AlarmDescription: 'too many failures', AlarmActions: ['arn:aws:sns:us-east-1:000000000000:ops'], Tags: [{ Key: 'team', Value: 'orders' }] });
@@ -55,8 +57,7 @@ describe('CloudWatch alarms', () => {
     assert.equal(created.AlarmArn, `arn:aws:cloudwatch:us-east-1:${ACCOUNT}:alarm:failed-orders`);
     assert.deepEqual(created.AlarmActions, ['arn:aws:sns:us-east-1:000000000000:ops']);
     assert.deepEqual({ p: created.Period, e: created.EvaluationPeriods, d: created.DatapointsToAlarm, t: created.Threshold, op: created.ComparisonOperator, s: created.Statistic, actions: created.ActionsEnabled }, { p: 60, e: 2, d: 1, t: 5, op: 'GreaterThanThreshold', s: 'Sum', actions: true });
-    await datum('Failed', 4);
-    await datum('Failed', 3);
+    await datums('Orders', [['Failed', 4], ['Failed', 3]]);
     // Alarms evaluate complete periods: the datapoints count once their period is over.
     await advanceClock(cellar.endpoint, 60_000);
     await until('failed-orders', 'ALARM');
@@ -112,7 +113,9 @@ describe('CloudWatch alarms', () => {
     await cw.send(
       new PutMetricAlarmCommand({
         AlarmName: 'error-rate',
-        EvaluationPeriods: 1,
+        // Two periods, one to alarm: the datapoints stay in the range even if a period ends between a put and the clock move.
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 1,
         Threshold: 10,
         ComparisonOperator: 'GreaterThanThreshold',
         Metrics: [
@@ -122,18 +125,16 @@ describe('CloudWatch alarms', () => {
         ],
       }),
     );
-    await datum('Requests', 100, 'Web');
-    await datum('Errors', 5, 'Web');
+    await datums('Web', [['Requests', 100], ['Errors', 5]]);
     await advanceClock(cellar.endpoint, 60_000);
     await until('error-rate', 'OK');
-    await datum('Requests', 100, 'Web');
-    await datum('Errors', 15, 'Web');
+    await datums('Web', [['Requests', 100], ['Errors', 15]]);
     await advanceClock(cellar.endpoint, 60_000);
     await until('error-rate', 'ALARM');
     const a = await alarm('error-rate');
     assert.equal(a.Metrics!.length, 3);
     assert.equal(a.MetricName, undefined);
-    assert.deepEqual(JSON.parse(a.StateReasonData!).recentDatapoints, [15]);
+    assert.deepEqual(JSON.parse(a.StateReasonData!).recentDatapoints, [15, 5]);
   });
 
   it('SetAlarmState holds until the next evaluation, and is recorded in the history', async () => {

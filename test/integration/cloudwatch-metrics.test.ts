@@ -176,9 +176,16 @@ describe('CloudWatch metrics', () => {
     await rejects(put('Bad', [{ MetricName: 'ok', Value: 1 }, { MetricName: 'x', Value: 1, Values: [1] }]), 'InvalidParameterValueException', 'InvalidParameterValue', /MetricData.member.2.Value and MetricData.member.2.Values are mutually exclusive/);
     await rejects(put('Bad', [{ MetricName: 'x', Value: 1, StatisticValues: { SampleCount: 1, Sum: 1, Minimum: 1, Maximum: 1 } }]), 'InvalidParameterCombinationException', 'InvalidParameterCombination', /mutually exclusive/);
     await rejects(put('Bad', [{ MetricName: 'x', Values: [1, 2], Counts: [1] }]), 'InvalidParameterValueException', 'InvalidParameterValue', /must be of the same size/);
-    await rejects(put('Bad', [{ MetricName: 'x', Value: 1, StorageResolution: 5 }]), 'InvalidParameterValueException', 'InvalidParameterValue', /StorageResolution/);
-    await rejects(put('Bad', [{ MetricName: 'x', Value: 1, Timestamp: new Date(Date.now() - 15 * 24 * 3600_000) }]), 'InvalidParameterValueException', 'InvalidParameterValue', /two weeks in the past/);
+    await rejects(put('Bad', [{ MetricName: 'x', Value: 1, StorageResolution: 5 }]), 'InvalidParameterValueException', 'InvalidParameterValue', /^The parameter MetricData.member.1.StorageResolution must be a value in the set \[ 1, 60 \].$/);
+    await rejects(put('Bad', [{ MetricName: 'x', Value: 1, Timestamp: new Date(Date.now() - 15 * 24 * 3600_000) }]), 'InvalidParameterValueException', 'InvalidParameterValue', /^The parameter MetricData.member.1.Timestamp must specify a time within the past two weeks.$/);
     await rejects(put('Bad', [{ MetricName: 'x', Value: 1, Timestamp: new Date(Date.now() + 3 * 3600_000) }]), 'InvalidParameterValueException', 'InvalidParameterValue', /two hours in the future/);
+    // Every datum out of range is named, one line each.
+    await rejects(
+      put('Bad', [{ MetricName: 'x', Value: 1, Timestamp: new Date(Date.now() - 20 * 24 * 3600_000) }, { MetricName: 'ok', Value: 1 }, { MetricName: 'y', Value: 1, Timestamp: new Date(Date.now() - 20 * 24 * 3600_000) }]),
+      'InvalidParameterValueException',
+      'InvalidParameterValue',
+      /^The parameter MetricData.member.1.Timestamp must specify a time within the past two weeks.\nThe parameter MetricData.member.3.Timestamp must specify a time within the past two weeks.$/,
+    );
     await rejects(put('Bad', [{ MetricName: 'x', Values: Array.from({ length: 151 }, (_, i) => i) }]), 'InvalidParameterValueException', 'InvalidParameterValue', /150/);
     await rejects(put('Bad', [{ MetricName: 'x', Value: 2 ** 400 }]), 'InvalidParameterValueException', 'InvalidParameterValue', /MetricData.member.1.Value is invalid/);
     await rejects(put('Bad', [{ MetricName: 'x', Dimensions: [{ Name: 'a', Value: '1' }, { Name: 'a', Value: '2' }], Value: 1 }]), 'InvalidParameterValueException', 'InvalidParameterValue', /unique/);
@@ -191,7 +198,8 @@ describe('CloudWatch metrics', () => {
     const q = { Namespace: 'Shop', MetricName: 'Latency', ...range };
     await rejects(cw.send(new GetMetricStatisticsCommand({ ...q, Period: 60 })), 'InvalidParameterCombinationException', 'InvalidParameterCombination', /Must specify either Statistics or ExtendedStatistics/);
     await rejects(cw.send(new GetMetricStatisticsCommand({ ...q, Period: 60, Statistics: ['Sum'], StartTime: range.EndTime, EndTime: range.StartTime })), 'InvalidParameterValueException', 'InvalidParameterValue', /StartTime must be less than/);
-    await rejects(cw.send(new GetMetricStatisticsCommand({ ...q, Period: 1, Statistics: ['Sum'] })), 'InvalidParameterCombinationException', 'InvalidParameterCombination', /You have requested up to 1,500 datapoints, which exceeds the limit of 1,440/);
+    await rejects(cw.send(new GetMetricStatisticsCommand({ ...q, Period: 60, Statistics: ['Sum'], EndTime: range.StartTime })), 'InvalidParameterValueException', 'InvalidParameterValue', /^The parameter StartTime must not equal parameter EndTime.$/);
+    await rejects(cw.send(new GetMetricStatisticsCommand({ ...q, Period: 1, Statistics: ['Sum'] })), 'InvalidParameterCombinationException', 'InvalidParameterCombination', /^You have requested up to 1500 datapoints, which exceeds the limit of 1440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.$/);
     await rejects(cw.send(new GetMetricStatisticsCommand({ ...q, Period: 90, Statistics: ['Sum'] })), 'InvalidParameterValueException', 'InvalidParameterValue', /Period must be/);
     await rejects(cw.send(new GetMetricStatisticsCommand({ ...q, Period: 60, ExtendedStatistics: ['median'] })), 'InvalidParameterValueException', 'InvalidParameterValue', /median/);
     const stat = { Metric: { Namespace: 'Api', MetricName: 'Errors' }, Period: 60, Stat: 'Sum' };
@@ -204,7 +212,7 @@ describe('CloudWatch metrics', () => {
     await assert.rejects(bad([{ Id: 'a', MetricStat: stat }, { Id: 'e', Expression: 'b * 2' }]), validation);
     await assert.rejects(bad([{ Id: 'x', Expression: 'y' }, { Id: 'y', Expression: 'x' }]), validation);
     await assert.rejects(bad([{ Id: 'a', MetricStat: stat }], { StartTime: range.EndTime, EndTime: range.StartTime }), (e: any) => validation(e) && /EndTime must be greater than StartTime/.test(e.message));
-    await assert.rejects(bad([{ Id: 'A', MetricStat: stat }]), validation);
+    await assert.rejects(bad([{ Id: 'A', MetricStat: stat }, { Id: 'ok', MetricStat: stat }, { Id: '5xx', MetricStat: stat }]), (e: any) => validation(e) && e.message === 'The value A for parameter MetricDataQueries.member.1.Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$.\nThe value 5xx for parameter MetricDataQueries.member.3.Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$.');
   });
 
   it('the AWS CLI (awsQuery) publishes and reads metrics, and gets awsQuery errors', () => {

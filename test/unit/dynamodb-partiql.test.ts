@@ -12,6 +12,7 @@ import { plan, type Plan, type TableSchema } from '../../src/services/dynamodb/p
 import { checkUnused, newContext, parseCondition, parseProjection, parseUpdate } from '../../src/services/dynamodb/expressions/parser.js';
 import { unnest } from '../../src/services/dynamodb/partiql/unnest.js';
 import type { AttributeValue } from '../../src/services/dynamodb/attributes.js';
+import { parameterNumberProblem } from '../../src/services/dynamodb/partiql/parameters.js';
 
 const music: TableSchema = {
   name: 'Music',
@@ -59,7 +60,12 @@ test('lexer: tokens, positions across lines, quoting, comments, bags', () => {
   assert.deepEqual([t[1]!.line, t[1]!.col, t[1]!.length], [1, 8, 6]);
   assert.equal(refusal(() => tokenize(`'open`)), 'syntax: Unterminated string literal');
   assert.equal(refusal(() => tokenize(`"open`)), 'syntax: Unterminated quoted identifier');
-  assert.equal(refusal(() => tokenize(`a # b`)), 'syntax: Unexpected character: #');
+  // A character no token starts with, or a block comment left open: nothing after the colon, as DynamoDB answers.
+  assert.equal(refusal(() => tokenize(`a # b`)), 'syntax: ');
+  assert.equal(refusal(() => tokenize(`a /* b`)), 'syntax: ');
+  // A number whose exponent or scale does not fit a 32-bit integer cannot be read either.
+  for (const n of ['1e2147483648', '1e99999999999', '-1e-2147483649', '1.5e-2147483647']) assert.equal(refusal(() => tokenize(`a = ${n}`)), 'syntax: ', n);
+  for (const n of ['1e2147483647', '1.5e-2147483646', '7.31e6', '.73e1']) assert.equal(tokenize(`a = ${n}`)[2]?.text, n);
 });
 
 test('parser: each statement kind', () => {
@@ -125,7 +131,13 @@ test('parser: refusals with DynamoDB messages', () => {
     [`SELECT * FROM Music WHERE a IS DATE`, 'Unsupported data type for IS operator: DATE. Supported data types are [MISSING, NULL, BOOLEAN, BLOB, STRING, NUMERIC, STRUCT, TUPLE, LIST]'],
     [`SELECT * FROM Music WHERE a[*].b = 1`, 'Wildcard path component like a[*].b are not supported'],
     [`SELECT * FROM Music; DELETE FROM Music WHERE a = 1`, 'Only one operation is allowed in a statement.'],
-    [`SELECT * FROM Music WHERE a = 1 b`, 'syntax: Unexpected token: b at 1:33'],
+    // A token left after a complete statement (DynamoDB's answers, captured by paritysuite's conformance suite).
+    [`SELECT * FROM Music WHERE a = 1 b`, 'syntax: Unexpected token after expression'],
+    [`SELECT * FROM Music WHERE a = 1)`, 'syntax: Unexpected token after expression'],
+    [`DELETE FROM Music WHERE a = 1 ORDER BY a`, 'syntax: Unexpected token after expression'],
+    [`SELECT * FROM Music ORDER BY a WHERE a = 1`, 'syntax: Unexpected token after expression'],
+    [`INSERT INTO "Music" t VALUE {'a': 1}`, 'syntax: Unexpected token after expression'],
+    [`UPDATE "Music" t SET a = 3 WHERE pk = 'x'`, 'Aliasing is not supported'],
     // PartiQL's keywords (partiql-lang-kotlin's lexer: SQL-92's and PartiQL's, RETURNING's ALL/NEW/OLD among them) are
     // never bare names: neither attributes nor tables.
     [`SELECT new FROM Music`, 'syntax: Unexpected keyword: new at 1:8'],
@@ -250,4 +262,22 @@ test('unnest: a SELECT of nested paths answers with its leaves', () => {
   });
   assert.deepEqual(unnest({ a: { S: '1' } }, [['a'], ['missing']]), { a: { S: '1' } });
   assert.deepEqual(unnest({}, [['a', 'b']]), {});
+});
+
+test('parameters: numbers that only the PartiQL front end refuses, the first in document order', () => {
+  const UNCONVERTIBLE = 'The parameter cannot be converted to a numeric value';
+  const UNDERFLOW = 'Number underflow. Attempting to store a number with magnitude smaller than supported range';
+  for (const n of ['1e99999999999', '-1e99999999999', '1e-99999999999', '1e2147483648', '1e-2147483648']) {
+    assert.equal(parameterNumberProblem({ N: n }), `${UNCONVERTIBLE}: ${n}`, n);
+  }
+  assert.equal(parameterNumberProblem({ N: '1e2147483647' }), UNDERFLOW);
+  for (const n of ['1', '-1.5e3', '1e126', '', 'abc']) assert.equal(parameterNumberProblem({ N: n }), undefined, n); // the rest is validateValue's
+  assert.equal(parameterNumberProblem({ L: [{ N: '1' }, { N: '1e99999999999' }] }), `${UNCONVERTIBLE}: 1e99999999999`);
+  assert.equal(parameterNumberProblem({ M: { x: { N: '1e99999999999' } } }), `${UNCONVERTIBLE}: 1e99999999999`);
+  assert.equal(parameterNumberProblem({ NS: ['1', '1e99999999999'] }), `${UNCONVERTIBLE}: 1e99999999999`);
+  const deep = (depth: number, leaf: object): object => (depth === 0 ? leaf : { M: { n: deep(depth - 1, leaf) } });
+  // Too deep before the number: nothing here, validateValue reports the nesting.
+  assert.equal(parameterNumberProblem(deep(40, { N: '1e99999999999' })), undefined);
+  assert.equal(parameterNumberProblem({ M: { d: deep(40, { S: 'x' }), bad: { N: '1e99999999999' } } }), undefined);
+  assert.equal(parameterNumberProblem({ M: { bad: { N: '1e99999999999' }, d: deep(40, { S: 'x' }) } }), `${UNCONVERTIBLE}: 1e99999999999`);
 });

@@ -30,7 +30,7 @@ import { createGunzip } from 'node:zlib';
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import { delay, settlesWithin, type Host, type HostProcess } from '../host.js';
-import type { BackupPlace, BaseBackupInfo, EngineName, InstanceLayout, RestoreRequest } from '../adapter.js';
+import { PhaseTimer, type BackupPlace, type BaseBackupInfo, type EngineName, type InstanceLayout, type RestoreRequest } from '../adapter.js';
 import {
   BackupCorruptError,
   baseBackupDir,
@@ -64,6 +64,29 @@ const REPLAY_SERVER_START_TIMEOUT_MS = 120_000;
 const REPLAY_SERVER_STOP_TIMEOUT_MS = 60_000;
 /** Archive files read per latestArchivedTime call at most (bounds the work when the archive is long). */
 const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Written when archiving pauses for an engine stop, after the archiver was seen holding the server's whole binlog
+ * position: everything committed before `latestAt` (ms) is archived, up to `position` in `file`. Without it, an
+ * archive whose engine is down is restorable only to the second of its newest transaction (the server does not send
+ * its Stop event to the archiver).
+ */
+const LATEST_RECORD = 'cellar-latest.json';
+interface LatestRecord {
+  file: string;
+  position: number;
+  latestAt: number;
+}
+
+async function readLatestRecord(archiveDir: string): Promise<LatestRecord | undefined> {
+  try {
+    const r = JSON.parse(await fs.readFile(path.join(archiveDir, LATEST_RECORD), 'utf8')) as Partial<LatestRecord>;
+    if (typeof r.file === 'string' && BINLOG_FILE_PATTERN.test(r.file) && Number.isSafeInteger(r.position) && Number.isSafeInteger(r.latestAt)) return r as LatestRecord;
+  } catch {
+    // none, or unreadable: the archive's own scan answers
+  }
+  return undefined;
+}
 
 /** What the adapter gives this module: its tools, its socket, and two questions to the running server. */
 export interface MariadbBackupContext {
@@ -205,6 +228,9 @@ export async function archiveLatestTime(archiveDir: string, caughtUp?: { at: num
   if (caughtUp && newest.name === caughtUp.file && newestScan.completeBytes >= caughtUp.position) {
     return restorableSecond(caughtUp.at) * 1000;
   }
+  // Recorded at the engine's last stop, and nothing archived since: exact to the millisecond (see restoreInstance).
+  const record = await readLatestRecord(archiveDir);
+  if (record && record.file === newest.name && newestScan.completeBytes >= record.position) return record.latestAt;
   // The newest complete transaction: in the newest file, else in an earlier one (a fresh file holds none yet).
   for (let i = files.length - 1; i >= 0 && i >= files.length - 3; i--) {
     const scan = i === files.length - 1 ? newestScan : await scanArchiveFile(files[i]!);
@@ -252,7 +278,13 @@ export class BinlogArchiver {
     this.wanted = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.pause();
+  }
+
+  /** While the engine is stopped: the archiver process ends, archiving stays wanted; resume() carries on. */
+  async pause(): Promise<void> {
     const proc = this.proc;
+    this.proc = undefined; // its exit is expected: no restart
     if (proc && proc.exitStatus() === undefined) {
       proc.signal('SIGTERM');
       if (!(await settlesWithin(proc.exited, 10_000))) {
@@ -260,9 +292,35 @@ export class BinlogArchiver {
         await settlesWithin(proc.exited, 5000);
       }
     }
-    this.proc = undefined;
     // Whatever the server finished while we ran is compressed now rather than at the next start.
     await this.compressCompleted().catch((err) => log('warn', 'binlog archive compression failed', { name: this.ctx.label, error: String(err) }));
+  }
+
+  /**
+   * Before the engine stops: waits (bounded) until the archive holds the server's current binlog position, then
+   * records it with the time it was read (LATEST_RECORD), so the archive answers to the millisecond while the engine
+   * is down.
+   */
+  async catchUp(timeoutMs: number): Promise<boolean> {
+    if (!this.isRunning() || !this.ctx.isRunning()) return false;
+    const at = Date.now();
+    const status = await this.ctx.masterStatus();
+    if (!status) return false;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const newest = (await listArchive(this.archiveDir)).at(-1);
+      if (newest && !newest.compressed && newest.name === status.file && (await scanArchiveFile(newest)).completeBytes >= status.position) break;
+      if (Date.now() > deadline || !this.isRunning()) return false;
+      await delay(20);
+    }
+    const record: LatestRecord = { file: status.file, position: status.position, latestAt: at };
+    await this.ctx.host.writeFile(path.join(this.archiveDir, LATEST_RECORD), JSON.stringify(record) + '\n', { ownedByCellar: true });
+    return true;
+  }
+
+  /** After the engine started again: archiving that was wanted carries on at once. */
+  async resume(): Promise<void> {
+    if (this.wanted && !this.isRunning() && this.ctx.isRunning()) await this.spawn();
   }
 
   /** The binlog file to (re)start from: the newest one archived, else the server's oldest. */
@@ -425,15 +483,19 @@ async function archiveFilesFrom(archiveDir: string, startFile: string): Promise<
   return needed;
 }
 
-export async function restoreInstance(ctx: RestoreContext, req: RestoreRequest): Promise<{ restoredTo: number }> {
+export async function restoreInstance(ctx: RestoreContext, req: RestoreRequest): Promise<{ restoredTo: number; phasesMs: Record<string, number> }> {
   const L = ctx.layout;
   const work = path.join(L.root, 'restore-work');
+  const phases = new PhaseTimer();
   try {
-    const info = await verifyBackup(req.base.dir);
+    // Planned from the request's record of the backup (a bad target fails before any work); the manifest's own
+    // record, verified below, must be the same.
+    const info = req.base;
     const position = parsePosition(info.position);
     const replay = req.archiveDir !== undefined;
     let files: ArchiveFile[] = [];
     let stopSec: number | undefined;
+    let stopAtPosition: number | undefined;
     let restoredTo = info.consistentAt;
     if (replay) {
       files = await archiveFilesFrom(req.archiveDir!, position.file);
@@ -445,6 +507,19 @@ export async function restoreInstance(ctx: RestoreContext, req: RestoreRequest):
         }
         stopSec = restorableSecond(req.targetTime);
         restoredTo = stopSec * 1000;
+        // A target while the source was stopped, at or after the position recorded at its stop: everything up to that
+        // position, nothing after it (the restart's transactions are in later files, stamped after the target).
+        const record = await readLatestRecord(req.archiveDir!);
+        const at = record ? files.findIndex((f) => f.name === record.file) : -1;
+        if (record && at >= 0 && req.targetTime >= record.latestAt) {
+          const nextFirst = at + 1 < files.length ? (await scanArchiveFile(files[at + 1]!)).firstGtidSec : undefined;
+          if (nextFirst === undefined || req.targetTime < nextFirst * 1000) {
+            files = files.slice(0, at + 1);
+            stopSec = undefined;
+            stopAtPosition = record.position;
+            restoredTo = req.targetTime;
+          }
+        }
       } else {
         restoredTo = Math.max(latest ?? info.consistentAt, info.consistentAt);
       }
@@ -457,19 +532,43 @@ export async function restoreInstance(ctx: RestoreContext, req: RestoreRequest):
     await ctx.host.ensureDir(L.run);
     const base = path.join(work, 'base');
     await ctx.host.ensureDir(base);
-    await runPipeline(ctx.host, 'zstd -q -dc -- "$1" | "$2" -x -C "$3"', [path.join(info.dir, BACKUP_FILE), tool(ctx, 'mbstream'), base], {
-      what: 'extracting the backup (zstd | mbstream -x)',
-      timeoutMs: RESTORE_STEP_TIMEOUT_MS,
-      cwd: work,
-    });
+    // Every checksum is verified while the stream is extracted (both read the same file, so it comes from the disk
+    // once); nothing extracted is used unless the verification passed, and a damaged backup is reported as such.
+    const [verified, extracted] = await Promise.allSettled([
+      verifyBackup(info.dir),
+      runPipeline(ctx.host, 'zstd -q -dc -- "$1" | "$2" -x -C "$3"', [path.join(info.dir, BACKUP_FILE), tool(ctx, 'mbstream'), base], {
+        what: 'extracting the backup (zstd | mbstream -x)',
+        timeoutMs: RESTORE_STEP_TIMEOUT_MS,
+        cwd: work,
+      }),
+    ]);
+    if (verified.status === 'rejected') {
+      await ctx.host.remove(work);
+      throw verified.reason;
+    }
+    if (extracted.status === 'rejected') throw extracted.reason;
+    const manifest = verified.value;
+    if (manifest.position !== info.position || manifest.consistentAt !== info.consistentAt || manifest.id !== info.id) {
+      throw new Error(`the backup's manifest (${manifest.id} at ${manifest.position}) is not the backup asked for (${info.id} at ${info.position})`);
+    }
+    phases.mark('verifyAndExtract');
     await runTool(ctx, 'mariadb-backup', ['--no-defaults', '--prepare', `--target-dir=${base}`], 'mariadb-backup --prepare', work);
+    phases.mark('prepare');
     // The data directory must not exist for --move-back; it creates it as the engine user.
     await runTool(ctx, 'mariadb-backup', ['--no-defaults', '--move-back', `--target-dir=${base}`, `--datadir=${L.data}`], 'mariadb-backup --move-back', work);
-    if (replay) await replayBinlogs(ctx, work, files, position.position, stopSec);
+    phases.mark('moveBack');
+    if (replay) {
+      await replayBinlogs(ctx, work, files, position.position, stopSec, stopAtPosition);
+      phases.mark('replay');
+    }
     await ctx.host.remove(work);
-    await ctx.finishInstance({ restoredFrom: info.id, restoredTo: new Date(restoredTo).toISOString(), gtid: replay ? undefined : position.gtid });
+    // The restored files reach the disk before the marker says the instance exists.
     await ctx.host.syncTree(L.root);
-    return { restoredTo };
+    phases.mark('sync');
+    await ctx.finishInstance({ restoredFrom: info.id, restoredTo: new Date(restoredTo).toISOString(), gtid: replay ? undefined : position.gtid });
+    phases.mark('marker');
+    log('info', 'restored', { name: ctx.label, from: info.id, restoredTo: new Date(restoredTo).toISOString(), phasesMs: phases.phasesMs });
+    return { restoredTo, phasesMs: phases.phasesMs };
   } catch (err) {
     // Unwrapped, so the caller can tell a damaged backup (its own error to the user) from a failed restore.
     if (err instanceof BackupCorruptError) throw err;
@@ -488,7 +587,14 @@ async function runTool(ctx: MariadbBackupContext, name: string, args: string[], 
  * shutdown. The client ends at the last complete event; a transaction whose end is not archived is rolled back when
  * the session closes.
  */
-async function replayBinlogs(ctx: RestoreContext, work: string, files: ArchiveFile[], startPosition: number, stopSec: number | undefined): Promise<void> {
+async function replayBinlogs(
+  ctx: RestoreContext,
+  work: string,
+  files: ArchiveFile[],
+  startPosition: number,
+  stopSec: number | undefined,
+  stopAtPosition: number | undefined,
+): Promise<void> {
   const L = ctx.layout;
   const binlogDir = path.join(work, 'binlogs');
   await ctx.host.ensureDir(binlogDir);
@@ -498,7 +604,11 @@ async function replayBinlogs(ctx: RestoreContext, work: string, files: ArchiveFi
     if (f.compressed) {
       await runPipeline(ctx.host, 'gzip -dc -- "$1" > "$2"', [f.file, out], { what: `decompressing ${f.name}`, timeoutMs: RESTORE_STEP_TIMEOUT_MS });
     } else {
-      await runPipeline(ctx.host, 'cat -- "$1" > "$2"', [f.file, out], { what: `reading ${f.name}`, timeoutMs: RESTORE_STEP_TIMEOUT_MS });
+      // The source's archiver may compress it meanwhile (the server moved to a newer file): then read the .gz.
+      await runPipeline(ctx.host, 'if [ -e "$1" ]; then cat -- "$1"; else gzip -dc -- "$1.gz"; fi > "$2"', [f.file, out], {
+        what: `reading ${f.name}`,
+        timeoutMs: RESTORE_STEP_TIMEOUT_MS,
+      });
     }
     plain.push(out);
   }
@@ -530,7 +640,8 @@ async function replayBinlogs(ctx: RestoreContext, work: string, files: ArchiveFi
     await waitForSocket(ctx, server);
     const args = ['--no-defaults', `--start-position=${startPosition}`];
     if (stopSec !== undefined) args.push(`--stop-datetime=${binlogDatetime(stopSec)}`);
-    if (lastScan.completeBytes < lastSize) args.push(`--stop-position=${lastScan.completeBytes}`);
+    const stopPosition = Math.min(stopAtPosition ?? lastSize, lastScan.completeBytes);
+    if (stopPosition < lastSize) args.push(`--stop-position=${stopPosition}`);
     // As Cellar's own OS user: the admin account (unix_socket) is what the replay init file gives full privileges.
     await runPipeline(
       ctx.host,

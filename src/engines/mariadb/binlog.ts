@@ -41,6 +41,8 @@ export interface BinlogScan {
   lastCommittedSec: number | undefined;
   /** Timestamp (s) of the newest GTID event, whether its transaction is complete or not. */
   lastGtidSec: number | undefined;
+  /** Timestamp (s) of the file's first GTID event (its first transaction). */
+  firstGtidSec: number | undefined;
   /** A transaction was begun (GTID event) but its end is not in the file yet. */
   openTransaction: boolean;
   /** The open transaction is a single statement (DDL), ended by its Query event. */
@@ -60,6 +62,7 @@ export function emptyScan(): BinlogScan {
     lastTransactionEnd: 0,
     lastCommittedSec: undefined,
     lastGtidSec: undefined,
+    firstGtidSec: undefined,
     openTransaction: false,
     openStandalone: false,
     closed: false,
@@ -100,6 +103,7 @@ export function scanBinlog(bytes: Buffer, prior: BinlogScan = emptyScan()): Binl
       scan.openStandalone = (flags & FL_STANDALONE) !== 0;
       scan.openTransaction = true;
       scan.lastGtidSec = timestamp;
+      scan.firstGtidSec ??= timestamp;
     } else if (
       scan.openTransaction &&
       (type === BINLOG_EVENT.XID || (type === BINLOG_EVENT.QUERY && (scan.openStandalone || isCommitQuery(bytes, at, end, scan.checksumBytes))))

@@ -2,7 +2,7 @@
  * @module engines/redis/backup
  * Snapshots and restore for Redis, with Redis's own machinery (as ElastiCache: snapshots, no log replay):
  *
- * - **Backup** = `BGSAVE SCHEDULE`, wait until that save has finished (LASTSAVE moves on, status ok), then the
+ * - **Backup** = `BGSAVE SCHEDULE`, wait until that save has finished (rdb_saves moves on, status ok), then the
  *   finished dump.rdb is compressed with zstd into a new backup directory (as the engine user) and sealed with a
  *   checksum manifest (../backup/manifest.ts). The RDB is the dataset at the fork, which happens while BGSAVE is
  *   answered: acknowledged writes before it are in, writes sent after it are not. Its time is the answer's.
@@ -55,23 +55,23 @@ export async function takeSnapshot(ctx: RedisBackupContext, place: BackupPlace, 
     if (existing) return existing; // taken already (a retried request): the same snapshot
     await ctx.host.remove(dir); // without a manifest it never completed
     const consistentAt = await ctx.withAdmin(SAVE_TIMEOUT_MS, async (c) => {
-      const before = Number(await c.call(['LASTSAVE']));
+      // rdb_saves counts finished saves (LASTSAVE has one-second resolution: it cannot tell two saves in a second).
+      const savesBefore = Number(parseInfo(await c.call(['INFO', 'persistence'])).rdb_saves);
+      if (!Number.isFinite(savesBefore)) throw new Error('INFO persistence has no rdb_saves (Redis 7 or later is needed)');
       // SCHEDULE: an AOF rewrite in progress delays the save instead of failing it.
       const answer = await c.call(['BGSAVE', 'SCHEDULE']);
       const answeredAt = Date.now();
       const deadline = Date.now() + SAVE_TIMEOUT_MS;
       for (;;) {
         const info = parseInfo(await c.call(['INFO', 'persistence']));
-        const last = Number(await c.call(['LASTSAVE']));
-        if (info.rdb_bgsave_in_progress === '0' && last > before) {
+        if (info.rdb_bgsave_in_progress === '0' && Number(info.rdb_saves) > savesBefore) {
           if (info.rdb_last_bgsave_status !== 'ok') throw new Error(`BGSAVE failed (rdb_last_bgsave_status ${info.rdb_last_bgsave_status}); see the engine log`);
           break;
         }
-        if (info.rdb_bgsave_in_progress === '0' && info.rdb_last_bgsave_status === 'err' && last === before && Date.now() - answeredAt > 1000) {
+        if (info.rdb_bgsave_in_progress === '0' && info.rdb_last_bgsave_status === 'err' && Date.now() - answeredAt > 1000) {
           throw new Error('BGSAVE failed; see the engine log');
         }
         if (Date.now() > deadline) throw new Error(`BGSAVE did not finish within ${SAVE_TIMEOUT_MS} ms`);
-        // LASTSAVE has one-second resolution: a save finishing within the second of the previous one is seen late.
         await delay(20);
       }
       // A scheduled save forks later than the answer; then the fork time is bounded by the save's own report.

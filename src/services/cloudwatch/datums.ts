@@ -35,6 +35,27 @@ export function checkNamespace(namespace: string, allowReserved: boolean): void 
   if (!allowReserved && namespace.startsWith('AWS/')) throw invalidValue(`The value ${namespace} for parameter Namespace is invalid.`);
 }
 
+/** What is wrong with a datum's timestamp, in CloudWatch's words; undefined when nothing is. */
+export function timestampProblem(timestampMs: number, nowMs: number, path: string): string | undefined {
+  if (timestampMs < nowMs - TWO_WEEKS_MS) return `The parameter ${path}.Timestamp must specify a time within the past two weeks.`;
+  if (timestampMs > nowMs + TWO_HOURS_MS) return `The parameter ${path}.Timestamp must specify a time no more than two hours in the future.`;
+  return undefined;
+}
+
+/**
+ * CloudWatch reports every datum whose timestamp is out of range at once, one line each, before anything else.
+ * Throws that error when there is one.
+ */
+export function checkTimestamps(datums: readonly MetricDatum[], nowMs: number): void {
+  const problems: string[] = [];
+  datums.forEach((d, i) => {
+    const t = d.Timestamp?.getTime();
+    const p = t === undefined || Number.isNaN(t) ? undefined : timestampProblem(t, nowMs, `MetricData.member.${i + 1}`);
+    if (p) problems.push(p);
+  });
+  if (problems.length) throw invalidValue(problems.join('\n'));
+}
+
 /** Validates datum `index` (0-based) and reduces it to its stored form. */
 export function storedDatum(d: MetricDatum, index: number, nowMs: number): StoredDatum {
   const path = `MetricData.member.${index + 1}`;
@@ -51,12 +72,11 @@ export function storedDatum(d: MetricDatum, index: number, nowMs: number): Store
     names.add(dim.Name);
   }
   const resolution = d.StorageResolution ?? 60;
-  if (resolution !== 1 && resolution !== 60) throw invalidValue(`The value ${resolution} for parameter ${path}.StorageResolution is invalid. Valid values are 1 and 60.`);
+  if (resolution !== 1 && resolution !== 60) throw invalidValue(`The parameter ${path}.StorageResolution must be a value in the set [ 1, 60 ].`);
   const timestampMs = d.Timestamp ? d.Timestamp.getTime() : nowMs;
   if (Number.isNaN(timestampMs)) throw invalidValue(`The value for parameter ${path}.Timestamp is invalid.`);
-  if (timestampMs < nowMs - TWO_WEEKS_MS || timestampMs > nowMs + TWO_HOURS_MS) {
-    throw invalidValue(`The parameter ${path}.Timestamp must specify a time no more than two weeks in the past and no more than two hours in the future.`);
-  }
+  const timeProblem = timestampProblem(timestampMs, nowMs, path);
+  if (timeProblem) throw invalidValue(timeProblem);
   let aggregate: Aggregate | undefined;
   if (stats) {
     for (const k of ['SampleCount', 'Sum', 'Minimum', 'Maximum'] as const) checkNumber(stats[k], `${path}.StatisticValues.${k}`);

@@ -33,7 +33,7 @@ import type {
 } from '../../models/cloudwatch.js';
 import { percentileOf, statistic } from './aggregate.js';
 import { AlarmBook } from './alarms.js';
-import { checkNamespace, invalidCombination, invalidValue, MAX_DATUMS_PER_REQUEST, storedDatum } from './datums.js';
+import { checkNamespace, checkTimestamps, invalidCombination, invalidValue, MAX_DATUMS_PER_REQUEST, storedDatum } from './datums.js';
 import type { CloudWatchInternal } from './internal.js';
 import { offsetOfToken, offsetToken } from './paging.js';
 import { checkPeriod, evaluateQueries, periodAggregates, resultsOf, validationError } from './queries.js';
@@ -117,6 +117,7 @@ export class CloudWatchProvider {
     checkNamespace(namespace, allowReserved);
     if (datums.length > MAX_DATUMS_PER_REQUEST) throw invalidValue(`The collection MetricData must not have a size greater than ${MAX_DATUMS_PER_REQUEST}.`);
     const now = this.clock.now();
+    checkTimestamps(datums, now);
     const byMetric = new Map<MetricDatum, StoredDatum>();
     datums.forEach((d, i) => byMetric.set(d, storedDatum(d, i, now)));
     const write = () => {
@@ -156,11 +157,12 @@ export class CloudWatchProvider {
     for (const e of extended) if (percentileOf(e) === undefined) throw invalidValue(`The value ${e} for parameter ExtendedStatistics is not supported.`);
     const start = input.StartTime.getTime();
     const end = input.EndTime.getTime();
-    if (start >= end) throw invalidValue('The parameter StartTime must be less than the parameter EndTime.');
+    if (start === end) throw invalidValue('The parameter StartTime must not equal parameter EndTime.');
+    if (start > end) throw invalidValue('The parameter StartTime must be less than the parameter EndTime.');
     checkPeriod(input.Period, 'Period');
     const requested = Math.ceil((end - start) / (input.Period * 1000));
     if (requested > MAX_STATISTICS_DATAPOINTS) {
-      throw invalidCombination(`You have requested up to ${requested.toLocaleString('en-US')} datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.`);
+      throw invalidCombination(`You have requested up to ${requested} datapoints, which exceeds the limit of ${MAX_STATISTICS_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, or decreasing the time range.`);
     }
     const datapoints: Datapoint[] = [];
     for (const p of periodAggregates(this.series, ctx.scope, { namespace: input.Namespace, metricName: input.MetricName, dimensions: input.Dimensions }, input.Period, input.Unit, start, end, this.clock.now())) {

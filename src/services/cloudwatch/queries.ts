@@ -83,10 +83,12 @@ export function evaluateQueries(series: MetricSeries, scope: Scope, queries: Met
  */
 export function checkQueries(queries: MetricDataQuery[], listName: string): { byId: Map<string, MetricDataQuery>; parsed: Map<string, ReturnType<typeof parseExpression>> } {
   const byId = new Map<string, MetricDataQuery>();
+  // Every id off the pattern is named at once, one line each, as CloudWatch does.
+  const badIds = queries.flatMap((q, i) => (/^[a-z][a-zA-Z0-9_]*$/.test(q.Id) ? [] : [`The value ${q.Id} for parameter ${listName}.member.${i + 1}.Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$.`]));
+  if (badIds.length) throw validationError(badIds.join('\n'));
   queries.forEach((q, i) => {
     const path = `${listName}.member.${i + 1}`;
     if (byId.has(q.Id)) throw validationError(`The value ${q.Id} for parameter ${path}.Id is not unique.`);
-    if (!/^[a-z][a-zA-Z0-9_]*$/.test(q.Id)) throw validationError(`The value ${q.Id} for parameter ${path}.Id is invalid: it must start with a lowercase letter and contain only letters, digits and underscores.`);
     if (q.MetricStat && q.Expression !== undefined) throw validationError(`The parameters ${path}.MetricStat and ${path}.Expression are mutually exclusive and you have specified both.`);
     if (!q.MetricStat && q.Expression === undefined) throw validationError(`The parameter ${path}.MetricStat is required.`);
     if (q.MetricStat) {

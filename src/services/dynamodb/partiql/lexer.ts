@@ -19,6 +19,25 @@ export interface Token {
   length: number;
 }
 
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Whether DynamoDB's parser can read a number literal at all: it reads one as Java's BigDecimal does, so the exponent
+ * and the scale (digits after the point less the exponent) must each fit a 32-bit integer. `1e2147483648` and
+ * `1.5e-2147483647` get "Statement wasn't well formed, can't be processed: " with nothing after (paritysuite's
+ * captures of AWS, October 2026).
+ */
+export function readableNumber(text: string): boolean {
+  const e = text.search(/[eE]/);
+  if (e < 0) return true;
+  const exponent = Number(text.slice(e + 1));
+  const point = text.indexOf('.');
+  const fraction = point < 0 || point > e ? 0 : e - point - 1;
+  const scale = fraction - exponent;
+  return exponent >= INT32_MIN && exponent <= INT32_MAX && scale >= INT32_MIN && scale <= INT32_MAX;
+}
+
 /** A statement the lexer or parser cannot read: reported as "Statement wasn't well formed, can't be processed: <detail>". */
 export class SyntaxProblem extends Error {
   constructor(readonly detail: string) {
@@ -71,7 +90,7 @@ export function tokenize(src: string): Token[] {
     }
     if (c === '/' && src[i + 1] === '*') {
       const end = src.indexOf('*/', i + 2);
-      if (end < 0) throw new SyntaxProblem('Unterminated block comment');
+      if (end < 0) throw new SyntaxProblem(''); // DynamoDB says nothing more (paritysuite's AWS captures)
       advanceTo(end + 2);
       continue;
     }
@@ -118,6 +137,7 @@ export function tokenize(src: string): Token[] {
         while (isDigit(src[j])) j++;
       }
       if (j < src.length && isIdentStart(src[j]!)) throw new SyntaxProblem(`Invalid number literal: ${src.slice(i, j + 1)}`);
+      if (!readableNumber(src.slice(start, j))) throw new SyntaxProblem('');
       advanceTo(j);
       push('number', src.slice(start, j), start, startLine, startCol);
       continue;
@@ -145,7 +165,8 @@ export function tokenize(src: string): Token[] {
       push('punct', c, start, startLine, startCol);
       continue;
     }
-    throw new SyntaxProblem(`Unexpected character: ${c}`);
+    // A character no token starts with (`#`, say): DynamoDB says nothing after the colon (paritysuite's AWS captures).
+    throw new SyntaxProblem('');
   }
   out.push({ kind: 'eof', text: '', offset: src.length, line, col: src.length - lineStart + 1, length: 0 });
   return out;

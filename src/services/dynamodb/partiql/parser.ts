@@ -14,6 +14,9 @@ export class Rejection extends Error {}
 
 export const MAX_NESTING = 64;
 
+/** DynamoDB's detail for a token left after a complete statement (paritysuite's captures of AWS, October 2026). */
+const LEFTOVER = 'Unexpected token after expression';
+
 /** Words that end an expression or a clause, so they are never read as attribute names. */
 const KEYWORDS = new Set([
   'select', 'from', 'where', 'and', 'or', 'not', 'in', 'is', 'between', 'like', 'missing', 'null', 'true', 'false', 'value', 'values',
@@ -150,7 +153,7 @@ class Parser {
       if (this.isWord('select') || this.isWord('insert') || this.isWord('update') || this.isWord('delete')) {
         throw new Rejection('Only one operation is allowed in a statement.');
       }
-      throw this.unexpected();
+      throw new SyntaxProblem(LEFTOVER);
     }
     return s;
   }
@@ -202,7 +205,8 @@ class Parser {
     return paths;
   }
 
-  private tableRef(): TableRef {
+  /** The table a statement names; a word after it is an alias (refused), in an INSERT a leftover token, as DynamoDB reads them. */
+  private tableRef(inInsert = false): TableRef {
     const t = this.next();
     if (t.kind !== 'qident' && (t.kind !== 'ident' || RESERVED_NAMES.has(t.text.toLowerCase()))) throw this.unexpected(t);
     const ref: TableRef = { table: t.text, at: { line: t.line, col: t.col, length: t.length } };
@@ -220,6 +224,7 @@ class Parser {
     }
     const alias = this.peek();
     if (this.isWord('as') || alias.kind === 'qident' || (alias.kind === 'ident' && !KEYWORDS.has(alias.text.toLowerCase()))) {
+      if (inInsert) throw new SyntaxProblem(LEFTOVER);
       throw new Rejection('Aliasing is not supported');
     }
     return ref;
@@ -228,7 +233,7 @@ class Parser {
   private insert(): Statement {
     this.expectWord('insert');
     this.expectWord('into');
-    const into = this.tableRef();
+    const into = this.tableRef(true);
     if (into.index !== undefined) {
       throw new Rejection(`FROM clause may only contain a single table name in data manipulation statements at ${into.at.line}:${into.at.col}:${into.at.length}`);
     }

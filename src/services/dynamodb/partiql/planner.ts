@@ -15,6 +15,7 @@
 import type { AttributeValue, Item } from '../attributes.js';
 import type { DocPath, Expr, OrderBy, Returning, SelectStatement, Statement, TableRef, UpdateClause } from './ast.js';
 import { Rejection } from './parser.js';
+import { NUMBER_ERROR_MESSAGES, normalizeNumber } from '../numbers.js';
 import { PARTIQL_MULTI_ATTRIBUTE_KEY_REFUSAL } from '../indexes/keys.js';
 import type * as M from '../../../models/dynamodb.js';
 
@@ -165,10 +166,14 @@ function isValueNode(e: Expr): boolean {
 export class Values {
   constructor(private readonly params: readonly AttributeValue[]) {}
 
-  of(e: Expr, under = '[]'): AttributeValue {
+  /**
+   * `under` names where a value sits as DynamoDB's tuple and type messages do (`[]`, `[key]`); `at` as its number
+   * messages do (`root`, `root.key`, `root[1]`); an INSERT's item has each of its attributes at `root`.
+   */
+  of(e: Expr, under = '[]', at = 'root', attributesAtRoot = false): AttributeValue {
     switch (e.k) {
       case 'string': return { S: e.value };
-      case 'number': return { N: e.text };
+      case 'number': return { N: numberLiteral(e.text, at) };
       case 'bool': return { BOOL: e.value };
       case 'null': return { NULL: true };
       case 'param': {
@@ -176,7 +181,7 @@ export class Values {
         if (v === undefined) throw new Rejection(MISMATCH_PARAMETERS);
         return v;
       }
-      case 'list': return { L: e.items.map((i) => this.of(i, under)) };
+      case 'list': return { L: e.items.map((i, n) => this.of(i, under, `${at}[${n}]`)) };
       case 'bag': return this.bag(e.items, under);
       case 'struct': {
         const m: Item = {};
@@ -184,7 +189,7 @@ export class Values {
           const key = f.key.k === 'string' ? f.key.value : f.key.k === 'param' ? this.of(f.key, under).S : undefined;
           if (key === undefined) throw new Rejection(`Tuple keys must be of type String. Actual type: ${describeNode(f.key)} under ${under}`);
           if (Object.prototype.hasOwnProperty.call(m, key)) throw new Rejection(`Duplicate keys in tuple. Key: ${key} under ${under}`);
-          m[key] = this.of(f.value, `${under === '[]' ? '' : under}[${key}]`);
+          m[key] = this.of(f.value, `${under === '[]' ? '' : under}[${key}]`, attributesAtRoot ? 'root' : `${at}.${key}`);
         }
         return { M: m };
       }
@@ -201,6 +206,16 @@ export class Values {
     if (values.every((v) => v.N !== undefined)) return { NS: values.map((v) => v.N!) };
     throw new Rejection('Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags');
   }
+}
+
+/**
+ * A number literal DynamoDB can store: one out of its range is refused with the number's message and where the literal
+ * sits (`… under root`, `… under root.m[1]`), as DynamoDB answers a statement (paritysuite's captures of AWS).
+ */
+function numberLiteral(text: string, at: string): string {
+  const n = normalizeNumber(text);
+  if (n === 'digits' || n === 'overflow' || n === 'underflow') throw new Rejection(`${NUMBER_ERROR_MESSAGES[n]} under ${at}`);
+  return text;
 }
 
 function describeNode(e: Expr): string {
@@ -569,7 +584,7 @@ export function plan(s: Statement, params: readonly AttributeValue[], schemaOf: 
     case 'select':
       return planSelect(s, schema, values, use);
     case 'insert': {
-      const item = values.of(s.value);
+      const item = values.of(s.value, '[]', 'root', true);
       if (item.M === undefined) throw new Rejection('Unsupported format in item expression. Please use struct format {...} to express item values for insert statement.');
       for (const k of [schema.hash, ...(schema.range ? [schema.range] : [])]) {
         const v = item.M[k.name];
