@@ -331,6 +331,14 @@ for (const h of HARNESSES) {
       const k = rows.filter((r) => r.ackedAt < targetTime).at(-1)!;
       const next = rows.find((r) => r.id === k.id + 1)!;
       assert.ok(k.ackedAt < targetTime && next.sentAt > targetTime, 'the target lies between two writes');
+      if (h.engine === 'postgres') {
+        // Not archived yet: refused rather than restored to the end of the archive.
+        const early = await newEngine('pitr-future');
+        others.push(early);
+        const future = (await primary.latestArchivedTime(place))! + 60_000;
+        await assert.rejects(early.restoreToPoint({ base: backup, dataDir: early.spec.dataDir, archiveDir: place.archiveDir, targetTime: future }), /after the latest restorable time/);
+        assert.equal(await early.isInitialised(), false);
+      }
       await waitFor(async () => ((await primary.latestArchivedTime(place)) ?? 0) > targetTime, 'the archive to pass the target');
       const { ids, restoredTo } = await restoreAndRead('pitr', { archiveDir: place.archiveDir, targetTime });
       assert.equal(restoredTo, targetTime);

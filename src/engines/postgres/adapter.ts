@@ -446,6 +446,10 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
       if (req.archiveDir) {
         if (target !== undefined && target < base.consistentAt) throw new Error(`restore time ${new Date(target).toISOString()} is before backup ${base.id} is consistent`);
         recorded = (await readLatest(req.archiveDir))?.t;
+        // Past the archive's end the recovery would stop at the end and the result would not be the target's state.
+        if (target !== undefined && (recorded === undefined || target > recorded)) {
+          throw new Error(`restore time ${new Date(target).toISOString()} is after the latest restorable time ${recorded === undefined ? '(nothing archived)' : new Date(recorded).toISOString()}`);
+        }
         await stageArchive(this.host, req.archiveDir, base, staging, target);
         phases.mark('stageArchive');
       }
