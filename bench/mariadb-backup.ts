@@ -120,6 +120,7 @@ interface Round {
   restoreAdapterMs: number;
 }
 const results: Round[] = [];
+const restorePhases: Record<string, number>[] = [];
 for (let r = 0; r < rounds; r++) {
   // The floor's files live in a directory of the engine user's, as the adapter's do.
   const floorDir = path.join(base, 'floor');
@@ -166,7 +167,8 @@ for (let r = 0; r < rounds; r++) {
   const adapterRestore = async () => {
     const target = await newEngine(`restore-${r}`);
     await target.restoreToPoint({ base: info!, dataDir: target.spec.dataDir });
-    await target.start();
+    const startMs = await timed(() => target.start());
+    restorePhases.push({ ...target.lastRestorePhasesMs, start: Math.round(startMs) });
     await target.stop('fast');
     await target.destroy();
   };
@@ -241,6 +243,7 @@ const summary = {
     p95Ms: Math.round(sortedLags[Math.floor(sortedLags.length * 0.95)] ?? NaN),
     maxMs: Math.round(sortedLags[sortedLags.length - 1] ?? NaN),
   },
+  adapterRestorePhasesMs: restorePhases,
   roundsDetail: results,
 };
 console.log(JSON.stringify(summary, null, 2));

@@ -1,7 +1,7 @@
 /**
  * @module observability
  * Cellar's measurements in one place. The gateway records each request into a RequestMeter, the store its commit
- * times, the engine supervisors their restarts; services add samplers of their own (ServiceDefinition.metrics: RDS's
+ * times, the health deciders (runtime/decider.ts) their restarts; services add samplers of their own (ServiceDefinition.metrics: RDS's
  * engines, DynamoDB's consumed and provisioned capacity). Once per period (metrics.periodMs, 60 s by
  * default) the period's data points are published into CloudWatch through the CloudWatch provider's internal
  * interface, at AWS's namespaces, names and dimensions, and mirrored into the Prometheus gauges served with Cellar's

@@ -175,9 +175,13 @@ export class ReconcileLoop {
       log('error', 'reconcile tick housekeeping failed', { error: (e as Error).message });
     }
     const now = Date.now();
-    for (const key of this.o.keys()) {
+    const keys = new Set(this.o.keys());
+    for (const key of keys) {
       if ((this.notBeforeMs.get(key) ?? 0) > now) continue;
       if (!this.inFlight.has(key)) this.kick(key);
     }
+    // What is kept per resource goes with the resource, so these maps stay as large as the set of resources.
+    for (const key of this.lastDecision.keys()) if (!keys.has(key) && !this.inFlight.has(key)) this.forget(key);
+    for (const key of this.notBeforeMs.keys()) if (!keys.has(key)) this.notBeforeMs.delete(key);
   }
 }

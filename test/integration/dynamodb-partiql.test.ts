@@ -219,6 +219,24 @@ describe('DynamoDB PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTran
     await fails(`INSERT INTO hashed VALUE {'pk': 'n1', 'm': {'x': 1e126}}`, 'ValidationException', `${OVER} under root.x`);
     await fails(`INSERT INTO hashed VALUE {'pk': 'n1', 'l': [1, 1e126]}`, 'ValidationException', `${OVER} under root[1]`);
     assert.equal(await get('hashed', { pk: { S: 'n1' } }), undefined, 'refused INSERTs store nothing');
+    // A number parameter is read as BigDecimal reads it first: an exponent beyond 32 bits cannot be converted, in every
+    // position and every operation; 1e2147483647 wraps to an underflow; too deep a value before it is the nesting.
+    const UNCONVERTIBLE = 'The parameter cannot be converted to a numeric value: 1e99999999999';
+    const huge: AttributeValue = { N: '1e99999999999' };
+    for (const position of [`SELECT * FROM hashed WHERE pk = 'a' AND n = ?`, `INSERT INTO hashed VALUE {'pk': 'n2', 'n': ?}`, `UPDATE hashed SET n = ? WHERE pk = 'a'`]) {
+      await fails(position, 'ValidationException', UNCONVERTIBLE, { Parameters: [huge] });
+    }
+    await fails(`SELECT * FROM hashed WHERE pk = 'a' AND n = ?`, 'ValidationException', 'Number underflow. Attempting to store a number with magnitude smaller than supported range', { Parameters: [{ N: '1e2147483647' }] });
+    await fails(`SELECT * FROM hashed WHERE pk = 'a' AND n = ?`, 'ValidationException', UNCONVERTIBLE, { Parameters: [{ NS: ['1', '1e99999999999'] }] });
+    let deep: AttributeValue = { S: 'leaf' };
+    for (let i = 0; i < 40; i++) deep = { M: { n: deep } };
+    const NEST = 'Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit';
+    await fails(`SELECT * FROM hashed WHERE pk = 'a' AND x = ? AND y = ?`, 'ValidationException', NEST, { Parameters: [deep, huge] });
+    await fails(`SELECT * FROM hashed WHERE pk = 'a' AND x = ? AND y = ?`, 'ValidationException', UNCONVERTIBLE, { Parameters: [huge, deep] });
+    await rejects('ExecuteTransaction', { TransactStatements: [{ Statement: `UPDATE hashed SET n = ? WHERE pk = 'a'`, Parameters: [huge] }] }, 'ValidationException', UNCONVERTIBLE);
+    const batch = await client.send(new BatchExecuteStatementCommand({ Statements: [{ Statement: `SELECT * FROM hashed WHERE pk = 'a' AND n = ?`, Parameters: [huge] }] }));
+    assert.deepEqual(batch.Responses?.map((r) => r.Error), [{ Code: 'ValidationError', Message: UNCONVERTIBLE }]);
+    assert.equal(await get('hashed', { pk: { S: 'n2' } }), undefined, 'refused INSERTs store nothing');
     // PartiQL's keywords (RETURNING's ALL, NEW, OLD among them) are no bare attribute or table names; quoted they are.
     await fails(`SELECT new FROM hashed`, 'ValidationException', `${WELL_FORMED}Unexpected keyword: new at 1:8`);
     await fails(`SELECT * FROM hashed WHERE pk = 'a' AND all = 1`, 'ValidationException', `${WELL_FORMED}Unexpected keyword: all at 1:41`);

@@ -224,7 +224,10 @@ describe('MariaDB backups, point-in-time restore and replication (engine contrac
     await source.stop('fast');
     await source.start();
     await source.startLogArchiving(place);
-    const archived = await waitFor('a compressed binlog', 20_000, async () => (await listArchive(place.archiveDir)).find((f) => f.compressed));
+    // Compressed and sealed (its checksum written): compression is over.
+    const archived = await waitFor('a compressed binlog', 20_000, async () =>
+      (await listArchive(place.archiveDir)).find((f) => f.compressed && fs.existsSync(f.file + '.sha256')),
+    );
     const moved = archived.file + '.moved';
     fs.renameSync(archived.file, moved);
     const e2 = new MariadbEngine(host, await spec('missing'));

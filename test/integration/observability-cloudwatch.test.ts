@@ -10,7 +10,8 @@
  * - AWS/Usage CallCount of Secrets Manager: exactly the calls made.
  * Metrics are published every second here (metrics.periodMs 1000); the queries use 60 s periods, as a dashboard does,
  * and sum over every period returned, so a load that straddles a minute boundary still adds up.
- * When the sessions close, the next periods count none (read from the Prometheus mirror at /_cellar/metrics).
+ * When the sessions close, the next periods count none (read from the Prometheus mirror at /_cellar/metrics); a
+ * killed engine's restart is counted in cellar_engine_restarts_total.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -147,5 +148,18 @@ describe('CloudWatch metrics from a scripted load on RDS PostgreSQL and DynamoDB
 
     // The sessions closed: the next periods count none.
     await waitFor(async () => ((await rdsGauge(cellar.endpoint, 'database_connections', 'metered-pg')) === 0 ? true : undefined), 'DatabaseConnections = 0', 30_000, 200);
+  });
+
+  it('counts an engine restart after a crash in cellar_engine_restarts_total', async () => {
+    const restarts = async (): Promise<number> => {
+      const text = await (await fetch(`${cellar.endpoint}/_cellar/metrics`)).text();
+      const s = parsePrometheusTextFormat(text).find((f) => f.name === 'cellar_engine_restarts_total')?.metrics.find((m) => m.labels?.['engine'] === 'postgres');
+      return Number(s?.value ?? 0);
+    };
+    assert.equal(await restarts(), 0);
+    const health = (await (await fetch(`${cellar.endpoint}/_cellar/health`)).json()) as { services: { rds: { instances: Array<{ id: string; pid: number }> } } };
+    const pid = health.services.rds.instances.find((i) => i.id === 'metered-pg')!.pid;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(async () => ((await restarts()) === 1 ? true : undefined), 'one postgres restart counted', 60_000, 200);
   });
 });

@@ -62,7 +62,8 @@ async function nextPeriod(endpoint: string, timeoutMs = 30_000): Promise<void> {
   throw new Error('no metrics period completed in time');
 }
 
-const PERIOD_MS = 2000;
+/** Long enough that a scrape (with prom-client's first load on a busy machine) never spans two periods. */
+const PERIOD_MS = 4000;
 const PUTS = 20;
 const GETS = 10;
 
@@ -93,8 +94,9 @@ describe('/_cellar/metrics (Prometheus)', () => {
     const periods: PromFamily[][] = [];
     let polling = true;
     let missed = 0;
+    // Read before the load starts, so no period with part of the load can be taken for an earlier one.
+    let seen = await periodsCompleted(cellar.endpoint);
     const poller = (async () => {
-      let seen = await periodsCompleted(cellar.endpoint);
       while (polling) {
         const m = await scrape(cellar.endpoint);
         const n = value(m, 'cellar_metrics_periods_total', {}) ?? 0;
@@ -194,9 +196,10 @@ describe('logs that help', () => {
     const read = await sm.send(new GetSecretValueCommand({ SecretId: 'app/db' }));
     assert.equal(read.SecretString, canary);
     const readId = read.$metadata.requestId!;
-    // Log lines are written once per event-loop turn: give them a moment.
-    await new Promise((r) => setTimeout(r, 300));
-    const lines = cellar.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+    // Log lines are written once per event-loop turn and reach this process through a pipe: wait for the last one.
+    const parsed = () => cellar.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+    await waitFor(() => parsed().some((l) => l.requestId === readId && l.msg === 'response sent'), 'the last request\'s log lines', 10_000, 50);
+    const lines = parsed();
     assert.ok(!cellar.output.some((l) => l.includes(canary)), 'the secret value is in no log line');
 
     const ofCreate = lines.filter((l) => l.requestId === createId);

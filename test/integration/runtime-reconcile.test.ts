@@ -12,12 +12,15 @@
  *   converges them.
  * - One decider: kill -9 of the engine gives exactly one "DB instance shutdown" and one "DB instance restarted", the
  *   decider's sentence in the log, and exactly one new engine process.
+ * - Records stored before the runtime (status as a command) still load: rewritten in the old shape in the state
+ *   database, they come back as they were (running with their data, stopped, and startable).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import Database from 'better-sqlite3';
 import {
   RDSClient,
   CreateDBInstanceCommand,
@@ -102,8 +105,8 @@ async function converged(c: CellarProcess, rds: RDSClient, id: string): Promise<
 }
 
 describe('reconcile runtime', () => {
-  it('a crash at every step of the reconciler: the next start finishes the reconcile', { timeout: STEPS.length * 3 * RDS_TIMEOUT_MS }, async () => {
-    for (const step of STEPS) {
+  for (const step of STEPS) {
+    it(`a crash at ${step}: the next start finishes the reconcile`, { timeout: 3 * RDS_TIMEOUT_MS }, async () => {
       const dir = dataDir();
       const port = await freePort();
       const first = await start(dir, `runtime.${step}@1=kill`, port);
@@ -122,8 +125,8 @@ describe('reconcile runtime', () => {
       assert.equal(messages.filter((m) => m === 'DB instance created').length, 1, `created once (crash at ${step}): ${messages.join('; ')}`);
       await second.stop();
       assert.equal(second.proc.exitCode, 0);
-    }
-  });
+    });
+  }
 
   it('desired versus observed: API writes are desired state; a Cellar killed before acting on them converges after restart', { timeout: 10 * RDS_TIMEOUT_MS }, async () => {
     const dir = dataDir();
@@ -196,6 +199,44 @@ describe('reconcile runtime', () => {
     assert.equal(decided.length, 1, `the decider's one decision, as an event: ${recent.join('; ')}`);
     assert.ok(c.output.some((l) => l.includes('exited unexpectedly (signal SIGKILL); restarting it')), "the decider's sentence is logged");
     assert.deepEqual(await query(c, i, 'SELECT 1 AS one'), [{ one: 1 }]);
+    await c.stop();
+  });
+
+  it('records stored in the shape from before the runtime load and converge: a running instance comes back with its data, a stopped one stays stopped and starts', { timeout: 6 * RDS_TIMEOUT_MS }, async () => {
+    const dir = dataDir();
+    const port = await freePort();
+    let c = await start(dir, '', port);
+    let rds = new RDSClient(sdkConfig(c.endpoint));
+    await create(rds, 'legacy-up');
+    await create(rds, 'legacy-stopped');
+    const up = await converged(c, rds, 'legacy-up');
+    await converged(c, rds, 'legacy-stopped');
+    await query(c, up, 'CREATE TABLE t (v int); INSERT INTO t VALUES (7)');
+    await rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'legacy-stopped' }));
+    await waitFor(async () => (await statusOf(rds, 'legacy-stopped')) === 'stopped', 'legacy-stopped stopped', RDS_TIMEOUT_MS, 200);
+    await c.stop();
+
+    // The old shape: the status was the reconciler's command, with desiredRunning, generation and storageFull beside it.
+    const db = new Database(join(dir, 'state.db'));
+    const rows = db.prepare('SELECT k, v FROM kv_rds_instances').all() as Array<{ k: Buffer; v: Buffer }>;
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      const rec = JSON.parse(row.v.toString('utf8'));
+      const { desired, observed, members, ...rest } = rec;
+      assert.ok(desired && observed && members, 'stored in the current shape before the rewrite');
+      const old = { ...rest, desiredRunning: desired.running, generation: 5, storageFull: false };
+      db.prepare('UPDATE kv_rds_instances SET v = ? WHERE k = ?').run(Buffer.from(JSON.stringify(old)), row.k);
+    }
+    db.close();
+
+    c = await start(dir, '', port);
+    rds = new RDSClient(sdkConfig(c.endpoint));
+    const back = await converged(c, rds, 'legacy-up');
+    assert.deepEqual(await query(c, back, 'SELECT v FROM t'), [{ v: 7 }]);
+    assert.equal((await healthOf(c, 'legacy-up')).generation.desired, 5, 'the stored generation carried over');
+    await waitFor(async () => (await statusOf(rds, 'legacy-stopped')) === 'stopped' && (await healthOf(c, 'legacy-stopped')).engine === 'stopped', 'legacy-stopped still stopped', RDS_TIMEOUT_MS, 200);
+    await rds.send(new StartDBInstanceCommand({ DBInstanceIdentifier: 'legacy-stopped' }));
+    await converged(c, rds, 'legacy-stopped');
     await c.stop();
   });
 });

@@ -12,6 +12,7 @@ import { plan, type Plan, type TableSchema } from '../../src/services/dynamodb/p
 import { checkUnused, newContext, parseCondition, parseProjection, parseUpdate } from '../../src/services/dynamodb/expressions/parser.js';
 import { unnest } from '../../src/services/dynamodb/partiql/unnest.js';
 import type { AttributeValue } from '../../src/services/dynamodb/attributes.js';
+import { parameterNumberProblem } from '../../src/services/dynamodb/partiql/parameters.js';
 
 const music: TableSchema = {
   name: 'Music',
@@ -261,4 +262,22 @@ test('unnest: a SELECT of nested paths answers with its leaves', () => {
   });
   assert.deepEqual(unnest({ a: { S: '1' } }, [['a'], ['missing']]), { a: { S: '1' } });
   assert.deepEqual(unnest({}, [['a', 'b']]), {});
+});
+
+test('parameters: numbers that only the PartiQL front end refuses, the first in document order', () => {
+  const UNCONVERTIBLE = 'The parameter cannot be converted to a numeric value';
+  const UNDERFLOW = 'Number underflow. Attempting to store a number with magnitude smaller than supported range';
+  for (const n of ['1e99999999999', '-1e99999999999', '1e-99999999999', '1e2147483648', '1e-2147483648']) {
+    assert.equal(parameterNumberProblem({ N: n }), `${UNCONVERTIBLE}: ${n}`, n);
+  }
+  assert.equal(parameterNumberProblem({ N: '1e2147483647' }), UNDERFLOW);
+  for (const n of ['1', '-1.5e3', '1e126', '', 'abc']) assert.equal(parameterNumberProblem({ N: n }), undefined, n); // the rest is validateValue's
+  assert.equal(parameterNumberProblem({ L: [{ N: '1' }, { N: '1e99999999999' }] }), `${UNCONVERTIBLE}: 1e99999999999`);
+  assert.equal(parameterNumberProblem({ M: { x: { N: '1e99999999999' } } }), `${UNCONVERTIBLE}: 1e99999999999`);
+  assert.equal(parameterNumberProblem({ NS: ['1', '1e99999999999'] }), `${UNCONVERTIBLE}: 1e99999999999`);
+  const deep = (depth: number, leaf: object): object => (depth === 0 ? leaf : { M: { n: deep(depth - 1, leaf) } });
+  // Too deep before the number: nothing here, validateValue reports the nesting.
+  assert.equal(parameterNumberProblem(deep(40, { N: '1e99999999999' })), undefined);
+  assert.equal(parameterNumberProblem({ M: { d: deep(40, { S: 'x' }), bad: { N: '1e99999999999' } } }), undefined);
+  assert.equal(parameterNumberProblem({ M: { bad: { N: '1e99999999999' }, d: deep(40, { S: 'x' }) } }), `${UNCONVERTIBLE}: 1e99999999999`);
 });

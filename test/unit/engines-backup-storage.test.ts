@@ -16,6 +16,7 @@ import {
   backupsToPrune,
   baseBackupFor,
   compressAndSealArchiveFile,
+  defaultLogName,
   listBaseBackups,
   MANIFEST_NAME,
   preparePlace,
@@ -108,6 +109,14 @@ describe('backup storage', () => {
     await assert.rejects(verifyArchiveFile(other), (err: unknown) => err instanceof BackupCorruptError && err.defect === 'no-manifest');
     await sealArchiveFile(host, other);
     await verifyArchiveFile(other);
+  });
+
+  it('names the log an archive file holds, keeping history files and Cellar records', () => {
+    assert.equal(defaultLogName('000000010000000000000004.gz.sha256'), '000000010000000000000004');
+    assert.equal(defaultLogName('000000010000000000000004.partial'), '000000010000000000000004');
+    assert.equal(defaultLogName('mysql-bin.000007.gz'), 'mysql-bin.000007');
+    assert.equal(defaultLogName('00000002.history.gz'), undefined);
+    assert.equal(defaultLogName('cellar-latest.json'), undefined);
   });
 
   it('retention keeps the newest backup consistent before the window and everything after it', () => {

@@ -1,6 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
 import { loadModel } from '../../src/protocols/model.js';
 import { RawJson } from '../../src/protocols/wirejson.js';
 import { redacted, SENSITIVE } from '../../src/observability/redact.js';
@@ -140,5 +144,39 @@ describe('HistogramFamily', () => {
     assert.deepEqual([...c.buckets], [2, 1, 1], 'a bound is inclusive (le)');
     assert.equal(c.count, 4);
     assert.equal(c.sum, 5.65);
+  });
+});
+
+describe('metrics settings', () => {
+  const withEnv = <T>(env: Record<string, string>, fn: () => T): T => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      return fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  };
+  it('defaults to on at 60 s, takes the environment over the file, and refuses nonsense', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellar-metrics-config-'));
+    try {
+      const unset = { CELLAR_METRICS: '', CELLAR_METRICS_PERIOD_MS: '', CELLAR_SLOW_REQUEST_MS: '' };
+      assert.deepEqual(withEnv(unset, () => loadConfig({ dataDir: dir })).metrics, { enabled: true, periodMs: 60_000 });
+      writeFileSync(join(dir, 'cellar.json'), JSON.stringify({ metrics: { periodMs: 5000 }, slowRequestMs: 250 }));
+      const fromFile = withEnv(unset, () => loadConfig({ dataDir: dir }));
+      assert.deepEqual(fromFile.metrics, { enabled: true, periodMs: 5000 }, 'a partial metrics object keeps the other default');
+      assert.equal(fromFile.slowRequestMs, 250);
+      const fromEnv = withEnv({ CELLAR_METRICS: 'off', CELLAR_METRICS_PERIOD_MS: '1000', CELLAR_SLOW_REQUEST_MS: '10' }, () => loadConfig({ dataDir: dir }));
+      assert.deepEqual(fromEnv.metrics, { enabled: false, periodMs: 1000 });
+      assert.equal(fromEnv.slowRequestMs, 10);
+      assert.throws(() => withEnv({ CELLAR_METRICS: 'maybe' }, () => loadConfig({ dataDir: dir })), /CELLAR_METRICS must be on or off/);
+      assert.throws(() => withEnv({ CELLAR_METRICS_PERIOD_MS: '10' }, () => loadConfig({ dataDir: dir })), /metrics.periodMs must be an integer from 1000/);
+      assert.throws(() => withEnv({ CELLAR_SLOW_REQUEST_MS: '-1' }, () => loadConfig({ dataDir: dir })), /slowRequestMs must be a positive number/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -99,4 +99,17 @@ describe('ReconcileLoop', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(runs, 2, 'a stopped loop starts nothing');
   });
+
+  it('forgets what it kept about a resource once the resource is gone', async () => {
+    let keys = ['a', 'b'];
+    const loop = new ReconcileLoop({ name: 'test', intervalMs: 60_000, keys: () => keys, reconcile: async (key) => `${key} fine` });
+    loop.tick();
+    for (let i = 0; i < 10 && loop.lastDecision.size < 2; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual([...loop.lastDecision.keys()].sort(), ['a', 'b']);
+    keys = ['a'];
+    loop.tick();
+    for (let i = 0; i < 10 && (loop.busy('a') || loop.busy('b')); i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual([...loop.lastDecision.keys()], ['a']);
+    await loop.stop(1000, () => false);
+  });
 });

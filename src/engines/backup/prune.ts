@@ -93,9 +93,13 @@ export async function pruneBackups(
   return { removedBackups, removedArchiveFiles, oldestKept };
 }
 
-/** The log name an archive file holds by default: its name without .sha256, .gz and .partial. */
+/**
+ * The log name an archive file holds by default: its name without .sha256, .gz and .partial. Timeline history files
+ * (PostgreSQL's `<timeline>.history`, needed to follow later timelines) and Cellar's own .json records are kept.
+ */
 export function defaultLogName(fileName: string): string | undefined {
-  return fileName.replace(new RegExp(`\\${CHECKSUM_SUFFIX}$`), '').replace(/\.gz$/, '').replace(/\.partial$/, '');
+  const name = fileName.replace(new RegExp(`\\${CHECKSUM_SUFFIX}$`), '').replace(/\.gz$/, '').replace(/\.partial$/, '');
+  return name.endsWith('.history') || name.endsWith('.json') ? undefined : name;
 }
 
 /** Removes archive files whose log name sorts before `firstNeeded`. Returns how many. */

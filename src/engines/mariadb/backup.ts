@@ -30,7 +30,7 @@ import { createGunzip } from 'node:zlib';
 import { withContext } from '../../core/errors.js';
 import { log } from '../../core/log.js';
 import { delay, settlesWithin, type Host, type HostProcess } from '../host.js';
-import type { BackupPlace, BaseBackupInfo, EngineName, InstanceLayout, RestoreRequest } from '../adapter.js';
+import { PhaseTimer, type BackupPlace, type BaseBackupInfo, type EngineName, type InstanceLayout, type RestoreRequest } from '../adapter.js';
 import {
   BackupCorruptError,
   baseBackupDir,
@@ -483,11 +483,14 @@ async function archiveFilesFrom(archiveDir: string, startFile: string): Promise<
   return needed;
 }
 
-export async function restoreInstance(ctx: RestoreContext, req: RestoreRequest): Promise<{ restoredTo: number }> {
+export async function restoreInstance(ctx: RestoreContext, req: RestoreRequest): Promise<{ restoredTo: number; phasesMs: Record<string, number> }> {
   const L = ctx.layout;
   const work = path.join(L.root, 'restore-work');
+  const phases = new PhaseTimer();
   try {
-    const info = await verifyBackup(req.base.dir);
+    // Planned from the request's record of the backup (a bad target fails before any work); the manifest's own
+    // record, verified below, must be the same.
+    const info = req.base;
     const position = parsePosition(info.position);
     const replay = req.archiveDir !== undefined;
     let files: ArchiveFile[] = [];
@@ -529,19 +532,43 @@ export async function restoreInstance(ctx: RestoreContext, req: RestoreRequest):
     await ctx.host.ensureDir(L.run);
     const base = path.join(work, 'base');
     await ctx.host.ensureDir(base);
-    await runPipeline(ctx.host, 'zstd -q -dc -- "$1" | "$2" -x -C "$3"', [path.join(info.dir, BACKUP_FILE), tool(ctx, 'mbstream'), base], {
-      what: 'extracting the backup (zstd | mbstream -x)',
-      timeoutMs: RESTORE_STEP_TIMEOUT_MS,
-      cwd: work,
-    });
+    // Every checksum is verified while the stream is extracted (both read the same file, so it comes from the disk
+    // once); nothing extracted is used unless the verification passed, and a damaged backup is reported as such.
+    const [verified, extracted] = await Promise.allSettled([
+      verifyBackup(info.dir),
+      runPipeline(ctx.host, 'zstd -q -dc -- "$1" | "$2" -x -C "$3"', [path.join(info.dir, BACKUP_FILE), tool(ctx, 'mbstream'), base], {
+        what: 'extracting the backup (zstd | mbstream -x)',
+        timeoutMs: RESTORE_STEP_TIMEOUT_MS,
+        cwd: work,
+      }),
+    ]);
+    if (verified.status === 'rejected') {
+      await ctx.host.remove(work);
+      throw verified.reason;
+    }
+    if (extracted.status === 'rejected') throw extracted.reason;
+    const manifest = verified.value;
+    if (manifest.position !== info.position || manifest.consistentAt !== info.consistentAt || manifest.id !== info.id) {
+      throw new Error(`the backup's manifest (${manifest.id} at ${manifest.position}) is not the backup asked for (${info.id} at ${info.position})`);
+    }
+    phases.mark('verifyAndExtract');
     await runTool(ctx, 'mariadb-backup', ['--no-defaults', '--prepare', `--target-dir=${base}`], 'mariadb-backup --prepare', work);
+    phases.mark('prepare');
     // The data directory must not exist for --move-back; it creates it as the engine user.
     await runTool(ctx, 'mariadb-backup', ['--no-defaults', '--move-back', `--target-dir=${base}`, `--datadir=${L.data}`], 'mariadb-backup --move-back', work);
-    if (replay) await replayBinlogs(ctx, work, files, position.position, stopSec, stopAtPosition);
+    phases.mark('moveBack');
+    if (replay) {
+      await replayBinlogs(ctx, work, files, position.position, stopSec, stopAtPosition);
+      phases.mark('replay');
+    }
     await ctx.host.remove(work);
-    await ctx.finishInstance({ restoredFrom: info.id, restoredTo: new Date(restoredTo).toISOString(), gtid: replay ? undefined : position.gtid });
+    // The restored files reach the disk before the marker says the instance exists.
     await ctx.host.syncTree(L.root);
-    return { restoredTo };
+    phases.mark('sync');
+    await ctx.finishInstance({ restoredFrom: info.id, restoredTo: new Date(restoredTo).toISOString(), gtid: replay ? undefined : position.gtid });
+    phases.mark('marker');
+    log('info', 'restored', { name: ctx.label, from: info.id, restoredTo: new Date(restoredTo).toISOString(), phasesMs: phases.phasesMs });
+    return { restoredTo, phasesMs: phases.phasesMs };
   } catch (err) {
     // Unwrapped, so the caller can tell a damaged backup (its own error to the user) from a failed restore.
     if (err instanceof BackupCorruptError) throw err;

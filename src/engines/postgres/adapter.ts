@@ -185,7 +185,12 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
   override async isInitialised(): Promise<boolean> {
     const text = await this.host.readFile(this.layout.marker);
     if (text === undefined) return false;
-    return this.recoveryArgs !== undefined || (JSON.parse(text) as { restoring?: boolean }).restoring !== true;
+    if (this.recoveryArgs !== undefined) return true;
+    try {
+      return (JSON.parse(text) as { restoring?: boolean }).restoring !== true;
+    } catch {
+      return true; // an unreadable marker is still a marker; the start reports what is wrong with the instance
+    }
   }
 
   protected override stopSteps(): StopStep[] {
@@ -374,6 +379,7 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
 
   async startLogArchiving(place: BackupPlace): Promise<void> {
     this.requireRunning('starting WAL archiving');
+    if (await this.inRecovery()) throw new Error(`${this.label} is a standby: its primary archives the WAL`);
     if (this.archiver && this.archiver.place.archiveDir !== place.archiveDir) await this.archiver.stop();
     this.archiver = this.archiver?.place.archiveDir === place.archiveDir ? this.archiver : new WalArchiver(this.archivedEngine(), place);
     try {
@@ -388,6 +394,12 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     const archiver = this.archiver;
     this.archiver = undefined;
     await archiver?.stop(options);
+  }
+
+  /** Archiving stops for good with the instance; its archive (retained backups) stays. */
+  override async destroy(): Promise<void> {
+    await this.stopLogArchiving();
+    await super.destroy();
   }
 
   archivingStatus(): ArchiverStatus {
@@ -434,6 +446,10 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
       if (req.archiveDir) {
         if (target !== undefined && target < base.consistentAt) throw new Error(`restore time ${new Date(target).toISOString()} is before backup ${base.id} is consistent`);
         recorded = (await readLatest(req.archiveDir))?.t;
+        // Past the archive's end the recovery would stop at the end and the result would not be the target's state.
+        if (target !== undefined && (recorded === undefined || target > recorded)) {
+          throw new Error(`restore time ${new Date(target).toISOString()} is after the latest restorable time ${recorded === undefined ? '(nothing archived)' : new Date(recorded).toISOString()}`);
+        }
         await stageArchive(this.host, req.archiveDir, base, staging, target);
         phases.mark('stageArchive');
       }

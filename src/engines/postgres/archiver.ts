@@ -34,6 +34,7 @@ const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5000;
 const CONNECT_WAIT_MS = 15_000;
 const FLUSH_WAIT_MS = 1000;
+const FLUSH_POLL_MS = 20;
 const TOOL_TIMEOUT_MS = 30_000;
 
 /** What the archiver needs of its engine. */
@@ -92,8 +93,17 @@ export class WalArchiver {
     return path.join(await this.engine.toolsBinDir(), name);
   }
 
-  /** Starts (or resumes) archiving; resolves once pg_receivewal streams. Engine must be running. */
-  async start(): Promise<void> {
+  private starting: Promise<void> | undefined;
+
+  /** Starts (or resumes) archiving; resolves once pg_receivewal streams. Engine must be running. Concurrent calls share one attempt. */
+  start(): Promise<void> {
+    this.starting ??= this.startOnce().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     this.wanted = true;
     this.timer ??= setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
@@ -294,7 +304,8 @@ export class WalArchiver {
     const now = await this.sample();
     const deadline = Date.now() + FLUSH_WAIT_MS;
     while ((this.latest?.t ?? 0) < now.t && Date.now() < deadline) {
-      await delay(5);
+      // Each poll is a fresh admin session (a backend start): polled every 20 ms, not faster.
+      await delay(FLUSH_POLL_MS);
       const flushed = await this.flushedLsn();
       if (flushed !== undefined) await this.advance(flushed);
     }

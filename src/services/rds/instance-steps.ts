@@ -361,7 +361,9 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
           sup.kick(Scope.ofRecord(rec), rec.id);
           return acted(`maintenance window ${rec.preferredMaintenanceWindow} began: applying pending modifications`, 'stop');
         }
-        if (t - last > 60_000 || !hasPending) sup.observe(c, (r) => (r.lastMaintenanceCheckMs = t));
+        // Recorded once a minute, not at every tick: a window is never missed when the clock jumps, and a change
+        // queued in the minute after a window began is applied in that (still open) window, as RDS may.
+        if (t - last > 60_000) sup.observe(c, (r) => (r.lastMaintenanceCheckMs = t));
         return done(hasPending ? `modifications wait for the maintenance window ${rec.preferredMaintenanceWindow}` : 'no modifications pending');
       },
     },

@@ -19,6 +19,7 @@ import { SyntaxProblem } from './lexer.js';
 import { parseStatement, Rejection } from './parser.js';
 import { isRead, plan, type Plan, type TableSchema, type UseCase } from './planner.js';
 import { unnest } from './unnest.js';
+import { parameterNumberProblem } from './parameters.js';
 import type * as M from '../../../models/dynamodb.js';
 import type { RawJson } from '../../../protocols/wirejson.js';
 import type { Answer, Request, Response } from '../shapes.js';
@@ -73,7 +74,7 @@ function asValidation(e: unknown): unknown {
 function planned(s: Statement, params: AttributeValue[] | undefined, backend: PartiqlBackend, ctx: RequestContext, use: UseCase): Plan {
   // Parameters are attribute values: checked as every attribute value is, before they reach an expression.
   for (const v of params ?? []) {
-    const problem = validateValue(v);
+    const problem = parameterNumberProblem(v) ?? validateValue(v);
     if (problem) throw validationError(problem);
   }
   try {

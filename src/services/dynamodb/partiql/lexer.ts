@@ -28,7 +28,7 @@ const INT32_MAX = 2 ** 31 - 1;
  * `1.5e-2147483647` get "Statement wasn't well formed, can't be processed: " with nothing after (paritysuite's
  * captures of AWS, October 2026).
  */
-function readableNumber(text: string): boolean {
+export function readableNumber(text: string): boolean {
   const e = text.search(/[eE]/);
   if (e < 0) return true;
   const exponent = Number(text.slice(e + 1));
