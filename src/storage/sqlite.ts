@@ -1,7 +1,16 @@
 /**
  * @module storage/sqlite
- * The embedded engine behind storage/store: one SQLite database in WAL mode, one WITHOUT ROWID table
- * per keyspace, so a range scan is a walk of the table's B-tree in key order.
+ * The embedded engine behind storage/store: one SQLite database in WAL mode, one table per keyspace. A keyspace
+ * of small values is a WITHOUT ROWID table, so a range scan is a walk of one B-tree in key order. A keyspace of
+ * large values (KeyspaceOptions.largeValues) is an ordinary rowid table with its key index: a WITHOUT ROWID
+ * B-tree keeps whole rows in its inner pages too, so with 1 KB values an inner page held about 6 rows, a million
+ * items made a tree 7 levels deep whose inner pages alone (190 MB) could not stay in the cache, and every point
+ * read missed 3 or 4 pages. The key index holds keys only (hundreds to a page, a few MB per million keys, which
+ * the cache keeps), so a point read misses at most the one page holding the row; puts of large values cost less
+ * too (the row is appended, only the small index entry goes in key order). A range scan then reads rows in key
+ * order through the index, a page per row when rows were written in another order: slower per row, which is why
+ * small-value keyspaces stay WITHOUT ROWID. Both layouts answer the same statements, so a data directory made
+ * before a keyspace's layout changed keeps its table as it is and works unchanged.
  *
  * Durability: every write is its own transaction (or part of an explicit one) and is committed before
  * the call returns, so an acknowledged write survives `kill -9` of Cellar (it is in the WAL file, which
@@ -27,7 +36,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { type CheckpointerData, SLOT_ERRORS, SLOT_PASSIVE, SLOT_PAUSE_REQUEST, SLOT_PAUSED, SLOT_RESTART, SLOT_STOPPED, SLOTS } from './checkpointer-slots.js';
-import type { Keyspace, Mutation, ScanOptions, Store } from './store.js';
+import type { Keyspace, KeyspaceOptions, Mutation, ScanOptions, Store } from './store.js';
 
 export type Durability = 'process' | 'fsync';
 
@@ -154,8 +163,9 @@ class SqliteKeyspace implements Keyspace {
     private readonly inTransaction: <T>(fn: () => T) => T,
     private readonly group: GroupState,
     private readonly cacheBudget: CacheBudget,
+    largeValues: boolean,
   ) {
-    db.prepare(`CREATE TABLE IF NOT EXISTS "kv_${name}" (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`).run();
+    db.prepare(`CREATE TABLE IF NOT EXISTS "kv_${name}" (k BLOB PRIMARY KEY, v BLOB NOT NULL)${largeValues ? '' : ' WITHOUT ROWID'}`).run();
     this.getStmt = db.prepare<[Buffer], Buffer>(`SELECT v FROM "kv_${name}" WHERE k = ?`).pluck(true);
     this.putStmt = db.prepare(`INSERT INTO "kv_${name}" (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`);
     this.delStmt = db.prepare(`DELETE FROM "kv_${name}" WHERE k = ?`);
@@ -432,11 +442,11 @@ export class SqliteStore implements Store {
     return hash.digest('hex');
   }
 
-  keyspace(name: string): Keyspace {
+  keyspace(name: string, options: KeyspaceOptions = {}): Keyspace {
     if (!KEYSPACE_NAME.test(name)) throw new Error(`invalid keyspace name ${JSON.stringify(name)}`);
     let space = this.spaces.get(name);
     if (!space) {
-      space = new SqliteKeyspace(this.db, name, (fn) => this.transaction(fn), this.groupState, this.cacheBudget);
+      space = new SqliteKeyspace(this.db, name, (fn) => this.transaction(fn), this.groupState, this.cacheBudget, options.largeValues === true);
       this.spaces.set(name, space);
     }
     return space;

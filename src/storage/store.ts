@@ -51,8 +51,18 @@ export interface Keyspace {
   deletePrefix(prefix: Buffer): void;
 }
 
+/** How a keyspace's data is laid out: a hint the engine may use, never a change of behaviour. */
+export interface KeyspaceOptions {
+  /**
+   * Its values are often large (a sizeable fraction of a kilobyte or more): the engine keeps them apart from the
+   * ordered keys, so that finding a key touches few pages however large the values are (see storage/sqlite.ts).
+   * Fixed when the keyspace is first created; a keyspace created earlier keeps its layout.
+   */
+  largeValues?: boolean;
+}
+
 export interface Store {
-  keyspace(name: string): Keyspace;
+  keyspace(name: string, options?: KeyspaceOptions): Keyspace;
   /** Runs fn atomically across keyspaces: every write inside commits together or not at all. */
   transaction<T>(fn: () => T): T;
   /**

@@ -259,3 +259,67 @@ test('text cache: stays within its share of cacheMiB however many values are rea
     store.close();
   }
 });
+
+/** Every operation of a keyspace, with the same results whatever its layout. */
+function exercise(store: SqliteStore, name: string, largeValues: boolean): unknown[] {
+  const space = store.keyspace(name, { largeValues });
+  const big = Buffer.alloc(3000, 0x61);
+  const seen: unknown[] = [];
+  for (let i = 0; i < 50; i++) space.put(Buffer.from(`k${String(i).padStart(2, '0')}`), i % 7 ? Buffer.from(`v${i}`) : big);
+  space.put(Buffer.from('k03'), Buffer.from('overwritten'));
+  space.delete(Buffer.from('k04'));
+  space.write([{ key: Buffer.from('k05'), value: undefined }, { key: Buffer.from('k99'), value: Buffer.from('\u0000\u0000\u0000\u0002{"a":1}') }]);
+  space.deletePrefix(Buffer.from('k1'));
+  seen.push(space.get(Buffer.from('k03'))?.toString(), space.get(Buffer.from('k04')), space.get(Buffer.from('k07'))?.length);
+  seen.push(space.getText(Buffer.from('k99'), 4), space.scanText({ gte: Buffer.from('k99') }, 4));
+  seen.push([...space.scan({ gt: Buffer.from('k20'), lt: Buffer.from('k30') })].map(([k, v]) => `${k.toString()}=${v.length}`));
+  seen.push([...space.scan({ reverse: true, limit: 3 })].map(([k]) => k.toString()));
+  return seen;
+}
+
+test('a keyspace of large values (a rowid table beside its key index) answers exactly as a WITHOUT ROWID one', () => {
+  const { dir, path } = tempDb();
+  const store = new SqliteStore({ path });
+  try {
+    assert.deepEqual(exercise(store, 'large', true), exercise(store, 'small', false));
+    const db = new Database(path, { readonly: true });
+    try {
+      const sql = (name: string) => db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'kv_${name}'`).pluck(true).get() as string;
+      store.sync();
+      assert.doesNotMatch(sql('large'), /WITHOUT ROWID/);
+      assert.match(sql('small'), /WITHOUT ROWID/);
+    } finally {
+      db.close();
+    }
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a keyspace created before it was marked as holding large values keeps its table, and works, when opened again', () => {
+  const { dir, path } = tempDb();
+  try {
+    const before = new SqliteStore({ path });
+    before.keyspace('items').put(Buffer.from('old'), Buffer.from('kept'));
+    before.close();
+    const after = new SqliteStore({ path });
+    try {
+      const items = after.keyspace('items', { largeValues: true });
+      assert.equal(items.get(Buffer.from('old'))?.toString(), 'kept');
+      items.delete(Buffer.from('old'));
+      assert.deepEqual(exercise(after, 'items', true).slice(1), exercise(after, 'fresh', true).slice(1));
+      const db = new Database(path, { readonly: true });
+      try {
+        after.sync();
+        assert.match(db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'kv_items'`).pluck(true).get() as string, /WITHOUT ROWID/);
+      } finally {
+        db.close();
+      }
+    } finally {
+      after.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -186,7 +186,8 @@ export class DynamoDBProvider {
     readonly store: Store,
     options: DynamoDBProviderOptions = {},
   ) {
-    this.items = store.keyspace('ddb_items');
+    // Items are often large (up to 400 KB): see storage/sqlite.ts on why they are laid out apart from their keys.
+    this.items = store.keyspace('ddb_items', { largeValues: true });
     this.meta = store.keyspace('ddb_meta');
     this.createDelayMs = options.createDelayMs ?? 0;
     this.updateDelayMs = options.updateDelayMs ?? 0;
