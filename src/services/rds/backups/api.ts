@@ -285,12 +285,17 @@ export class BackupApi {
     const base = baseBackupFor(ab.bases, targetTimeMs);
     if (!base) throw invalidDBInstanceState(`No backup of DB instance ${ab.source.instanceId} covers ${new Date(targetTimeMs).toISOString()}.`);
     if (input.Engine !== undefined && input.Engine.toLowerCase() !== ab.source.engine) throw invalidParameterCombination(`The source's engine is ${ab.source.engine}; it cannot be restored as ${input.Engine}.`);
+    // Past the newest archived change (a quiet source whose newest backup is later): nothing changed in between, so
+    // everything archived is exactly the data at that time; the engine would refuse a target past its archive.
+    const archived = this.o.worker.archivedLatestOf(ab);
+    const beyondArchive = archived === undefined || targetTimeMs > archived;
     const restore: RestoreSource = {
       kind: 'point-in-time',
       sourceName: ab.source.instanceId,
       base,
       archiveDir: ab.place.archiveDir,
-      targetTimeMs,
+      ...(beyondArchive ? {} : { targetTimeMs }),
+      requestedTimeMs: targetTimeMs,
       automatedBackupKey: automatedKey(ctx.scope, ab.source.dbiResourceId),
     };
     const message = this.createMessage({ ...input, DBInstanceIdentifier: input.TargetDBInstanceIdentifier }, ab.source);

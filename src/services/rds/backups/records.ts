@@ -34,8 +34,13 @@ export interface RestoreSource {
   base: BaseBackupRef;
   /** Point-in-time restores replay the archived log from here. */
   archiveDir?: string;
-  /** Epoch ms the data must be exactly as of (point-in-time restores). */
+  /**
+   * Epoch ms the data must be exactly as of (point-in-time restores); absent: everything archived, when the time asked
+   * is past the newest archived change (nothing changed between them).
+   */
   targetTimeMs?: number;
+  /** The time the request asked for (the restoration event names it). */
+  requestedTimeMs?: number;
   /** The automated backup the restore reads (its bases are not pruned meanwhile). */
   automatedBackupKey?: string;
 }

@@ -141,6 +141,12 @@ export class BackupWorker {
     return this.latestOf(ab);
   }
 
+  /** The newest change in an automated backup's archive, as last read (live, else recorded); undefined if none. */
+  archivedLatestOf(ab: AutomatedBackupRecord): number | undefined {
+    const t = Math.max(this.latest.get(abKeyOf(ab)) ?? 0, ab.latestRestorableMs ?? 0);
+    return t > 0 ? t : undefined;
+  }
+
   /** The newest restorable moment of an automated backup: the live archive's, else the last recorded. */
   latestOf(ab: AutomatedBackupRecord): number {
     const newest = ab.bases[ab.bases.length - 1]!;
@@ -530,7 +536,7 @@ export class BackupWorker {
   /** RDS's restoration event, once the restored instance is up. */
   restoredEvent(rec: InstanceRecord, restore: RestoreSource): void {
     if (restore.kind === 'snapshot') emitInstanceBackupEvent(this.o.events, rec, 'restoredFromSnapshot', this.now(), restore.sourceName);
-    else emitInstanceBackupEvent(this.o.events, rec, 'restoredToPointInTime', this.now(), restore.sourceName, new Date(restore.targetTimeMs ?? this.now()).toISOString());
+    else emitInstanceBackupEvent(this.o.events, rec, 'restoredToPointInTime', this.now(), restore.sourceName, new Date(restore.requestedTimeMs ?? restore.targetTimeMs ?? this.now()).toISOString());
   }
 
   private updateAutomated(abKey: string, fn: (a: AutomatedBackupRecord) => void): void {
