@@ -113,7 +113,8 @@ export function arrivalEvents(from: ResourceStatus, to: ResourceStatus, o: Obser
   const out: ArrivalEvent[] = [];
   const wasServing = from === 'available' || from === 'storage-full';
   if (to === 'rebooting' && wasServing && o.engine === 'down') out.push('shutdown');
-  if (to === 'available' || to === 'storage-full') {
+  // A new instance goes on to its first backup (`backing-up`) as it becomes serving: it was created all the same.
+  if (to === 'available' || to === 'storage-full' || to === 'backing-up') {
     if (from === 'creating') out.push('created');
     else if (from === 'rebooting') out.push('restarted');
     else if (from === 'starting') out.push('started');

@@ -88,7 +88,8 @@ describe('the cellar command', () => {
     assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+$/);
     const h = run(['--help']);
     assert.equal(h.status, 0);
-    assert.match(h.stdout, /cellar start \[--port 4566\]/);
+    assert.match(h.stdout, /cellar start \[-d\] \[--port 4566\]/);
+    for (const command of ['stop', 'wait', 'logs', 'status', 'reset', 'aws']) assert.match(h.stdout, new RegExp(`cellar ${command}\\b`));
   });
 
   it('start prints the endpoint and data directory; status reads the health of a running Cellar', async () => {

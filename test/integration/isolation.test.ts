@@ -13,6 +13,7 @@
  * none, so an operation added later cannot be left out of this suite.
  */
 import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { freePort, removeDir, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 import { jsonCall, queryCall, type RawResponse } from '../helpers/sign.js';
@@ -37,6 +38,9 @@ interface Fixture {
   pgArn: string;
   subnetArn: string;
   ogArn: string;
+  snapshotArn: string;
+  dbiResourceId: string;
+  autoBackupArn: string;
   alarmArn: string;
 }
 
@@ -167,6 +171,16 @@ const TARGETS: Record<string, Record<string, Target>> = {
     ListTagsForResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn } : undefined),
     AddTagsToResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn, 'Tags.Tag.1.Key': 'owned', 'Tags.Tag.1.Value': 'yes' } : undefined),
     RemoveTagsFromResource: (f, m) => (m === 'arn' ? { ResourceName: f.dbArn, 'TagKeys.member.1': 'team' } : undefined),
+    CreateDBSnapshot: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db', DBSnapshotIdentifier: 'stolen-snap' }),
+    DescribeDBSnapshots: (f, m) => ({ DBSnapshotIdentifier: m === 'arn' ? f.snapshotArn : 'iso-snap' }),
+    DescribeDBSnapshotAttributes: (f, m) => ({ DBSnapshotIdentifier: m === 'arn' ? f.snapshotArn : 'iso-snap' }),
+    ModifyDBSnapshotAttribute: (f, m) => ({ DBSnapshotIdentifier: m === 'arn' ? f.snapshotArn : 'iso-snap', AttributeName: 'restore', 'ValuesToAdd.AttributeValue.1': '222222222222' }),
+    CopyDBSnapshot: (f, m) => ({ SourceDBSnapshotIdentifier: m === 'arn' ? f.snapshotArn : 'iso-snap', TargetDBSnapshotIdentifier: 'stolen-copy' }),
+    DeleteDBSnapshot: (f, m) => ({ DBSnapshotIdentifier: m === 'arn' ? f.snapshotArn : 'iso-snap' }),
+    RestoreDBInstanceFromDBSnapshot: (f, m) => ({ DBSnapshotIdentifier: m === 'arn' ? f.snapshotArn : 'iso-snap', DBInstanceIdentifier: 'stolen-db' }),
+    RestoreDBInstanceToPointInTime: (f, m) => ({ SourceDBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db', TargetDBInstanceIdentifier: 'stolen-db', UseLatestRestorableTime: 'true' }),
+    DescribeDBInstanceAutomatedBackups: (f, m) => (m === 'arn' ? { DBInstanceAutomatedBackupsArn: f.autoBackupArn } : { DbiResourceId: f.dbiResourceId }),
+    DeleteDBInstanceAutomatedBackup: (f, m) => (m === 'arn' ? { DBInstanceAutomatedBackupsArn: f.autoBackupArn } : { DbiResourceId: f.dbiResourceId }),
   },
   cloudwatch: {
     SetAlarmState: (_f, m) => (m === 'name' ? { AlarmName: 'iso-alarm', StateValue: 'ALARM', StateReason: 'stolen' } : undefined),
@@ -201,7 +215,6 @@ const UNSCOPED: Record<string, Record<string, string>> = {
     DescribeEngineDefaultParameters: 'the catalog',
     DescribeEventCategories: 'the catalog',
     DescribeDBSecurityGroups: "the caller's default security group",
-    DescribeDBSnapshots: 'lists the caller scope (checked below)',
     DescribeEvents: 'lists the caller scope (checked below)',
   },
   cloudwatch: {
@@ -241,6 +254,16 @@ const RDS_NOT_FOUND: Record<string, string> = {
   DeleteDBSubnetGroup: 'DBSubnetGroupNotFoundFault',
   DescribeOptionGroups: 'OptionGroupNotFoundFault',
   DeleteOptionGroup: 'OptionGroupNotFoundFault',
+  CreateDBSnapshot: 'DBInstanceNotFound',
+  RestoreDBInstanceToPointInTime: 'DBInstanceNotFound',
+  DescribeDBSnapshots: 'DBSnapshotNotFound',
+  DescribeDBSnapshotAttributes: 'DBSnapshotNotFound',
+  ModifyDBSnapshotAttribute: 'DBSnapshotNotFound',
+  CopyDBSnapshot: 'DBSnapshotNotFound',
+  DeleteDBSnapshot: 'DBSnapshotNotFound',
+  RestoreDBInstanceFromDBSnapshot: 'DBSnapshotNotFound',
+  DescribeDBInstanceAutomatedBackups: 'DBInstanceAutomatedBackupNotFound',
+  DeleteDBInstanceAutomatedBackup: 'DBInstanceAutomatedBackupNotFound',
 };
 
 /**
@@ -277,7 +300,21 @@ function expectedCode(svc: string, op: string, form: Form, approach: Approach): 
 /** A's fixture with every ARN rewritten to name another region or another partition. */
 function misScoped(f: Fixture, approach: 'arn-of-other-region' | 'arn-of-other-partition'): Fixture {
   const rewrite = (arn: string) => (approach === 'arn-of-other-region' ? arn.replace(`:${HOME}:`, `:${AWAY}:`) : arn.replace(/^arn:aws:/, 'arn:aws-cn:'));
-  return { ...f, secretArn: rewrite(f.secretArn), keyArn: rewrite(f.keyArn), tableArn: rewrite(f.tableArn), streamArn: rewrite(f.streamArn), shardIterator: rewrite(f.shardIterator), dbArn: rewrite(f.dbArn), pgArn: rewrite(f.pgArn), subnetArn: rewrite(f.subnetArn), ogArn: rewrite(f.ogArn), alarmArn: rewrite(f.alarmArn) };
+  return {
+    ...f,
+    secretArn: rewrite(f.secretArn),
+    keyArn: rewrite(f.keyArn),
+    tableArn: rewrite(f.tableArn),
+    streamArn: rewrite(f.streamArn),
+    shardIterator: rewrite(f.shardIterator),
+    dbArn: rewrite(f.dbArn),
+    pgArn: rewrite(f.pgArn),
+    subnetArn: rewrite(f.subnetArn),
+    ogArn: rewrite(f.ogArn),
+    snapshotArn: rewrite(f.snapshotArn),
+    autoBackupArn: rewrite(f.autoBackupArn),
+    alarmArn: rewrite(f.alarmArn),
+  };
 }
 
 function errorCode(r: RawResponse): string {
@@ -316,7 +353,8 @@ describe('isolation between accounts and regions, for every served operation', (
     const records = await ok('dynamodbstreams', 'GetRecords', { ShardIterator: (await ok('dynamodbstreams', 'GetShardIterator', { StreamArn: fixture.streamArn, ShardId: fixture.shardId, ShardIteratorType: 'TRIM_HORIZON' })).ShardIterator });
     parts.push(stream, records.Records);
     parts.push(await ok('cloudwatch', 'DescribeAlarms', { AlarmNames: ['iso-alarm'] }), await ok('cloudwatch', 'ListTagsForResource', { ResourceARN: fixture.alarmArn }));
-    const strip = (xml: string) => xml.replace(/<RequestId>[^<]*<\/RequestId>/g, '');
+    // The newest restorable moment moves with time, whoever calls: not part of what A's resources are.
+    const strip = (xml: string) => xml.replace(/<RequestId>[^<]*<\/RequestId>/g, '').replace(/<(LatestRestorableTime|LatestTime)>[^<]*<\/\1>/g, '');
     for (const [op, body] of [
       ['DescribeDBInstances', { DBInstanceIdentifier: 'iso-db' }],
       ['DescribeDBParameters', { DBParameterGroupName: 'iso-pg', Source: 'user' }],
@@ -324,6 +362,9 @@ describe('isolation between accounts and regions, for every served operation', (
       ['DescribeOptionGroups', { OptionGroupName: 'iso-og' }],
       ['ListTagsForResource', { ResourceName: fixture.dbArn }],
       ['DescribeDBParameterGroups', {}],
+      ['DescribeDBSnapshots', { DBSnapshotIdentifier: 'iso-snap' }],
+      ['DescribeDBSnapshotAttributes', { DBSnapshotIdentifier: 'iso-snap' }],
+      ['DescribeDBInstanceAutomatedBackups', {}],
     ] as const) {
       parts.push(strip((await ok('rds', op, body)).xml as string));
     }
@@ -356,7 +397,16 @@ describe('isolation between accounts and regions, for every served operation', (
       DBInstanceIdentifier: 'iso-db', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: '20', MasterUsername: 'master',
       MasterUserPassword: 'Passw0rd-iso', Port: String(await freePort()), DBParameterGroupName: 'iso-pg', 'Tags.Tag.1.Key': 'team', 'Tags.Tag.1.Value': 'a',
     });
+    // A snapshot of A's: the final snapshot of a second instance.
+    await ok('rds', 'CreateDBInstance', {
+      DBInstanceIdentifier: 'iso-snapdb', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: '20', MasterUsername: 'master',
+      MasterUserPassword: 'Passw0rd-iso', Port: String(await freePort()), BackupRetentionPeriod: '0',
+    });
     await waitFor(async () => /<DBInstanceStatus>available</.test((await call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'iso-db' }, A)).text), 'iso-db available', 120_000, 250);
+    await waitFor(async () => /<DBInstanceStatus>available</.test((await call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'iso-snapdb' }, A)).text), 'iso-snapdb available', 120_000, 250);
+    await ok('rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'iso-snapdb', FinalDBSnapshotIdentifier: 'iso-snap' });
+    await waitFor(async () => /<Status>available</.test((await call('rds', 'DescribeDBSnapshots', { DBSnapshotIdentifier: 'iso-snap' }, A)).text), 'iso-snap available', 120_000, 250);
+    const dbiResourceId = /<DbiResourceId>([^<]+)</.exec((await ok('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'iso-db' })).xml as string)![1]!;
     fixture = {
       secretArn: secret.ARN,
       keyArn: key.Arn,
@@ -370,6 +420,9 @@ describe('isolation between accounts and regions, for every served operation', (
       pgArn: 'arn:aws:rds:us-east-1:111111111111:pg:iso-pg',
       subnetArn: 'arn:aws:rds:us-east-1:111111111111:subgrp:iso-subnets',
       ogArn: 'arn:aws:rds:us-east-1:111111111111:og:iso-og',
+      snapshotArn: 'arn:aws:rds:us-east-1:111111111111:snapshot:iso-snap',
+      dbiResourceId,
+      autoBackupArn: `arn:aws:rds:us-east-1:111111111111:auto-backup:ab-${createHash('sha256').update(dbiResourceId).digest('hex').slice(0, 40)}`,
       alarmArn: 'arn:aws:cloudwatch:us-east-1:111111111111:alarm:iso-alarm',
     };
   });

@@ -264,6 +264,11 @@ describe('RDS DB instances on real engines', () => {
     assert.ok(ev.includes('DB instance is being started due to it exceeding the maximum allowed time being stopped.'));
     const c = await myClient(back);
     await c.end();
+    // A week on, both instances' daily automated backups have come due: each is `backing-up` until its own is taken.
+    for (const id of ['orders-my', 'orders-pg']) {
+      await waitFor(async () => (await events(id)).filter((m) => m === 'Finished DB Instance backup').length >= 2, `${id}'s daily backup a week on`, 60_000, 200);
+      await waitStatus(id, 'available');
+    }
   });
 
   it('kill -9 of Cellar loses nothing: running instances come back with their data and ports, stopped ones stay stopped', async () => {

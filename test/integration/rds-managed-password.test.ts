@@ -14,6 +14,7 @@ import {
   CreateDBInstanceCommand,
   DeleteDBInstanceCommand,
   DescribeDBInstancesCommand,
+  DescribeEventsCommand,
   ModifyDBInstanceCommand,
   type DBInstance,
 } from '@aws-sdk/client-rds';
@@ -153,6 +154,10 @@ describe('RDS managed master user password (Secrets Manager)', () => {
     const after = await rotated(arn, before.versionId);
     await login(i, 'master', after!.password);
     await assert.rejects(login(i, 'master', before.password), /password authentication failed/);
+    // Eight days on, the daily automated backup has come due too: the instance is `backing-up` until it is taken.
+    const backedUp = async () => (await rds.send(new DescribeEventsCommand({ SourceIdentifier: ID, SourceType: 'db-instance', Duration: 60 }))).Events!.some((e) => e.Message === 'Finished DB Instance backup');
+    await waitFor(backedUp, 'the daily backup eight days on', CREATE_TIMEOUT_MS, 200);
+    await waitStatus('available');
   });
 
   it('switching management off needs a password, deletes the secret and sets the password', async () => {

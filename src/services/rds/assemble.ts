@@ -23,12 +23,22 @@ import { InstanceEvents } from './status.js';
 import { RdsSupervisor } from './supervisor.js';
 import { RdsMetrics } from './metrics.js';
 import { InstanceCertificates } from './tls.js';
+import { backupRootFor } from '../../engines/backup/index.js';
+import { BackupApi } from './backups/api.js';
+import { BackupTables } from './backups/records.js';
+import { BackupWorker } from './backups/worker.js';
+import { done } from '../../runtime/reconciler.js';
 
 const DEFAULT_HEALTH_INTERVAL_MS = 500;
+/** How often the backup worker looks at every instance: LatestRestorableTime trails the archive by at most this. */
+const BACKUP_TICK_MS = 1000;
 
 export interface AssembledRds {
   provider: RdsProvider;
   supervisor: RdsSupervisor;
+  backups: BackupWorker;
+  /** Where backups and snapshots live (engines/backup/location.ts). */
+  backupRoot: string;
   secrets: MasterSecrets | undefined;
   root: string;
   temporary: boolean;
@@ -71,6 +81,11 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
   if (temporary) await claimTempDir(host, root);
   const memoryScale = env.config.rds?.memoryScale ?? DEFAULT_MEMORY_SCALE;
   let secrets: MasterSecrets | undefined;
+  const backupTables = new BackupTables(env.store);
+  // In memory (no data directory), backups live beside the temporary engine root.
+  const backupRoot = backupRootFor({ dataDir: env.config.dataDir, backupDir: env.config.rds?.backupDir }) ?? join(root, 'backups');
+  const specOf = { fn: undefined as undefined | ((rec: Parameters<RdsSupervisor['spec']>[0]) => ReturnType<RdsSupervisor['spec']>) };
+  const backups = new BackupWorker({ tables, backups: backupTables, events, driver, clock: env.clock, root: backupRoot, spec: (rec) => specOf.fn!(rec), tickMs: BACKUP_TICK_MS });
   const certificates = new InstanceCertificates(env.tls?.authority('rds'), driver, env.config);
   const supervisor: RdsSupervisor = new RdsSupervisor({
     certificates,
@@ -85,7 +100,11 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     memoryScale,
     storageGiBBytes: env.config.rds?.storageGiBBytes ?? 1024 ** 3,
     healthIntervalMs: env.config.rds?.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
+    backups,
+    ensureBackups: async (c) => done(backups.ensureStep(c.key, c.rec)),
   });
+  specOf.fn = (rec) => supervisor.spec(rec);
+  backups.attach(supervisor);
   // Before the first RDS request is answered: an instance is never reported available while its engine is not yet
   // this Cellar's (see RdsSupervisor.takeOver).
   supervisor.takeOver();
@@ -114,7 +133,9 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     installed: () => driver.installed(),
     trigger: supervisor,
     ...(kms ? { kms } : {}),
+    backups: new BackupApi({ tables, backups: backupTables, events, worker: backups }),
+    backupWorker: backups,
   });
   const metrics = new RdsMetrics(() => supervisor.metricTargets(), driver);
-  return { provider, supervisor, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host), metrics };
+  return { provider, supervisor, backups, backupRoot, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host), metrics };
 }

@@ -10,7 +10,8 @@
  * cellar-engine.json marker, all owned by the unprivileged engine user.
  */
 import { join } from 'node:path';
-import { describeExit, type ConfigureResult, type EngineActivity, type EngineSpec, type RelationalEngineAdapter } from '../../engines/adapter.js';
+import { describeExit, isRecoverable, type BackupPlace, type BaseBackupInfo, type ConfigureResult, type EngineActivity, type EngineSpec, type RecoverableEngineAdapter, type RelationalEngineAdapter, type RestoreRequest } from '../../engines/adapter.js';
+import { preparePlace, pruneArchive, verifyBackup, type BackupOwner } from '../../engines/backup/index.js';
 import type { ExitStatus, Host } from '../../engines/host.js';
 import { createRelationalEngine } from '../../engines/index.js';
 import type { TlsMaterial } from '../../engines/tls.js';
@@ -95,6 +96,25 @@ export interface RdsEngineDriver {
   installTls(spec: MemberEngine, material: TlsMaterial): Promise<{ live: boolean }>;
   /** The instance's installed TLS certificate (PEM), undefined when none is. */
   tlsCertificate(spec: MemberEngine): Promise<string | undefined>;
+  /** Whether the instance's engine can take backups and restore them here (its adapter is a RecoverableEngineAdapter). */
+  canBackUp(spec: MemberEngine): boolean;
+  /** Creates (idempotently) the backup place of an owner under `root` (engines/backup/location.ts). */
+  preparePlace(root: string, owner: BackupOwner): Promise<BackupPlace>;
+  /** Continuous archiving of the running engine's log into the place (idempotent; stops with the engine). */
+  startLogArchiving(spec: MemberEngine, place: BackupPlace): Promise<void>;
+  stopLogArchiving(spec: MemberEngine): Promise<void>;
+  /** The newest change safely archived (LatestRestorableTime), undefined if none. */
+  latestArchivedTime(spec: MemberEngine, place: BackupPlace): Promise<number | undefined>;
+  /** A full backup of the running engine into a new directory under place.baseDir, by the engine's own tool. */
+  backup(spec: MemberEngine, place: BackupPlace, id: string): Promise<BaseBackupInfo>;
+  /** Builds the (new, stopped) instance of `spec` from a backup, verified first; see RecoverableEngineAdapter. */
+  restoreToPoint(spec: MemberEngine, req: Omit<RestoreRequest, 'dataDir'>): Promise<{ restoredTo: number }>;
+  /** A verified copy of a finished backup as a new directory under place.baseDir (CopyDBSnapshot). */
+  copyBackup(from: BaseBackupInfo, place: BackupPlace, id: string): Promise<BaseBackupInfo>;
+  /** Removes a backup directory or a whole place. */
+  removeBackupFiles(dir: string): Promise<void>;
+  /** Removes archived log files a restore from `firstNeeded` (a base backup's archiveStart) on does not need. */
+  pruneArchive(archiveDir: string, firstNeeded: string): Promise<number>;
   /**
    * Stops every engine this driver runs (Cellar shutting down): `fast` is a clean shutdown; `immediate` (a hurried
    * stop) skips the engines' shutdown work and escalates a stop already in progress.
@@ -268,6 +288,73 @@ export class EnginesDriver implements RdsEngineDriver {
 
   onEngineEvent(listener: (event: EngineEvent) => void): void {
     this.listeners.push(listener);
+  }
+
+  private recoverable(spec: MemberEngine): RecoverableEngineAdapter {
+    const { engine } = this.entry(spec);
+    if (!isRecoverable(engine)) throw new Error(`${spec.kind} ${spec.version} cannot take backups here yet`);
+    return engine;
+  }
+
+  canBackUp(spec: MemberEngine): boolean {
+    try {
+      return isRecoverable(this.entry(spec).engine);
+    } catch {
+      return false;
+    }
+  }
+
+  async preparePlace(root: string, owner: BackupOwner): Promise<BackupPlace> {
+    const { baseDir, archiveDir } = await preparePlace(this.host, root, owner);
+    return { baseDir, archiveDir };
+  }
+
+  async startLogArchiving(spec: MemberEngine, place: BackupPlace): Promise<void> {
+    await this.recoverable(spec).startLogArchiving(place);
+  }
+
+  async stopLogArchiving(spec: MemberEngine): Promise<void> {
+    const cur = this.instances.get(spec.key);
+    if (cur && isRecoverable(cur.engine)) await cur.engine.stopLogArchiving();
+  }
+
+  async latestArchivedTime(spec: MemberEngine, place: BackupPlace): Promise<number | undefined> {
+    return this.recoverable(spec).latestArchivedTime(place);
+  }
+
+  async backup(spec: MemberEngine, place: BackupPlace, id: string): Promise<BaseBackupInfo> {
+    return this.recoverable(spec).backup(place, id);
+  }
+
+  async restoreToPoint(spec: MemberEngine, req: Omit<RestoreRequest, 'dataDir'>): Promise<{ restoredTo: number }> {
+    return this.recoverable(spec).restoreToPoint({ ...req, dataDir: spec.dataDir });
+  }
+
+  async copyBackup(from: BaseBackupInfo, place: BackupPlace, id: string): Promise<BaseBackupInfo> {
+    // The source is checked before it is copied, and the copy after: a copy never carries damage on silently.
+    await verifyBackup(from.dir);
+    const dest = join(place.baseDir, id);
+    const partial = `${dest}.partial`;
+    await this.host.remove(partial);
+    const r = await this.host.run({ command: 'cp', args: ['-a', '--reflink=auto', from.dir, partial], asEngineUser: false, timeoutMs: COPY_TIMEOUT_MS });
+    if (r.code !== 0) {
+      await this.host.remove(partial).catch(() => undefined);
+      throw new Error(`copying backup ${from.id} failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.stderr.trim().slice(-500)}`);
+    }
+    const mv = await this.host.run({ command: 'mv', args: ['-T', partial, dest], asEngineUser: false, timeoutMs: COPY_TIMEOUT_MS });
+    if (mv.code !== 0) {
+      await this.host.remove(partial).catch(() => undefined);
+      throw new Error(`naming the backup copy failed: ${mv.stderr.trim().slice(-500)}`);
+    }
+    return verifyBackup(dest);
+  }
+
+  async removeBackupFiles(dir: string): Promise<void> {
+    await this.host.remove(dir);
+  }
+
+  async pruneArchive(archiveDir: string, firstNeeded: string): Promise<number> {
+    return pruneArchive(this.host, archiveDir, firstNeeded);
   }
 
   async installTls(spec: MemberEngine, material: TlsMaterial): Promise<{ live: boolean }> {

@@ -89,8 +89,8 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
     authStyle: 'query',
     dependsOn: ['kms', 'secretsmanager'],
     stateKeyspaces: ['rds_'],
-    // The engines' instance directories (stopped first: stop() stops every engine).
-    stateFiles: () => (built ? [built.root] : []),
+    // The engines' instance directories (stopped first: stop() stops every engine), and the backups.
+    stateFiles: () => (built ? [built.root, built.backupRoot] : []),
     ready,
     start: async () => {
       await new Promise((resolve) => setTimeout(resolve, ASSEMBLY_DELAY_MS));

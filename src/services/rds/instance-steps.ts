@@ -140,6 +140,26 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
         const rec = c.rec;
         ensureParents(rec);
         const s = sup.settings(rec);
+        if (rec.restore && o.backups) {
+          // A restore: the instance directory is built from the backup (verified first), then started as any other.
+          const restore = rec.restore;
+          const how = await o.backups.restoreInto(rec, restore);
+          await ensureTlsNow(c);
+          await o.driver.start(c.spec, s.values);
+          sup.attached.add(c.key);
+          sup.decider(c.key).noteRunning();
+          sup.observe(c, (r) => {
+            r.startedWithStatic = s.staticValues;
+            r.appliedDynamic = s.dynamicValues;
+            r.observed.created = true;
+            r.observed.engine = 'running';
+            r.observed.rebootGeneration = r.desired.rebootGeneration;
+            delete r.restore;
+            if (o.backups?.firstBackupDue(r)) r.observed.backingUp = true;
+          });
+          o.backups.restoredEvent(rec, restore);
+          return acted(`created: ${how}; accepting connections on port ${rec.port}`);
+        }
         const password = o.box.openString(rec.masterPasswordSealed, SEAL_AAD);
         // The certificate is in place before the first start, so the engine serves TLS from its first connection.
         await ensureTlsNow(c);
@@ -153,6 +173,8 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
           r.observed.created = true;
           r.observed.engine = 'running';
           r.observed.rebootGeneration = r.desired.rebootGeneration;
+          // The first automated backup follows at once: RDS shows a new instance `backing-up` until it is taken.
+          if (o.backups?.firstBackupDue(r)) r.observed.backingUp = true;
         });
         return acted(`created: ${rec.engine} ${rec.engineVersion} initialised and accepting connections on port ${rec.port}`);
       },
@@ -361,9 +383,18 @@ export async function deleteInstance(sup: RdsSupervisor, c: InstanceReconcile, s
   const o = sup.options;
   const rec = c.rec;
   const spec = c.spec;
-  await o.driver.stop(spec);
   let snap = '';
-  if (rec.finalSnapshotId) {
+  if (rec.finalSnapshotId && o.backups?.canBackUp(rec)) {
+    // The final snapshot is a backup of the running engine, by its own tool, before it stops for good.
+    if (!o.driver.isRunning(spec)) await o.driver.start(spec, sup.settings(rec).values);
+    await o.backups.takeFinalSnapshot(rec, rec.finalSnapshotId);
+    snap = `; final snapshot ${rec.finalSnapshotId} taken`;
+  }
+  await o.driver.stop(spec);
+  // The automated backups are retained (DeleteAutomatedBackups=false) or deleted with the instance.
+  await o.backups?.afterEngineStopped(rec);
+  if (rec.finalSnapshotId && !snap) {
+    // An engine that cannot back up here: its stopped data directory is copied (listed, restorable by no restore).
     faultPoint('rds.snapshot');
     const dest = join(o.engineRoot, 'snapshots', rec.accountId, rec.region);
     mkdirSync(dest, { recursive: true, mode: 0o700 });

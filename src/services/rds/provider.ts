@@ -79,6 +79,10 @@ import {
 } from './records.js';
 import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, instanceArn } from './status.js';
+import type { BackupApi, RestoredFrom } from './backups/api.js';
+import { BACKUP_CATEGORIES } from './backups/events.js';
+import { checkRetention, checkWindowsApart, defaultBackupWindow, parseBackupWindow } from './backups/validation.js';
+import type { BackupWorker } from './backups/worker.js';
 import {
   checkAllocatedStorage,
   checkDBName,
@@ -111,12 +115,14 @@ export interface RdsProviderOptions {
   portRangeStart?: number;
   /** KMS in-process: StorageEncrypted's key is resolved and checked there (absent: Cellar serves no KMS). */
   kms?: KmsInternal;
+  /** Snapshots, automated backups and restores (./backups/). */
+  backups: BackupApi;
+  backupWorker: BackupWorker;
 }
 
 const RDS_ENGINES: readonly RdsEngine[] = ['postgres', 'mariadb', 'mysql'];
 const PARAMETER_GROUP_NAME_MAX = 255;
 const MODIFY_PARAMETERS_MAX = 20;
-const DEFAULT_BACKUP_WINDOW = '07:50-08:20';
 const DEFAULT_MAINTENANCE_WINDOW = 'sun:05:00-sun:05:30';
 const PORT_PROBE_TIMEOUT_MS = 1000;
 const DEFAULT_STORAGE_KMS_KEY = 'alias/aws/rds';
@@ -139,7 +145,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   // ---- DB instances ----------------------------------------------------------------------------------
 
-  async createDBInstance(input: api.CreateDBInstanceMessage, ctx: RequestContext): Promise<api.CreateDBInstanceResult> {
+  /** Also the create path of restores (`restored`): the new instance's data then comes from a backup. */
+  async createDBInstance(input: api.CreateDBInstanceMessage, ctx: RequestContext, restored?: RestoredFrom): Promise<api.CreateDBInstanceResult> {
     const id = checkIdentifier('DBInstanceIdentifier', input.DBInstanceIdentifier);
     const engine = this.checkEngine(input.Engine);
     const version = resolveEngineVersion(this.versions(), engine, input.EngineVersion);
@@ -156,14 +163,17 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (manage && input.MasterUserPassword !== undefined) throw invalidParameterCombination(MANAGED_AND_PASSWORD);
     if (!manage && input.MasterUserSecretKmsKeyId !== undefined) throw invalidParameterCombination(KMS_KEY_WITHOUT_MANAGE);
     const secrets = manage ? this.secretsOrRefuse() : undefined;
-    const password = manage ? generateMasterPassword() : checkMasterPassword(engine, input.MasterUserPassword);
+    // A restored instance keeps the backup's master password (its data carries it), sealed as the source's was.
+    const password = restored ? '' : manage ? generateMasterPassword() : checkMasterPassword(engine, input.MasterUserPassword);
     const secretKmsArn = secrets ? secrets.resolveKmsKey(ctx, input.MasterUserSecretKmsKeyId) : undefined;
     const dbName = checkDBName(engine, input.DBName);
     const port = checkPort(input.Port);
     const tags = checkTags(input.Tags);
     if (input.PreferredMaintenanceWindow) parseMaintenanceWindow(input.PreferredMaintenanceWindow);
-    if (input.BackupRetentionPeriod !== undefined && (input.BackupRetentionPeriod < 0 || input.BackupRetentionPeriod > 35)) {
-      throw invalidParameterValue('Invalid backup retention period: must be between 0 and 35 days.');
+    checkRetention(input.BackupRetentionPeriod);
+    if (input.PreferredBackupWindow !== undefined) {
+      parseBackupWindow(input.PreferredBackupWindow);
+      checkWindowsApart(input.PreferredBackupWindow, input.PreferredMaintenanceWindow ?? DEFAULT_MAINTENANCE_WINDOW);
     }
     const pg = this.resolveParameterGroup(ctx, input.DBParameterGroupName, version.family);
     const og = this.resolveOptionGroup(ctx, input.OptionGroupName, engine, version.major);
@@ -175,7 +185,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const sgIds = input.VpcSecurityGroupIds?.length ? input.VpcSecurityGroupIds : [defaultSecurityGroupId(ctx.scope.accountId, ctx.scope.region)];
     for (const sg of sgIds) if (!SECURITY_GROUP_ID.test(sg)) throw invalidParameterValue(`Invalid security group , groupId= ${sg}, groupName=.`);
     if (input.KmsKeyId && !input.StorageEncrypted) throw invalidParameterCombination('Encryption must be enabled when specifying a KMS key (StorageEncrypted).');
-    const storageKmsKeyArn = input.StorageEncrypted ? this.storageKey(ctx, input.KmsKeyId) : undefined;
+    // A restored instance is encrypted under its backup's key, already resolved when the backup was made.
+    const storageKmsKeyArn = restored ? restored.source.kmsKeyId : input.StorageEncrypted ? this.storageKey(ctx, input.KmsKeyId) : undefined;
 
     const key = scopeKey(ctx.scope, id);
     const now = ctx.clock.now();
@@ -186,7 +197,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     // record cannot be committed after all, the secret goes again, so a refused create leaves nothing behind.
     const masterUserSecret = secrets ? await secrets.create({ accountId: ctx.scope.accountId, region: ctx.scope.region, id, masterUsername }, password, secretKmsArn!, input.MasterUserSecretKmsKeyId) : undefined;
     try {
-      return this.commitCreate(ctx, input, { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret, storageKmsKeyArn });
+      return this.commitCreate(ctx, input, { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret, storageKmsKeyArn, restored });
     } catch (e) {
       if (secrets && masterUserSecret) secrets.delete(ctx.scope, masterUserSecret.secretArn);
       throw e;
@@ -216,9 +227,11 @@ export class RdsProvider implements Partial<api.RDSApi> {
       dbiResourceId: string;
       masterUserSecret: InstanceRecord['masterUserSecret'];
       storageKmsKeyArn: string | undefined;
+      restored: RestoredFrom | undefined;
     },
   ): api.CreateDBInstanceResult {
-    const { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret, storageKmsKeyArn } = v;
+    const { key, id, engine, version, storage, masterUsername, password, dbName, allocated, pg, og, subnetGroup, az, sgIds, tags, now, dbiResourceId, masterUserSecret, storageKmsKeyArn, restored } = v;
+    const maintenanceWindow = (input.PreferredMaintenanceWindow ?? DEFAULT_MAINTENANCE_WINDOW).toLowerCase();
     // Everything below is synchronous: the existence check, the port claim and the record commit
     // together, so two concurrent creates can neither share an identifier nor a port.
     return this.t.store.transaction(() => {
@@ -239,7 +252,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
         instanceClass: input.DBInstanceClass,
         allocatedStorageGiB: storage,
         masterUsername,
-        masterPasswordSealed: this.o.box.sealString(password, SEAL_AAD),
+        masterPasswordSealed: restored ? restored.source.masterPasswordSealed : this.o.box.sealString(password, SEAL_AAD),
         ...(masterUserSecret ? { masterUserSecret } : {}),
         dbName,
         port: allocated,
@@ -253,8 +266,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
         kmsKeyId: storageKmsKeyArn,
         deletionProtection: input.DeletionProtection ?? false,
         backupRetentionPeriod: input.BackupRetentionPeriod ?? 1,
-        preferredBackupWindow: input.PreferredBackupWindow ?? DEFAULT_BACKUP_WINDOW,
-        preferredMaintenanceWindow: (input.PreferredMaintenanceWindow ?? DEFAULT_MAINTENANCE_WINDOW).toLowerCase(),
+        preferredBackupWindow: input.PreferredBackupWindow ?? defaultBackupWindow(dbiResourceId, maintenanceWindow),
+        preferredMaintenanceWindow: maintenanceWindow,
         autoMinorVersionUpgrade: input.AutoMinorVersionUpgrade ?? true,
         copyTagsToSnapshot: input.CopyTagsToSnapshot ?? false,
         tags,
@@ -267,6 +280,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
         members: [{ role: 'primary', availabilityZone: az, host: listenAddress({ publiclyAccessible }, this.o.config), dataDir, port: allocated }],
         ...initialState(),
         lastMaintenanceCheckMs: now,
+        ...(restored ? { restore: restored.restore } : {}),
       };
       this.t.instances.put(key, rec);
       this.t.ports.put(portKey(allocated), { accountId: ctx.scope.accountId, region: ctx.scope.region, instanceId: id });
@@ -334,6 +348,11 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const password = input.MasterUserPassword !== undefined ? checkMasterPassword(rec.engine, input.MasterUserPassword) : undefined;
     const port = checkPort(input.DBPortNumber);
     if (input.PreferredMaintenanceWindow) parseMaintenanceWindow(input.PreferredMaintenanceWindow);
+    checkRetention(input.BackupRetentionPeriod);
+    if (input.PreferredBackupWindow !== undefined) parseBackupWindow(input.PreferredBackupWindow);
+    if (input.PreferredBackupWindow !== undefined || input.PreferredMaintenanceWindow !== undefined) {
+      checkWindowsApart(input.PreferredBackupWindow ?? rec.preferredBackupWindow, input.PreferredMaintenanceWindow ?? rec.preferredMaintenanceWindow);
+    }
     const pg = input.DBParameterGroupName !== undefined ? this.resolveParameterGroup(ctx, input.DBParameterGroupName, rec.family) : undefined;
     const og = input.OptionGroupName !== undefined ? this.resolveOptionGroup(ctx, input.OptionGroupName, rec.engine, version?.major ?? '') : undefined;
     if (input.VpcSecurityGroupIds) for (const sg of input.VpcSecurityGroupIds) if (!SECURITY_GROUP_ID.test(sg)) throw invalidParameterValue(`Invalid security group , groupId= ${sg}, groupName=.`);
@@ -490,6 +509,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
       if (rec.deletionProtection) throw invalidParameterCombination('Cannot delete protected DB Instance, please disable deletion protection and try again.');
       if (!skip && !finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.');
       if (skip && finalId) throw invalidParameterCombination('FinalDBSnapshotIdentifier can not be specified when SkipFinalSnapshot is enabled.');
+      // RDS deletes the automated backups with the instance unless asked to retain them.
+      rec.retainAutomatedBackups = input.DeleteAutomatedBackups === false;
       if (snapId) {
         if (this.t.snapshots.get(scopeKey(ctx.scope, snapId))) throw dbSnapshotAlreadyExists(snapId);
         if (rec.status === 'creating' || rec.status === 'failed') throw invalidDBInstanceState(`Instance ${rec.id} is not in a state that allows a final snapshot (${rec.status}).`);
@@ -539,6 +560,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
   describeOne(rec: InstanceRecord): api.DBInstance {
     const sg = this.t.subnetGroups.get(scopeKey(Scope.ofRecord(rec), rec.subnetGroupName)) ?? this.defaultSubnetGroup(rec.accountId, rec.region);
     const d = toDBInstance(rec, { config: this.o.config, subnetGroup: sg, parameterApplyStatus: this.parameterApplyStatus(rec) });
+    const latest = this.o.backupWorker.latestRestorableMs(rec);
+    if (latest !== undefined) d.LatestRestorableTime = new Date(latest);
     // The secret's status is Secrets Manager's to say (a rotation in progress, a deleted secret).
     if (d.MasterUserSecret && this.o.secrets) d.MasterUserSecret.SecretStatus = this.o.secrets.status(rec);
     return d;
@@ -1063,20 +1086,46 @@ export class RdsProvider implements Partial<api.RDSApi> {
     return { OptionGroupsList: page.map((g) => toOptionGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
   }
 
-  // ---- snapshots (final snapshots taken by DeleteDBInstance) -----------------------------------------
+  // ---- snapshots, automated backups and restores (./backups/api.ts) -------------------------------------
+
+  createDBSnapshot(input: api.CreateDBSnapshotMessage, ctx: RequestContext): api.CreateDBSnapshotResult {
+    return this.o.backups.createDBSnapshot(input, ctx);
+  }
 
   describeDBSnapshots(input: api.DescribeDBSnapshotsMessage, ctx: RequestContext): api.DBSnapshotMessage {
-    filterValues(input.Filters, ['db-instance-id', 'db-snapshot-id', 'snapshot-type', 'engine', 'dbi-resource-id']);
-    let snaps = [...this.t.snapshots.list(scopeKey(ctx.scope))].map(([, s]) => s);
-    if (input.DBSnapshotIdentifier !== undefined) {
-      const id = this.idFromArnOrName(ctx, input.DBSnapshotIdentifier, 'snapshot');
-      snaps = snaps.filter((s) => s.id === id);
-      if (!snaps.length) throw new ServiceError('DBSnapshotNotFound', `DBSnapshot ${input.DBSnapshotIdentifier} not found.`, { status: 404 });
-    }
-    if (input.DBInstanceIdentifier !== undefined) snaps = snaps.filter((s) => s.instanceId === input.DBInstanceIdentifier!.toLowerCase());
-    if (input.SnapshotType !== undefined && input.SnapshotType !== 'manual') snaps = [];
-    const { page, marker } = paginate(snaps, (s) => s.id, input.MaxRecords, input.Marker);
-    return { DBSnapshots: page.map((s) => toDBSnapshot(s, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
+    return this.o.backups.describeDBSnapshots(input, ctx);
+  }
+
+  copyDBSnapshot(input: api.CopyDBSnapshotMessage, ctx: RequestContext): api.CopyDBSnapshotResult {
+    return this.o.backups.copyDBSnapshot(input, ctx);
+  }
+
+  deleteDBSnapshot(input: api.DeleteDBSnapshotMessage, ctx: RequestContext): api.DeleteDBSnapshotResult {
+    return this.o.backups.deleteDBSnapshot(input, ctx);
+  }
+
+  modifyDBSnapshotAttribute(input: api.ModifyDBSnapshotAttributeMessage, ctx: RequestContext): api.ModifyDBSnapshotAttributeResult {
+    return this.o.backups.modifyDBSnapshotAttribute(input, ctx);
+  }
+
+  describeDBSnapshotAttributes(input: api.DescribeDBSnapshotAttributesMessage, ctx: RequestContext): api.DescribeDBSnapshotAttributesResult {
+    return this.o.backups.describeDBSnapshotAttributes(input, ctx);
+  }
+
+  describeDBInstanceAutomatedBackups(input: api.DescribeDBInstanceAutomatedBackupsMessage, ctx: RequestContext): api.DBInstanceAutomatedBackupMessage {
+    return this.o.backups.describeDBInstanceAutomatedBackups(input, ctx);
+  }
+
+  deleteDBInstanceAutomatedBackup(input: api.DeleteDBInstanceAutomatedBackupMessage, ctx: RequestContext): api.DeleteDBInstanceAutomatedBackupResult {
+    return this.o.backups.deleteDBInstanceAutomatedBackup(input, ctx);
+  }
+
+  restoreDBInstanceFromDBSnapshot(input: api.RestoreDBInstanceFromDBSnapshotMessage, ctx: RequestContext): Promise<api.RestoreDBInstanceFromDBSnapshotResult> {
+    return this.o.backups.restoreDBInstanceFromDBSnapshot(input, ctx, this);
+  }
+
+  restoreDBInstanceToPointInTime(input: api.RestoreDBInstanceToPointInTimeMessage, ctx: RequestContext): Promise<api.RestoreDBInstanceToPointInTimeResult> {
+    return this.o.backups.restoreDBInstanceToPointInTime(input, ctx, this);
   }
 
   // ---- tags -------------------------------------------------------------------------------------------
@@ -1165,9 +1214,12 @@ export class RdsProvider implements Partial<api.RDSApi> {
   }
 
   describeEventCategories(input: api.DescribeEventCategoriesMessage): api.EventCategoriesMessage {
-    const instance = ['availability', 'configuration change', 'creation', 'deletion', 'failure', 'low storage', 'notification', 'recovery'];
-    const maps = [{ SourceType: 'db-instance', EventCategories: instance }];
-    return { EventCategoriesMapList: input.SourceType === undefined || input.SourceType === 'db-instance' ? maps : [] };
+    const instance = [...new Set(['availability', 'configuration change', 'creation', 'deletion', 'failure', 'low storage', 'notification', 'recovery', ...BACKUP_CATEGORIES.instance])].sort();
+    const maps = [
+      { SourceType: 'db-instance', EventCategories: instance },
+      { SourceType: 'db-snapshot', EventCategories: BACKUP_CATEGORIES.snapshot },
+    ];
+    return { EventCategoriesMapList: maps.filter((m) => input.SourceType === undefined || input.SourceType === m.SourceType) };
   }
 }
 

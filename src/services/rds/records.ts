@@ -14,6 +14,7 @@ import { JsonTable, type ScopeLike, type Store } from '../../storage/store.js';
 import type { Member, RuntimeFields } from '../../runtime/resource.js';
 import type { ObservedState } from '../../runtime/transitions.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
+import type { BaseBackupRef, RestoreSource, SnapshotStatus, SourceSettings } from './backups/records.js';
 
 /**
  * The built-in rotation function of managed master passwords (`arn:aws:lambda:<region>:<account>:function:<name>`
@@ -98,8 +99,12 @@ export interface InstanceRecord extends RuntimeFields {
   tlsValidTillMs?: number;
   /** The engine data directory, under Cellar's data directory. */
   dataDir: string;
-  /** Final snapshot requested by DeleteDBInstance (recorded; see docs/rds.md). */
+  /** Final snapshot requested by DeleteDBInstance, taken by the deletion before the engine stops. */
   finalSnapshotId?: string;
+  /** DeleteDBInstance DeleteAutomatedBackups=false: the automated backups stay, `retained`. */
+  retainAutomatedBackups?: boolean;
+  /** Set on an instance made by a restore: what its create step restores instead of initialising a new engine. */
+  restore?: RestoreSource;
   /** Last maintenance-window check, so a window is not missed when the clock jumps. */
   lastMaintenanceCheckMs?: number;
 }
@@ -183,8 +188,26 @@ export interface EventRecord {
 export interface SnapshotRecord {
   id: string;
   instanceId: string;
-  /** Where the copy of the data directory is (supervisor.snapshotDirName; absent in records made before it was kept). */
+  /**
+   * Where an earlier Cellar's copy of the stopped data directory is (final snapshots before backups were taken by the
+   * engines' tools). Such snapshots are listed but cannot be restored (see backups/api.ts).
+   */
   dir?: string;
+  /** The engine's base backup this snapshot is (absent while `creating`, and in earlier Cellars' records). */
+  base?: BaseBackupRef;
+  /** Absent in earlier Cellars' records: `available`. */
+  status?: SnapshotStatus;
+  /** The settings a restore needs (absent in earlier Cellars' records). */
+  source?: SourceSettings;
+  /** CopyDBSnapshot: the snapshot this one copies (an ARN), and its backup while the copy is made. */
+  copiedFromArn?: string;
+  copyOf?: BaseBackupRef;
+  /** When the data was captured, for copies: the original's. */
+  originalCreatedAtMs?: number;
+  /** ModifyDBSnapshotAttribute `restore`: account IDs (or `all`) that may restore and copy it. */
+  restoreAccounts?: string[];
+  /** Why it failed, when `failed`. */
+  failure?: string;
   /** The instance's storage key ARN: the snapshot is encrypted under it, as RDS's are. */
   kmsKeyId?: string;
   createdAtMs: number;

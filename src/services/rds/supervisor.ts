@@ -29,6 +29,7 @@ import { classMemoryBytes, instanceClass } from './catalog.js';
 import { listenAddress } from './describe.js';
 import type { EngineEvent, MemberEngine, RdsEngineDriver } from './driver.js';
 import { deleteInstance, instanceSteps, type InstanceReconcile, type InstanceStep } from './instance-steps.js';
+import type { BackupWorker } from './backups/worker.js';
 import type { ReconcileTrigger } from './provider.js';
 import { scopeKey, type InstanceRecord, type RdsTables } from './records.js';
 import { instanceSettings } from './settings.js';
@@ -58,6 +59,8 @@ export interface SupervisorOptions {
    * reconcile, and the health decider in it, are never held up by a backup.
    */
   ensureBackups?: (c: InstanceReconcile, supervisor: RdsSupervisor) => Promise<StepOutcome>;
+  /** Backups, snapshots and restores (backups/worker.ts): restores in ensureDataDir, final snapshots in deletion. */
+  backups?: BackupWorker;
 }
 
 /** Failed reconciles (a start that does not come up, say) retried from the health loop before `failed`. */
@@ -259,11 +262,13 @@ export class RdsSupervisor implements ReconcileTrigger {
 
   start(): void {
     this.loop.start();
+    this.options.backups?.start();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     await this.loop.stop(STOP_WAIT_FOR_ACTIONS_MS, () => this.hurried);
+    await this.options.backups?.stop(this.hurried);
     await this.options.driver.stopAll(this.hurried ? 'immediate' : 'fast');
   }
 
