@@ -193,6 +193,22 @@ describe('MariaDB backups, point-in-time restore and replication (engine contrac
     await engine.stop('fast');
   });
 
+  it('restores to exactly the LatestRestorableTime it reported, seconds after the last write', { timeout: STEP_TIMEOUT_MS }, async () => {
+    // The writer has stopped: the reported time is the present (the server's whole position is archived), well past
+    // the newest archived transaction, and a restore (another adapter, no running server to ask) must accept it.
+    const lastAck = Math.max(...writer.rows.map((r) => r.ackedAt));
+    const latest = await waitFor('LatestRestorableTime to pass the last write by 2 s', 20_000, async () => {
+      const t = await source.latestArchivedTime(place);
+      return t !== undefined && t >= lastAck + 2000 ? t : undefined;
+    });
+    const { engine, restoredTo } = await restoreInto('at-latest', { base: backupInfo, archiveDir: place.archiveDir, targetTime: latest });
+    assert.equal(restoredTo, latest);
+    const got = await ids(engine.spec.port);
+    for (const r of writer.rows) assert.ok(got.has(r.id), `row ${r.id} missing`);
+    assert.equal(got.size, writer.rows.length);
+    await engine.stop('fast');
+  });
+
   it('restores the base backup alone to its own state', { timeout: STEP_TIMEOUT_MS }, async () => {
     const { engine, restoredTo } = await restoreInto('snapshot', { base: backupInfo });
     assert.equal(restoredTo, backupInfo.consistentAt);

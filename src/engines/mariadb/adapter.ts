@@ -42,7 +42,7 @@ import {
   type StopOutcome,
 } from '../adapter.js';
 import { generateSecret, mysqlNativePasswordHash } from '../secrets.js';
-import { archiveLatestTime, BinlogArchiver, restoreInstance, takeBaseBackup, type MariadbBackupContext } from './backup.js';
+import { archiveLatestTime, BinlogArchiver, restoreInstance, takeBaseBackup, type CaughtUp, type MariadbBackupContext } from './backup.js';
 import {
   ADMIN_PROCEDURE,
   bootstrapSql,
@@ -434,11 +434,11 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
   }
 
   async latestArchivedTime(place: BackupPlace): Promise<number | undefined> {
-    let caughtUp: { at: number; file: string; position: number } | undefined;
+    let caughtUp: CaughtUp | undefined;
     if (this.isRunning() && this.archiver?.isRunning() && this.archiver.archiveDir === place.archiveDir) {
       const at = Date.now();
       const status = await this.masterStatus().catch(() => undefined);
-      if (status) caughtUp = { at, ...status };
+      if (status) caughtUp = { at, ...status, host: this.host };
     }
     return archiveLatestTime(place.archiveDir, caughtUp);
   }

@@ -19,7 +19,8 @@
  *
  * The archive's latest restorable time: when the archiver holds everything up to the server's current binlog
  * position (asked just before), every transaction stamped before the current second is safe; otherwise it is the
- * second of the newest archived complete transaction. The archive is written through the page cache (mariadb-binlog
+ * second of the newest archived complete transaction. The caught-up second is recorded in the archive before it is
+ * reported, so a restore (which has no running server to ask) accepts every time that was reported. The archive is written through the page cache (mariadb-binlog
  * does not fsync each event): it survives a kill -9 of Cellar or the engine, not a host crash before writeback;
  * compressed files are fsynced when sealed.
  */
@@ -78,9 +79,17 @@ interface LatestRecord {
   latestAt: number;
 }
 
-async function readLatestRecord(archiveDir: string): Promise<LatestRecord | undefined> {
+/**
+ * Written, before it is reported, each time the running server's whole binlog position was seen in the archive:
+ * everything stamped before `latestAt` (a whole second) is archived. A restore (in another adapter, maybe after a
+ * kill -9 of Cellar) reads it, so the LatestRestorableTime reported is always a time the restore accepts. Unlike
+ * LATEST_RECORD it says nothing about what follows `position`: the server kept writing to the same file.
+ */
+const CAUGHT_UP_RECORD = 'cellar-caught-up.json';
+
+async function readLatestRecord(archiveDir: string, name = LATEST_RECORD): Promise<LatestRecord | undefined> {
   try {
-    const r = JSON.parse(await fs.readFile(path.join(archiveDir, LATEST_RECORD), 'utf8')) as Partial<LatestRecord>;
+    const r = JSON.parse(await fs.readFile(path.join(archiveDir, name), 'utf8')) as Partial<LatestRecord>;
     if (typeof r.file === 'string' && BINLOG_FILE_PATTERN.test(r.file) && Number.isSafeInteger(r.position) && Number.isSafeInteger(r.latestAt)) return r as LatestRecord;
   } catch {
     // none, or unreadable: the archive's own scan answers
@@ -216,18 +225,47 @@ async function scanArchiveFile(f: ArchiveFile): Promise<BinlogScan> {
   return scan;
 }
 
+/** Whether the archive holds `record.file` up to `record.position` (a file the server moved on from is whole). */
+async function archiveHolds(files: ArchiveFile[], newestScan: BinlogScan, record: LatestRecord): Promise<boolean> {
+  const newest = files[files.length - 1]!;
+  if (newest.name === record.file) return newestScan.completeBytes >= record.position;
+  return files.some((f) => f.name === record.file);
+}
+
+/** The server's binlog position, read at `at` and found entirely in the archive; `host` records it (CAUGHT_UP_RECORD). */
+export interface CaughtUp {
+  at: number;
+  file: string;
+  position: number;
+  host: Host;
+}
+
 /**
- * The latest restorable time (epoch ms, whole seconds) of an archive: see the module header. `caughtUpAt` is a time
- * before which the server's binlog position was read and found entirely in the archive.
+ * The latest restorable time (epoch ms) of an archive: see the module header. Both LatestRestorableTime (with
+ * `caughtUp`, engine running) and the restore's bound (without) come from here, so a reported time is restorable.
  */
-export async function archiveLatestTime(archiveDir: string, caughtUp?: { at: number; file: string; position: number }): Promise<number | undefined> {
+export async function archiveLatestTime(archiveDir: string, caughtUp?: CaughtUp): Promise<number | undefined> {
   const files = await listArchive(archiveDir);
   if (files.length === 0) return undefined;
   const newest = files[files.length - 1]!;
   const newestScan = await scanArchiveFile(newest);
+  const recorded = await readLatestRecord(archiveDir, CAUGHT_UP_RECORD);
   if (caughtUp && newest.name === caughtUp.file && newestScan.completeBytes >= caughtUp.position) {
-    return restorableSecond(caughtUp.at) * 1000;
+    const latestAt = restorableSecond(caughtUp.at) * 1000;
+    if (latestAt > (recorded?.latestAt ?? 0)) {
+      const record: LatestRecord = { file: caughtUp.file, position: caughtUp.position, latestAt };
+      await caughtUp.host.writeFile(path.join(archiveDir, CAUGHT_UP_RECORD), JSON.stringify(record) + '\n', { ownedByCellar: true, durable: false });
+    }
+    return Math.max(latestAt, recorded?.latestAt ?? 0);
   }
+  const fromArchive = await archiveOwnLatestTime(archiveDir, files, newestScan);
+  if (recorded && (await archiveHolds(files, newestScan, recorded))) return Math.max(recorded.latestAt, fromArchive ?? 0);
+  return fromArchive;
+}
+
+/** What the archive's files (and the record of the engine's last stop) say by themselves. */
+async function archiveOwnLatestTime(archiveDir: string, files: ArchiveFile[], newestScan: BinlogScan): Promise<number | undefined> {
+  const newest = files[files.length - 1]!;
   // Recorded at the engine's last stop, and nothing archived since: exact to the millisecond (see restoreInstance).
   const record = await readLatestRecord(archiveDir);
   if (record && record.file === newest.name && newestScan.completeBytes >= record.position) return record.latestAt;
