@@ -5,6 +5,7 @@
  *   - killed while the engine's own tool is taking a manual snapshot of a few tens of MB, the next Cellar takes the
  *     snapshot again: it becomes available and restores to the state it was asked of;
  *   - point-in-time restore to a time between two writes made before the kill gives exactly the rows up to it;
+ *   - a restore to exactly the LatestRestorableTime described after the kill is accepted and has every row;
  *   - a corrupted automated base backup still fails its restore clearly.
  * Shared by rds-backups-postgres-crash.test.ts and rds-backups-mariadb-crash.test.ts.
  */
@@ -110,6 +111,23 @@ export function crashScenarios(engine: Engine, opts: { writerIntervalMs: number;
       await rds.send(new RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: SRC, TargetDBInstanceIdentifier: `crash-pitr-${engine}`, RestoreTime: new Date(t), Port: await freePort() }));
       await db.waitStatus(`crash-pitr-${engine}`, 'available');
       assert.deepEqual(await (await sql(`crash-pitr-${engine}`)).ids(), written.slice(0, 4).map((r) => r.id));
+    });
+
+    it('after the kill, a restore to exactly the LatestRestorableTime described has every row', async () => {
+      // A quiet source: LatestRestorableTime is seconds past its newest change, and the restore must accept it.
+      const lastAck = Math.max(...written.map((r) => r.ackMs));
+      const latest = await waitFor(
+        async () => {
+          const t = (await db.describe(SRC))!.LatestRestorableTime;
+          return t && t.getTime() > lastAck ? t : undefined;
+        },
+        'LatestRestorableTime past the last write',
+        60_000,
+        200,
+      );
+      await rds.send(new RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: SRC, TargetDBInstanceIdentifier: `crash-latest-${engine}`, RestoreTime: latest, Port: await freePort() }));
+      await db.waitStatus(`crash-latest-${engine}`, 'available');
+      assert.deepEqual(await (await sql(`crash-latest-${engine}`)).ids(), atSnapshot);
     });
 
     it('after the kill, a corrupted automated base backup fails its restore with an event naming the file', async () => {
