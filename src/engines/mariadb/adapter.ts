@@ -83,6 +83,9 @@ const ADMIN_SQL_MODE = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_C
 export const REPLICATION_USER = 'rdsrepladmin';
 const REPLICATION_START_TIMEOUT_MS = 30_000;
 
+/** The longest wait before asking a server that refused SHOW MASTER STATUS again. */
+const MASTER_STATUS_BACKOFF_CAP_MS = 30_000;
+
 export class MariadbEngine extends ProcessEngine implements RelationalEngineAdapter, RecoverableEngineAdapter {
   readonly prefix: string;
   private readonly socket: string;
@@ -435,13 +438,25 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
 
   async latestArchivedTime(place: BackupPlace): Promise<number | undefined> {
     let caughtUp: CaughtUp | undefined;
-    if (this.isRunning() && this.archiver?.isRunning() && this.archiver.archiveDir === place.archiveDir) {
+    if (this.isRunning() && this.archiver?.isRunning() && this.archiver.archiveDir === place.archiveDir && Date.now() >= this.masterStatusRetryAt) {
       const at = Date.now();
       const status = await this.masterStatus().catch(() => undefined);
-      if (status) caughtUp = { at, ...status, host: this.host };
+      if (status) {
+        caughtUp = { at, ...status, host: this.host };
+        this.masterStatusBackoffMs = 0;
+      } else {
+        // Cellar's account refused (a master user who dropped it), or the engine too busy: asked again only after a
+        // backoff, so a caller polling every second cannot fill the engine's log with refused logins meanwhile.
+        this.masterStatusBackoffMs = Math.min(MASTER_STATUS_BACKOFF_CAP_MS, Math.max(1_000, this.masterStatusBackoffMs * 2));
+        this.masterStatusRetryAt = Date.now() + this.masterStatusBackoffMs;
+      }
     }
     return archiveLatestTime(place.archiveDir, caughtUp);
   }
+
+  /** After SHOW MASTER STATUS failed, not asked again before this (doubling from 1 s to MASTER_STATUS_BACKOFF_CAP_MS). */
+  private masterStatusRetryAt = 0;
+  private masterStatusBackoffMs = 0;
 
   async backup(place: BackupPlace, id: string): Promise<BaseBackupInfo> {
     return takeBaseBackup(this.backupContext(), place, id);
