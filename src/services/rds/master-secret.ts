@@ -206,7 +206,9 @@ export class MasterSecrets {
       },
       setSecret: async (event, sm) => {
         const rec = await this.instanceOf(event, sm);
-        if (rec.status !== 'available' && rec.status !== 'storage-full') throw new Error(`DB instance ${rec.id} is ${rec.status}; its password is rotated once it is available`);
+        // A backup in progress does not hold a rotation up (RDS's daily backup and the 7-day rotation often fall due
+        // together): the engine runs throughout, and the password change is an ordinary write the backup's log covers.
+        if (rec.status !== 'available' && rec.status !== 'storage-full' && rec.status !== 'backing-up') throw new Error(`DB instance ${rec.id} is ${rec.status}; its password is rotated once it is available`);
         const pending = await this.value(sm, event, 'AWSPENDING');
         const spec = this.o.spec(rec);
         if (!this.o.driver.isRunning(spec)) throw new Error(`the engine of DB instance ${rec.id} is not running`);
