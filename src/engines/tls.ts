@@ -12,7 +12,6 @@
  */
 import * as path from 'node:path';
 import type { Host } from './host.js';
-import type { InstanceLayout } from './adapter.js';
 
 export interface TlsMaterial {
   certPem: string;
@@ -26,12 +25,15 @@ export interface TlsMaterial {
  */
 export const FORCE_SSL_PARAM = 'rds.force_ssl';
 
-export function tlsFile(layout: Pick<InstanceLayout, 'root'>): string {
+/** The part of an instance's layout (adapter.ts) that TLS files live under: a structural type, so no import circle. */
+type InstanceRoot = { root: string };
+
+export function tlsFile(layout: InstanceRoot): string {
   return path.join(layout.root, 'tls', 'server.pem');
 }
 
 /** Writes key + certificate atomically and durably, 0600, owned by the engine user. */
-export async function writeTlsMaterial(host: Host, layout: Pick<InstanceLayout, 'root'>, m: TlsMaterial): Promise<void> {
+export async function writeTlsMaterial(host: Host, layout: InstanceRoot, m: TlsMaterial): Promise<void> {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(m.keyPem)) throw new Error('TLS key is not a PEM private key');
   if (!/-----BEGIN CERTIFICATE-----/.test(m.certPem)) throw new Error('TLS certificate is not a PEM certificate');
   const file = tlsFile(layout);
@@ -39,12 +41,12 @@ export async function writeTlsMaterial(host: Host, layout: Pick<InstanceLayout, 
   await host.writeFile(file, ensureNewline(m.keyPem) + ensureNewline(m.certPem), { mode: 0o600 });
 }
 
-export async function hasTls(host: Host, layout: Pick<InstanceLayout, 'root'>): Promise<boolean> {
+export async function hasTls(host: Host, layout: InstanceRoot): Promise<boolean> {
   return host.exists(tlsFile(layout));
 }
 
 /** The installed server certificate (PEM), never the key; undefined when none is installed. */
-export async function readTlsCertificate(host: Host, layout: Pick<InstanceLayout, 'root'>): Promise<string | undefined> {
+export async function readTlsCertificate(host: Host, layout: InstanceRoot): Promise<string | undefined> {
   const text = await host.readFile(tlsFile(layout));
   const m = text && /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END CERTIFICATE-----/.exec(text);
   return m ? m[0] + '\n' : undefined;

@@ -14,6 +14,7 @@ import { JsonTable, type ScopeLike, type Store } from '../../storage/store.js';
 import type { Member, RuntimeFields } from '../../runtime/resource.js';
 import type { ObservedState } from '../../runtime/transitions.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
+import type { Tag } from './tag.js';
 import type { BaseBackupRef, RestoreSource, SnapshotStatus, SourceSettings } from './backups/records.js';
 
 /**
@@ -32,10 +33,7 @@ export const SEAL_AAD = 'rds-master-password';
 /** RDS's DB instance statuses that Cellar uses (RDS's own strings; derived, see runtime/transitions.ts). */
 export type { ResourceStatus as InstanceStatus } from '../../runtime/transitions.js';
 
-export interface Tag {
-  Key: string;
-  Value: string;
-}
+export type { Tag } from './tag.js';
 
 /** Changes waiting for the maintenance window or a reboot (ApplyImmediately=false). */
 export interface PendingChanges {

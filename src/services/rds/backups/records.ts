@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { JsonTable, type ScopeLike, type Store } from '../../../storage/store.js';
 import type { EngineKind, RdsEngine } from '../catalog.js';
 import type { BaseBackupInfo } from '../../../engines/adapter.js';
-import type { Tag } from '../records.js';
+import type { Tag } from '../tag.js';
 
 /** A finished base backup as the engine adapter reports it: a full physical backup, compressed and checksummed. */
 export type BaseBackupRef = BaseBackupInfo;
