@@ -16,8 +16,12 @@ export interface ProcessSample {
   rootPid: number;
   /** CPU seconds used by the tree, reaped children included (the root's cutime and cstime). */
   cpuSeconds: number;
-  /** Resident memory of the live processes. */
-  rssBytes: number;
+  /**
+   * Memory of the live processes: each one's proportional set size (/proc/<pid>/smaps_rollup Pss), where a page
+   * shared by n processes counts 1/n in each, so PostgreSQL's shared buffers count once for the tree and not once per
+   * backend that touched them (summed RSS overstated a busy instance several times over). RSS where Pss is unreadable.
+   */
+  memoryBytes: number;
   /** Per live pid: read and write system calls so far (/proc/<pid>/io syscr, syscw). */
   io: Map<number, { reads: number; writes: number }>;
 }
@@ -49,6 +53,18 @@ function readStat(pid: number): StatFields | undefined {
     cstime: Number(rest[14]),
     rssPages: Number(rest[21]),
   };
+}
+
+/** The process's proportional set size in bytes (smaps_rollup, Linux 4.14 and later), or undefined. */
+function readPss(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const pss = /^Pss:\s+(\d+) kB$/m.exec(text);
+  return pss ? Number(pss[1]) * 1024 : undefined;
 }
 
 function readIo(pid: number): { reads: number; writes: number } | undefined {
@@ -104,17 +120,17 @@ export function sampleTree(rootPid: number): ProcessSample | undefined {
   const root = readStat(rootPid);
   if (!root) return undefined;
   let ticks = root.cutime + root.cstime;
-  let rssPages = 0;
+  let memoryBytes = 0;
   const io = new Map<number, { reads: number; writes: number }>();
   for (const pid of descendants(rootPid)) {
     const s = pid === rootPid ? root : readStat(pid);
     if (!s) continue;
     ticks += s.utime + s.stime;
-    rssPages += s.rssPages;
+    memoryBytes += readPss(pid) ?? s.rssPages * PAGE_BYTES;
     const i = readIo(pid);
     if (i) io.set(pid, i);
   }
-  return { rootPid, cpuSeconds: ticks / TICKS_PER_SECOND, rssBytes: rssPages * PAGE_BYTES, io };
+  return { rootPid, cpuSeconds: ticks / TICKS_PER_SECOND, memoryBytes, io };
 }
 
 /**

@@ -127,7 +127,7 @@ describe('process tree readings (/proc)', () => {
       await new Promise((r) => setTimeout(r, 500));
       const second = sampleTree(process.pid)!;
       assert.ok(second.cpuSeconds > first.cpuSeconds, `CPU ${first.cpuSeconds} → ${second.cpuSeconds}`);
-      assert.ok(second.rssBytes > 10 * 1024 * 1024);
+      assert.ok(second.memoryBytes > 10 * 1024 * 1024);
       assert.ok(ioBetween(first, second).writes > 0);
       assert.equal(sampleTree(2 ** 22 + 1), undefined, 'no such process');
     } finally {

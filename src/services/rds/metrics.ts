@@ -6,7 +6,8 @@
  * - DatabaseConnections: client sessions (PostgreSQL pg_stat_activity, MariaDB Threads_connected), not counting the
  *   admin session that asks;
  * - CPUUtilization: CPU time of the engine's processes over the period, as a percentage of the host's CPUs;
- * - FreeableMemory: the instance class's memory here (rds.memoryScale) less the engine processes' resident memory;
+ * - FreeableMemory: the instance class's memory here (rds.memoryScale) less the engine processes' memory
+ *   (proportional set size: shared buffers count once, not once per backend);
  * - FreeStorageSpace: AllocatedStorage less what the instance directory occupies;
  * - ReadIOPS / WriteIOPS: read and write system calls of the engine's processes per second;
  * - ReadLatency / WriteLatency: seconds per block read and per WAL sync, when the engine times its I/O
@@ -68,7 +69,7 @@ export class RdsMetrics implements MetricSampler {
     if (activity) datums.push(datum('DatabaseConnections', activity.connections, 'Count'));
     if (used !== undefined) datums.push(datum('FreeStorageSpace', Math.max(0, t.allocatedBytes - used), 'Bytes'));
     const proc = sampleTree(t.pid);
-    if (proc) datums.push(datum('FreeableMemory', Math.max(0, t.memoryBytes - proc.rssBytes), 'Bytes'));
+    if (proc) datums.push(datum('FreeableMemory', Math.max(0, t.memoryBytes - proc.memoryBytes), 'Bytes'));
     const before = this.previous.get(t.spec.key);
     if (proc && before && before.process.rootPid === proc.rootPid && atMs > before.atMs) {
       const seconds = (atMs - before.atMs) / 1000;
