@@ -33,6 +33,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { withContext } from '../core/errors.js';
 import { log } from '../core/log.js';
+import { SecretBox } from '../crypto/rootkey.js';
 
 export interface ExitStatus {
   code: number | null;
@@ -116,6 +117,16 @@ export interface Host {
    */
   writeFile(file: string, content: string, options?: WriteFileOptions): Promise<void>;
   readFile(file: string): Promise<string | undefined>;
+  /**
+   * Writes a secret only Cellar reads (an engine's internal admin or replication password): sealed under the root
+   * key (AES-256-GCM), in a file owned by Cellar, 0600, durable. Never plaintext on disk.
+   */
+  writeSecret(file: string, value: string): Promise<void>;
+  /**
+   * A secret written by writeSecret, or undefined when the file is missing or cannot be opened under this root key
+   * (logged; the caller makes a new one). A plaintext file left by an earlier version is read and sealed in place.
+   */
+  readSecret(file: string): Promise<string | undefined>;
   exists(p: string): Promise<boolean>;
   remove(p: string): Promise<void>;
   /** Bytes allocated on disk under `dir` (like `du`), bounded by `maxEntries`. */
@@ -144,6 +155,26 @@ export interface LocalHostOptions {
    * Cellar without setpriv would have: tests use it to leave a real leftover engine for a successor to take over.
    */
   stopChildrenWithCellar?: boolean;
+  /**
+   * Seals the secret files Cellar keeps beside an engine (writeSecret): the server passes its root-key box. Without
+   * one, CELLAR_ROOT_KEY if set, else a key made once per process (tests and benchmarks, whose files die with them).
+   */
+  secretBox?: SecretBox;
+}
+
+/** What a sealed secret file starts with; the sealed value follows in base64. */
+const SEALED_PREFIX = 'cellar-sealed:v1:';
+
+let processBox: SecretBox | undefined;
+function defaultSecretBox(): SecretBox {
+  const fromEnv = process.env.CELLAR_ROOT_KEY;
+  if (fromEnv) return new SecretBox(Buffer.from(fromEnv, 'base64'));
+  return (processBox ??= new SecretBox(randomBytes(32)));
+}
+
+/** Binds a sealed value to what it is (the file's name), so one secret file cannot be swapped for another. */
+function secretAad(file: string): string {
+  return `engine-secret:${path.basename(file)}`;
 }
 
 /** Where util-linux's setpriv usually lives; the first that exists is used. */
@@ -156,6 +187,7 @@ export class LocalHost implements Host {
     private readonly switchUser: boolean,
     /** setpriv's path when children are to die with Cellar; undefined when not (option off, or no setpriv). */
     private readonly setpriv: string | undefined,
+    private readonly secretBox: SecretBox,
   ) {}
 
   /** Whether children get a signal when Cellar dies (setpriv found and the option not turned off). */
@@ -167,15 +199,16 @@ export class LocalHost implements Host {
   static async create(options: LocalHostOptions = {}): Promise<LocalHost> {
     const me = os.userInfo();
     const setpriv = options.stopChildrenWithCellar === false ? undefined : await findExecutable(SETPRIV_PATHS);
+    const box = options.secretBox ?? defaultSecretBox();
     if (options.stopChildrenWithCellar !== false && !setpriv) {
       log('warn', 'setpriv (util-linux) not found: engines will outlive Cellar if it dies; the next start stops them', { looked: SETPRIV_PATHS });
     }
     if (me.uid !== 0) {
-      return new LocalHost({ name: me.username, uid: me.uid, gid: me.gid }, me.username, false, setpriv);
+      return new LocalHost({ name: me.username, uid: me.uid, gid: me.gid }, me.username, false, setpriv, box);
     }
     const name = options.engineUserName ?? 'cellar';
     // A throwaway host running as ourselves does the lookups; it never switches user.
-    const bootstrap = new LocalHost({ name: me.username, uid: 0, gid: 0 }, me.username, false, setpriv);
+    const bootstrap = new LocalHost({ name: me.username, uid: 0, gid: 0 }, me.username, false, setpriv, box);
     let user = await lookupUser(bootstrap, name);
     if (!user && options.createEngineUser !== false) {
       const r = await bootstrap.run({
@@ -190,7 +223,7 @@ export class LocalHost implements Host {
     }
     if (!user) throw new Error(`engine user ${name} does not exist and was not created`);
     if (user.uid === 0) throw new Error(`engine user ${name} is root; engines must run unprivileged`);
-    return new LocalHost(user, me.username, true, setpriv);
+    return new LocalHost(user, me.username, true, setpriv, box);
   }
 
   private childEnv(spec: SpawnSpec): NodeJS.ProcessEnv {
@@ -333,6 +366,26 @@ export class LocalHost implements Host {
       return await handle.readFile('utf8');
     } finally {
       await handle.close();
+    }
+  }
+
+  async writeSecret(file: string, value: string): Promise<void> {
+    await this.writeFile(file, SEALED_PREFIX + this.secretBox.sealString(value, secretAad(file)) + '\n', { ownedByCellar: true });
+  }
+
+  async readSecret(file: string): Promise<string | undefined> {
+    const text = (await this.readFile(file))?.trim();
+    if (!text) return undefined;
+    if (!text.startsWith(SEALED_PREFIX)) {
+      // Written in plaintext by a version before sealing: seal it now, keeping the value the engine knows.
+      await this.writeSecret(file, text);
+      return text;
+    }
+    try {
+      return this.secretBox.openString(text.slice(SEALED_PREFIX.length), secretAad(file));
+    } catch {
+      log('warn', 'engine secret file does not open under this root key; a new secret will be made', { file });
+      return undefined;
     }
   }
 

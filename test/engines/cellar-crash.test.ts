@@ -7,6 +7,7 @@
  *   again, and every acknowledged write is still there.
  * Run against every engine, with a real separate Node process standing for the first Cellar.
  */
+import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -98,6 +99,10 @@ function startFirstCellar(spec: EngineSpec, hostOptions: { stopChildrenWithCella
 }
 
 const engines: EngineName[] = ['postgres', 'mariadb', 'redis'];
+
+// The first Cellar and its successor share a root key, as two runs of one server on one data directory do: the
+// engines' secret files (Redis's admin password) are sealed under it. Child processes inherit it.
+process.env.CELLAR_ROOT_KEY ??= randomBytes(32).toString('base64');
 
 describe('Cellar killed with SIGKILL while its engines run', { timeout: 10 * 60_000 }, () => {
   const host = LocalHost.create();

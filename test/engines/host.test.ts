@@ -10,7 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { LocalHost, settlesWithin } from '../../src/engines/host.js';
+import { SecretBox } from '../../src/crypto/rootkey.js';
 import { listPostgresInstallations, mariadbVersion, redisVersion } from '../../src/engines/versions.js';
 import { createEngine } from '../../src/engines/index.js';
 import { MariadbEngine } from '../../src/engines/mariadb/adapter.js';
@@ -136,6 +138,32 @@ describe('LocalHost', () => {
     assert.ok((await host.diskUsageBytes(base)) > 0);
     await host.syncTree(base);
     await host.syncTreeByWalk(base);
+  });
+
+  it('seals the secret files it keeps for Cellar, and reads back only what its own key sealed', async () => {
+    const dir = path.join(base, 'secrets');
+    await host.ensureDir(dir);
+    const file = path.join(dir, 'replication.secret');
+    await host.writeSecret(file, 'pa55-word-in-clear');
+    const raw = fs.readFileSync(file, 'utf8');
+    assert.ok(!raw.includes('pa55-word-in-clear'), 'the plaintext is not on disk');
+    assert.match(raw, /^cellar-sealed:v1:[A-Za-z0-9+/=]+\n$/);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(file).uid, process.getuid?.(), "Cellar's own file, not the engine user's");
+    assert.equal(await host.readSecret(file), 'pa55-word-in-clear');
+    // Bound to its name: the same sealed text under another name does not open.
+    const other = path.join(dir, 'admin.secret');
+    fs.writeFileSync(other, raw, { mode: 0o600 });
+    assert.equal(await host.readSecret(other), undefined);
+    // Another root key (another Cellar's files) does not open either.
+    const stranger = await LocalHost.create({ secretBox: new SecretBox(randomBytes(32)) });
+    assert.equal(await stranger.readSecret(file), undefined);
+    // A plaintext file from a version before sealing is read, and sealed in place.
+    fs.writeFileSync(other, 'old-plain\n', { mode: 0o600 });
+    assert.equal(await host.readSecret(other), 'old-plain');
+    assert.match(fs.readFileSync(other, 'utf8'), /^cellar-sealed:v1:/);
+    assert.equal(await host.readSecret(other), 'old-plain');
+    assert.equal(await host.readSecret(path.join(dir, 'missing.secret')), undefined);
   });
 
   it('finds free ports and notices taken ones', async () => {

@@ -57,7 +57,8 @@ describe('Redis: the master user cannot escape the instance', { timeout: 5 * 60_
     await engine.initialise();
     await engine.start();
     master = { port: engine.spec.port, user: 'default', password: 'escape-pw' };
-    adminSecret = fs.readFileSync(path.join(engine.layout.conf, 'admin.secret'), 'utf8').trim();
+    adminSecret = (await host.readSecret(path.join(engine.layout.conf, 'admin.secret')))!;
+    assert.ok(adminSecret, 'the admin secret opens under the host key');
   });
 
   after(async () => {

@@ -5,6 +5,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   BINLOG_EVENT,
   binlogDatetime,
@@ -16,6 +19,7 @@ import {
   restorableSecond,
   scanBinlog,
 } from '../../src/engines/mariadb/binlog.js';
+import { listArchive } from '../../src/engines/mariadb/backup.js';
 import { BACKUP_PRIVILEGES, MASTER_GLOBAL_PRIVILEGES, backupAccountSql, serverIdFor } from '../../src/engines/mariadb/config.js';
 
 /** One event: 19-byte header, body, 4 bytes of (fake) CRC32. */
@@ -128,5 +132,26 @@ describe('mariadb backup configuration', () => {
     assert.equal(sql[sql.length - 1], `GRANT ${BACKUP_PRIVILEGES.join(', ')} ON *.* TO 'cellar'@'localhost';`);
     // Not root: the engine user is Cellar's own, whose admin account gets the grant without being recreated.
     assert.deepEqual(backupAccountSql('alice', 'alice'), [`GRANT ${BACKUP_PRIVILEGES.join(', ')} ON *.* TO 'alice'@'localhost';`]);
+  });
+});
+
+describe('binlog archive listing', () => {
+  it('lists the uncompressed file while gzip may still be writing its .gz, and the .gz once gzip removed its input', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-binlog-list-'));
+    try {
+      // 000001: gzip at work (input and partial output); 000002: compressed; 000003: the newest, still streaming.
+      for (const name of ['binlog.000001', 'binlog.000001.gz', 'binlog.000002.gz', 'binlog.000002.gz.sha256', 'binlog.000003']) await writeFile(path.join(dir, name), 'x');
+      const listed = await listArchive(dir);
+      assert.deepEqual(
+        listed.map((f) => [path.basename(f.file), f.compressed]),
+        [
+          ['binlog.000001', false],
+          ['binlog.000002.gz', true],
+          ['binlog.000003', false],
+        ],
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

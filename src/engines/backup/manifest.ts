@@ -179,18 +179,29 @@ export async function isArchiveFileSealed(file: string): Promise<boolean> {
   }
 }
 
+/**
+ * How long a restore waits for the sidecar of a compressed file that has none yet: the archiver seals a file
+ * milliseconds after gzip finishes it, and a restore that lists the archive in between must not call it damaged.
+ */
+export const SIDECAR_WAIT_MS = 5000;
+
 /** Checks an archive file against its sidecar; throws BackupCorruptError naming it when missing or corrupt. */
-export async function verifyArchiveFile(file: string): Promise<void> {
-  let sidecar: string;
-  try {
-    sidecar = await fs.readFile(file + CHECKSUM_SUFFIX, 'utf8');
-  } catch {
+export async function verifyArchiveFile(file: string, sidecarWaitMs = SIDECAR_WAIT_MS): Promise<void> {
+  let sidecar: string | undefined;
+  const deadline = Date.now() + sidecarWaitMs;
+  for (;;) {
     try {
-      await fs.access(file);
+      sidecar = await fs.readFile(file + CHECKSUM_SUFFIX, 'utf8');
+      break;
     } catch {
-      throw new BackupCorruptError(file, 'missing', 'not in the archive');
+      try {
+        await fs.access(file);
+      } catch {
+        throw new BackupCorruptError(file, 'missing', 'not in the archive');
+      }
+      if (Date.now() >= deadline) throw new BackupCorruptError(file, 'no-manifest', `its checksum ${path.basename(file)}${CHECKSUM_SUFFIX} is missing`);
+      await new Promise((r) => setTimeout(r, 50));
     }
-    throw new BackupCorruptError(file, 'no-manifest', `its checksum ${path.basename(file)}${CHECKSUM_SUFFIX} is missing`);
   }
   const m = /^([0-9a-f]{64}) {2}/.exec(sidecar);
   if (!m) throw new BackupCorruptError(file + CHECKSUM_SUFFIX, 'unreadable-manifest', 'not a sha256sum line');

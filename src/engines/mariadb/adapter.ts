@@ -488,15 +488,15 @@ export class MariadbEngine extends ProcessEngine implements RelationalEngineAdap
     return { restoredTo };
   }
 
-  /** The account standbys log in with: REPLICATION SLAVE only, its password kept in conf/ (0600, Cellar's). */
+  /** The account standbys log in with: REPLICATION SLAVE only, its password kept sealed in conf/. */
   async replicationCredentials(): Promise<{ user: string; password: string }> {
     this.requireRunning('preparing replication credentials');
     const secretFile = path.join(this.layout.conf, 'replication.secret');
     try {
-      let password = (await this.host.readFile(secretFile))?.trim();
+      let password = await this.host.readSecret(secretFile);
       if (!password) {
         password = generateSecret();
-        await this.host.writeFile(secretFile, password + '\n', { ownedByCellar: true });
+        await this.host.writeSecret(secretFile, password);
       }
       const account = `${sqlString(REPLICATION_USER)}@'%'`;
       await this.withAdmin(10_000, async (_c, exec) => {

@@ -160,11 +160,12 @@ export async function listArchive(archiveDir: string): Promise<ArchiveFile[]> {
   }
   const byName = new Map<string, ArchiveFile>();
   for (const e of entries) {
+    // While its input is there, a .gz may be partial: gzip is writing it, or died before finishing. gzip removes the
+    // input only after fsyncing a complete output, so the uncompressed file wins (compressCompleted redoes the .gz).
     if (BINLOG_FILE_PATTERN.test(e)) {
-      if (!byName.has(e)) byName.set(e, { name: e, file: path.join(archiveDir, e), compressed: false });
+      byName.set(e, { name: e, file: path.join(archiveDir, e), compressed: false });
     } else if (e.endsWith('.gz') && BINLOG_FILE_PATTERN.test(e.slice(0, -3))) {
-      // A compressed copy wins over a leftover uncompressed one (gzip crashed before removing its input).
-      byName.set(e.slice(0, -3), { name: e.slice(0, -3), file: path.join(archiveDir, e), compressed: true });
+      if (!byName.has(e.slice(0, -3))) byName.set(e.slice(0, -3), { name: e.slice(0, -3), file: path.join(archiveDir, e), compressed: true });
     }
   }
   return [...byName.values()].sort((a, b) => compareBinlogNames(a.name, b.name));

@@ -327,13 +327,13 @@ export class PostgresEngine extends ProcessEngine implements RelationalEngineAda
     return path.join(this.layout.conf, 'primary.pgpass');
   }
 
-  /** The replication role's password: generated once, kept in conf/ (0600, Cellar's), never in the engine's files. */
+  /** The replication role's password: generated once, kept sealed in conf/, never in the engine's files. */
   private async replicationPassword(): Promise<string> {
-    const stored = await this.host.readFile(this.secretFile());
-    if (stored !== undefined && stored.trim()) return stored.trim();
+    const stored = await this.host.readSecret(this.secretFile());
+    if (stored) return stored;
     const secret = generateSecret();
     await this.host.ensureDir(this.layout.conf);
-    await this.host.writeFile(this.secretFile(), secret + '\n', { ownedByCellar: true });
+    await this.host.writeSecret(this.secretFile(), secret);
     return secret;
   }
 

@@ -32,7 +32,7 @@ import { latestSnapshotTime, parseInfo, restoreSnapshot, takeSnapshot, type Redi
 
 const REPLICATION_START_TIMEOUT_MS = 30_000;
 
-/** Where this node replicates from, kept across restarts (conf/replication.json, 0600, Cellar's: it holds the password). */
+/** Where this node replicates from, kept across restarts (conf/replication.json, sealed: it holds the password). */
 interface StoredReplication {
   host: string;
   port: number;
@@ -82,7 +82,7 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
       await this.freshDirectories();
       // Not fsynced one by one: the syncTree below covers them all before the marker.
       const quick = { durable: false };
-      await this.host.writeFile(this.adminSecretFile, generateSecret(), { ownedByCellar: true, durable: false });
+      await this.host.writeSecret(this.adminSecretFile, generateSecret());
       const auth: StoredAuth = {
         masterUsername: this.spec.masterUsername,
         masterPasswordRule: this.spec.masterPassword ? redisAclPasswordRule(this.spec.masterPassword) : undefined,
@@ -107,9 +107,9 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
   }
 
   private async adminSecret(): Promise<string> {
-    const s = await this.host.readFile(this.adminSecretFile);
-    if (!s) throw new Error(`${this.adminSecretFile} is missing`);
-    return s.trim();
+    const s = await this.host.readSecret(this.adminSecretFile);
+    if (!s) throw new Error(`${this.adminSecretFile} is missing or unreadable`);
+    return s;
   }
 
   protected command() {
@@ -234,7 +234,7 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
   }
 
   private async replicationPasswordRule(): Promise<string | undefined> {
-    const secret = (await this.host.readFile(this.replicationSecretFile))?.trim();
+    const secret = await this.host.readSecret(this.replicationSecretFile);
     return secret ? redisAclPasswordRule(secret) : undefined;
   }
 
@@ -276,7 +276,7 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
         ...this.backupContext(),
         finishInstance: async (details) => {
           // What initialise() writes, for this adapter's spec; the data is the snapshot's.
-          await this.host.writeFile(this.adminSecretFile, generateSecret(), { ownedByCellar: true });
+          await this.host.writeSecret(this.adminSecretFile, generateSecret());
           const auth: StoredAuth = {
             masterUsername: this.spec.masterUsername,
             masterPasswordRule: this.spec.masterPassword ? redisAclPasswordRule(this.spec.masterPassword) : undefined,
@@ -293,10 +293,10 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
   async replicationCredentials(): Promise<{ user: string; password: string }> {
     this.requireRunning('preparing replication credentials');
     try {
-      let password = (await this.host.readFile(this.replicationSecretFile))?.trim();
+      let password = await this.host.readSecret(this.replicationSecretFile);
       if (!password) {
         password = generateSecret();
-        await this.host.writeFile(this.replicationSecretFile, password + '\n', { ownedByCellar: true });
+        await this.host.writeSecret(this.replicationSecretFile, password);
       }
       const rule = replicationUserRule(redisAclPasswordRule(password));
       await this.withAdmin(10_000, (c) => c.call(['ACL', 'SETUSER', ...rule.split(' ').slice(1)]));
@@ -329,7 +329,7 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
       if (!(await this.isInitialised())) await this.initialise();
       if (!this.isRunning()) await this.start();
       const stored: StoredReplication = { host: primary.host, port: primary.port, user: primary.user, password: primary.password };
-      await this.host.writeFile(this.replicationFile, JSON.stringify(stored) + '\n', { ownedByCellar: true });
+      await this.host.writeSecret(this.replicationFile, JSON.stringify(stored));
       await this.applyReplication(stored);
     } catch (err) {
       throw withContext(`making ${this.label} follow ${primary.host}:${primary.port}`, err);
@@ -353,7 +353,7 @@ export class RedisEngine extends ProcessEngine implements RecoverableEngineAdapt
 
   /** A node that was following a primary follows it again after a restart (without waiting for the link). */
   protected override async afterStart(): Promise<void> {
-    const text = await this.host.readFile(this.replicationFile);
+    const text = await this.host.readSecret(this.replicationFile);
     if (!text) return;
     const r = JSON.parse(text) as StoredReplication;
     await this.withAdmin(10_000, async (c) => {

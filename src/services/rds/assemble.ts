@@ -73,7 +73,8 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
   const tables = new RdsTables(env.store);
   const events = new InstanceEvents(tables);
   // Engines run through the engine layer's host (as the unprivileged `cellar` user when Cellar is root).
-  const host = await LocalHost.create();
+  // Its secret files (engines' internal admin and replication passwords) are sealed under Cellar's root key.
+  const host = await LocalHost.create({ secretBox: env.box });
   // A Cellar killed earlier could not remove its temp directories (its engines died with it, see engines/host.ts).
   await sweepStaleTempDirs(host);
   const driver = await EnginesDriver.create(host);
