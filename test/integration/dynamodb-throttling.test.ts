@@ -3,6 +3,7 @@
  * dynamodb.enforceProvisionedThroughput (cellar.json) and metrics published every second:
  * - a 1-WCU table takes its 300 units of burst (30 puts of 10 KB), then refuses puts with
  *   ProvisionedThroughputExceededException (HTTP 400, AWS's message), and the refused item is not stored;
+ * - BatchGetItem: keys beyond the read capacity come back in UnprocessedKeys, then reads (and a Query) are refused;
  * - BatchWriteItem: a batch larger than what is left is partly processed (the rest in UnprocessedItems, not stored); a
  *   batch of which nothing can be processed fails with ProvisionedThroughputExceededException;
  * - a GSI short of write capacity throttles writes to its well-provisioned table (the index's message);
@@ -19,11 +20,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   CreateTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   TransactWriteItemsCommand,
   UpdateTableCommand,
   type AttributeValue,
@@ -123,6 +126,33 @@ describe('DynamoDB provisioned-throughput enforcement (dynamodb.enforceProvision
     assert.equal(unprocessed[0]!.PutRequest!.Item!['data']!.S!.length, 20 * 1024 - 100, 'an unprocessed item comes back whole');
   });
 
+  it('BatchGetItem: keys beyond the read capacity come back in UnprocessedKeys; then reads are refused', async () => {
+    await ddb.send(new CreateTableCommand(provisioned('reads', 1, 1000)));
+    const keys = Array.from({ length: 100 }, (_, i) => ({ pk: { S: `r-${i}` } }));
+    for (let i = 0; i < 100; i += 25) {
+      await ddb.send(new BatchWriteItemCommand({ RequestItems: { reads: keys.slice(i, i + 25).map((k) => ({ PutRequest: { Item: item(k.pk.S, 20) } })) } }));
+    }
+    // 300 units of burst; a strongly consistent read of 20 KB costs 5: about 60 of the 100 keys are read.
+    const out = await ddb.send(new BatchGetItemCommand({ RequestItems: { reads: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'pk' } } }));
+    const got = out.Responses?.['reads']?.length ?? 0;
+    const unprocessed = out.UnprocessedKeys?.['reads']?.Keys ?? [];
+    assert.ok(got >= 60 && got <= 62, `${got} keys read`);
+    assert.equal(got + unprocessed.length, 100);
+    assert.equal(out.UnprocessedKeys?.['reads']?.ConsistentRead, true, 'unprocessed keys keep their request parameters');
+    // What one unit a second refilled since may admit a key or two more (and put the table in debt); then none.
+    let refused: Throttled | undefined;
+    for (let i = 0; i < 10 && !refused; i++) {
+      await ddb.send(new BatchGetItemCommand({ RequestItems: { reads: { Keys: keys.slice(0, 10), ConsistentRead: true } } })).catch((e: Throttled) => (refused = e));
+    }
+    assert.equal(refused?.name, 'ProvisionedThroughputExceededException', 'a batch of which no key can be read fails');
+    await assert.rejects(ddb.send(new QueryCommand({ TableName: 'reads', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'r-1' } } })), (e: Throttled) => {
+      assert.equal(e.name, 'ProvisionedThroughputExceededException');
+      assert.equal(e.message, TABLE_MESSAGE);
+      assert.equal(e.ThrottlingReasons?.[0]?.reason, 'TableReadProvisionedThroughputExceeded');
+      return true;
+    });
+  });
+
   it('a GSI short of write capacity throttles writes to its table (back-pressure), with the index message', async () => {
     await ddb.send(
       new CreateTableCommand(
@@ -182,6 +212,8 @@ describe('DynamoDB provisioned-throughput enforcement (dynamodb.enforceProvision
     assert.ok((await sum('WriteThrottleEvents', { TableName: 'burst' })) >= 7);
     assert.ok((await sum('WriteThrottleEvents', { TableName: 'batched' })) >= 8);
     assert.ok((await sum('WriteThrottleEvents', { TableName: 'wide', GlobalSecondaryIndexName: 'byOwner' })) >= 1);
+    assert.ok((await sum('ReadThrottleEvents', { TableName: 'reads' })) >= 49, 'each unprocessed key, the refused batch\'s and the query');
+    assert.ok((await sum('ThrottledRequests', { TableName: 'reads', Operation: 'Query' })) >= 1);
     assert.equal(await sum('ThrottledRequests', { TableName: 'ondemand', Operation: 'PutItem' }), 0);
 
     await cw.send(
