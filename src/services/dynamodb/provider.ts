@@ -54,6 +54,7 @@ import * as capacity from './items/capacity.js';
 import * as queryScan from './query/query-scan.js';
 import type { Answer, Request, Response } from './shapes.js';
 import type { CapacityRecorder } from '../../observability/dynamodb-capacity.js';
+import type { ThroughputEnforcer } from './throughput/enforcer.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -624,8 +625,14 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ capacity and metrics
 
-  /** Called for every request's units, whatever its ReturnConsumedCapacity, while metrics are collected (observability/). */
+  /**
+   * Called for every request's units, whatever its ReturnConsumedCapacity, while metrics are collected (observability/)
+   * or provisioned throughput is enforced (the enforcer takes them from its buckets).
+   */
   capacityMeter: CapacityRecorder | undefined;
+
+  /** Provisioned-throughput enforcement (throughput/enforcer.ts), when the setting turns it on. */
+  throughput: ThroughputEnforcer | undefined;
 
   writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
     if (this.capacityMeter) this.capacityMeter.write(t, writeUnits(effect?.tableBytes ?? 0), effect?.indexUnits);

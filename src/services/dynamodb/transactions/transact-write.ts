@@ -28,9 +28,10 @@ import { evalCondition } from '../expressions/evaluate.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseUpdate } from '../expressions/parser.js';
 import { applyUpdate } from '../expressions/update.js';
 import type { DynamoDBProvider, ItemChange, StoredItem, TableState, WriteEffect } from '../provider.js';
+import { throttledMessage } from '../throughput/enforcer.js';
 import { addIndexWrite, addItemRead, addItemWrite, consumedCapacity, emptyUnits, TRANSACTION_FACTOR, type TableUnits } from './capacity.js';
 import {
-  type CancellationReason, NO_REASON, cancels, conditionalCheckFailed, transactionCanceled, transactionConflict, validationFailed,
+  type CancellationReason, NO_REASON, cancels, conditionalCheckFailed, throttlingError, transactionCanceled, transactionConflict, validationFailed,
 } from './cancellation.js';
 import { ClientTokens, type TokenRecord, requestHash } from './client-tokens.js';
 
@@ -99,6 +100,8 @@ export function transactWrite(provider: DynamoDBProvider, actions: readonly Tran
     const repeat = tokens.check(tokenId, options.token!.hash, ctx.clock.now());
     if (repeat) return repeatAnswer(provider, actions, repeat, options);
   }
+  const throttled = throttlingReasons(provider, actions);
+  if (throttled) throw transactionCanceled(throttled);
   const keys = actions.flatMap((a) => (a.kind === 'Invalid' ? [] : [a.key]));
   const owner = locks.newOwner();
   const conflicts = locks.tryAcquire(keys, owner);
@@ -124,6 +127,24 @@ export function transactWrite(provider: DynamoDBProvider, actions: readonly Tran
   if (answer instanceof Promise) return answer.finally(finish);
   finish();
   return answer;
+}
+
+/**
+ * With provisioned throughput enforced: the reasons that cancel a transaction one of whose tables (or their GSIs) has
+ * no capacity left (ThrottlingError on those actions); undefined when every action may run.
+ */
+function throttlingReasons(provider: DynamoDBProvider, actions: readonly TransactWriteAction[]): CancellationReason[] | undefined {
+  const enforcer = provider.throughput;
+  if (!enforcer) return undefined;
+  let throttled = false;
+  const reasons = actions.map((a): CancellationReason => {
+    if (a.kind === 'Invalid') return validationFailed(a.message);
+    const why = a.kind === 'ConditionCheck' ? enforcer.refuseRead(a.table) : enforcer.refuseWrite(a.table);
+    if (!why) return NO_REASON;
+    throttled = true;
+    return throttlingError(throttledMessage(why));
+  });
+  return throttled ? reasons : undefined;
 }
 
 /** Step 3: one store op that reads, checks, and applies everything or nothing. */
