@@ -17,6 +17,7 @@ import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { endpointAddress } from './describe.js';
 import { EnginesDriver } from './driver.js';
 import { MasterSecrets } from './master-secret.js';
+import { RdsLogs } from './logs.js';
 import { RdsProvider } from './provider.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
@@ -136,6 +137,7 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     ...(kms ? { kms } : {}),
     backups: new BackupApi({ tables, backups: backupTables, events, worker: backups }),
     backupWorker: backups,
+    logs: new RdsLogs({ driver, spec: (rec) => supervisor.spec(rec) }),
   });
   const metrics = new RdsMetrics(() => supervisor.metricTargets(), driver);
   return { provider, supervisor, backups, backupRoot, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host), metrics };

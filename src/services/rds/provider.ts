@@ -83,6 +83,7 @@ import type { BackupApi, RestoredFrom } from './backups/api.js';
 import { BACKUP_CATEGORIES } from './backups/events.js';
 import { checkRetention, checkWindowsApart, defaultBackupWindow, parseBackupWindow } from './backups/validation.js';
 import type { BackupWorker } from './backups/worker.js';
+import type { RdsLogs } from './logs.js';
 import {
   checkAllocatedStorage,
   checkDBName,
@@ -117,6 +118,8 @@ export interface RdsProviderOptions {
   kms?: KmsInternal;
   /** Snapshots, automated backups and restores (./backups/). */
   backups: BackupApi;
+  /** The engines' log files (./logs.ts). */
+  logs: RdsLogs;
   backupWorker: BackupWorker;
 }
 
@@ -1192,6 +1195,16 @@ export class RdsProvider implements Partial<api.RDSApi> {
   listTagsForResource(input: api.ListTagsForResourceMessage, ctx: RequestContext): api.TagListMessage {
     filterValues(input.Filters, []);
     return { TagList: this.tagged(ctx, input.ResourceName).get() };
+  }
+
+  // ---- log files ----------------------------------------------------------------------------------------
+
+  describeDBLogFiles(input: api.DescribeDBLogFilesMessage, ctx: RequestContext): Promise<api.DescribeDBLogFilesResponse> {
+    return this.o.logs.describe(this.instance(ctx, input.DBInstanceIdentifier), input);
+  }
+
+  downloadDBLogFilePortion(input: api.DownloadDBLogFilePortionMessage, ctx: RequestContext): Promise<api.DownloadDBLogFilePortionDetails> {
+    return this.o.logs.download(this.instance(ctx, input.DBInstanceIdentifier), input);
   }
 
   // ---- events -----------------------------------------------------------------------------------------
