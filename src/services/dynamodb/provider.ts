@@ -63,6 +63,7 @@ import {
 
 // The shared types moved to tables/state.ts (so the operation modules need not import this one); still exported here.
 export { StoredItem, type IndexState, type ItemChange, type TableState, type WriteEffect, type WriteObserver, type WriteOptions, type WriteOrigin } from './tables/state.js';
+import type { ThroughputEnforcer } from './throughput/enforcer.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -563,8 +564,14 @@ export class DynamoDBProvider implements TableCatalog, TransactionalStore {
 
   // ------------------------------------------------------------------ capacity and metrics
 
-  /** Called for every request's units, whatever its ReturnConsumedCapacity, while metrics are collected (observability/). */
+  /**
+   * Called for every request's units, whatever its ReturnConsumedCapacity, while metrics are collected (observability/)
+   * or provisioned throughput is enforced (the enforcer takes them from its buckets).
+   */
   capacityMeter: CapacityRecorder | undefined;
+
+  /** Provisioned-throughput enforcement (throughput/enforcer.ts), when the setting turns it on. */
+  throughput: ThroughputEnforcer | undefined;
 
   writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
     if (this.capacityMeter) this.capacityMeter.write(t, writeUnits(effect?.tableBytes ?? 0), effect?.indexUnits);

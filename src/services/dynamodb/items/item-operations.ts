@@ -18,6 +18,7 @@ import { updatePaths } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
 import type { ItemStore, StoredItem, TableState, WriteEffect } from '../tables/state.js';
 import { writeCapacity } from './capacity.js';
+import { type Refusal, throughputExceeded } from '../throughput/enforcer.js';
 import { conditionalFailed, MB, storedItem } from '../common.js';
 import type { Answer, Request, Response } from '../shapes.js';
 
@@ -60,6 +61,7 @@ export function putItem(provider: ItemStore, input: Request<M.PutItemInput>, ctx
   const key = provider.keyFromItem(t, item);
   const size = itemSize(item);
   if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
+  provider.throughput?.admitWrite(t);
   provider.transactions.checkFree(key);
   let old: StoredItem | undefined;
   provider.markStats(t);
@@ -88,6 +90,7 @@ export function getItem(provider: ItemStore, input: Request<M.GetItemInput>, ctx
   // GetItem words an empty key value "were invalid:", where an item's is "are not valid." (dynalite's suite, recorded on AWS).
   const key = provider.keyFromKey(t, input.Key, 'One or more parameter values were invalid:');
   if (paths) provider.checkKeyPaths(t, paths);
+  provider.throughput?.admitRead(t);
   const text = provider.items.getText(key, ITEM_HEADER_BYTES);
   const out: Response<M.GetItemOutput> = {};
   let size = 0;
@@ -109,6 +112,7 @@ export function deleteItem(provider: ItemStore, input: Request<M.DeleteItemInput
   checkUnused(ectx);
   const t = provider.active(ctx, input.TableName);
   const key = provider.keyFromKey(t, input.Key);
+  provider.throughput?.admitWrite(t);
   provider.transactions.checkFree(key);
   let old: StoredItem | undefined;
   provider.markStats(t);
@@ -141,6 +145,7 @@ export function updateItem(provider: ItemStore, input: Request<M.UpdateItemInput
   const key = provider.keyFromKey(t, input.Key);
   if (t.indexes.length) checkUpdatedIndexKeyTypes(t.indexes, actions);
   provider.checkKeyPaths(t, updatePaths(actions));
+  provider.throughput?.admitWrite(t);
   provider.transactions.checkFree(key);
   let old: StoredItem | undefined;
   let next: Item | undefined;
@@ -224,29 +229,43 @@ export function batchGetItem(provider: ItemStore, input: Request<M.BatchGetItemI
   const responses: Record<string, (Item | RawJson)[]> = {};
   const unprocessed: Record<string, KeysAndAttributes> = {};
   const capacity: Response<M.ConsumedCapacity>[] = [];
+  const enforcer = provider.throughput;
   let bytes = 0;
+  let read = 0;
+  let refusal: { t: TableState; why: Refusal } | undefined;
+  const units: number[] = [];
   for (const p of plans) {
     const items: (Item | RawJson)[] = [];
-    let units = 0;
+    let tableUnits = 0;
     for (let i = 0; i < p.keys.length; i++) {
-      // 16 MB response limit: the rest is returned as UnprocessedKeys for the caller to retry.
-      if (bytes > 16 * MB) {
+      // 16 MB response limit, or a key whose table's read capacity is spent (counting what this batch has read from
+      // it): returned as UnprocessedKeys for the caller to retry.
+      const why = bytes > 16 * MB ? undefined : enforcer?.refuseRead(p.t, undefined, tableUnits);
+      if (why) refusal ??= { t: p.t, why };
+      if (bytes > 16 * MB || why) {
         const u = (unprocessed[p.name] ??= { ...p.req, Keys: [] });
         u.Keys.push(p.rawKeys[i]);
         continue;
       }
+      read++;
       const text = provider.items.getText(p.keys[i]!, ITEM_HEADER_BYTES);
       const size = text !== undefined ? textValueSize(text) : 0;
-      units += readUnits(size, p.consistent);
+      tableUnits += readUnits(size, p.consistent);
       if (text === undefined) continue;
       bytes += size;
       const json = textValueJson(text);
       items.push(p.paths ? project(JSON.parse(json) as Item, p.paths) : storedItem(json, ctx));
     }
     responses[p.name] = items;
-    const cc = provider.readCapacity(p.t, input.ReturnConsumedCapacity, units);
-    if (cc) capacity.push(cc);
+    units.push(tableUnits);
   }
+  // AWS: "If none of the items can be processed due to insufficient provisioned throughput on all of the tables in
+  // the request, then BatchGetItem returns a ProvisionedThroughputExceededException."
+  if (read === 0 && refusal) throw throughputExceeded(refusal.t, refusal.why);
+  plans.forEach((p, i) => {
+    const cc = provider.readCapacity(p.t, input.ReturnConsumedCapacity, units[i]!);
+    if (cc) capacity.push(cc);
+  });
   const out: Response<M.BatchGetItemOutput> = { Responses: responses, UnprocessedKeys: unprocessed };
   if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;
   return out;
@@ -257,7 +276,7 @@ export function batchWriteItem(provider: ItemStore, input: Request<M.BatchWriteI
   let total = 0;
   for (const name in requests) total += requests[name]!.length;
   if (total > 25) throw validationError('Too many items requested for the BatchWriteItem call');
-  type Op = { t: TableState; key: Buffer; item: Item | undefined; size: number };
+  type Op = { t: TableState; key: Buffer; item: Item | undefined; size: number; name: string; request: Request<M.WriteRequest> };
   const ops: Op[] = [];
   // Validate the whole batch first: one invalid member rejects everything.
   for (const name in requests) {
@@ -293,9 +312,42 @@ export function batchWriteItem(provider: ItemStore, input: Request<M.BatchWriteI
       const hex = key.toString('hex');
       if (seen.has(hex)) throw validationError('Provided list of item keys contains duplicates');
       seen.add(hex);
-      ops.push({ t, key, item, size });
+      ops.push({ t, key, item, size, name, request: w });
     }
   }
+  const { admitted, unprocessed } = admitBatchWrites(provider, ops);
+  return writeBatch(provider, input, admitted, unprocessed);
+}
+
+/**
+ * The writes of a batch that the tables' (and their GSIs') write capacity admits now, counting what the batch's
+ * earlier writes will consume (estimated from the item's size, one unit for a delete: the item is read only later);
+ * the others go back as UnprocessedItems. None admitted: ProvisionedThroughputExceededException, as AWS answers "if
+ * none of the items can be processed due to insufficient provisioned throughput on all of the tables in the request".
+ */
+function admitBatchWrites<O extends { t: TableState; size: number; name: string; request: Request<M.WriteRequest> }>(provider: ItemStore, ops: O[]): { admitted: O[]; unprocessed: Record<string, Request<M.WriteRequest>[]> } {
+  const unprocessed: Record<string, Request<M.WriteRequest>[]> = {};
+  const enforcer = provider.throughput;
+  if (!enforcer) return { admitted: ops, unprocessed };
+  const admitted: O[] = [];
+  const promised = new Map<TableState, number>();
+  let refusal: { t: TableState; why: Refusal } | undefined;
+  for (const op of ops) {
+    const units = promised.get(op.t) ?? 0;
+    const why = enforcer.refuseWrite(op.t, units);
+    if (why) {
+      refusal ??= { t: op.t, why };
+      (unprocessed[op.name] ??= []).push(op.request);
+      continue;
+    }
+    promised.set(op.t, units + writeUnits(op.size));
+    admitted.push(op);
+  }
+  if (admitted.length === 0 && refusal) throw throughputExceeded(refusal.t, refusal.why);
+  return { admitted, unprocessed };
+}
+
+function writeBatch(provider: ItemStore, input: Request<M.BatchWriteItemInput>, ops: { t: TableState; key: Buffer; item: Item | undefined; size: number }[], unprocessed: Record<string, Request<M.WriteRequest>[]>): Answer<Response<M.BatchWriteItemOutput>> {
   const perTable = new Map<TableState, WriteEffect[]>();
   const metrics = new Map<TableState, Response<M.ItemCollectionMetrics>[]>();
   for (const op of ops) provider.markStats(op.t);
@@ -311,7 +363,11 @@ export function batchWriteItem(provider: ItemStore, input: Request<M.BatchWriteI
       const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? provider.collectionMetrics(op.t, 'SIZE', op.item ?? old?.item) : undefined;
       if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
     }
-  }, () => batchWriteOutput(provider, input, perTable, metrics));
+  }, () => {
+    const out = batchWriteOutput(provider, input, perTable, metrics);
+    out.UnprocessedItems = unprocessed;
+    return out;
+  });
 }
 
 export function batchWriteOutput(provider: ItemStore, input: Request<Pick<M.BatchWriteItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Response<M.ItemCollectionMetrics>[]>): Response<M.BatchWriteItemOutput> {

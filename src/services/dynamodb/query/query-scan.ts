@@ -90,6 +90,8 @@ export function query(provider: ItemStore, input: Request<M.QueryInput>, ctx: Re
   }
   if (target) checkTargetProjection(provider, target, input, paths);
   if (filter) provider.checkKeyPaths(t, conditionPaths(filter));
+  // Once the request is valid: a refused read is answered after every check, and reads nothing.
+  provider.throughput?.admitRead(t, target?.meta.name);
   return walk(provider, t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
 }
 
@@ -122,6 +124,7 @@ export function scan(provider: ItemStore, input: Request<M.ScanInput>, ctx: Requ
   let bounds: { gte: Buffer; lt: Buffer };
   if (totalSegments !== undefined) bounds = bucketRange(ns, segment!, totalSegments);
   else bounds = { gte: namespacePrefix(ns), lt: namespacePrefix(ns + 1) };
+  provider.throughput?.admitRead(t, target?.meta.name);
   return walk(provider, t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined, ctx);
 }
 

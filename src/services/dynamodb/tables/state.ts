@@ -20,6 +20,7 @@ import type { Path } from '../expressions/ast.js';
 import type { IndexKey } from '../indexes/keys.js';
 import type { Response } from '../shapes.js';
 import type { StreamSpecificationInput } from '../streams/stream-spec.js';
+import type { ThroughputEnforcer } from '../throughput/enforcer.js';
 import type { TableCounters } from './counters.js';
 import type { IndexMeta, KeyDef, Stats, TableMeta } from './schema.js';
 
@@ -113,7 +114,7 @@ export interface TableLookup {
 }
 
 /**
- * Reading and writing items: key validation, item reads, the one write path and the capacity it reports.
+ * Reading and writing items: key validation, item reads, the one write path, the capacity it reports and the throughput it may refuse.
  * What item operations, Query and Scan, transactions and the Time to Live sweeper use of the provider.
  */
 export interface ItemStore extends TableLookup {
@@ -124,6 +125,8 @@ export interface ItemStore extends TableLookup {
   readonly transactions: { checkFree(key: Buffer): void };
   /** Called for every request's units while metrics are collected (observability/). */
   readonly capacityMeter: CapacityRecorder | undefined;
+  /** Provisioned-throughput enforcement (throughput/enforcer.ts), when the setting turns it on. */
+  readonly throughput: ThroughputEnforcer | undefined;
   /** Validates a Key parameter against the table's schema; returns its encoded item key. */
   keyFromKey(t: TableState, key: Item | undefined, emptyLead?: string): Buffer;
   /** Validates a full item's key attributes and index key attributes; returns its encoded key. */

@@ -28,10 +28,11 @@ import { evalCondition } from '../expressions/evaluate.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseUpdate } from '../expressions/parser.js';
 import { applyUpdate } from '../expressions/update.js';
 import type { ItemChange, StoredItem, TableState, WriteEffect } from '../tables/state.js';
+import { throttledMessage } from '../throughput/enforcer.js';
 import type { TransactionalStore } from './state.js';
 import { addIndexWrite, addItemRead, addItemWrite, consumedCapacity, emptyUnits, TRANSACTION_FACTOR, type TableUnits } from './capacity.js';
 import {
-  type CancellationReason, NO_REASON, cancels, conditionalCheckFailed, transactionCanceled, transactionConflict, validationFailed,
+  type CancellationReason, NO_REASON, cancels, conditionalCheckFailed, throttlingError, transactionCanceled, transactionConflict, validationFailed,
 } from './cancellation.js';
 import { ClientTokens, type TokenRecord, requestHash } from './client-tokens.js';
 
@@ -100,6 +101,8 @@ export function transactWrite(provider: TransactionalStore, actions: readonly Tr
     const repeat = tokens.check(tokenId, options.token!.hash, ctx.clock.now());
     if (repeat) return repeatAnswer(provider, actions, repeat, options);
   }
+  const throttled = throttlingReasons(provider, actions);
+  if (throttled) throw transactionCanceled(throttled);
   const keys = actions.flatMap((a) => (a.kind === 'Invalid' ? [] : [a.key]));
   const owner = locks.newOwner();
   const conflicts = locks.tryAcquire(keys, owner);
@@ -125,6 +128,24 @@ export function transactWrite(provider: TransactionalStore, actions: readonly Tr
   if (answer instanceof Promise) return answer.finally(finish);
   finish();
   return answer;
+}
+
+/**
+ * With provisioned throughput enforced: the reasons that cancel a transaction one of whose tables (or their GSIs) has
+ * no capacity left (ThrottlingError on those actions); undefined when every action may run.
+ */
+function throttlingReasons(provider: TransactionalStore, actions: readonly TransactWriteAction[]): CancellationReason[] | undefined {
+  const enforcer = provider.throughput;
+  if (!enforcer) return undefined;
+  let throttled = false;
+  const reasons = actions.map((a): CancellationReason => {
+    if (a.kind === 'Invalid') return validationFailed(a.message);
+    const why = a.kind === 'ConditionCheck' ? enforcer.refuseRead(a.table) : enforcer.refuseWrite(a.table);
+    if (!why) return NO_REASON;
+    throttled = true;
+    return throttlingError(throttledMessage(why));
+  });
+  return throttled ? reasons : undefined;
 }
 
 /** Step 3: one store op that reads, checks, and applies everything or nothing. */
