@@ -16,7 +16,7 @@ import { ITEM_HEADER_BYTES, textValueJson, textValueSize } from '../keycodec.js'
 import { checkIndexKeyValues, checkUpdatedIndexKeyTypes } from '../indexes/keys.js';
 import { updatePaths } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
-import type { DynamoDBProvider, StoredItem, TableState, WriteEffect } from '../provider.js';
+import type { ItemStore, StoredItem, TableState, WriteEffect } from '../tables/state.js';
 import { writeCapacity } from './capacity.js';
 import { type Refusal, throughputExceeded } from '../throughput/enforcer.js';
 import { conditionalFailed, MB, storedItem } from '../common.js';
@@ -28,7 +28,7 @@ export type WriteConditionInput = Request<Pick<M.PutItemInput, 'ConditionExpress
 type WriteMetricsInput = Request<Pick<M.PutItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>;
 type KeysAndAttributes = Request<M.KeysAndAttributes>;
 
-export function writeCondition(provider: DynamoDBProvider, input: WriteConditionInput, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
+export function writeCondition(provider: ItemStore, input: WriteConditionInput, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
   // AWS lists UpdateItem's parameters as {UpdateExpression, ConditionExpression} / {AttributeUpdates, Expected}.
   checkStyleMix(input, [...extraExpr, 'ConditionExpression'], [...extraLegacy, 'Expected']);
   if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
@@ -43,11 +43,11 @@ export function writeCondition(provider: DynamoDBProvider, input: WriteCondition
   return { ctx, condition };
 }
 
-export function checkReturnValuesOnFailure(provider: DynamoDBProvider, input: Request<Pick<M.PutItemInput, 'ReturnValuesOnConditionCheckFailure'>>, old: Item | undefined): ServiceError {
+export function checkReturnValuesOnFailure(provider: ItemStore, input: Request<Pick<M.PutItemInput, 'ReturnValuesOnConditionCheckFailure'>>, old: Item | undefined): ServiceError {
   return conditionalFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
 }
 
-export function putItem(provider: DynamoDBProvider, input: Request<M.PutItemInput>, ctx: RequestContext): Answer<Response<M.PutItemOutput>> {
+export function putItem(provider: ItemStore, input: Request<M.PutItemInput>, ctx: RequestContext): Answer<Response<M.PutItemOutput>> {
   const item = input.Item;
   const rv: string = input.ReturnValues ?? 'NONE';
   if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
@@ -76,7 +76,7 @@ export function putItem(provider: DynamoDBProvider, input: Request<M.PutItemInpu
   });
 }
 
-export function getItem(provider: DynamoDBProvider, input: Request<M.GetItemInput>, ctx: RequestContext): Response<M.GetItemOutput> {
+export function getItem(provider: ItemStore, input: Request<M.GetItemInput>, ctx: RequestContext): Response<M.GetItemOutput> {
   let paths: Path[] | undefined;
   if (input.ProjectionExpression !== undefined || input.AttributesToGet !== undefined || input.ExpressionAttributeNames !== undefined) {
     checkStyleMix(input, ['ProjectionExpression'], ['AttributesToGet']);
@@ -105,7 +105,7 @@ export function getItem(provider: DynamoDBProvider, input: Request<M.GetItemInpu
   return out;
 }
 
-export function deleteItem(provider: DynamoDBProvider, input: Request<M.DeleteItemInput>, ctx: RequestContext): Answer<Response<M.DeleteItemOutput>> {
+export function deleteItem(provider: ItemStore, input: Request<M.DeleteItemInput>, ctx: RequestContext): Answer<Response<M.DeleteItemOutput>> {
   const rv: string = input.ReturnValues ?? 'NONE';
   if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
   const { ctx: ectx, condition } = writeCondition(provider, input, 'DeleteItem');
@@ -132,7 +132,7 @@ export function deleteItem(provider: DynamoDBProvider, input: Request<M.DeleteIt
   });
 }
 
-export function updateItem(provider: DynamoDBProvider, input: Request<M.UpdateItemInput>, ctx: RequestContext): Answer<Response<M.UpdateItemOutput>> {
+export function updateItem(provider: ItemStore, input: Request<M.UpdateItemInput>, ctx: RequestContext): Answer<Response<M.UpdateItemOutput>> {
   const rv: string = input.ReturnValues ?? 'NONE';
   const { ctx: ectx, condition } = writeCondition(provider, input, 'UpdateItem', ['UpdateExpression'], ['AttributeUpdates']);
   const t0 = provider.lookup(ctx, input.TableName);
@@ -165,7 +165,7 @@ export function updateItem(provider: DynamoDBProvider, input: Request<M.UpdateIt
   }, (effect) => updateOutput(provider, t, input, rv, actions, old, next, effect));
 }
 
-export function updateOutput(provider: DynamoDBProvider, t: TableState, input: WriteMetricsInput, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Response<M.UpdateItemOutput> {
+export function updateOutput(provider: ItemStore, t: TableState, input: WriteMetricsInput, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Response<M.UpdateItemOutput> {
   const out: Response<M.UpdateItemOutput> = {};
   const paths = actions.map((a) => a.path);
   switch (rv) {
@@ -191,7 +191,7 @@ export function updateOutput(provider: DynamoDBProvider, t: TableState, input: W
 }
 
 /** Adds the ConsumedCapacity and ItemCollectionMetrics a single-item write was asked for. */
-function withWriteMetrics<O extends Response<Pick<M.PutItemOutput, 'ConsumedCapacity' | 'ItemCollectionMetrics'>>>(provider: DynamoDBProvider, out: O, t: TableState, input: WriteMetricsInput, effect: WriteEffect | undefined, item: Item | undefined): O {
+function withWriteMetrics<O extends Response<Pick<M.PutItemOutput, 'ConsumedCapacity' | 'ItemCollectionMetrics'>>>(provider: ItemStore, out: O, t: TableState, input: WriteMetricsInput, effect: WriteEffect | undefined, item: Item | undefined): O {
   const cc = provider.writeCapacity(t, input.ReturnConsumedCapacity, effect);
   if (cc) out.ConsumedCapacity = cc;
   const icm = provider.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
@@ -199,7 +199,7 @@ function withWriteMetrics<O extends Response<Pick<M.PutItemOutput, 'ConsumedCapa
   return out;
 }
 
-export function batchGetItem(provider: DynamoDBProvider, input: Request<M.BatchGetItemInput>, ctx: RequestContext): Response<M.BatchGetItemOutput> {
+export function batchGetItem(provider: ItemStore, input: Request<M.BatchGetItemInput>, ctx: RequestContext): Response<M.BatchGetItemOutput> {
   const requests = input.RequestItems ?? {};
   let total = 0;
   for (const name in requests) total += (requests[name]!.Keys ?? []).length;
@@ -271,7 +271,7 @@ export function batchGetItem(provider: DynamoDBProvider, input: Request<M.BatchG
   return out;
 }
 
-export function batchWriteItem(provider: DynamoDBProvider, input: Request<M.BatchWriteItemInput>, ctx: RequestContext): Answer<Response<M.BatchWriteItemOutput>> {
+export function batchWriteItem(provider: ItemStore, input: Request<M.BatchWriteItemInput>, ctx: RequestContext): Answer<Response<M.BatchWriteItemOutput>> {
   const requests = input.RequestItems ?? {};
   let total = 0;
   for (const name in requests) total += requests[name]!.length;
@@ -325,7 +325,7 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Request<M.Batc
  * the others go back as UnprocessedItems. None admitted: ProvisionedThroughputExceededException, as AWS answers "if
  * none of the items can be processed due to insufficient provisioned throughput on all of the tables in the request".
  */
-function admitBatchWrites<O extends { t: TableState; size: number; name: string; request: Request<M.WriteRequest> }>(provider: DynamoDBProvider, ops: O[]): { admitted: O[]; unprocessed: Record<string, Request<M.WriteRequest>[]> } {
+function admitBatchWrites<O extends { t: TableState; size: number; name: string; request: Request<M.WriteRequest> }>(provider: ItemStore, ops: O[]): { admitted: O[]; unprocessed: Record<string, Request<M.WriteRequest>[]> } {
   const unprocessed: Record<string, Request<M.WriteRequest>[]> = {};
   const enforcer = provider.throughput;
   if (!enforcer) return { admitted: ops, unprocessed };
@@ -347,7 +347,7 @@ function admitBatchWrites<O extends { t: TableState; size: number; name: string;
   return { admitted, unprocessed };
 }
 
-function writeBatch(provider: DynamoDBProvider, input: Request<M.BatchWriteItemInput>, ops: { t: TableState; key: Buffer; item: Item | undefined; size: number }[], unprocessed: Record<string, Request<M.WriteRequest>[]>): Answer<Response<M.BatchWriteItemOutput>> {
+function writeBatch(provider: ItemStore, input: Request<M.BatchWriteItemInput>, ops: { t: TableState; key: Buffer; item: Item | undefined; size: number }[], unprocessed: Record<string, Request<M.WriteRequest>[]>): Answer<Response<M.BatchWriteItemOutput>> {
   const perTable = new Map<TableState, WriteEffect[]>();
   const metrics = new Map<TableState, Response<M.ItemCollectionMetrics>[]>();
   for (const op of ops) provider.markStats(op.t);
@@ -370,7 +370,7 @@ function writeBatch(provider: DynamoDBProvider, input: Request<M.BatchWriteItemI
   });
 }
 
-export function batchWriteOutput(provider: DynamoDBProvider, input: Request<Pick<M.BatchWriteItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Response<M.ItemCollectionMetrics>[]>): Response<M.BatchWriteItemOutput> {
+export function batchWriteOutput(provider: ItemStore, input: Request<Pick<M.BatchWriteItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Response<M.ItemCollectionMetrics>[]>): Response<M.BatchWriteItemOutput> {
   const out: Response<M.BatchWriteItemOutput> = { UnprocessedItems: {} };
   const meter = provider.capacityMeter;
   if (meter) for (const [t, effects] of perTable) for (const e of effects) meter.write(t, writeUnits(e.tableBytes), e.indexUnits);

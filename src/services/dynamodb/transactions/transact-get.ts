@@ -15,7 +15,8 @@ import { type Item, readUnits, validateValue } from '../attributes.js';
 import type { Path } from '../expressions/ast.js';
 import { project } from '../expressions/evaluate.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseProjection } from '../expressions/parser.js';
-import type { DynamoDBProvider, StoredItem, TableState } from '../provider.js';
+import type { StoredItem, TableState } from '../tables/state.js';
+import type { TransactionalStore } from './state.js';
 import { addItemRead, consumedCapacity, emptyUnits, TRANSACTION_FACTOR, type TableUnits } from './capacity.js';
 import { type CancellationReason, NO_REASON, cancels, throttlingError, transactionCanceled, transactionConflict, validationFailed } from './cancellation.js';
 import { throttledMessage } from '../throughput/enforcer.js';
@@ -36,7 +37,7 @@ export interface TransactGetOutput {
 }
 
 /** Runs a read transaction (see the module header). Throws TransactionCanceledException or ValidationException. */
-export function transactGet(provider: DynamoDBProvider, reads: readonly TransactGetAction[], ctx: RequestContext, returnConsumedCapacity?: string): TransactGetOutput {
+export function transactGet(provider: TransactionalStore, reads: readonly TransactGetAction[], ctx: RequestContext, returnConsumedCapacity?: string): TransactGetOutput {
   checkDistinctItems(reads);
   const locks = provider.transactions.locks;
   const enforcer = provider.throughput;
@@ -87,7 +88,7 @@ export interface TransactGetItemsRequest {
 }
 
 /** The TransactGetItems operation: the request's reads resolved and checked, then run by transactGet. */
-export function transactGetItems(provider: DynamoDBProvider, input: TransactGetItemsRequest, ctx: RequestContext): TransactGetOutput {
+export function transactGetItems(provider: TransactionalStore, input: TransactGetItemsRequest, ctx: RequestContext): TransactGetOutput {
   const reads = (input.TransactItems ?? []).map((w): TransactGetAction => {
     const g = w.Get!; // required by the model
     checkPlaceholderMaps(g.ExpressionAttributeNames, undefined, validateValue);
