@@ -103,6 +103,8 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
             {
               state: 'available',
               protocol: s.protocol.name,
+              // Every protocol it answers, its own first (CloudWatch: awsJson1_0, rpcv2Cbor, awsQuery).
+              protocols: [s.protocol, s.cborProtocol, s.queryProtocol].flatMap((p) => (p ? [p.name] : [])),
               // The operations this Cellar serves; the rest of the model answers NotImplemented (DynamoDB: UnknownOperationException).
               operations: [...s.model.operations.keys()].filter((op) => typeof (s.provider as Record<string, unknown>)[methodName(op)] === 'function'),
               ...(s.health?.() ?? {}),

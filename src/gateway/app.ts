@@ -15,6 +15,7 @@ import { redacted } from '../observability/redact.js';
 import { AuthError, type Authenticator, type AuthFailure, type Caller } from '../auth/sigv4.js';
 import type { Operation } from '../protocols/model.js';
 import { parseQueryParams } from '../protocols/query.js';
+import { isRpcV2Request, rpcV2Target } from '../protocols/rpcv2cbor.js';
 import { isXmlStyle, requestStyle, unroutedErrorResponse } from '../protocols/unrouted.js';
 import type { Protocol, WireRequest, WireResponse } from '../protocols/types.js';
 import { methodName, type ServiceDefinition } from '../services/registry.js';
@@ -41,7 +42,7 @@ interface Pending {
 
 interface Routed {
   service: ServiceDefinition;
-  /** The protocol the request speaks: the service's own, or its awsQuery twin (ServiceDefinition.queryProtocol). */
+  /** The protocol the request speaks: the service's own, or its awsQuery or RPC v2 CBOR twin (ServiceDefinition). */
   protocol: Protocol;
   operation: Operation | undefined;
   /** The operation name the request asked for, even when the model lacks it. */
@@ -360,8 +361,12 @@ export class App {
     return () => jsonResponse(404, { error: `no internal route ${req.path}` });
   }
 
-  /** Finds the service: X-Amz-Target for the JSON protocols, the credential scope's service for query. */
+  /**
+   * Finds the service: the path for RPC v2 CBOR, X-Amz-Target for the JSON protocols, the credential scope's service
+   * for query.
+   */
   private route(req: WireRequest): Routed {
+    if (isRpcV2Request(req)) return this.routeRpcV2(req);
     const target = req.headers['x-amz-target'];
     if (target) {
       const dot = target.lastIndexOf('.');
@@ -399,6 +404,14 @@ export class App {
       if (signedOnly) return signedOnly;
     }
     throw new RoutingError(scoped ? `Cellar serves no service named ${scoped}` : 'The request names no service: sign it with SigV4 (the credential scope names the service) and set X-Amz-Target or Action');
+  }
+
+  /** An RPC v2 CBOR request: the service whose CBOR twin answers to the path's service name (protocols/rpcv2cbor.ts). */
+  private routeRpcV2(req: WireRequest): Routed {
+    const target = rpcV2Target(req.path);
+    const svc = target ? this.options.services.find((s) => s.cborProtocol?.servesName(target.service)) : undefined;
+    if (!target || !svc) throw new RoutingError(target ? `Cellar serves no RPC v2 CBOR service named ${target.service}` : `${req.path} is not an RPC v2 CBOR path (/service/<Service>/operation/<Operation>)`);
+    return { service: svc, protocol: svc.cborProtocol!, operation: svc.model.operations.get(target.operation), requested: target.operation };
   }
 
   private scopeService(req: WireRequest): string | undefined {
@@ -482,7 +495,8 @@ function queryProtocolOf(svc: ServiceDefinition): Protocol | undefined {
 
 /** How a routed request's authentication failures are worded: as its protocol words them. */
 function authStyleOf(routed: Routed): 'json' | 'query' {
-  return routed.protocol === routed.service.protocol ? routed.service.authStyle : 'query';
+  if (routed.protocol === routed.service.protocol) return routed.service.authStyle;
+  return routed.protocol.name === 'awsQuery' ? 'query' : 'json';
 }
 
 /** The operation label of requests for an operation the service's model does not have (their names are the client's). */

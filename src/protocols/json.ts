@@ -60,6 +60,27 @@ function convertTimestamps(model: ServiceModel, shapeName: string, value: unknow
   }
 }
 
+/**
+ * The rest of parsing once a request's document is read (JSON text here, CBOR in protocols/rpcv2cbor.ts): timestamps
+ * made Dates, AWS's type checks (SerializationException) and constraint checks (the service's validation error).
+ * `timestampMemo` caches which shapes hold timestamps; one per protocol instance.
+ */
+export function checkedInput(model: ServiceModel, op: Operation, document: unknown, timestampMemo: Map<string, boolean>): unknown {
+  if (!op.input) return {};
+  const inputShape = op.input.shape;
+  const input = convertTimestamps(model, inputShape, document, timestampMemo);
+  const problems: ValidationProblem[] = [];
+  try {
+    validateShape(model, inputShape, input, '', problems);
+  } catch (e) {
+    if (e instanceof TypeMismatch) throw serializationError(e);
+    throw e;
+  }
+  model.precheck?.(op.name, input as Record<string, unknown>);
+  if (problems.length) throw new ServiceError('ValidationException', formatProblems(model.maxValidationProblems ? problems.slice(0, model.maxValidationProblems) : problems));
+  return input;
+}
+
 export class JsonProtocol implements Protocol {
   readonly acceptsRawJson = true;
   private readonly timestampMemo = new Map<string, boolean>();
@@ -94,18 +115,7 @@ export class JsonProtocol implements Protocol {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw new ServiceError('SerializationException', 'Start of structure or map found where not expected.');
     }
-    if (!op.input) return {};
-    input = convertTimestamps(model, op.input.shape, input, this.timestampMemo);
-    const problems: ValidationProblem[] = [];
-    try {
-      validateShape(model, op.input.shape, input, '', problems);
-    } catch (e) {
-      if (e instanceof TypeMismatch) throw serializationError(e);
-      throw e;
-    }
-    model.precheck?.(op.name, input as Record<string, unknown>);
-    if (problems.length) throw new ServiceError('ValidationException', formatProblems(model.maxValidationProblems ? problems.slice(0, model.maxValidationProblems) : problems));
-    return input;
+    return checkedInput(model, op, input, this.timestampMemo);
   }
 
   serializeOutput(_model: ServiceModel, _op: Operation, output: unknown, requestId: string): WireResponse {
@@ -120,56 +130,56 @@ export class JsonProtocol implements Protocol {
   }
 
   serializeError(model: ServiceModel, err: ServiceError, requestId: string): WireResponse {
-    if (this.style.queryCompatible) return this.queryCompatibleError(model, err, requestId, this.style.queryCompatible.validationCode);
-    const prefix = errorTypePrefix(err.code, this.style);
-    // An error with no message has no message member, as DynamoDB's UnknownOperationException has none.
-    const messageKey = this.messageKeyOf(model, err.code);
-    const payload: Record<string, unknown> = err.message === '' ? { __type: prefix + err.code } : { __type: prefix + err.code, [messageKey]: err.message };
-    if (err.fields) Object.assign(payload, err.fields);
+    const { payload, headers: errorHeaders } = jsonErrorDocument(model, err, this.style);
     const body = Buffer.from(stringifyWire(payload), 'utf8');
-    const headers: Record<string, string> = {
-      'content-type': this.contentType,
-      'x-amzn-requestid': requestId,
-      'x-amzn-errortype': err.code,
-    };
+    const headers: Record<string, string> = { 'content-type': this.contentType, 'x-amzn-requestid': requestId, ...errorHeaders };
     if (this.style.crc32) headers['x-amz-crc32'] = String(crc32(body) >>> 0);
     return { status: err.status, headers, body };
   }
+}
 
-  /**
-   * An awsQueryCompatible service's error: the awsQuery code in `x-amzn-query-error` (what the SDKs report), the
-   * error's shape in `__type` (the model's shape whose `error.code` is that code), and `message`.
-   */
-  private queryCompatibleError(model: ServiceModel, err: ServiceError, requestId: string, validationCode: string): WireResponse {
-    const code = err.code === 'ValidationException' ? validationCode : err.code;
-    // The shape named as the code when there is one (CloudWatch's ResourceNotFound, not DashboardNotFoundError, which
-    // shares its code), else the first whose code it is.
-    const shape = model.shapes[code]?.exception ? code : Object.entries(model.shapes).find(([, s]) => s.exception && s.error?.code === code)?.[0];
-    const type = shape !== undefined ? this.style.typePrefix + shape : code === validationCode ? `${this.style.validationTypePrefix}ValidationException` : errorTypePrefix(err.code, this.style) + err.code;
-    // The message member is spelt as the error's shape spells it (CloudWatch: `Message` on InternalServiceFault).
-    const payload: Record<string, unknown> = { __type: type, [shape !== undefined ? this.messageKeyOf(model, shape) : this.style.messageKey]: err.message };
-    if (err.fields) Object.assign(payload, err.fields);
-    const body = Buffer.from(stringifyWire(payload), 'utf8');
-    const headers: Record<string, string> = {
-      'content-type': this.contentType,
-      'x-amzn-requestid': requestId,
-      'x-amzn-query-error': `${code};${err.senderFault ? 'Sender' : 'Receiver'}`,
-    };
-    return { status: err.status, headers, body };
-  }
+/**
+ * An error's document in the JSON protocols' terms, which RPC v2 CBOR shares (protocols/rpcv2cbor.ts): the body's
+ * members (`__type`, the message, the error's fields) and the headers that name the error (`x-amzn-ErrorType`, or
+ * for an awsQueryCompatible service `x-amzn-query-error`).
+ */
+export function jsonErrorDocument(model: ServiceModel, err: ServiceError, style: JsonErrorStyle): { payload: Record<string, unknown>; headers: Record<string, string> } {
+  if (style.queryCompatible) return queryCompatibleError(model, err, style, style.queryCompatible.validationCode);
+  const prefix = errorTypePrefix(err.code, style);
+  // An error with no message has no message member, as DynamoDB's UnknownOperationException has none.
+  const messageKey = messageKeyOf(model, err.code, style);
+  const payload: Record<string, unknown> = err.message === '' ? { __type: prefix + err.code } : { __type: prefix + err.code, [messageKey]: err.message };
+  if (err.fields) Object.assign(payload, err.fields);
+  return { payload, headers: { 'x-amzn-errortype': err.code } };
+}
 
-  /**
-   * The member an error's message goes in: the protocol's usual one, unless the error's own shape spells it the
-   * other way (DynamoDB's TransactionCanceledException and TransactionInProgressException have `Message`, its
-   * other errors `message`).
-   */
-  private messageKeyOf(model: ServiceModel, code: string): string {
-    const usual = this.style.messageKey;
-    const members = model.shapes[code]?.members;
-    if (members === undefined || usual in members) return usual;
-    const other = usual === 'message' ? 'Message' : 'message';
-    return other in members ? other : usual;
-  }
+/**
+ * An awsQueryCompatible service's error: the awsQuery code in `x-amzn-query-error` (what the SDKs report), the
+ * error's shape in `__type` (the model's shape whose `error.code` is that code), and `message`.
+ */
+function queryCompatibleError(model: ServiceModel, err: ServiceError, style: JsonErrorStyle, validationCode: string): { payload: Record<string, unknown>; headers: Record<string, string> } {
+  const code = err.code === 'ValidationException' ? validationCode : err.code;
+  // The shape named as the code when there is one (CloudWatch's ResourceNotFound, not DashboardNotFoundError, which
+  // shares its code), else the first whose code it is.
+  const shape = model.shapes[code]?.exception ? code : Object.entries(model.shapes).find(([, s]) => s.exception && s.error?.code === code)?.[0];
+  const type = shape !== undefined ? style.typePrefix + shape : code === validationCode ? `${style.validationTypePrefix}ValidationException` : errorTypePrefix(err.code, style) + err.code;
+  // The message member is spelt as the error's shape spells it (CloudWatch: `Message` on InternalServiceFault).
+  const payload: Record<string, unknown> = { __type: type, [shape !== undefined ? messageKeyOf(model, shape, style) : style.messageKey]: err.message };
+  if (err.fields) Object.assign(payload, err.fields);
+  return { payload, headers: { 'x-amzn-query-error': `${code};${err.senderFault ? 'Sender' : 'Receiver'}` } };
+}
+
+/**
+ * The member an error's message goes in: the protocol's usual one, unless the error's own shape spells it the
+ * other way (DynamoDB's TransactionCanceledException and TransactionInProgressException have `Message`, its
+ * other errors `message`).
+ */
+function messageKeyOf(model: ServiceModel, code: string, style: JsonErrorStyle): string {
+  const usual = style.messageKey;
+  const members = model.shapes[code]?.members;
+  if (members === undefined || usual in members) return usual;
+  const other = usual === 'message' ? 'Message' : 'message';
+  return other in members ? other : usual;
 }
 
 /** Coral's own errors carry Coral's namespaces, whatever the service. */

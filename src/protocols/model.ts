@@ -51,7 +51,9 @@ export interface ServiceMetadata {
   apiVersion: string;
   endpointPrefix: string;
   jsonVersion?: string;
-  protocol: 'json' | 'query' | 'rest-json' | 'rest-xml' | 'ec2';
+  protocol: 'json' | 'query' | 'rest-json' | 'rest-xml' | 'ec2' | 'smithy-rpc-v2-cbor';
+  /** Every protocol the service speaks, in the order the SDKs prefer them (CloudWatch: smithy-rpc-v2-cbor, json, query). */
+  protocols?: string[];
   serviceId: string;
   signingName?: string;
   targetPrefix?: string;

@@ -65,7 +65,7 @@ export interface JsonErrorStyle {
 }
 
 export interface Protocol {
-  readonly name: 'awsJson1_0' | 'awsJson1_1' | 'awsQuery';
+  readonly name: 'awsJson1_0' | 'awsJson1_1' | 'awsQuery' | 'rpcv2Cbor';
   /** serializeOutput writes RawJson values (protocols/wirejson.ts) as they are. */
   readonly acceptsRawJson?: boolean;
   /** The operation the request names, or undefined when it names none of this model's. */

@@ -3,16 +3,19 @@
  * The error answer to a request that no served service claims (a service Cellar does not serve, an unknown target,
  * a request that names none), in the wire shape the caller's SDK parses. With no service model to go by, the
  * protocol is read off the request itself:
+ *   - `smithy-protocol: rpc-v2-cbor`, or a `/service/<S>/operation/<O>` path without X-Amz-Target: Smithy RPC v2
+ *     CBOR (a CBOR map; protocols/rpcv2cbor.ts);
  *   - `X-Amz-Target`: awsJson (JSON body, `x-amzn-ErrorType`);
- *   - `smithy-protocol: rpc-v2-cbor` or a `/service/<S>/operation/<O>` path: Smithy RPC v2 CBOR (a CBOR map);
  *   - a form-encoded body or query string with `Action=`: awsQuery (XML `<ErrorResponse>`);
  *   - otherwise REST: rest-xml for the services that speak it (S3, Route 53, CloudFront), rest-json for the rest.
  * So a client of a service Cellar does not serve reports UnknownOperationException (or awsQuery's InvalidAction)
  * instead of failing to parse the answer. Each protocol's module still owns its own error document.
  */
+import { cbor } from '@smithy/core/cbor';
 import type { ServiceError } from '../core/errors.js';
 import { jsonErrorResponse } from './json.js';
 import { queryErrorResponse, restXmlErrorResponse } from './query.js';
+import { isRpcV2Request, RPC_V2_CBOR } from './rpcv2cbor.js';
 import type { WireRequest, WireResponse } from './types.js';
 
 export type RequestStyle = 'json' | 'cbor' | 'query' | 'rest-xml' | 'rest-json';
@@ -21,8 +24,8 @@ const REST_XML_SERVICES = new Set(['s3', 's3-outposts', 'route53', 'cloudfront']
 
 /** How the request's own protocol words its errors; `service` is the credential scope's service, when signed. */
 export function requestStyle(req: WireRequest, service: string | undefined): RequestStyle {
+  if (isRpcV2Request(req)) return 'cbor';
   if (req.headers['x-amz-target']) return 'json';
-  if (req.headers['smithy-protocol'] === 'rpc-v2-cbor' || req.path.startsWith('/service/')) return 'cbor';
   const ct = req.headers['content-type'] ?? '';
   if (req.query.has('Action') || (req.method === 'POST' && ct.includes('x-www-form-urlencoded'))) return 'query';
   if (service && REST_XML_SERVICES.has(service)) return 'rest-xml';
@@ -44,8 +47,8 @@ export function unroutedErrorResponse(style: RequestStyle, req: WireRequest, err
     case 'cbor':
       return {
         status: err.status,
-        headers: { 'content-type': 'application/cbor', 'smithy-protocol': 'rpc-v2-cbor', 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
-        body: cborTextMap({ __type: err.code, message: err.message }),
+        headers: { 'content-type': 'application/cbor', 'smithy-protocol': RPC_V2_CBOR, 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
+        body: Buffer.from(cbor.serialize({ __type: err.code, message: err.message })),
       };
     case 'rest-json':
       return jsonErrorResponse('application/json', err, requestId);
@@ -54,27 +57,4 @@ export function unroutedErrorResponse(style: RequestStyle, req: WireRequest, err
       return jsonErrorResponse(ct.startsWith('application/x-amz-json-1.1') ? 'application/x-amz-json-1.1' : 'application/x-amz-json-1.0', err, requestId);
     }
   }
-}
-
-/** A CBOR (RFC 8949) map of text strings to text strings: all an RPC v2 error body needs. */
-export function cborTextMap(entries: Record<string, string>): Buffer {
-  const keys = Object.keys(entries);
-  const parts: Buffer[] = [cborHead(5, keys.length)];
-  for (const k of keys) parts.push(cborText(k), cborText(entries[k]!));
-  return Buffer.concat(parts);
-}
-
-function cborText(s: string): Buffer {
-  const bytes = Buffer.from(s, 'utf8');
-  return Buffer.concat([cborHead(3, bytes.length), bytes]);
-}
-
-function cborHead(major: number, n: number): Buffer {
-  if (n < 24) return Buffer.from([(major << 5) | n]);
-  if (n < 0x100) return Buffer.from([(major << 5) | 24, n]);
-  if (n < 0x10000) return Buffer.from([(major << 5) | 25, n >> 8, n & 0xff]);
-  const b = Buffer.alloc(5);
-  b[0] = (major << 5) | 26;
-  b.writeUInt32BE(n, 1);
-  return b;
 }

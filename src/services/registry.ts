@@ -4,6 +4,7 @@
  * any background work it runs. Adding a service means adding a definition here, nothing in the gateway.
  */
 import type { ServiceModel } from '../protocols/model.js';
+import type { RpcV2CborProtocol } from '../protocols/rpcv2cbor.js';
 import type { Protocol } from '../protocols/types.js';
 import type { MetricSampler } from '../observability/types.js';
 
@@ -20,6 +21,11 @@ export interface ServiceDefinition {
    * the AWS CLI v2.9 and older SDKs awsQuery): requests with no X-Amz-Target are parsed and answered by it.
    */
   queryProtocol?: Protocol;
+  /**
+   * The Smithy RPC v2 CBOR twin of a JSON-protocol service whose model lists `smithy-rpc-v2-cbor` (CloudWatch: what
+   * SDKs that support it pick first): requests to `/service/<Service>/operation/<Op>` are parsed and answered by it.
+   */
+  cborProtocol?: RpcV2CborProtocol;
   provider: Provider;
   /** How this service words authentication failures: JSON services and query services differ. */
   authStyle: 'json' | 'query';
