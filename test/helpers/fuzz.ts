@@ -13,6 +13,7 @@
  * stored state (the state digest, /_cellar/state-digest, is the same before and after).
  */
 import fc from 'fast-check';
+import { cbor, tag } from '@smithy/core/cbor';
 import type { ServiceModel, Shape } from '../../src/protocols/model.js';
 import { send, signedRequest, type RawResponse } from './sign.js';
 
@@ -23,6 +24,8 @@ export interface FuzzRequest {
   /** Who signs it. */
   accessKeyId: string;
   region: string;
+  /** The request path, when not `/` (RPC v2 CBOR's `/service/<S>/operation/<O>`). */
+  path?: string;
 }
 
 const WEIRD_STRINGS = [
@@ -157,6 +160,53 @@ const JSON_DAMAGE: fc.Arbitrary<(text: string) => string | Buffer> = fc.oneof(
   fc.constantFrom(() => '', () => 'null', () => '[]', () => '12', () => '"text"', () => deepText(100_000, false), () => deepText(5000, true), () => '{"a":' + deepText(3000, false) + '}'),
 );
 
+/**
+ * A generated value as an RPC v2 CBOR body: timestamps as tag 1 and base64 blobs as byte strings where `typed` (else as
+ * generated, which the server must refuse), by @smithy/core's codec; a value it cannot write is sent as an empty map.
+ */
+function cborBody(model: ServiceModel, shapeName: string | undefined, value: unknown, typed: boolean): Buffer {
+  const walk = (name: string | undefined, v: unknown, depth: number): unknown => {
+    const shape = name ? model.shapes[name] : undefined;
+    if (v === undefined || v === null || depth > 40) return v;
+    if (typed && shape?.type === 'timestamp' && typeof v === 'number') return tag({ tag: 1, value: v });
+    if (typed && shape?.type === 'blob' && typeof v === 'string') return Buffer.from(v, 'base64');
+    if (Array.isArray(v)) return v.map((x) => walk(shape?.type === 'list' ? shape.member!.shape : undefined, x, depth + 1));
+    if (typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(shape?.type === 'structure' ? shape.members?.[k]?.shape : shape?.type === 'map' ? shape.value!.shape : undefined, x, depth + 1);
+      return out;
+    }
+    return v;
+  };
+  try {
+    return Buffer.from(cbor.serialize(walk(shapeName, value, 0)));
+  } catch {
+    return Buffer.from([0xa0]);
+  }
+}
+
+/** Byte-level damage to a CBOR body, and bodies no encoder writes (deep nesting, huge declared lengths, bignums). */
+const CBOR_DAMAGE: fc.Arbitrary<(bytes: Buffer) => Buffer> = fc.oneof(
+  fc.nat().map((n) => (b: Buffer) => b.subarray(0, n % (b.length + 1))),
+  fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(([n, byte]) => (b: Buffer) => {
+    const i = n % (b.length + 1);
+    return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]);
+  }),
+  fc.uint8Array({ maxLength: 64 }).map((u) => () => Buffer.from(u)),
+  fc.constantFrom(
+    () => Buffer.concat([Buffer.alloc(100_000, 0x81), Buffer.from([0x00])]),
+    () => Buffer.concat([Buffer.alloc(50_000, 0x9f)]),
+    () => Buffer.from('9bffffffffffffffff', 'hex'),
+    () => Buffer.from('bb00000000ffffffff', 'hex'),
+    () => Buffer.concat([Buffer.from('a1694e616d657370616365c25a00100000', 'hex'), Buffer.alloc(1 << 20, 0xff)]),
+    () => Buffer.from('a1695f5f70726f746f5f5fa0', 'hex'),
+    () => Buffer.from('a16161c1fb7ff8000000000000', 'hex'),
+    () => Buffer.from('a0a0', 'hex'),
+    () => Buffer.from('bf01ff', 'hex'),
+    () => Buffer.from('7f6161ff', 'hex'),
+  ),
+);
+
 /** awsQuery parameters flattened as the SDKs flatten them (list members `.member.N` or their location name). */
 function flatten(model: ServiceModel, shapeName: string | undefined, value: unknown, prefix: string, out: Array<[string, string]>): void {
   const shape = shapeName ? model.shapes[shapeName] : undefined;
@@ -188,7 +238,7 @@ export interface OperationTarget {
   serviceId: string;
   model: ServiceModel;
   operation: string;
-  protocol: 'awsJson1_0' | 'awsJson1_1' | 'awsQuery';
+  protocol: 'awsJson1_0' | 'awsJson1_1' | 'awsQuery' | 'rpcv2Cbor';
   /** Members forced into every request (keeps an operation that would start engines refused). */
   forced?: Record<string, unknown>;
 }
@@ -206,6 +256,16 @@ export function requestArbitrary(t: OperationTarget, mutation = 0.04): fc.Arbitr
       const pairs: Array<[string, string]> = [['Action', t.operation], ['Version', t.model.metadata.apiVersion]];
       flatten(t.model, op.input?.shape, typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, ...(t.forced ?? {}) } : (t.forced ?? value), '', pairs);
       return { body: damage(pairs), headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, ...w };
+    });
+  }
+  if (t.protocol === 'rpcv2Cbor') {
+    // The service shape's name is the awsJson target prefix (CloudWatch: GraniteServiceVersion20100801).
+    const path = `/service/${t.model.metadata.targetPrefix}/operation/${t.operation}`;
+    const damaged = fc.oneof({ weight: 7, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: CBOR_DAMAGE });
+    return fc.tuple(input, fc.boolean(), damaged, who).map(([value, tagged, damage, w]) => {
+      const merged = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, ...(t.forced ?? {}) } : value;
+      const bytes = cborBody(t.model, op.input?.shape, merged, tagged);
+      return { body: damage ? damage(bytes) : bytes, headers: { 'smithy-protocol': 'rpc-v2-cbor', 'content-type': 'application/cbor' }, path, ...w };
     });
   }
   const target = `${t.model.metadata.targetPrefix}.${t.operation}`;
@@ -246,7 +306,7 @@ export class Fuzzer {
     let r: RawResponse;
     try {
       // `test` is a key Cellar knows (its secret is `test`, and its signatures are verified); the others are not.
-      r = await send(await signedRequest(this.endpoint, req.body, { service: t.model.signingName, headers: req.headers, accessKeyId: req.accessKeyId, secretAccessKey: req.accessKeyId === 'test' ? 'test' : 'fuzz', region: req.region }));
+      r = await send(await signedRequest(this.endpoint, req.body, { service: t.model.signingName, headers: req.headers, accessKeyId: req.accessKeyId, secretAccessKey: req.accessKeyId === 'test' ? 'test' : 'fuzz', region: req.region, ...(req.path ? { path: req.path } : {}) }));
     } catch (e) {
       return { status: 0, violation: `${t.serviceId} ${t.operation}: no answer (${(e as Error).message})` };
     }
@@ -265,7 +325,7 @@ export class Fuzzer {
 
 /** The operations a Cellar serves, as it lists them, with their models. */
 export async function servedTargets(endpoint: string, loadModel: (id: string) => ServiceModel): Promise<OperationTarget[]> {
-  const health = (await (await fetch(`${endpoint}/_cellar/health`)).json()) as { services: Record<string, { protocol: OperationTarget['protocol']; operations: string[] }> };
+  const health = (await (await fetch(`${endpoint}/_cellar/health`)).json()) as { services: Record<string, { protocol: OperationTarget['protocol']; protocols?: Array<OperationTarget['protocol']>; operations: string[] }> };
   const out: OperationTarget[] = [];
   for (const [id, svc] of Object.entries(health.services)) {
     const model = loadModel(id);
@@ -273,7 +333,8 @@ export async function servedTargets(endpoint: string, loadModel: (id: string) =>
       // Operations that would start real engines given valid input are fuzzed with one member that is always
       // refused, so a lucky valid request cannot start a database in the middle of a fuzz run.
       const forced = id === 'rds' && /^(CreateDBInstance|RestoreDBInstance|CreateDBInstanceReadReplica)/.test(op) ? { DBInstanceIdentifier: 'fuzz--refused' } : undefined;
-      out.push({ serviceId: id, model, operation: op, protocol: svc.protocol, ...(forced ? { forced } : {}) });
+      // Every protocol the service answers (CloudWatch: awsJson1_0, RPC v2 CBOR, awsQuery), each fuzzed on its own.
+      for (const protocol of svc.protocols ?? [svc.protocol]) out.push({ serviceId: id, model, operation: op, protocol, ...(forced ? { forced } : {}) });
     }
   }
   return out;

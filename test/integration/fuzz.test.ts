@@ -35,6 +35,8 @@ describe('fuzz: model-generated, mutated requests to every served operation', ()
     const fuzzer = new Fuzzer(cellar.endpoint);
     const targets = await servedTargets(cellar.endpoint, loadModel);
     assert.ok(targets.length > 100, `only ${targets.length} operations served`);
+    // Every protocol a service answers is fuzzed: CloudWatch's RPC v2 CBOR and awsQuery besides its awsJson1_0.
+    for (const protocol of ['awsJson1_0', 'awsJson1_1', 'awsQuery', 'rpcv2Cbor']) assert.ok(targets.some((t) => t.protocol === protocol), `no ${protocol} target`);
     const violations: string[] = [];
     for (const [i, t] of targets.entries()) {
       await fc.assert(
