@@ -25,7 +25,7 @@ import { classMemoryBytes, instanceClass } from './catalog.js';
 import { listenAddress } from './describe.js';
 import type { EngineEvent, MemberEngine } from './driver.js';
 import { instanceSteps, type EnsureBackups, type InstanceReconcile, type InstanceStep, type InstanceStepOptions, type InstanceSupervisor } from './instance-steps.js';
-import type { ReconcileTrigger } from './provider.js';
+import type { ReconcileTrigger } from './resources.js';
 import { scopeKey, type InstanceRecord } from './records.js';
 import { instanceSettings, type InstanceSettings } from './settings.js';
 
