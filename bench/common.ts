@@ -1,10 +1,27 @@
 /**
- * What the benchmark scripts share: a free port, and a DynamoDB request signed the way
- * ../shared/bench/ddb-wrk.mjs signs its pool (same headers, same order, access key `test`), so in-process and
- * over-HTTP measurements see the requests the load generators send.
+ * What the benchmark scripts share: where the repository and its bench files are, command-line flags, a free port,
+ * and a DynamoDB request signed the way ../shared/bench/ddb-wrk.mjs signs its pool (same headers, same order, access
+ * key `test`), so in-process and over-HTTP measurements see the requests the load generators send.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root: the scripts run from dist/bench/, two folders down. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The neutral DynamoDB load generator (wrk with a pool of signed requests). */
+export const DDB_WRK = join(ROOT, 'bench', 'ddb-wrk.mjs');
+/** Where the scripts write their tables (`<name>.md`) and raw samples (`<name>.json`). */
+export const RESULTS = join(ROOT, 'bench', 'results');
+
+/** The value after `--<name>` on the command line, or `def`. */
+export function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A port nobody listens on now: the kernel's pick, not a random guess that can collide with a connection's own port. */
 export async function freePort(): Promise<number> {

@@ -32,28 +32,17 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { amzDateNow, freePort, median, signDynamoDb } from './common.js';
+import { join } from 'node:path';
+import { amzDateNow, arg, DDB_WRK, freePort, median, RESULTS, ROOT, signDynamoDb, sleep } from './common.js';
 import { processTicks, rawRequest, runPool, type PoolRun } from './wrk-pool.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DDB_WRK = join(ROOT, 'bench', 'ddb-wrk.mjs');
 const DYNALITE = join(ROOT, 'node_modules', '.bin', 'dynalite');
-const RESULTS = join(ROOT, 'bench', 'results');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
-}
 const SECONDS = Math.max(2, Number(arg('seconds', '10')));
 const ROUNDS = Math.max(1, Math.min(15, Number(arg('rounds', '5'))));
 const ONLY = new Set(arg('only', 'put,get,query,streams,txn').split(','));
 const CONNECTIONS = 16;
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- servers
 

@@ -25,23 +25,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import { freePort, median } from './common.js';
+import { arg, DDB_WRK, freePort, median, RESULTS, ROOT, sleep } from './common.js';
 import { processTicks } from './wrk-pool.js';
 import { CapacityMeter, type MeteredTable } from '../src/observability/dynamodb-capacity.js';
 import { storeCommits } from '../src/observability/measures.js';
 import { RequestMeter } from '../src/observability/request-meter.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DDB_WRK = join(ROOT, 'bench', 'ddb-wrk.mjs');
-const RESULTS = join(ROOT, 'bench', 'results');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
-}
 const SECONDS = Math.max(2, Number(arg('seconds', '10')));
 const ROUNDS = Math.max(1, Math.min(15, Number(arg('rounds', '5'))));
 const ONLY = new Set(arg('only', 'put,pgbench').split(','));
@@ -50,7 +41,6 @@ const PERIOD_MS = Math.max(1000, Number(arg('period-ms', '1000')));
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
 const PASSWORD = 'Bench-pass-1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Server {
   name: 'on' | 'off';

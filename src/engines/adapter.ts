@@ -86,6 +86,8 @@ export interface ConfigureResult {
 
 export interface EngineAdapter {
   readonly spec: Readonly<EngineSpec>;
+  /** The instance directory's layout; its logFile is the engine's output (RDS serves it as the instance's log). */
+  readonly layout: InstanceLayout;
   /** Where clients connect: the first listen address and the port. */
   endpoint(): { address: string; port: number };
   /** True once initialise() has completed (the instance directory holds a complete, durable instance). */

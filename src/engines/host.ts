@@ -122,6 +122,10 @@ export interface Host {
    * key (AES-256-GCM), in a file owned by Cellar, 0600, durable. Never plaintext on disk.
    */
   writeSecret(file: string, value: string): Promise<void>;
+  /** Size and last write of a regular file (never through a symlink), or undefined when there is none. */
+  fileInfo(file: string): Promise<{ size: number; mtimeMs: number } | undefined>;
+  /** Up to `length` bytes of a regular file from byte `start`, never through a symlink; undefined when missing. */
+  readFileRange(file: string, start: number, length: number): Promise<Buffer | undefined>;
   /**
    * A secret written by writeSecret, or undefined when the file is missing or cannot be opened under this root key
    * (logged; the caller makes a new one). A plaintext file left by an earlier version is read and sealed in place.
@@ -354,16 +358,50 @@ export class LocalHost implements Host {
     if (options.durable !== false) await fsyncPath(path.dirname(file));
   }
 
-  async readFile(file: string): Promise<string | undefined> {
-    let handle;
+  /** Opens a file for reading, never through a symlink (ELOOP); undefined when it does not exist. */
+  private async openForReading(file: string): Promise<fs.FileHandle | undefined> {
     try {
-      handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      return await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async readFile(file: string): Promise<string | undefined> {
+    const handle = await this.openForReading(file);
+    if (!handle) return undefined;
     try {
       return await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async fileInfo(file: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    try {
+      const st = await fs.lstat(file);
+      return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async readFileRange(file: string, start: number, length: number): Promise<Buffer | undefined> {
+    const handle = await this.openForReading(file);
+    if (!handle) return undefined;
+    try {
+      if (!(await handle.stat()).isFile()) return undefined;
+      const buf = Buffer.alloc(Math.max(0, length));
+      let filled = 0;
+      // A bounded loop: each read either fills more of the buffer or hits the end of the file.
+      while (filled < buf.length) {
+        const { bytesRead } = await handle.read(buf, filled, buf.length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return buf.subarray(0, filled);
     } finally {
       await handle.close();
     }

@@ -114,6 +114,8 @@ describe('LocalHost', () => {
     fs.writeFileSync(secret, 'root only', { mode: 0o600 });
     fs.symlinkSync(secret, path.join(dir, 'engine.log'));
     await assert.rejects(host.readFile(path.join(dir, 'engine.log')), /ELOOP/);
+    await assert.rejects(host.readFileRange(path.join(dir, 'engine.log'), 0, 100), /ELOOP/);
+    assert.equal(await host.fileInfo(path.join(dir, 'engine.log')), undefined, 'a link is no file to list');
     assert.throws(() => host.spawn({ command: 'true', args: [], logFile: path.join(dir, 'engine.log') }), /ELOOP/);
     await host.writeFile(path.join(dir, 'engine.log'), 'replaced');
     assert.equal(fs.readFileSync(secret, 'utf8'), 'root only', 'the link target is untouched');
@@ -164,6 +166,19 @@ describe('LocalHost', () => {
     assert.match(fs.readFileSync(other, 'utf8'), /^cellar-sealed:v1:/);
     assert.equal(await host.readSecret(other), 'old-plain');
     assert.equal(await host.readSecret(path.join(dir, 'missing.secret')), undefined);
+  });
+
+  it('reads a byte range of a file, and describes it', async () => {
+    const file = path.join(base, 'range.log');
+    fs.writeFileSync(file, 'line one\nline two\n');
+    assert.equal((await host.readFileRange(file, 5, 8))?.toString(), 'one\nline');
+    assert.equal((await host.readFileRange(file, 14, 100))?.toString(), 'two\n', 'a range past the end stops there');
+    assert.equal((await host.readFileRange(file, 100, 10))?.length, 0);
+    assert.equal(await host.readFileRange(path.join(base, 'missing.log'), 0, 10), undefined);
+    const info = await host.fileInfo(file);
+    assert.equal(info?.size, 18);
+    assert.ok(Math.abs(info!.mtimeMs - Date.now()) < 60_000);
+    assert.equal(await host.fileInfo(base), undefined, 'a directory is no file');
   });
 
   it('finds free ports and notices taken ones', async () => {

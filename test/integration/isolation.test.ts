@@ -181,6 +181,8 @@ const TARGETS: Record<string, Record<string, Target>> = {
     RestoreDBInstanceToPointInTime: (f, m) => ({ SourceDBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db', TargetDBInstanceIdentifier: 'stolen-db', UseLatestRestorableTime: 'true' }),
     DescribeDBInstanceAutomatedBackups: (f, m) => (m === 'arn' ? { DBInstanceAutomatedBackupsArn: f.autoBackupArn } : { DbiResourceId: f.dbiResourceId }),
     DeleteDBInstanceAutomatedBackup: (f, m) => (m === 'arn' ? { DBInstanceAutomatedBackupsArn: f.autoBackupArn } : { DbiResourceId: f.dbiResourceId }),
+    DescribeDBLogFiles: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db' }),
+    DownloadDBLogFilePortion: (f, m) => ({ DBInstanceIdentifier: m === 'arn' ? f.dbArn : 'iso-db', LogFileName: 'error/postgres.log' }),
   },
   cloudwatch: {
     SetAlarmState: (_f, m) => (m === 'name' ? { AlarmName: 'iso-alarm', StateValue: 'ALARM', StateReason: 'stolen' } : undefined),
@@ -264,6 +266,8 @@ const RDS_NOT_FOUND: Record<string, string> = {
   RestoreDBInstanceFromDBSnapshot: 'DBSnapshotNotFound',
   DescribeDBInstanceAutomatedBackups: 'DBInstanceAutomatedBackupNotFound',
   DeleteDBInstanceAutomatedBackup: 'DBInstanceAutomatedBackupNotFound',
+  DescribeDBLogFiles: 'DBInstanceNotFound',
+  DownloadDBLogFilePortion: 'DBInstanceNotFound',
 };
 
 /**

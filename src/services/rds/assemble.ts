@@ -17,6 +17,7 @@ import { DEFAULT_MEMORY_SCALE } from './catalog.js';
 import { endpointAddress } from './describe.js';
 import { EnginesDriver } from './driver.js';
 import { MasterSecrets } from './master-secret.js';
+import { RdsLogs } from './logs.js';
 import { RdsProvider } from './provider.js';
 import { ParameterGroupApi } from './parameter-groups.js';
 import { SubnetGroupApi } from './subnet-groups.js';
@@ -152,6 +153,7 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
     optionGroups,
     ...(kms ? { kms } : {}),
     backupWorker: backups,
+    logs: new RdsLogs({ driver, spec: (rec) => supervisor.spec(rec) }),
   });
   const operations = [
     provider,

@@ -51,6 +51,13 @@ export interface EngineEvent {
   detail: string;
 }
 
+/** One of an engine's log files (src/engines/adapter.ts: the engine's output, one previous file kept at a start). */
+export interface EngineLogFile {
+  which: 'current' | 'previous';
+  size: number;
+  mtimeMs: number;
+}
+
 export interface InstalledEngine {
   kind: EngineKind;
   version: string;
@@ -87,6 +94,10 @@ export interface RdsEngineDriver {
   storageUsedBytes(spec: MemberEngine): Promise<number>;
   /** The running engine's connections and I/O counters (AWS/RDS metrics); undefined when it is not running. */
   activity?(spec: MemberEngine): Promise<EngineActivity | undefined>;
+  /** The engine's log files that exist, the previous one (kept when a start rotated it) before the current one. */
+  logFiles(spec: MemberEngine): Promise<EngineLogFile[]>;
+  /** Up to `length` bytes of one of the engine's log files from byte `start`; undefined when it is gone. */
+  readLog(spec: MemberEngine, which: EngineLogFile['which'], start: number, length: number): Promise<Buffer | undefined>;
   /** Copies the (stopped) engine data directory to dest, for a final snapshot. */
   copyDataDir(spec: MemberEngine, dest: string): Promise<void>;
   /** Stops the engine and removes the instance directory. */
@@ -258,6 +269,33 @@ export class EnginesDriver implements RdsEngineDriver {
     const cur = this.instances.get(spec.key);
     if (!cur?.engine.isRunning()) return undefined;
     return cur.engine.activity(PROBE_TIMEOUT_MS);
+  }
+
+  /** The log's path, from the instance's adapter (its engine's layout); undefined when no adapter can be made. */
+  private logPath(spec: MemberEngine, which: EngineLogFile['which']): string | undefined {
+    let file: string;
+    try {
+      // The adapter already made for the instance, even one whose port is about to change: its directory is the same.
+      file = (this.instances.get(spec.key) ?? this.entry(spec)).engine.layout.logFile;
+    } catch {
+      return undefined; // its engine version is no longer installed: no adapter, and no log to serve
+    }
+    return which === 'previous' ? `${file}.1` : file;
+  }
+
+  async logFiles(spec: MemberEngine): Promise<EngineLogFile[]> {
+    const out: EngineLogFile[] = [];
+    for (const which of ['previous', 'current'] as const) {
+      const file = this.logPath(spec, which);
+      const info = file === undefined ? undefined : await this.host.fileInfo(file);
+      if (info) out.push({ which, ...info });
+    }
+    return out;
+  }
+
+  async readLog(spec: MemberEngine, which: EngineLogFile['which'], start: number, length: number): Promise<Buffer | undefined> {
+    const file = this.logPath(spec, which);
+    return file === undefined ? undefined : this.host.readFileRange(file, start, length);
   }
 
   async copyDataDir(spec: MemberEngine, dest: string): Promise<void> {

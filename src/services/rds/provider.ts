@@ -56,6 +56,7 @@ import type { SubnetGroupApi } from './subnet-groups.js';
 import type { RestoredFrom } from './backups/api.js';
 import { checkRetention, checkWindowsApart, defaultBackupWindow, parseBackupWindow } from './backups/validation.js';
 import type { BackupWorker } from './backups/worker.js';
+import type { RdsLogs } from './logs.js';
 import {
   checkAllocatedStorage,
   checkDBName,
@@ -86,6 +87,8 @@ export interface RdsProviderOptions {
   kms?: KmsInternal;
   /** LatestRestorableTime of an instance's automated backups (./backups/). */
   backupWorker: BackupWorker;
+  /** The engines' log files (./logs.ts). */
+  logs: RdsLogs;
 }
 
 const DEFAULT_MAINTENANCE_WINDOW = 'sun:05:00-sun:05:30';
@@ -479,6 +482,18 @@ export class RdsProvider implements Partial<api.RDSApi> {
       rec.desired.deleted = true;
     });
   }
+
+  // ---- log files ----------------------------------------------------------------------------------------
+
+  describeDBLogFiles(input: api.DescribeDBLogFilesMessage, ctx: RequestContext): Promise<api.DescribeDBLogFilesResponse> {
+    return this.o.logs.describe(this.instance(ctx, input.DBInstanceIdentifier), input);
+  }
+
+  downloadDBLogFilePortion(input: api.DownloadDBLogFilePortionMessage, ctx: RequestContext): Promise<api.DownloadDBLogFilePortionDetails> {
+    return this.o.logs.download(this.instance(ctx, input.DBInstanceIdentifier), input);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------------
 
   /** Reads, checks and changes one instance atomically, then asks for a reconcile. */
   private mutate(ctx: RequestContext, idOrArn: string, fn: (rec: InstanceRecord) => void): { DBInstance: api.DBInstance } {
