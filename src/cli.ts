@@ -39,6 +39,7 @@ start options:
   --init-dir DIR     init hooks: {boot,ready,shutdown}.d scripts (default <data-dir>/init); see docs/lifecycle.md
   --allow-clock-control  let POST /_cellar/clock move the server's clock forward (for tests)
   --quiet            no per-request log lines
+  --enforce-provisioned-throughput  throttle PROVISIONED DynamoDB tables beyond their capacity (docs/dynamodb.md)
   --pid-file FILE, --log-file FILE   where -d keeps them (default under the data directory)
 
 The endpoint of wait, status, reset and aws: --endpoint, else $CELLAR_ENDPOINT, else $AWS_ENDPOINT_URL, else the
@@ -65,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
       'init-dir': { type: 'string' },
       'allow-clock-control': { type: 'boolean' },
       quiet: { type: 'boolean' },
+      'enforce-provisioned-throughput': { type: 'boolean' },
       endpoint: { type: 'string' },
       detach: { type: 'boolean', short: 'd' },
       'pid-file': { type: 'string' },
@@ -177,6 +179,7 @@ async function main(argv: string[]): Promise<number> {
     ...(values.config ? { configFile: values.config } : {}),
     ...(values['allow-clock-control'] ? { allowClockControl: true } : {}),
     ...(values.quiet ? { logRequests: false } : {}),
+    ...(values['enforce-provisioned-throughput'] ? { dynamodb: { enforceProvisionedThroughput: true } } : {}),
     ...(values['init-dir'] ? { initDir: values['init-dir'] } : {}),
   });
   if (values.detach) {

@@ -80,6 +80,12 @@ export interface CellarConfig {
     ttlSweepIntervalMs?: number;
     /** How long after a Time to Live change UpdateTimeToLive refuses another (default one hour, as AWS documents). */
     ttlChangeIntervalMs?: number;
+    /**
+     * Throttle requests to PROVISIONED tables beyond their provisioned throughput (token buckets with AWS's 300 s of
+     * burst capacity; docs/dynamodb.md#provisioned-throughput). Off by default: DynamoDB Local never throttles, and
+     * the pipelines Cellar serves create 1/1-capacity tables.
+     */
+    enforceProvisionedThroughput?: boolean;
   };
   /**
    * Which principals may AssumeRole into roles of another account, in --strict mode (docs/configuration.md). Outside
@@ -168,7 +174,9 @@ export function loadConfig(flags: Partial<CellarConfig> & { configFile?: string 
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as Partial<CellarConfig>;
   const config: CellarConfig = { ...DEFAULTS, ...fromFile, ...defined, dataDir, inMemory: Boolean(flags.inMemory) };
   config.metrics = { ...DEFAULTS.metrics, ...(fromFile.metrics ?? {}), ...(defined.metrics ?? {}) };
+  if (fromFile.dynamodb || defined.dynamodb) config.dynamodb = { ...(fromFile.dynamodb ?? {}), ...(defined.dynamodb ?? {}) };
   applyObservabilityEnv(config, process.env);
+  applyDynamoDBEnv(config, process.env);
   // A relative init directory in the config file is relative to the data directory; on the command line, to the cwd.
   if (config.initDir !== undefined && typeof config.initDir !== 'string') throw new Error(`setting initDir must be a directory path, not ${JSON.stringify(config.initDir)}`);
   if (config.initDir !== undefined) config.initDir = defined.initDir !== undefined ? resolve(config.initDir) : resolve(dataDir ?? process.cwd(), config.initDir);
@@ -186,6 +194,14 @@ function applyObservabilityEnv(config: CellarConfig, env: NodeJS.ProcessEnv): vo
   }
   if (env.CELLAR_METRICS_PERIOD_MS) config.metrics.periodMs = Number(env.CELLAR_METRICS_PERIOD_MS);
   if (env.CELLAR_SLOW_REQUEST_MS) config.slowRequestMs = Number(env.CELLAR_SLOW_REQUEST_MS);
+}
+
+/** CELLAR_DYNAMODB_ENFORCE_THROUGHPUT (on/off), over the file and flags. */
+function applyDynamoDBEnv(config: CellarConfig, env: NodeJS.ProcessEnv): void {
+  const switched = env.CELLAR_DYNAMODB_ENFORCE_THROUGHPUT;
+  if (switched === undefined || switched === '') return;
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(switched)) throw new Error(`CELLAR_DYNAMODB_ENFORCE_THROUGHPUT must be on or off, not ${JSON.stringify(switched)}`);
+  config.dynamodb = { ...(config.dynamodb ?? {}), enforceProvisionedThroughput: switched === 'on' || switched === 'true' || switched === '1' };
 }
 
 /** The numbers every bound of the gateway rests on: a missing or wrong one would silently lift a bound. */
@@ -215,6 +231,8 @@ function checkLimits(config: CellarConfig): void {
   if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 100_000)) throw new Error(`setting dynamodb.backfillBatch must be an integer from 1 to 100000, not ${JSON.stringify(batch)}`);
   const sweep = config.dynamodb?.ttlSweepIntervalMs;
   if (sweep !== undefined && (!Number.isInteger(sweep) || sweep < 10 || sweep > 3_600_000)) throw new Error(`setting dynamodb.ttlSweepIntervalMs must be an integer from 10 to 3600000, not ${JSON.stringify(sweep)}`);
+  const enforce = config.dynamodb?.enforceProvisionedThroughput;
+  if (enforce !== undefined && typeof enforce !== 'boolean') throw new Error(`setting dynamodb.enforceProvisionedThroughput must be true or false, not ${JSON.stringify(enforce)}`);
   const change = config.dynamodb?.ttlChangeIntervalMs;
   if (change !== undefined && (!Number.isInteger(change) || change < 0 || change > 86_400_000)) throw new Error(`setting dynamodb.ttlChangeIntervalMs must be an integer from 0 to 86400000, not ${JSON.stringify(change)}`);
 }

@@ -3,7 +3,8 @@
  * DynamoDB's capacity metrics: the units each request consumed (ConsumedRead/WriteCapacityUnits per TableName, and
  * per TableName and GlobalSecondaryIndexName for an index's own units), recorded by the provider whether or not the
  * caller asked for ReturnConsumedCapacity, and the provisioned units of provisioned tables and their global
- * secondary indexes, sampled once per period.
+ * secondary indexes, sampled once per period. With provisioned-throughput enforcement on, also the throttle events
+ * (Read/WriteThrottleEvents per TableName, and per TableName and GlobalSecondaryIndexName for an index's own).
  *
  * A statistic set per period: SampleCount is the number of requests, Sum the units, as CloudWatch reports them
  * (Sum over a minute is the minute's consumption).
@@ -30,6 +31,11 @@ class TableCapacity {
   readonly write = new PeriodStats();
   /** Global secondary index → its own read and write units. */
   readonly indexes = new Map<string, { read: PeriodStats; write: PeriodStats }>();
+  /** Requests (or batch items) refused for want of the table's own capacity. */
+  readThrottles = 0;
+  writeThrottles = 0;
+  /** Global secondary index → requests refused for want of its capacity. */
+  readonly indexThrottles = new Map<string, { read: number; write: number }>();
 }
 
 /** What the DynamoDB provider calls (DynamoDBProvider.capacityMeter). */
@@ -59,6 +65,19 @@ export class CapacityMeter implements CapacityRecorder {
       }
     }
     c.write.add(tableUnits + local);
+  }
+
+  /** One request (or batch item) refused by provisioned-throughput enforcement (services/dynamodb/throughput). */
+  throttled(t: MeteredTable, access: 'read' | 'write', indexName: string | undefined): void {
+    const c = this.table(t);
+    if (indexName === undefined) {
+      if (access === 'read') c.readThrottles++;
+      else c.writeThrottles++;
+      return;
+    }
+    let i = c.indexThrottles.get(indexName);
+    if (!i) c.indexThrottles.set(indexName, (i = { read: 0, write: 0 }));
+    i[access]++;
   }
 
   private table(t: MeteredTable): TableCapacity {
@@ -104,6 +123,13 @@ export class CapacityMeter implements CapacityRecorder {
             pushSet(datums, 'ConsumedReadCapacityUnits', dims, u.read, timestamp);
             pushSet(datums, 'ConsumedWriteCapacityUnits', dims, u.write, timestamp);
           }
+          pushCount(datums, 'ReadThrottleEvents', table, c.readThrottles, timestamp);
+          pushCount(datums, 'WriteThrottleEvents', table, c.writeThrottles, timestamp);
+          for (const [index, n] of c.indexThrottles) {
+            const dims = [...table, { Name: 'GlobalSecondaryIndexName', Value: index }];
+            pushCount(datums, 'ReadThrottleEvents', dims, n.read, timestamp);
+            pushCount(datums, 'WriteThrottleEvents', dims, n.write, timestamp);
+          }
         }
       }
     }
@@ -129,6 +155,24 @@ function isGlobal(t: MeteredTable, indexName: string): boolean {
 function pushSet(datums: MetricDatum[], metric: string, dims: MetricDatum['Dimensions'], stats: PeriodStats, timestamp: Date): void {
   const set = stats.take();
   if (set) datums.push({ MetricName: metric, Dimensions: dims!, Timestamp: timestamp, StatisticValues: set, Unit: 'Count' });
+}
+
+function pushCount(datums: MetricDatum[], metric: string, dims: MetricDatum['Dimensions'], count: number, timestamp: Date): void {
+  if (count > 0) datums.push({ MetricName: metric, Dimensions: dims!, Timestamp: timestamp, Value: count, Unit: 'Count' });
+}
+
+/** Both recorders, in order (consumed capacity into the metrics and into the throughput buckets). */
+export function bothRecorders(first: CapacityRecorder, second: CapacityRecorder): CapacityRecorder {
+  return {
+    read(t, units, indexName) {
+      first.read(t, units, indexName);
+      second.read(t, units, indexName);
+    },
+    write(t, tableUnits, indexUnits) {
+      first.write(t, tableUnits, indexUnits);
+      second.write(t, tableUnits, indexUnits);
+    },
+  };
 }
 
 function pushProvisioned(datums: MetricDatum[], dims: MetricDatum['Dimensions'], throughput: { ReadCapacityUnits?: number; WriteCapacityUnits?: number }, timestamp: Date): void {

@@ -7,7 +7,8 @@ import type { ServiceDefinition } from '../registry.js';
 import { DynamoDBProvider } from './provider.js';
 import { ENUM_ORDER, validationOrder } from './validation-order.js';
 import { precheck, withRequestRules } from './request-rules.js';
-import { CapacityMeter } from '../../observability/dynamodb-capacity.js';
+import { bothRecorders, CapacityMeter } from '../../observability/dynamodb-capacity.js';
+import { ThroughputEnforcer } from './throughput/enforcer.js';
 import type { MetricSampler } from '../../observability/types.js';
 
 /** DynamoDB's largest request body: 16 MB (a larger one is 413). */
@@ -46,6 +47,7 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
       ...(settings.ttlChangeIntervalMs !== undefined ? { changeIntervalMs: settings.ttlChangeIntervalMs } : {}),
     },
   });
+  if (settings.enforceProvisionedThroughput === true) enforceThroughput(provider);
   const model = loadModel('dynamodb');
   model.memberOrder = validationOrder();
   model.nullableMapValues = new Set(['AttributeValue']);
@@ -81,9 +83,22 @@ export function dynamodbService(env: ServiceEnv): ServiceDefinition {
   };
 }
 
-/** ConsumedRead/WriteCapacityUnits of every request and the provisioned units of the tables, each period (AWS/DynamoDB). */
+/** Provisioned-throughput enforcement: the enforcer takes every request's consumed units, and forgets purged tables. */
+function enforceThroughput(provider: DynamoDBProvider): void {
+  const enforcer = new ThroughputEnforcer(provider.clock);
+  provider.throughput = enforcer;
+  provider.capacityMeter = enforcer;
+  provider.addWriteObserver({ onChange() {}, onTablePurged: (meta) => enforcer.forget(meta.ns) });
+}
+
+/**
+ * ConsumedRead/WriteCapacityUnits of every request, the provisioned units of the tables, and (with enforcement on)
+ * the throttle events, each period (AWS/DynamoDB).
+ */
 function capacityMetrics(provider: DynamoDBProvider): MetricSampler {
   const meter = new CapacityMeter();
-  provider.capacityMeter = meter;
+  const enforcer = provider.throughput;
+  if (enforcer) enforcer.events = meter;
+  provider.capacityMeter = enforcer ? bothRecorders(meter, enforcer) : meter;
   return { sample: async (_periodMs, timestamp) => meter.takePeriod(timestamp, provider.tables.values()) };
 }

@@ -20,7 +20,9 @@
  * This class holds the service's state (tables cache, keyspaces, observers) and the one write path
  * (applyChanges); the operations live in modules by concern and take the provider as their first
  * argument: tables/ (schema, lifecycle, counters), items/ (item operations, capacity), query/,
- * expressions/, indexes/, transactions/, partiql/, streams/, ttl/, probes/.
+ * expressions/, indexes/, transactions/, partiql/, streams/, ttl/, probes/. They take it through the
+ * narrow interfaces of tables/state.ts (TableLookup, ItemStore, TableCatalog; TransactionalStore in
+ * transactions/state.ts), never as this class, so that none of them imports this module back.
  */
 import type { RequestContext } from '../../core/context.js';
 import { type Clock, systemClock } from '../../core/clock.js';
@@ -35,13 +37,14 @@ import { type AttributeValue, type Item, itemSize, typeOf, validateValue, writeU
 import type { Condition, Path } from './expressions/ast.js';
 import { type ExpressionContext } from './expressions/parser.js';
 import { TransactionState, transactGetItems, transactWriteItems } from './transactions/index.js';
+import type { TransactionalStore } from './transactions/state.js';
 import { RECOUNT_CHUNK, TableCounters } from './tables/counters.js';
 import { batchExecuteStatement, executeStatement, executeTransaction } from './partiql/executor.js';
 import type { TableSchema } from './partiql/planner.js';
 import { encodeItemValue, ITEM_HEADER_BYTES, keyBody, textValueJson, textValueSize, withNamespace, type KeyType } from './keycodec.js';
-import { checkIndexKeyValues, indexKeyOf, itemIndexKeyBody, type IndexKey } from './indexes/keys.js';
+import { checkIndexKeyValues, indexKeyOf, itemIndexKeyBody } from './indexes/keys.js';
 import { keySizeProblem } from './indexes/query.js';
-import { type IndexMeta, type KeyDef, type Stats, type TableMeta, keyDefOf, projectedNames } from './tables/schema.js';
+import { type KeyDef, type TableMeta, keyDefOf, projectedNames } from './tables/schema.js';
 import { checkKeyPaths } from './request-rules.js';
 import * as probes from './probes/index.js';
 import type * as M from '../../models/dynamodb.js';
@@ -54,6 +57,13 @@ import * as capacity from './items/capacity.js';
 import * as queryScan from './query/query-scan.js';
 import type { Answer, Request, Response } from './shapes.js';
 import type { CapacityRecorder } from '../../observability/dynamodb-capacity.js';
+import {
+  StoredItem, type IndexState, type ItemChange, type TableCatalog, type TableState, type WriteEffect, type WriteObserver, type WriteOptions,
+} from './tables/state.js';
+
+// The shared types moved to tables/state.ts (so the operation modules need not import this one); still exported here.
+export { StoredItem, type IndexState, type ItemChange, type TableState, type WriteEffect, type WriteObserver, type WriteOptions, type WriteOrigin } from './tables/state.js';
+import type { ThroughputEnforcer } from './throughput/enforcer.js';
 
 export interface DynamoDBProviderOptions {
   /** How long a new table (or index) stays CREATING; 0 = ACTIVE from the next request on. */
@@ -80,84 +90,14 @@ export interface DynamoDBProviderOptions {
  */
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export interface IndexState {
-  meta: IndexMeta;
-  /** The first HASH and RANGE attributes; `ikey` has them all (a GSI key may have up to four of each). */
-  key: KeyDef;
-  ikey: IndexKey;
-  projected: Set<string> | 'ALL';
-}
-
-export interface TableState {
-  meta: TableMeta;
-  key: KeyDef;
-  keyAttrs: string[];
-  indexes: IndexState[];
-  stats: Stats;
-  indexStats: Map<number, Stats>;
-  /** True once a dirty record is committed: the in-memory counters may differ from the stored ones. */
-  statsMarked: boolean;
-}
-
 /** How often counters changed by writes are stored (exact, clean) again. */
 const STATS_FLUSH_MS = 1000;
 /** How many names of tables that do not exist are remembered, so that lookups of them skip the store. */
 const MISSING_CACHED = 1024;
 
-/** An item read from the store: its size at once, the parsed item only when someone asks for it. */
-export class StoredItem {
-  private parsed: Item | undefined;
-  constructor(readonly json: string, readonly size: number) {}
-  get item(): Item {
-    return (this.parsed ??= JSON.parse(this.json) as Item);
-  }
-}
-
-export interface WriteEffect {
-  tableBytes: number;
-  indexUnits: Map<string, number>;
-}
-
-/**
- * Who made a write. AWS marks the deletes of Time to Live as the service's own (a stream record's
- * userIdentity), and transactions are charged twice: the write path carries both to its observers.
- */
-export type WriteOrigin = 'user' | 'ttl';
-
-export interface WriteOptions {
-  origin: WriteOrigin;
-  /** Part of a transaction (TransactWriteItems, ExecuteTransaction). */
-  transactional: boolean;
-  /** The time the write is made at (ms since the epoch), one value for every change of a request. */
-  nowMs: number;
-}
-
-/** One change to one item: `next` undefined deletes it. */
-export interface ItemChange {
-  table: TableState;
-  key: Buffer;
-  /** The item as stored before the change (read inside the same transaction), if any. */
-  stored: StoredItem | undefined;
-  next: Item | undefined;
-  /** itemSize(next), 0 for a delete. */
-  nextSize: number;
-}
-
-/**
- * Called by the write path for every applied change, inside the same store transaction as the item
- * write, so what an observer stores (a stream's change log, a Time to Live expiry index) commits or
- * rolls back with the item. An observer must not throw for valid items: a throw fails the whole write.
- */
-export interface WriteObserver {
-  /** storedValue: what the item write stored for the new item (keycodec encodeItemValue), undefined for a delete. */
-  onChange(change: ItemChange, options: WriteOptions, storedValue: Buffer | undefined): void;
-  /** A deleted table's data is being removed (inside that store transaction): remove what the observer keeps for it. */
-  onTablePurged?(meta: TableMeta): void;
-}
-
 const USER_WRITE: Omit<WriteOptions, 'nowMs'> = { origin: 'user', transactional: false };
 
-export class DynamoDBProvider {
+export class DynamoDBProvider implements TableCatalog, TransactionalStore {
   readonly items: Keyspace;
   readonly meta: Keyspace;
   /** Tables read from the store, by metaKey. */
@@ -624,8 +564,14 @@ export class DynamoDBProvider {
 
   // ------------------------------------------------------------------ capacity and metrics
 
-  /** Called for every request's units, whatever its ReturnConsumedCapacity, while metrics are collected (observability/). */
+  /**
+   * Called for every request's units, whatever its ReturnConsumedCapacity, while metrics are collected (observability/)
+   * or provisioned throughput is enforced (the enforcer takes them from its buckets).
+   */
   capacityMeter: CapacityRecorder | undefined;
+
+  /** Provisioned-throughput enforcement (throughput/enforcer.ts), when the setting turns it on. */
+  throughput: ThroughputEnforcer | undefined;
 
   writeCapacity(t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
     if (this.capacityMeter) this.capacityMeter.write(t, writeUnits(effect?.tableBytes ?? 0), effect?.indexUnits);

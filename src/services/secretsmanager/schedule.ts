@@ -6,6 +6,7 @@
  */
 import { ServiceError } from '../../core/errors.js';
 import type { RotationRulesType } from '../../models/secretsmanager.js';
+import type { RotationState } from './records.js';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
@@ -196,4 +197,21 @@ export function nextCronMatch(spec: CronSpec, afterMs: number): number {
     }
   }
   throw invalid('The rotation schedule expression never matches within the next five years.');
+}
+
+/**
+ * Sets a secret's next rotation window from `baseMs` (the last rotation, a manual change, or when rotation was set
+ * up); clears it when rotation is off or has no schedule.
+ */
+export function scheduleNextRotation(rotation: RotationState, baseMs: number): void {
+  rotation.baseMs = baseMs;
+  const schedule = parseRotationRules(rotation.rules);
+  if (!rotation.enabled || !schedule) {
+    rotation.nextStartMs = undefined;
+    rotation.nextReportedMs = undefined;
+    return;
+  }
+  const w = nextWindow(schedule, baseMs);
+  rotation.nextStartMs = w.startMs;
+  rotation.nextReportedMs = w.reportedMs;
 }

@@ -5,10 +5,10 @@
  */
 import { type Item, writeUnits } from '../attributes.js';
 import type * as M from '../../../models/dynamodb.js';
-import type { DynamoDBProvider, TableState, WriteEffect } from '../provider.js';
+import type { ItemStore, TableState, WriteEffect } from '../tables/state.js';
 import type { Response } from '../shapes.js';
 
-export function writeCapacity(provider: DynamoDBProvider, t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
+export function writeCapacity(provider: ItemStore, t: TableState, mode: string | undefined, effect: WriteEffect | undefined): Response<M.ConsumedCapacity> | undefined {
   if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
   const tableUnits = writeUnits(effect?.tableBytes ?? 0);
   let total = tableUnits;
@@ -30,7 +30,7 @@ export function writeCapacity(provider: DynamoDBProvider, t: TableState, mode: s
   return out;
 }
 
-export function readCapacity(provider: DynamoDBProvider, t: TableState, mode: string | undefined, units: number, indexName?: string): Response<M.ConsumedCapacity> | undefined {
+export function readCapacity(provider: ItemStore, t: TableState, mode: string | undefined, units: number, indexName?: string): Response<M.ConsumedCapacity> | undefined {
   if (mode !== 'TOTAL' && mode !== 'INDEXES') return undefined;
   const out: Response<M.ConsumedCapacity> = { TableName: t.meta.name, CapacityUnits: units, ReadCapacityUnits: units };
   if (mode === 'INDEXES') {
@@ -43,7 +43,7 @@ export function readCapacity(provider: DynamoDBProvider, t: TableState, mode: st
   return out;
 }
 
-export function collectionMetrics(provider: DynamoDBProvider, t: TableState, mode: string | undefined, item: Item | undefined): Response<M.ItemCollectionMetrics> | undefined {
+export function collectionMetrics(provider: ItemStore, t: TableState, mode: string | undefined, item: Item | undefined): Response<M.ItemCollectionMetrics> | undefined {
   if (mode !== 'SIZE' || !t.indexes.some((i) => !i.meta.global) || !item) return undefined;
   return { ItemCollectionKey: { [t.key.hashName]: item[t.key.hashName] }, SizeEstimateRangeGB: [0, 1] };
 }

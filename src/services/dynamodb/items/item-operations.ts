@@ -16,8 +16,9 @@ import { ITEM_HEADER_BYTES, textValueJson, textValueSize } from '../keycodec.js'
 import { checkIndexKeyValues, checkUpdatedIndexKeyTypes } from '../indexes/keys.js';
 import { updatePaths } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
-import type { DynamoDBProvider, StoredItem, TableState, WriteEffect } from '../provider.js';
+import type { ItemStore, StoredItem, TableState, WriteEffect } from '../tables/state.js';
 import { writeCapacity } from './capacity.js';
+import { type Refusal, throughputExceeded } from '../throughput/enforcer.js';
 import { conditionalFailed, MB, storedItem } from '../common.js';
 import type { Answer, Request, Response } from '../shapes.js';
 
@@ -27,7 +28,7 @@ export type WriteConditionInput = Request<Pick<M.PutItemInput, 'ConditionExpress
 type WriteMetricsInput = Request<Pick<M.PutItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>;
 type KeysAndAttributes = Request<M.KeysAndAttributes>;
 
-export function writeCondition(provider: DynamoDBProvider, input: WriteConditionInput, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
+export function writeCondition(provider: ItemStore, input: WriteConditionInput, opName: string, extraExpr: string[] = [], extraLegacy: string[] = []): { ctx: ExpressionContext; condition: Condition | undefined } {
   // AWS lists UpdateItem's parameters as {UpdateExpression, ConditionExpression} / {AttributeUpdates, Expected}.
   checkStyleMix(input, [...extraExpr, 'ConditionExpression'], [...extraLegacy, 'Expected']);
   if (input.ConditionalOperator !== undefined && input.Expected === undefined) {
@@ -42,11 +43,11 @@ export function writeCondition(provider: DynamoDBProvider, input: WriteCondition
   return { ctx, condition };
 }
 
-export function checkReturnValuesOnFailure(provider: DynamoDBProvider, input: Request<Pick<M.PutItemInput, 'ReturnValuesOnConditionCheckFailure'>>, old: Item | undefined): ServiceError {
+export function checkReturnValuesOnFailure(provider: ItemStore, input: Request<Pick<M.PutItemInput, 'ReturnValuesOnConditionCheckFailure'>>, old: Item | undefined): ServiceError {
   return conditionalFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
 }
 
-export function putItem(provider: DynamoDBProvider, input: Request<M.PutItemInput>, ctx: RequestContext): Answer<Response<M.PutItemOutput>> {
+export function putItem(provider: ItemStore, input: Request<M.PutItemInput>, ctx: RequestContext): Answer<Response<M.PutItemOutput>> {
   const item = input.Item;
   const rv: string = input.ReturnValues ?? 'NONE';
   if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
@@ -60,6 +61,7 @@ export function putItem(provider: DynamoDBProvider, input: Request<M.PutItemInpu
   const key = provider.keyFromItem(t, item);
   const size = itemSize(item);
   if (size > MAX_ITEM_BYTES) throw validationError('Item size has exceeded the maximum allowed size');
+  provider.throughput?.admitWrite(t);
   provider.transactions.checkFree(key);
   let old: StoredItem | undefined;
   provider.markStats(t);
@@ -74,7 +76,7 @@ export function putItem(provider: DynamoDBProvider, input: Request<M.PutItemInpu
   });
 }
 
-export function getItem(provider: DynamoDBProvider, input: Request<M.GetItemInput>, ctx: RequestContext): Response<M.GetItemOutput> {
+export function getItem(provider: ItemStore, input: Request<M.GetItemInput>, ctx: RequestContext): Response<M.GetItemOutput> {
   let paths: Path[] | undefined;
   if (input.ProjectionExpression !== undefined || input.AttributesToGet !== undefined || input.ExpressionAttributeNames !== undefined) {
     checkStyleMix(input, ['ProjectionExpression'], ['AttributesToGet']);
@@ -88,6 +90,7 @@ export function getItem(provider: DynamoDBProvider, input: Request<M.GetItemInpu
   // GetItem words an empty key value "were invalid:", where an item's is "are not valid." (dynalite's suite, recorded on AWS).
   const key = provider.keyFromKey(t, input.Key, 'One or more parameter values were invalid:');
   if (paths) provider.checkKeyPaths(t, paths);
+  provider.throughput?.admitRead(t);
   const text = provider.items.getText(key, ITEM_HEADER_BYTES);
   const out: Response<M.GetItemOutput> = {};
   let size = 0;
@@ -102,13 +105,14 @@ export function getItem(provider: DynamoDBProvider, input: Request<M.GetItemInpu
   return out;
 }
 
-export function deleteItem(provider: DynamoDBProvider, input: Request<M.DeleteItemInput>, ctx: RequestContext): Answer<Response<M.DeleteItemOutput>> {
+export function deleteItem(provider: ItemStore, input: Request<M.DeleteItemInput>, ctx: RequestContext): Answer<Response<M.DeleteItemOutput>> {
   const rv: string = input.ReturnValues ?? 'NONE';
   if (rv !== 'NONE' && rv !== 'ALL_OLD') throw validationError('ReturnValues can only be ALL_OLD or NONE');
   const { ctx: ectx, condition } = writeCondition(provider, input, 'DeleteItem');
   checkUnused(ectx);
   const t = provider.active(ctx, input.TableName);
   const key = provider.keyFromKey(t, input.Key);
+  provider.throughput?.admitWrite(t);
   provider.transactions.checkFree(key);
   let old: StoredItem | undefined;
   provider.markStats(t);
@@ -128,7 +132,7 @@ export function deleteItem(provider: DynamoDBProvider, input: Request<M.DeleteIt
   });
 }
 
-export function updateItem(provider: DynamoDBProvider, input: Request<M.UpdateItemInput>, ctx: RequestContext): Answer<Response<M.UpdateItemOutput>> {
+export function updateItem(provider: ItemStore, input: Request<M.UpdateItemInput>, ctx: RequestContext): Answer<Response<M.UpdateItemOutput>> {
   const rv: string = input.ReturnValues ?? 'NONE';
   const { ctx: ectx, condition } = writeCondition(provider, input, 'UpdateItem', ['UpdateExpression'], ['AttributeUpdates']);
   const t0 = provider.lookup(ctx, input.TableName);
@@ -141,6 +145,7 @@ export function updateItem(provider: DynamoDBProvider, input: Request<M.UpdateIt
   const key = provider.keyFromKey(t, input.Key);
   if (t.indexes.length) checkUpdatedIndexKeyTypes(t.indexes, actions);
   provider.checkKeyPaths(t, updatePaths(actions));
+  provider.throughput?.admitWrite(t);
   provider.transactions.checkFree(key);
   let old: StoredItem | undefined;
   let next: Item | undefined;
@@ -160,7 +165,7 @@ export function updateItem(provider: DynamoDBProvider, input: Request<M.UpdateIt
   }, (effect) => updateOutput(provider, t, input, rv, actions, old, next, effect));
 }
 
-export function updateOutput(provider: DynamoDBProvider, t: TableState, input: WriteMetricsInput, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Response<M.UpdateItemOutput> {
+export function updateOutput(provider: ItemStore, t: TableState, input: WriteMetricsInput, rv: string, actions: UpdateAction[], old: StoredItem | undefined, next: Item | undefined, effect: WriteEffect): Response<M.UpdateItemOutput> {
   const out: Response<M.UpdateItemOutput> = {};
   const paths = actions.map((a) => a.path);
   switch (rv) {
@@ -186,7 +191,7 @@ export function updateOutput(provider: DynamoDBProvider, t: TableState, input: W
 }
 
 /** Adds the ConsumedCapacity and ItemCollectionMetrics a single-item write was asked for. */
-function withWriteMetrics<O extends Response<Pick<M.PutItemOutput, 'ConsumedCapacity' | 'ItemCollectionMetrics'>>>(provider: DynamoDBProvider, out: O, t: TableState, input: WriteMetricsInput, effect: WriteEffect | undefined, item: Item | undefined): O {
+function withWriteMetrics<O extends Response<Pick<M.PutItemOutput, 'ConsumedCapacity' | 'ItemCollectionMetrics'>>>(provider: ItemStore, out: O, t: TableState, input: WriteMetricsInput, effect: WriteEffect | undefined, item: Item | undefined): O {
   const cc = provider.writeCapacity(t, input.ReturnConsumedCapacity, effect);
   if (cc) out.ConsumedCapacity = cc;
   const icm = provider.collectionMetrics(t, input.ReturnItemCollectionMetrics, item);
@@ -194,7 +199,7 @@ function withWriteMetrics<O extends Response<Pick<M.PutItemOutput, 'ConsumedCapa
   return out;
 }
 
-export function batchGetItem(provider: DynamoDBProvider, input: Request<M.BatchGetItemInput>, ctx: RequestContext): Response<M.BatchGetItemOutput> {
+export function batchGetItem(provider: ItemStore, input: Request<M.BatchGetItemInput>, ctx: RequestContext): Response<M.BatchGetItemOutput> {
   const requests = input.RequestItems ?? {};
   let total = 0;
   for (const name in requests) total += (requests[name]!.Keys ?? []).length;
@@ -224,40 +229,54 @@ export function batchGetItem(provider: DynamoDBProvider, input: Request<M.BatchG
   const responses: Record<string, (Item | RawJson)[]> = {};
   const unprocessed: Record<string, KeysAndAttributes> = {};
   const capacity: Response<M.ConsumedCapacity>[] = [];
+  const enforcer = provider.throughput;
   let bytes = 0;
+  let read = 0;
+  let refusal: { t: TableState; why: Refusal } | undefined;
+  const units: number[] = [];
   for (const p of plans) {
     const items: (Item | RawJson)[] = [];
-    let units = 0;
+    let tableUnits = 0;
     for (let i = 0; i < p.keys.length; i++) {
-      // 16 MB response limit: the rest is returned as UnprocessedKeys for the caller to retry.
-      if (bytes > 16 * MB) {
+      // 16 MB response limit, or a key whose table's read capacity is spent (counting what this batch has read from
+      // it): returned as UnprocessedKeys for the caller to retry.
+      const why = bytes > 16 * MB ? undefined : enforcer?.refuseRead(p.t, undefined, tableUnits);
+      if (why) refusal ??= { t: p.t, why };
+      if (bytes > 16 * MB || why) {
         const u = (unprocessed[p.name] ??= { ...p.req, Keys: [] });
         u.Keys.push(p.rawKeys[i]);
         continue;
       }
+      read++;
       const text = provider.items.getText(p.keys[i]!, ITEM_HEADER_BYTES);
       const size = text !== undefined ? textValueSize(text) : 0;
-      units += readUnits(size, p.consistent);
+      tableUnits += readUnits(size, p.consistent);
       if (text === undefined) continue;
       bytes += size;
       const json = textValueJson(text);
       items.push(p.paths ? project(JSON.parse(json) as Item, p.paths) : storedItem(json, ctx));
     }
     responses[p.name] = items;
-    const cc = provider.readCapacity(p.t, input.ReturnConsumedCapacity, units);
-    if (cc) capacity.push(cc);
+    units.push(tableUnits);
   }
+  // AWS: "If none of the items can be processed due to insufficient provisioned throughput on all of the tables in
+  // the request, then BatchGetItem returns a ProvisionedThroughputExceededException."
+  if (read === 0 && refusal) throw throughputExceeded(refusal.t, refusal.why);
+  plans.forEach((p, i) => {
+    const cc = provider.readCapacity(p.t, input.ReturnConsumedCapacity, units[i]!);
+    if (cc) capacity.push(cc);
+  });
   const out: Response<M.BatchGetItemOutput> = { Responses: responses, UnprocessedKeys: unprocessed };
   if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;
   return out;
 }
 
-export function batchWriteItem(provider: DynamoDBProvider, input: Request<M.BatchWriteItemInput>, ctx: RequestContext): Answer<Response<M.BatchWriteItemOutput>> {
+export function batchWriteItem(provider: ItemStore, input: Request<M.BatchWriteItemInput>, ctx: RequestContext): Answer<Response<M.BatchWriteItemOutput>> {
   const requests = input.RequestItems ?? {};
   let total = 0;
   for (const name in requests) total += requests[name]!.length;
   if (total > 25) throw validationError('Too many items requested for the BatchWriteItem call');
-  type Op = { t: TableState; key: Buffer; item: Item | undefined; size: number };
+  type Op = { t: TableState; key: Buffer; item: Item | undefined; size: number; name: string; request: Request<M.WriteRequest> };
   const ops: Op[] = [];
   // Validate the whole batch first: one invalid member rejects everything.
   for (const name in requests) {
@@ -293,9 +312,42 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Request<M.Batc
       const hex = key.toString('hex');
       if (seen.has(hex)) throw validationError('Provided list of item keys contains duplicates');
       seen.add(hex);
-      ops.push({ t, key, item, size });
+      ops.push({ t, key, item, size, name, request: w });
     }
   }
+  const { admitted, unprocessed } = admitBatchWrites(provider, ops);
+  return writeBatch(provider, input, admitted, unprocessed);
+}
+
+/**
+ * The writes of a batch that the tables' (and their GSIs') write capacity admits now, counting what the batch's
+ * earlier writes will consume (estimated from the item's size, one unit for a delete: the item is read only later);
+ * the others go back as UnprocessedItems. None admitted: ProvisionedThroughputExceededException, as AWS answers "if
+ * none of the items can be processed due to insufficient provisioned throughput on all of the tables in the request".
+ */
+function admitBatchWrites<O extends { t: TableState; size: number; name: string; request: Request<M.WriteRequest> }>(provider: ItemStore, ops: O[]): { admitted: O[]; unprocessed: Record<string, Request<M.WriteRequest>[]> } {
+  const unprocessed: Record<string, Request<M.WriteRequest>[]> = {};
+  const enforcer = provider.throughput;
+  if (!enforcer) return { admitted: ops, unprocessed };
+  const admitted: O[] = [];
+  const promised = new Map<TableState, number>();
+  let refusal: { t: TableState; why: Refusal } | undefined;
+  for (const op of ops) {
+    const units = promised.get(op.t) ?? 0;
+    const why = enforcer.refuseWrite(op.t, units);
+    if (why) {
+      refusal ??= { t: op.t, why };
+      (unprocessed[op.name] ??= []).push(op.request);
+      continue;
+    }
+    promised.set(op.t, units + writeUnits(op.size));
+    admitted.push(op);
+  }
+  if (admitted.length === 0 && refusal) throw throughputExceeded(refusal.t, refusal.why);
+  return { admitted, unprocessed };
+}
+
+function writeBatch(provider: ItemStore, input: Request<M.BatchWriteItemInput>, ops: { t: TableState; key: Buffer; item: Item | undefined; size: number }[], unprocessed: Record<string, Request<M.WriteRequest>[]>): Answer<Response<M.BatchWriteItemOutput>> {
   const perTable = new Map<TableState, WriteEffect[]>();
   const metrics = new Map<TableState, Response<M.ItemCollectionMetrics>[]>();
   for (const op of ops) provider.markStats(op.t);
@@ -311,10 +363,14 @@ export function batchWriteItem(provider: DynamoDBProvider, input: Request<M.Batc
       const icm = input.ReturnItemCollectionMetrics === 'SIZE' ? provider.collectionMetrics(op.t, 'SIZE', op.item ?? old?.item) : undefined;
       if (icm) metrics.set(op.t, [...(metrics.get(op.t) ?? []), icm]);
     }
-  }, () => batchWriteOutput(provider, input, perTable, metrics));
+  }, () => {
+    const out = batchWriteOutput(provider, input, perTable, metrics);
+    out.UnprocessedItems = unprocessed;
+    return out;
+  });
 }
 
-export function batchWriteOutput(provider: DynamoDBProvider, input: Request<Pick<M.BatchWriteItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Response<M.ItemCollectionMetrics>[]>): Response<M.BatchWriteItemOutput> {
+export function batchWriteOutput(provider: ItemStore, input: Request<Pick<M.BatchWriteItemInput, 'ReturnConsumedCapacity' | 'ReturnItemCollectionMetrics'>>, perTable: Map<TableState, WriteEffect[]>, metrics: Map<TableState, Response<M.ItemCollectionMetrics>[]>): Response<M.BatchWriteItemOutput> {
   const out: Response<M.BatchWriteItemOutput> = { UnprocessedItems: {} };
   const meter = provider.capacityMeter;
   if (meter) for (const [t, effects] of perTable) for (const e of effects) meter.write(t, writeUnits(e.tableBytes), e.indexUnits);

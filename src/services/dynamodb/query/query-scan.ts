@@ -18,7 +18,7 @@ import { checkMultiQueryStart, type KeyCondition, multiKeyBounds, multiKeyRange,
 import type { KeyDef } from '../tables/schema.js';
 import { checkQueryKey, conditionPaths, invalidKeyConditionOperator } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
-import type { DynamoDBProvider, IndexState, TableState } from '../provider.js';
+import type { IndexState, ItemStore, TableState } from '../tables/state.js';
 import { collectPathHeads, INVALID, MB, SCAN_CHUNK, storedItem } from '../common.js';
 import type { Request, Response } from '../shapes.js';
 
@@ -29,7 +29,7 @@ import type { Request, Response } from '../shapes.js';
 type ReadInput = Request<M.QueryInput & M.ScanInput>;
 type ReadOutput = Response<M.QueryOutput & M.ScanOutput>;
 
-export function query(provider: DynamoDBProvider, input: Request<M.QueryInput>, ctx: RequestContext): Response<M.QueryOutput> {
+export function query(provider: ItemStore, input: Request<M.QueryInput>, ctx: RequestContext): Response<M.QueryOutput> {
   checkStyleMix(input, ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'], ['AttributesToGet', 'QueryFilter', 'ConditionalOperator', 'KeyConditions']);
   if (input.KeyConditions === undefined && input.KeyConditionExpression === undefined) {
     throw validationError('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
@@ -90,10 +90,12 @@ export function query(provider: DynamoDBProvider, input: Request<M.QueryInput>, 
   }
   if (target) checkTargetProjection(provider, target, input, paths);
   if (filter) provider.checkKeyPaths(t, conditionPaths(filter));
+  // Once the request is valid: a refused read is answered after every check, and reads nothing.
+  provider.throughput?.admitRead(t, target?.meta.name);
   return walk(provider, t, target, input, bounds, filter, paths, input.ScanIndexForward === false, undefined, ctx);
 }
 
-export function scan(provider: DynamoDBProvider, input: Request<M.ScanInput>, ctx: RequestContext): Response<M.ScanOutput> {
+export function scan(provider: ItemStore, input: Request<M.ScanInput>, ctx: RequestContext): Response<M.ScanOutput> {
   checkStyleMix(input, ['ProjectionExpression', 'FilterExpression'], ['AttributesToGet', 'ScanFilter', 'ConditionalOperator']);
   const segment: number | undefined = input.Segment;
   const totalSegments: number | undefined = input.TotalSegments;
@@ -122,10 +124,11 @@ export function scan(provider: DynamoDBProvider, input: Request<M.ScanInput>, ct
   let bounds: { gte: Buffer; lt: Buffer };
   if (totalSegments !== undefined) bounds = bucketRange(ns, segment!, totalSegments);
   else bounds = { gte: namespacePrefix(ns), lt: namespacePrefix(ns + 1) };
+  provider.throughput?.admitRead(t, target?.meta.name);
   return walk(provider, t, target, input, bounds, filter, paths, false, totalSegments !== undefined ? { segment: segment!, total: totalSegments } : undefined, ctx);
 }
 
-export function readExpressions(provider: DynamoDBProvider, input: ReadInput, ectx: ExpressionContext, legacyFilter: 'QueryFilter' | 'ScanFilter'): { filter: Condition | undefined; paths: Path[] | undefined } {
+export function readExpressions(provider: ItemStore, input: ReadInput, ectx: ExpressionContext, legacyFilter: 'QueryFilter' | 'ScanFilter'): { filter: Condition | undefined; paths: Path[] | undefined } {
   let filter: Condition | undefined;
   let paths: Path[] | undefined;
   if (input.FilterExpression !== undefined) filter = parseCondition(input.FilterExpression, 'FilterExpression', ectx);
@@ -158,7 +161,7 @@ export function readExpressions(provider: DynamoDBProvider, input: ReadInput, ec
 }
 
 /** The index a read names (or the table), with the checks DynamoDB makes as soon as it has found it. */
-export function findTarget(provider: DynamoDBProvider, t: TableState, input: ReadInput): { target: IndexState | undefined; key: KeyDef } {
+export function findTarget(provider: ItemStore, t: TableState, input: ReadInput): { target: IndexState | undefined; key: KeyDef } {
   if (input.IndexName === undefined) return { target: undefined, key: t.key };
   const idx = t.indexes.find((i) => i.meta.name === input.IndexName);
   if (!idx) throw validationError(`The table does not have the specified index: ${input.IndexName}`);
@@ -168,7 +171,7 @@ export function findTarget(provider: DynamoDBProvider, t: TableState, input: Rea
 }
 
 /** What a read of a GSI may ask for: not ALL_ATTRIBUTES, nor paths it does not project, unless it projects ALL. */
-export function checkTargetProjection(provider: DynamoDBProvider, idx: IndexState, input: ReadInput, paths: Path[] | undefined): void {
+export function checkTargetProjection(provider: ItemStore, idx: IndexState, input: ReadInput, paths: Path[] | undefined): void {
   if (idx.meta.global && input.Select === 'ALL_ATTRIBUTES' && idx.projected !== 'ALL') {
     throw validationError(`${INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index ${idx.meta.name} because its projection type is not ALL`);
   }
@@ -181,7 +184,7 @@ export function checkTargetProjection(provider: DynamoDBProvider, idx: IndexStat
 }
 
 /** Turns a key condition into the hash value and an optional range predicate, with AWS's checks. */
-export function keyConditionRange(provider: DynamoDBProvider, cond: Condition, key: KeyDef, isExpression: boolean): { hash: AttributeValue; op?: string; values?: AttributeValue[] } {
+export function keyConditionRange(provider: ItemStore, cond: Condition, key: KeyDef, isExpression: boolean): { hash: AttributeValue; op?: string; values?: AttributeValue[] } {
   const found = keyConditionParts(provider, cond);
   const bad = (m: string): ServiceError => validationError(m);
   if (!isExpression && (found.size < 1 || found.size > 2)) throw bad('Conditions can be of length 1 or 2 only');
@@ -203,7 +206,7 @@ export function keyConditionRange(provider: DynamoDBProvider, cond: Condition, k
 }
 
 /** The conditions of a key condition by attribute name, with AWS's checks of each one's form. */
-export function keyConditionParts(provider: DynamoDBProvider, cond: Condition): Map<string, KeyCondition> {
+export function keyConditionParts(provider: ItemStore, cond: Condition): Map<string, KeyCondition> {
   const parts: Condition[] = [];
   const flatten = (c: Condition): void => {
     if (c.k === 'and') {
@@ -266,7 +269,7 @@ export function keyConditionParts(provider: DynamoDBProvider, cond: Condition): 
 }
 
 /** Store key bounds for a partition and an optional range predicate. */
-export function rangeBounds(provider: DynamoDBProvider, prefix: Buffer, range: { op?: string; values?: AttributeValue[] }, key: KeyDef): { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer } {
+export function rangeBounds(provider: ItemStore, prefix: Buffer, range: { op?: string; values?: AttributeValue[] }, key: KeyDef): { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer } {
   return rangeBoundsOf(prefix, range, key.rangeType);
 }
 
@@ -276,7 +279,7 @@ export function rangeBounds(provider: DynamoDBProvider, prefix: Buffer, range: {
  * key is invalid" (a Scan of the table itself adds the schema message), a wrong index key type is the
  * bare schema message, and a wrong table key is prefixed.
  */
-export function startKey(provider: DynamoDBProvider, t: TableState, target: IndexState | undefined, esk: Item, op: 'Query' | 'Scan', afterIndexPart?: () => void): Buffer {
+export function startKey(provider: ItemStore, t: TableState, target: IndexState | undefined, esk: Item, op: 'Query' | 'Scan', afterIndexPart?: () => void): Buffer {
   const bare = 'The provided starting key is invalid';
   const schema = 'The provided key element does not match the schema';
   for (const n in esk) {
@@ -312,7 +315,7 @@ export function startKey(provider: DynamoDBProvider, t: TableState, target: Inde
  * A Query's ExclusiveStartKey must lie in the queried partition and satisfy the range condition, with
  * AWS's (distinct) messages for each case.
  */
-export function checkQueryStart(provider: DynamoDBProvider, esk: Item, key: KeyDef, range: { hash: AttributeValue; op?: string; values?: AttributeValue[] }): void {
+export function checkQueryStart(provider: ItemStore, esk: Item, key: KeyDef, range: { hash: AttributeValue; op?: string; values?: AttributeValue[] }): void {
   const h = esk[key.hashName]!;
   const samePartition = compareScalars(h, range.hash) === 0;
   if (!range.op) {
@@ -329,7 +332,7 @@ export function checkQueryStart(provider: DynamoDBProvider, esk: Item, key: KeyD
  * evaluated item against Limit and the 1 MB page, applies the filter, projects, and reports where it
  * stopped as LastEvaluatedKey.
  */
-export function walk(provider: DynamoDBProvider, t: TableState, target: IndexState | undefined, input: ReadInput, bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer }, filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined, ctx: RequestContext): ReadOutput {
+export function walk(provider: ItemStore, t: TableState, target: IndexState | undefined, input: ReadInput, bounds: { gte?: Buffer; gt?: Buffer; lt?: Buffer; lte?: Buffer }, filter: Condition | undefined, paths: Path[] | undefined, reverse: boolean, segment: { segment: number; total: number } | undefined, ctx: RequestContext): ReadOutput {
   const limit: number = input.Limit ?? Number.MAX_SAFE_INTEGER;
   const select: string = input.Select ?? (paths ? 'SPECIFIC_ATTRIBUTES' : target ? 'ALL_PROJECTED_ATTRIBUTES' : 'ALL_ATTRIBUTES');
   const consistent = input.ConsistentRead === true;
@@ -418,7 +421,7 @@ export function walk(provider: DynamoDBProvider, t: TableState, target: IndexSta
   return out;
 }
 
-export function needsFetch(provider: DynamoDBProvider, select: string, paths: Path[] | undefined, idx: IndexState): boolean {
+export function needsFetch(provider: ItemStore, select: string, paths: Path[] | undefined, idx: IndexState): boolean {
   if (select === 'ALL_ATTRIBUTES') return true;
   if (select === 'SPECIFIC_ATTRIBUTES' && paths && idx.projected !== 'ALL') {
     const projected = idx.projected;
@@ -427,7 +430,7 @@ export function needsFetch(provider: DynamoDBProvider, select: string, paths: Pa
   return false;
 }
 
-export function keyOf(provider: DynamoDBProvider, item: Item, t: TableState, target: IndexState | undefined): Item {
+export function keyOf(provider: ItemStore, item: Item, t: TableState, target: IndexState | undefined): Item {
   const out: Item = {};
   for (const n of t.keyAttrs) if (item[n]) out[n] = item[n];
   if (target) for (const p of target.ikey.parts) if (item[p.name]) out[p.name] = item[p.name]!;

@@ -15,7 +15,7 @@ import { faultPoint } from '../../../core/faults.js';
 import { Scope } from '../../../core/scope.js';
 import { ScopedTable, type Keyspace, type Store } from '../../../storage/store.js';
 import { encodeItemValue, ITEM_HEADER_BYTES, itemValueJson, namespacePrefix } from '../keycodec.js';
-import type { ItemChange, WriteObserver, WriteOptions } from '../provider.js';
+import type { ItemChange, WriteObserver, WriteOptions } from '../tables/state.js';
 import { tableArn, type KeySchemaElement, type TableMeta } from '../tables/schema.js';
 import {
   encodeRecord, recordEventId, recordText, RETENTION_MS, SEQUENCE_PER_MS, sequenceOfKey, shardId, streamArn, streamLabel, writeSequence,

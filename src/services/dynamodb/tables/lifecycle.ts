@@ -18,11 +18,11 @@ import { checkGlobalIndexKeySchema, indexKeyViolation } from '../indexes/keys.js
 import { type AttributeDefinition, checkKeySchema, checkProjection, describe, describeCreated, describeDeleted, type IndexMeta, type KeySchemaElement, type Projection, raiseWarmThroughput, tableArn, type TableMeta, type Throughput } from './schema.js';
 import { checkIndexUpdateCapacity } from '../request-rules.js';
 import type * as M from '../../../models/dynamodb.js';
-import type { DynamoDBProvider, TableState } from '../provider.js';
+import type { TableCatalog, TableState } from './state.js';
 import { BACKFILL_ATTEMPTS, checkTableName, inUse, INVALID, kmsKeyArn, notFound } from '../common.js';
 import type { Answer, Request, Response } from '../shapes.js';
 
-export function createTable(provider: DynamoDBProvider, input: Request<M.CreateTableInput>, ctx: RequestContext): Response<M.CreateTableOutput> {
+export function createTable(provider: TableCatalog, input: Request<M.CreateTableInput>, ctx: RequestContext): Response<M.CreateTableOutput> {
   const name: string = provider.tableName(ctx, input.TableName);
   checkTableName(name);
   const keySchema: KeySchemaElement[] = input.KeySchema ?? [];
@@ -136,7 +136,7 @@ export function createTable(provider: DynamoDBProvider, input: Request<M.CreateT
   return { TableDescription: desc };
 }
 
-export function describeTable(provider: DynamoDBProvider, input: Request<M.DescribeTableInput>, ctx: RequestContext): Answer<Response<M.DescribeTableOutput>> {
+export function describeTable(provider: TableCatalog, input: Request<M.DescribeTableInput>, ctx: RequestContext): Answer<Response<M.DescribeTableOutput>> {
   const t = provider.lookup(ctx, input.TableName);
   if (!t) throw provider.tableNotFound(input.TableName);
   const recount = provider.counters.pendingRecount(t);
@@ -146,7 +146,7 @@ export function describeTable(provider: DynamoDBProvider, input: Request<M.Descr
   return { Table: describe(t.meta, t.stats, t.indexStats) };
 }
 
-export function listTables(provider: DynamoDBProvider, input: Request<M.ListTablesInput>, ctx: RequestContext): Response<M.ListTablesOutput> {
+export function listTables(provider: TableCatalog, input: Request<M.ListTablesInput>, ctx: RequestContext): Response<M.ListTablesOutput> {
   const limit: number = input.Limit ?? 100;
   const start: string | undefined = input.ExclusiveStartTableName;
   const prefix = Buffer.from(provider.metaKey(ctx.scope, ''));
@@ -167,7 +167,7 @@ export function listTables(provider: DynamoDBProvider, input: Request<M.ListTabl
   return out;
 }
 
-export function deleteTable(provider: DynamoDBProvider, input: Request<M.DeleteTableInput>, ctx: RequestContext): Response<M.DeleteTableOutput> {
+export function deleteTable(provider: TableCatalog, input: Request<M.DeleteTableInput>, ctx: RequestContext): Response<M.DeleteTableOutput> {
   const name: string = provider.tableName(ctx, input.TableName);
   const t = provider.lookup(ctx, name);
   if (!t) throw provider.tableNotFound(name);
@@ -192,7 +192,7 @@ export function deleteTable(provider: DynamoDBProvider, input: Request<M.DeleteT
 }
 
 /** Removes a DELETING table's items, index entries, counters and metadata (after deleteDelayMs). */
-export function schedulePurge(provider: DynamoDBProvider, tableKey: string): void {
+export function schedulePurge(provider: TableCatalog, tableKey: string): void {
   if (provider.closed) return;
   const run = (): void => {
     provider.timers.delete(handle);
@@ -219,7 +219,7 @@ export function schedulePurge(provider: DynamoDBProvider, tableKey: string): voi
   provider.timers.add(handle);
 }
 
-export function updateTable(provider: DynamoDBProvider, input: Request<M.UpdateTableInput>, ctx: RequestContext): Response<M.UpdateTableOutput> {
+export function updateTable(provider: TableCatalog, input: Request<M.UpdateTableInput>, ctx: RequestContext): Response<M.UpdateTableOutput> {
   const name: string = provider.tableName(ctx, input.TableName);
   const t = provider.lookup(ctx, name);
   if (!t) throw provider.tableNotFound(name);
@@ -346,7 +346,7 @@ export function updateTable(provider: DynamoDBProvider, input: Request<M.UpdateT
  * Resumes backfills and table deletions interrupted by a restart. Runs in the constructor, so it must never throw:
  * a metadata record that cannot be read is logged and left alone, and the server serves the other tables.
  */
-export function resumeBackfills(provider: DynamoDBProvider): void {
+export function resumeBackfills(provider: TableCatalog): void {
   const prefix = Buffer.from('t\u0000');
   const end = prefixEnd(prefix);
   const pending: [string, number][] = [];
@@ -381,7 +381,7 @@ export function resumeBackfills(provider: DynamoDBProvider): void {
  * fails the index's creation, which removes the index (DynamoDB has no FAILED index status): never the process,
  * and, since the index is gone from the stored metadata, never the next start either.
  */
-export function scheduleBackfill(provider: DynamoDBProvider, tableKey: string, indexNs: number, after: Buffer | undefined, attempt = 1): void {
+export function scheduleBackfill(provider: TableCatalog, tableKey: string, indexNs: number, after: Buffer | undefined, attempt = 1): void {
   if (provider.closed) return;
   const run = (): void => {
     provider.timers.delete(handle);
@@ -440,7 +440,7 @@ export function scheduleBackfill(provider: DynamoDBProvider, tableKey: string, i
 }
 
 /** A GSI whose backfill cannot finish: its creation fails, so the index and its entries go. */
-export function failBackfill(provider: DynamoDBProvider, tableKey: string, indexNs: number, cause: unknown): void {
+export function failBackfill(provider: TableCatalog, tableKey: string, indexNs: number, cause: unknown): void {
   try {
     const raw = provider.meta.get(Buffer.from(tableKey));
     if (!raw) return;
@@ -462,17 +462,17 @@ export function failBackfill(provider: DynamoDBProvider, tableKey: string, index
   }
 }
 
-export function describeLimits(provider: DynamoDBProvider, _input: Request<M.DescribeLimitsInput>, _ctx: RequestContext): Response<M.DescribeLimitsOutput> {
+export function describeLimits(provider: TableCatalog, _input: Request<M.DescribeLimitsInput>, _ctx: RequestContext): Response<M.DescribeLimitsOutput> {
   return { AccountMaxReadCapacityUnits: 80000, AccountMaxWriteCapacityUnits: 80000, TableMaxReadCapacityUnits: 40000, TableMaxWriteCapacityUnits: 40000 };
 }
 
 /** The address the client reached Cellar at (its Host header), so a client that follows it comes back here. */
-export function describeEndpoints(provider: DynamoDBProvider, _input: Request<M.DescribeEndpointsRequest>, ctx: RequestContext): Response<M.DescribeEndpointsResponse> {
+export function describeEndpoints(provider: TableCatalog, _input: Request<M.DescribeEndpointsRequest>, ctx: RequestContext): Response<M.DescribeEndpointsResponse> {
   return { Endpoints: [{ Address: ctx.host ?? provider.endpointAddress(), CachePeriodInMinutes: 1440 }] };
 }
 
 /** The table a tag operation's ResourceArn names; notFound is the operation's own text when there is none. */
-export function tableByArn(provider: DynamoDBProvider, arn: string, ctx: RequestContext, notFound = `Requested resource not found: ResourcArn: ${arn} not found`): TableState {
+export function tableByArn(provider: TableCatalog, arn: string, ctx: RequestContext, notFound = `Requested resource not found: ResourcArn: ${arn} not found`): TableState {
   if (!arn.startsWith('arn:')) throw validationError(`Invalid TableArn: Invalid ResourceArn provided as input ${arn}`);
   const name = provider.tableName(ctx, arn);
   const t = provider.lookup(ctx, name);
@@ -480,7 +480,7 @@ export function tableByArn(provider: DynamoDBProvider, arn: string, ctx: Request
   return t;
 }
 
-export function tagResource(provider: DynamoDBProvider, input: Request<M.TagResourceInput>, ctx: RequestContext): Record<string, never> {
+export function tagResource(provider: TableCatalog, input: Request<M.TagResourceInput>, ctx: RequestContext): Record<string, never> {
   const t = tableByArn(provider, input.ResourceArn, ctx);
   const tags = input.Tags ?? [];
   if (Object.keys(t.meta.tags).length + tags.filter((x) => !(x.Key in t.meta.tags)).length > 50) {
@@ -491,7 +491,7 @@ export function tagResource(provider: DynamoDBProvider, input: Request<M.TagReso
   return {};
 }
 
-export function untagResource(provider: DynamoDBProvider, input: Request<M.UntagResourceInput>, ctx: RequestContext): Record<string, never> {
+export function untagResource(provider: TableCatalog, input: Request<M.UntagResourceInput>, ctx: RequestContext): Record<string, never> {
   // UntagResource alone says only "Requested resource not found" (dynalite's suite, recorded on AWS).
   const t = tableByArn(provider, input.ResourceArn, ctx, 'Requested resource not found');
   for (const k of input.TagKeys ?? []) delete t.meta.tags[k];
@@ -499,7 +499,7 @@ export function untagResource(provider: DynamoDBProvider, input: Request<M.Untag
   return {};
 }
 
-export function listTagsOfResource(provider: DynamoDBProvider, input: Request<M.ListTagsOfResourceInput>, ctx: RequestContext): Response<M.ListTagsOfResourceOutput> {
+export function listTagsOfResource(provider: TableCatalog, input: Request<M.ListTagsOfResourceInput>, ctx: RequestContext): Response<M.ListTagsOfResourceOutput> {
   const t = tableByArn(provider, input.ResourceArn, ctx);
   const keys = Object.keys(t.meta.tags).sort();
   const start = input.NextToken ? Number.parseInt(String(input.NextToken), 10) || 0 : 0;

@@ -6,7 +6,6 @@
  */
 import { validationError } from '../../../core/errors.js';
 import type { KeyType } from '../keycodec.js';
-import type { TimeToLiveMeta } from '../ttl/expiry-index.js';
 import type * as M from '../../../models/dynamodb.js';
 import type { Response } from '../shapes.js';
 
@@ -38,6 +37,21 @@ export interface IndexMeta {
   backfilling: boolean;
   readyAtMs: number;
   throughput: Throughput | undefined;
+}
+
+/** Time to Live as stored with a table's metadata (TableMeta.timeToLive); absent until TTL is first enabled. */
+export interface TimeToLiveMeta {
+  enabled: boolean;
+  /** The TTL attribute while enabled. */
+  attributeName: string | undefined;
+  /** When UpdateTimeToLive last changed the setting: the next change must wait the change interval. */
+  changedAtMs: number;
+  /**
+   * A walk over the table's items in progress, persisted so a restart resumes it: adding the entries of
+   * `attributeName` to the expiry index (after TTL is enabled on a table with items) or removing them
+   * (after it is disabled). `afterHex` is the store key of the last item done.
+   */
+  walk?: { attributeName: string; adding: boolean; afterHex?: string };
 }
 
 export interface TableMeta {

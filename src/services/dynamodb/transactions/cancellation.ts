@@ -9,7 +9,7 @@ import type { Item } from '../attributes.js';
 import type { CancellationReason as WireCancellationReason } from '../../../models/dynamodb.js';
 
 /** The codes Cellar gives a cancelled action (the model's CancellationReason.Code values it can produce). */
-export type CancellationCode = 'None' | 'ConditionalCheckFailed' | 'TransactionConflict' | 'ValidationError' | 'DuplicateItem';
+export type CancellationCode = 'None' | 'ConditionalCheckFailed' | 'TransactionConflict' | 'ValidationError' | 'DuplicateItem' | 'ThrottlingError';
 
 export interface CancellationReason {
   Code: CancellationCode;
@@ -34,6 +34,11 @@ export function transactionConflict(): CancellationReason {
 
 export function validationFailed(message: string): CancellationReason {
   return { Code: 'ValidationError', Message: message };
+}
+
+/** An action whose table (or GSI) has no provisioned capacity left (throughput/enforcer.ts gives the message). */
+export function throttlingError(message: string): CancellationReason {
+  return { Code: 'ThrottlingError', Message: message };
 }
 
 /** DynamoDB's summary of the reasons: their codes in request order, in brackets. */

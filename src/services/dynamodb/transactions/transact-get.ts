@@ -15,9 +15,11 @@ import { type Item, readUnits, validateValue } from '../attributes.js';
 import type { Path } from '../expressions/ast.js';
 import { project } from '../expressions/evaluate.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseProjection } from '../expressions/parser.js';
-import type { DynamoDBProvider, StoredItem, TableState } from '../provider.js';
+import type { StoredItem, TableState } from '../tables/state.js';
+import type { TransactionalStore } from './state.js';
 import { addItemRead, consumedCapacity, emptyUnits, TRANSACTION_FACTOR, type TableUnits } from './capacity.js';
-import { type CancellationReason, NO_REASON, cancels, transactionCanceled, transactionConflict, validationFailed } from './cancellation.js';
+import { type CancellationReason, NO_REASON, cancels, throttlingError, transactionCanceled, transactionConflict, validationFailed } from './cancellation.js';
+import { throttledMessage } from '../throughput/enforcer.js';
 import { MAX_TRANSACTION_BYTES, TRANSACTION_SIZE_MESSAGE, checkDistinctItems, keyOrProblem } from './transact-write.js';
 
 import type * as M from '../../../models/dynamodb.js';
@@ -35,10 +37,16 @@ export interface TransactGetOutput {
 }
 
 /** Runs a read transaction (see the module header). Throws TransactionCanceledException or ValidationException. */
-export function transactGet(provider: DynamoDBProvider, reads: readonly TransactGetAction[], ctx: RequestContext, returnConsumedCapacity?: string): TransactGetOutput {
+export function transactGet(provider: TransactionalStore, reads: readonly TransactGetAction[], ctx: RequestContext, returnConsumedCapacity?: string): TransactGetOutput {
   checkDistinctItems(reads);
   const locks = provider.transactions.locks;
-  const reasons: CancellationReason[] = reads.map((r) => (r.kind === 'Invalid' ? validationFailed(r.message) : locks.isHeld(r.key) ? transactionConflict() : NO_REASON));
+  const enforcer = provider.throughput;
+  // A read whose table has no read capacity left cancels the transaction with ThrottlingError (throughput/enforcer.ts).
+  const throttled = (r: TransactGetAction): CancellationReason | undefined => {
+    const why = enforcer?.refuseRead(r.table);
+    return why ? throttlingError(throttledMessage(why)) : undefined;
+  };
+  const reasons: CancellationReason[] = reads.map((r) => (r.kind === 'Invalid' ? validationFailed(r.message) : locks.isHeld(r.key) ? transactionConflict() : (throttled(r) ?? NO_REASON)));
   if (cancels(reasons)) throw transactionCanceled(reasons);
   const found: (StoredItem | undefined)[] = reads.map((r) => (r.kind === 'Get' ? provider.readItem(r.key) : undefined));
   let bytes = 0;
@@ -80,7 +88,7 @@ export interface TransactGetItemsRequest {
 }
 
 /** The TransactGetItems operation: the request's reads resolved and checked, then run by transactGet. */
-export function transactGetItems(provider: DynamoDBProvider, input: TransactGetItemsRequest, ctx: RequestContext): TransactGetOutput {
+export function transactGetItems(provider: TransactionalStore, input: TransactGetItemsRequest, ctx: RequestContext): TransactGetOutput {
   const reads = (input.TransactItems ?? []).map((w): TransactGetAction => {
     const g = w.Get!; // required by the model
     checkPlaceholderMaps(g.ExpressionAttributeNames, undefined, validateValue);

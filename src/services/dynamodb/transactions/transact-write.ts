@@ -27,10 +27,12 @@ import type { Condition, UpdateAction } from '../expressions/ast.js';
 import { evalCondition } from '../expressions/evaluate.js';
 import { checkPlaceholderMaps, checkUnused, newContext, parseCondition, parseUpdate } from '../expressions/parser.js';
 import { applyUpdate } from '../expressions/update.js';
-import type { DynamoDBProvider, ItemChange, StoredItem, TableState, WriteEffect } from '../provider.js';
+import type { ItemChange, StoredItem, TableState, WriteEffect } from '../tables/state.js';
+import { throttledMessage } from '../throughput/enforcer.js';
+import type { TransactionalStore } from './state.js';
 import { addIndexWrite, addItemRead, addItemWrite, consumedCapacity, emptyUnits, TRANSACTION_FACTOR, type TableUnits } from './capacity.js';
 import {
-  type CancellationReason, NO_REASON, cancels, conditionalCheckFailed, transactionCanceled, transactionConflict, validationFailed,
+  type CancellationReason, NO_REASON, cancels, conditionalCheckFailed, throttlingError, transactionCanceled, transactionConflict, validationFailed,
 } from './cancellation.js';
 import { ClientTokens, type TokenRecord, requestHash } from './client-tokens.js';
 
@@ -90,7 +92,7 @@ export interface TransactWriteOutput {
  * (or rejects with) TransactionCanceledException, ValidationException, TransactionInProgressException or
  * IdempotentParameterMismatchException.
  */
-export function transactWrite(provider: DynamoDBProvider, actions: readonly TransactWriteAction[], ctx: RequestContext, options: TransactWriteOptions = {}): TransactWriteOutput | Promise<TransactWriteOutput> {
+export function transactWrite(provider: TransactionalStore, actions: readonly TransactWriteAction[], ctx: RequestContext, options: TransactWriteOptions = {}): TransactWriteOutput | Promise<TransactWriteOutput> {
   checkDistinctItems(actions);
   checkAggregateSize(actions);
   const { locks, tokens } = provider.transactions;
@@ -99,6 +101,8 @@ export function transactWrite(provider: DynamoDBProvider, actions: readonly Tran
     const repeat = tokens.check(tokenId, options.token!.hash, ctx.clock.now());
     if (repeat) return repeatAnswer(provider, actions, repeat, options);
   }
+  const throttled = throttlingReasons(provider, actions);
+  if (throttled) throw transactionCanceled(throttled);
   const keys = actions.flatMap((a) => (a.kind === 'Invalid' ? [] : [a.key]));
   const owner = locks.newOwner();
   const conflicts = locks.tryAcquire(keys, owner);
@@ -126,8 +130,26 @@ export function transactWrite(provider: DynamoDBProvider, actions: readonly Tran
   return answer;
 }
 
+/**
+ * With provisioned throughput enforced: the reasons that cancel a transaction one of whose tables (or their GSIs) has
+ * no capacity left (ThrottlingError on those actions); undefined when every action may run.
+ */
+function throttlingReasons(provider: TransactionalStore, actions: readonly TransactWriteAction[]): CancellationReason[] | undefined {
+  const enforcer = provider.throughput;
+  if (!enforcer) return undefined;
+  let throttled = false;
+  const reasons = actions.map((a): CancellationReason => {
+    if (a.kind === 'Invalid') return validationFailed(a.message);
+    const why = a.kind === 'ConditionCheck' ? enforcer.refuseRead(a.table) : enforcer.refuseWrite(a.table);
+    if (!why) return NO_REASON;
+    throttled = true;
+    return throttlingError(throttledMessage(why));
+  });
+  return throttled ? reasons : undefined;
+}
+
 /** Step 3: one store op that reads, checks, and applies everything or nothing. */
-function commit(provider: DynamoDBProvider, actions: readonly TransactWriteAction[], ctx: RequestContext, options: TransactWriteOptions, tokenId: string | undefined): TransactWriteOutput | Promise<TransactWriteOutput> {
+function commit(provider: TransactionalStore, actions: readonly TransactWriteAction[], ctx: RequestContext, options: TransactWriteOptions, tokenId: string | undefined): TransactWriteOutput | Promise<TransactWriteOutput> {
   const tables = [...new Set(actions.map((a) => a.table))];
   for (const t of tables) provider.markStats(t);
   const nowMs = ctx.clock.now();
@@ -170,7 +192,7 @@ interface Applied {
 }
 
 /** Reads every item and evaluates every action; throws TransactionCanceledException if any cannot be done. */
-function evaluate(provider: DynamoDBProvider, actions: readonly TransactWriteAction[]): Applied {
+function evaluate(provider: TransactionalStore, actions: readonly TransactWriteAction[]): Applied {
   const reasons: CancellationReason[] = [];
   const applied: Applied = { actions, before: [], changes: [], changeOf: [], effects: [] };
   for (const a of actions) {
@@ -208,7 +230,7 @@ function conditionFailed(a: Exclude<TransactWriteAction, { kind: 'Invalid' }>, s
 }
 
 /** The change an action makes to its item, or undefined when it changes nothing. Throws ValidationException. */
-function changeFor(provider: DynamoDBProvider, a: Exclude<TransactWriteAction, { kind: 'Invalid' }>, stored: StoredItem | undefined): ItemChange | undefined {
+function changeFor(provider: TransactionalStore, a: Exclude<TransactWriteAction, { kind: 'Invalid' }>, stored: StoredItem | undefined): ItemChange | undefined {
   switch (a.kind) {
     case 'ConditionCheck':
       return undefined;
@@ -228,7 +250,7 @@ function changeFor(provider: DynamoDBProvider, a: Exclude<TransactWriteAction, {
   }
 }
 
-function output(provider: DynamoDBProvider, applied: Applied, options: TransactWriteOptions): TransactWriteOutput {
+function output(provider: TransactionalStore, applied: Applied, options: TransactWriteOptions): TransactWriteOutput {
   const out: TransactWriteOutput = {};
   const meter = provider.capacityMeter;
   if (meter) {
@@ -261,7 +283,7 @@ function output(provider: DynamoDBProvider, applied: Applied, options: TransactW
   return out;
 }
 
-function itemCollectionMetrics(provider: DynamoDBProvider, applied: Applied, mode: string | undefined): Record<string, ItemCollectionMetrics[]> | undefined {
+function itemCollectionMetrics(provider: TransactionalStore, applied: Applied, mode: string | undefined): Record<string, ItemCollectionMetrics[]> | undefined {
   if (mode !== 'SIZE') return undefined;
   const out: Record<string, ItemCollectionMetrics[]> = {};
   for (const c of applied.changes) {
@@ -275,7 +297,7 @@ function itemCollectionMetrics(provider: DynamoDBProvider, applied: Applied, mod
  * A repeat of a request whose token is remembered: nothing is changed. DynamoDB documents that the
  * repeat reports the read capacity of reading the items (not the writes of the first call).
  */
-function repeatAnswer(provider: DynamoDBProvider, actions: readonly TransactWriteAction[], record: TokenRecord, options: TransactWriteOptions): TransactWriteOutput {
+function repeatAnswer(provider: TransactionalStore, actions: readonly TransactWriteAction[], record: TokenRecord, options: TransactWriteOptions): TransactWriteOutput {
   const out: TransactWriteOutput = {};
   if (options.returnConsumedCapacity === 'TOTAL' || options.returnConsumedCapacity === 'INDEXES') {
     const perTable = new Map<string, TableUnits>();
@@ -294,7 +316,7 @@ function repeatAnswer(provider: DynamoDBProvider, actions: readonly TransactWrit
  * After a hold (a fault point's delay), the tables may have changed (an index added: a new state
  * object; deleted, or deleted and made again: another namespace, so these keys are not its items).
  */
-function refreshTables(provider: DynamoDBProvider, actions: readonly TransactWriteAction[], ctx: RequestContext): TransactWriteAction[] {
+function refreshTables(provider: TransactionalStore, actions: readonly TransactWriteAction[], ctx: RequestContext): TransactWriteAction[] {
   return actions.map((a) => {
     const now = provider.active(ctx, a.table.meta.name);
     if (now === a.table) return a;
@@ -345,7 +367,7 @@ export interface TransactWriteItemsRequest {
 }
 
 /** The TransactWriteItems operation: the request's actions resolved and checked, then run by transactWrite. */
-export function transactWriteItems(provider: DynamoDBProvider, input: TransactWriteItemsRequest, ctx: RequestContext): TransactWriteOutput | Promise<TransactWriteOutput> {
+export function transactWriteItems(provider: TransactionalStore, input: TransactWriteItemsRequest, ctx: RequestContext): TransactWriteOutput | Promise<TransactWriteOutput> {
   const items = input.TransactItems ?? [];
   for (const w of items) {
     const n = (w.Put ? 1 : 0) + (w.Update ? 1 : 0) + (w.Delete ? 1 : 0) + (w.ConditionCheck ? 1 : 0);
@@ -360,7 +382,7 @@ export function transactWriteItems(provider: DynamoDBProvider, input: TransactWr
   return transactWrite(provider, actions, ctx, options);
 }
 
-function resolveWriteItem(provider: DynamoDBProvider, w: NonNullable<TransactWriteItemsRequest['TransactItems']>[number], ctx: RequestContext): TransactWriteAction {
+function resolveWriteItem(provider: TransactionalStore, w: NonNullable<TransactWriteItemsRequest['TransactItems']>[number], ctx: RequestContext): TransactWriteAction {
   if (w.Put) {
     const p = w.Put;
     for (const name in p.Item) {

@@ -13,28 +13,14 @@
  */
 import type { Keyspace } from '../../../storage/store.js';
 import type { AttributeValue, Item } from '../attributes.js';
-import type { ItemChange, TableState, WriteObserver, WriteOptions } from '../provider.js';
+import type { ItemChange, TableState, WriteObserver, WriteOptions } from '../tables/state.js';
+import type { TimeToLiveMeta } from '../tables/schema.js';
 
 /** How far in the past a TTL value may lie and still be acted on: AWS ignores values more than five years old. */
 export const FIVE_YEARS_MS = 5 * 365 * 24 * 3600 * 1000;
 
 /** Bytes of the expiry prefix of an entry key. */
 export const EXPIRY_BYTES = 8;
-
-/** Time to Live as stored with a table's metadata (TableMeta.timeToLive); absent until TTL is first enabled. */
-export interface TimeToLiveMeta {
-  enabled: boolean;
-  /** The TTL attribute while enabled. */
-  attributeName: string | undefined;
-  /** When UpdateTimeToLive last changed the setting: the next change must wait the change interval. */
-  changedAtMs: number;
-  /**
-   * A walk over the table's items in progress, persisted so a restart resumes it: adding the entries of
-   * `attributeName` to the expiry index (after TTL is enabled on a table with items) or removing them
-   * (after it is disabled). `afterHex` is the store key of the last item done.
-   */
-  walk?: { attributeName: string; adding: boolean; afterHex?: string };
-}
 
 /**
  * An item's expiry in epoch seconds under a TTL attribute: the attribute must be a top-level Number

@@ -15,7 +15,7 @@
 import { faultPoint } from '../../../core/faults.js';
 import { log } from '../../../core/log.js';
 import { prefixEnd } from '../../../storage/store.js';
-import type { DynamoDBProvider, ItemChange, TableState } from '../provider.js';
+import type { ItemChange, ItemStore, TableState } from '../tables/state.js';
 import { encodeExpiry, expiryOf, FIVE_YEARS_MS, isDue, itemKeyOf, type ExpiryIndex } from './expiry-index.js';
 
 /** Index entries handled per tick. */
@@ -26,7 +26,7 @@ export class Sweeper {
   private closed = false;
 
   constructor(
-    private readonly provider: DynamoDBProvider,
+    private readonly provider: ItemStore,
     private readonly index: ExpiryIndex,
     private readonly intervalMs: number,
   ) {

@@ -20,8 +20,9 @@ import { prefixEnd } from '../../../storage/store.js';
 import type { DescribeTimeToLiveInput, DescribeTimeToLiveOutput, UpdateTimeToLiveInput, UpdateTimeToLiveOutput } from '../../../models/dynamodb.js';
 import type { Item } from '../attributes.js';
 import { itemValueJson, namespacePrefix } from '../keycodec.js';
-import type { DynamoDBProvider, TableState } from '../provider.js';
-import { ExpiryIndex, type TimeToLiveMeta } from './expiry-index.js';
+import type { ItemStore, TableState } from '../tables/state.js';
+import { ExpiryIndex } from './expiry-index.js';
+import type { TimeToLiveMeta } from '../tables/schema.js';
 import { Sweeper } from './sweeper.js';
 
 export interface TimeToLiveOptions {
@@ -55,7 +56,7 @@ export class TimeToLive {
   private closed = false;
 
   constructor(
-    private readonly provider: DynamoDBProvider,
+    private readonly provider: ItemStore,
     options: TimeToLiveOptions = {},
   ) {
     this.changeIntervalMs = options.changeIntervalMs ?? DEFAULT_CHANGE_INTERVAL_MS;
