@@ -126,8 +126,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (manage && input.MasterUserPassword !== undefined) throw invalidParameterCombination(MANAGED_AND_PASSWORD);
     if (!manage && input.MasterUserSecretKmsKeyId !== undefined) throw invalidParameterCombination(KMS_KEY_WITHOUT_MANAGE);
     const secrets = manage ? this.secretsOrRefuse() : undefined;
-    // A restored instance keeps the backup's master password (its data carries it), sealed as the source's was.
-    const password = restored ? '' : manage ? generateMasterPassword() : checkMasterPassword(engine, input.MasterUserPassword);
+    // A restored instance keeps the backup's master password (its data carries it), sealed as the source's was, unless
+    // it is to be managed: then a new one goes into its secret and replaces the backup's once the data is restored.
+    const password = manage ? generateMasterPassword() : restored ? '' : checkMasterPassword(engine, input.MasterUserPassword);
     const secretKmsArn = secrets ? secrets.resolveKmsKey(ctx, input.MasterUserSecretKmsKeyId) : undefined;
     const dbName = checkDBName(engine, input.DBName);
     const port = checkPort(input.Port);
@@ -238,7 +239,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
         dbiResourceId,
         status: 'creating',
         statusSinceMs: now,
-        pending: {},
+        // ensureUsers sets it in the engine after the restore and makes the secret active (./instance-steps.ts).
+        pending: restored && masterUserSecret ? { MasterUserPasswordSealed: this.o.box.sealString(password, SEAL_AAD) } : {},
         dataDir,
         members: [{ role: 'primary', availabilityZone: az, host: listenAddress({ publiclyAccessible }, this.o.config), dataDir, port: allocated }],
         ...initialState(),

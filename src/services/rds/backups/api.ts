@@ -340,7 +340,6 @@ export class BackupApi implements Partial<api.RDSApi> {
   /** CreateDBInstance's request for a restored instance: the source's settings where the restore request names none. */
   private createMessage(input: api.RestoreDBInstanceFromDBSnapshotMessage, source: SourceSettings): api.CreateDBInstanceMessage {
     if (input.MultiAZ) throw invalidParameterCombination('Cellar does not serve Multi-AZ DB instances yet: restore with MultiAZ=false.');
-    if (input.ManageMasterUserPassword) throw invalidParameterCombination('Cellar restores the master password of the backup: restore without ManageMasterUserPassword, then modify the instance.');
     if (input.AllocatedStorage !== undefined && input.AllocatedStorage < source.allocatedStorageGiB) {
       throw invalidParameterValue(`The allocated storage of the restored DB instance must be at least the source's ${source.allocatedStorageGiB} GiB.`);
     }
@@ -351,6 +350,9 @@ export class BackupApi implements Partial<api.RDSApi> {
       EngineVersion: source.engineVersion,
       AllocatedStorage: input.AllocatedStorage ?? source.allocatedStorageGiB,
       MasterUsername: source.masterUsername,
+      // Managed: a new password in a new secret replaces the backup's once the data is restored.
+      ...(input.ManageMasterUserPassword !== undefined ? { ManageMasterUserPassword: input.ManageMasterUserPassword } : {}),
+      ...(input.MasterUserSecretKmsKeyId !== undefined ? { MasterUserSecretKmsKeyId: input.MasterUserSecretKmsKeyId } : {}),
       ...(source.dbName !== undefined ? { DBName: source.dbName } : {}),
       ...(input.Port !== undefined ? { Port: input.Port } : {}),
       ...(input.AvailabilityZone !== undefined ? { AvailabilityZone: input.AvailabilityZone } : {}),
