@@ -12,7 +12,11 @@ import { join } from 'node:path';
 import {
   RDSClient,
   CreateDBInstanceCommand,
+  CreateDBSnapshotCommand,
   DeleteDBInstanceCommand,
+  DeleteDBSnapshotCommand,
+  DescribeDBSnapshotsCommand,
+  RestoreDBInstanceFromDBSnapshotCommand,
   DescribeDBInstancesCommand,
   DescribeEventsCommand,
   ModifyDBInstanceCommand,
@@ -185,6 +189,30 @@ describe('RDS managed master user password (Secrets Manager)', () => {
     const c = await credentials(arn);
     await login(i, 'master', c.password);
     await assert.rejects(login(i, 'master', 'Own-passw0rd'), /password authentication failed/);
+  });
+
+  it("a restore with ManageMasterUserPassword gets a secret of its own, whose password replaces the backup's", async () => {
+    const source = await describeOne();
+    const sourcePassword = (await credentials(source.MasterUserSecret!.SecretArn!)).password;
+    await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: ID, DBSnapshotIdentifier: 'vault-snap' }));
+    await waitFor(async () => ((await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'vault-snap' }))).DBSnapshots![0]!.Status === 'available' ? true : undefined), 'the snapshot', CREATE_TIMEOUT_MS, 200);
+    await waitStatus('available');
+    const restored = await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: 'vault-restored', DBSnapshotIdentifier: 'vault-snap', ManageMasterUserPassword: true, Port: await freePort(), BackupRetentionPeriod: 0 }));
+    const arn = restored.DBInstance!.MasterUserSecret?.SecretArn;
+    assert.ok(arn && arn !== source.MasterUserSecret!.SecretArn, `a new secret: ${arn}`);
+    const i = (await waitFor(async () => {
+      const d = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'vault-restored' }))).DBInstances![0]!;
+      return d.DBInstanceStatus === 'available' && d.MasterUserSecret?.SecretStatus === 'active' ? d : undefined;
+    }, 'the restored instance, its secret active', CREATE_TIMEOUT_MS * 2, 200))!;
+    const c = await credentials(arn);
+    assert.notEqual(c.password, sourcePassword);
+    await login(i, 'master', c.password);
+    await assert.rejects(login(i, 'master', sourcePassword), /password authentication failed/, "the backup's password no longer logs in");
+    await login(await describeOne(), 'master', sourcePassword); // the source keeps its own
+    await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'vault-restored', SkipFinalSnapshot: true }));
+    await rds.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: 'vault-snap' }));
+    await waitFor(async () => ((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.length === 1 ? true : undefined), 'the restored instance to be gone', 30_000, 100);
+    await assert.rejects(sm.send(new DescribeSecretCommand({ SecretId: arn })), (e: any) => e.name === 'ResourceNotFoundException');
   });
 
   it('deleting the instance deletes its secret; no password was ever written in plaintext', async () => {

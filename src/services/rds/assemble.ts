@@ -19,6 +19,13 @@ import { EnginesDriver } from './driver.js';
 import { MasterSecrets } from './master-secret.js';
 import { RdsLogs } from './logs.js';
 import { RdsProvider } from './provider.js';
+import { ParameterGroupApi } from './parameter-groups.js';
+import { SubnetGroupApi } from './subnet-groups.js';
+import { OptionGroupApi } from './option-groups.js';
+import { TagApi } from './tagging.js';
+import { EventApi } from './describe-events.js';
+import { EngineVersionApi } from './engine-versions.js';
+import { RdsResources } from './resources.js';
 import { RdsTables } from './records.js';
 import { InstanceEvents } from './status.js';
 import { RdsSupervisor } from './supervisor.js';
@@ -35,7 +42,11 @@ const DEFAULT_HEALTH_INTERVAL_MS = 500;
 const BACKUP_TICK_MS = 1000;
 
 export interface AssembledRds {
-  provider: RdsProvider;
+  /**
+   * The modules that serve RDS's operations, each one method per operation it has: DB instances (the provider), the
+   * groups, tags, events, engine versions, snapshots and backups. index.ts serves an operation from the one that has it.
+   */
+  operations: readonly object[];
   supervisor: RdsSupervisor;
   backups: BackupWorker;
   /** Where backups and snapshots live (engines/backup/location.ts). */
@@ -124,21 +135,36 @@ export async function assembleRds(env: ServiceEnv, sm: SecretsManagerInternal | 
       caBundle: () => certificates.bundle(),
     });
   }
+  const resources = new RdsResources(tables, () => driver.installed());
+  const parameterGroups = new ParameterGroupApi({ resources, memoryScale, trigger: supervisor });
+  const subnetGroups = new SubnetGroupApi(resources);
+  const optionGroups = new OptionGroupApi(resources);
   const provider = new RdsProvider({
     secrets,
-    tables,
+    resources,
     events,
     box: env.box,
     config: env.config,
     engineRoot: root,
     memoryScale,
-    installed: () => driver.installed(),
     trigger: supervisor,
+    parameterGroups,
+    subnetGroups,
+    optionGroups,
     ...(kms ? { kms } : {}),
-    backups: new BackupApi({ tables, backups: backupTables, events, worker: backups }),
     backupWorker: backups,
     logs: new RdsLogs({ driver, spec: (rec) => supervisor.spec(rec) }),
   });
+  const operations = [
+    provider,
+    parameterGroups,
+    subnetGroups,
+    optionGroups,
+    new TagApi(resources, parameterGroups, optionGroups),
+    new EventApi(tables),
+    new EngineVersionApi(resources),
+    new BackupApi({ tables, backups: backupTables, events, worker: backups, creator: provider }),
+  ];
   const metrics = new RdsMetrics(() => supervisor.metricTargets(), driver);
-  return { provider, supervisor, backups, backupRoot, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host), metrics };
+  return { operations, supervisor, backups, backupRoot, secrets, root, temporary, removeTempDirs: () => removeOwnTempDirs(host), metrics };
 }

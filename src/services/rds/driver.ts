@@ -276,7 +276,7 @@ export class EnginesDriver implements RdsEngineDriver {
     let file: string;
     try {
       // The adapter already made for the instance, even one whose port is about to change: its directory is the same.
-      file = (this.instances.get(spec.key) ?? this.entry(spec)).engine.layout.logFile;
+      file = this.adapterOf(spec).layout.logFile;
     } catch {
       return undefined; // its engine version is no longer installed: no adapter, and no log to serve
     }
@@ -328,17 +328,28 @@ export class EnginesDriver implements RdsEngineDriver {
     this.listeners.push(listener);
   }
 
+  /**
+   * The instance's adapter for backups: the one already made when there is one, even if a new port or address is
+   * still to be applied (backups go through the engine's socket and data directory, which a port change keeps), so a
+   * final snapshot taken in that moment is a real backup rather than a refused one.
+   */
   private recoverable(spec: MemberEngine): RecoverableEngineAdapter {
-    const { engine } = this.entry(spec);
+    const engine = this.adapterOf(spec);
     if (!isRecoverable(engine)) throw new Error(`${spec.kind} ${spec.version} cannot take backups here yet`);
     return engine;
   }
 
+  /** The adapter already made for the instance's directory, or a new one. */
+  private adapterOf(spec: MemberEngine): RelationalEngineAdapter {
+    const cur = this.instances.get(spec.key);
+    return cur && cur.engine.spec.dataDir === spec.dataDir ? cur.engine : this.entry(spec).engine;
+  }
+
   canBackUp(spec: MemberEngine): boolean {
     try {
-      return isRecoverable(this.entry(spec).engine);
+      return isRecoverable(this.adapterOf(spec));
     } catch {
-      return false;
+      return false; // its version is not installed here: no adapter at all
     }
   }
 

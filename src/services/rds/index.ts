@@ -62,17 +62,18 @@ export function rdsService(env: ServiceEnv): ServiceDefinition {
   };
   // Rotations that fell due while Cellar was down must find the handler when Secrets Manager starts.
   if (sm) sm.registerBuiltinRotation(ROTATION_FUNCTION, lazyHandler(assembled));
-  // One method per RDS operation, delegating to the provider once it is built (the gateway awaits `ready` before it
-  // looks a method up).
+  // One method per RDS operation, delegating, once RDS is built, to the first of its operation modules that has it
+  // (assemble.ts; the gateway awaits `ready` before it looks a method up).
   const provider = new Proxy(
     {},
     {
       get(_target, name) {
         if (typeof name !== 'string' || name === 'constructor' || !built) return undefined;
-        const target = built.provider;
-        const method = (Object.getPrototypeOf(target) as Record<string, unknown>)[name];
-        if (typeof method !== 'function') return undefined;
-        return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(target, args);
+        for (const target of built.operations) {
+          const method = (Object.getPrototypeOf(target) as Record<string, unknown>)[name];
+          if (typeof method === 'function') return (...args: unknown[]) => (method as (...a: unknown[]) => unknown).apply(target, args);
+        }
+        return undefined;
       },
     },
   );

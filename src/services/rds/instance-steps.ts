@@ -26,16 +26,21 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../../core/log.js';
 import { faultPoint } from '../../core/faults.js';
+import type { Clock } from '../../core/clock.js';
+import type { SecretBox } from '../../crypto/rootkey.js';
+import type { CellarConfig } from '../../config.js';
 import { countEngineRestart } from '../../observability/measures.js';
-import type { HealthDecider } from '../../runtime/decider.js';
+import type { Decision, HealthDecider, ProbeOutcome } from '../../runtime/decider.js';
 import { acted, done, halt, rest, type EnsureStep, type StepOutcome } from '../../runtime/reconciler.js';
+import type { BackupWorker } from './backups/worker.js';
+import { snapshotPlaceId } from './backups/records.js';
 import { listenAddress, STOPPED_LIMIT_MS } from './describe.js';
-import type { MemberEngine } from './driver.js';
-import { portKey, scopeKey, SEAL_AAD, type InstanceRecord } from './records.js';
-import { sameSettings } from './settings.js';
-import { desiredOf } from './status.js';
+import type { MemberEngine, RdsEngineDriver } from './driver.js';
+import { portKey, scopeKey, SEAL_AAD, type InstanceRecord, type RdsTables } from './records.js';
+import { sameSettings, type InstanceSettings } from './settings.js';
+import { desiredOf, type InstanceEvents } from './status.js';
+import type { InstanceCertificates } from './tls.js';
 import { maintenanceWindowStartedBetween } from './validation.js';
-import type { RdsSupervisor } from './supervisor.js';
 
 /** One reconcile of one instance: the record as last read or written, and its engine. */
 export interface InstanceReconcile {
@@ -45,6 +50,61 @@ export interface InstanceReconcile {
 }
 
 export type InstanceStep = EnsureStep<InstanceReconcile>;
+
+/** What the steps read of the supervisor's options (supervisor.ts SupervisorOptions adds the loop's own). */
+export interface InstanceStepOptions {
+  tables: RdsTables;
+  events: InstanceEvents;
+  driver: RdsEngineDriver;
+  box: SecretBox;
+  clock: Clock;
+  config: CellarConfig;
+  engineRoot: string;
+  /** Bytes one GiB of AllocatedStorage stands for (1 GiB unless configured smaller for tests). */
+  storageGiBBytes: number;
+  /** Deletes an instance's managed master secret when the instance goes (undefined without Secrets Manager). */
+  deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
+  /** Issues and renews the instances' TLS certificates (absent: engines run without TLS). */
+  certificates?: InstanceCertificates;
+  /** Backups, snapshots and restores (backups/worker.ts): restores in ensureDataDir, final snapshots in deletion. */
+  backups?: BackupWorker;
+}
+
+/**
+ * What the steps need of the supervisor that owns the shared per-process state (attached engines, deciders, the
+ * last checks), and through which they write what they observed. supervisor.ts's RdsSupervisor implements it; the
+ * steps know only this, so the supervisor can build them without the two modules importing each other.
+ */
+export interface InstanceSupervisor {
+  readonly options: InstanceStepOptions;
+  /** Instances whose engine this Cellar has attached to (adopted, started or stopped) since it started. */
+  readonly attached: Set<string>;
+  readonly lastStorageCheckMs: Map<string, number>;
+  /** What each instance's directory occupied at its last storage check (the AWS/RDS FreeStorageSpace metric). */
+  readonly lastStorageUsedBytes: Map<string, number>;
+  readonly lastTlsCheckMs: Map<string, number>;
+  /** The instance's one health decider. */
+  decider(key: string): HealthDecider;
+  /** Is the engine alive and answering a real query (bounded; never throws). */
+  probe(spec: MemberEngine): Promise<ProbeOutcome>;
+  /** Acts on the decider's decision (ensureHealth). */
+  actOnHealth(c: InstanceReconcile, d: Decision): StepOutcome;
+  /** Writes what a step observed, deriving the status; c.rec becomes the new record. */
+  observe(c: InstanceReconcile, fn: (rec: InstanceRecord) => void): InstanceRecord;
+  kick(scope: Scope, id: string): void;
+  /** A reconcile after `ms`. */
+  kickLater(key: string, ms: number): void;
+  clearFailures(key: string): void;
+  /** The instance is gone: its in-memory state goes too. */
+  forget(key: string): void;
+  /** The engine settings the instance should run with now. */
+  settings(rec: InstanceRecord): InstanceSettings;
+}
+
+/**
+ * The automated-backups step (services/rds/backups), plugged into the `ensureBackups` slot; see SupervisorOptions.
+ */
+export type EnsureBackups = (c: InstanceReconcile, supervisor: InstanceSupervisor) => Promise<StepOutcome>;
 
 const STORAGE_CHECK_EVERY_MS = 2000;
 /**
@@ -57,7 +117,7 @@ const TLS_CHECK_EVERY_MS = 10 * 60_000;
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 /** The steps, bound to the supervisor that owns the shared per-process state (attached engines, deciders). */
-export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceReconcile, supervisor: RdsSupervisor) => Promise<StepOutcome>): InstanceStep[] {
+export function instanceSteps(sup: InstanceSupervisor, ensureBackups?: EnsureBackups): InstanceStep[] {
   const o = sup.options;
   const now = () => o.clock.now();
   const lastStorageCheckMs = sup.lastStorageCheckMs;
@@ -130,7 +190,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
       name: 'ensureDeleted',
       async run(c) {
         if (!c.rec.desired.deleted) return done('not asked to delete');
-        return acted(await sup.deleteInstance(c), 'stop');
+        return acted(await deleteInstance(sup, c), 'stop');
       },
     },
     {
@@ -379,7 +439,7 @@ export function instanceSteps(sup: RdsSupervisor, ensureBackups?: (c: InstanceRe
 }
 
 /** Deletes an instance: engine stopped, final snapshot taken when asked, directory and record removed. */
-export async function deleteInstance(sup: RdsSupervisor, c: InstanceReconcile, snapshotDirName: (rec: InstanceRecord, id: string) => string): Promise<string> {
+async function deleteInstance(sup: InstanceSupervisor, c: InstanceReconcile): Promise<string> {
   const o = sup.options;
   const rec = c.rec;
   const spec = c.spec;
@@ -398,7 +458,7 @@ export async function deleteInstance(sup: RdsSupervisor, c: InstanceReconcile, s
     faultPoint('rds.snapshot');
     const dest = join(o.engineRoot, 'snapshots', rec.accountId, rec.region);
     mkdirSync(dest, { recursive: true, mode: 0o700 });
-    const target = join(dest, snapshotDirName(rec, rec.finalSnapshotId));
+    const target = join(dest, snapshotPlaceId(rec, rec.finalSnapshotId));
     await o.driver.copyDataDir(spec, target);
     o.tables.snapshots.put(scopeKey(Scope.ofRecord(rec), rec.finalSnapshotId), {
       id: rec.finalSnapshotId,

@@ -1,70 +1,42 @@
 /**
  * @module services/rds/provider
- * RDS: DB instances managed as RDS manages them, backed by real engines (PostgreSQL, MariaDB; `mysql`
- * is served by MariaDB), plus the resources around them (parameter groups, subnet groups, option
- * groups, snapshots taken at deletion, events, tags).
+ * RDS's DB instances, managed as RDS manages them and backed by real engines (PostgreSQL, MariaDB; `mysql` is served
+ * by MariaDB): Create/Describe/Modify/Reboot/Stop/Start/DeleteDBInstance. The resources around them have modules of
+ * their own beside this one (parameter-groups.ts, subnet-groups.ts, option-groups.ts, tagging.ts, describe-events.ts,
+ * engine-versions.ts, backups/api.ts), all reading through resources.ts; index.ts serves each operation from the
+ * module that has it (assemble.ts lists them).
  *
  * Every write persists the desired state only (the spec fields and `desired`, bumping its generation) before it
  * answers, then asks the supervisor to reconcile in the background. The status it answers is derived from desired
  * and observed by the runtime's transition table (status.ts `settle`), never set here. The API never waits for an
  * engine: CreateDBInstance answers `creating` at once.
  */
-import { parseArn, PARTITION, Scope } from '../../core/scope.js';
+import { Scope } from '../../core/scope.js';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { RequestContext } from '../../core/context.js';
 import { ServiceError } from '../../core/errors.js';
 import type { CellarConfig } from '../../config.js';
 import type { SecretBox } from '../../crypto/rootkey.js';
 import type * as api from '../../models/rds.js';
-import {
-  classMemoryBytes,
-  ENGINE_KIND,
-  engineVersions,
-  INSTANCE_CLASSES,
-  instanceClass,
-  resolveEngineVersion,
-  STORAGE_LIMITS_GIB,
-  type EngineVersionInfo,
-  type RdsEngine,
-} from './catalog.js';
-import {
-  checkMaxRecords,
-  filterValues,
-  listenAddress,
-  paginate,
-  toDBInstance,
-  toDBParameterGroup,
-  toDBSnapshot,
-  toDBSubnetGroup,
-  toEvent,
-  toOptionGroup,
-} from './describe.js';
+import { ENGINE_KIND, instanceClass, resolveEngineVersion, type EngineVersionInfo, type RdsEngine } from './catalog.js';
+import { checkMaxRecords, filterValues, listenAddress, paginate, toDBInstance } from './describe.js';
 import {
   blankParameter,
   dbInstanceAlreadyExists,
   dbInstanceNotFound,
-  dbParameterGroupAlreadyExists,
-  dbParameterGroupNotFound,
-  dbSecurityGroupNotFound,
   dbSnapshotAlreadyExists,
-  dbSubnetGroupAlreadyExists,
-  dbSubnetGroupNotFound,
   invalidDBInstanceState,
-  invalidDBParameterGroupState,
-  invalidDBSubnetGroupState,
-  invalidOptionGroupState,
   invalidParameterCombination,
   invalidParameterValue,
   kmsKeyNotAccessible,
-  optionGroupAlreadyExists,
-  optionGroupNotFound,
 } from './errors.js';
 import type { KmsInternal } from '../kms/internal.js';
 import { generateMasterPassword, type MasterSecrets } from './master-secret.js';
-import { availabilityZones, defaultSecurityGroupId, defaultSubnets, defaultVpcId, SECURITY_GROUP_ID, SUBNET_ID, subnetAz } from './network.js';
-import { checkValue, parameterDef, parameterDefs, type FormulaVars } from './parameters.js';
+import { availabilityZones, defaultSecurityGroupId, SECURITY_GROUP_ID } from './network.js';
+import type { OptionGroupApi } from './option-groups.js';
+import type { ParameterGroupApi } from './parameter-groups.js';
+import { allocatePort } from './ports.js';
 import { initialState } from '../../runtime/transitions.js';
 import {
   portKey,
@@ -77,10 +49,11 @@ import {
   type SubnetGroupRecord,
   type Tag,
 } from './records.js';
+import type { RdsResources, ReconcileTrigger } from './resources.js';
 import { instanceSettings, sameSettings } from './settings.js';
 import { InstanceEvents, instanceArn } from './status.js';
-import type { BackupApi, RestoredFrom } from './backups/api.js';
-import { BACKUP_CATEGORIES } from './backups/events.js';
+import type { SubnetGroupApi } from './subnet-groups.js';
+import type { RestoredFrom } from './backups/api.js';
 import { checkRetention, checkWindowsApart, defaultBackupWindow, parseBackupWindow } from './backups/validation.js';
 import type { BackupWorker } from './backups/worker.js';
 import type { RdsLogs } from './logs.js';
@@ -95,64 +68,51 @@ import {
   parseMaintenanceWindow,
 } from './validation.js';
 
-/** What the provider asks of the background side (supervisor.ts). */
-export interface ReconcileTrigger {
-  kick(scope: Scope, id: string): void;
-}
-
 export interface RdsProviderOptions {
-  tables: RdsTables;
+  resources: RdsResources;
   events: InstanceEvents;
   box: SecretBox;
   config: CellarConfig;
   /** Where engine data directories live. */
   engineRoot: string;
   memoryScale: number;
-  installed: () => Array<{ kind: 'postgres' | 'mariadb'; version: string; major: string }>;
   trigger: ReconcileTrigger;
+  /** The groups an instance names (resolved, checked, defaulted). */
+  parameterGroups: ParameterGroupApi;
+  subnetGroups: SubnetGroupApi;
+  optionGroups: OptionGroupApi;
   /** ManageMasterUserPassword through Secrets Manager (absent: the parameter is refused). */
   secrets?: MasterSecrets;
-  /** Lowest port Cellar hands out when the caller names none and the engine's default is taken. */
-  portRangeStart?: number;
   /** KMS in-process: StorageEncrypted's key is resolved and checked there (absent: Cellar serves no KMS). */
   kms?: KmsInternal;
-  /** Snapshots, automated backups and restores (./backups/). */
-  backups: BackupApi;
+  /** LatestRestorableTime of an instance's automated backups (./backups/). */
+  backupWorker: BackupWorker;
   /** The engines' log files (./logs.ts). */
   logs: RdsLogs;
-  backupWorker: BackupWorker;
 }
 
-const RDS_ENGINES: readonly RdsEngine[] = ['postgres', 'mariadb', 'mysql'];
-const PARAMETER_GROUP_NAME_MAX = 255;
-const MODIFY_PARAMETERS_MAX = 20;
 const DEFAULT_MAINTENANCE_WINDOW = 'sun:05:00-sun:05:30';
-const PORT_PROBE_TIMEOUT_MS = 1000;
 const DEFAULT_STORAGE_KMS_KEY = 'alias/aws/rds';
 
 const MANAGED_AND_PASSWORD = "You can't specify MasterUserPassword when ManageMasterUserPassword is turned on: RDS generates the password and stores it in AWS Secrets Manager.";
 const KMS_KEY_WITHOUT_MANAGE = 'You can specify MasterUserSecretKmsKeyId only when ManageMasterUserPassword is turned on.';
 
 export class RdsProvider implements Partial<api.RDSApi> {
+  private readonly r: RdsResources;
   private readonly t: RdsTables;
   private readonly ev: InstanceEvents;
 
   constructor(private readonly o: RdsProviderOptions) {
-    this.t = o.tables;
+    this.r = o.resources;
+    this.t = o.resources.tables;
     this.ev = o.events;
   }
-
-  private versions(): EngineVersionInfo[] {
-    return engineVersions(this.o.installed());
-  }
-
-  // ---- DB instances ----------------------------------------------------------------------------------
 
   /** Also the create path of restores (`restored`): the new instance's data then comes from a backup. */
   async createDBInstance(input: api.CreateDBInstanceMessage, ctx: RequestContext, restored?: RestoredFrom): Promise<api.CreateDBInstanceResult> {
     const id = checkIdentifier('DBInstanceIdentifier', input.DBInstanceIdentifier);
-    const engine = this.checkEngine(input.Engine);
-    const version = resolveEngineVersion(this.versions(), engine, input.EngineVersion);
+    const engine = this.r.checkEngine(input.Engine);
+    const version = resolveEngineVersion(this.r.versions(), engine, input.EngineVersion);
     if (!version) {
       if (input.EngineVersion === undefined) throw invalidParameterCombination(`Cellar has no ${engine} server installed`);
       throw invalidParameterCombination(`Cannot find version ${input.EngineVersion} for ${engine}`);
@@ -166,8 +126,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (manage && input.MasterUserPassword !== undefined) throw invalidParameterCombination(MANAGED_AND_PASSWORD);
     if (!manage && input.MasterUserSecretKmsKeyId !== undefined) throw invalidParameterCombination(KMS_KEY_WITHOUT_MANAGE);
     const secrets = manage ? this.secretsOrRefuse() : undefined;
-    // A restored instance keeps the backup's master password (its data carries it), sealed as the source's was.
-    const password = restored ? '' : manage ? generateMasterPassword() : checkMasterPassword(engine, input.MasterUserPassword);
+    // A restored instance keeps the backup's master password (its data carries it), sealed as the source's was, unless
+    // it is to be managed: then a new one goes into its secret and replaces the backup's once the data is restored.
+    const password = manage ? generateMasterPassword() : restored ? '' : checkMasterPassword(engine, input.MasterUserPassword);
     const secretKmsArn = secrets ? secrets.resolveKmsKey(ctx, input.MasterUserSecretKmsKeyId) : undefined;
     const dbName = checkDBName(engine, input.DBName);
     const port = checkPort(input.Port);
@@ -178,9 +139,9 @@ export class RdsProvider implements Partial<api.RDSApi> {
       parseBackupWindow(input.PreferredBackupWindow);
       checkWindowsApart(input.PreferredBackupWindow, input.PreferredMaintenanceWindow ?? DEFAULT_MAINTENANCE_WINDOW);
     }
-    const pg = this.resolveParameterGroup(ctx, input.DBParameterGroupName, version.family);
-    const og = this.resolveOptionGroup(ctx, input.OptionGroupName, engine, version.major);
-    const subnetGroup = this.resolveSubnetGroup(ctx, input.DBSubnetGroupName);
+    const pg = this.o.parameterGroups.resolveParameterGroup(ctx, input.DBParameterGroupName, version.family);
+    const og = this.o.optionGroups.resolveOptionGroup(ctx, input.OptionGroupName, engine, version.major);
+    const subnetGroup = this.o.subnetGroups.resolveSubnetGroup(ctx, input.DBSubnetGroupName);
     const az = input.AvailabilityZone ?? subnetGroup.subnets[0]?.az ?? availabilityZones(ctx.scope.region)[0]!;
     if (!subnetGroup.subnets.some((s) => s.az === az)) {
       throw invalidParameterCombination(`Cannot create a DB instance in availability zone ${az}: DB subnet group ${subnetGroup.name} has no subnet there.`);
@@ -195,7 +156,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     const now = ctx.clock.now();
     const dbiResourceId = `db-${randomBytes(16).toString('base64').replace(/[^A-Za-z0-9]/g, '').toUpperCase().slice(0, 26).padEnd(26, 'Q')}`;
     if (this.t.instances.get(key)) throw dbInstanceAlreadyExists();
-    const allocated = await this.allocatePort(port, version.defaultPort);
+    const allocated = await allocatePort(this.t.ports, port, version.defaultPort);
     // The secret exists before the instance does (RDS reports it with the `creating` instance); if the instance
     // record cannot be committed after all, the secret goes again, so a refused create leaves nothing behind.
     const masterUserSecret = secrets ? await secrets.create({ accountId: ctx.scope.accountId, region: ctx.scope.region, id, masterUsername }, password, secretKmsArn!, input.MasterUserSecretKmsKeyId) : undefined;
@@ -278,7 +239,8 @@ export class RdsProvider implements Partial<api.RDSApi> {
         dbiResourceId,
         status: 'creating',
         statusSinceMs: now,
-        pending: {},
+        // ensureUsers sets it in the engine after the restore and makes the secret active (./instance-steps.ts).
+        pending: restored && masterUserSecret ? { MasterUserPasswordSealed: this.o.box.sealString(password, SEAL_AAD) } : {},
         dataDir,
         members: [{ role: 'primary', availabilityZone: az, host: listenAddress({ publiclyAccessible }, this.o.config), dataDir, port: allocated }],
         ...initialState(),
@@ -297,7 +259,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
     checkMaxRecords(input.MaxRecords);
     let recs = [...this.t.instances.list(scopeKey(ctx.scope))].map(([, r]) => r);
     if (input.DBInstanceIdentifier !== undefined) {
-      const id = this.idFromArnOrName(ctx, input.DBInstanceIdentifier, 'db');
+      const id = this.r.idFromArnOrName(ctx, input.DBInstanceIdentifier, 'db');
       recs = recs.filter((r) => r.id === id);
       if (!recs.length) throw dbInstanceNotFound(input.DBInstanceIdentifier);
     }
@@ -315,7 +277,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
   async modifyDBInstance(input: api.ModifyDBInstanceMessage, ctx: RequestContext): Promise<api.ModifyDBInstanceResult> {
     const rec = this.instance(ctx, input.DBInstanceIdentifier);
     if (rec.status !== 'available' && rec.status !== 'storage-full') throw invalidDBInstanceState('Database instance is not in available state.');
-    const versions = this.versions();
+    const versions = this.r.versions();
     const version = versions.find((v) => v.engine === rec.engine && v.version === rec.engineVersion);
     if (input.NewDBInstanceIdentifier !== undefined && input.NewDBInstanceIdentifier.toLowerCase() !== rec.id) {
       throw invalidParameterCombination('Cellar does not rename DB instances (NewDBInstanceIdentifier) yet.');
@@ -356,13 +318,13 @@ export class RdsProvider implements Partial<api.RDSApi> {
     if (input.PreferredBackupWindow !== undefined || input.PreferredMaintenanceWindow !== undefined) {
       checkWindowsApart(input.PreferredBackupWindow ?? rec.preferredBackupWindow, input.PreferredMaintenanceWindow ?? rec.preferredMaintenanceWindow);
     }
-    const pg = input.DBParameterGroupName !== undefined ? this.resolveParameterGroup(ctx, input.DBParameterGroupName, rec.family) : undefined;
-    const og = input.OptionGroupName !== undefined ? this.resolveOptionGroup(ctx, input.OptionGroupName, rec.engine, version?.major ?? '') : undefined;
+    const pg = input.DBParameterGroupName !== undefined ? this.o.parameterGroups.resolveParameterGroup(ctx, input.DBParameterGroupName, rec.family) : undefined;
+    const og = input.OptionGroupName !== undefined ? this.o.optionGroups.resolveOptionGroup(ctx, input.OptionGroupName, rec.engine, version?.major ?? '') : undefined;
     if (input.VpcSecurityGroupIds) for (const sg of input.VpcSecurityGroupIds) if (!SECURITY_GROUP_ID.test(sg)) throw invalidParameterValue(`Invalid security group , groupId= ${sg}, groupName=.`);
     if (input.DBSubnetGroupName !== undefined && input.DBSubnetGroupName !== rec.subnetGroupName) {
       throw invalidParameterCombination('Cellar does not move DB instances between DB subnet groups yet.');
     }
-    const newPort = port !== undefined && port !== rec.port ? await this.allocatePort(port, port) : undefined;
+    const newPort = port !== undefined && port !== rec.port ? await allocatePort(this.t.ports, port, port) : undefined;
 
     // Secret work that can fail (KMS, Secrets Manager) happens before anything of the instance changes.
     let generated: string | undefined;
@@ -408,7 +370,7 @@ export class RdsProvider implements Partial<api.RDSApi> {
   ): api.ModifyDBInstanceResult {
     const { newPort, pg, og, password } = v;
     const now = ctx.clock.now();
-    const key = scopeKey(ctx.scope, this.idFromArnOrName(ctx, input.DBInstanceIdentifier, 'db'));
+    const key = scopeKey(ctx.scope, this.r.idFromArnOrName(ctx, input.DBInstanceIdentifier, 'db'));
     return this.t.store.transaction(() => {
       const cur = this.t.instances.get(key);
       if (!cur || (cur.status !== 'available' && cur.status !== 'storage-full')) throw invalidDBInstanceState('Database instance is not in available state.');
@@ -523,6 +485,18 @@ export class RdsProvider implements Partial<api.RDSApi> {
     });
   }
 
+  // ---- log files ----------------------------------------------------------------------------------------
+
+  describeDBLogFiles(input: api.DescribeDBLogFilesMessage, ctx: RequestContext): Promise<api.DescribeDBLogFilesResponse> {
+    return this.o.logs.describe(this.instance(ctx, input.DBInstanceIdentifier), input);
+  }
+
+  downloadDBLogFilePortion(input: api.DownloadDBLogFilePortionMessage, ctx: RequestContext): Promise<api.DownloadDBLogFilePortionDetails> {
+    return this.o.logs.download(this.instance(ctx, input.DBInstanceIdentifier), input);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------------
+
   /** Reads, checks and changes one instance atomically, then asks for a reconcile. */
   private mutate(ctx: RequestContext, idOrArn: string, fn: (rec: InstanceRecord) => void): { DBInstance: api.DBInstance } {
     return this.t.store.transaction(() => {
@@ -539,29 +513,14 @@ export class RdsProvider implements Partial<api.RDSApi> {
 
   private instance(ctx: RequestContext, idOrArn: string | undefined): InstanceRecord {
     if (!idOrArn) throw blankParameter('DBInstanceIdentifier');
-    const id = this.idFromArnOrName(ctx, idOrArn, 'db');
+    const id = this.r.idFromArnOrName(ctx, idOrArn, 'db');
     const rec = this.t.instances.get(scopeKey(ctx.scope, id));
     if (!rec) throw dbInstanceNotFound(idOrArn);
     return rec;
   }
 
-  /**
-   * The identifier a parameter names, as a name or as an ARN. An ARN must be an RDS ARN of this partition, of the
-   * kind asked for, and of the caller's own account and region (core/scope.ts): another scope's resource is not
-   * found here, as RDS answers (it has no resource policies that could share it).
-   */
-  private idFromArnOrName(ctx: RequestContext, value: string, kind: 'db' | 'pg' | 'snapshot' | 'subgrp' | 'og'): string {
-    if (!value.startsWith('arn:')) return value.toLowerCase();
-    const arn = parseArn(value);
-    const sep = arn ? arn.resource.indexOf(':') : -1;
-    if (!arn || arn.service !== 'rds' || sep < 0 || arn.resource.slice(0, sep) !== kind) throw invalidParameterValue(`Invalid resource name: ${value}`);
-    // Another partition's, account's or region's resource is not found here (the tagging operations answer the same).
-    if (!ctx.scope.owns(arn, 'rds')) throw notFoundOf(kind, value);
-    return arn.resource.slice(sep + 1).toLowerCase();
-  }
-
   describeOne(rec: InstanceRecord): api.DBInstance {
-    const sg = this.t.subnetGroups.get(scopeKey(Scope.ofRecord(rec), rec.subnetGroupName)) ?? this.defaultSubnetGroup(rec.accountId, rec.region);
+    const sg = this.t.subnetGroups.get(scopeKey(Scope.ofRecord(rec), rec.subnetGroupName)) ?? this.o.subnetGroups.defaultSubnetGroup(rec.accountId, rec.region);
     const d = toDBInstance(rec, { config: this.o.config, subnetGroup: sg, parameterApplyStatus: this.parameterApplyStatus(rec) });
     const latest = this.o.backupWorker.latestRestorableMs(rec);
     if (latest !== undefined) d.LatestRestorableTime = new Date(latest);
@@ -602,13 +561,6 @@ export class RdsProvider implements Partial<api.RDSApi> {
     return 'in-sync';
   }
 
-  private checkEngine(engine: string | undefined): RdsEngine {
-    if (!engine) throw blankParameter('Engine');
-    const e = engine.toLowerCase();
-    if (!(RDS_ENGINES as readonly string[]).includes(e)) throw invalidParameterValue('Invalid DB engine');
-    return e as RdsEngine;
-  }
-
   private checkOrderable(cls: string | undefined, version: EngineVersionInfo): void {
     if (!cls) throw blankParameter('DBInstanceClass');
     if (!instanceClass(cls)) {
@@ -616,668 +568,5 @@ export class RdsProvider implements Partial<api.RDSApi> {
         `RDS does not support creating a DB instance with the following combination: DBInstanceClass=${cls}, Engine=${version.engine}, EngineVersion=${version.version}, LicenseModel=${version.licenseModel}. For supported combinations of instance class and database engine version, see the documentation.`,
       );
     }
-  }
-
-  /**
-   * A free port: the one asked for, else the engine's default if nothing holds it, else one the
-   * operating system offers. Checked against Cellar's own allocations and by binding it briefly.
-   */
-  private async allocatePort(requested: number | undefined, defaultPort: number): Promise<number> {
-    const taken = (p: number) => this.t.ports.get(portKey(p)) !== undefined;
-    if (requested !== undefined) {
-      if (taken(requested)) {
-        const owner = this.t.ports.get(portKey(requested))!;
-        throw invalidParameterValue(`Port ${requested} is already used by DB instance ${owner.instanceId} on this Cellar host.`);
-      }
-      if (!(await bindable(requested))) throw invalidParameterValue(`Port ${requested} is already in use on this host by another program.`);
-      return requested;
-    }
-    if (!taken(defaultPort) && (await bindable(defaultPort))) return defaultPort;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const p = await osPort();
-      if (p >= 1150 && !taken(p)) return p;
-    }
-    throw new ServiceError('InsufficientDBInstanceCapacity', 'Cellar could not find a free port for the DB instance.');
-  }
-
-  // ---- engine versions and orderable options ----------------------------------------------------------
-
-  describeDBEngineVersions(input: api.DescribeDBEngineVersionsMessage): api.DBEngineVersionMessage {
-    filterValues(input.Filters, ['engine', 'engine-version', 'engine-mode', 'status', 'db-parameter-group-family']);
-    let list = this.versions();
-    if (input.Engine !== undefined) list = list.filter((v) => v.engine === input.Engine);
-    if (input.EngineVersion !== undefined) list = list.filter((v) => v.version === input.EngineVersion || v.major === input.EngineVersion);
-    if (input.DBParameterGroupFamily !== undefined) list = list.filter((v) => v.family === input.DBParameterGroupFamily);
-    for (const f of input.Filters ?? []) {
-      const vals = new Set(f.Values);
-      if (f.Name === 'engine') list = list.filter((v) => vals.has(v.engine));
-      if (f.Name === 'engine-version') list = list.filter((v) => vals.has(v.version));
-      if (f.Name === 'db-parameter-group-family') list = list.filter((v) => vals.has(v.family));
-      if (f.Name === 'status') list = list.filter(() => vals.has('available'));
-      if (f.Name === 'engine-mode') list = list.filter(() => vals.has('provisioned'));
-    }
-    if (input.DefaultOnly) {
-      const newest = new Map<string, EngineVersionInfo>();
-      for (const v of list) {
-        const cur = newest.get(v.engine);
-        if (!cur || resolveEngineVersion([cur, v], v.engine, undefined) === v) newest.set(v.engine, v);
-      }
-      list = [...newest.values()];
-    }
-    const { page, marker } = paginate(list, (v) => `${v.engine}/${v.version}`, input.MaxRecords, input.Marker);
-    return {
-      DBEngineVersions: page.map((v) => ({
-        Engine: v.engine,
-        EngineVersion: v.version,
-        MajorEngineVersion: v.major,
-        DBParameterGroupFamily: v.family,
-        DBEngineDescription: v.description,
-        DBEngineVersionDescription: v.versionDescription,
-        ValidUpgradeTarget: [],
-        ExportableLogTypes: v.kind === 'postgres' ? ['postgresql'] : ['error', 'general', 'slowquery'],
-        SupportsLogExportsToCloudwatchLogs: false,
-        SupportsReadReplica: false,
-        SupportedEngineModes: ['provisioned'],
-        SupportedFeatureNames: [],
-        Status: 'available',
-        SupportsParallelQuery: false,
-        SupportsGlobalDatabases: false,
-        SupportsBabelfish: false,
-        SupportsCertificateRotationWithoutRestart: true,
-        SupportedCACertificateIdentifiers: ['rds-ca-rsa2048-g1'],
-        SupportsLocalWriteForwarding: false,
-        SupportsIntegrations: false,
-      })),
-      Marker: marker,
-    };
-  }
-
-  describeOrderableDBInstanceOptions(input: api.DescribeOrderableDBInstanceOptionsMessage, ctx: RequestContext): api.OrderableDBInstanceOptionsMessage {
-    filterValues(input.Filters, []);
-    const engine = input.Engine;
-    if (!engine) throw blankParameter('Engine');
-    const versions = this.versions().filter((v) => v.engine === engine && (input.EngineVersion === undefined || v.version === input.EngineVersion || v.major === input.EngineVersion));
-    if (input.LicenseModel !== undefined && versions.every((v) => v.licenseModel !== input.LicenseModel)) return { OrderableDBInstanceOptions: [] };
-    const classes = INSTANCE_CLASSES.filter((c) => input.DBInstanceClass === undefined || c.name === input.DBInstanceClass);
-    if (input.Vpc === false) return { OrderableDBInstanceOptions: [] };
-    const all = versions.flatMap((v) =>
-      classes.map((c) => ({
-        Engine: v.engine,
-        EngineVersion: v.version,
-        DBInstanceClass: c.name,
-        LicenseModel: v.licenseModel,
-        AvailabilityZoneGroup: ctx.scope.region,
-        AvailabilityZones: availabilityZones(ctx.scope.region).map((Name) => ({ Name })),
-        MultiAZCapable: false,
-        ReadReplicaCapable: false,
-        Vpc: true,
-        SupportsStorageEncryption: true,
-        StorageType: 'gp2',
-        SupportsIops: false,
-        SupportsStorageThroughput: false,
-        SupportsEnhancedMonitoring: false,
-        SupportsIAMDatabaseAuthentication: false,
-        SupportsPerformanceInsights: false,
-        MinStorageSize: STORAGE_LIMITS_GIB.min,
-        MaxStorageSize: STORAGE_LIMITS_GIB.max,
-        SupportedEngineModes: ['provisioned'],
-        SupportsStorageAutoscaling: false,
-        SupportsKerberosAuthentication: false,
-        OutpostCapable: false,
-        SupportedActivityStreamModes: [],
-        SupportsGlobalDatabases: false,
-        SupportedNetworkTypes: ['IPV4'],
-        SupportsClusters: false,
-        SupportsDedicatedLogVolume: false,
-      })),
-    );
-    const { page, marker } = paginate(all, (o) => `${o.EngineVersion}/${o.DBInstanceClass}`, input.MaxRecords ?? 100, input.Marker);
-    return { OrderableDBInstanceOptions: page, Marker: marker };
-  }
-
-  // ---- parameter groups -----------------------------------------------------------------------------
-
-  /** The group an instance names, or its family's default (created on first use, as RDS does). */
-  private resolveParameterGroup(ctx: RequestContext, name: string | undefined, family: string): ParameterGroupRecord {
-    if (name === undefined) return this.defaultParameterGroup(ctx.scope, family);
-    const pg = this.parameterGroup(ctx, name);
-    if (pg.family !== family) {
-      throw invalidParameterCombination(`The parameter group ${pg.name} with DBParameterGroupFamily ${pg.family} can't be used for this instance. Use a parameter group with DBParameterGroupFamily ${family}.`);
-    }
-    return pg;
-  }
-
-  /**
-   * A family's default group. RDS's defaults always exist and cannot be changed, so Cellar stores one only once it
-   * is tagged (tagged()); reading one never writes, so no read, and no refused request, changes stored state.
-   */
-  private defaultParameterGroup(scope: Scope, family: string): ParameterGroupRecord {
-    const name = `default.${family}`;
-    return this.t.parameterGroups.get(scopeKey(scope, name)) ?? { name, family, description: `Default parameter group for ${family}`, values: {}, tags: [], isDefault: true };
-  }
-
-  private parameterGroup(ctx: RequestContext, name: string): ParameterGroupRecord {
-    const n = name.toLowerCase();
-    const m = /^default\.(.+)$/.exec(n);
-    if (m && this.families().includes(m[1]!)) return this.defaultParameterGroup(ctx.scope, m[1]!);
-    const pg = this.t.parameterGroups.get(scopeKey(ctx.scope, n));
-    if (!pg) throw dbParameterGroupNotFound(name);
-    return pg;
-  }
-
-  private families(): string[] {
-    return [...new Set(this.versions().map((v) => v.family))];
-  }
-
-  private kindOfFamily(family: string): 'postgres' | 'mariadb' {
-    return family.startsWith('postgres') ? 'postgres' : 'mariadb';
-  }
-
-  createDBParameterGroup(input: api.CreateDBParameterGroupMessage, ctx: RequestContext): api.CreateDBParameterGroupResult {
-    const name = checkIdentifier('DBParameterGroupName', input.DBParameterGroupName, PARAMETER_GROUP_NAME_MAX);
-    if (!input.Description) throw blankParameter('Description');
-    if (!this.families().includes(input.DBParameterGroupFamily)) {
-      throw invalidParameterValue(`ParameterGroupFamily ${input.DBParameterGroupFamily} is not a valid parameter group family`);
-    }
-    const tags = checkTags(input.Tags);
-    return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, name);
-      if (this.t.parameterGroups.get(key) || name.startsWith('default.')) throw dbParameterGroupAlreadyExists(name);
-      const pg: ParameterGroupRecord = { name, family: input.DBParameterGroupFamily, description: input.Description, values: {}, tags, isDefault: false };
-      this.t.parameterGroups.put(key, pg);
-      return { DBParameterGroup: toDBParameterGroup(pg, ctx.scope.accountId, ctx.scope.region) };
-    });
-  }
-
-  copyDBParameterGroup(input: api.CopyDBParameterGroupMessage, ctx: RequestContext): api.CopyDBParameterGroupResult {
-    const source = this.parameterGroup(ctx, this.idFromArnOrName(ctx, input.SourceDBParameterGroupIdentifier, 'pg'));
-    const name = checkIdentifier('TargetDBParameterGroupIdentifier', input.TargetDBParameterGroupIdentifier, PARAMETER_GROUP_NAME_MAX);
-    if (!input.TargetDBParameterGroupDescription) throw blankParameter('TargetDBParameterGroupDescription');
-    const tags = checkTags(input.Tags);
-    return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, name);
-      if (this.t.parameterGroups.get(key) || name.startsWith('default.')) throw dbParameterGroupAlreadyExists(name);
-      const pg: ParameterGroupRecord = { name, family: source.family, description: input.TargetDBParameterGroupDescription, values: { ...source.values }, tags, isDefault: false };
-      this.t.parameterGroups.put(key, pg);
-      return { DBParameterGroup: toDBParameterGroup(pg, ctx.scope.accountId, ctx.scope.region) };
-    });
-  }
-
-  describeDBParameterGroups(input: api.DescribeDBParameterGroupsMessage, ctx: RequestContext): api.DBParameterGroupsMessage {
-    filterValues(input.Filters, []);
-    checkMaxRecords(input.MaxRecords);
-    const stored = [...this.t.parameterGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
-    const defaults = this.families().map((f) => this.defaultParameterGroup(ctx.scope, f)).filter((d) => !stored.some((g) => g.name === d.name));
-    let groups = [...stored, ...defaults].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    if (input.DBParameterGroupName !== undefined) groups = [this.parameterGroup(ctx, this.idFromArnOrName(ctx, input.DBParameterGroupName, 'pg'))];
-    const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
-    return { DBParameterGroups: page.map((g) => toDBParameterGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
-  }
-
-  modifyDBParameterGroup(input: api.ModifyDBParameterGroupMessage, ctx: RequestContext): api.DBParameterGroupNameMessage {
-    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
-    if (pg.isDefault) throw invalidParameterValue('Cannot modify a default parameter group.');
-    const params = input.Parameters ?? [];
-    if (!params.length) throw blankParameter('Parameters');
-    if (params.length > MODIFY_PARAMETERS_MAX) throw invalidParameterValue(`You can modify at most ${MODIFY_PARAMETERS_MAX} parameters in one request.`);
-    const kind = this.kindOfFamily(pg.family);
-    const updates: Record<string, string> = {};
-    const contexts = this.formulaContexts();
-    for (const p of params) {
-      if (!p.ParameterName) throw blankParameter('ParameterName');
-      const def = parameterDef(kind, p.ParameterName);
-      if (!def) throw invalidParameterValue(`Could not find parameter with name: ${p.ParameterName}`);
-      if (!def.modifiable) throw invalidParameterValue(`The parameter ${def.name} cannot be modified.`);
-      if (p.ApplyMethod === undefined) throw invalidParameterValue(`The parameter ApplyMethod must be provided and must not be blank.`);
-      if (def.applyType === 'static' && p.ApplyMethod === 'immediate') throw invalidParameterCombination('cannot use immediate apply method for static parameter');
-      if (p.ParameterValue === undefined) throw invalidParameterValue(`The parameter ParameterValue for ${def.name} must be provided and must not be blank.`);
-      const problem = checkValue(def, p.ParameterValue, contexts);
-      if (problem) throw invalidParameterValue(problem);
-      updates[def.name] = p.ParameterValue;
-    }
-    return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, pg.name);
-      const cur = this.t.parameterGroups.get(key)!;
-      cur.values = { ...cur.values, ...updates };
-      this.t.parameterGroups.put(key, cur);
-      this.kickMembers(ctx, cur.name);
-      return { DBParameterGroupName: cur.name };
-    });
-  }
-
-  resetDBParameterGroup(input: api.ResetDBParameterGroupMessage, ctx: RequestContext): api.DBParameterGroupNameMessage {
-    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
-    if (pg.isDefault) throw invalidParameterValue('Cannot modify a default parameter group.');
-    const kind = this.kindOfFamily(pg.family);
-    if (!input.ResetAllParameters && !input.Parameters?.length) throw invalidParameterCombination('Either ResetAllParameters or Parameters must be specified.');
-    if (input.ResetAllParameters && input.Parameters?.length) throw invalidParameterCombination('ResetAllParameters and Parameters cannot both be specified.');
-    const names = (input.Parameters ?? []).map((p) => {
-      const def = p.ParameterName ? parameterDef(kind, p.ParameterName) : undefined;
-      if (!def) throw invalidParameterValue(`Could not find parameter with name: ${p.ParameterName ?? ''}`);
-      if (def.applyType === 'static' && p.ApplyMethod === 'immediate') throw invalidParameterCombination('cannot use immediate apply method for static parameter');
-      return def.name;
-    });
-    return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, pg.name);
-      const cur = this.t.parameterGroups.get(key)!;
-      if (input.ResetAllParameters) cur.values = {};
-      else for (const n of names) delete cur.values[n];
-      this.t.parameterGroups.put(key, cur);
-      this.kickMembers(ctx, cur.name);
-      return { DBParameterGroupName: cur.name };
-    });
-  }
-
-  deleteDBParameterGroup(input: api.DeleteDBParameterGroupMessage, ctx: RequestContext): void {
-    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
-    if (pg.isDefault) throw invalidParameterValue('Cannot delete a default parameter group.');
-    this.t.store.transaction(() => {
-      const users = this.members(ctx, (r) => r.parameterGroupName === pg.name);
-      if (users.length) throw invalidDBParameterGroupState(`One or more database instances are still members of this parameter group ${pg.name}, so the group cannot be deleted`);
-      this.t.parameterGroups.delete(scopeKey(ctx.scope, pg.name));
-    });
-  }
-
-  describeDBParameters(input: api.DescribeDBParametersMessage, ctx: RequestContext): api.DBParameterGroupDetails {
-    filterValues(input.Filters, []);
-    const pg = this.parameterGroup(ctx, input.DBParameterGroupName);
-    if (input.Source !== undefined && !['user', 'system', 'engine-default'].includes(input.Source)) {
-      throw invalidParameterValue(`Invalid value for Source: ${input.Source}. Valid values are user, system, engine-default.`);
-    }
-    const params = this.parameterList(pg.family, pg.values).filter((p) => input.Source === undefined || p.Source === input.Source);
-    const { page, marker } = paginate(params, (p) => p.ParameterName!, input.MaxRecords, input.Marker);
-    return { Parameters: page, Marker: marker };
-  }
-
-  describeEngineDefaultParameters(input: api.DescribeEngineDefaultParametersMessage): api.DescribeEngineDefaultParametersResult {
-    filterValues(input.Filters, []);
-    if (!this.families().includes(input.DBParameterGroupFamily)) throw invalidParameterValue(`Invalid DB parameter group family: ${input.DBParameterGroupFamily}`);
-    const params = this.parameterList(input.DBParameterGroupFamily, {});
-    const { page, marker } = paginate(params, (p) => p.ParameterName!, input.MaxRecords, input.Marker);
-    return { EngineDefaults: { DBParameterGroupFamily: input.DBParameterGroupFamily, Parameters: page, Marker: marker } };
-  }
-
-  private parameterList(family: string, values: Record<string, string>): api.Parameter[] {
-    return [...parameterDefs(this.kindOfFamily(family))]
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((d) => ({
-        ParameterName: d.name,
-        ParameterValue: values[d.name] ?? d.rdsDefault,
-        Description: d.description,
-        Source: values[d.name] !== undefined ? 'user' : d.rdsDefault !== undefined ? 'system' : 'engine-default',
-        ApplyType: d.applyType,
-        DataType: d.dataType,
-        AllowedValues: d.allowedValues,
-        IsModifiable: d.modifiable,
-        ApplyMethod: d.applyType === 'static' ? ('pending-reboot' as const) : ('immediate' as const),
-      }));
-  }
-
-  /**
-   * What a parameter formula may be evaluated with: every class Cellar offers (DBInstanceClassMemory as this Cellar
-   * gives it), at the smallest and the largest storage. A group can be given to an instance of any class.
-   */
-  private formulaContexts(): FormulaVars[] {
-    return INSTANCE_CLASSES.flatMap((cls) =>
-      [STORAGE_LIMITS_GIB.min, STORAGE_LIMITS_GIB.max].map((gib) => ({ DBInstanceClassMemory: classMemoryBytes(cls, this.o.memoryScale), DBInstanceVCPU: cls.vcpu, AllocatedStorage: gib * 1024 ** 3 })),
-    );
-  }
-
-  private members(ctx: RequestContext, pred: (r: InstanceRecord) => boolean): InstanceRecord[] {
-    return [...this.t.instances.list(scopeKey(ctx.scope))].map(([, r]) => r).filter(pred);
-  }
-
-  private kickMembers(ctx: RequestContext, groupName: string): void {
-    for (const r of this.members(ctx, (m) => m.parameterGroupName === groupName)) this.o.trigger.kick(Scope.ofRecord(r), r.id);
-  }
-
-  // ---- subnet groups, security groups, option groups ---------------------------------------------
-
-  private defaultSubnetGroup(accountId: string, region: string): SubnetGroupRecord {
-    return { name: 'default', description: 'default', vpcId: defaultVpcId(accountId, region), subnets: defaultSubnets(accountId, region), tags: [] };
-  }
-
-  private resolveSubnetGroup(ctx: RequestContext, name: string | undefined): SubnetGroupRecord {
-    if (name === undefined || name.toLowerCase() === 'default') return this.defaultSubnetGroup(ctx.scope.accountId, ctx.scope.region);
-    const sg = this.t.subnetGroups.get(scopeKey(ctx.scope, name.toLowerCase()));
-    if (!sg) throw dbSubnetGroupNotFound(name);
-    return sg;
-  }
-
-  private checkSubnets(ctx: RequestContext, ids: string[] | undefined): Array<{ id: string; az: string }> {
-    if (!ids?.length) throw blankParameter('SubnetIds');
-    const subnets = ids.map((id) => {
-      if (!SUBNET_ID.test(id)) throw new ServiceError('InvalidSubnet', `Some input subnets in :[${ids.join(', ')}] are invalid.`);
-      return { id, az: subnetAz(ctx.scope.accountId, ctx.scope.region, id) };
-    });
-    if (new Set(subnets.map((s) => s.az)).size < 2) {
-      throw new ServiceError('DBSubnetGroupDoesNotCoverEnoughAZs', 'The DB subnet group doesn\'t meet Availability Zone (AZ) coverage requirement. Current AZ coverage: ' + [...new Set(subnets.map((s) => s.az))].join(', ') + '. Add subnets to cover at least 2 AZs.');
-    }
-    return subnets;
-  }
-
-  createDBSubnetGroup(input: api.CreateDBSubnetGroupMessage, ctx: RequestContext): api.CreateDBSubnetGroupResult {
-    const name = input.DBSubnetGroupName?.toLowerCase();
-    if (!name) throw blankParameter('DBSubnetGroupName');
-    if (name === 'default' || !/^[a-z0-9 ._-]{1,255}$/.test(name)) throw invalidParameterValue(`The parameter DBSubnetGroupName is not a valid identifier: ${input.DBSubnetGroupName}`);
-    if (!input.DBSubnetGroupDescription) throw blankParameter('DBSubnetGroupDescription');
-    const subnets = this.checkSubnets(ctx, input.SubnetIds);
-    const tags = checkTags(input.Tags);
-    return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, name);
-      if (this.t.subnetGroups.get(key)) throw dbSubnetGroupAlreadyExists(name);
-      const sg: SubnetGroupRecord = { name, description: input.DBSubnetGroupDescription, vpcId: defaultVpcId(ctx.scope.accountId, ctx.scope.region), subnets, tags };
-      this.t.subnetGroups.put(key, sg);
-      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.scope.accountId, ctx.scope.region) };
-    });
-  }
-
-  modifyDBSubnetGroup(input: api.ModifyDBSubnetGroupMessage, ctx: RequestContext): api.ModifyDBSubnetGroupResult {
-    const key = scopeKey(ctx.scope, input.DBSubnetGroupName.toLowerCase());
-    const subnets = this.checkSubnets(ctx, input.SubnetIds);
-    return this.t.store.transaction(() => {
-      const sg = this.t.subnetGroups.get(key);
-      if (!sg) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
-      sg.subnets = subnets;
-      if (input.DBSubnetGroupDescription !== undefined) sg.description = input.DBSubnetGroupDescription;
-      this.t.subnetGroups.put(key, sg);
-      return { DBSubnetGroup: toDBSubnetGroup(sg, ctx.scope.accountId, ctx.scope.region) };
-    });
-  }
-
-  deleteDBSubnetGroup(input: api.DeleteDBSubnetGroupMessage, ctx: RequestContext): void {
-    const name = input.DBSubnetGroupName.toLowerCase();
-    if (name === 'default') throw invalidDBSubnetGroupState('Cannot delete default DB subnet group');
-    this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, name);
-      if (!this.t.subnetGroups.get(key)) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
-      if (this.members(ctx, (r) => r.subnetGroupName === name).length) throw invalidDBSubnetGroupState(`Cannot delete the subnet group '${name}' because at least one database instance: is still using it.`);
-      this.t.subnetGroups.delete(key);
-    });
-  }
-
-  describeDBSubnetGroups(input: api.DescribeDBSubnetGroupsMessage, ctx: RequestContext): api.DBSubnetGroupMessage {
-    filterValues(input.Filters, []);
-    let groups = [this.defaultSubnetGroup(ctx.scope.accountId, ctx.scope.region), ...[...this.t.subnetGroups.list(scopeKey(ctx.scope))].map(([, g]) => g)];
-    if (input.DBSubnetGroupName !== undefined) {
-      const n = input.DBSubnetGroupName.toLowerCase();
-      groups = groups.filter((g) => g.name === n);
-      if (!groups.length) throw dbSubnetGroupNotFound(input.DBSubnetGroupName);
-    }
-    const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
-    return { DBSubnetGroups: page.map((g) => toDBSubnetGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
-  }
-
-  describeDBSecurityGroups(input: api.DescribeDBSecurityGroupsMessage, ctx: RequestContext): api.DBSecurityGroupMessage {
-    filterValues(input.Filters, []);
-    // A VPC account has one DB security group, `default`, as RDS shows it.
-    const group: api.DBSecurityGroup = {
-      OwnerId: ctx.scope.accountId,
-      DBSecurityGroupName: 'default',
-      DBSecurityGroupDescription: 'default',
-      VpcId: defaultVpcId(ctx.scope.accountId, ctx.scope.region),
-      EC2SecurityGroups: [{ Status: 'authorized', EC2SecurityGroupId: defaultSecurityGroupId(ctx.scope.accountId, ctx.scope.region), EC2SecurityGroupName: 'default', EC2SecurityGroupOwnerId: ctx.scope.accountId }],
-      IPRanges: [],
-      DBSecurityGroupArn: `arn:aws:rds:${ctx.scope.region}:${ctx.scope.accountId}:secgrp:default`,
-    };
-    if (input.DBSecurityGroupName !== undefined && input.DBSecurityGroupName !== 'default') throw dbSecurityGroupNotFound(input.DBSecurityGroupName);
-    return { DBSecurityGroups: [group] };
-  }
-
-  private defaultOptionGroupName(engine: string, major: string): string {
-    return `default:${engine}-${major.replace(/\./g, '-')}`;
-  }
-
-  private resolveOptionGroup(ctx: RequestContext, name: string | undefined, engine: RdsEngine, major: string): OptionGroupRecord {
-    if (name === undefined || name === this.defaultOptionGroupName(engine, major)) return this.defaultOptionGroup(ctx.scope, engine, major);
-    const og = this.t.optionGroups.get(scopeKey(ctx.scope, name.toLowerCase()));
-    if (!og) throw optionGroupNotFound(name);
-    if (og.engineName !== engine || og.majorEngineVersion !== major) {
-      throw invalidParameterCombination(`The option group ${og.name} is for ${og.engineName} ${og.majorEngineVersion} and can't be used with ${engine} ${major}.`);
-    }
-    return og;
-  }
-
-  /** An engine version's default option group: stored only once tagged, as default parameter groups are. */
-  private defaultOptionGroup(scope: Scope, engine: string, major: string): OptionGroupRecord {
-    const name = this.defaultOptionGroupName(engine, major);
-    return this.t.optionGroups.get(scopeKey(scope, name)) ?? { name, description: `Default option group for ${engine} ${major}`, engineName: engine, majorEngineVersion: major, tags: [], isDefault: true };
-  }
-
-  createOptionGroup(input: api.CreateOptionGroupMessage, ctx: RequestContext): api.CreateOptionGroupResult {
-    const name = checkIdentifier('OptionGroupName', input.OptionGroupName, 255);
-    if (!input.OptionGroupDescription) throw blankParameter('OptionGroupDescription');
-    const engine = this.checkEngine(input.EngineName);
-    if (!this.versions().some((v) => v.engine === engine && v.major === input.MajorEngineVersion)) {
-      throw invalidParameterCombination(`Cannot find major version ${input.MajorEngineVersion} for ${engine}`);
-    }
-    const tags = checkTags(input.Tags);
-    return this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, name);
-      if (this.t.optionGroups.get(key)) throw optionGroupAlreadyExists(name);
-      const og: OptionGroupRecord = { name, description: input.OptionGroupDescription, engineName: engine, majorEngineVersion: input.MajorEngineVersion, tags, isDefault: false };
-      this.t.optionGroups.put(key, og);
-      return { OptionGroup: toOptionGroup(og, ctx.scope.accountId, ctx.scope.region) };
-    });
-  }
-
-  deleteOptionGroup(input: api.DeleteOptionGroupMessage, ctx: RequestContext): void {
-    const name = input.OptionGroupName.toLowerCase();
-    if (this.versions().some((v) => this.defaultOptionGroupName(v.engine, v.major) === name)) throw invalidParameterValue('Default option groups cannot be deleted.');
-    this.t.store.transaction(() => {
-      const key = scopeKey(ctx.scope, name);
-      const og = this.t.optionGroups.get(key);
-      if (!og) throw optionGroupNotFound(input.OptionGroupName);
-      if (og.isDefault) throw invalidParameterValue('Default option groups cannot be deleted.');
-      if (this.members(ctx, (r) => r.optionGroupName === name).length) throw invalidOptionGroupState(`The option group '${name}' cannot be deleted because it is in use.`);
-      this.t.optionGroups.delete(key);
-    });
-  }
-
-  describeOptionGroups(input: api.DescribeOptionGroupsMessage, ctx: RequestContext): api.OptionGroups {
-    filterValues(input.Filters, []);
-    const stored = [...this.t.optionGroups.list(scopeKey(ctx.scope))].map(([, g]) => g);
-    const defaults = [...new Map(this.versions().map((v) => [this.defaultOptionGroupName(v.engine, v.major), this.defaultOptionGroup(ctx.scope, v.engine, v.major)])).values()].filter((d) => !stored.some((g) => g.name === d.name));
-    let groups = [...stored, ...defaults].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    if (input.OptionGroupName !== undefined) {
-      groups = groups.filter((g) => g.name === input.OptionGroupName!.toLowerCase());
-      if (!groups.length) throw optionGroupNotFound(input.OptionGroupName);
-    }
-    if (input.EngineName !== undefined) groups = groups.filter((g) => g.engineName === input.EngineName);
-    if (input.MajorEngineVersion !== undefined) groups = groups.filter((g) => g.majorEngineVersion === input.MajorEngineVersion);
-    const { page, marker } = paginate(groups, (g) => g.name, input.MaxRecords, input.Marker);
-    return { OptionGroupsList: page.map((g) => toOptionGroup(g, ctx.scope.accountId, ctx.scope.region)), Marker: marker };
-  }
-
-  // ---- snapshots, automated backups and restores (./backups/api.ts) -------------------------------------
-
-  createDBSnapshot(input: api.CreateDBSnapshotMessage, ctx: RequestContext): api.CreateDBSnapshotResult {
-    return this.o.backups.createDBSnapshot(input, ctx);
-  }
-
-  describeDBSnapshots(input: api.DescribeDBSnapshotsMessage, ctx: RequestContext): api.DBSnapshotMessage {
-    return this.o.backups.describeDBSnapshots(input, ctx);
-  }
-
-  copyDBSnapshot(input: api.CopyDBSnapshotMessage, ctx: RequestContext): api.CopyDBSnapshotResult {
-    return this.o.backups.copyDBSnapshot(input, ctx);
-  }
-
-  deleteDBSnapshot(input: api.DeleteDBSnapshotMessage, ctx: RequestContext): api.DeleteDBSnapshotResult {
-    return this.o.backups.deleteDBSnapshot(input, ctx);
-  }
-
-  modifyDBSnapshotAttribute(input: api.ModifyDBSnapshotAttributeMessage, ctx: RequestContext): api.ModifyDBSnapshotAttributeResult {
-    return this.o.backups.modifyDBSnapshotAttribute(input, ctx);
-  }
-
-  describeDBSnapshotAttributes(input: api.DescribeDBSnapshotAttributesMessage, ctx: RequestContext): api.DescribeDBSnapshotAttributesResult {
-    return this.o.backups.describeDBSnapshotAttributes(input, ctx);
-  }
-
-  describeDBInstanceAutomatedBackups(input: api.DescribeDBInstanceAutomatedBackupsMessage, ctx: RequestContext): api.DBInstanceAutomatedBackupMessage {
-    return this.o.backups.describeDBInstanceAutomatedBackups(input, ctx);
-  }
-
-  deleteDBInstanceAutomatedBackup(input: api.DeleteDBInstanceAutomatedBackupMessage, ctx: RequestContext): api.DeleteDBInstanceAutomatedBackupResult {
-    return this.o.backups.deleteDBInstanceAutomatedBackup(input, ctx);
-  }
-
-  restoreDBInstanceFromDBSnapshot(input: api.RestoreDBInstanceFromDBSnapshotMessage, ctx: RequestContext): Promise<api.RestoreDBInstanceFromDBSnapshotResult> {
-    return this.o.backups.restoreDBInstanceFromDBSnapshot(input, ctx, this);
-  }
-
-  restoreDBInstanceToPointInTime(input: api.RestoreDBInstanceToPointInTimeMessage, ctx: RequestContext): Promise<api.RestoreDBInstanceToPointInTimeResult> {
-    return this.o.backups.restoreDBInstanceToPointInTime(input, ctx, this);
-  }
-
-  // ---- tags -------------------------------------------------------------------------------------------
-
-  /** The stored tags of any RDS resource an ARN names, with a setter; RDS's not-found error otherwise. */
-  private tagged(ctx: RequestContext, arn: string): { get(): Tag[]; set(tags: Tag[]): void } {
-    const m = /^arn:aws[\w-]*:rds:([^:]+):(\d{12}):(db|pg|subgrp|og|snapshot):(.+)$/.exec(arn);
-    if (!m) throw invalidParameterValue(`Invalid resource name: ${arn}`);
-    const [, , , kind, rawName] = m as unknown as [string, string, string, 'db' | 'pg' | 'subgrp' | 'og' | 'snapshot', string];
-    const parsed = parseArn(arn);
-    // Another account's or region's resource is not found here: RDS has no resource policies that could share it.
-    if (!parsed || parsed.partition !== PARTITION || !ctx.scope.owns(parsed, 'rds')) throw notFoundOf(kind, rawName);
-    const name = rawName.toLowerCase();
-    const key = scopeKey(ctx.scope, name);
-    const table =
-      kind === 'db'
-        ? this.t.instances
-        : kind === 'pg'
-          ? this.t.parameterGroups
-          : kind === 'subgrp'
-            ? this.t.subnetGroups
-            : kind === 'og'
-              ? this.t.optionGroups
-              : this.t.snapshots;
-    let rec = (table as { get(k: string): { tags: Tag[] } | undefined }).get(key);
-    // Default groups exist without being stored; tagging one stores it (set below).
-    if (!rec && kind === 'pg' && name.startsWith('default.')) rec = this.parameterGroup(ctx, name);
-    if (!rec && kind === 'og' && name.startsWith('default:')) rec = this.versions().map((v) => this.defaultOptionGroup(ctx.scope, v.engine, v.major)).find((g) => g.name === name);
-    if (!rec) {
-      if (kind === 'db') throw dbInstanceNotFound(rawName!);
-      if (kind === 'pg') throw dbParameterGroupNotFound(rawName!);
-      if (kind === 'subgrp') throw dbSubnetGroupNotFound(rawName!);
-      if (kind === 'og') throw optionGroupNotFound(rawName!);
-      throw new ServiceError('DBSnapshotNotFound', `DBSnapshot ${rawName} not found.`, { status: 404 });
-    }
-    const found = rec;
-    return {
-      get: () => found.tags,
-      set: (tags) => {
-        found.tags = tags;
-        (table as { put(k: string, v: unknown): void }).put(key, found);
-      },
-    };
-  }
-
-  addTagsToResource(input: api.AddTagsToResourceMessage, ctx: RequestContext): void {
-    const add = checkTags(input.Tags);
-    this.t.store.transaction(() => {
-      const r = this.tagged(ctx, input.ResourceName);
-      const merged = new Map(r.get().map((t) => [t.Key, t.Value]));
-      for (const t of add) merged.set(t.Key, t.Value);
-      r.set(checkTags([...merged].map(([Key, Value]) => ({ Key, Value }))));
-    });
-  }
-
-  removeTagsFromResource(input: api.RemoveTagsFromResourceMessage, ctx: RequestContext): void {
-    const remove = new Set(input.TagKeys ?? []);
-    this.t.store.transaction(() => {
-      const r = this.tagged(ctx, input.ResourceName);
-      r.set(r.get().filter((t) => !remove.has(t.Key)));
-    });
-  }
-
-  listTagsForResource(input: api.ListTagsForResourceMessage, ctx: RequestContext): api.TagListMessage {
-    filterValues(input.Filters, []);
-    return { TagList: this.tagged(ctx, input.ResourceName).get() };
-  }
-
-  // ---- log files ----------------------------------------------------------------------------------------
-
-  describeDBLogFiles(input: api.DescribeDBLogFilesMessage, ctx: RequestContext): Promise<api.DescribeDBLogFilesResponse> {
-    return this.o.logs.describe(this.instance(ctx, input.DBInstanceIdentifier), input);
-  }
-
-  downloadDBLogFilePortion(input: api.DownloadDBLogFilePortionMessage, ctx: RequestContext): Promise<api.DownloadDBLogFilePortionDetails> {
-    return this.o.logs.download(this.instance(ctx, input.DBInstanceIdentifier), input);
-  }
-
-  // ---- events -----------------------------------------------------------------------------------------
-
-  describeEvents(input: api.DescribeEventsMessage, ctx: RequestContext): api.EventsMessage {
-    filterValues(input.Filters, []);
-    const now = ctx.clock.now();
-    if (input.Duration !== undefined && (input.Duration < 0 || input.Duration > 20160)) throw invalidParameterValue('Duration must be between 0 and 20160 minutes.');
-    const end = input.EndTime?.getTime() ?? now;
-    const start = input.StartTime?.getTime() ?? (input.EndTime ? end : now) - (input.Duration ?? 60) * 60_000;
-    const categories = input.EventCategories?.length ? new Set(input.EventCategories) : undefined;
-    const sourceId = input.SourceIdentifier?.toLowerCase();
-    const items = [...this.t.events.list(scopeKey(ctx.scope))]
-      .filter(([, e]) => e.dateMs >= start && e.dateMs <= end)
-      .filter(([, e]) => input.SourceType === undefined || e.sourceType === input.SourceType)
-      .filter(([, e]) => sourceId === undefined || e.sourceId === sourceId)
-      .filter(([, e]) => !categories || e.categories.some((c) => categories.has(c)));
-    const { page, marker } = paginate(items, ([k]) => k, input.MaxRecords, input.Marker);
-    return { Events: page.map(([, e]) => toEvent(e)), Marker: marker };
-  }
-
-  describeEventCategories(input: api.DescribeEventCategoriesMessage): api.EventCategoriesMessage {
-    const instance = [...new Set(['availability', 'configuration change', 'creation', 'deletion', 'failure', 'low storage', 'notification', 'recovery', ...BACKUP_CATEGORIES.instance])].sort();
-    const maps = [
-      { SourceType: 'db-instance', EventCategories: instance },
-      { SourceType: 'db-snapshot', EventCategories: BACKUP_CATEGORIES.snapshot },
-    ];
-    return { EventCategoriesMapList: maps.filter((m) => input.SourceType === undefined || input.SourceType === m.SourceType) };
-  }
-}
-
-/** True when nothing listens on port (on any address), checked by binding it for a moment. */
-export function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    const timer = setTimeout(() => {
-      srv.close();
-      resolve(false);
-    }, PORT_PROBE_TIMEOUT_MS);
-    srv.once('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-    srv.listen({ port, host: '0.0.0.0', exclusive: true }, () => {
-      clearTimeout(timer);
-      srv.close(() => resolve(true));
-    });
-  });
-}
-
-function osPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host: '0.0.0.0', exclusive: true }, () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
-/** RDS's not-found error for a kind of resource. */
-function notFoundOf(kind: 'db' | 'pg' | 'snapshot' | 'subgrp' | 'og', name: string): ServiceError {
-  switch (kind) {
-    case 'db':
-      return dbInstanceNotFound(name);
-    case 'pg':
-      return dbParameterGroupNotFound(name);
-    case 'subgrp':
-      return dbSubnetGroupNotFound(name);
-    case 'og':
-      return optionGroupNotFound(name);
-    default:
-      return new ServiceError('DBSnapshotNotFound', `DBSnapshot ${name} not found.`, { status: 404 });
   }
 }

@@ -13,9 +13,9 @@
 import { JsonTable, type ScopeLike, type Store } from '../../storage/store.js';
 import type { Member, RuntimeFields } from '../../runtime/resource.js';
 import type { ObservedState } from '../../runtime/transitions.js';
+import type { BaseBackupInfo } from '../../engines/adapter.js';
 import type { EngineKind, RdsEngine } from './catalog.js';
 import type { Tag } from './tag.js';
-import type { BaseBackupRef, RestoreSource, SnapshotStatus, SourceSettings } from './backups/records.js';
 
 /**
  * The built-in rotation function of managed master passwords (`arn:aws:lambda:<region>:<account>:function:<name>`
@@ -106,6 +106,60 @@ export interface InstanceRecord extends RuntimeFields {
   /** Last maintenance-window check, so a window is not missed when the clock jumps. */
   lastMaintenanceCheckMs?: number;
 }
+
+/** A finished base backup as the engine adapter reports it: a full physical backup, compressed and checksummed. */
+export type BaseBackupRef = BaseBackupInfo;
+
+/** What a restored instance is made from; the create step of the reconciler finds it on the new instance record. */
+export interface RestoreSource {
+  kind: 'snapshot' | 'point-in-time';
+  /** The snapshot identifier or the source instance identifier, for events. */
+  sourceName: string;
+  base: BaseBackupRef;
+  /** Point-in-time restores replay the archived log from here. */
+  archiveDir?: string;
+  /**
+   * Epoch ms the data must be exactly as of (point-in-time restores); absent: everything archived, when the time asked
+   * is past the newest archived change (nothing changed between them).
+   */
+  targetTimeMs?: number;
+  /** The time the request asked for (the restoration event names it). */
+  requestedTimeMs?: number;
+  /** The automated backup the restore reads (its bases are not pruned meanwhile). */
+  automatedBackupKey?: string;
+}
+
+/**
+ * Settings of an instance that a restore from its backups needs once the instance is gone (backups/records.ts keeps
+ * them with the automated backups, SnapshotRecord with a snapshot): the instance record's own fields, and its `id` and
+ * `createdAtMs` under names of their own.
+ */
+export type SourceSettings = Pick<
+  InstanceRecord,
+  | 'engine'
+  | 'engineKind'
+  | 'engineVersion'
+  | 'family'
+  | 'licenseModel'
+  | 'instanceClass'
+  | 'allocatedStorageGiB'
+  | 'masterUsername'
+  // Sealed under the root key, as on the instance record; the restored data carries the same password.
+  | 'masterPasswordSealed'
+  | 'dbName'
+  | 'port'
+  | 'availabilityZone'
+  | 'optionGroupName'
+  | 'storageEncrypted'
+  | 'kmsKeyId'
+  | 'dbiResourceId'
+> & {
+  instanceId: string;
+  instanceCreateTimeMs: number;
+};
+
+/** A manual snapshot's extra state (kept optional on SnapshotRecord, so records of earlier Cellars still read). */
+export type SnapshotStatus = 'creating' | 'available' | 'copying' | 'failed';
 
 /** The shape records had before the runtime (status as the reconciler's command). */
 interface LegacyInstanceFields {

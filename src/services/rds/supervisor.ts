@@ -15,52 +15,30 @@
  * reports exits (driver.ts), the decider decides restart / wait / give up within its bounds, and ensureProcess acts.
  */
 import { Scope } from '../../core/scope.js';
-import { createHash } from 'node:crypto';
 import { log } from '../../core/log.js';
 import { faultPoint } from '../../core/faults.js';
-import type { Clock } from '../../core/clock.js';
 import { withContext } from '../../core/errors.js';
-import type { SecretBox } from '../../crypto/rootkey.js';
-import type { CellarConfig } from '../../config.js';
 import { HealthDecider, type Decision, type ProbeOutcome } from '../../runtime/decider.js';
 import { acted, done, halt, MovedOn, ReconcileLoop, runSteps, type StepOutcome } from '../../runtime/reconciler.js';
 import { primary } from '../../runtime/resource.js';
 import { classMemoryBytes, instanceClass } from './catalog.js';
 import { listenAddress } from './describe.js';
-import type { EngineEvent, MemberEngine, RdsEngineDriver } from './driver.js';
-import { deleteInstance, instanceSteps, type InstanceReconcile, type InstanceStep } from './instance-steps.js';
-import type { BackupWorker } from './backups/worker.js';
-import type { ReconcileTrigger } from './provider.js';
-import { scopeKey, type InstanceRecord, type RdsTables } from './records.js';
-import { instanceSettings } from './settings.js';
-import type { InstanceEvents } from './status.js';
-import type { InstanceCertificates } from './tls.js';
+import type { EngineEvent, MemberEngine } from './driver.js';
+import { instanceSteps, type EnsureBackups, type InstanceReconcile, type InstanceStep, type InstanceStepOptions, type InstanceSupervisor } from './instance-steps.js';
+import type { ReconcileTrigger } from './resources.js';
+import { scopeKey, type InstanceRecord } from './records.js';
+import { instanceSettings, type InstanceSettings } from './settings.js';
 
-export interface SupervisorOptions {
-  tables: RdsTables;
-  events: InstanceEvents;
-  driver: RdsEngineDriver;
-  box: SecretBox;
-  clock: Clock;
-  config: CellarConfig;
-  engineRoot: string;
+export interface SupervisorOptions extends InstanceStepOptions {
   memoryScale: number;
-  /** Bytes one GiB of AllocatedStorage stands for (1 GiB unless configured smaller for tests). */
-  storageGiBBytes: number;
   healthIntervalMs: number;
-  /** Deletes an instance's managed master secret when the instance goes (undefined without Secrets Manager). */
-  deleteSecret?: (rec: InstanceRecord, secretArn: string) => void;
-  /** Issues and renews the instances' TLS certificates (absent: engines run without TLS). */
-  certificates?: InstanceCertificates;
   /**
    * The automated-backups step (services/rds/backups); absent: the slot reports that nobody manages backups. It runs
    * inside the instance's reconcile, after the engine is up: long work (a base backup) belongs in a background job it
    * starts, which records its progress with `observeKey` (observed.backingUp makes the status `backing-up`), so the
    * reconcile, and the health decider in it, are never held up by a backup.
    */
-  ensureBackups?: (c: InstanceReconcile, supervisor: RdsSupervisor) => Promise<StepOutcome>;
-  /** Backups, snapshots and restores (backups/worker.ts): restores in ensureDataDir, final snapshots in deletion. */
-  backups?: BackupWorker;
+  ensureBackups?: EnsureBackups;
 }
 
 /** Failed reconciles (a start that does not come up, say) retried from the health loop before `failed`. */
@@ -96,7 +74,7 @@ export interface RdsMetricTarget {
   usedBytes: number | undefined;
 }
 
-export class RdsSupervisor implements ReconcileTrigger {
+export class RdsSupervisor implements ReconcileTrigger, InstanceSupervisor {
   /** Instances whose engine this Cellar has attached to (adopted, started or stopped) since it started. */
   readonly attached = new Set<string>();
   readonly lastStorageCheckMs = new Map<string, number>();
@@ -310,10 +288,6 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.loop.forget(key);
   }
 
-  deleteInstance(c: InstanceReconcile): Promise<string> {
-    return deleteInstance(this, c, snapshotDirName);
-  }
-
   health(): Record<string, unknown> {
     const instances = this.options.tables.instances.list().map(([key, r]) => ({
       id: r.id,
@@ -367,7 +341,7 @@ export class RdsSupervisor implements ReconcileTrigger {
     };
   }
 
-  settings(rec: InstanceRecord) {
+  settings(rec: InstanceRecord): InstanceSettings {
     const group = this.options.tables.parameterGroups.get(scopeKey(Scope.ofRecord(rec), rec.parameterGroupName));
     return instanceSettings(rec, group, this.options.memoryScale);
   }
@@ -444,13 +418,4 @@ export class RdsSupervisor implements ReconcileTrigger {
     this.loop.backOff(key, Date.now() + backoffMs);
     return `${rec.id}: ${err.message}; will retry in ${backoffMs} ms (attempt ${n} of ${ATTEMPTS_BEFORE_FAILED})`;
   }
-}
-
-/**
- * A snapshot's directory name: fixed-length, made of the scope and the snapshot identifier, so that no identifier RDS
- * accepts (up to 255 characters) can make a path component longer than the file system's NAME_MAX (255 bytes, with
- * the copy's `.partial` suffix on top).
- */
-export function snapshotDirName(scope: { accountId: string; region: string }, snapshotId: string): string {
-  return `snap-${createHash('sha256').update(`${scope.accountId}/${scope.region}/${snapshotId}`).digest('hex').slice(0, 40)}`;
 }

@@ -59,9 +59,11 @@ export interface BackupApiOptions {
   backups: BackupTables;
   events: InstanceEvents;
   worker: BackupWorker;
+  /** The create path of DB instances (provider.ts), which restores take. */
+  creator: InstanceCreator;
 }
 
-export class BackupApi {
+export class BackupApi implements Partial<api.RDSApi> {
   private readonly t: RdsTables;
   constructor(private readonly o: BackupApiOptions) {
     this.t = o.tables;
@@ -254,7 +256,7 @@ export class BackupApi {
 
   // ---- restores -------------------------------------------------------------------------------------------------
 
-  async restoreDBInstanceFromDBSnapshot(input: api.RestoreDBInstanceFromDBSnapshotMessage, ctx: RequestContext, creator: InstanceCreator): Promise<api.RestoreDBInstanceFromDBSnapshotResult> {
+  async restoreDBInstanceFromDBSnapshot(input: api.RestoreDBInstanceFromDBSnapshotMessage, ctx: RequestContext): Promise<api.RestoreDBInstanceFromDBSnapshotResult> {
     if (input.DBClusterSnapshotIdentifier !== undefined) throw invalidParameterCombination('Cellar does not serve DB clusters: restore from a DBSnapshotIdentifier.');
     if (!input.DBSnapshotIdentifier) throw blankParameter('DBSnapshotIdentifier');
     checkIdentifier('DBInstanceIdentifier', input.DBInstanceIdentifier);
@@ -265,11 +267,11 @@ export class BackupApi {
     }
     if (input.Engine !== undefined && input.Engine.toLowerCase() !== source.engine) throw invalidParameterCombination(`The snapshot's engine is ${source.engine}; it cannot be restored as ${input.Engine}.`);
     const restore: RestoreSource = { kind: 'snapshot', sourceName: listedId(snap), base };
-    const result = await creator.createDBInstance(this.createMessage(input, source), ctx, { restore, source });
+    const result = await this.o.creator.createDBInstance(this.createMessage(input, source), ctx, { restore, source });
     return { DBInstance: result.DBInstance };
   }
 
-  async restoreDBInstanceToPointInTime(input: api.RestoreDBInstanceToPointInTimeMessage, ctx: RequestContext, creator: InstanceCreator): Promise<api.RestoreDBInstanceToPointInTimeResult> {
+  async restoreDBInstanceToPointInTime(input: api.RestoreDBInstanceToPointInTimeMessage, ctx: RequestContext): Promise<api.RestoreDBInstanceToPointInTimeResult> {
     checkIdentifier('TargetDBInstanceIdentifier', input.TargetDBInstanceIdentifier);
     const ab = this.pointInTimeSource(ctx, input);
     const w = restoreWindow({ ...ab, latestRestorableMs: this.o.worker.latestOf(ab) });
@@ -299,7 +301,7 @@ export class BackupApi {
       automatedBackupKey: automatedKey(ctx.scope, ab.source.dbiResourceId),
     };
     const message = this.createMessage({ ...input, DBInstanceIdentifier: input.TargetDBInstanceIdentifier }, ab.source);
-    const result = await creator.createDBInstance(message, ctx, { restore, source: ab.source });
+    const result = await this.o.creator.createDBInstance(message, ctx, { restore, source: ab.source });
     return { DBInstance: result.DBInstance };
   }
 
@@ -338,7 +340,6 @@ export class BackupApi {
   /** CreateDBInstance's request for a restored instance: the source's settings where the restore request names none. */
   private createMessage(input: api.RestoreDBInstanceFromDBSnapshotMessage, source: SourceSettings): api.CreateDBInstanceMessage {
     if (input.MultiAZ) throw invalidParameterCombination('Cellar does not serve Multi-AZ DB instances yet: restore with MultiAZ=false.');
-    if (input.ManageMasterUserPassword) throw invalidParameterCombination('Cellar restores the master password of the backup: restore without ManageMasterUserPassword, then modify the instance.');
     if (input.AllocatedStorage !== undefined && input.AllocatedStorage < source.allocatedStorageGiB) {
       throw invalidParameterValue(`The allocated storage of the restored DB instance must be at least the source's ${source.allocatedStorageGiB} GiB.`);
     }
@@ -349,6 +350,9 @@ export class BackupApi {
       EngineVersion: source.engineVersion,
       AllocatedStorage: input.AllocatedStorage ?? source.allocatedStorageGiB,
       MasterUsername: source.masterUsername,
+      // Managed: a new password in a new secret replaces the backup's once the data is restored.
+      ...(input.ManageMasterUserPassword !== undefined ? { ManageMasterUserPassword: input.ManageMasterUserPassword } : {}),
+      ...(input.MasterUserSecretKmsKeyId !== undefined ? { MasterUserSecretKmsKeyId: input.MasterUserSecretKmsKeyId } : {}),
       ...(source.dbName !== undefined ? { DBName: source.dbName } : {}),
       ...(input.Port !== undefined ? { Port: input.Port } : {}),
       ...(input.AvailabilityZone !== undefined ? { AvailabilityZone: input.AvailabilityZone } : {}),

@@ -5,67 +5,24 @@
  * - one automated-backup record per DB instance resource (DbiResourceId) with backups on: its base backups, where its
  *   archived log lives, and a copy of the instance settings needed to restore it after the instance is gone
  *   (DeleteDBInstance with DeleteAutomatedBackups=false leaves it `retained`);
- * - the manual snapshots live in the RDS snapshot table (../records.ts SnapshotRecord, extended here with what a
- *   snapshot taken by the engine's own backup tool needs).
+ * - the manual snapshots live in the RDS snapshot table (../records.ts SnapshotRecord, with what a snapshot taken by
+ *   the engine's own backup tool needs: its base backup, status and source settings, defined there too, beside the
+ *   instance record they are taken from, and re-exported here).
  *
  * Automated snapshots (`rds:<instance>-<yyyy-mm-dd-hh-mm>`) are not stored separately: they are the automated-backup
  * records' base backups, as on RDS, and go when retention prunes them.
  */
 import { createHash } from 'node:crypto';
 import { JsonTable, type ScopeLike, type Store } from '../../../storage/store.js';
-import type { EngineKind, RdsEngine } from '../catalog.js';
-import type { BaseBackupInfo } from '../../../engines/adapter.js';
-import type { Tag } from '../tag.js';
+import type { BaseBackupRef, SourceSettings, Tag } from '../records.js';
 
-/** A finished base backup as the engine adapter reports it: a full physical backup, compressed and checksummed. */
-export type BaseBackupRef = BaseBackupInfo;
+/** The record shapes backups share with the instance and snapshot records (they live in ../records.ts). */
+export type { BaseBackupRef, RestoreSource, SnapshotStatus, SourceSettings } from '../records.js';
 
 /** Where one instance's backups live (engines/backup): base backups in baseDir, the archived log in archiveDir. */
 export interface BackupPlaceRef {
   baseDir: string;
   archiveDir: string;
-}
-
-/** What a restored instance is made from; the create step of the reconciler finds it on the new instance record. */
-export interface RestoreSource {
-  kind: 'snapshot' | 'point-in-time';
-  /** The snapshot identifier or the source instance identifier, for events. */
-  sourceName: string;
-  base: BaseBackupRef;
-  /** Point-in-time restores replay the archived log from here. */
-  archiveDir?: string;
-  /**
-   * Epoch ms the data must be exactly as of (point-in-time restores); absent: everything archived, when the time asked
-   * is past the newest archived change (nothing changed between them).
-   */
-  targetTimeMs?: number;
-  /** The time the request asked for (the restoration event names it). */
-  requestedTimeMs?: number;
-  /** The automated backup the restore reads (its bases are not pruned meanwhile). */
-  automatedBackupKey?: string;
-}
-
-/** Settings of an instance that a restore from its backups needs once the instance is gone. */
-export interface SourceSettings {
-  instanceId: string;
-  engine: RdsEngine;
-  engineKind: EngineKind;
-  engineVersion: string;
-  family: string;
-  licenseModel: string;
-  instanceClass: string;
-  allocatedStorageGiB: number;
-  masterUsername: string;
-  /** Sealed under the root key, as on the instance record; the restored data carries the same password. */
-  masterPasswordSealed: string;
-  dbName?: string;
-  port: number;
-  availabilityZone: string;
-  optionGroupName: string;
-  storageEncrypted: boolean;
-  kmsKeyId?: string;
-  instanceCreateTimeMs: number;
-  dbiResourceId: string;
 }
 
 export type AutomatedBackupStatus = 'active' | 'retained' | 'creating';
@@ -91,9 +48,6 @@ export interface AutomatedBackupRecord {
   lastBackupAtMs?: number;
   tags: Tag[];
 }
-
-/** A manual snapshot's extra state (kept optional on SnapshotRecord, so records of earlier Cellars still read). */
-export type SnapshotStatus = 'creating' | 'available' | 'copying' | 'failed';
 
 export class BackupTables {
   readonly automated: JsonTable<AutomatedBackupRecord>;
