@@ -5,7 +5,8 @@
  * are tag 1 (epoch seconds), blobs byte strings. Errors are the JSON protocols' documents in CBOR: `__type` (the
  * error's shape id) and `message`, plus `x-amzn-query-error` for an awsQueryCompatible service (CloudWatch).
  *
- * The bytes are read and written by @smithy/core's CBOR codec, the SDKs' own. Around it, this module only:
+ * The bytes are read and written by @smithy/core's CBOR codec, the SDKs' own, loaded on first use (cbor-codec.ts).
+ * Around it, this module only:
  *   - checks a body is well-formed before the codec sees it (wellFormedProblem): the codec trusts its input (a
  *     bignum's length is read byte by byte in quadratic time, a map key that is not text is read as one, trailing
  *     bytes are ignored), and no request may cost more than its size or be half-read;
@@ -14,7 +15,7 @@
  *   - walks the output along its shape so that timestamps leave as tag 1 and blobs as byte strings.
  */
 import { isUtf8 } from 'node:buffer';
-import { cbor, tag, tagSymbol } from '@smithy/core/cbor';
+import { cborCodec } from './cbor-codec.js';
 import { ServiceError } from '../core/errors.js';
 import { checkedInput, jsonErrorDocument } from './json.js';
 import type { Operation, ServiceModel } from './model.js';
@@ -146,10 +147,11 @@ function chunkLength(b: Uint8Array, view: DataView, pos: number): number {
   return head + n;
 }
 
-type Tagged = { tag: number | bigint; value: unknown; [tagSymbol]: true };
+/** A decoded CBOR tag (the codec marks it with its tagSymbol). */
+type Tagged = { tag: number | bigint; value: unknown };
 
 function isTagged(v: unknown): v is Tagged {
-  return typeof v === 'object' && v !== null && (v as Partial<Tagged>)[tagSymbol] === true;
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[cborCodec().tagSymbol] === true;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -213,8 +215,8 @@ export function cborFromOutput(model: ServiceModel, shapeName: string | undefine
   if (value === null || value === undefined) return undefined;
   if (depth > MAX_DEPTH) throw new Error('output nested too deeply');
   const shape = shapeName !== undefined ? model.shapes[shapeName] : undefined;
-  if (value instanceof Date) return tag({ tag: 1, value: value.getTime() / 1000 });
-  if (shape?.type === 'timestamp' && typeof value === 'number') return tag({ tag: 1, value });
+  if (value instanceof Date) return cborCodec().tag({ tag: 1, value: value.getTime() / 1000 });
+  if (shape?.type === 'timestamp' && typeof value === 'number') return cborCodec().tag({ tag: 1, value });
   if (shape?.type === 'blob' && typeof value === 'string') return Buffer.from(value, 'base64');
   if (value instanceof Uint8Array || typeof value !== 'object') return value;
   if (value instanceof RawJson) return cborFromOutput(model, shapeName, JSON.parse(value.text) as unknown, depth);
@@ -235,6 +237,7 @@ export function cborFromOutput(model: ServiceModel, shapeName: string | undefine
 const ENCODING_BUFFER_KEEP = 4 * 1024 * 1024;
 
 function encode(value: unknown): Buffer {
+  const { cbor } = cborCodec();
   const bytes = cbor.serialize(value);
   const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (body.length > ENCODING_BUFFER_KEEP) cbor.resizeEncodingBuffer(2048);
@@ -273,7 +276,7 @@ export class RpcV2CborProtocol implements Protocol {
       const problem = wellFormedProblem(req.body);
       if (problem) throw new ServiceError('SerializationException', problem);
       try {
-        document = cbor.deserialize(req.body);
+        document = cborCodec().cbor.deserialize(req.body);
       } catch (e) {
         throw new ServiceError('SerializationException', `Malformed CBOR: ${e instanceof Error ? e.message : String(e)}`);
       }

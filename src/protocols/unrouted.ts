@@ -11,10 +11,10 @@
  * So a client of a service Cellar does not serve reports UnknownOperationException (or awsQuery's InvalidAction)
  * instead of failing to parse the answer. Each protocol's module still owns its own error document.
  */
-import { cbor } from '@smithy/core/cbor';
 import type { ServiceError } from '../core/errors.js';
 import { jsonErrorResponse } from './json.js';
 import { queryErrorResponse, restXmlErrorResponse } from './query.js';
+import { cborCodec } from './cbor-codec.js';
 import { isRpcV2Request, RPC_V2_CBOR } from './rpcv2cbor.js';
 import type { WireRequest, WireResponse } from './types.js';
 
@@ -48,7 +48,7 @@ export function unroutedErrorResponse(style: RequestStyle, req: WireRequest, err
       return {
         status: err.status,
         headers: { 'content-type': 'application/cbor', 'smithy-protocol': RPC_V2_CBOR, 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
-        body: Buffer.from(cbor.serialize({ __type: err.code, message: err.message })),
+        body: Buffer.from(cborCodec().cbor.serialize({ __type: err.code, message: err.message })),
       };
     case 'rest-json':
       return jsonErrorResponse('application/json', err, requestId);
