@@ -87,8 +87,8 @@ export function wellFormedProblem(b: Uint8Array): string | undefined {
       case 3: {
         if (arg >= 0) {
           if (arg > b.length - pos) return 'Unexpected end of CBOR data';
-          if (major === 3 && !isUtf8(b.subarray(pos, pos + arg))) return 'Invalid UTF-8 in a CBOR text string';
-          if (major === 3 && top.map && top.read % 2 === 0 && arg === 9 && Buffer.from(b.buffer, b.byteOffset + pos, 9).toString('latin1') === '__proto__') return 'Invalid CBOR map key: __proto__';
+          if (major === 3 && !isAscii(b, pos, arg) && !isUtf8(b.subarray(pos, pos + arg))) return 'Invalid UTF-8 in a CBOR text string';
+          if (major === 3 && arg === 9 && top.map && top.read % 2 === 0 && isProto(b, pos)) return 'Invalid CBOR map key: __proto__';
           pos += arg;
           break;
         }
@@ -135,6 +135,20 @@ export function wellFormedProblem(b: Uint8Array): string | undefined {
     top.read++;
   }
   return pos === b.length ? undefined : 'Unexpected data after the CBOR document';
+}
+
+/** Most text is ASCII, checked here faster than a call into isUtf8 for each short string. */
+function isAscii(b: Uint8Array, from: number, length: number): boolean {
+  for (let i = from; i < from + length; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
+const PROTO = Buffer.from('__proto__', 'latin1');
+
+/** The nine bytes at pos spell `__proto__` (a key the codec would assign as the decoded map's prototype). */
+function isProto(b: Uint8Array, pos: number): boolean {
+  for (let i = 0; i < 9; i++) if (b[pos + i] !== PROTO[i]) return false;
+  return true;
 }
 
 /** The byte length of a definite string chunk starting at pos (its head and its bytes); past the end when truncated. */
