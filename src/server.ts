@@ -190,7 +190,17 @@ export async function startCellar(config: CellarConfig): Promise<RunningCellar> 
   const endpoint = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   env.endpoint = endpoint;
   endpointForHooks = endpoint;
-  resetter = new Resetter({ services, factories: SERVICE_FACTORIES, env, app, store });
+  resetter = new Resetter({
+    services,
+    factories: SERVICE_FACTORIES,
+    env,
+    app,
+    store,
+    // An emptied CloudWatch is not refilled with the request counts the period had gathered before the reset.
+    onCleared: (cleared) => {
+      if (cleared.has('cloudwatch')) observability.discardPending();
+    },
+  });
   await hooks.run('boot');
   // A service's background work that cannot start (stored state it cannot read, say) is reported and the server
   // serves anyway: a start never fails, so never crash-loops, on what is stored.

@@ -28,6 +28,8 @@ export interface ResettableServer {
   env: ServiceEnv;
   app: App;
   store: Store;
+  /** Called once the cleared services' state is gone, before they are rebuilt (the server forgets unpublished metrics). */
+  onCleared?: (cleared: ReadonlySet<string>) => void;
 }
 
 export interface ResetOutcome {
@@ -100,6 +102,11 @@ export class Resetter {
         }
       }
       store.sync();
+      try {
+        this.server.onCleared?.(cleared);
+      } catch (e) {
+        log('error', 'reset: a cleared-state hook failed', { error: (e as Error).message });
+      }
       for (const id of order) {
         const i = services.findIndex((s) => s.id === id);
         const next = await factories[i]!(env);

@@ -59,6 +59,14 @@ export class Observability {
     observeCommits(undefined);
   }
 
+  /**
+   * Forgets what the current period measured of requests, unpublished: a reset that empties CloudWatch must not see
+   * it refilled at the next period with counts of requests made before the reset.
+   */
+  discardPending(): void {
+    this.requests?.takePeriod(new Date(this.clock.now()));
+  }
+
   /** One period: collect every data point, publish it into CloudWatch, mirror it into Prometheus. Never throws. */
   flush(): Promise<void> {
     this.flushing ??= this.collectAndPublish().finally(() => {

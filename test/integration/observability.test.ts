@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, TransactWriteItemsCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import parsePrometheusTextFormat, { type PromFamily, type PromSample } from 'parse-prometheus-text-format';
 import { removeDir, sdkConfig, startCellar, waitFor, type CellarProcess } from '../helpers/cellar.js';
 
@@ -149,6 +150,23 @@ describe('/_cellar/metrics (Prometheus)', () => {
     assert.equal(value(last, 'aws_dynamodb_provisioned_write_capacity_units', table), 7);
     const latencies = periods.map((p) => value(p, 'aws_dynamodb_successful_request_latency', { ...table, operation: 'PutItem' })).filter((v) => v !== undefined);
     assert.ok(latencies.length > 0 && latencies.every((v) => v! > 0 && v! < 5000), `PutItem latency ${latencies.join(', ')} ms`);
+  });
+
+  it('a reset leaves CloudWatch empty: the counts gathered before it are not published after it', async () => {
+    const cw = new CloudWatchClient(sdkConfig(cellar.endpoint));
+    assert.ok(((await cw.send(new ListMetricsCommand({}))).Metrics ?? []).length > 0, 'the load above was published');
+    // Requests whose counts wait for the end of the period, then a reset in the same period.
+    await nextPeriod(cellar.endpoint);
+    const kms = new KMSClient(sdkConfig(cellar.endpoint));
+    const key = await kms.send(new CreateKeyCommand({}));
+    for (let i = 0; i < 3; i++) await kms.send(new EncryptCommand({ KeyId: key.KeyMetadata!.KeyId!, Plaintext: Buffer.from('p') }));
+    const reset = await fetch(`${cellar.endpoint}/_cellar/reset`, { method: 'POST' });
+    assert.equal(reset.status, 200, await reset.text());
+    // Two periods complete after the reset: nothing from before it reached the emptied CloudWatch.
+    await nextPeriod(cellar.endpoint);
+    await nextPeriod(cellar.endpoint);
+    const after = (await cw.send(new ListMetricsCommand({}))).Metrics ?? [];
+    assert.deepEqual(after.map((m) => `${m.Namespace}/${m.MetricName}`), []);
   });
 });
 

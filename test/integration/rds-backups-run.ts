@@ -95,6 +95,9 @@ export function backupScenarios(engine: Engine, opts: { writerIntervalMs: number
       assert.equal(auto.length, 1);
       assert.match(auto[0]!.DBSnapshotIdentifier!, new RegExp(`^rds:${SRC}-\\d{4}-\\d{2}-\\d{2}-\\d{2}-\\d{2}$`));
       assert.equal(auto[0]!.Status, 'available');
+      // RDS-EVENT-0090 / 0091, on the automated snapshot itself.
+      const autoEvents = (await db.events(auto[0]!.DBSnapshotIdentifier!, 'db-snapshot')).map((e) => e.message);
+      for (const m of ['Creating automated snapshot', 'Automated snapshot created']) assert.ok(autoEvents.includes(m), `${m} in ${JSON.stringify(autoEvents)}`);
       src = await connect(engine, cellar.endpoint, (await db.describe(SRC))!);
       open.push(src);
       await src.exec(CREATE_TABLE[engine]);

@@ -29,6 +29,7 @@ import type { InstanceEvents } from '../status.js';
 import { emitInstanceBackupEvent, emitSnapshotEvent } from './events.js';
 import {
   automatedKey,
+  automatedSnapshotId,
   snapshotPlaceId,
   windowStartMs,
   type AutomatedBackupRecord,
@@ -168,7 +169,14 @@ export class BackupWorker {
   }
 
   private ensureBackups(key: string, rec: InstanceRecord): void {
-    if (this.jobs.has(key) || (this.retryAt.get(key)?.at ?? 0) > Date.now()) return;
+    const job = this.jobs.get(key);
+    if (job) {
+      // A backup or snapshot takes tens of seconds on a large database: the log goes on being archived meanwhile, and
+      // LatestRestorableTime must keep following it (only read here; archiving itself is the job's to start).
+      if (job.kind === 'automated' || job.kind === 'snapshot') this.refresh(key, rec, this.o.backups.automated.get(automatedKey(Scope.ofRecord(rec), rec.dbiResourceId)), { readOnly: true });
+      return;
+    }
+    if ((this.retryAt.get(key)?.at ?? 0) > Date.now()) return;
     if (!UP.includes(rec.status)) return;
     const ab = this.o.backups.automated.get(automatedKey(Scope.ofRecord(rec), rec.dbiResourceId));
     const canBackUp = this.canBackUp(rec);
@@ -223,15 +231,18 @@ export class BackupWorker {
     this.jobs.set(key, { kind, describe, run });
   }
 
-  /** Keeps archiving running and LatestRestorableTime fresh (both idempotent and cheap); one refresh at a time. */
-  private refresh(key: string, rec: InstanceRecord, ab: AutomatedBackupRecord | undefined): void {
-    if (!ab || this.refreshing.has(key) || rec.status === 'backing-up') return;
+  /**
+   * Keeps archiving running and LatestRestorableTime fresh (both idempotent and cheap); one refresh at a time.
+   * `readOnly` (while a backup job runs, which starts archiving itself) only reads the newest archived time.
+   */
+  private refresh(key: string, rec: InstanceRecord, ab: AutomatedBackupRecord | undefined, options: { readOnly?: boolean } = {}): void {
+    if (!ab || ab.status === 'retained' || this.refreshing.has(key) || (rec.status === 'backing-up' && !options.readOnly)) return;
     const spec = this.o.spec(rec);
     if (!this.o.driver.isRunning(spec)) return;
     this.refreshing.add(key);
     void (async () => {
       try {
-        await this.o.driver.startLogArchiving(spec, ab.place);
+        if (!options.readOnly) await this.o.driver.startLogArchiving(spec, ab.place);
         const t = await this.o.driver.latestArchivedTime(spec, ab.place);
         if (t === undefined) return;
         const abKey = abKeyOf(ab);
@@ -277,6 +288,8 @@ export class BackupWorker {
     const abKey = automatedKey(Scope.ofRecord(rec), rec.dbiResourceId);
     const startedAt = this.now();
     emitInstanceBackupEvent(this.o.events, cur, 'backupStarted', startedAt);
+    // The daily backup is what DescribeDBSnapshots lists as the automated snapshot `rds:<id>-<minute>`.
+    emitSnapshotEvent(this.o.events, Scope.ofRecord(rec), automatedSnapshotId(rec.id, startedAt), 'automatedStarted', startedAt);
     try {
       const place = await this.o.driver.preparePlace(this.o.root, { accountId: rec.accountId, region: rec.region, resourceId: rec.dbiResourceId });
       if (!ab) {
@@ -316,6 +329,7 @@ export class BackupWorker {
         a.retentionDays = cur.backupRetentionPeriod;
         a.backupWindow = cur.preferredBackupWindow;
       });
+      emitSnapshotEvent(this.o.events, Scope.ofRecord(rec), automatedSnapshotId(rec.id, base.startedAt), 'automatedFinished', this.now());
       emitInstanceBackupEvent(this.o.events, cur, 'backupFinished', this.now());
     } catch (e) {
       // A failed backup (a full disk, say) is reported and leaves the instance serving; the job is retried later.
