@@ -185,6 +185,7 @@ export function backupScenarios(engine: Engine, opts: { writerIntervalMs: number
       assert.equal(i.DBInstanceClass, 'db.t3.small');
       assert.equal(i.Endpoint!.Port, port);
       assert.equal(i.DBParameterGroups![0]!.DBParameterGroupName, `restored-${engine}`);
+      assert.equal(i.BackupRetentionPeriod, 7, "the source's retention, inherited when the restore names none");
       assert.deepEqual(await rowsOf(`fromsnap-${engine}`), at);
       assert.ok((await db.events(`fromsnap-${engine}`)).some((e) => e.message === `Restored from snapshot snap-${engine}` && e.categories.includes('restoration')));
 

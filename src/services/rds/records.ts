@@ -156,6 +156,8 @@ export type SourceSettings = Pick<
 > & {
   instanceId: string;
   instanceCreateTimeMs: number;
+  /** What a restore inherits when it names none (RDS User Guide, "Backup retention period"); absent in older records. */
+  backupRetentionPeriod?: number;
 };
 
 /** A manual snapshot's extra state (kept optional on SnapshotRecord, so records of earlier Cellars still read). */

@@ -365,7 +365,8 @@ export class BackupApi implements Partial<api.RDSApi> {
       ...(input.Tags !== undefined ? { Tags: input.Tags } : {}),
       ...(input.DeletionProtection !== undefined ? { DeletionProtection: input.DeletionProtection } : {}),
       ...(input.CopyTagsToSnapshot !== undefined ? { CopyTagsToSnapshot: input.CopyTagsToSnapshot } : {}),
-      ...(input.BackupRetentionPeriod !== undefined ? { BackupRetentionPeriod: input.BackupRetentionPeriod } : {}),
+      // Not named: the source's, as RDS restores do (a source recorded by an earlier Cellar has none: the default).
+      ...((input.BackupRetentionPeriod ?? source.backupRetentionPeriod) !== undefined ? { BackupRetentionPeriod: input.BackupRetentionPeriod ?? source.backupRetentionPeriod } : {}),
       ...(input.PreferredBackupWindow !== undefined ? { PreferredBackupWindow: input.PreferredBackupWindow } : {}),
       StorageEncrypted: source.storageEncrypted,
       ...(source.kmsKeyId ? { KmsKeyId: source.kmsKeyId } : {}),

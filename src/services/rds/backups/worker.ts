@@ -584,6 +584,7 @@ export function sourceSettings(rec: InstanceRecord): SourceSettings {
     ...(rec.kmsKeyId ? { kmsKeyId: rec.kmsKeyId } : {}),
     instanceCreateTimeMs: rec.createdAtMs,
     dbiResourceId: rec.dbiResourceId,
+    backupRetentionPeriod: rec.backupRetentionPeriod,
   };
 }
 
